@@ -1,0 +1,56 @@
+"""Batching and progress shared by every torch-backed estimator."""
+
+import sys
+
+import torch
+from tqdm.auto import tqdm
+
+#: Runs longer than this many batches show a progress bar when ``verbose="auto"``.
+PROGRESS_MIN_BATCHES = 20
+
+
+def progress(iterable, *, total=None, desc=None, verbose="auto"):
+    """Wrap ``iterable`` in a tqdm bar when the run is long enough to need one.
+
+    Parameters
+    ----------
+    iterable : iterable
+    total : int, optional
+        Number of items (batches) expected.
+    desc : str, optional
+        Label shown before the bar.
+    verbose : {"auto"} or bool, default="auto"
+        ``"auto"`` shows the bar for runs of at least ``PROGRESS_MIN_BATCHES``
+        batches; ``True``/``False`` force it on or off.
+    """
+    if verbose == "auto":
+        disable = total is not None and total < PROGRESS_MIN_BATCHES
+    else:
+        disable = not verbose
+    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, file=sys.stderr)
+
+
+def iter_slices(n, batch_size):
+    """Yield consecutive ``slice`` objects covering ``range(n)``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def to_device(tensor, device):
+    """Copy a CPU tensor to ``device``, through pinned memory on CUDA."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def iter_array_batches(array, batch_size, device):
+    """Yield ``torch`` batches of a numpy array on ``device`` without copying it whole."""
+    for batch in iter_slices(len(array), batch_size):
+        yield to_device(torch.from_numpy(array[batch]), device)
+
+
+def n_batches(n, batch_size):
+    """Number of batches of ``batch_size`` needed for ``n`` items."""
+    return -(-n // batch_size)

@@ -1,0 +1,39 @@
+"""Seeding torch from scikit-learn style ``random_state`` values."""
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+def torch_seed(random_state):
+    """Draw a torch seed from ``random_state`` (None, int or RandomState).
+
+    An int always maps to the same seed; a RandomState instance advances, as
+    scikit-learn's estimators do; None draws fresh entropy.
+    """
+    return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+def torch_generator(seed, device="cpu"):
+    """A :class:`torch.Generator` on ``device`` seeded with ``seed``."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    return generator
+
+
+@contextmanager
+def seeded_torch(seed):
+    """Run the block with torch's global RNGs seeded, restoring them afterwards.
+
+    Model constructors draw their initial weights from the global RNG, so
+    seeding it locally makes ``random_state`` reproducible without touching
+    the caller's own random streams.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield

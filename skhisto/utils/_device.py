@@ -54,8 +54,7 @@ def resolve_precision(precision, device):
         return torch.bfloat16 if device.type == "cuda" else None
     if precision not in _PRECISIONS:
         raise ValueError(
-            f"precision={precision!r} is not supported; use 'auto' or one of "
-            f"{sorted(_PRECISIONS)}."
+            f"precision={precision!r} is not supported; use 'auto' or one of {sorted(_PRECISIONS)}."
         )
     dtype = _PRECISIONS[precision]
     return None if dtype is torch.float32 else dtype

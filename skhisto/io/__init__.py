@@ -1,0 +1,5 @@
+"""Image input: decoding files and validating image batches."""
+
+from ._images import IMAGE_EXTENSIONS, ImageReadError, check_image_input, read_image
+
+__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "check_image_input", "read_image"]

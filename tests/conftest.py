@@ -1,0 +1,44 @@
+"""Shared fixtures: the real H&E data in ../shared/data (or $SKHISTO_DATA)."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# Two cores are shared by pytest-xdist workers: one torch thread each avoids oversubscription.
+torch.set_num_threads(1)
+
+DATA_ROOT = Path(
+    os.environ.get("SKHISTO_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+LC25000 = DATA_ROOT / "lc25000_lung"
+KATHER = DATA_ROOT / "kather_samples"
+
+
+def _require(path):
+    if not path.is_dir():
+        pytest.skip(
+            f"real H&E data not found at {path} (set SKHISTO_DATA to the shared data folder)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def lc25000_dir():
+    """Root of the LC25000 lung ImageFolder (3 classes x 4,000 JPEGs, 224 px)."""
+    return _require(LC25000)
+
+
+@pytest.fixture(scope="session")
+def kather_dir():
+    """Root of the Kather colorectal samples (TIFF/PNG, 150 and 224 px)."""
+    return _require(KATHER)
+
+
+@pytest.fixture(scope="session")
+def lc25000_small(lc25000_dir):
+    """300 LC25000 paths (100 per class) with labels, fixed draw."""
+    from skhisto.datasets import load_image_folder
+
+    return load_image_folder(lc25000_dir, max_per_class=100, random_state=0)

@@ -1,0 +1,20 @@
+"""Contrastive pretraining: SimCLR on unlabeled patches, and with active sampling."""
+
+from ._augment import DEFAULT_AUGMENT, augment_batch
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._loss import nt_xent_loss
+from ._network import ProjectionHead, SimCLRNetwork
+from ._simclr import SimCLREmbedder
+from ._train import train_simclr
+
+__all__ = [
+    "DEFAULT_AUGMENT",
+    "ProjectionHead",
+    "SimCLREmbedder",
+    "SimCLRNetwork",
+    "augment_batch",
+    "load_checkpoint",
+    "nt_xent_loss",
+    "save_checkpoint",
+    "train_simclr",
+]

@@ -1,0 +1,35 @@
+"""NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR."""
+
+import torch
+import torch.nn.functional as F
+
+
+def nt_xent_loss(z1, z2, temperature=0.1):
+    """NT-Xent loss of two batches of projections of the same images.
+
+    For each of the 2N views, the positive is the other view of its image and
+    the 2(N - 1) views of the other images are the negatives.
+
+    Parameters
+    ----------
+    z1, z2 : torch.Tensor of shape (N, d)
+        Projections of the first and second views (row i of both = image i).
+    temperature : float, default=0.1
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar mean loss over the 2N views.
+    """
+    if z1.shape != z2.shape or z1.ndim != 2 or z1.shape[0] < 2:
+        raise ValueError(
+            f"NT-Xent needs two (N, d) batches of equal shape with N >= 2; got {tuple(z1.shape)} "
+            f"and {tuple(z2.shape)}."
+        )
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+    logits = z @ z.T / temperature
+    # A view is never its own negative: mask the diagonal out of the softmax.
+    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(logits, targets)

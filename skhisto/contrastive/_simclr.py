@@ -1,0 +1,374 @@
+"""SimCLREmbedder: contrastive pretraining of a timm encoder on unlabeled patches."""
+
+import hashlib
+import json
+import os
+from numbers import Integral, Real
+
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..utils import (
+    prepare_model,
+    resolve_device,
+    resolve_precision,
+    seeded_torch,
+    torch_generator,
+    torch_seed,
+)
+from ._backend import backbone_normalisation, create_encoder, decode_images, embed_images
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._network import SimCLRNetwork, cpu_state
+from ._train import train_simclr
+
+CHECKPOINT_NAME = "simclr_checkpoint.pt"
+
+
+def _data_fingerprint(images):
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(images.shape).encode())
+    digest.update(memoryview(images.reshape(-1)).cast("B"))
+    return digest.hexdigest()
+
+
+class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Train a contrastive (SimCLR) encoder on unlabeled patches and embed images with it.
+
+    ``fit`` trains a timm encoder and a three-layer projection head with the
+    NT-Xent loss and Adam (betas 0.9, 0.999) on two augmented views of every
+    image (colour jitter, random resized crop, random grayscale, Gaussian
+    blur, horizontal and vertical flips, 90-degree rotations), drawn
+    batch-wise on the device. ``transform`` returns encoder features; the
+    projection head is dropped.
+
+    Parameters
+    ----------
+    backbone : str, default="resnet18"
+        timm architecture (or registry name) of the encoder.
+    weights : str or path, optional
+        Initialise the encoder from this ``.safetensors`` state dict instead of
+        a random init drawn from ``random_state``.
+    projection_dim : int, default=128
+        Width of the projection head's three layers.
+    temperature : float, default=0.1
+        NT-Xent temperature.
+    lr : float, default=1e-4
+        Adam learning rate.
+    weight_decay : float, default=0.0
+    batch_size : int, default=128
+        Images per step (two views each); also the inference batch size.
+    max_epochs : int, default=100
+        Epochs per call to ``fit`` (with ``warm_start``, epochs added).
+    image_size : int, default=224
+        Images are decoded and resized once to this side, for training and
+        for ``transform``.
+    augment : dict, optional
+        Overrides of :data:`skhisto.contrastive.DEFAULT_AUGMENT`.
+    device : {"auto"} or str, default="auto"
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast dtype; "auto" is bf16 on CUDA and fp32 elsewhere.
+    random_state : int, RandomState instance or None
+        Seeds the encoder init, the shuffling and the augmentations: the same
+        value and data give the same weights on CPU.
+    checkpoint_dir : str or path, optional
+        A checkpoint is written there atomically after every epoch; a later
+        ``fit`` of the same data and parameters resumes from it (a checkpoint
+        of another fit is overwritten).
+    warm_start : bool, default=False
+        Continue training the fitted network (and optimizer) for
+        ``max_epochs`` more epochs on the new ``X``.
+    verbose : {"auto"} or bool, default="auto"
+        Progress bar with the loss.
+
+    Attributes
+    ----------
+    network_ : SimCLRNetwork
+        Trained encoder and projection head, on the CPU.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``loss``, ``time`` (seconds), ``n_images``.
+    n_epochs_ : int
+        Epochs trained in total (across warm starts).
+    n_features_out_ : int
+        Dimension of the features ``transform`` returns.
+    """
+
+    _parameter_constraints = {
+        "backbone": [str],
+        "weights": [str, os.PathLike, None],
+        "projection_dim": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "image_size": [Interval(Integral, 8, None, closed="left")],
+        "augment": [dict, None],
+        "device": [str, torch.device],
+        "precision": [
+            StrOptions({"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16"})
+        ],
+        "random_state": ["random_state"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "warm_start": ["boolean"],
+        "verbose": [StrOptions({"auto"}), "boolean"],
+    }
+
+    def __init__(
+        self,
+        backbone="resnet18",
+        *,
+        weights=None,
+        projection_dim=128,
+        temperature=0.1,
+        lr=1e-4,
+        weight_decay=0.0,
+        batch_size=128,
+        max_epochs=100,
+        image_size=224,
+        augment=None,
+        device="auto",
+        precision="auto",
+        random_state=None,
+        checkpoint_dir=None,
+        warm_start=False,
+        verbose="auto",
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.projection_dim = projection_dim
+        self.temperature = temperature
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.image_size = image_size
+        self.augment = augment
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def _config(self):
+        """Parameters that must match for a checkpoint to be resumed (not the seed)."""
+        keys = (
+            "backbone",
+            "weights",
+            "projection_dim",
+            "temperature",
+            "lr",
+            "weight_decay",
+            "batch_size",
+            "image_size",
+            "augment",
+        )
+        return json.dumps({k: str(getattr(self, k)) for k in keys}, sort_keys=True)
+
+    def _fresh_state(self):
+        seed = torch_seed(self.random_state)
+        encoder = create_encoder(self.backbone, weights=self.weights, random_state=seed)
+        with seeded_torch(seed):
+            network = SimCLRNetwork(encoder, self.projection_dim)
+        return {
+            "network": network.state_dict(),
+            "optimizer": None,
+            "index_rng": torch_generator(seed + 1).get_state(),
+            "augment_seed": seed + 2,
+            "augment_rng": None,
+            "history": [],
+            "epoch": 0,
+        }, network
+
+    def _training_state(self):
+        """The fitted state as plain tensors and containers (checkpoints, ActiveSimCLR)."""
+        return {
+            "network": cpu_state(self.network_.state_dict()),
+            "optimizer": self.optimizer_state_,
+            "index_rng": self.rng_state_["index"],
+            "augment_seed": self.rng_state_["augment_seed"],
+            "augment_rng": self.rng_state_["augment"],
+            "history": [dict(r) for r in self.history_],
+            "epoch": self.n_epochs_,
+        }
+
+    def _set_training_state(self, state, network=None):
+        """Restore a state made by :meth:`_training_state` into fitted attributes."""
+        if network is None:
+            encoder = create_encoder(self.backbone, random_state=0)
+            network = SimCLRNetwork(encoder, self.projection_dim)
+        network.load_state_dict(state["network"])
+        self.network_ = network.cpu().eval()
+        self.optimizer_state_ = state["optimizer"]
+        self.rng_state_ = {
+            "index": state["index_rng"],
+            "augment_seed": state["augment_seed"],
+            "augment": state["augment_rng"],
+        }
+        self.history_ = [dict(r) for r in state["history"]]
+        self.n_epochs_ = int(state["epoch"])
+        self._n_features_out = self.network_.projector[0].in_features
+        self.n_features_out_ = self._n_features_out
+        return self
+
+    def _resumable(self, checkpoint, identity, start_epoch):
+        return (
+            checkpoint is not None
+            and checkpoint.get("identity") == identity
+            and checkpoint["state"]["epoch"] >= start_epoch
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the encoder contrastively on the images ``X`` (labels are ignored).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
+            At least two unlabeled images.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        images = decode_images(X, self.image_size)
+        if len(images) < 2:
+            raise ValueError(f"SimCLR needs at least 2 images to contrast; got {len(images)}.")
+        device = resolve_device(self.device)
+        warm = self.warm_start and hasattr(self, "network_")
+        if warm:
+            state, network = self._training_state(), self.network_
+        else:
+            state, network = self._fresh_state()
+        target = state["epoch"] + self.max_epochs
+        identity = {"config": self._config(), "data": _data_fingerprint(images), "target": target}
+        path = None
+        if self.checkpoint_dir is not None:
+            path = os.path.join(os.fspath(self.checkpoint_dir), CHECKPOINT_NAME)
+            checkpoint = load_checkpoint(path)
+            if self._resumable(checkpoint, identity, state["epoch"]):
+                state = checkpoint["state"]
+        network.load_state_dict(state["network"])
+        self._train(network, state, images, device, target, identity, path)
+        return self
+
+    def _train(self, network, state, images, device, target, identity, path):
+        network = prepare_model(network, device)
+        optimizer = torch.optim.Adam(
+            network.parameters(), lr=self.lr, betas=(0.9, 0.999), weight_decay=self.weight_decay
+        )
+        if state["optimizer"] is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        index_rng = torch.Generator()
+        index_rng.set_state(state["index_rng"])
+        augment_rng = torch_generator(state["augment_seed"], device)
+        if state["augment_rng"] is not None:
+            augment_rng.set_state(state["augment_rng"])
+        history = [dict(r) for r in state["history"]]
+
+        def snapshot(epoch):
+            return {
+                "network": cpu_state(network.state_dict()),
+                "optimizer": cpu_state(optimizer.state_dict()),
+                "index_rng": index_rng.get_state(),
+                "augment_seed": state["augment_seed"],
+                "augment_rng": augment_rng.get_state().cpu(),
+                "history": [dict(r) for r in history],
+                "epoch": epoch,
+            }
+
+        def on_epoch_end(epoch, record):
+            history.append(record)
+            if path is not None:
+                save_checkpoint(path, {"identity": identity, "state": snapshot(epoch)})
+
+        mean, std = backbone_normalisation(self.backbone)
+        train_simclr(
+            network,
+            optimizer,
+            images,
+            start_epoch=state["epoch"],
+            end_epoch=target,
+            batch_size=self.batch_size,
+            temperature=self.temperature,
+            mean=mean,
+            std=std,
+            device=device,
+            dtype=resolve_precision(self.precision, device),
+            index_generator=index_rng,
+            augment_generator=augment_rng,
+            augment=self.augment,
+            on_epoch_end=on_epoch_end,
+            verbose=self.verbose,
+        )
+        self._set_training_state(snapshot(target), network=network)
+
+    def transform(self, X):
+        """Encoder features of the images ``X``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
+
+        Returns
+        -------
+        ndarray of shape (n, n_features_out_), dtype float32
+        """
+        check_is_fitted(self, "network_")
+        mean, std = backbone_normalisation(self.backbone)
+        features = embed_images(
+            self.network_.encoder,
+            X,
+            image_size=self.image_size,
+            mean=mean,
+            std=std,
+            batch_size=self.batch_size,
+            device=self.device,
+            precision=self.precision,
+            verbose=self.verbose,
+        )
+        self.network_.cpu()
+        return features
+
+    def save_encoder(self, path):
+        """Write the encoder as a timm state dict in ``.safetensors`` (atomically).
+
+        The file loads into ``FoundationEmbedder(backbone=self.backbone, weights=path)``.
+
+        Parameters
+        ----------
+        path : str or path
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        from safetensors.torch import save_file
+
+        check_is_fitted(self, "network_")
+        path = os.fspath(path)
+        if not path.endswith(".safetensors"):
+            raise ValueError(f"save_encoder writes .safetensors files; got {path!r}.")
+        tensors = {
+            k: v.contiguous() for k, v in cpu_state(self.network_.encoder.state_dict()).items()
+        }
+        tmp = f"{path}.tmp-{os.getpid()}"
+        save_file(tensors, tmp, metadata={"backbone": self.backbone, "format": "timm"})
+        os.replace(tmp, path)
+        return path
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        tags.non_deterministic = self.device != "cpu"
+        return tags

@@ -1,0 +1,118 @@
+"""The plain SimCLR training loop (no estimator state): epochs of NT-Xent on two views."""
+
+import time
+
+import numpy as np
+import torch
+
+from ..utils import autocast, iter_slices, n_batches, progress, to_device
+from ._augment import augment_batch
+from ._loss import nt_xent_loss
+
+
+def _normalise(views, mean, std):
+    mean = views.new_tensor(mean).view(1, 3, 1, 1)
+    std = views.new_tensor(std).view(1, 3, 1, 1)
+    return (views - mean) / std
+
+
+def _epoch_batches(n, batch_size, generator):
+    """Shuffled index batches; a trailing single image has no negatives and is dropped."""
+    order = torch.randperm(n, generator=generator).numpy()
+    return [order[s] for s in iter_slices(n, batch_size) if s.stop - s.start >= 2]
+
+
+def train_simclr(
+    network,
+    optimizer,
+    images,
+    *,
+    start_epoch,
+    end_epoch,
+    batch_size,
+    temperature,
+    mean,
+    std,
+    device,
+    dtype=None,
+    index_generator,
+    augment_generator,
+    augment=None,
+    on_epoch_end=None,
+    verbose="auto",
+):
+    """Train ``network`` with NT-Xent from ``start_epoch`` up to ``end_epoch``.
+
+    Parameters
+    ----------
+    network : SimCLRNetwork
+        Already on ``device``.
+    optimizer : torch.optim.Optimizer
+    images : ndarray of shape (n, S, S, 3), dtype uint8
+        Decoded training images, kept on the CPU and moved batch by batch.
+    start_epoch, end_epoch : int
+        Epochs already done and the epoch count to reach.
+    batch_size : int
+        Images per step (each gives two views, so 2 * batch_size forwards).
+    temperature : float
+    mean, std : sequence of 3 floats
+        Input normalisation of the encoder.
+    device : torch.device
+    dtype : torch.dtype or None
+        Autocast dtype (None: fp32).
+    index_generator : torch.Generator
+        CPU generator shuffling the images each epoch.
+    augment_generator : torch.Generator
+        Generator on ``device`` drawing the augmentations.
+    augment : dict, optional
+        Overrides of the default augmentation parameters.
+    on_epoch_end : callable, optional
+        Called as ``on_epoch_end(epoch, record)`` after each epoch (1-based).
+    verbose : {"auto"} or bool
+
+    Returns
+    -------
+    list of dict
+        One record per epoch: ``epoch``, ``loss`` (mean over steps), ``time`` (s),
+        ``n_images``.
+    """
+    records = []
+    network.train()
+    for epoch in range(start_epoch + 1, end_epoch + 1):
+        start = time.perf_counter()
+        batches = _epoch_batches(len(images), batch_size, index_generator)
+        losses = []
+        bar = progress(
+            batches,
+            total=n_batches(len(images), batch_size),
+            desc=f"SimCLR epoch {epoch}/{end_epoch}",
+            verbose=verbose,
+        )
+        for index in bar:
+            batch = to_device(torch.from_numpy(images[np.sort(index)]), device)
+            batch = batch.permute(0, 3, 1, 2)
+            views = torch.cat(
+                [augment_batch(batch, augment_generator, params=augment) for _ in range(2)]
+            )
+            views = _normalise(views, mean, std)
+            if device.type == "cuda":
+                views = views.contiguous(memory_format=torch.channels_last)
+            with autocast(device, dtype):
+                z = network(views)
+            z1, z2 = z.float().chunk(2)
+            loss = nt_xent_loss(z1, z2, temperature)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        record = {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)) if losses else float("nan"),
+            "time": time.perf_counter() - start,
+            "n_images": len(images),
+        }
+        records.append(record)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    return records

@@ -1,0 +1,224 @@
+"""SimCLREmbedder: NT-Xent, augmentations, the sklearn contract, checkpoints and resume."""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from skhisto import SimCLREmbedder
+from skhisto.contrastive import augment_batch, load_checkpoint, nt_xent_loss
+from skhisto.contrastive._backend import decode_images
+from skhisto.contrastive._simclr import CHECKPOINT_NAME
+
+TINY = dict(image_size=32, batch_size=8, max_epochs=3, lr=1e-3, device="cpu", verbose=False)
+
+
+def _naive_nt_xent(z1, z2, temperature):
+    z = torch.cat([z1, z2]).double()
+    z = z / z.norm(dim=1, keepdim=True)
+    n2 = len(z)
+    total = 0.0
+    for i in range(n2):
+        j = (i + n2 // 2) % n2
+        sims = [torch.exp(z[i] @ z[k] / temperature) for k in range(n2) if k != i]
+        total += -torch.log(torch.exp(z[i] @ z[j] / temperature) / sum(sims))
+    return total / n2
+
+
+def _weights(est):
+    return list(est.network_.state_dict().values())
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(_weights(a), _weights(b)))
+
+
+@pytest.fixture(scope="module")
+def images(lc25000_small):
+    """16 real LC25000 patches decoded at 32 px."""
+    return decode_images(list(lc25000_small.paths[::19][:16]), 32)
+
+
+@pytest.fixture(scope="module")
+def fitted(images):
+    with torch.random.fork_rng():
+        torch.use_deterministic_algorithms(True)
+        try:
+            return SimCLREmbedder(random_state=0, **TINY).fit(images)
+        finally:
+            torch.use_deterministic_algorithms(False)
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0])
+def test_nt_xent_matches_naive_reference(temperature):
+    gen = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(6, 5, generator=gen), torch.randn(6, 5, generator=gen)
+    expected = _naive_nt_xent(z1, z2, temperature)
+    assert torch.allclose(nt_xent_loss(z1, z2, temperature).double(), expected, atol=1e-5)
+
+
+def test_nt_xent_is_low_for_aligned_views_and_rejects_bad_shapes():
+    z = torch.eye(4)
+    assert nt_xent_loss(z, z, 0.1) < nt_xent_loss(z, z.roll(1, dims=0), 0.1)
+    with pytest.raises(ValueError, match="N >= 2"):
+        nt_xent_loss(torch.ones(1, 3), torch.ones(1, 3))
+    with pytest.raises(ValueError, match="equal shape"):
+        nt_xent_loss(torch.ones(4, 3), torch.ones(4, 2))
+
+
+def test_augment_keeps_shape_dtype_range_and_is_seeded(images):
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2)
+    before = batch.clone()
+    a = augment_batch(batch, torch.Generator().manual_seed(1))
+    b = augment_batch(batch, torch.Generator().manual_seed(1))
+    c = augment_batch(batch, torch.Generator().manual_seed(2))
+    assert a.shape == batch.shape and a.dtype == torch.float32
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+    assert torch.equal(batch, before)
+    small = augment_batch(batch, torch.Generator().manual_seed(1), output_size=16)
+    assert small.shape == (16, 3, 16, 16)
+
+
+def test_augment_geometry_is_exact_flips_and_rotations(images):
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    params = dict(crop_scale=(1, 1), crop_ratio=(1, 1), p_jitter=0, p_grayscale=0, p_blur=0)
+    out = augment_batch(x, torch.Generator().manual_seed(3), params=params)
+    dihedral = torch.stack([torch.rot90(v, k, (2, 3)) for k in range(4) for v in (x, x.flip(-1))])
+    errors = (dihedral - out[None]).abs().amax(dim=(2, 3, 4))  # (8 transforms, n images)
+    assert errors.min(dim=0).values.max() < 1e-5
+    matched = errors.argmin(dim=0).tolist()
+    assert len(set(matched)) > 2  # several different rotations/flips were drawn
+
+
+def test_augment_colour_ops_change_colour_not_geometry(images):
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    params = dict(crop_scale=(1, 1), crop_ratio=(1, 1), p_jitter=1, p_grayscale=0, p_blur=0)
+    gen = torch.Generator().manual_seed(4)
+    out = augment_batch(x, gen, params=params)
+    assert not torch.allclose(out, x, atol=0.02)
+    gray = augment_batch(x, gen, params=dict(params, p_jitter=0, p_grayscale=1))
+    assert torch.allclose(gray[:, 0], gray[:, 1]) and torch.allclose(gray[:, 1], gray[:, 2])
+
+
+def test_fit_transform_and_history(fitted, images):
+    assert fitted.n_epochs_ == 3 and [r["epoch"] for r in fitted.history_] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"]) and r["time"] > 0 for r in fitted.history_)
+    Z = fitted.transform(images)
+    assert Z.shape == (16, 512) and Z.dtype == np.float32
+    assert fitted.get_feature_names_out()[0] == "simclrembedder0"
+
+
+def test_same_random_state_same_weights_and_clone(fitted, images):
+    torch.use_deterministic_algorithms(True)
+    try:
+        again = clone(fitted).fit(images)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert again.get_params() == fitted.get_params()
+    assert _same_weights(again, fitted)
+    other = SimCLREmbedder(random_state=1, **dict(TINY, max_epochs=1)).fit(images)
+    assert not torch.equal(_weights(other)[0], _weights(fitted)[0])
+
+
+def test_pickle_round_trip_gives_identical_features(fitted, images):
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(images), fitted.transform(images))
+    assert restored.history_ == fitted.history_
+
+
+def test_warm_start_continues_training(fitted, images):
+    est = pickle.loads(pickle.dumps(fitted)).set_params(warm_start=True, max_epochs=1)
+    est.fit(images[:8])
+    assert est.n_epochs_ == 4 and len(est.history_) == 4
+    assert est.history_[:3] == fitted.history_ and est.history_[3]["n_images"] == 8
+    assert not _same_weights(est, fitted)
+
+
+_KILL_CHILD = """
+import os, signal, sys
+import numpy as np, torch
+torch.set_num_threads(1)
+import skhisto.contrastive._simclr as simclr_module
+from skhisto import SimCLREmbedder
+
+original = simclr_module.save_checkpoint
+
+def save_then_die(path, payload):
+    if payload["state"]["epoch"] == {kill_epoch}:
+        # Die in the middle of writing the next checkpoint: a partial temp file is left behind.
+        with open(os.path.join(os.path.dirname(path), ".tmp-partial.pt"), "wb") as f:
+            f.write(b"partial")
+        os.kill(os.getpid(), signal.SIGKILL)
+    original(path, payload)
+
+simclr_module.save_checkpoint = save_then_die
+images = np.load(sys.argv[1])
+SimCLREmbedder(random_state=0, checkpoint_dir=sys.argv[2], **{tiny}).fit(images)
+"""
+
+
+def test_killed_fit_resumes_from_last_checkpoint(fitted, images, tmp_path):
+    np.save(tmp_path / "images.npy", images)
+    ckpt_dir = tmp_path / "ckpt"
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(_KILL_CHILD.format(kill_epoch=2, tiny=repr(TINY))))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    child = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "images.npy"), str(ckpt_dir)],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    checkpoint = load_checkpoint(ckpt_dir / CHECKPOINT_NAME)
+    assert checkpoint["state"]["epoch"] == 1
+
+    resumed = SimCLREmbedder(random_state=0, checkpoint_dir=ckpt_dir, **TINY).fit(images)
+    assert resumed.n_epochs_ == 3
+    assert resumed.history_[0] == checkpoint["state"]["history"][0]  # epoch 1 was not retrained
+    # Model, optimizer and RNG states were all restored: same weights as an uninterrupted fit.
+    assert _same_weights(resumed, fitted)
+    assert load_checkpoint(ckpt_dir / CHECKPOINT_NAME)["state"]["epoch"] == 3
+
+
+def test_checkpoint_of_another_fit_is_not_resumed(images, tmp_path):
+    first = SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, max_epochs=1))
+    first.fit(images)
+    second = clone(first).set_params(max_epochs=2).fit(images[:8])
+    assert second.n_epochs_ == 2 and all(r["n_images"] == 8 for r in second.history_)
+
+
+def test_corrupt_checkpoint_raises_clear_error(images, tmp_path):
+    (tmp_path / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt"):
+        SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
+
+
+def test_saved_encoder_loads_into_foundation_embedder(fitted, images, tmp_path):
+    skhisto = pytest.importorskip("skhisto")
+    if not hasattr(skhisto, "FoundationEmbedder"):
+        pytest.skip("FoundationEmbedder not available yet")
+    path = fitted.save_encoder(tmp_path / "encoder.safetensors")
+    embedder = skhisto.FoundationEmbedder(
+        backbone="resnet18", weights=path, image_size=32, device="cpu", verbose=False
+    )
+    np.testing.assert_allclose(embedder.fit_transform(images), fitted.transform(images), atol=1e-5)
+
+
+def test_bad_input_names_the_problem(images, fitted, tmp_path):
+    with pytest.raises(TypeError, match="uint8"):
+        SimCLREmbedder(**TINY).fit(images.astype(np.float32))
+    with pytest.raises(ValueError, match="at least 2 images"):
+        SimCLREmbedder(**TINY).fit(images[:1])
+    with pytest.raises(ValueError, match="temperature"):
+        SimCLREmbedder(temperature=0).fit(images)
+    with pytest.raises(ValueError, match="safetensors"):
+        fitted.save_encoder(tmp_path / "encoder.pt")

@@ -21,7 +21,7 @@ EXPECTED_FAILED_CHECKS = {}
 # Estimators whose input is images, not a numeric table, with why.
 NOT_TABULAR = {
     "FoundationEmbedder": "input is uint8 images (n, H, W, 3) or image paths, not a numeric table",
-    "SimCLREmbedder": "trains a CNN on uint8 images (n, H, W, 3) or image paths, not a numeric table",
+    "SimCLREmbedder": "trains a CNN on uint8 images (n, H, W, 3) or paths, not a numeric table",
     "ActiveSimCLR": "trains SimCLR on an image pool and needs a labeled image set in fit",
 }
 

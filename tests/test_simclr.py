@@ -37,7 +37,7 @@ def _weights(est):
 
 
 def _same_weights(a, b):
-    return all(torch.equal(x, y) for x, y in zip(_weights(a), _weights(b)))
+    return all(torch.equal(x, y) for x, y in zip(_weights(a), _weights(b), strict=True))
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """skhisto: scikit-learn-compatible histopathology classification under noisy and scarce labels."""
 
+from .embedding import FoundationEmbedder
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["FoundationEmbedder", "__version__"]

@@ -1,7 +1,8 @@
 """skhisto: scikit-learn-compatible histopathology classification under noisy and scarce labels."""
 
+from .contrastive import SimCLREmbedder
+from .embedding import FoundationEmbedder
+
 __version__ = "0.1.0.dev0"
 
-from .contrastive import SimCLREmbedder
-
-__all__ = ["SimCLREmbedder", "__version__"]
+__all__ = ["FoundationEmbedder", "SimCLREmbedder", "__version__"]

@@ -15,6 +15,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..embedding import embed_images
 from ..utils import (
     prepare_model,
     resolve_device,
@@ -23,7 +24,7 @@ from ..utils import (
     torch_generator,
     torch_seed,
 )
-from ._backend import backbone_normalisation, create_encoder, decode_images, embed_images
+from ._backend import backbone_normalisation, create_encoder, decode_images
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._network import SimCLRNetwork, cpu_state
 from ._train import train_simclr
@@ -174,7 +175,9 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _fresh_state(self):
         seed = torch_seed(self.random_state)
-        encoder = create_encoder(self.backbone, weights=self.weights, random_state=seed)
+        encoder = create_encoder(
+            self.backbone, weights=self.weights, random_state=seed, image_size=self.image_size
+        )
         with seeded_torch(seed):
             network = SimCLRNetwork(encoder, self.projection_dim)
         return {
@@ -202,7 +205,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _set_training_state(self, state, network=None):
         """Restore a state made by :meth:`_training_state` into fitted attributes."""
         if network is None:
-            encoder = create_encoder(self.backbone, random_state=0)
+            encoder = create_encoder(self.backbone, random_state=0, image_size=self.image_size)
             network = SimCLRNetwork(encoder, self.projection_dim)
         network.load_state_dict(state["network"])
         self.network_ = network.cpu().eval()
@@ -325,7 +328,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         check_is_fitted(self, "network_")
         mean, std = backbone_normalisation(self.backbone)
         features = embed_images(
-            self.network_.encoder,
+            self.network_.encoder.eval(),
             X,
             image_size=self.image_size,
             mean=mean,

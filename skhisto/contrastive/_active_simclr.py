@@ -1,0 +1,325 @@
+"""ActiveSimCLR: contrastive training on actively sampled subsets (Algorithm 2, Reasat & Smith)."""
+
+import hashlib
+import json
+import os
+import time
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.metrics import get_scorer
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..utils import torch_seed
+from ._backend import decode_images
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._simclr import SimCLREmbedder
+
+CHECKPOINT_NAME = "active_simclr_rounds.pt"
+
+
+def _default_proxy():
+    from .. import LinearHead
+
+    return LinearHead()
+
+
+def _default_strategy():
+    from .. import UncertaintySampling
+
+    return UncertaintySampling(method="entropy")
+
+
+def _with_seed(estimator, seed):
+    """A clone of ``estimator`` whose unset ``random_state`` is fixed to ``seed``."""
+    estimator = clone(estimator)
+    if "random_state" in estimator.get_params(deep=False):
+        if estimator.get_params()["random_state"] is None:
+            estimator.set_params(random_state=seed)
+    return estimator
+
+
+def _digest(*arrays):
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.shape, array.dtype.str)).encode())
+        digest.update(memoryview(array.reshape(-1)).cast("B"))
+    return digest.hexdigest()
+
+
+class ActiveSimCLR(TransformerMixin, BaseEstimator):
+    """SimCLR trained on a growing, actively sampled subset of an unlabeled pool.
+
+    Algorithm 2 of Reasat & Smith, "Data efficient contrastive learning in
+    histopathology using active sampling": a random first subset of
+    ``budget`` images; then every round (1) continue training SimCLR on the
+    current subset, (2) embed the small labeled set with the encoder and train
+    the proxy from scratch on it, (3) optionally score the proxy on a test
+    set, (4) draw ``candidate_size`` images at random from the rest of the
+    pool and let ``query_strategy`` pick the next ``budget`` of them, and
+    append those.
+
+    The strategy is called as ``query(X, y, proxy, batch_size=budget)`` with
+    ``X`` the embeddings of the labeled set followed by those of the
+    candidates and ``y`` the labeled set's (encoded) labels followed by the
+    strategy's ``missing_label`` for the candidates: uncertainty sampling
+    scores the candidates with the proxy, coreset sampling picks candidates
+    far from the labeled set.
+
+    Parameters
+    ----------
+    simclr : SimCLREmbedder, optional
+        The contrastive learner (cloned); its ``max_epochs`` are the epochs per
+        round. Default ``SimCLREmbedder()``.
+    query_strategy : object with ``query``, optional
+        Default ``UncertaintySampling(method="entropy")``.
+    proxy : classifier, optional
+        Trained from scratch each round on the labeled set's embeddings.
+        Default ``LinearHead()`` (a single linear layer, as in the paper).
+    budget : int, default=1000
+        Images added per round (and the size of the first random subset).
+    n_rounds : int, default=20
+        Rounds of SimCLR training.
+    candidate_size : int, default=10000
+        Random candidates the strategy chooses from each round.
+    scoring : str or callable, default="f1"
+        Scorer of the proxy on the test set (binary F1 of label 1 by default).
+    random_state : int, RandomState instance or None
+        Seeds the subset draws and, where unset, SimCLR, proxy and strategy.
+    checkpoint_dir : str or path, optional
+        Round state saved atomically after every round (SimCLR's epoch
+        checkpoints under ``checkpoint_dir/simclr``); a killed ``fit`` on the
+        same pool resumes after the last finished round.
+    verbose : {"auto"} or bool, default="auto"
+
+    Attributes
+    ----------
+    simclr_ : SimCLREmbedder
+        Encoder after the last round.
+    proxy_ : classifier
+        Proxy of the last round.
+    selected_ : ndarray of int
+        Pool indices in the order they were added (the last round's training set
+        is ``selected_[:history_[-1]["n_images"]]``).
+    history_ : list of dict
+        Per round: ``round``, ``n_images`` (SimCLR training images), ``score``
+        (``scoring`` on the test set, NaN without one), ``train_time``,
+        ``proxy_time``, ``query_time`` and cumulative ``time`` (seconds).
+    n_features_out_ : int
+    """
+
+    _parameter_constraints = {
+        "simclr": [HasMethods(["fit", "transform"]), None],
+        "query_strategy": [HasMethods(["query"]), None],
+        "proxy": [HasMethods(["fit", "predict"]), None],
+        "budget": [Interval(Integral, 1, None, closed="left")],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "candidate_size": [Interval(Integral, 1, None, closed="left")],
+        "scoring": [str, callable],
+        "random_state": ["random_state"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "verbose": [StrOptions({"auto"}), "boolean"],
+    }
+
+    def __init__(
+        self,
+        simclr=None,
+        query_strategy=None,
+        proxy=None,
+        *,
+        budget=1000,
+        n_rounds=20,
+        candidate_size=10000,
+        scoring="f1",
+        random_state=None,
+        checkpoint_dir=None,
+        verbose="auto",
+    ):
+        self.simclr = simclr
+        self.query_strategy = query_strategy
+        self.proxy = proxy
+        self.budget = budget
+        self.n_rounds = n_rounds
+        self.candidate_size = candidate_size
+        self.scoring = scoring
+        self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
+        self.verbose = verbose
+
+    def _checkpoint_path(self):
+        if self.checkpoint_dir is None:
+            return None
+        return os.path.join(os.fspath(self.checkpoint_dir), CHECKPOINT_NAME)
+
+    def _identity(self, pool, labeled, y_labeled):
+        params = {
+            k: repr(v)
+            for k, v in self.get_params(deep=True).items()
+            if k not in ("n_rounds", "verbose", "checkpoint_dir") and "__verbose" not in k
+        }
+        return json.dumps({"params": params, "data": _digest(pool, labeled, y_labeled)})
+
+    def _start(self, pool, labeled, y_labeled, simclr):
+        """Fresh state, or the state after the last finished round of a killed run."""
+        identity = self._identity(pool, labeled, y_labeled)
+        path = self._checkpoint_path()
+        checkpoint = load_checkpoint(path) if path else None
+        if checkpoint is not None and checkpoint["identity"] == identity:
+            simclr._set_training_state(checkpoint["simclr"])
+            return identity, checkpoint
+        seed = torch_seed(self.random_state)
+        first = np.random.default_rng([seed, 0]).choice(len(pool), self.budget, replace=False)
+        return identity, {
+            "seed": seed,
+            "round": 0,
+            "selected": torch.from_numpy(np.sort(first)),
+            "history": [],
+        }
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, *, X_labeled, y_labeled, X_test=None, y_test=None):
+        """Run the active contrastive rounds.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
+            The unlabeled pool SimCLR subsets are drawn from.
+        y : ignored
+        X_labeled : images
+            The small labeled set the proxy is trained on each round.
+        y_labeled : array-like of shape (n_labeled,)
+        X_test, y_test : images and labels, optional
+            Scored with ``scoring`` after every round.
+
+        Returns
+        -------
+        self
+        """
+        simclr = clone(self.simclr) if self.simclr is not None else SimCLREmbedder()
+        size = simclr.image_size
+        pool = decode_images(X, size)
+        if self.budget > len(pool):
+            raise ValueError(f"budget={self.budget} exceeds the pool of {len(pool)} images.")
+        labeled = decode_images(X_labeled, size)
+        y_labeled = np.asarray(y_labeled)
+        if len(y_labeled) != len(labeled):
+            raise ValueError(
+                f"X_labeled has {len(labeled)} images but y_labeled has {len(y_labeled)} labels."
+            )
+        if len(np.unique(y_labeled)) < 2:
+            raise ValueError("y_labeled must contain at least two classes to train the proxy.")
+        if (X_test is None) != (y_test is None):
+            raise ValueError("Pass both X_test and y_test, or neither.")
+        test = None if X_test is None else (decode_images(X_test, size), np.asarray(y_test))
+
+        identity, state = self._start(pool, labeled, y_labeled, simclr)
+        seed = state["seed"]
+        if simclr.random_state is None:
+            simclr.set_params(random_state=seed)
+        if self.checkpoint_dir is not None:
+            simclr.set_params(checkpoint_dir=os.path.join(os.fspath(self.checkpoint_dir), "simclr"))
+        self.simclr_ = simclr
+        selected = state["selected"].numpy()
+        history = [dict(r) for r in state["history"]]
+        for t in range(int(state["round"]), self.n_rounds):
+            record, selected = self._round(t, seed, pool, selected, labeled, y_labeled, test)
+            history.append(
+                dict(record, time=record["time"] + (history[-1]["time"] if history else 0))
+            )
+            if self.checkpoint_dir is not None:
+                save_checkpoint(
+                    self._checkpoint_path(),
+                    {
+                        "identity": identity,
+                        "seed": seed,
+                        "round": t + 1,
+                        "selected": torch.from_numpy(selected),
+                        "history": history,
+                        "simclr": self.simclr_._training_state(),
+                    },
+                )
+        if int(state["round"]) >= self.n_rounds:  # resumed after the last round: no proxy yet
+            self.proxy_ = self._fit_proxy(seed, self.n_rounds - 1, labeled, y_labeled)
+        self.selected_ = selected
+        self.history_ = history
+        self.n_features_out_ = self.simclr_.n_features_out_
+        return self
+
+    def _fit_proxy(self, seed, t, labeled, y_labeled):
+        proxy = self.proxy if self.proxy is not None else _default_proxy()
+        proxy = _with_seed(proxy, seed + t)
+        return proxy.fit(self.simclr_.transform(labeled), y_labeled)
+
+    def _round(self, t, seed, pool, selected, labeled, y_labeled, test):
+        n_images = len(selected)
+        start = time.perf_counter()
+        self.simclr_.set_params(warm_start=t > 0)
+        self.simclr_.fit(pool[selected])
+        train_time = time.perf_counter() - start
+
+        start = time.perf_counter()
+        self.proxy_ = self._fit_proxy(seed, t, labeled, y_labeled)
+        proxy_time = time.perf_counter() - start
+
+        score, eval_time = float("nan"), 0.0
+        if test is not None:
+            start = time.perf_counter()
+            scorer = get_scorer(self.scoring) if isinstance(self.scoring, str) else self.scoring
+            score = float(scorer(self.proxy_, self.simclr_.transform(test[0]), test[1]))
+            eval_time = time.perf_counter() - start
+
+        query_time = 0.0
+        if t < self.n_rounds - 1:
+            start = time.perf_counter()
+            new = self._query(t, seed, pool, selected, labeled, y_labeled)
+            selected = np.concatenate([selected, new])
+            query_time = time.perf_counter() - start
+        record = {
+            "round": t,
+            "n_images": n_images,
+            "score": score,
+            "train_time": train_time,
+            "proxy_time": proxy_time,
+            "query_time": query_time,
+            "eval_time": eval_time,
+            "time": train_time + proxy_time + query_time,
+        }
+        return record, selected
+
+    def _query(self, t, seed, pool, selected, labeled, y_labeled):
+        """Pool indices of the next ``budget`` images, chosen among random candidates."""
+        remaining = np.setdiff1d(np.arange(len(pool)), selected)
+        if len(remaining) == 0:
+            return np.empty(0, dtype=selected.dtype)
+        rng = np.random.default_rng([seed, t + 1])
+        candidates = np.sort(
+            rng.choice(remaining, min(self.candidate_size, len(remaining)), replace=False)
+        )
+        strategy = self.query_strategy
+        strategy = _with_seed(strategy if strategy is not None else _default_strategy(), seed + t)
+        missing = getattr(strategy, "missing_label", -1)
+        codes = LabelEncoder().fit_transform(y_labeled)
+        X_query = np.vstack(
+            [self.simclr_.transform(labeled), self.simclr_.transform(pool[candidates])]
+        )
+        y_query = np.concatenate([codes, np.full(len(candidates), missing)])
+        chosen = strategy.query(
+            X_query, y_query, self.proxy_, batch_size=min(self.budget, len(candidates))
+        )
+        return candidates[np.asarray(chosen) - len(labeled)]
+
+    def transform(self, X):
+        """Encoder features of ``X`` after the last round (float32, (n, n_features_out_))."""
+        check_is_fitted(self, "simclr_")
+        return self.simclr_.transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = True
+        return tags

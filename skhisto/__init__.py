@@ -1,5 +1,20 @@
 """skhisto: scikit-learn-compatible histopathology classification under noisy and scarce labels."""
 
+from .active import (
+    ActiveLearner,
+    CoresetSampling,
+    RandomSampling,
+    TypiClustSampling,
+    UncertaintySampling,
+)
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ActiveLearner",
+    "CoresetSampling",
+    "RandomSampling",
+    "TypiClustSampling",
+    "UncertaintySampling",
+    "__version__",
+]

@@ -144,7 +144,7 @@ class _Space:
     def __init__(self, X, candidates, metric, device):
         self.metric = metric
         self.device = device
-        self.xp = np if device.type == "cpu" else torch
+        self.xp = _backend(device)
         if len(candidates) == len(X):
             rows = np.asarray(X, dtype=np.float32, order="C")  # no copy for float32 input
         else:
@@ -201,6 +201,11 @@ class _Space:
         """Distances as reported: clipped at zero, euclidean as a true distance."""
         distances = np.where(np.isfinite(distances), np.maximum(distances, 0.0), distances)
         return np.sqrt(distances) if self.metric == "euclidean" else distances
+
+
+def _backend(device):
+    """numpy on the CPU (its BLAS matrix-vector product is the faster one there), else torch."""
+    return np if device.type == "cpu" else torch
 
 
 def _dtype(xp):

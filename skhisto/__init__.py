@@ -1,8 +1,25 @@
 """skhisto: scikit-learn-compatible histopathology classification under noisy and scarce labels."""
 
-from .contrastive import SimCLREmbedder
+from .active import (
+    ActiveLearner,
+    CoresetSampling,
+    RandomSampling,
+    TypiClustSampling,
+    UncertaintySampling,
+)
+from .contrastive import ActiveSimCLR, SimCLREmbedder
 from .embedding import FoundationEmbedder
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["FoundationEmbedder", "SimCLREmbedder", "__version__"]
+__all__ = [
+    "ActiveLearner",
+    "ActiveSimCLR",
+    "CoresetSampling",
+    "FoundationEmbedder",
+    "RandomSampling",
+    "SimCLREmbedder",
+    "TypiClustSampling",
+    "UncertaintySampling",
+    "__version__",
+]

@@ -1,5 +1,6 @@
 """Contrastive pretraining: SimCLR on unlabeled patches, and with active sampling."""
 
+from ._active_simclr import ActiveSimCLR
 from ._augment import DEFAULT_AUGMENT, augment_batch
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._loss import nt_xent_loss
@@ -8,6 +9,7 @@ from ._simclr import SimCLREmbedder
 from ._train import train_simclr
 
 __all__ = [
+    "ActiveSimCLR",
     "DEFAULT_AUGMENT",
     "ProjectionHead",
     "SimCLREmbedder",

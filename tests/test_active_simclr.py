@@ -1,0 +1,121 @@
+"""ActiveSimCLR: Algorithm 2 rounds on real LC25000 patches, history and round-level resume."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from skhisto import ActiveSimCLR, CoresetSampling, SimCLREmbedder, UncertaintySampling
+from skhisto.contrastive import load_checkpoint
+from skhisto.contrastive._active_simclr import CHECKPOINT_NAME
+from skhisto.contrastive._backend import decode_images
+
+SIMCLR = SimCLREmbedder(
+    image_size=32, batch_size=8, max_epochs=1, lr=1e-3, device="cpu", verbose=False
+)
+
+
+@pytest.fixture(scope="module")
+def data(lc25000_small):
+    """Pool of 30, labeled 16 and test 16 real patches; task: lung_scc (1) vs rest (0)."""
+    images = decode_images(list(lc25000_small.paths), 32)
+    y = np.asarray(lc25000_small.target) == lc25000_small.target_names.index("lung_scc")
+    order = np.random.default_rng(0).permutation(len(images))
+    images, y = images[order], y[order].astype(int)
+    return images[:30], images[30:46], y[30:46], images[46:62], y[46:62]
+
+
+def _active(**kwargs):
+    params = dict(
+        simclr=SIMCLR,
+        query_strategy=UncertaintySampling(),
+        proxy=LogisticRegression(max_iter=500),
+        budget=8,
+        n_rounds=3,
+        candidate_size=12,
+        random_state=0,
+        verbose=False,
+    )
+    return ActiveSimCLR(**{**params, **kwargs})
+
+
+def _fit(est, data):
+    pool, XL, yL, XT, yT = data
+    return est.fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT, y_test=yT)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return _fit(_active(), data)
+
+
+def test_rounds_grow_the_subset_and_record_history(fitted, data):
+    assert [r["n_images"] for r in fitted.history_] == [8, 16, 24]
+    assert len(fitted.selected_) == 24 and len(set(fitted.selected_)) == 24
+    assert all(0 <= r["score"] <= 1 for r in fitted.history_)
+    assert all(r["train_time"] > 0 and r["proxy_time"] > 0 for r in fitted.history_)
+    assert fitted.history_[-1]["query_time"] == 0  # nothing is queried after the last round
+    times = [r["time"] for r in fitted.history_]
+    assert times == sorted(times)
+    # SimCLR continued from the previous round's weights: one epoch per round.
+    assert fitted.simclr_.n_epochs_ == 3
+    assert [r["n_images"] for r in fitted.simclr_.history_] == [8, 16, 24]
+    assert fitted.transform(data[1]).shape == (16, 512)
+
+
+def test_strategy_sees_proxy_and_candidates(data):
+    calls = []
+
+    class Recording(CoresetSampling):
+        def query(self, X, y, estimator=None, **kwargs):
+            calls.append((X.shape, int((y == self.missing_label).sum()), estimator))
+            return super().query(X, y, estimator, **kwargs)
+
+    est = _fit(_active(query_strategy=Recording(), n_rounds=2), data)
+    ((shape, n_missing, proxy),) = calls
+    assert shape == (16 + 12, 512) and n_missing == 12
+    assert hasattr(proxy, "coef_")  # the proxy was already trained on the labeled embeddings
+    assert len(set(est.selected_)) == 16
+
+
+def test_killed_run_resumes_after_last_finished_round(fitted, data, tmp_path, monkeypatch):
+    original = ActiveSimCLR._round
+
+    def dies_in_round_two(self, t, *args):
+        if t == 1:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, t, *args)
+
+    monkeypatch.setattr(ActiveSimCLR, "_round", dies_in_round_two)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_active(checkpoint_dir=tmp_path), data)
+    saved = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    assert saved["round"] == 1
+    monkeypatch.setattr(ActiveSimCLR, "_round", original)
+
+    resumed = _fit(_active(checkpoint_dir=tmp_path), data)
+    assert resumed.history_[0] == saved["history"][0]  # round 0 was not rerun
+    assert len(resumed.history_) == 3
+    np.testing.assert_array_equal(resumed.selected_, fitted.selected_)
+    assert [r["score"] for r in resumed.history_] == [r["score"] for r in fitted.history_]
+
+
+def test_clone_get_params_and_pickle(fitted, data):
+    assert clone(fitted).get_params()["budget"] == 8
+    assert fitted.get_params()["simclr__image_size"] == 32
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(data[1]), fitted.transform(data[1]))
+
+
+def test_bad_input_names_the_problem(data):
+    pool, XL, yL, XT, yT = data
+    with pytest.raises(ValueError, match="budget=40 exceeds the pool of 30"):
+        _active(budget=40).fit(pool, X_labeled=XL, y_labeled=yL)
+    with pytest.raises(ValueError, match="y_labeled has 3 labels"):
+        _active().fit(pool, X_labeled=XL, y_labeled=yL[:3])
+    with pytest.raises(ValueError, match="at least two classes"):
+        _active().fit(pool, X_labeled=XL, y_labeled=np.zeros(16, dtype=int))
+    with pytest.raises(ValueError, match="both X_test and y_test"):
+        _active().fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT)

@@ -1,5 +1,13 @@
 """skhisto: scikit-learn-compatible histopathology classification under noisy and scarce labels."""
 
+from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "AsymmetricNoise",
+    "NoisyLabelClassifier",
+    "TransitionMatrixNoise",
+    "UniformNoise",
+    "__version__",
+]

@@ -124,9 +124,8 @@ class BaseLabelNoise(BaseSampler):
         self.noise_mask_ = noisy_codes != codes
         self.transition_matrix_ = _realised_transition(codes, noisy_codes, len(self.classes_))
         # imbalanced-learn's samplers expose their per-class target; noise keeps every sample.
-        self.sampling_strategy_ = dict(
-            zip(self.classes_.tolist(), np.bincount(codes, minlength=len(self.classes_)).tolist())
-        )
+        counts = np.bincount(codes, minlength=len(self.classes_))
+        self.sampling_strategy_ = dict(zip(self.classes_.tolist(), counts.tolist(), strict=True))
         y_noisy = y.copy()
         if y.dtype.kind in "US":  # room for longer class names that y itself lacks
             y_noisy = y_noisy.astype(np.result_type(y.dtype, self.classes_.dtype))

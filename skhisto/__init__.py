@@ -1,5 +1,6 @@
 """skhisto: scikit-learn-compatible histopathology classification under noisy and scarce labels."""
 
+from .embedding import FoundationEmbedder
 from .heads import LinearHead, MLPHead
 from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
 
@@ -7,6 +8,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AsymmetricNoise",
+    "FoundationEmbedder",
     "LinearHead",
     "MLPHead",
     "NoisyLabelClassifier",

@@ -9,17 +9,25 @@ from .active import (
 )
 from .contrastive import ActiveSimCLR, SimCLREmbedder
 from .embedding import FoundationEmbedder
+from .heads import LinearHead, MLPHead
+from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ActiveLearner",
     "ActiveSimCLR",
+    "AsymmetricNoise",
     "CoresetSampling",
     "FoundationEmbedder",
+    "LinearHead",
+    "MLPHead",
+    "NoisyLabelClassifier",
     "RandomSampling",
     "SimCLREmbedder",
+    "TransitionMatrixNoise",
     "TypiClustSampling",
     "UncertaintySampling",
+    "UniformNoise",
     "__version__",
 ]

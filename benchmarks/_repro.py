@@ -1,0 +1,82 @@
+"""Shared plumbing of the paper-reproduction scripts: data location, splits, result files."""
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skhisto.datasets import load_image_folder
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+DOCS = REPO / "docs" / "results"
+
+
+def data_root(arg):
+    """``--data``, else $SKHISTO_DATA, else ../shared/data next to the repository."""
+    root = Path(arg or os.environ.get("SKHISTO_DATA", REPO.parent / "shared" / "data"))
+    if (root / "lc25000_lung").is_dir():
+        root = root / "lc25000_lung"
+    if not root.is_dir():
+        raise SystemExit(f"Data folder {root} not found; pass --data or set SKHISTO_DATA.")
+    return root
+
+
+def split_counts(root, counts, *, image_size, random_state):
+    """Disjoint per-class draws: ``counts`` maps split name -> {class: n}; images decoded once."""
+    need = {}
+    for per_class in counts.values():
+        for name, n in per_class.items():
+            need[name] = need.get(name, 0) + n
+    data = load_image_folder(
+        root, classes=sorted(need), max_per_class=max(need.values()), random_state=random_state
+    )
+    rng = np.random.default_rng(random_state)
+    chosen = {split: [] for split in counts}
+    for label, name in enumerate(data.target_names):
+        idx = rng.permutation(np.flatnonzero(data.target == label))
+        start = 0
+        for split, per_class in counts.items():
+            n = per_class.get(name, 0)
+            chosen[split].extend(idx[start : start + n])
+            start += n
+    out = {}
+    paths = data.paths
+    for split, idx in chosen.items():
+        idx = rng.permutation(np.asarray(idx, dtype=int))
+        images = load_image_folder_images(paths[idx], image_size)
+        out[split] = (images, np.asarray(data.target_names)[data.target[idx]])
+    return out
+
+
+def load_image_folder_images(paths, image_size):
+    from skhisto.contrastive._backend import decode_images
+
+    return decode_images(list(paths), image_size)
+
+
+def environment():
+    return {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+    }
+
+
+def write_json(name, payload):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    return path
+
+
+def write_markdown(name, text):
+    DOCS.mkdir(parents=True, exist_ok=True)
+    path = DOCS / name
+    path.write_text(text)
+    return path

@@ -290,8 +290,8 @@ def main(argv=None):
         + (" --quick" if args.quick else f" --scale {args.scale}"),
     )
     suffix = "" if scale == "cpu" else f"_{scale}"
-    write_json(f"active_simclr{suffix}.json", dict(meta, results=results, per_seed=per_seed))
-    if scale != "quick":
+    if scale != "quick":  # smoke runs write nothing
+        write_json(f"active_simclr{suffix}.json", dict(meta, results=results, per_seed=per_seed))
         write_markdown(f"active_simclr{suffix}.md", markdown(results, cfg, meta))
         plot(results, DOCS / f"active_simclr{suffix}.png")
     print(markdown(results, cfg, meta))

@@ -421,8 +421,8 @@ def main(argv=None):
         + (" --quick" if args.quick else f" --scale {args.scale}"),
     )
     suffix = "" if scale == "cpu" else f"_{scale}"
-    write_json(f"noise_resilience{suffix}.json", dict(meta, summary=summary, runs=rows))
-    if scale != "quick":
+    if scale != "quick":  # smoke runs write nothing
+        write_json(f"noise_resilience{suffix}.json", dict(meta, summary=summary, runs=rows))
         write_markdown(f"noise_resilience{suffix}.md", markdown(summary, cfg, meta))
         plot(summary, DOCS / f"noise_resilience{suffix}.png")
     print(markdown(summary, cfg, meta))

@@ -119,3 +119,12 @@ def test_bad_input_names_the_problem(data):
         _active().fit(pool, X_labeled=XL, y_labeled=np.zeros(16, dtype=int))
     with pytest.raises(ValueError, match="both X_test and y_test"):
         _active().fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT)
+
+
+def test_defaults_use_linear_head_proxy_and_entropy_sampling(data):
+    pool, XL, yL, _, _ = data
+    est = ActiveSimCLR(SIMCLR, budget=8, n_rounds=2, candidate_size=10, random_state=0)
+    est.fit(pool, X_labeled=XL, y_labeled=yL)
+    assert type(est.proxy_).__name__ == "LinearHead"
+    assert np.isnan(est.history_[0]["score"]) and est.history_[0]["query_time"] > 0
+    assert len(set(est.selected_)) == 16

@@ -80,3 +80,29 @@ def write_markdown(name, text):
     path = DOCS / name
     path.write_text(text)
     return path
+
+
+def base_parser(doc):
+    """Arguments every reproduction script takes: --scale, --quick, --data."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run, writes nothing")
+    parser.add_argument("--data", default=None, help="ImageFolder root or the shared data root")
+    return parser
+
+
+def command(script, args):
+    """The command line that reproduces a result file."""
+    return f"python benchmarks/{script}" + (" --quick" if args.quick else f" --scale {args.scale}")
+
+
+def publish(stem, scale, payload, text, plot):
+    """JSON to benchmarks/results, markdown and plot to docs/results (not for smoke runs)."""
+    if scale != "quick":
+        suffix = "" if scale == "cpu" else f"_{scale}"
+        write_json(f"{stem}{suffix}.json", payload)
+        write_markdown(f"{stem}{suffix}.md", text)
+        plot(DOCS / f"{stem}{suffix}.png")
+    print(text)

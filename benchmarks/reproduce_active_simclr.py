@@ -16,12 +16,11 @@ read relative differences only.
         --data /data/NCT-CRC-HE-100K --positive TUM            # the paper's own task
 """
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
-from _repro import DOCS, data_root, environment, split_counts, write_json, write_markdown
+from _repro import base_parser, command, data_root, environment, publish, split_counts
 from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -250,10 +249,7 @@ def plot(results, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--data", default=None, help="ImageFolder root (default LC25000 lung)")
+    parser = base_parser(__doc__)
     parser.add_argument("--positive", default="lung_scc", help="the minority class")
     args = parser.parse_args(argv)
     scale = "quick" if args.quick else args.scale
@@ -286,15 +282,12 @@ def main(argv=None):
         positive=args.positive,
         environment=environment(),
         wall_time=time.perf_counter() - start,
-        command="python benchmarks/reproduce_active_simclr.py"
-        + (" --quick" if args.quick else f" --scale {args.scale}"),
+        command=command("reproduce_active_simclr.py", args),
     )
-    suffix = "" if scale == "cpu" else f"_{scale}"
-    if scale != "quick":  # smoke runs write nothing
-        write_json(f"active_simclr{suffix}.json", dict(meta, results=results, per_seed=per_seed))
-        write_markdown(f"active_simclr{suffix}.md", markdown(results, cfg, meta))
-        plot(results, DOCS / f"active_simclr{suffix}.png")
-    print(markdown(results, cfg, meta))
+    payload = dict(meta, results=results, per_seed=per_seed)
+    publish(
+        "active_simclr", scale, payload, markdown(results, cfg, meta), lambda p: plot(results, p)
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ originals per class, so near-duplicates cross the split: read relative differenc
     python benchmarks/reproduce_noise_resilience.py --scale paper   # 224 px, GPU
 """
 
-import argparse
 import hashlib
 import json
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _repro import DOCS, data_root, environment, split_counts, write_json, write_markdown
+from _repro import base_parser, command, data_root, environment, publish, split_counts
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -363,10 +362,7 @@ def plot(summary, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--data", default=None, help="LC25000 lung folder or the shared data root")
+    parser = base_parser(__doc__)
     parser.add_argument("--backbone", default=None, help="also evaluate this registry backbone")
     parser.add_argument("--weights", default=None, help="weights file for --backbone")
     parser.add_argument("--device", default="auto")
@@ -417,15 +413,12 @@ def main(argv=None):
         simclr_loss=simclr["loss"].tolist(),
         simclr_fit_time=float(simclr["fit_time"]),
         wall_time=time.perf_counter() - start,
-        command="python benchmarks/reproduce_noise_resilience.py"
-        + (" --quick" if args.quick else f" --scale {args.scale}"),
+        command=command("reproduce_noise_resilience.py", args),
     )
-    suffix = "" if scale == "cpu" else f"_{scale}"
-    if scale != "quick":  # smoke runs write nothing
-        write_json(f"noise_resilience{suffix}.json", dict(meta, summary=summary, runs=rows))
-        write_markdown(f"noise_resilience{suffix}.md", markdown(summary, cfg, meta))
-        plot(summary, DOCS / f"noise_resilience{suffix}.png")
-    print(markdown(summary, cfg, meta))
+    payload = dict(meta, summary=summary, runs=rows)
+    publish(
+        "noise_resilience", scale, payload, markdown(summary, cfg, meta), lambda p: plot(summary, p)
+    )
 
 
 if __name__ == "__main__":

@@ -78,6 +78,8 @@ def train_simclr(
     """
     records = []
     network.train()
+    # fp16 gradients underflow without loss scaling; bf16 and fp32 need none.
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     for epoch in range(start_epoch + 1, end_epoch + 1):
         start = time.perf_counter()
         batches = _epoch_batches(len(images), batch_size, index_generator)
@@ -102,8 +104,9 @@ def train_simclr(
             z1, z2 = z.float().chunk(2)
             loss = nt_xent_loss(z1, z2, temperature)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         record = {

@@ -63,6 +63,7 @@ def test_rounds_grow_the_subset_and_record_history(fitted, data):
     assert fitted.simclr_.n_epochs_ == 3
     assert [r["n_images"] for r in fitted.simclr_.history_] == [8, 16, 24]
     assert fitted.transform(data[1]).shape == (16, 512)
+    assert fitted.get_feature_names_out()[0] == "activesimclr0"
 
 
 def test_strategy_sees_proxy_and_candidates(data):

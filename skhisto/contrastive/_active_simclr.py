@@ -8,7 +8,13 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.metrics import get_scorer
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -52,7 +58,7 @@ def _digest(*arrays):
     return digest.hexdigest()
 
 
-class ActiveSimCLR(TransformerMixin, BaseEstimator):
+class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """SimCLR trained on a growing, actively sampled subset of an unlabeled pool.
 
     Algorithm 2 of Reasat & Smith, "Data efficient contrastive learning in
@@ -247,7 +253,7 @@ class ActiveSimCLR(TransformerMixin, BaseEstimator):
             self.proxy_ = self._fit_proxy(seed, self.n_rounds - 1, labeled, y_labeled)
         self.selected_ = selected
         self.history_ = history
-        self.n_features_out_ = self.simclr_.n_features_out_
+        self.n_features_out_ = self._n_features_out = self.simclr_.n_features_out_
         return self
 
     def _fit_proxy(self, seed, t, labeled, y_labeled):

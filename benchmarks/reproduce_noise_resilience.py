@@ -66,10 +66,10 @@ SCALES = {
     ),
     "cpu": dict(
         image_size=32,
-        unlabeled=300,
+        unlabeled=400,
         labeled=150,
         test=150,
-        simclr_epochs=8,
+        simclr_epochs=20,
         e2e_epochs=4,
         head_epochs=100,
         rates=[0.0, 0.2, 0.4, 0.6, 0.8],
@@ -335,10 +335,10 @@ def plot(summary, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     methods = sorted({s["method"] for s in summary})
     for ax, noise in zip(axes, ("uniform", "asymmetric"), strict=True):
-        for m in methods:
+        for i, m in enumerate(methods):
             pts = sorted(
                 (s["rate"], s["mean"], s["std"])
                 for s in summary
@@ -354,11 +354,12 @@ def plot(summary, path):
                 marker="o",
                 capsize=3,
                 label=m,
+                color=f"C{i}",
                 linestyle="--" if m.startswith("end-to-end") else "-",
             )
         ax.set(title=f"{noise} noise", xlabel="noise rate", ylabel="balanced accuracy")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

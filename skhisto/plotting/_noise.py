@@ -34,7 +34,12 @@ def _curves_from_cv_results(cv_results, rate_param, metric):
     params = cv_results["params"]
     rate_param = rate_param or _rate_param(params[0])
     means, stds = cv_results[f"mean_test_{metric}"], cv_results[f"std_test_{metric}"]
-    others = [name for name in params[0] if name != rate_param]
+    # Only the parameters that vary across the search separate the lines.
+    others = [
+        name
+        for name in params[0]
+        if name != rate_param and len({_describe(p[name]) for p in params}) > 1
+    ]
     curves = {}
     for setting, mean, std in zip(params, means, stds, strict=True):
         label = ", ".join(f"{name}={_describe(setting[name])}" for name in others)

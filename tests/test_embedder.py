@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from skhisto import FoundationEmbedder
 from skhisto.backbones import WeightsError, create_backbone
 from skhisto.embedding import _store, clear_models, forward_count
+from skhisto.embedding._cache import _checksum
 from skhisto.io import ImageReadError
 
 SMALL = dict(backbone="resnet18", pretrained=False, image_size=64, random_state=0)

@@ -32,5 +32,9 @@ def test_bench_noise_grid_quick(bench, lc25000_dir, tmp_path):
 
 def test_bench_noise_losses_quick(bench, lc25000_dir, tmp_path):
     payload = bench("bench_noise_losses").main(["--quick", "--data", str(lc25000_dir.parent)])
-    assert {"0.6/gce", "0.6/cross_entropy", "0.0/cross_entropy"} <= set(payload["results"])
+    assert {"early stopping/0.6/gce", "early stopping/0.0/cross_entropy"} <= set(payload["results"])
+    assert set(payload["gce_minus_cross_entropy"]) == {
+        "early stopping",
+        "2 epochs, no early stopping",
+    }
     assert (tmp_path / "bench_noise_losses_quick.json").exists()

@@ -1,0 +1,5 @@
+"""Plots of skhisto experiments (matplotlib, imported on first use)."""
+
+from ._noise import plot_noise_robustness
+
+__all__ = ["plot_noise_robustness"]

@@ -68,6 +68,17 @@ def test_k_center_greedy_matches_naive_reference(seed, metric, n_labeled, subset
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("fraction", [1.0, 0.3, 0.004])
+def test_k_center_greedy_exact_whatever_the_active_set_size(monkeypatch, fraction):
+    # Picks must not depend on how many candidates are updated eagerly per step.
+    X, rng = _pool(7, n=250)
+    centers = rng.choice(250, size=5, replace=False)
+    monkeypatch.setattr(_kcenter, "ACTIVE_FRACTION", fraction)
+    got = k_center_greedy(X, 30, centers=centers, chunk_size=9)
+    rest = np.setdiff1d(np.arange(250), centers)
+    np.testing.assert_array_equal(got, naive_k_center(X, 30, centers, rest, "euclidean", 0))
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_k_center_greedy_torch_backend_matches_numpy(monkeypatch, metric):
     # The GPU path is the torch code; run it on CPU tensors to check it picks the same.

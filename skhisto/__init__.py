@@ -7,12 +7,14 @@ from .active import (
     TypiClustSampling,
     UncertaintySampling,
 )
+from .embedding import FoundationEmbedder
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ActiveLearner",
     "CoresetSampling",
+    "FoundationEmbedder",
     "RandomSampling",
     "TypiClustSampling",
     "UncertaintySampling",

@@ -1,0 +1,207 @@
+"""Building a backbone: architecture, weights source, and a headless forward."""
+
+import os
+import urllib.error
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn as nn
+from timm.layers import SwiGLUPacked
+
+from ..utils import seeded_torch, torch_seed
+from ._ctranspath import ConvStem
+from ._info import get_backbone_info
+from ._weights import file_digest, load_weights_into, read_state_dict
+
+_NAMED_LAYERS = {
+    "ctranspath_convstem": ConvStem,
+    "swiglu_packed": SwiGLUPacked,
+    "silu": nn.SiLU,
+}
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights were asked for but cannot be obtained here."""
+
+
+def _how_to_supply(info):
+    return (
+        f"Download the checkpoint of {info.name!r} on a machine with access and pass "
+        f"weights='/path/to/file' (.safetensors, .pth or .bin), or pass pretrained=False for a "
+        "randomly initialised backbone."
+    )
+
+
+def resolve_weights(info, weights=None, pretrained=True):
+    """Find the weights to load: a local path, a Hub download, a URL download, or none.
+
+    Returns
+    -------
+    path : str or None
+        Local file (or directory, for ``loader="transformers"``); None for random init.
+    digest : str
+        Content identity of the weights, part of the backbone fingerprint.
+    """
+    if weights is not None:
+        path = os.fspath(weights)
+        if os.path.isdir(path) and info.loader == "transformers":
+            files = sorted(p for p in Path(path).iterdir() if p.suffix in (".safetensors", ".bin"))
+            return path, "dir:" + ",".join(file_digest(p)[:16] for p in files)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"Weights file for backbone {info.name!r} does not exist: {path!r}"
+            )
+        return path, "sha256:" + file_digest(path)
+    if not pretrained:
+        return None, "random"
+    if info.hub_id:
+        return _from_hub(info)
+    if info.url:
+        return _from_url(info)
+    raise WeightsUnavailableError(
+        f"Backbone {info.name!r} has no public download (its authors share it by request or "
+        f"a file host). {_how_to_supply(info)}"
+    )
+
+
+def _from_hub(info):
+    from huggingface_hub import constants, hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+    try:
+        if info.loader == "transformers":
+            path = snapshot_download(info.hub_id)
+            return path, f"hf:{info.hub_id}@{Path(path).name}"
+        for filename in info.weight_files:
+            try:
+                path = hf_hub_download(info.hub_id, filename)
+            except LocalEntryNotFoundError:  # offline or unreachable, not "file absent"
+                raise
+            except EntryNotFoundError:
+                continue
+            return path, f"hf:{info.hub_id}@{Path(os.path.realpath(path)).name}"
+    except Exception as exc:  # offline, gated, missing repo, network: all mean "not here"
+        offline = constants.HF_HUB_OFFLINE
+        reason = "HF_HUB_OFFLINE is set and the files are not in the hub cache" if offline else exc
+        gated = " The repository is gated: accept its terms and log in first." if info.gated else ""
+        raise WeightsUnavailableError(
+            f"Cannot obtain pretrained weights for {info.name!r} from the Hugging Face Hub "
+            f"({info.hub_id}): {reason}.{gated} {_how_to_supply(info)}"
+        ) from exc
+    raise WeightsUnavailableError(
+        f"{info.hub_id} holds none of {info.weight_files}. {_how_to_supply(info)}"
+    )
+
+
+def _from_url(info):
+    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(info.url).name
+    if not target.is_file():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(info.url, str(target), progress=True)
+        except (urllib.error.URLError, OSError) as exc:
+            raise WeightsUnavailableError(
+                f"Cannot download weights for {info.name!r} from {info.url}: {exc}. "
+                f"{_how_to_supply(info)}"
+            ) from exc
+    return str(target), "sha256:" + file_digest(target)
+
+
+class ClsMeanPool(nn.Module):
+    """Class token concatenated with the mean of the patch tokens (Virchow2)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        tokens = self.model.forward_features(x)
+        prefix = getattr(self.model, "num_prefix_tokens", 1)
+        return torch.cat([tokens[:, 0], tokens[:, prefix:].mean(dim=1)], dim=-1)
+
+
+class TransformersPool(nn.Module):
+    """Class-token embedding of a Hugging Face ``transformers`` vision model."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(pixel_values=x).last_hidden_state[:, 0]
+
+
+def _timm_model(info):
+    # The registry names layers by string so that entries stay plain data.
+    kwargs = {
+        k: _NAMED_LAYERS.get(v, v) if isinstance(v, str) else v for k, v in info.timm_kwargs.items()
+    }
+    return timm.create_model(info.architecture, pretrained=False, num_classes=0, **kwargs)
+
+
+def _transformers_model(info, path):
+    try:
+        import transformers
+    except ImportError as exc:
+        raise ImportError(
+            f"Backbone {info.name!r} is a Hugging Face transformers model: "
+            "pip install 'skhisto[transformers]'."
+        ) from exc
+    if path is None:
+        config = transformers.AutoConfig.from_pretrained(info.hub_id, trust_remote_code=True)
+        return TransformersPool(transformers.AutoModel.from_config(config, trust_remote_code=True))
+    model = transformers.AutoModel.from_pretrained(path, trust_remote_code=True)
+    return TransformersPool(model)
+
+
+def create_backbone(name, *, weights=None, pretrained=True, random_state=None, image_size=None):
+    """Build a frozen, headless backbone that maps normalised images to embeddings.
+
+    Parameters
+    ----------
+    name : str
+        Registry name or timm model name (see :func:`get_backbone_info`).
+    weights : str or os.PathLike, optional
+        Local weights file (``.safetensors``, ``.pth``, ``.bin``); prefixes
+        ``module.``, ``backbone.``, ``model.`` and ``encoder.`` are stripped,
+        missing keys raise and unexpected keys are reported.
+    pretrained : bool, default=True
+        Load the published weights (from the Hub or the authors' URL). Never
+        falls back to random weights: if they cannot be had, an error says how
+        to supply a local file. ``False`` gives a random initialisation.
+    random_state : int, RandomState instance or None
+        Seeds the random initialisation (used when no weights are loaded).
+    image_size : int, optional
+        Input size, when it differs from the backbone's native one (ViT and
+        Swin position tables are resampled).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode on the CPU, with ``requires_grad=False``; ``model(x)``
+        returns ``(n, embed_dim)`` for normalised float input ``(n, 3, H, W)``.
+    digest : str
+        Identity of the loaded weights (for cache fingerprints).
+    """
+    info = get_backbone_info(name)
+    path, digest = resolve_weights(info, weights, pretrained)
+    if digest == "random":
+        seed = torch_seed(random_state)
+        digest = f"random:{seed}"
+    else:
+        seed = 0
+    with seeded_torch(seed):
+        if info.loader == "transformers":
+            model = _transformers_model(info, path)
+        else:
+            model = _timm_model(info)
+    if path is not None and info.loader == "timm":
+        load_weights_into(model, read_state_dict(path), source=repr(os.fspath(path)))
+    if image_size and image_size != info.input_size and hasattr(model, "set_input_size"):
+        if info.architecture.startswith(("vit", "swin", "deit", "eva")):
+            model.set_input_size(img_size=image_size)
+    if info.pooling == "cls+mean":
+        model = ClsMeanPool(model)
+    model.eval().requires_grad_(False)
+    return model, digest

@@ -1,0 +1,295 @@
+"""The backbone registry: each foundation model with its own preprocessing."""
+
+from dataclasses import asdict, dataclass, field
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+# Lunit's pathology statistics (benchmark-ssl-pathology); 2404.07605 fed these models ImageNet's.
+LUNIT = ((0.70322989, 0.53606487, 0.66096631), (0.21716536, 0.26081574, 0.20723464))
+# PathoDuet trains without normalisation: pixels scaled to [0, 1] only.
+UNIT = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+HOPTIMUS = ((0.707223, 0.578729, 0.703617), (0.211883, 0.230117, 0.177517))
+HIBOU = ((0.7068, 0.5755, 0.722), (0.195, 0.2316, 0.1816))
+
+LUNIT_RELEASE = (
+    "https://github.com/lunit-io/benchmark-ssl-pathology/releases/download/pretrained-weights/"
+)
+
+FAMILIES = ("contrastive", "non-contrastive", "supervised", "unknown")
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """Everything skhisto needs to build a backbone and feed it correctly.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"ctranspath"``) or a timm model name passed through.
+    architecture : str
+        timm architecture (or the ``transformers`` class for ``loader="transformers"``).
+    embed_dim : int
+        Length of the embedding vector.
+    input_size : int
+        Native square input size in pixels.
+    mean, std : tuple of float
+        Per-channel normalisation applied to pixels scaled to [0, 1].
+    family : {"contrastive", "non-contrastive", "supervised", "unknown"}
+        Pretraining family, as grouped in arXiv 2404.07605.
+    pretraining : str
+        Method and data, for humans.
+    hub_id : str or None
+        Hugging Face Hub repository holding the weights.
+    url : str or None
+        Direct download address of the weights when they are not on the Hub.
+    gated : bool
+        Whether the Hub repository requires accepting terms and a token.
+    loader : {"timm", "transformers"}
+        How the model is constructed.
+    pooling : {"default", "cls+mean"}
+        ``"default"`` uses the model's own pooled output; ``"cls+mean"``
+        concatenates the class token and the mean patch token (Virchow2).
+    timm_kwargs : dict
+        Extra arguments for ``timm.create_model``.
+    weight_files : tuple of str
+        Candidate file names inside the Hub repository, in order of preference.
+    """
+
+    name: str
+    architecture: str
+    embed_dim: int
+    input_size: int = 224
+    mean: tuple = IMAGENET[0]
+    std: tuple = IMAGENET[1]
+    family: str = "unknown"
+    pretraining: str = ""
+    hub_id: str | None = None
+    url: str | None = None
+    gated: bool = False
+    loader: str = "timm"
+    pooling: str = "default"
+    timm_kwargs: dict = field(default_factory=dict)
+    weight_files: tuple = ("model.safetensors", "pytorch_model.bin")
+
+    def as_row(self):
+        """The public table row of :func:`list_backbones`."""
+        row = asdict(self)
+        for private in ("timm_kwargs", "weight_files"):
+            row.pop(private)
+        return row
+
+
+_UNI2_KWARGS = dict(
+    img_size=224,
+    patch_size=14,
+    depth=24,
+    num_heads=24,
+    init_values=1e-5,
+    embed_dim=1536,
+    mlp_ratio=2.66667 * 2,
+    no_embed_class=True,
+    mlp_layer="swiglu_packed",
+    act_layer="silu",
+    reg_tokens=8,
+    dynamic_img_size=True,
+)
+_VIRCHOW2_KWARGS = dict(
+    img_size=224,
+    init_values=1e-5,
+    mlp_ratio=5.3375,
+    mlp_layer="swiglu_packed",
+    act_layer="silu",
+    reg_tokens=4,
+    dynamic_img_size=True,
+)
+
+_ENTRIES = [
+    BackboneInfo(
+        "ctranspath",
+        "swin_tiny_patch4_window7_224",
+        768,
+        family="contrastive",
+        pretraining="SRCL (semantically-relevant contrastive) on 15M TCGA+PAIP patches",
+        timm_kwargs={"embed_layer": "ctranspath_convstem"},
+    ),
+    BackboneInfo(
+        "retccl",
+        "resnet50",
+        2048,
+        family="contrastive",
+        pretraining="clustering-guided contrastive learning on TCGA+PAIP",
+    ),
+    BackboneInfo(
+        "pathoduet",
+        "vit_base_patch16_224",
+        768,
+        mean=UNIT[0],
+        std=UNIT[1],
+        family="contrastive",
+        pretraining="MoCo v3 + cross-scale positioning on TCGA (H&E model)",
+        timm_kwargs={"global_pool": "avg"},
+    ),
+    BackboneInfo(
+        "phikon",
+        "ViTModel",
+        768,
+        family="non-contrastive",
+        pretraining="iBOT on 40M TCGA patches",
+        hub_id="owkin/phikon",
+        loader="transformers",
+    ),
+    BackboneInfo(
+        "phikon-v2",
+        "Dinov2Model",
+        1024,
+        family="non-contrastive",
+        pretraining="DINOv2 on 460M patches (PANCAN-XL)",
+        hub_id="owkin/phikon-v2",
+        loader="transformers",
+    ),
+    BackboneInfo(
+        "lunit-dino-vits16",
+        "vit_small_patch16_224",
+        384,
+        mean=LUNIT[0],
+        std=LUNIT[1],
+        family="non-contrastive",
+        pretraining="DINO on 33M TCGA+TULIP patches (Lunit)",
+        url=LUNIT_RELEASE + "dino_vit_small_patch16_ep200.torch",
+    ),
+    BackboneInfo(
+        "lunit-bt-rn50",
+        "resnet50",
+        2048,
+        mean=LUNIT[0],
+        std=LUNIT[1],
+        family="contrastive",
+        pretraining="Barlow Twins on 33M TCGA+TULIP patches (Lunit)",
+        url=LUNIT_RELEASE + "bt_rn50_ep200.torch",
+    ),
+    BackboneInfo(
+        "lunit-swav-rn50",
+        "resnet50",
+        2048,
+        mean=LUNIT[0],
+        std=LUNIT[1],
+        family="contrastive",
+        pretraining="SwAV on 33M TCGA+TULIP patches (Lunit)",
+        url=LUNIT_RELEASE + "swav_rn50_ep200.torch",
+    ),
+    BackboneInfo(
+        "lunit-mocov2-rn50",
+        "resnet50",
+        2048,
+        mean=LUNIT[0],
+        std=LUNIT[1],
+        family="contrastive",
+        pretraining="MoCo v2 on 33M TCGA+TULIP patches (Lunit)",
+        url=LUNIT_RELEASE + "mocov2_rn50_ep200.torch",
+    ),
+    BackboneInfo(
+        "uni",
+        "vit_large_patch16_224",
+        1024,
+        family="non-contrastive",
+        pretraining="DINOv2 on 100M patches from 100k WSIs (Mass-100K)",
+        hub_id="MahmoodLab/UNI",
+        gated=True,
+        timm_kwargs={"init_values": 1e-5, "dynamic_img_size": True},
+        weight_files=("pytorch_model.bin",),
+    ),
+    BackboneInfo(
+        "uni2-h",
+        "vit_giant_patch14_224",
+        1536,
+        family="non-contrastive",
+        pretraining="DINOv2 on 200M patches from 350k WSIs",
+        hub_id="MahmoodLab/UNI2-h",
+        gated=True,
+        timm_kwargs=_UNI2_KWARGS,
+        weight_files=("pytorch_model.bin",),
+    ),
+    BackboneInfo(
+        "virchow2",
+        "vit_huge_patch14_224",
+        2560,
+        family="non-contrastive",
+        pretraining="DINOv2 on 3.1M WSIs (Paige); class token + mean patch token",
+        hub_id="paige-ai/Virchow2",
+        gated=True,
+        pooling="cls+mean",
+        timm_kwargs=_VIRCHOW2_KWARGS,
+    ),
+    BackboneInfo(
+        "h-optimus-0",
+        "vit_giant_patch14_reg4_dinov2",
+        1536,
+        mean=HOPTIMUS[0],
+        std=HOPTIMUS[1],
+        family="non-contrastive",
+        pretraining="DINOv2 on >500k WSIs (Bioptimus)",
+        hub_id="bioptimus/H-optimus-0",
+        gated=True,
+        timm_kwargs={"img_size": 224, "init_values": 1e-5, "dynamic_img_size": False},
+    ),
+    BackboneInfo(
+        "prov-gigapath",
+        "vit_giant_patch14_dinov2",
+        1536,
+        family="non-contrastive",
+        pretraining="DINOv2 on 1.3B patches from 171k WSIs (Providence)",
+        hub_id="prov-gigapath/prov-gigapath",
+        gated=True,
+        timm_kwargs={"img_size": 224, "init_values": 1e-5},
+    ),
+    BackboneInfo(
+        "kaiko-vitb16",
+        "vit_base_patch16_224",
+        768,
+        mean=HALF[0],
+        std=HALF[1],
+        family="non-contrastive",
+        pretraining="DINO on TCGA (kaiko.ai, towards large pathology FMs)",
+        hub_id="1aurent/vit_base_patch16_224.kaiko_ai_towards_large_pathology_fms",
+        timm_kwargs={"dynamic_img_size": True},
+    ),
+    BackboneInfo(
+        "hibou-b",
+        "AutoModel",
+        768,
+        mean=HIBOU[0],
+        std=HIBOU[1],
+        family="non-contrastive",
+        pretraining="DINOv2 on 1.2B patches (HistAI)",
+        hub_id="histai/hibou-b",
+        loader="transformers",
+    ),
+    BackboneInfo(
+        "resnet18",
+        "resnet18",
+        512,
+        family="supervised",
+        pretraining="ImageNet-1k supervised (torchvision weights)",
+        hub_id="timm/resnet18.tv_in1k",
+    ),
+    BackboneInfo(
+        "resnet50",
+        "resnet50",
+        2048,
+        family="supervised",
+        pretraining="ImageNet-1k supervised (torchvision weights)",
+        hub_id="timm/resnet50.tv_in1k",
+    ),
+    BackboneInfo(
+        "vit_small_patch16_224",
+        "vit_small_patch16_224",
+        384,
+        mean=HALF[0],
+        std=HALF[1],
+        family="supervised",
+        pretraining="ImageNet-21k, fine-tuned on ImageNet-1k (AugReg)",
+        hub_id="timm/vit_small_patch16_224.augreg_in21k_ft_in1k",
+    ),
+]
+
+REGISTRY = {info.name: info for info in _ENTRIES}

@@ -1,0 +1,274 @@
+"""FoundationEmbedder: a frozen foundation model as a scikit-learn transformer."""
+
+import os
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..backbones import get_backbone_info, resolve_weights
+from ..io import check_image_input
+from ..utils import resolve_device, resolve_precision, torch_seed
+from ._cache import FORMAT_VERSION, EmbeddingCache, array_keys, fingerprint_id, path_keys
+from ._inference import embed_images
+from ._store import get_model
+
+#: Buffer this many fresh embeddings before writing a cache shard.
+SHARD_SIZE = 1024
+_WEIGHTS = {}
+
+
+def _weights_digest(info, weights, pretrained):
+    # Resolving hub weights touches the network or the hub cache: once per process.
+    key = (info.name, None if weights is None else str(weights), pretrained)
+    if key not in _WEIGHTS:
+        _WEIGHTS[key] = resolve_weights(info, weights, pretrained)
+    return _WEIGHTS[key]
+
+
+class FoundationEmbedder(TransformerMixin, BaseEstimator):
+    """Embed histology images with a frozen foundation model.
+
+    The backbone is built lazily on the first :meth:`transform` that needs it
+    and shared by every clone in the process, so GridSearchCV pays for it once.
+    With ``cache`` set, embeddings are stored on disk by image content and the
+    backbone's fingerprint; images seen before are never re-embedded.
+
+    Parameters
+    ----------
+    backbone : str, default="resnet18"
+        Registry name (see :func:`skhisto.backbones.list_backbones`) or any
+        timm model name. Each registered model brings its own normalisation.
+    weights : str or os.PathLike, optional
+        Local weights file (``.safetensors``, ``.pth``, ``.bin``), e.g. a
+        checkpoint downloaded elsewhere or saved by :class:`SimCLREmbedder`.
+    pretrained : bool, default=True
+        Load the published weights when ``weights`` is None. Never falls back
+        to random weights silently; ``False`` asks for a random init.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available.
+    batch_size : int, default=64
+    num_workers : int, default=0
+        DataLoader workers that decode image paths.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        ``"auto"``: bf16 autocast on CUDA, fp32 on the CPU.
+    image_size : int, optional
+        Resize images to this side (default: the backbone's input size).
+    cache : str or os.PathLike, optional
+        Directory of the embedding cache.
+    verbose : {"auto"} or bool, default="auto"
+        Progress bar (``"auto"``: only on long runs).
+    random_state : int, RandomState instance or None
+        Seeds the random initialisation when ``pretrained=False``: the same
+        value gives the same weights every time.
+
+    Attributes
+    ----------
+    backbone_info_ : BackboneInfo
+        Registry entry of the backbone.
+    image_size_ : int
+        Side the images are resized to.
+    n_features_out_ : int
+        Embedding dimension.
+    fingerprint_ : dict
+        What determines the embeddings (backbone, weights digest, preprocessing).
+
+    Examples
+    --------
+    >>> from skhisto import FoundationEmbedder
+    >>> import numpy as np
+    >>> images = np.zeros((2, 64, 64, 3), dtype=np.uint8)
+    >>> embedder = FoundationEmbedder("resnet18", pretrained=False, image_size=64, random_state=0)
+    >>> embedder.fit_transform(images).shape
+    (2, 512)
+    """
+
+    _parameter_constraints = {
+        "backbone": [str],
+        "weights": [str, os.PathLike, None],
+        "pretrained": ["boolean"],
+        "device": [str, torch.device],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "num_workers": [Interval(Integral, 0, None, closed="left")],
+        "precision": [
+            StrOptions({"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16"})
+        ],
+        "image_size": [Interval(Integral, 8, None, closed="left"), None],
+        "cache": [str, os.PathLike, None],
+        "verbose": [StrOptions({"auto"}), "boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        backbone="resnet18",
+        *,
+        weights=None,
+        pretrained=True,
+        device="auto",
+        batch_size=64,
+        num_workers=0,
+        precision="auto",
+        image_size=None,
+        cache=None,
+        verbose="auto",
+        random_state=None,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.pretrained = pretrained
+        self.device = device
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.precision = precision
+        self.image_size = image_size
+        self.cache = cache
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check the input and resolve the backbone; no weights are loaded here.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        check_image_input(X)
+        info = get_backbone_info(self.backbone)
+        _, digest = _weights_digest(info, self.weights, self.pretrained)
+        self.backbone_info_ = info
+        self.image_size_ = self.image_size or info.input_size
+        self.n_features_out_ = info.embed_dim
+        self._seed = torch_seed(self.random_state)
+        device = resolve_device(self.device)
+        dtype = resolve_precision(self.precision, device)
+        self.fingerprint_ = {
+            "backbone": info.name,
+            "architecture": info.architecture,
+            "timm_kwargs": repr(sorted(info.timm_kwargs.items())),
+            "pooling": info.pooling,
+            "weights": f"random:{self._seed}" if digest == "random" else digest,
+            "image_size": self.image_size_,
+            "mean": list(info.mean),
+            "std": list(info.std),
+            "precision": str(dtype),
+            "format": FORMAT_VERSION,
+        }
+        return self
+
+    def _model(self):
+        device = resolve_device(self.device)
+        key = (fingerprint_id(self.fingerprint_), str(device))
+        model = get_model(
+            key,
+            name=self.backbone,
+            weights=self.weights,
+            pretrained=self.pretrained,
+            seed=self._seed,
+            image_size=self.image_size_,
+            device=device,
+        )
+        return model, key
+
+    def _embed(self, X, on_batch=None):
+        model, key = self._model()
+        info = self.backbone_info_
+        return embed_images(
+            model,
+            X,
+            image_size=self.image_size_,
+            mean=info.mean,
+            std=info.std,
+            batch_size=self.batch_size,
+            device=self.device,
+            precision=self.precision,
+            num_workers=self.num_workers,
+            verbose=self.verbose,
+            model_id=key[0],
+            on_batch=on_batch,
+        )
+
+    def transform(self, X):
+        """Embed images.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
+            RGB images (any size; they are resized), or JPEG/PNG/TIFF files
+            (RGBA composited on white, grayscale replicated to RGB).
+
+        Returns
+        -------
+        ndarray of shape (n, n_features_out_), dtype float32
+        """
+        check_is_fitted(self, "fingerprint_")
+        kind, X = check_image_input(X)
+        if self.cache is None:
+            return self._embed(X)
+        return self._cached_transform(kind, X)
+
+    def _cached_transform(self, kind, X):
+        cache = EmbeddingCache(self.cache, self.fingerprint_)
+        keys = array_keys(X) if kind == "array" else path_keys(X)
+        found, cached = cache.lookup(keys)
+        out = np.empty((len(X), self.n_features_out_), dtype=np.float32)
+        if cached is not None:
+            out[found] = cached
+        missing = np.flatnonzero(~found)
+        if len(missing):
+            # Duplicated images are embedded once.
+            _, first = np.unique(keys[missing], return_index=True)
+            todo = missing[np.sort(first)]
+            subset = X[todo] if kind == "array" else [X[i] for i in todo]
+            buffer = _ShardBuffer(cache, keys[todo])
+            try:
+                fresh = self._embed(subset, on_batch=buffer.add)
+            finally:
+                buffer.flush()
+            lookup = dict(zip(keys[todo].tolist(), fresh, strict=True))
+            out[missing] = np.stack([lookup[k] for k in keys[missing].tolist()])
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``<backbone>_0`` ... ``<backbone>_{dim-1}`` of the embedding columns."""
+        check_is_fitted(self, "n_features_out_")
+        return np.asarray(
+            [f"{self.backbone}_{i}" for i in range(self.n_features_out_)], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+class _ShardBuffer:
+    """Collects embeddings batch by batch and writes them as cache shards."""
+
+    def __init__(self, cache, keys):
+        self.cache, self.keys = cache, keys
+        self.parts, self.start, self.size = [], 0, 0
+
+    def add(self, start, embeddings):
+        self.parts.append(embeddings)
+        self.size += len(embeddings)
+        if self.size >= SHARD_SIZE:
+            self.flush()
+
+    def flush(self):
+        if not self.parts:
+            return
+        block = np.concatenate(self.parts)
+        self.cache.store(self.keys[self.start : self.start + len(block)], block)
+        self.start += len(block)
+        self.parts, self.size = [], 0

@@ -1,0 +1,154 @@
+"""The one batched inference loop: uint8 images or paths in, float32 embeddings out."""
+
+import os
+from collections import Counter
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..io import check_image_input, read_image
+from ..io._resize import resize_batch
+from ..utils import (
+    autocast,
+    iter_array_batches,
+    n_batches,
+    prepare_model,
+    progress,
+    resolve_device,
+    resolve_precision,
+)
+
+_FORWARDS = Counter()
+
+
+def forward_count(model_id=None):
+    """Images embedded by backbones in this process (all models, or one ``model_id``)."""
+    if model_id is None:
+        return sum(_FORWARDS.values())
+    return _FORWARDS[model_id]
+
+
+def reset_forward_count():
+    """Reset :func:`forward_count` to zero."""
+    _FORWARDS.clear()
+
+
+class ImagePathDataset(Dataset):
+    """Decodes image files into float ``(size, size, 3)`` tensors for a DataLoader.
+
+    Resized images stay float (values 0-255) rather than being rounded back to
+    uint8, so a file and its decoded array give the same embedding.
+    """
+
+    def __init__(self, paths, image_size):
+        self.paths = paths
+        self.image_size = image_size
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        image = torch.from_numpy(read_image(self.paths[index])).permute(2, 0, 1)[None]
+        return resize_batch(image, self.image_size)[0].permute(1, 2, 0)
+
+
+def normalize_batch(batch, image_size, mean, std):
+    """``(n, H, W, 3)`` tensor (0-255) -> resized, normalised float ``(n, 3, S, S)``.
+
+    uint8 input is converted to a new float tensor, so the caller's array is
+    never written to.
+    """
+    x = resize_batch(batch.permute(0, 3, 1, 2), image_size).div_(255.0)
+    mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    x = x.sub_(mean).div_(std)
+    if x.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _batches(kind, X, image_size, batch_size, device, num_workers):
+    if kind == "array":
+        return iter_array_batches(X, batch_size, device)
+    loader = DataLoader(
+        ImagePathDataset(X, image_size),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    return (batch.to(device, non_blocking=True) for batch in loader)
+
+
+def embed_images(
+    model,
+    X,
+    *,
+    image_size,
+    mean,
+    std,
+    batch_size=64,
+    device="auto",
+    precision="auto",
+    num_workers=0,
+    verbose="auto",
+    model_id=None,
+    on_batch=None,
+):
+    """Embed images with a frozen model in batches.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps normalised ``(n, 3, S, S)`` float tensors to ``(n, dim)``.
+    X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
+        Images, or files decoded in DataLoader workers (any size).
+    image_size : int
+        Side ``S`` the images are resized to (antialiased bilinear).
+    mean, std : sequence of 3 floats
+        Normalisation of pixels scaled to [0, 1].
+    batch_size : int, default=64
+    device : str or torch.device, default="auto"
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        ``"auto"`` is bf16 autocast on CUDA, fp32 elsewhere.
+    num_workers : int, default=0
+        DataLoader workers decoding paths.
+    verbose : {"auto"} or bool, default="auto"
+        Progress bar (``"auto"``: only for long runs).
+    model_id : hashable, optional
+        Key under which :func:`forward_count` counts these images.
+    on_batch : callable, optional
+        Called as ``on_batch(start, embeddings)`` after each batch, e.g. to
+        persist finished work so an interrupted run can resume.
+
+    Returns
+    -------
+    ndarray of shape (n, dim), dtype float32
+    """
+    kind, X = check_image_input(X)
+    device = resolve_device(device)
+    dtype = resolve_precision(precision, device)
+    model = prepare_model(model, device)
+    total = n_batches(len(X), batch_size)
+    out, start = None, 0
+    batches = _batches(kind, X, image_size, batch_size, device, num_workers)
+    with torch.inference_mode():
+        for batch in progress(batches, total=total, desc="embedding", verbose=verbose):
+            x = normalize_batch(batch, image_size, mean, std)
+            with autocast(device, dtype):
+                features = model(x)
+            features = features.float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(X), features.shape[1]), dtype=np.float32)
+            out[start : start + len(features)] = features
+            _FORWARDS[model_id] += len(features)
+            if on_batch is not None:
+                on_batch(start, features)
+            start += len(features)
+    return out
+
+
+def default_num_workers():
+    """A sensible DataLoader worker count for decoding paths on this machine."""
+    return min(8, max(0, (os.cpu_count() or 1) - 1))

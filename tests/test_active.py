@@ -513,3 +513,22 @@ def test_plot_learning_curve(tmp_path):
     ax.figure.savefig(tmp_path / "curve.png")
     with pytest.raises(ValueError, match="test set"):
         plot_learning_curve(ActiveLearner(LogisticRegression(), RandomSampling()).fit(X, y_true))
+
+
+def test_uncertainty_sampling_with_a_skorch_classifier():
+    from skorch import NeuralNetClassifier
+
+    X, _, y_true = _labeled_pool(n=120)
+    net = NeuralNetClassifier(
+        torch.nn.Linear(X.shape[1], 2),
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=3,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+    )
+    learner = ActiveLearner(
+        net, UncertaintySampling(), batch_size=5, n_rounds=2, random_state=0
+    ).fit(X, y_true, X_test=X, y_test=y_true)
+    assert [h["n_labeled"] for h in learner.history_] == [5, 10, 15]
+    assert not hasattr(net, "module_")  # clones were trained, the caller's net was not

@@ -241,6 +241,7 @@ def _compare(results, batch_size):
 
 
 def curves(args, sizes):
+    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
@@ -296,7 +297,7 @@ def curves(args, sizes):
         print(f"{name:10s} macro-F1 by round: {np.round(scores.mean(axis=0), 3).tolist()}")
     return {
         "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
-        "embedder": " ".join(repr(embedder).split()),
+        "embedder": " ".join(repr(clone(embedder).set_params(cache=None)).split()),
         "embed_seconds": embed_seconds,
         "n_pool": len(X),
         "n_test": len(X_test),
@@ -325,13 +326,14 @@ def _plot(curve_results, path):
 
 def markdown(report):
     lines = [f"# bench_query{' (quick)' if report['quick'] else ''}", ""]
-    lines += [f"Machine: {report['machine']}", ""]
     if "timing" in report:
         t = report["timing"]
         s = t["sizes"]
         lines += [
             f"## Query: {s['batch_size']} of {s['n_candidates']:,} x {s['n_features']} float32 "
             f"candidates, {s['n_labeled']:,} labeled",
+            "",
+            f"Measured on {t.get('machine', '?')}.",
             "",
             "| library / strategy | seconds | peak RSS (MB) | RSS increase (MB) "
             "| traced peak (MB) |",
@@ -360,6 +362,7 @@ def markdown(report):
             f"## Learning curves: LC25000, {c['n_pool']} pool / {c['n_test']} test, "
             f"seeds {c['sizes']['seeds']}",
             "",
+            f"Measured on {c.get('machine', '?')}. "
             f"Test macro-F1 (mean over seeds) by number of labels; embeddings {c['embedder']}. "
             "LC25000 is augmented from 250 originals per class: compare strategies, "
             "do not read the scores as absolute.",
@@ -402,13 +405,17 @@ def main(argv=None):
         f"load average {os.getloadavg()[0]:.1f} at start (shared machine)",
     }
     if args.part in ("timing", "all"):
-        report["timing"] = timing(args, QUICK if quick else FULL)
+        report["timing"] = timing(args, QUICK if quick else FULL) | {"machine": report["machine"]}
     if args.part in ("curves", "all"):
         report["curves"] = curves(args, CURVES_QUICK if quick else CURVES_FULL)
+        report["curves"]["machine"] = report["machine"]
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "bench_query_quick" if quick else "bench_query"
     if "curves" in report:
         report["plot"] = _plot(report["curves"], args.out / f"{stem}_curves.png")
+    previous = args.out / f"{stem}.json"
+    if args.part != "all" and previous.exists():  # keep the other part's figures
+        report = json.loads(previous.read_text()) | report
     _atomic_write(args.out / f"{stem}.json", json.dumps(report, indent=1))
     _atomic_write(args.out / f"{stem}.md", markdown(report))
     print(f"wrote {args.out / stem}.json and .md")

@@ -73,6 +73,14 @@ def k_center_greedy(
         Indices into ``X`` in selection order.
     distances : ndarray of float of shape (n_select,)
         Only with ``return_distances=True``; ``inf`` for a random first pick.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.active import k_center_greedy
+    >>> X = np.array([[0.0], [1.0], [5.0], [10.0]])
+    >>> k_center_greedy(X, 2, centers=[0]).tolist()
+    [3, 2]
     """
     selected, distances, _ = _k_center_greedy(
         X,

@@ -38,6 +38,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -146,8 +147,9 @@ def run_query(spec):
 def _run(spec, isolated):
     if not isolated:
         return run_query(spec)
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(run_query, (spec,))
+    context = multiprocessing.get_context("spawn")  # a fresh process: clean peak-RSS figures
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(run_query, spec).result()
 
 
 def timing(args, sizes):
@@ -334,7 +336,11 @@ def markdown(report):
             f"## Query: {s['batch_size']} of {s['n_candidates']:,} x {s['n_features']} float32 "
             f"candidates, {s['n_labeled']:,} labeled",
             "",
-            f"Measured on {t.get('machine', '?')}.",
+            f"Measured on {t.get('machine', '?')}: timings vary with the other jobs' load. "
+            "Each row is a fresh process; peak RSS is the whole process's maximum resident set "
+            "(ru_maxrss: interpreter, imports, the data and the query), RSS increase is that "
+            "peak minus the resident set just before the query, traced peak is tracemalloc's "
+            "peak of Python/numpy allocations during a second run of the query.",
             "",
             "| library / strategy | seconds | peak RSS (MB) | RSS increase (MB) "
             "| traced peak (MB) |",

@@ -30,3 +30,14 @@ def test_ruff_is_clean():
         [sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_backbone_table_in_docs_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("table", ROOT / "docs" / "make_backbone_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "backbones.md").read_text() == module.render(), (
+        "run python docs/make_backbone_table.py"
+    )

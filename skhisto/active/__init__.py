@@ -1,0 +1,23 @@
+"""Active sampling: query strategies with one interface, k-center greedy at scale, and a loop."""
+
+from ._base import MISSING_LABEL, QueryStrategy, is_unlabeled
+from ._coreset import CoresetSampling
+from ._kcenter import k_center_greedy
+from ._learner import ActiveLearner
+from ._random import RandomSampling
+from ._typiclust import TypiClustSampling, typicality
+from ._uncertainty import UncertaintySampling, uncertainty_scores
+
+__all__ = [
+    "MISSING_LABEL",
+    "ActiveLearner",
+    "CoresetSampling",
+    "QueryStrategy",
+    "RandomSampling",
+    "TypiClustSampling",
+    "UncertaintySampling",
+    "is_unlabeled",
+    "k_center_greedy",
+    "typicality",
+    "uncertainty_scores",
+]

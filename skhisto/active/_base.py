@@ -1,0 +1,202 @@
+"""The query-strategy interface shared by every active-sampling strategy."""
+
+import numbers
+from abc import abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+MISSING_LABEL = -1
+
+
+def is_unlabeled(y, missing_label=MISSING_LABEL):
+    """Boolean mask of the samples of ``y`` that carry no label.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels, with ``missing_label`` where a sample is unlabeled.
+    missing_label : scalar, str, None or np.nan, default=-1
+        The value that marks an unlabeled sample. In float labels NaN always
+        marks an unlabeled sample too, since NaN can never be a class.
+
+    Returns
+    -------
+    mask : ndarray of bool of shape (n_samples,)
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}.")
+    mask = np.zeros(len(y), dtype=bool)
+    if y.dtype.kind == "f":
+        mask |= np.isnan(y)
+    if _is_nan(missing_label):
+        if y.dtype.kind == "O":
+            mask |= np.array([_is_nan(v) for v in y], dtype=bool)
+        return mask
+    if y.dtype.kind in "fiub" and isinstance(missing_label, str):
+        return mask
+    if y.dtype.kind in "US" and not isinstance(missing_label, str):
+        return mask
+    return mask | np.asarray(y == missing_label, dtype=bool)
+
+
+def _is_nan(value):
+    return isinstance(value, float | np.floating) and np.isnan(value)
+
+
+def top_k(utilities, k):
+    """Indices of the ``k`` largest ``utilities``, ties broken by lowest index."""
+    return np.argsort(-utilities, kind="stable")[:k]
+
+
+class QueryStrategy(BaseEstimator):
+    """Base class of the pool-based query strategies.
+
+    Subclasses implement :meth:`_select`; :meth:`query` validates the inputs,
+    works out the unlabeled candidates and maps the selection back to indices
+    into ``X``.
+
+    Parameters
+    ----------
+    missing_label : scalar, str, None or np.nan, default=-1
+        The value of ``y`` that marks an unlabeled sample.
+    """
+
+    _parameter_constraints: dict = {
+        "missing_label": [numbers.Real, str, None],
+    }
+
+    #: Whether :meth:`query` needs a numeric feature matrix ``X``.
+    _needs_numeric_X = True
+
+    def __init__(self, *, missing_label=MISSING_LABEL):
+        self.missing_label = missing_label
+
+    def query(self, X, y, estimator=None, *, candidates=None, batch_size=1, return_utilities=False):
+        """Select the unlabeled samples whose labels should be queried next.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The whole pool, labeled and unlabeled samples together. Strategies
+            that only call ``estimator`` (uncertainty, random) accept any input
+            the estimator accepts, e.g. images for a pipeline with an embedder.
+        y : array-like of shape (n_samples,)
+            Labels, with ``missing_label`` (or NaN for float labels) where a
+            sample is unlabeled.
+        estimator : estimator, default=None
+            The model to query with; only used by model-based strategies.
+        candidates : array-like of int or of bool, default=None
+            Indices into ``X`` (or a boolean mask over ``X``) of the unlabeled
+            samples to choose from, e.g. a random subset of a large pool. By
+            default every unlabeled sample is a candidate.
+        batch_size : int, default=1
+            Number of samples to select.
+        return_utilities : bool, default=False
+            Also return the per-sample utilities the selection started from.
+
+        Returns
+        -------
+        query_indices : ndarray of int of shape (batch_size,)
+            Indices into ``X`` of the selected samples, in selection order.
+        utilities : ndarray of float of shape (n_samples,)
+            Only when ``return_utilities=True``: each candidate's score before
+            the first pick of this batch (higher is selected first), NaN for
+            the samples that were not candidates.
+        """
+        self._validate_params()
+        X, unlabeled, candidates, batch_size = self._validate_query(X, y, candidates, batch_size)
+        rng = check_random_state(getattr(self, "random_state", None))
+        selected, cand_utilities = self._select(
+            X, y, ~unlabeled, candidates, batch_size, estimator, rng
+        )
+        selected = np.asarray(selected, dtype=np.intp)
+        if not return_utilities:
+            return selected
+        utilities = np.full(_n_samples(X), np.nan)
+        utilities[candidates] = cand_utilities
+        return selected, utilities
+
+    @abstractmethod
+    def _select(self, X, y, labeled, candidates, batch_size, estimator, rng):
+        """Return (indices into X in selection order, utilities of ``candidates``)."""
+
+    def _validate_query(self, X, y, candidates, batch_size):
+        if self._needs_numeric_X:
+            X = _check_features(X)
+        n_samples = _n_samples(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != n_samples:
+            raise ValueError(
+                f"y must be 1-D with one label per sample of X ({n_samples}), got shape {y.shape}."
+            )
+        unlabeled = is_unlabeled(y, self.missing_label)
+        candidates = _check_candidates(candidates, unlabeled)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+            raise TypeError(f"batch_size must be an int, got {batch_size!r}.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if len(candidates) == 0:
+            raise ValueError(
+                "The unlabeled pool is empty: y has no sample marked with "
+                f"missing_label={self.missing_label!r}, so there is nothing to query."
+            )
+        if batch_size > len(candidates):
+            raise ValueError(
+                f"batch_size={batch_size} is larger than the number of unlabeled candidates "
+                f"({len(candidates)})."
+            )
+        return X, unlabeled, candidates, int(batch_size)
+
+
+def _n_samples(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _check_features(X):
+    from sklearn.utils.validation import check_array
+
+    return check_array(X, dtype=[np.float32, np.float64], input_name="X")
+
+
+def check_indices(indices, n_samples, name):
+    """Sorted unique int indices from an index array or a boolean mask over X."""
+    indices = np.asarray(indices)
+    if indices.dtype == bool:
+        if indices.shape != (n_samples,):
+            raise ValueError(
+                f"A boolean {name} mask must have shape ({n_samples},), got {indices.shape}."
+            )
+        return np.flatnonzero(indices)
+    if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+        raise ValueError(
+            f"{name} must be a 1-D array of integer indices into X or a boolean mask, "
+            f"got dtype {indices.dtype} and shape {indices.shape}."
+        )
+    indices = indices.astype(np.intp)
+    out_of_range = indices[(indices < 0) | (indices >= n_samples)]
+    if out_of_range.size:
+        raise ValueError(
+            f"{name} contains indices out of range for X with {n_samples} samples: "
+            f"{out_of_range[:5].tolist()}."
+        )
+    unique = np.unique(indices)
+    if len(unique) != len(indices):
+        raise ValueError(f"{name} contains duplicate indices.")
+    return unique
+
+
+def _check_candidates(candidates, unlabeled):
+    """Sorted candidate indices, checked to be unlabeled samples of X."""
+    if candidates is None:
+        return np.flatnonzero(unlabeled)
+    candidates = check_indices(candidates, len(unlabeled), "candidates")
+    labeled = candidates[~unlabeled[candidates]]
+    if labeled.size:
+        raise ValueError(
+            f"candidates contains already labeled samples (indices {labeled[:5].tolist()}); "
+            "only unlabeled samples can be queried."
+        )
+    return candidates

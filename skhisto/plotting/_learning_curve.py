@@ -1,0 +1,68 @@
+"""Learning curves of active-learning runs: score against the number of labels."""
+
+import numpy as np
+
+from ._mpl import require_pyplot
+
+
+def plot_learning_curve(results, *, x="n_labeled", y="score", ax=None, title=None):
+    """Plot score against labeled count for one or several active-learning runs.
+
+    Parameters
+    ----------
+    results : ActiveLearner, list of dict, or dict
+        A fitted :class:`~skhisto.ActiveLearner`, a ``history_`` list, or a
+        dict mapping a curve label (e.g. the strategy name) to any of these or
+        to a list of them (one per seed). Several runs of one label are drawn
+        as their mean with a band of one standard deviation.
+    x, y : str, default="n_labeled", "score"
+        History keys on the axes (e.g. ``y="query_time"``).
+    ax : matplotlib Axes, default=None
+        Axes to draw on; a new figure's when None.
+    title : str, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    plt = require_pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    curves = results if isinstance(results, dict) else {None: results}
+    for label, runs in curves.items():
+        xs, mean, std = _mean_curve(_histories(runs), x, y)
+        (line,) = ax.plot(xs, mean, marker="o", markersize=3, label=label)
+        if np.any(std > 0):
+            ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(y.replace("_", " "))
+    if title:
+        ax.set_title(title)
+    if any(label is not None for label in curves):
+        ax.legend()
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def _histories(runs):
+    """A list of history lists from a learner, a history, or a list of either."""
+    if hasattr(runs, "history_"):
+        return [runs.history_]
+    runs = list(runs)
+    if runs and isinstance(runs[0], dict):
+        return [runs]
+    return [run.history_ if hasattr(run, "history_") else list(run) for run in runs]
+
+
+def _mean_curve(histories, x, y):
+    """Mean and standard deviation of ``y`` over runs at each value of ``x``."""
+    points = {}
+    for history in histories:
+        for entry in history:
+            if entry.get(y) is not None:
+                points.setdefault(entry[x], []).append(entry[y])
+    if not points:
+        raise ValueError(f"No history entry has a value for {y!r}; was a test set given?")
+    xs = np.array(sorted(points))
+    values = [np.asarray(points[k], dtype=float) for k in xs]
+    return xs, np.array([v.mean() for v in values]), np.array([v.std() for v in values])

@@ -146,7 +146,6 @@ class BaseLabelNoise(BaseSampler):
         # X passes through unread, so NaN, strings and any container are fine.
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
-        tags.non_deterministic = self.random_state is None
         return tags
 
 

@@ -186,7 +186,4 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         inner = get_tags(self.estimator).input_tags
         tags.input_tags.sparse = inner.sparse
         tags.input_tags.allow_nan = inner.allow_nan
-        tags.non_deterministic = (
-            self.random_state is None and get_tags(self.noise).non_deterministic
-        )
         return tags

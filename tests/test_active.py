@@ -112,10 +112,11 @@ def test_k_center_greedy_ties_break_by_lowest_index():
     np.testing.assert_array_equal(k_center_greedy(X, 3, centers=[0]), [1, 3, 5])
 
 
-def test_k_center_greedy_keeps_float32_input_and_does_not_mutate():
-    X, _ = _pool(2)
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_k_center_greedy_does_not_mutate_its_input(metric):
+    X, _ = _pool(2)  # float32, most rows candidates: euclidean works on X in place
     before = X.copy()
-    k_center_greedy(X, 5, centers=[0, 1], metric="cosine")
+    k_center_greedy(X, 5, centers=[0, 1], metric=metric)
     np.testing.assert_array_equal(X, before)
 
 

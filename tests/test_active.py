@@ -533,3 +533,20 @@ def test_uncertainty_sampling_with_a_skorch_classifier():
     ).fit(X, y_true, X_test=X, y_test=y_true)
     assert [h["n_labeled"] for h in learner.history_] == [5, 10, 15]
     assert not hasattr(net, "module_")  # clones were trained, the caller's net was not
+
+
+def test_model_based_strategies_take_any_input_the_estimator_takes():
+    # e.g. image paths for a Pipeline(FoundationEmbedder, classifier): X is not a table.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X_num, y, _ = _labeled_pool()
+    paths = [f"patch_{i}.png" for i in range(len(X_num))]
+    lookup = FunctionTransformer(lambda names: X_num[[int(n[6:-4]) for n in names]])
+    model = make_pipeline(lookup, LogisticRegression())
+    picked = UncertaintySampling().query(paths, y, model, batch_size=5)
+    expected = UncertaintySampling().query(X_num, y, LogisticRegression(), batch_size=5)
+    np.testing.assert_array_equal(picked, expected)
+    assert np.all(y[RandomSampling(random_state=0).query(paths, y, batch_size=5)] == -1)
+    with pytest.raises(ValueError):
+        CoresetSampling().query(paths, y, batch_size=5)  # needs feature vectors

@@ -253,6 +253,17 @@ def test_uncertainty_sampling_picks_the_most_uncertain_first():
         np.testing.assert_array_equal(picked, [1, 5, 4, 2])
 
 
+def test_uncertainty_sampling_predicts_in_blocks(monkeypatch):
+    from skhisto.active import _uncertainty
+
+    X, y, _ = _labeled_pool()
+    expected = UncertaintySampling().query(X, y, LogisticRegression(), batch_size=9)
+    monkeypatch.setattr(_uncertainty, "PREDICT_BLOCK", 7)
+    np.testing.assert_array_equal(
+        UncertaintySampling().query(X, y, LogisticRegression(), batch_size=9), expected
+    )
+
+
 def test_uncertainty_sampling_fits_a_clone_of_an_unfitted_estimator():
     X, y, _ = _labeled_pool()
     est = LogisticRegression()

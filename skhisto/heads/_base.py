@@ -1,0 +1,257 @@
+"""Shared implementation of the skorch-backed classification heads."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from ..utils import resolve_device, seeded_torch, torch_seed
+from ._losses import LOSSES
+from ._module import HeadModule, softmax
+from ._split import validation_split
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+# skorch arguments the heads set from their own parameters; net_params may not override them.
+_OWN_NET_ARGS = frozenset(
+    {"module", "criterion", "optimizer", "lr", "max_epochs", "batch_size", "device", "train_split"}
+)
+
+_COMMON_PARAMS_DOC = """loss : {"cross_entropy", "gce", "sce", "nce+rce", "mae", "bootstrap"}, \
+default="cross_entropy"
+        Training loss: cross-entropy or one of the noise-robust baselines of
+        :mod:`skhisto.heads._losses` (generalized CE with ``q=0.7``,
+        symmetric CE, normalized CE + reverse CE, MAE, soft bootstrapping
+        with ``beta=0.95``). Their hyper-parameters are reached through
+        ``net_params``, e.g. ``{"criterion__q": 0.5}`` or
+        ``{"criterion__hard": True}``.
+    class_weight : {"balanced"}, dict or None, default=None
+        Weights of the classes in the loss: ``{label: weight}``, or
+        ``"balanced"`` for ``n_samples / (n_classes * n_class_samples)``.
+    max_epochs : int, default=100
+        Maximum number of passes over the training data.
+    lr : float, default=1e-3
+        Learning rate.
+    batch_size : int, default=64
+        Mini-batch size for training and inference.
+    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
+        Optimizer; its other arguments go through ``net_params``
+        (``{"optimizer__weight_decay": 1e-4}``).
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training data (stratified
+        by class, shuffled plainly when a class is too small) and stop when
+        its loss has not improved for ``patience`` epochs, restoring the
+        best epoch's weights. The held-out labels are the (possibly noisy)
+        training labels.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the training data held out for early stopping.
+    patience : int, default=10
+        Epochs without validation improvement before stopping.
+    augment_sigma : float, default=0.0
+        Gaussian embedding augmentation during training: each sample gets
+        noise of standard deviation ``sigma ~ U(0, augment_sigma)``; the
+        paper uses 0.4. 0 turns it off.
+    net_params : dict or None, default=None
+        Further keyword arguments of :class:`skorch.NeuralNetClassifier`,
+        routed skorch-style (``optimizer__weight_decay``,
+        ``criterion__beta``, ``callbacks``, ``iterator_train__num_workers``).
+        Keep them in this one dict, so ``get_params``, ``set_params`` and
+        ``clone`` stay exact and grid searches can set them
+        (``clf__net_params``). ``callbacks`` are added after the early
+        stopping callback. The arguments the head sets from its own
+        parameters (module, criterion, optimizer, lr, max_epochs,
+        batch_size, device, train_split) are not accepted here.
+    device : {"auto"} or str, default="auto"
+        Torch device; ``"auto"`` picks CUDA, then MPS, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, the batch order, the augmentation
+        and the validation split.
+    verbose : int, default=0
+        skorch's per-epoch log when positive."""
+
+
+class BaseHead(ClassifierMixin, BaseEstimator):
+    """Base class of the skorch heads; subclasses define ``_hidden_layer_sizes``."""
+
+    _parameter_constraints: dict = {
+        "loss": [StrOptions(set(LOSSES))],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "augment_sigma": [Interval(Real, 0, None, closed="left")],
+        "net_params": [dict, None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        loss="cross_entropy",
+        class_weight=None,
+        max_epochs=100,
+        lr=1e-3,
+        batch_size=64,
+        optimizer="adam",
+        early_stopping=True,
+        validation_fraction=0.1,
+        patience=10,
+        augment_sigma=0.0,
+        net_params=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.loss = loss
+        self.class_weight = class_weight
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.augment_sigma = augment_sigma
+        self.net_params = net_params
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _hidden_layer_sizes(self):
+        raise NotImplementedError
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the head on embeddings ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings (cast to float32).
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+
+        Returns
+        -------
+        self : object
+            The fitted head.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; y has one class: "
+                f"{self.classes_.tolist()}."
+            )
+        codes = encoder.transform(y).astype(np.int64)
+        weight = self._class_weights(y)
+        seed = torch_seed(self.random_state)
+        split = validation_split(codes, self.validation_fraction, seed)
+        train_split = None
+        if self.early_stopping and split is not None:
+            train, valid = split
+            train_split = predefined_split(Dataset(X[valid], codes[valid]))
+            X, codes = X[train], codes[train]
+        net = self._make_net(X.shape[1], weight, train_split)
+        with seeded_torch(seed):
+            net.fit(X, codes)
+        self.net_ = net
+        self.n_iter_ = len(net.history)
+        return self
+
+    def _class_weights(self, y):
+        if self.class_weight is None:
+            return None
+        weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        return weight.astype(np.float32)
+
+    def _make_net(self, n_features, weight, train_split):
+        extra = dict(self.net_params or {})
+        overridden = sorted(_OWN_NET_ARGS & set(extra))
+        if overridden:
+            raise ValueError(
+                f"net_params may not set {overridden}: use the {type(self).__name__} "
+                "parameters of the same name (module and train_split are fixed)."
+            )
+        callbacks = [] if train_split is None else [("early_stopping", self._early_stopping())]
+        callbacks += list(extra.pop("callbacks", None) or [])
+        return NeuralNetClassifier(
+            HeadModule,
+            module__n_features=n_features,
+            module__n_classes=len(self.classes_),
+            module__hidden_layer_sizes=tuple(self._hidden_layer_sizes()),
+            module__augment_sigma=self.augment_sigma,
+            criterion=LOSSES[self.loss],
+            criterion__weight=weight,
+            optimizer=_OPTIMIZERS.get(self.optimizer, self.optimizer),
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            train_split=train_split,
+            callbacks=callbacks,
+            classes=list(range(len(self.classes_))),
+            predict_nonlinearity=softmax,
+            device=str(resolve_device(self.device)),
+            verbose=self.verbose,
+            **extra,
+        )
+
+    def _early_stopping(self):
+        return EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True)
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        with torch.inference_mode():
+            proba = self.net_.predict_proba(X).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted class labels (the original labels of ``y``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

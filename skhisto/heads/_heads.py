@@ -1,0 +1,111 @@
+"""The public heads: the paper's MLP head and a linear probe."""
+
+from ._base import _COMMON_PARAMS_DOC, BaseHead
+
+_HEAD_DOC = """{summary}
+
+    A scikit-learn classifier wrapping skorch's
+    :class:`~skorch.NeuralNetClassifier`, meant for frozen embeddings such as
+    those of :class:`~skhisto.FoundationEmbedder`. Labels of any type are
+    encoded internally and ``predict`` returns them as given.
+
+    Parameters
+    ----------
+    {params}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit``.
+    net_ : skorch.NeuralNetClassifier
+        The fitted network (its ``history`` holds the per-epoch losses).
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Embedding dimension seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+
+    See Also
+    --------
+    {see_also}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skhisto import {name}
+    >>> X, y = make_classification(n_samples=200, n_features=16, random_state=0)
+    >>> head = {name}(max_epochs=5, random_state=0).fit(X, y)
+    >>> head.predict(X[:3]).shape
+    (3,)
+"""
+
+
+class MLPHead(BaseHead):
+    _parameter_constraints: dict = {
+        **BaseHead._parameter_constraints,
+        "hidden_layer_sizes": [tuple, list],
+    }
+
+    # scikit-learn reads parameters from the signature, so it is spelled out in full.
+    def __init__(
+        self,
+        hidden_layer_sizes=(512, 128, 64),
+        *,
+        loss="cross_entropy",
+        class_weight=None,
+        max_epochs=100,
+        lr=1e-3,
+        batch_size=64,
+        optimizer="adam",
+        early_stopping=True,
+        validation_fraction=0.1,
+        patience=10,
+        augment_sigma=0.0,
+        net_params=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            loss=loss,
+            class_weight=class_weight,
+            max_epochs=max_epochs,
+            lr=lr,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            augment_sigma=augment_sigma,
+            net_params=net_params,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+
+    def _hidden_layer_sizes(self):
+        return self.hidden_layer_sizes
+
+
+class LinearHead(BaseHead):
+    def _hidden_layer_sizes(self):
+        return ()
+
+
+MLPHead.__doc__ = _HEAD_DOC.format(
+    summary="The paper's MLP head: ReLU layers of 512, 128 and 64 units on the embeddings.",
+    params="""hidden_layer_sizes : tuple of int, default=(512, 128, 64)
+        Widths of the hidden ReLU layers.
+    """
+    + _COMMON_PARAMS_DOC,
+    see_also="LinearHead : A linear probe on the same embeddings.",
+    name="MLPHead",
+)
+LinearHead.__doc__ = _HEAD_DOC.format(
+    summary="A linear probe: one linear layer from embeddings to class logits.",
+    params=_COMMON_PARAMS_DOC,
+    see_also="MLPHead : The paper's MLP head (512-128-64, ReLU).",
+    name="LinearHead",
+)

@@ -518,6 +518,18 @@ def test_plot_learning_curve(tmp_path):
         plot_learning_curve(ActiveLearner(LogisticRegression(), RandomSampling()).fit(X, y_true))
 
 
+def test_active_learning_with_the_linear_head():
+    from skhisto import LinearHead
+
+    X, _, y_true = _labeled_pool(n=120)
+    head = LinearHead(max_epochs=5, early_stopping=False, device="cpu", random_state=0)
+    learner = ActiveLearner(
+        head, UncertaintySampling("margin"), batch_size=6, n_rounds=2, random_state=0
+    ).fit(X, y_true, X_test=X, y_test=y_true)
+    assert [h["n_labeled"] for h in learner.history_] == [6, 12, 18]
+    assert learner.predict_proba(X).shape == (len(X), 2)
+
+
 def test_uncertainty_sampling_with_a_skorch_classifier():
     from skorch import NeuralNetClassifier
 

@@ -371,6 +371,9 @@ def test_active_learner_history_is_consistent():
     assert learner.score(X, y_true) == history[-1]["score"]
     np.testing.assert_array_equal(learner.classes_, [0, 1])
     assert learner.predict_proba(X).shape == (len(X), 2)
+    restored = pickle.loads(pickle.dumps(learner))
+    np.testing.assert_array_equal(restored.predict(X), learner.predict(X))
+    assert restored.history_ == history and clone(learner).get_params() == learner.get_params()
 
 
 def test_active_learner_callable_oracle_and_string_labels():

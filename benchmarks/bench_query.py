@@ -122,14 +122,16 @@ def run_query(spec):
     rss_before = _rss_mb()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     picks = np.asarray(query())
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     result = {
         "library": spec["library"],
         "strategy": spec["strategy"],
         "batch_size": spec["batch_size"],
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "peak_rss_mb": _peak_rss_mb(),
         "rss_increase_mb": max(0.0, _peak_rss_mb() - rss_before),
         "picks": picks.tolist(),
@@ -195,6 +197,8 @@ def _extrapolated(spec, cap, isolated):
     result["measured_batch_size"] = cap
     result["measured_seconds"] = t_large["seconds"]
     result["seconds"] = t_large["seconds"] + per_pick * (spec["batch_size"] - cap)
+    cpu_per_pick = (t_large["cpu_seconds"] - t_small["cpu_seconds"]) / (cap - small["batch_size"])
+    result["cpu_seconds"] = t_large["cpu_seconds"] + cpu_per_pick * (spec["batch_size"] - cap)
     result["extrapolated"] = True
     result["batch_size"] = spec["batch_size"]
     return result
@@ -207,7 +211,8 @@ def _print_row(key, result):
     traced = result.get("traced_peak_mb")
     traced = f"{traced:8.0f}" if traced is not None else "       -"
     print(
-        f"{key:22s} {result['seconds']:9.2f} s  peak RSS {result['peak_rss_mb']:7.0f} MB"
+        f"{key:22s} {result['seconds']:9.2f} s (CPU {result['cpu_seconds']:7.2f} s)"
+        f"  peak RSS {result['peak_rss_mb']:7.0f} MB"
         f"  +{result['rss_increase_mb']:6.0f} MB  traced {traced} MB{note}",
         flush=True,
     )
@@ -223,6 +228,7 @@ def _compare(results, batch_size):
         mismatch = np.flatnonzero(a != b)
         summary[strategy] = {
             "speedup": theirs["seconds"] / ours["seconds"],
+            "cpu_speedup": theirs["cpu_seconds"] / ours["cpu_seconds"],
             "compared_picks": int(k),
             "identical_order": bool(mismatch.size == 0),
             "identical_prefix": int(mismatch[0]) if mismatch.size else int(k),
@@ -231,7 +237,8 @@ def _compare(results, batch_size):
             "skactiveml_extrapolated": bool(theirs.get("extrapolated", False)),
         }
         print(
-            f"{strategy}: skhisto is {summary[strategy]['speedup']:.1f}x faster than "
+            f"{strategy}: skhisto is {summary[strategy]['speedup']:.1f}x faster "
+            f"({summary[strategy]['cpu_speedup']:.1f}x in CPU time) than "
             f"scikit-activeml{' (extrapolated)' if theirs.get('extrapolated') else ''}; "
             f"selections identical on the first {summary[strategy]['identical_prefix']}/{k} "
             f"picks, {mismatch.size} positions differ (same set: {summary[strategy]['same_set']})",
@@ -336,32 +343,35 @@ def markdown(report):
             f"## Query: {s['batch_size']} of {s['n_candidates']:,} x {s['n_features']} float32 "
             f"candidates, {s['n_labeled']:,} labeled",
             "",
-            f"Measured on {t.get('machine', '?')}: timings vary with the other jobs' load. "
+            f"Measured on {t.get('machine', '?')}: wall-clock timings vary with the other "
+            "jobs' load; CPU seconds (process time, summed over threads) vary less. "
             "Each row is a fresh process; peak RSS is the whole process's maximum resident set "
             "(ru_maxrss: interpreter, imports, the data and the query), RSS increase is that "
             "peak minus the resident set just before the query, traced peak is tracemalloc's "
             "peak of Python/numpy allocations during a second run of the query.",
             "",
-            "| library / strategy | seconds | peak RSS (MB) | RSS increase (MB) "
+            "| library / strategy | seconds | CPU seconds | peak RSS (MB) | RSS increase (MB) "
             "| traced peak (MB) |",
-            "|---|---:|---:|---:|---:|",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for key, r in t["results"].items():
             seconds = f"{r['seconds']:.2f}" + (" (extrapolated)" if r.get("extrapolated") else "")
             traced = f"{r['traced_peak_mb']:.0f}" if "traced_peak_mb" in r else "-"
             lines.append(
-                f"| {key} | {seconds} | {r['peak_rss_mb']:.0f} | {r['rss_increase_mb']:.0f} "
+                f"| {key} | {seconds} | {r.get('cpu_seconds', float('nan')):.2f} "
+                f"| {r['peak_rss_mb']:.0f} | {r['rss_increase_mb']:.0f} "
                 f"| {traced} |"
             )
         lines += [
             "",
-            "| strategy | speed-up vs scikit-activeml | identical leading picks "
+            "| strategy | speed-up vs scikit-activeml (wall / CPU) | identical leading picks "
             "| positions differing | same set |",
             "|---|---:|---:|---:|---|",
         ]
         for strategy, r in t["summary"].items():
             lines.append(
-                f"| {strategy} | {r['speedup']:.1f}x | {r['identical_prefix']}/"
+                f"| {strategy} | {r['speedup']:.1f}x / {r.get('cpu_speedup', float('nan')):.1f}x "
+                f"| {r['identical_prefix']}/"
                 f"{r['compared_picks']} | {r.get('positions_differing', '?')} | {r['same_set']} |"
             )
         lines += [

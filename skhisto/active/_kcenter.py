@@ -126,12 +126,12 @@ def _k_center_greedy(
     device = resolve_device(device)
     space = _Space(X, candidates, metric, device)
     min_dist = space.initial_distances(X, centers, chunk_size)
-    initial = space.to_numpy(min_dist).astype(np.float64)
+    initial = space.to_numpy(min_dist)[space.candidate_rows].astype(np.float64)
     first = None
     if centers.size == 0:
-        first = int(check_random_state(random_state).randint(len(candidates)))
+        first = int(space.candidate_rows[check_random_state(random_state).randint(len(candidates))])
     picks, radii = _ActiveSet(space, min_dist, chunk_size).select(n_select, first, verbose)
-    return candidates[picks], space.finish(radii), space.finish(initial)
+    return space.row_index[picks], space.finish(radii), space.finish(initial)
 
 
 class _Space:
@@ -141,16 +141,29 @@ class _Space:
     prepared rows: squared euclidean with ``base = |x|^2, scale = 2``; cosine
     distance on unit rows with ``base = 1/2, scale = 1``. Distances to many
     centers are then one matrix product, to one center a matrix-vector product.
+
+    When the candidates are most of a float32 ``X``, euclidean rows are ``X``
+    itself (no copy) and the other rows are blocked from being picked;
+    otherwise the candidate rows are copied out. ``row_index`` maps rows to
+    indices into ``X``, ``candidate_rows`` lists the candidates' rows.
     """
 
     def __init__(self, X, candidates, metric, device):
         self.metric = metric
         self.device = device
         self.xp = _backend(device)
-        if len(candidates) == len(X):
-            rows = np.asarray(X, dtype=np.float32, order="C")  # no copy for float32 input
+        in_place = (
+            metric == "euclidean"
+            and X.dtype == np.float32
+            and X.flags.c_contiguous
+            and 2 * len(candidates) >= len(X)
+        )
+        if in_place:
+            rows, self.row_index, self.candidate_rows = X, np.arange(len(X)), candidates
         else:
             rows = np.ascontiguousarray(X[candidates], dtype=np.float32)
+            self.row_index, self.candidate_rows = candidates, np.arange(len(candidates))
+        self.blocked = np.setdiff1d(np.arange(len(rows)), self.candidate_rows)
         rows, base = self._prepare(rows)
         self.rows = self._to_device(rows)
         self.base = self._to_device(base)
@@ -192,6 +205,7 @@ class _Space:
         for block in iter_slices(len(centers), chunk_size):
             rows = np.ascontiguousarray(X[centers[block]], dtype=np.float32)
             self.fold_in(min_dist, *map(self._to_device, self._prepare(rows)), chunk_size)
+        min_dist[self._to_device(self.blocked)] = -np.inf  # rows that are not candidates
         return min_dist
 
     def finish(self, distances):

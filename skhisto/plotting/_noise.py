@@ -2,15 +2,7 @@
 
 import numpy as np
 
-
-def _import_pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - matplotlib is an optional extra
-        raise ImportError(
-            "skhisto.plotting needs matplotlib; install it with `pip install skhisto[plot]`."
-        ) from exc
-    return plt
+from ._mpl import require_pyplot
 
 
 def _describe(value):
@@ -94,7 +86,7 @@ def plot_noise_robustness(
     -------
     ax : matplotlib Axes
     """
-    plt = _import_pyplot()
+    plt = require_pyplot()
     metric = metric or "score"
     if isinstance(results, dict):
         curves = _curves_from_cv_results(results, rate_param, metric)

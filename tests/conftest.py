@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
+# No network here or in CI: fail Hub look-ups at once instead of retrying for 30 s.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 # Two cores are shared by pytest-xdist workers: one torch thread each avoids oversubscription.
 torch.set_num_threads(1)
 

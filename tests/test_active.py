@@ -68,6 +68,17 @@ def test_k_center_greedy_matches_naive_reference(seed, metric, n_labeled, subset
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("fraction", [1.0, 0.3, 0.004])
+def test_k_center_greedy_exact_whatever_the_active_set_size(monkeypatch, fraction):
+    # Picks must not depend on how many candidates are updated eagerly per step.
+    X, rng = _pool(7, n=250)
+    centers = rng.choice(250, size=5, replace=False)
+    monkeypatch.setattr(_kcenter, "ACTIVE_FRACTION", fraction)
+    got = k_center_greedy(X, 30, centers=centers, chunk_size=9)
+    rest = np.setdiff1d(np.arange(250), centers)
+    np.testing.assert_array_equal(got, naive_k_center(X, 30, centers, rest, "euclidean", 0))
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_k_center_greedy_torch_backend_matches_numpy(monkeypatch, metric):
     # The GPU path is the torch code; run it on CPU tensors to check it picks the same.
@@ -101,10 +112,11 @@ def test_k_center_greedy_ties_break_by_lowest_index():
     np.testing.assert_array_equal(k_center_greedy(X, 3, centers=[0]), [1, 3, 5])
 
 
-def test_k_center_greedy_keeps_float32_input_and_does_not_mutate():
-    X, _ = _pool(2)
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_k_center_greedy_does_not_mutate_its_input(metric):
+    X, _ = _pool(2)  # float32, most rows candidates: euclidean works on X in place
     before = X.copy()
-    k_center_greedy(X, 5, centers=[0, 1], metric="cosine")
+    k_center_greedy(X, 5, centers=[0, 1], metric=metric)
     np.testing.assert_array_equal(X, before)
 
 
@@ -241,6 +253,17 @@ def test_uncertainty_sampling_picks_the_most_uncertain_first():
         np.testing.assert_array_equal(picked, [1, 5, 4, 2])
 
 
+def test_uncertainty_sampling_predicts_in_blocks(monkeypatch):
+    from skhisto.active import _uncertainty
+
+    X, y, _ = _labeled_pool()
+    expected = UncertaintySampling().query(X, y, LogisticRegression(), batch_size=9)
+    monkeypatch.setattr(_uncertainty, "PREDICT_BLOCK", 7)
+    np.testing.assert_array_equal(
+        UncertaintySampling().query(X, y, LogisticRegression(), batch_size=9), expected
+    )
+
+
 def test_uncertainty_sampling_fits_a_clone_of_an_unfitted_estimator():
     X, y, _ = _labeled_pool()
     est = LogisticRegression()
@@ -348,6 +371,9 @@ def test_active_learner_history_is_consistent():
     assert learner.score(X, y_true) == history[-1]["score"]
     np.testing.assert_array_equal(learner.classes_, [0, 1])
     assert learner.predict_proba(X).shape == (len(X), 2)
+    restored = pickle.loads(pickle.dumps(learner))
+    np.testing.assert_array_equal(restored.predict(X), learner.predict(X))
+    assert restored.history_ == history and repr(clone(learner)) == repr(learner)
 
 
 def test_active_learner_callable_oracle_and_string_labels():
@@ -439,21 +465,18 @@ def test_active_learner_errors():
         ActiveLearner(LogisticRegression(), RandomSampling()).fit(X, lambda idx: [0])
 
 
-def test_active_learning_on_real_lc25000_patches(lc25000_dir):
-    """Colour features of 300 real LC25000 patches: scores rise as labels are added."""
-    from skhisto.datasets import load_image_folder
+def test_active_learning_on_real_lc25000_patches(lc25000_small):
+    """ResNet-18 embeddings (64 px) of 300 real LC25000 patches: scores rise with labels."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    data = load_image_folder(
-        lc25000_dir,
-        max_per_class=100,
-        load_images=True,
-        image_size=32,
-        random_state=0,
-    )
-    features = _colour_features(data.images)
-    rng = np.random.RandomState(0)
-    test = rng.rand(len(features)) < 0.3
-    X, y = features[~test], data.target[~test]
+    from skhisto import FoundationEmbedder
+
+    features = FoundationEmbedder(
+        "resnet18", pretrained=False, image_size=64, random_state=0, verbose=False
+    ).fit_transform(lc25000_small.paths)
+    target = lc25000_small.target
+    test = np.random.RandomState(0).rand(len(features)) < 0.3
     curves = {}
     for name, strategy in {
         "random": RandomSampling(random_state=0),
@@ -462,23 +485,17 @@ def test_active_learning_on_real_lc25000_patches(lc25000_dir):
         "typiclust": TypiClustSampling(random_state=0),
     }.items():
         learner = ActiveLearner(
-            LogisticRegression(max_iter=500), strategy, batch_size=10, n_rounds=6, random_state=1
-        ).fit(X, y, X_test=features[test], y_test=data.target[test])
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+            strategy,
+            batch_size=10,
+            n_rounds=6,
+            random_state=1,
+        ).fit(features[~test], target[~test], X_test=features[test], y_test=target[test])
         curves[name] = [h["score"] for h in learner.history_]
         assert len(set(learner.labeled_indices_.tolist())) == 70
     first = np.mean([c[0] for c in curves.values()])
     last = np.mean([c[-1] for c in curves.values()])
-    assert last > first + 0.05, curves
-
-
-def _colour_features(images):
-    """Per-channel mean, std and 8-bin histograms: a cheap stand-in for embeddings."""
-    pixels = images.reshape(len(images), -1, 3).astype(np.float32) / 255
-    hist = [
-        np.stack([np.histogram(p[:, c], bins=8, range=(0, 1))[0] for c in range(3)]).ravel()
-        for p in pixels
-    ]
-    return np.hstack([pixels.mean(axis=1), pixels.std(axis=1), np.array(hist) / pixels.shape[1]])
+    assert last > first + 0.1, curves
 
 
 def test_plot_learning_curve(tmp_path):
@@ -502,3 +519,51 @@ def test_plot_learning_curve(tmp_path):
     ax.figure.savefig(tmp_path / "curve.png")
     with pytest.raises(ValueError, match="test set"):
         plot_learning_curve(ActiveLearner(LogisticRegression(), RandomSampling()).fit(X, y_true))
+
+
+def test_active_learning_with_the_linear_head():
+    from skhisto import LinearHead
+
+    X, _, y_true = _labeled_pool(n=120)
+    head = LinearHead(max_epochs=5, early_stopping=False, device="cpu", random_state=0)
+    learner = ActiveLearner(
+        head, UncertaintySampling("margin"), batch_size=6, n_rounds=2, random_state=0
+    ).fit(X, y_true, X_test=X, y_test=y_true)
+    assert [h["n_labeled"] for h in learner.history_] == [6, 12, 18]
+    assert learner.predict_proba(X).shape == (len(X), 2)
+
+
+def test_uncertainty_sampling_with_a_skorch_classifier():
+    from skorch import NeuralNetClassifier
+
+    X, _, y_true = _labeled_pool(n=120)
+    net = NeuralNetClassifier(
+        torch.nn.Linear(X.shape[1], 2),
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=3,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+    )
+    learner = ActiveLearner(
+        net, UncertaintySampling(), batch_size=5, n_rounds=2, random_state=0
+    ).fit(X, y_true, X_test=X, y_test=y_true)
+    assert [h["n_labeled"] for h in learner.history_] == [5, 10, 15]
+    assert not hasattr(net, "module_")  # clones were trained, the caller's net was not
+
+
+def test_model_based_strategies_take_any_input_the_estimator_takes():
+    # e.g. image paths for a Pipeline(FoundationEmbedder, classifier): X is not a table.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X_num, y, _ = _labeled_pool()
+    paths = [f"patch_{i}.png" for i in range(len(X_num))]
+    lookup = FunctionTransformer(lambda names: X_num[[int(n[6:-4]) for n in names]])
+    model = make_pipeline(lookup, LogisticRegression())
+    picked = UncertaintySampling().query(paths, y, model, batch_size=5)
+    expected = UncertaintySampling().query(X_num, y, LogisticRegression(), batch_size=5)
+    np.testing.assert_array_equal(picked, expected)
+    assert np.all(y[RandomSampling(random_state=0).query(paths, y, batch_size=5)] == -1)
+    with pytest.raises(ValueError):
+        CoresetSampling().query(paths, y, batch_size=5)  # needs feature vectors

@@ -1,9 +1,10 @@
 """Vectorised, chunked k-center greedy selection on CPU (numpy) or GPU (torch).
 
-Each pick costs one matrix-vector product over the candidates, so selecting
-``b`` points among ``n`` candidates is O(n * b * d) time and O(n * d) memory;
-distances to the existing centers are computed in bounded blocks, never as a
-full candidates x centers matrix.
+Selecting ``b`` points among ``n`` candidates is O(n * b * d) time and
+O(n * d) memory. Each pick costs one matrix-vector product over the farthest
+sixteenth of the candidates (the others provably cannot be picked yet, see
+:class:`_ActiveSet`); distances to the existing centers are computed in bounded
+blocks, never as a full candidates x centers matrix.
 """
 
 import numbers
@@ -72,6 +73,14 @@ def k_center_greedy(
         Indices into ``X`` in selection order.
     distances : ndarray of float of shape (n_select,)
         Only with ``return_distances=True``; ``inf`` for a random first pick.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.active import k_center_greedy
+    >>> X = np.array([[0.0], [1.0], [5.0], [10.0]])
+    >>> k_center_greedy(X, 2, centers=[0]).tolist()
+    [3, 2]
     """
     selected, distances, _ = _k_center_greedy(
         X,
@@ -117,19 +126,12 @@ def _k_center_greedy(
     device = resolve_device(device)
     space = _Space(X, candidates, metric, device)
     min_dist = space.initial_distances(X, centers, chunk_size)
-    initial = space.to_numpy(min_dist).astype(np.float64)
-
-    selected = np.empty(n_select, dtype=np.intp)
-    radii = np.empty(n_select, dtype=np.float64)
-    for step in progress(range(n_select), total=n_select, desc="k-center", verbose=verbose):
-        if step == 0 and centers.size == 0:
-            pick = int(check_random_state(random_state).randint(len(candidates)))
-        else:
-            pick = int(min_dist.argmax())
-        selected[step] = candidates[pick]
-        radii[step] = float(min_dist[pick])
-        space.add_center(min_dist, pick)
-    return selected, space.finish(radii), space.finish(initial)
+    initial = space.to_numpy(min_dist)[space.candidate_rows].astype(np.float64)
+    first = None
+    if centers.size == 0:
+        first = int(space.candidate_rows[check_random_state(random_state).randint(len(candidates))])
+    picks, radii = _ActiveSet(space, min_dist, chunk_size).select(n_select, first, verbose)
+    return space.row_index[picks], space.finish(radii), space.finish(initial)
 
 
 class _Space:
@@ -137,18 +139,31 @@ class _Space:
 
     Both metrics are ``d(x, c) = base[x] + base[c] - scale * <x, c>`` on the
     prepared rows: squared euclidean with ``base = |x|^2, scale = 2``; cosine
-    distance on unit rows with ``base = 1/2, scale = 1``. One matrix-vector
-    product per new center then updates every candidate.
+    distance on unit rows with ``base = 1/2, scale = 1``. Distances to many
+    centers are then one matrix product, to one center a matrix-vector product.
+
+    When the candidates are most of a float32 ``X``, euclidean rows are ``X``
+    itself (no copy) and the other rows are blocked from being picked;
+    otherwise the candidate rows are copied out. ``row_index`` maps rows to
+    indices into ``X``, ``candidate_rows`` lists the candidates' rows.
     """
 
     def __init__(self, X, candidates, metric, device):
         self.metric = metric
         self.device = device
         self.xp = _backend(device)
-        if len(candidates) == len(X):
-            rows = np.asarray(X, dtype=np.float32, order="C")  # no copy for float32 input
+        in_place = (
+            metric == "euclidean"
+            and X.dtype == np.float32
+            and X.flags.c_contiguous
+            and 2 * len(candidates) >= len(X)
+        )
+        if in_place:
+            rows, self.row_index, self.candidate_rows = X, np.arange(len(X)), candidates
         else:
             rows = np.ascontiguousarray(X[candidates], dtype=np.float32)
+            self.row_index, self.candidate_rows = candidates, np.arange(len(candidates))
+        self.blocked = np.setdiff1d(np.arange(len(rows)), self.candidate_rows)
         rows, base = self._prepare(rows)
         self.rows = self._to_device(rows)
         self.base = self._to_device(base)
@@ -160,10 +175,6 @@ class _Space:
             return rows, np.full(len(rows), 0.5, dtype=np.float32)
         return rows, np.einsum("ij,ij->i", rows, rows)
 
-    @property
-    def scale(self):
-        return 1.0 if self.metric == "cosine" else 2.0
-
     def _to_device(self, array):
         if self.xp is np:
             return array
@@ -172,35 +183,106 @@ class _Space:
     def to_numpy(self, values):
         return values if self.xp is np else values.cpu().numpy()
 
+    def distances(self, rows, base, center, center_base):
+        """Distances of ``rows`` to one center (a vector) or to several (a matrix)."""
+        dist = rows @ (center.T if center.ndim == 2 else center)
+        dist *= -(1.0 if self.metric == "cosine" else 2.0)
+        dist += base[:, None] if dist.ndim == 2 else base
+        dist += center_base
+        return dist
+
+    def fold_in(self, min_dist, centers, centers_base, chunk_size):
+        """``min_dist = min(min_dist, distance to centers)``, in blocks of candidate rows."""
+        for rows in iter_slices(len(self.base), chunk_size):
+            dist = self.distances(self.rows[rows], self.base[rows], centers, centers_base)
+            self.xp.minimum(min_dist[rows], self.xp.amin(dist, axis=1), out=min_dist[rows])
+
     def initial_distances(self, X, centers, chunk_size):
         """Distance of every candidate to its nearest center, block by block."""
         min_dist = self.xp.full((len(self.base),), np.inf, dtype=_dtype(self.xp))
         if self.xp is torch:
             min_dist = min_dist.to(self.device)
-        for center_block in iter_slices(len(centers), chunk_size):
-            block = np.ascontiguousarray(X[centers[center_block]], dtype=np.float32)
-            block, block_base = map(self._to_device, self._prepare(block))
-            for rows in iter_slices(len(self.base), chunk_size):
-                dist = self.rows[rows] @ block.T
-                dist *= -self.scale
-                dist += self.base[rows][:, None]
-                dist += block_base[None, :]
-                self.xp.minimum(min_dist[rows], self.xp.amin(dist, axis=1), out=min_dist[rows])
+        for block in iter_slices(len(centers), chunk_size):
+            rows = np.ascontiguousarray(X[centers[block]], dtype=np.float32)
+            self.fold_in(min_dist, *map(self._to_device, self._prepare(rows)), chunk_size)
+        min_dist[self._to_device(self.blocked)] = -np.inf  # rows that are not candidates
         return min_dist
-
-    def add_center(self, min_dist, pick):
-        """Fold candidate ``pick`` in as a center: one matrix-vector product."""
-        dist = self.rows @ self.rows[pick]
-        dist *= -self.scale
-        dist += self.base
-        dist += self.base[pick]
-        self.xp.minimum(min_dist, dist, out=min_dist)
-        min_dist[pick] = -np.inf  # never re-picked, even if rounding leaves it above zero
 
     def finish(self, distances):
         """Distances as reported: clipped at zero, euclidean as a true distance."""
         distances = np.where(np.isfinite(distances), np.maximum(distances, 0.0), distances)
         return np.sqrt(distances) if self.metric == "euclidean" else distances
+
+
+#: Share of the candidates kept up to date at every pick, see :class:`_ActiveSet`.
+ACTIVE_FRACTION = 1 / 16
+
+
+class _ActiveSet:
+    """Exact greedy picks while updating only the farthest candidates at each step.
+
+    Distances to the nearest center only shrink, so ``min_dist`` from the last
+    refresh bounds every candidate from above. Only the candidates whose bound
+    is at least ``threshold`` (the top ``ACTIVE_FRACTION``) are updated at each
+    pick, a matrix-vector product over ``n / 16`` rows; while the best of them
+    stays at or above ``threshold`` no other candidate can beat it, so the pick
+    is the exact k-center greedy one. When it drops below, every candidate
+    catches up on the pending centers in one blocked matrix product, which runs
+    near peak FLOPs instead of being memory-bound, and the set is rebuilt.
+    """
+
+    def __init__(self, space, min_dist, chunk_size):
+        self.space, self.xp = space, space.xp
+        self.min_dist, self.chunk_size = min_dist, chunk_size
+        self.size = max(1, int(np.ceil(len(min_dist) * ACTIVE_FRACTION)))
+        self.pending = []
+        self._rebuild()
+
+    def select(self, n_select, first, verbose):
+        picks = np.empty(n_select, dtype=np.intp)
+        radii = np.empty(n_select, dtype=np.float64)
+        for step in progress(range(n_select), total=n_select, desc="k-center", verbose=verbose):
+            slot = self._best() if step or first is None else self._slot(first)
+            picks[step], radii[step] = int(self.active[slot]), float(self.values[slot])
+            self._add_center(slot)
+        return picks, radii
+
+    def _rebuild(self):
+        self.threshold = _kth_largest(self.xp, self.min_dist, self.size)
+        self.active = _flatnonzero(self.xp, self.min_dist >= self.threshold)
+        self.rows = self.space.rows[self.active]
+        self.base = self.space.base[self.active]
+        self.values = self.min_dist[self.active]
+
+    def _slot(self, index):
+        return int(_flatnonzero(self.xp, self.active == index)[0])
+
+    def _best(self):
+        slot = int(self.values.argmax())
+        if self.values[slot] < self.threshold:  # an inactive candidate may be farther now
+            self._refresh()
+            slot = int(self.values.argmax())
+        return slot
+
+    def _add_center(self, slot):
+        dist = self.space.distances(self.rows, self.base, self.rows[slot], self.base[slot])
+        self.xp.minimum(self.values, dist, out=self.values)
+        self.values[slot] = -np.inf  # never re-picked, even if rounding leaves it above zero
+        self.pending.append(int(self.active[slot]))
+
+    def _refresh(self):
+        self.min_dist[self.active] = self.values
+        pending = np.array(self.pending, dtype=np.intp)
+        if self.xp is torch:
+            pending = torch.from_numpy(pending).to(self.space.device)
+        for block in iter_slices(len(pending), self.chunk_size):
+            centers = pending[block]
+            self.space.fold_in(
+                self.min_dist, self.space.rows[centers], self.space.base[centers], self.chunk_size
+            )
+        self.min_dist[pending] = -np.inf
+        self.pending = []
+        self._rebuild()
 
 
 def _backend(device):
@@ -210,3 +292,13 @@ def _backend(device):
 
 def _dtype(xp):
     return np.float32 if xp is np else torch.float32
+
+
+def _kth_largest(xp, values, k):
+    if xp is np:
+        return values[np.argpartition(values, len(values) - k)[len(values) - k]]
+    return torch.topk(values, k).values[-1]
+
+
+def _flatnonzero(xp, mask):
+    return np.flatnonzero(mask) if xp is np else torch.nonzero(mask).squeeze(1)

@@ -82,6 +82,18 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         a test set), ``fit_time`` and ``query_time`` in seconds (None in the
         last entry, after which nothing is queried). ``pandas.DataFrame(history_)``
         makes it a table.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skhisto import ActiveLearner, CoresetSampling
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> learner = ActiveLearner(
+    ...     LogisticRegression(), CoresetSampling(), batch_size=10, n_rounds=3, random_state=0
+    ... ).fit(X, y, X_test=X, y_test=y)
+    >>> [entry["n_labeled"] for entry in learner.history_]
+    [10, 20, 30, 40]
     """
 
     _parameter_constraints: dict = {

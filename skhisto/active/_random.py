@@ -20,7 +20,7 @@ class RandomSampling(QueryStrategy):
     >>> X = np.arange(10.0).reshape(5, 2)
     >>> y = np.array([0, -1, -1, 1, -1])
     >>> sorted(RandomSampling(random_state=0).query(X, y, batch_size=2).tolist())
-    [1, 4]
+    [2, 4]
     """
 
     _parameter_constraints: dict = {

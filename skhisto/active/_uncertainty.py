@@ -7,9 +7,13 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils import iter_slices
 from ._base import MISSING_LABEL, QueryStrategy, top_k
 
 UNCERTAINTY_METHODS = ("entropy", "margin", "least_confident")
+
+#: Candidates passed to ``predict_proba`` at once.
+PREDICT_BLOCK = 16384
 
 
 def uncertainty_scores(proba, method="entropy"):
@@ -79,8 +83,15 @@ class UncertaintySampling(QueryStrategy):
 
     def _select(self, X, y, labeled, candidates, batch_size, estimator, rng):
         estimator = self._fitted_estimator(estimator, X, y, labeled)
-        proba = estimator.predict_proba(_safe_indexing(X, candidates))
-        utilities = uncertainty_scores(proba, self.method)
+        # In blocks, so a large pool is never copied whole to index it.
+        utilities = np.concatenate(
+            [
+                uncertainty_scores(
+                    estimator.predict_proba(_safe_indexing(X, candidates[block])), self.method
+                )
+                for block in iter_slices(len(candidates), PREDICT_BLOCK)
+            ]
+        )
         return candidates[top_k(utilities, batch_size)], utilities
 
     def _fitted_estimator(self, estimator, X, y, labeled):

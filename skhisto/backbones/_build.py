@@ -66,8 +66,8 @@ def resolve_weights(info, weights=None, pretrained=True):
 
 
 def _from_hub(info):
-    from huggingface_hub import hf_hub_download, snapshot_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub import constants, hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
         if info.loader == "transformers":
@@ -76,11 +76,13 @@ def _from_hub(info):
         for filename in info.weight_files:
             try:
                 path = hf_hub_download(info.hub_id, filename)
+            except LocalEntryNotFoundError:  # offline or unreachable, not "file absent"
+                raise
             except EntryNotFoundError:
                 continue
             return path, f"hf:{info.hub_id}@{Path(os.path.realpath(path)).name}"
     except Exception as exc:  # offline, gated, missing repo, network: all mean "not here"
-        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+        offline = constants.HF_HUB_OFFLINE
         reason = "HF_HUB_OFFLINE is set and the files are not in the hub cache" if offline else exc
         gated = " The repository is gated: accept its terms and log in first." if info.gated else ""
         raise WeightsUnavailableError(

@@ -79,6 +79,21 @@ class BackboneInfo:
         return row
 
 
+def _lunit(name, architecture, embed_dim, method, release_file):
+    # Lunit's four models share data, statistics and release page (Kang et al., CVPR 2023).
+    # 2404.07605 groups Barlow Twins, SwAV and MoCo with the contrastive methods, DINO without.
+    return BackboneInfo(
+        name,
+        architecture,
+        embed_dim,
+        mean=LUNIT[0],
+        std=LUNIT[1],
+        family="non-contrastive" if method == "DINO" else "contrastive",
+        pretraining=f"{method} on 33M TCGA+TULIP patches (Lunit)",
+        url=f"{LUNIT_RELEASE}{release_file}.torch",
+    )
+
+
 _UNI2_KWARGS = dict(
     img_size=224,
     patch_size=14,
@@ -147,46 +162,12 @@ _ENTRIES = [
         hub_id="owkin/phikon-v2",
         loader="transformers",
     ),
-    BackboneInfo(
-        "lunit-dino-vits16",
-        "vit_small_patch16_224",
-        384,
-        mean=LUNIT[0],
-        std=LUNIT[1],
-        family="non-contrastive",
-        pretraining="DINO on 33M TCGA+TULIP patches (Lunit)",
-        url=LUNIT_RELEASE + "dino_vit_small_patch16_ep200.torch",
+    _lunit(
+        "lunit-dino-vits16", "vit_small_patch16_224", 384, "DINO", "dino_vit_small_patch16_ep200"
     ),
-    BackboneInfo(
-        "lunit-bt-rn50",
-        "resnet50",
-        2048,
-        mean=LUNIT[0],
-        std=LUNIT[1],
-        family="contrastive",
-        pretraining="Barlow Twins on 33M TCGA+TULIP patches (Lunit)",
-        url=LUNIT_RELEASE + "bt_rn50_ep200.torch",
-    ),
-    BackboneInfo(
-        "lunit-swav-rn50",
-        "resnet50",
-        2048,
-        mean=LUNIT[0],
-        std=LUNIT[1],
-        family="contrastive",
-        pretraining="SwAV on 33M TCGA+TULIP patches (Lunit)",
-        url=LUNIT_RELEASE + "swav_rn50_ep200.torch",
-    ),
-    BackboneInfo(
-        "lunit-mocov2-rn50",
-        "resnet50",
-        2048,
-        mean=LUNIT[0],
-        std=LUNIT[1],
-        family="contrastive",
-        pretraining="MoCo v2 on 33M TCGA+TULIP patches (Lunit)",
-        url=LUNIT_RELEASE + "mocov2_rn50_ep200.torch",
-    ),
+    _lunit("lunit-bt-rn50", "resnet50", 2048, "Barlow Twins", "bt_rn50_ep200"),
+    _lunit("lunit-swav-rn50", "resnet50", 2048, "SwAV", "swav_rn50_ep200"),
+    _lunit("lunit-mocov2-rn50", "resnet50", 2048, "MoCo v2", "mocov2_rn50_ep200"),
     BackboneInfo(
         "uni",
         "vit_large_patch16_224",

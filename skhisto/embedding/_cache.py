@@ -73,7 +73,7 @@ class EmbeddingCache:
     """
 
     def __init__(self, root, fingerprint):
-        self.directory = Path(root) / fingerprint_id(fingerprint)
+        self.directory = Path(root).expanduser() / fingerprint_id(fingerprint)
         self.directory.mkdir(parents=True, exist_ok=True)
         manifest = self.directory / "fingerprint.json"
         if not manifest.exists():

@@ -75,6 +75,8 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         Embedding dimension.
     fingerprint_ : dict
         What determines the embeddings (backbone, weights digest, preprocessing).
+    seed_ : int
+        Torch seed drawn from ``random_state`` for a random initialisation.
 
     Examples
     --------
@@ -148,7 +150,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         self.backbone_info_ = info
         self.image_size_ = self.image_size or info.input_size
         self.n_features_out_ = info.embed_dim
-        self._seed = torch_seed(self.random_state)
+        self.seed_ = torch_seed(self.random_state)
         device = resolve_device(self.device)
         dtype = resolve_precision(self.precision, device)
         self.fingerprint_ = {
@@ -156,7 +158,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             "architecture": info.architecture,
             "timm_kwargs": repr(sorted(info.timm_kwargs.items())),
             "pooling": info.pooling,
-            "weights": f"random:{self._seed}" if digest == "random" else digest,
+            "weights": f"random:{self.seed_}" if digest == "random" else digest,
             "image_size": self.image_size_,
             "mean": list(info.mean),
             "std": list(info.std),
@@ -173,7 +175,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             name=self.backbone,
             weights=self.weights,
             pretrained=self.pretrained,
-            seed=self._seed,
+            seed=self.seed_,
             image_size=self.image_size_,
             device=device,
         )

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..io import check_image_input, read_image
-from ..io._resize import resize_batch, resize_uint8
+from ..io._resize import resize_batch
 from ..utils import (
     autocast,
     iter_array_batches,
@@ -35,7 +35,11 @@ def reset_forward_count():
 
 
 class ImagePathDataset(Dataset):
-    """Decodes image files into uint8 ``(size, size, 3)`` tensors for a DataLoader."""
+    """Decodes image files into float ``(size, size, 3)`` tensors for a DataLoader.
+
+    Resized images stay float (values 0-255) rather than being rounded back to
+    uint8, so a file and its decoded array give the same embedding.
+    """
 
     def __init__(self, paths, image_size):
         self.paths = paths
@@ -45,12 +49,16 @@ class ImagePathDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index):
-        image = resize_uint8(read_image(self.paths[index]), self.image_size)
-        return torch.from_numpy(image)
+        image = torch.from_numpy(read_image(self.paths[index])).permute(2, 0, 1)[None]
+        return resize_batch(image, self.image_size)[0].permute(1, 2, 0)
 
 
 def normalize_batch(batch, image_size, mean, std):
-    """uint8 ``(n, H, W, 3)`` tensor -> resized, normalised float ``(n, 3, S, S)``."""
+    """``(n, H, W, 3)`` tensor (0-255) -> resized, normalised float ``(n, 3, S, S)``.
+
+    uint8 input is converted to a new float tensor, so the caller's array is
+    never written to.
+    """
     x = resize_batch(batch.permute(0, 3, 1, 2), image_size).div_(255.0)
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)

@@ -5,9 +5,10 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseLabelNoise
+from ._base import BaseLabelNoise, document_fitted_attributes
 
 
+@document_fitted_attributes
 class AsymmetricNoise(BaseLabelNoise):
     """Flip ``rate`` of each class to its partner class.
 
@@ -33,18 +34,7 @@ class AsymmetricNoise(BaseLabelNoise):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Sorted class labels seen in ``y``.
-    noise_mask_ : ndarray of shape (n_samples,), dtype=bool
-        True where the label was flipped.
-    transition_matrix_ : ndarray of shape (n_classes, n_classes)
-        Realised ``P(noisy = j | true = i)`` (row ``i`` = true class
-        ``classes_[i]``; rows sum to 1).
-    sampling_strategy_ : dict
-        Number of samples per class (imbalanced-learn's sampler attribute;
-        noise keeps every sample).
-    n_features_in_ : int
-        Number of columns of ``X`` when it is a table.
+    {fitted_attributes}
 
     See Also
     --------
@@ -58,7 +48,8 @@ class AsymmetricNoise(BaseLabelNoise):
     >>> y = np.repeat(["DEB", "MUC", "MUS", "STR"], 10)
     >>> noise = AsymmetricNoise(0.3, mapping={"STR": "MUS", "MUS": "STR"}, random_state=0)
     >>> _, y_noisy = noise.fit_resample(np.zeros((40, 1)), y)
-    >>> sorted(set(zip(y[y != y_noisy], y_noisy[y != y_noisy])))
+    >>> flipped = y != y_noisy
+    >>> sorted(set(zip(y[flipped].tolist(), y_noisy[flipped].tolist())))
     [('MUS', 'STR'), ('STR', 'MUS')]
     """
 

@@ -1,5 +1,6 @@
 """Shared machinery of the label-noise samplers: target checks, output types, fitted state."""
 
+import textwrap
 from abc import abstractmethod
 
 import numpy as np
@@ -145,8 +146,29 @@ class BaseLabelNoise(BaseSampler):
         # X passes through unread, so NaN, strings and any container are fine.
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
-        tags.non_deterministic = self.random_state is None
         return tags
+
+
+_FITTED_ATTRIBUTES = """classes_ : ndarray of shape (n_classes,)
+    The classes of ``y`` (sorted), or the given ``classes``.
+noise_mask_ : ndarray of shape (n_samples,), dtype=bool
+    True where the label was flipped.
+transition_matrix_ : ndarray of shape (n_classes, n_classes)
+    Realised ``P(noisy = j | true = i)``: row ``i`` is the true class
+    ``classes_[i]`` and sums to 1 (NaN for a class absent from ``y``).
+sampling_strategy_ : dict
+    Number of samples per class (imbalanced-learn's sampler attribute;
+    noise keeps every sample).
+n_features_in_ : int
+    Number of columns of ``X`` when it is a table.
+"""
+
+
+def document_fitted_attributes(cls):
+    """Fill the ``{fitted_attributes}`` line of a sampler's docstring (shared by all)."""
+    text = textwrap.indent(_FITTED_ATTRIBUTES, "    ")
+    cls.__doc__ = cls.__doc__.replace("    {fitted_attributes}\n", text)
+    return cls
 
 
 def _realised_transition(codes, noisy_codes, n_classes):

@@ -37,6 +37,10 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     noise : label-noise sampler
         An object with ``fit_resample(X, y) -> (X, y_noisy)`` such as
         :class:`UniformNoise`; cloned in ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        When not None, replaces the ``random_state`` of the noise clone, so
+        a search can seed the corruption (``clf__random_state``); None
+        keeps ``noise``'s own. The estimator's seeding is left to it.
 
     Attributes
     ----------
@@ -72,11 +76,13 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"])],
         "noise": [HasMethods(["fit_resample"])],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator, noise):
+    def __init__(self, estimator, noise, *, random_state=None):
         self.estimator = estimator
         self.noise = noise
+        self.random_state = random_state
 
     # The wrapped estimator and noise validate their own parameters.
     @_fit_context(prefer_skip_nested_validation=False)
@@ -100,6 +106,8 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         y = column_or_1d(y, warn=True)
         self.noise_ = clone(self.noise)
+        if self.random_state is not None:
+            self.noise_.set_params(random_state=self.random_state)
         X_train, y_noisy = self.noise_.fit_resample(X, y)
         self.estimator_ = clone(self.estimator).fit(X_train, y_noisy, **fit_params)
         return self
@@ -178,5 +186,4 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         inner = get_tags(self.estimator).input_tags
         tags.input_tags.sparse = inner.sparse
         tags.input_tags.allow_nan = inner.allow_nan
-        tags.non_deterministic = get_tags(self.noise).non_deterministic
         return tags

@@ -2,11 +2,12 @@
 
 import numpy as np
 
-from ._base import BaseLabelNoise
+from ._base import BaseLabelNoise, document_fitted_attributes
 
 _ATOL = 1e-6
 
 
+@document_fitted_attributes
 class TransitionMatrixNoise(BaseLabelNoise):
     """Draw each noisy label from a row of a transition matrix.
 
@@ -37,19 +38,7 @@ class TransitionMatrixNoise(BaseLabelNoise):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        ``classes``, or the sorted classes of ``y``.
-    noise_mask_ : ndarray of shape (n_samples,), dtype=bool
-        True where the label was flipped.
-    transition_matrix_ : ndarray of shape (n_classes, n_classes)
-        Realised ``P(noisy = j | true = i)``, which approaches
-        ``transition`` as the classes grow (NaN rows for classes absent
-        from ``y``).
-    sampling_strategy_ : dict
-        Number of samples per class (imbalanced-learn's sampler attribute;
-        noise keeps every sample).
-    n_features_in_ : int
-        Number of columns of ``X`` when it is a table.
+    {fitted_attributes}
 
     See Also
     --------

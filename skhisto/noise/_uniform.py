@@ -4,9 +4,10 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseLabelNoise
+from ._base import BaseLabelNoise, document_fitted_attributes
 
 
+@document_fitted_attributes
 class UniformNoise(BaseLabelNoise):
     """Flip exactly ``round(rate * n)`` labels, each to a uniformly drawn other class.
 
@@ -27,18 +28,7 @@ class UniformNoise(BaseLabelNoise):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Sorted class labels seen in ``y``.
-    noise_mask_ : ndarray of shape (n_samples,), dtype=bool
-        True where the label was flipped.
-    transition_matrix_ : ndarray of shape (n_classes, n_classes)
-        Realised ``P(noisy = j | true = i)`` (row ``i`` = true class
-        ``classes_[i]``; rows sum to 1).
-    sampling_strategy_ : dict
-        Number of samples per class (imbalanced-learn's sampler attribute;
-        noise keeps every sample).
-    n_features_in_ : int
-        Number of columns of ``X`` when it is a table.
+    {fitted_attributes}
 
     See Also
     --------

@@ -1,28 +1,20 @@
 """Shared plumbing of the paper-reproduction scripts: data location, splits, result files."""
 
 import json
-import os
-import platform
-from pathlib import Path
 
 import numpy as np
-import torch
+from _common import RESULTS, ROOT
+from _common import data_root as shared_data_root
 
 from skhisto.datasets import load_image_folder
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
-DOCS = REPO / "docs" / "results"
+DOCS = ROOT / "docs" / "results"
 
 
 def data_root(arg):
-    """``--data``, else $SKHISTO_DATA, else ../shared/data next to the repository."""
-    root = Path(arg or os.environ.get("SKHISTO_DATA", REPO.parent / "shared" / "data"))
-    if (root / "lc25000_lung").is_dir():
-        root = root / "lc25000_lung"
-    if not root.is_dir():
-        raise SystemExit(f"Data folder {root} not found; pass --data or set SKHISTO_DATA.")
-    return root
+    """The LC25000 lung folder (or any ImageFolder root) from ``--data`` or the shared data."""
+    root = shared_data_root(arg)
+    return root / "lc25000_lung" if (root / "lc25000_lung").is_dir() else root
 
 
 def split_counts(root, counts, *, image_size, random_state):
@@ -56,16 +48,6 @@ def load_image_folder_images(paths, image_size):
     from skhisto.contrastive._backend import decode_images
 
     return decode_images(list(paths), image_size)
-
-
-def environment():
-    return {
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-    }
 
 
 def write_json(name, payload):

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _repro import base_parser, command, data_root, environment, publish, split_counts
+from _common import machine
+from _repro import base_parser, command, data_root, publish, split_counts
 from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -280,7 +281,7 @@ def main(argv=None):
         scale=scale,
         config=cfg,
         positive=args.positive,
-        environment=environment(),
+        environment=machine(),
         wall_time=time.perf_counter() - start,
         command=command("reproduce_active_simclr.py", args),
     )

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _repro import base_parser, command, data_root, environment, publish, split_counts
+from _common import machine
+from _repro import base_parser, command, data_root, publish, split_counts
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -425,7 +426,7 @@ def main(argv=None):
     meta = dict(
         scale=scale,
         config=cfg,
-        environment=environment(),
+        environment=machine(),
         probe=probe,
         simclr_loss=simclr["loss"].tolist(),
         simclr_fit_time=float(simclr["fit_time"]),

@@ -9,7 +9,7 @@ number of images SimCLR was trained on, and the time each needs to reach the bas
 LC25000 is augmented from 250 originals per class, so near-duplicates cross the split:
 read relative differences only.
 
-    python benchmarks/reproduce_active_simclr.py               # CPU scale (~25 min here)
+    python benchmarks/reproduce_active_simclr.py               # CPU scale (~15-25 min here)
     python benchmarks/reproduce_active_simclr.py --quick       # smoke run
     python benchmarks/reproduce_active_simclr.py --scale paper # 224 px, budget 1000, GPU
     python benchmarks/reproduce_active_simclr.py --scale paper \
@@ -58,15 +58,15 @@ SCALES = {
         labeled=200,
         test=400,
         budget=100,
-        n_rounds=6,
+        n_rounds=8,
         round_epochs=3,
-        baseline_epochs=6,
+        baseline_epochs=10,
         eval_every=1,
         candidate_size=500,
         proxy_epochs=40,
         batch_size=128,
         lr=1e-3,
-        seeds=[0],
+        seeds=[0, 1, 2],
     ),
     # The paper: 224 px, budget 1000, 20 rounds of 100 epochs, 100-epoch baseline, 10,000
     # candidates, 1,000 labeled images, lr 1e-4, batch 128, three runs. On LC25000 the pool is

@@ -203,7 +203,15 @@ def markdown(results, cfg, meta):
                 f"{hit['time'] / best['time']:.0%}",
             )
         lines.append(f"| {name} | {steps} | {top:.3f} | " + " | ".join(reach) + " |")
-    lines += ["", f"Produced by `{meta['command']}` in {meta['wall_time'] / 60:.1f} min.", ""]
+    lines += [
+        "",
+        "F1 and times are means over seeds (per-seed curves in the JSON). On this shared CPU, "
+        "runs of one seed differ by up to ~0.06 F1 with the thread count alone, and wall "
+        "times change with the machine's load, so read small gaps as noise.",
+        "",
+        f"Produced by `{meta['command']}` in {meta['wall_time'] / 60:.1f} min.",
+        "",
+    ]
     return "\n".join(lines)
 
 

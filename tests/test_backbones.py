@@ -151,3 +151,22 @@ def test_ctranspath_convstem_loads_its_own_checkpoint_layout(tmp_path):
     loaded, _ = create_backbone("ctranspath", weights=tmp_path / "ctp.safetensors")
     x = torch.rand(1, 3, 224, 224)
     np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_ctranspath_checkpoint_in_the_timm_0_5_layout_loads(tmp_path):
+    # CTransPath's published file predates timm 1.0: Swin downsampled at the end of each
+    # stage (layers.i.downsample), and relative_position_index buffers were saved.
+    import re
+
+    model, _ = create_backbone("ctranspath", pretrained=False, random_state=0)
+    legacy = {}
+    for key, value in model.state_dict().items():
+        match = re.match(r"layers\.(\d+)\.downsample(.*)", key)
+        if match:
+            key = f"layers.{int(match.group(1)) - 1}.downsample{match.group(2)}"
+        legacy[key] = value
+    legacy["layers.0.blocks.0.attn.relative_position_index"] = torch.zeros(49, 49, dtype=torch.long)
+    torch.save({"model": legacy}, tmp_path / "ctranspath.pth")
+    loaded, _ = create_backbone("ctranspath", weights=tmp_path / "ctranspath.pth")
+    x = torch.rand(1, 3, 224, 224)
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)

@@ -1,6 +1,7 @@
 """Building a backbone: architecture, weights source, and a headless forward."""
 
 import os
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from timm.layers import SwiGLUPacked
 from ..utils import seeded_torch, torch_seed
 from ._ctranspath import ConvStem
 from ._info import get_backbone_info
-from ._weights import file_digest, load_weights_into, read_state_dict
+from ._weights import file_digest, load_weights_into, read_state_dict, strip_prefixes
 
 _NAMED_LAYERS = {
     "ctranspath_convstem": ConvStem,
@@ -155,6 +156,22 @@ def _transformers_model(info, path):
     return TransformersPool(model)
 
 
+def _convert_legacy_layout(model, state_dict):
+    """Apply timm's own checkpoint converter for the architecture, where it has one.
+
+    Published pathology checkpoints often predate timm 1.0 (CTransPath was saved with
+    timm 0.5.4, whose Swin downsamples at the end of a stage): timm's converters remap
+    such layouts and drop non-persistent buffers, exactly as for its own hub weights.
+    """
+    convert = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
+    if convert is None:
+        return state_dict
+    try:
+        return convert(state_dict, model)
+    except (KeyError, AttributeError, RuntimeError, ValueError):
+        return state_dict  # not a layout it knows: load_weights_into reports the keys
+
+
 def create_backbone(name, *, weights=None, pretrained=True, random_state=None, image_size=None):
     """Build a frozen, headless backbone that maps normalised images to embeddings.
 
@@ -197,7 +214,8 @@ def create_backbone(name, *, weights=None, pretrained=True, random_state=None, i
         else:
             model = _timm_model(info)
     if path is not None and info.loader == "timm":
-        load_weights_into(model, read_state_dict(path), source=repr(os.fspath(path)))
+        state_dict = _convert_legacy_layout(model, strip_prefixes(read_state_dict(path)))
+        load_weights_into(model, state_dict, source=repr(os.fspath(path)))
     if image_size and image_size != info.input_size and hasattr(model, "set_input_size"):
         if info.architecture.startswith(("vit", "swin", "deit", "eva")):
             model.set_input_size(img_size=image_size)

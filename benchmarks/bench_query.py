@@ -148,7 +148,15 @@ def run_query(spec):
 
 def _run(spec, isolated):
     if not isolated:
-        return run_query(spec)
+        import torch
+
+        # In-process runs (--quick, tests) must not leave their thread count behind:
+        # later torch work in the same process would compute with a different count.
+        threads = torch.get_num_threads()
+        try:
+            return run_query(spec)
+        finally:
+            torch.set_num_threads(threads)
     context = multiprocessing.get_context("spawn")  # a fresh process: clean peak-RSS figures
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(run_query, spec).result()

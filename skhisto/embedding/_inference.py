@@ -1,6 +1,5 @@
 """The one batched inference loop: uint8 images or paths in, float32 embeddings out."""
 
-import os
 from collections import Counter
 
 import numpy as np
@@ -147,8 +146,3 @@ def embed_images(
                 on_batch(start, features)
             start += len(features)
     return out
-
-
-def default_num_workers():
-    """A sensible DataLoader worker count for decoding paths on this machine."""
-    return min(8, max(0, (os.cpu_count() or 1) - 1))

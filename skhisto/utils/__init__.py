@@ -2,10 +2,26 @@
 
 from ._batching import iter_array_batches, iter_slices, n_batches, progress, to_device
 from ._device import autocast, prepare_model, resolve_device, resolve_precision
+from ._files import (
+    atomic_write,
+    current_umask,
+    digest_arrays,
+    ensure_writable_dir,
+    file_digest,
+    io_error,
+)
+from ._identity import check_identity, run_identity
 from ._random import seeded_torch, torch_generator, torch_seed
 
 __all__ = [
+    "atomic_write",
     "autocast",
+    "check_identity",
+    "current_umask",
+    "digest_arrays",
+    "ensure_writable_dir",
+    "file_digest",
+    "io_error",
     "iter_array_batches",
     "iter_slices",
     "n_batches",
@@ -13,6 +29,7 @@ __all__ = [
     "progress",
     "resolve_device",
     "resolve_precision",
+    "run_identity",
     "seeded_torch",
     "to_device",
     "torch_generator",

@@ -1,0 +1,189 @@
+"""Files written and read safely: one atomic write, content digests, clear I/O errors.
+
+Every file skhisto writes (cache shards, checkpoints, encoders, downloads,
+results) goes through :func:`atomic_write`, so a crash, a full disk or a
+second writer never leaves a partial or foreign file behind, and files in a
+shared directory get the permissions the user's umask asks for.
+"""
+
+import errno
+import hashlib
+import os
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+_DIGESTS = {}
+
+
+def current_umask():
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # no race-free way elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def io_error(exc, action, path):
+    """``exc`` (an OSError) again, its message naming ``action`` and ``path``.
+
+    Keeps the OSError subclass (PermissionError, FileNotFoundError, ...) and
+    errno, so callers can still catch what they expect.
+    """
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        reason += " (free some space or point skhisto to another directory)"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return type(exc)(exc.errno, f"Cannot {action} {os.fspath(path)!r}: {reason}")
+    return OSError(f"Cannot {action} {os.fspath(path)!r}: {reason}")
+
+
+@contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside ``path`` that replaces ``path`` on success.
+
+    The temporary file has a unique name in the target directory (so several
+    writers never share one), gets the permissions ``0o666 & ~umask`` (a
+    shared directory stays readable by the group the umask allows), is
+    fsynced, then moved over ``path`` with :func:`os.replace`. On any
+    exception, ``KeyboardInterrupt`` included, it is removed and ``path`` is
+    untouched. OS errors are re-raised naming ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final file. Its directory must exist.
+    mode : {"wb", "w"}, default="wb"
+
+    Yields
+    ------
+    file object
+        The open temporary file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skhisto.utils import atomic_write
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "result.txt"
+    >>> with atomic_write(target, "w") as f:
+    ...     _ = f.write("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~current_umask())
+    except OSError as exc:
+        raise io_error(exc, "write", path) from exc
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise io_error(exc, "write", path) from exc
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory):
+    # Makes the rename itself durable; not possible on every platform.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def ensure_writable_dir(directory, parameter):
+    """Create ``directory`` if needed and prove it writable, before any work starts.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+    parameter : str
+        The parameter it came from, named in the error.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    OSError
+        Naming the parameter and the directory when it cannot be created or
+        written (read-only file system, no permission, a file in the way).
+    """
+    directory = Path(directory).expanduser()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory, prefix=".skhisto-probe-"):
+            pass
+    except OSError as exc:
+        raise io_error(exc, f"use {parameter}= directory", directory) from exc
+    return directory
+
+
+def file_digest(path):
+    """SHA-256 of a file's bytes, memoised per file identity within the process.
+
+    The memo is keyed by (real path, device, inode, size, mtime, ctime), so a
+    file rewritten or replaced at the same path is hashed again.
+    """
+    stat = os.stat(path)
+    key = (
+        os.path.realpath(path),
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+    if key not in _DIGESTS:
+        sha = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                sha.update(block)
+        _DIGESTS[key] = sha.hexdigest()
+    return _DIGESTS[key]
+
+
+def digest_arrays(*arrays):
+    """Short hex digest of arrays' shapes, dtypes and contents (a run's data identity).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.utils import digest_arrays
+    >>> digest_arrays(np.arange(3)) == digest_arrays(np.arange(3))
+    True
+    >>> digest_arrays(np.arange(3)) == digest_arrays(np.arange(3).astype(np.int8))
+    False
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype == object:
+            array = array.astype(str)
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.shape, array.dtype.str)).encode())
+        digest.update(memoryview(array.reshape(-1)).cast("B"))
+    return digest.hexdigest()

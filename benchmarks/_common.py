@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from skhisto.utils import atomic_write
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -37,10 +39,17 @@ def write_results(name, payload, table):
     """Write ``<name>.json`` and ``<name>.md`` under benchmarks/results and print the table."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {**payload, "machine": machine()}
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    (RESULTS / f"{name}.md").write_text(table + "\n")
+    write_text(RESULTS / f"{name}.json", json.dumps(payload, indent=2, default=str) + "\n")
+    write_text(RESULTS / f"{name}.md", table + "\n")
     print(table)
     print(f"\nwritten to {RESULTS / name}.json and .md")
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically (a killed run never leaves half a result file)."""
+    with atomic_write(path, "w") as f:
+        f.write(text)
+    return path
 
 
 def markdown_table(header, rows):

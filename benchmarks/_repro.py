@@ -3,7 +3,7 @@
 import json
 
 import numpy as np
-from _common import RESULTS, ROOT
+from _common import RESULTS, ROOT, write_text
 from _common import data_root as shared_data_root
 
 from skhisto.datasets import load_image_folder
@@ -52,16 +52,12 @@ def load_image_folder_images(paths, image_size):
 
 def write_json(name, payload):
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / name
-    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
-    return path
+    return write_text(RESULTS / name, json.dumps(payload, indent=2, default=float) + "\n")
 
 
 def write_markdown(name, text):
     DOCS.mkdir(parents=True, exist_ok=True)
-    path = DOCS / name
-    path.write_text(text)
-    return path
+    return write_text(DOCS / name, text)
 
 
 def base_parser(doc):

@@ -451,8 +451,12 @@ def main(argv=None):
     previous = args.out / f"{stem}.json"
     if args.part != "all" and previous.exists():  # keep the other part's figures
         report = json.loads(previous.read_text()) | report
-    _atomic_write(args.out / f"{stem}.json", json.dumps(report, indent=1))
-    _atomic_write(args.out / f"{stem}.md", markdown(report))
+    from skhisto.utils import atomic_write
+
+    outputs = {f"{stem}.json": json.dumps(report, indent=1), f"{stem}.md": markdown(report)}
+    for name, text in outputs.items():
+        with atomic_write(args.out / name, "w") as f:
+            f.write(text)
     print(f"wrote {args.out / stem}.json and .md")
     return report
 
@@ -461,12 +465,6 @@ def _device_name():
     import torch
 
     return torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-
-
-def _atomic_write(path, text):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from skhisto.backbones import create_backbone
 from skhisto.contrastive import augment_batch
 from skhisto.embedding import embed_images, normalize_batch
 from skhisto.heads import LOSSES
-from skhisto.utils import iter_slices, resolve_device, seeded_torch, torch_generator
+from skhisto.utils import atomic_write, iter_slices, resolve_device, seeded_torch, torch_generator
 
 CLASSES = ["lung_aca", "lung_n", "lung_scc"]
 SCALES = {
@@ -105,9 +105,8 @@ def cached(cache_dir, key, compute):
             return {k: saved[k] for k in saved.files}
     result = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **result)
-    tmp.replace(path)
+    with atomic_write(path) as f:
+        np.savez(f, **result)
     return result
 
 

@@ -7,6 +7,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
+from ..exceptions import NonFiniteError
+
 MISSING_LABEL = -1
 
 
@@ -44,6 +46,75 @@ def is_unlabeled(y, missing_label=MISSING_LABEL):
 
 def _is_nan(value):
     return isinstance(value, float | np.floating) and np.isnan(value)
+
+
+def label_kind(value):
+    """The kind of one label: "bool", "int", "float" or "str" (a class is one kind)."""
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, numbers.Integral):
+        return "int"
+    if isinstance(value, numbers.Real):
+        return "float"
+    if isinstance(value, str | bytes):
+        return "str"
+    return type(value).__name__
+
+
+_DTYPE_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float", "U": "str", "S": "str"}
+
+
+def check_label_kinds(labels, name, indices=None, kind=None):
+    """The one kind ("int", "str", ...) of ``labels``; a label of another kind is refused.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n,)
+    name : str
+        Where the labels come from, named in the error ("y", "the oracle").
+    indices : ndarray of int of shape (n,), default=None
+        The sample index of each label, named in the error (default its position).
+    kind : str, default=None
+        The kind the labels must have, e.g. that of the earlier labels.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "O":
+        kinds = [label_kind(v) for v in labels]
+    else:
+        kinds = [_DTYPE_KINDS.get(labels.dtype.kind, labels.dtype.name)] * len(labels)
+    kind = kind if kind is not None or not kinds else kinds[0]
+    for position, found in enumerate(kinds):
+        if found != kind:
+            index = position if indices is None else int(indices[position])
+            raise ValueError(
+                f"{name} gave a label of another type at index {index}: "
+                f"{labels[position]!r} ({found}) where the labels are {kind}; a class must "
+                "have one type (e.g. all int or all str), so convert the labels to one type."
+            )
+    return kind
+
+
+def check_finite_output(values, what, strategy, estimator=None, indices=None, allow_inf=False):
+    """Refuse NaN (and inf unless ``allow_inf``) in model outputs or utilities.
+
+    The one guard between a diverged model and a silent pick of the first
+    candidates. ``indices`` (into X, one per row of ``values``) name the first
+    bad sample.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    rows = values.reshape(len(values), -1)
+    bad_rows = (np.isnan(rows) | (np.isinf(rows) & (not allow_inf))).any(axis=1)
+    if bad_rows.any():
+        first = int(np.flatnonzero(bad_rows)[0])
+        first = first if indices is None else int(indices[first])
+        source = "" if estimator is None else f" from the estimator {type(estimator).__name__}"
+        raise NonFiniteError(
+            f"{type(strategy).__name__} got NaN or infinite {what}{source} for "
+            f"{int(bad_rows.sum())} of {len(values)} candidates (the first at index {first} "
+            "of X); the model has probably diverged: lower its learning rate or check its "
+            "inputs, and query again."
+        )
+    return values
 
 
 def top_k(utilities, k):
@@ -112,6 +183,10 @@ class QueryStrategy(BaseEstimator):
         selected, cand_utilities = self._select(
             X, y, ~unlabeled, candidates, batch_size, estimator, rng
         )
+        # +inf is a real utility (coreset: no labeled sample yet), NaN never is.
+        cand_utilities = check_finite_output(
+            cand_utilities, "utilities", self, estimator, candidates, allow_inf=True
+        )
         selected = np.asarray(selected, dtype=np.intp)
         if not return_utilities:
             return selected
@@ -127,12 +202,15 @@ class QueryStrategy(BaseEstimator):
         if self._needs_numeric_X:
             X = _check_features(X)
         n_samples = _n_samples(X)
+        if n_samples == 0:
+            raise ValueError("X is empty (0 samples): there is nothing to query.")
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != n_samples:
             raise ValueError(
                 f"y must be 1-D with one label per sample of X ({n_samples}), got shape {y.shape}."
             )
         unlabeled = is_unlabeled(y, self.missing_label)
+        check_label_kinds(y[~unlabeled], "y", np.flatnonzero(~unlabeled))
         candidates = _check_candidates(candidates, unlabeled)
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"batch_size must be an int, got {batch_size!r}.")
@@ -152,7 +230,14 @@ class QueryStrategy(BaseEstimator):
 
 
 def _n_samples(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape):
+        return shape[0]
+    if shape is not None or isinstance(X, str | bytes) or not hasattr(X, "__len__"):
+        raise TypeError(
+            f"X must be a sequence or an array of samples, got {type(X).__name__}: {X!r:.60}."
+        )
+    return len(X)
 
 
 def _check_features(X):
@@ -192,6 +277,8 @@ def _check_candidates(candidates, unlabeled):
     """Sorted candidate indices, checked to be unlabeled samples of X."""
     if candidates is None:
         return np.flatnonzero(unlabeled)
+    if np.size(candidates) == 0:
+        raise ValueError("candidates is empty: give at least one unlabeled index to choose from.")
     candidates = check_indices(candidates, len(unlabeled), "candidates")
     labeled = candidates[~unlabeled[candidates]]
     if labeled.size:

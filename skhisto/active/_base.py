@@ -88,10 +88,15 @@ def check_label_kinds(labels, name, indices=None, kind=None):
             index = position if indices is None else int(indices[position])
             raise ValueError(
                 f"{name} gave a label of another type at index {index}: "
-                f"{labels[position]!r} ({found}) where the labels are {kind}; a class must "
+                f"{_plain(labels[position])!r} ({found}) where the labels are {kind}; a class must "
                 "have one type (e.g. all int or all str), so convert the labels to one type."
             )
     return kind
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds, for messages (1, not np.int64(1))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_finite_output(values, what, strategy, estimator=None, indices=None, allow_inf=False):

@@ -25,7 +25,7 @@ from ..utils import (
     progress,
     run_identity,
 )
-from ._base import QueryStrategy, _n_samples, check_indices, check_label_kinds, is_unlabeled
+from ._base import QueryStrategy, _n_samples, _plain, check_indices, check_label_kinds, is_unlabeled
 
 #: 2 added the run identity; a version-1 checkpoint is refused, never resumed blindly.
 _CHECKPOINT_VERSION = 2
@@ -454,7 +454,7 @@ def _refuse_missing(labels, indices, missing_label, what):
     missing = np.flatnonzero(is_unlabeled(labels, missing_label))
     if missing.size:
         raise ValueError(
-            f"{what} the missing-label value {labels[missing[0]]!r} for index "
+            f"{what} the missing-label value {_plain(labels[missing[0]])!r} for index "
             f"{int(indices[missing[0]])} ({missing.size} such labels): that value is "
             f"query_strategy's missing_label={missing_label!r} (or NaN), which marks "
             "unlabeled samples and cannot be a class; give the true labels, or set "

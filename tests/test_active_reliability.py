@@ -85,13 +85,14 @@ def _state(learner):
 @pytest.mark.parametrize(
     "change, named",
     [
-        ({"X": "other"}, "data"),
+        ({"X": "other"}, "the data differ"),
         ({"batch_size": 4}, "batch_size"),
         ({"n_rounds": 5}, "n_rounds"),
         ({"query_strategy": CoresetSampling()}, "query_strategy"),
         ({"estimator": LogisticRegression(C=0.1)}, "estimator"),
         ({"n_candidates": 20}, "n_candidates"),
-        ({"initial": [1, 2, 3, 4, 5]}, "initial"),
+        ({"initial": [1, 2, 3, 4, 5]}, "the initial indices differ"),
+        ({"X_test": "other"}, "the test data differ"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -106,6 +107,8 @@ def test_checkpoint_of_another_run_is_refused_and_kept(tmp_path, change, named):
         X_new = X + 1.0  # same pool size, another dataset
     elif "initial" in change:
         fit_kw["initial"] = change["initial"]
+    elif "X_test" in change:
+        fit_kw.update(X_test=X[:10], y_test=y[:10])
     elif "estimator" in change:
         params["estimator"] = change["estimator"]
     else:
@@ -494,6 +497,50 @@ def test_empty_initial_is_refused():
     X, y = _pool()
     with pytest.raises(ValueError, match="initial is empty"):
         _learner().fit(X, y, initial=[])
+
+
+@pytest.mark.parametrize(
+    "initial, message",
+    [([3, 3], "initial contains duplicate indices"), ([60], "out of range"), ([0.5], "integer")],
+)
+def test_bad_initial_indices_are_refused(initial, message):
+    X, y = _pool()
+    oracle = _Oracle(y)
+    with pytest.raises(ValueError, match=message):
+        _learner().fit(X, oracle, initial=initial)
+    assert oracle.calls == 0
+
+
+def test_missing_label_of_another_type_than_y_is_explained():
+    X, _ = _pool(5)
+    with pytest.raises(ValueError, match="y holds int labels and missing_label is a str"):
+        RandomSampling(missing_label="?").query(X, [0, 1, 0, 1, 0], batch_size=1)
+
+
+def test_y_of_more_than_one_dimension_is_refused():
+    from skhisto.active import is_unlabeled
+
+    with pytest.raises(ValueError, match=r"y must be 1-D \(one label per sample\), got shape"):
+        is_unlabeled(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="y must be 1-D with one label per sample of X"):
+        RandomSampling().query(np.zeros((4, 2)), np.zeros((4, 1)), batch_size=1)
+
+
+def test_one_labeled_class_fails_in_round_0_with_the_estimators_error(tmp_path):
+    X, _ = _pool()
+    with pytest.raises(ValueError, match="only one class"):
+        _learner(checkpoint=tmp_path / "run.npz").fit(X, np.zeros(len(X), dtype=int))
+    assert not (tmp_path / "run.npz").exists()
+
+
+def test_unfitted_learner_refuses_predict_and_score():
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _pool()
+    for method in ("predict", "predict_proba", "score"):
+        args = (X, y) if method == "score" else (X,)
+        with pytest.raises(NotFittedError, match="ActiveLearner instance is not fitted"):
+            getattr(_learner(), method)(*args)
 
 
 def test_n_initial_larger_than_the_pool_is_refused():

@@ -225,6 +225,7 @@ class QueryStrategy(BaseEstimator):
             raise ValueError(
                 "The unlabeled pool is empty: y has no sample marked with "
                 f"missing_label={self.missing_label!r}, so there is nothing to query."
+                + _kind_hint(y, self.missing_label)
             )
         if batch_size > len(candidates):
             raise ValueError(
@@ -232,6 +233,19 @@ class QueryStrategy(BaseEstimator):
                 f"({len(candidates)})."
             )
         return X, unlabeled, candidates, int(batch_size)
+
+
+def _kind_hint(y, missing_label):
+    """Why no sample may match: a missing_label of another type than the labels."""
+    kind = _DTYPE_KINDS.get(y.dtype.kind)
+    if kind is None or missing_label is None or _is_nan(missing_label):
+        return ""
+    if (kind == "str") != isinstance(missing_label, str):
+        return (
+            f" y holds {kind} labels and missing_label is a {type(missing_label).__name__}: "
+            "mark the unlabeled samples with a value of the labels' type."
+        )
+    return ""
 
 
 def _n_samples(X):

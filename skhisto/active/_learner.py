@@ -73,7 +73,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         ``fit`` resumes from it when it exists, so an interrupted run continues
         where it stopped, but only when it is this run: same data (and
         ``initial``) and same estimator, query_strategy, batch_size, n_rounds,
-        n_initial, n_candidates, scoring and random_state. Otherwise
+        n_initial, n_candidates, scoring and random_state, same test set. Otherwise
         :class:`~skhisto.exceptions.CheckpointMismatchError` lists what differs;
         an unreadable file raises :class:`~skhisto.exceptions.CheckpointError`.
         Either way the file is left as it is. Its directory must be writable.
@@ -209,7 +209,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             if initial.size == 0:
                 raise ValueError("initial is empty: give at least one index to label first.")
         path = self._check_checkpoint_path()
-        identity = self._identity(X, initial)
+        identity = self._identity(X, initial, X_test, y_test)
 
         state = self._resumable_state(path, identity)
         if state is None:
@@ -257,8 +257,11 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         ensure_writable_dir(path.parent, "checkpoint")
         return path
 
-    def _identity(self, X, initial):
-        """What makes a run this run: its shaping parameters and a digest of its data."""
+    def _identity(self, X, initial, X_test, y_test):
+        """What makes a run this run: its shaping parameters and digests of its data.
+
+        The test set is part of it: a resumed history must not mix two test sets' scores.
+        """
         random_state = self.random_state
         if isinstance(random_state, np.random.RandomState):
             random_state = "RandomState instance"  # its repr holds an address, never equal
@@ -273,8 +276,10 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             "random_state": random_state,
         }
         data = {"data": _digest_pool(X)}
+        if X_test is not None:
+            data["test data"] = _digest_pool(X_test) + digest_arrays(np.asarray(y_test))
         if initial is not None:
-            data["initial"] = digest_arrays(initial)
+            data["initial indices"] = digest_arrays(initial)
         return run_identity(params, **data)
 
     def _resumable_state(self, path, identity):

@@ -678,3 +678,15 @@ def test_k_center_greedy_matches_brute_force(n, d, seed, n_centers, chunk_size, 
     got = k_center_greedy(X, n_select, centers=centers, chunk_size=chunk_size, random_state=seed)
     expected = _brute_force_k_center(X, n_select, centers.tolist(), candidates.tolist(), seed)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_pool_digest_tells_other_samples_apart():
+    # The data identity of a checkpoint: never equal for different pools, whatever their form.
+    from skhisto.active._learner import _digest_pool
+
+    images = [np.zeros((3, 3)), np.zeros((4, 4))]
+    assert _digest_pool(images) != _digest_pool([np.zeros((3, 3)), np.ones((4, 4))])
+    assert _digest_pool(["a.png", "b.png"]) == _digest_pool(np.array(["a.png", "b.png"]))
+    assert _digest_pool(["a.png", "b.png"]) != _digest_pool(["b.png", "a.png"])
+    big = np.arange(10_000.0)  # str() of a large array is abbreviated with "..."
+    assert _digest_pool([big, big[:5]]) != _digest_pool([big + 1, big[:5]])

@@ -481,16 +481,19 @@ def _check_own_checkpoint(path, state, identity):
 
 
 def _digest_pool(X):
-    """Digest of the pool: of the array, or of the samples as text (e.g. image paths)."""
-    if isinstance(X, np.ndarray) and X.dtype != object:
+    """Digest of the pool: of the array, of each image array, or of the samples as text.
+
+    Text (e.g. image paths) is digested as str; samples given as separate arrays
+    (images of different sizes) each by content, never by a truncated repr.
+    """
+    if isinstance(X, np.ndarray):
         return digest_arrays(X)
+    if isinstance(X, list | tuple) and X and all(isinstance(x, np.ndarray) for x in X):
+        return digest_arrays(*X)
     try:
-        array = np.asarray(X)
-    except ValueError:
-        array = None
-    if array is not None and array.dtype.kind in "biufUS":
-        return digest_arrays(array)
-    return digest_arrays(np.array([str(x) for x in X]))
+        return digest_arrays(np.asarray(X))
+    except ValueError:  # ragged
+        return digest_arrays(np.array([str(x) for x in X]))
 
 
 def _load_checkpoint(path):

@@ -441,6 +441,23 @@ def test_non_finite_X_is_refused_naming_X(query, bad):
         query(X, y)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda X: CoresetSampling().query(X, np.full(len(X), -1), batch_size=1),
+        lambda X: TypiClustSampling().query(X, np.full(len(X), -1), batch_size=1),
+        lambda X: k_center_greedy(X, 1),
+    ],
+    ids=["CoresetSampling", "TypiClustSampling", "k_center_greedy"],
+)
+def test_image_paths_for_a_feature_strategy_are_refused_naming_it(query, request):
+    who = request.node.callspec.id
+    with pytest.raises(ValueError, match=rf"{who} needs X as numeric feature vectors"):
+        query(np.array(["a.png", "b.png", "c.png"]))
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        query(np.arange(3.0))
+
+
 def test_values_overflowing_float32_distances_are_refused():
     X, _ = _pool()
     X[3] = 1e30

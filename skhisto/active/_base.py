@@ -6,6 +6,7 @@ from abc import abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array
 
 from ..exceptions import NonFiniteError
 
@@ -205,7 +206,7 @@ class QueryStrategy(BaseEstimator):
 
     def _validate_query(self, X, y, candidates, batch_size):
         if self._needs_numeric_X:
-            X = _check_features(X)
+            X = check_features(X, type(self).__name__)
         n_samples = _n_samples(X)
         if n_samples == 0:
             raise ValueError("X is empty (0 samples): there is nothing to query.")
@@ -259,10 +260,18 @@ def _n_samples(X):
     return len(X)
 
 
-def _check_features(X):
-    from sklearn.utils.validation import check_array
-
-    return check_array(X, dtype=[np.float32, np.float64], input_name="X")
+def check_features(X, who):
+    """X as a finite float matrix; ``who`` (the strategy or function) is named in errors."""
+    try:
+        return check_array(X, dtype=[np.float32, np.float64], input_name="X")
+    except ValueError as exc:
+        if "convert" not in str(exc):
+            raise
+        raise ValueError(
+            f"{who} needs X as numeric feature vectors of shape (n_samples, n_features), "
+            f"e.g. embeddings from FoundationEmbedder; X holds values that are not numbers "
+            f"({exc})."
+        ) from exc
 
 
 def check_indices(indices, n_samples, name):

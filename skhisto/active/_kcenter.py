@@ -12,10 +12,9 @@ import numbers
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array
 
 from ..utils import iter_slices, progress, resolve_device
-from ._base import check_indices
+from ._base import check_features, check_indices
 
 METRICS = ("euclidean", "cosine")
 
@@ -100,7 +99,7 @@ def _k_center_greedy(
     X, n_select, *, centers, candidates, metric, device, chunk_size, random_state, verbose
 ):
     """Greedy selection; also returns each candidate's initial center distance."""
-    X = check_array(X, dtype=[np.float32, np.float64], input_name="X")
+    X = check_features(X, "k_center_greedy")
     _check_float32_range(X)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")

@@ -431,13 +431,16 @@ def test_predict_proba_of_the_wrong_shape_is_refused():
         lambda X, y: TypiClustSampling(random_state=0).query(X, y, batch_size=2),
         lambda X, y: k_center_greedy(X, 2),
     ],
-    ids=["coreset", "typiclust", "k_center_greedy"],
+    ids=["CoresetSampling", "TypiClustSampling", "k_center_greedy"],
 )
-def test_non_finite_X_is_refused_naming_X(query, bad):
+def test_non_finite_X_is_refused_naming_X(query, bad, request):
     X, _ = _pool()
-    X[4, 1] = bad
+    X[[4, 9], 1] = bad
     y = np.full(len(X), -1)
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+    who = request.node.callspec.id.split("-")[0]
+    with pytest.raises(
+        ValueError, match=rf"{who} got NaN or infinite values in X in 2 rows \(the first is row 4"
+    ):
         query(X, y)
 
 

@@ -265,6 +265,13 @@ def check_features(X, who):
     try:
         return check_array(X, dtype=[np.float32, np.float64], input_name="X")
     except ValueError as exc:
+        if "Input X contains" in str(exc):  # NaN or infinity: say where, and what to do
+            rows = np.flatnonzero(~np.isfinite(np.asarray(X, dtype=np.float64)).all(axis=1))
+            raise ValueError(
+                f"{who} got NaN or infinite values in X in {rows.size} rows (the first is row "
+                f"{rows[0]}); remove or recompute those samples (e.g. embed their images again) "
+                "before querying."
+            ) from exc
         if "convert" not in str(exc):
             raise
         raise ValueError(

@@ -312,24 +312,31 @@ def test_checkpoint_directory_is_checked_before_the_first_label(tmp_path):
     assert (tmp_path / "new" / "run.npz").is_file() and len(learner.history_) == 2
 
 
-def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("fault", ["disk-full", "ctrl-c"])
+def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, fault):
     from skhisto.active import _learner as module
 
     X, y = _pool()
     path = tmp_path / "run.npz"
     real_savez, writes = np.savez, []
 
-    def full_disk(file, **arrays):
+    def failing(file, **arrays):
         writes.append(1)
         if len(writes) == 2:
             file.write(b"PK\x03\x04partial")
+            if fault == "ctrl-c":
+                raise KeyboardInterrupt
             raise OSError(28, "No space left on device")
         real_savez(file, **arrays)
 
-    monkeypatch.setattr(module.np, "savez", full_disk)
-    with pytest.raises(OSError, match=r"Cannot write .*run\.npz.*No space left") as info:
-        _learner(checkpoint=path).fit(X, y)
-    assert info.value.errno == 28
+    monkeypatch.setattr(module.np, "savez", failing)
+    if fault == "disk-full":
+        with pytest.raises(OSError, match=r"Cannot write .*run\.npz.*No space left") as info:
+            _learner(checkpoint=path).fit(X, y)
+        assert info.value.errno == 28
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            _learner(checkpoint=path).fit(X, y)
     monkeypatch.setattr(module.np, "savez", real_savez)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # no temporary file
     with np.load(path) as data:

@@ -82,7 +82,8 @@ def check_label_kinds(labels, name, indices=None, kind=None):
     if labels.dtype.kind == "O":
         kinds = [label_kind(v) for v in labels]
     else:
-        kinds = [_DTYPE_KINDS.get(labels.dtype.kind, labels.dtype.name)] * len(labels)
+        # A typed array has one kind: its first label stands for all of them.
+        kinds = [_DTYPE_KINDS.get(labels.dtype.kind, labels.dtype.name)] * min(len(labels), 1)
     kind = kind if kind is not None or not kinds else kinds[0]
     for position, found in enumerate(kinds):
         if found != kind:

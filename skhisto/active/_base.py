@@ -6,6 +6,9 @@ from abc import abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array
+
+from ..exceptions import NonFiniteError
 
 MISSING_LABEL = -1
 
@@ -44,6 +47,81 @@ def is_unlabeled(y, missing_label=MISSING_LABEL):
 
 def _is_nan(value):
     return isinstance(value, float | np.floating) and np.isnan(value)
+
+
+def label_kind(value):
+    """The kind of one label: "bool", "int", "float" or "str" (a class is one kind)."""
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, numbers.Integral):
+        return "int"
+    if isinstance(value, numbers.Real):
+        return "float"
+    if isinstance(value, str | bytes):
+        return "str"
+    return type(value).__name__
+
+
+_DTYPE_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float", "U": "str", "S": "str"}
+
+
+def check_label_kinds(labels, name, indices=None, kind=None):
+    """The one kind ("int", "str", ...) of ``labels``; a label of another kind is refused.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n,)
+    name : str
+        Where the labels come from, named in the error ("y", "the oracle").
+    indices : ndarray of int of shape (n,), default=None
+        The sample index of each label, named in the error (default its position).
+    kind : str, default=None
+        The kind the labels must have, e.g. that of the earlier labels.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "O":
+        kinds = [label_kind(v) for v in labels]
+    else:
+        # A typed array has one kind: its first label stands for all of them.
+        kinds = [_DTYPE_KINDS.get(labels.dtype.kind, labels.dtype.name)] * min(len(labels), 1)
+    kind = kind if kind is not None or not kinds else kinds[0]
+    for position, found in enumerate(kinds):
+        if found != kind:
+            index = position if indices is None else int(indices[position])
+            raise ValueError(
+                f"{name} gave a label of another type at index {index}: "
+                f"{_plain(labels[position])!r} ({found}) where the labels are {kind}; a class must "
+                "have one type (e.g. all int or all str), so convert the labels to one type."
+            )
+    return kind
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds, for messages (1, not np.int64(1))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_finite_output(values, what, strategy, estimator=None, indices=None, allow_inf=False):
+    """Refuse NaN (and inf unless ``allow_inf``) in model outputs or utilities.
+
+    The one guard between a diverged model and a silent pick of the first
+    candidates. ``indices`` (into X, one per row of ``values``) name the first
+    bad sample.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    rows = values.reshape(len(values), -1)
+    bad_rows = (np.isnan(rows) | (np.isinf(rows) & (not allow_inf))).any(axis=1)
+    if bad_rows.any():
+        first = int(np.flatnonzero(bad_rows)[0])
+        first = first if indices is None else int(indices[first])
+        source = "" if estimator is None else f" from the estimator {type(estimator).__name__}"
+        raise NonFiniteError(
+            f"{type(strategy).__name__} got NaN or infinite {what}{source} for "
+            f"{int(bad_rows.sum())} of {len(values)} candidates (the first at index {first} "
+            "of X); the model has probably diverged: lower its learning rate or check its "
+            "inputs, and query again."
+        )
+    return values
 
 
 def top_k(utilities, k):
@@ -112,6 +190,10 @@ class QueryStrategy(BaseEstimator):
         selected, cand_utilities = self._select(
             X, y, ~unlabeled, candidates, batch_size, estimator, rng
         )
+        # +inf is a real utility (coreset: no labeled sample yet), NaN never is.
+        cand_utilities = check_finite_output(
+            cand_utilities, "utilities", self, estimator, candidates, allow_inf=True
+        )
         selected = np.asarray(selected, dtype=np.intp)
         if not return_utilities:
             return selected
@@ -125,14 +207,17 @@ class QueryStrategy(BaseEstimator):
 
     def _validate_query(self, X, y, candidates, batch_size):
         if self._needs_numeric_X:
-            X = _check_features(X)
+            X = check_features(X, type(self).__name__)
         n_samples = _n_samples(X)
+        if n_samples == 0:
+            raise ValueError("X is empty (0 samples): there is nothing to query.")
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != n_samples:
             raise ValueError(
                 f"y must be 1-D with one label per sample of X ({n_samples}), got shape {y.shape}."
             )
         unlabeled = is_unlabeled(y, self.missing_label)
+        check_label_kinds(y[~unlabeled], "y", np.flatnonzero(~unlabeled))
         candidates = _check_candidates(candidates, unlabeled)
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"batch_size must be an int, got {batch_size!r}.")
@@ -142,6 +227,7 @@ class QueryStrategy(BaseEstimator):
             raise ValueError(
                 "The unlabeled pool is empty: y has no sample marked with "
                 f"missing_label={self.missing_label!r}, so there is nothing to query."
+                + _kind_hint(y, self.missing_label)
             )
         if batch_size > len(candidates):
             raise ValueError(
@@ -151,14 +237,49 @@ class QueryStrategy(BaseEstimator):
         return X, unlabeled, candidates, int(batch_size)
 
 
+def _kind_hint(y, missing_label):
+    """Why no sample may match: a missing_label of another type than the labels."""
+    kind = _DTYPE_KINDS.get(y.dtype.kind)
+    if kind is None or missing_label is None or _is_nan(missing_label):
+        return ""
+    if (kind == "str") != isinstance(missing_label, str):
+        return (
+            f" y holds {kind} labels and missing_label is a {type(missing_label).__name__}: "
+            "mark the unlabeled samples with a value of the labels' type."
+        )
+    return ""
+
+
 def _n_samples(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape):
+        return shape[0]
+    if shape is not None or isinstance(X, str | bytes) or not hasattr(X, "__len__"):
+        raise TypeError(
+            f"X must be a sequence or an array of samples, got {type(X).__name__}: {X!r:.60}."
+        )
+    return len(X)
 
 
-def _check_features(X):
-    from sklearn.utils.validation import check_array
-
-    return check_array(X, dtype=[np.float32, np.float64], input_name="X")
+def check_features(X, who):
+    """X as a finite float matrix; ``who`` (the strategy or function) is named in errors."""
+    try:
+        return check_array(X, dtype=[np.float32, np.float64], input_name="X")
+    except ValueError as exc:
+        if "Input X contains" in str(exc):  # NaN or infinity: say where, and what to do
+            rows = np.flatnonzero(~np.isfinite(np.asarray(X, dtype=np.float64)).all(axis=1))
+            raise ValueError(
+                f"{who} got NaN or infinite values in X in {rows.size} rows (the first is row "
+                f"{rows[0]}); remove or recompute those samples (e.g. embed their images again) "
+                "before querying."
+            ) from exc
+        if "convert" not in str(exc):
+            raise
+        raise ValueError(
+            f"{who} needs X as numeric feature vectors of shape (n_samples, n_features), "
+            f"e.g. embeddings from FoundationEmbedder; X holds values that are not numbers "
+            f"({exc})."
+        ) from exc
 
 
 def check_indices(indices, n_samples, name):
@@ -192,6 +313,8 @@ def _check_candidates(candidates, unlabeled):
     """Sorted candidate indices, checked to be unlabeled samples of X."""
     if candidates is None:
         return np.flatnonzero(unlabeled)
+    if np.size(candidates) == 0:
+        raise ValueError("candidates is empty: give at least one unlabeled index to choose from.")
     candidates = check_indices(candidates, len(unlabeled), "candidates")
     labeled = candidates[~unlabeled[candidates]]
     if labeled.size:

@@ -12,10 +12,9 @@ import numbers
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array
 
 from ..utils import iter_slices, progress, resolve_device
-from ._base import check_indices
+from ._base import check_features, check_indices
 
 METRICS = ("euclidean", "cosine")
 
@@ -100,7 +99,8 @@ def _k_center_greedy(
     X, n_select, *, centers, candidates, metric, device, chunk_size, random_state, verbose
 ):
     """Greedy selection; also returns each candidate's initial center distance."""
-    X = check_array(X, dtype=[np.float32, np.float64], input_name="X")
+    X = check_features(X, "k_center_greedy")
+    _check_float32_range(X)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
     if not isinstance(chunk_size, numbers.Integral) or chunk_size < 1:
@@ -132,6 +132,18 @@ def _k_center_greedy(
         first = int(space.candidate_rows[check_random_state(random_state).randint(len(candidates))])
     picks, radii = _ActiveSet(space, min_dist, chunk_size).select(n_select, first, verbose)
     return space.row_index[picks], space.finish(radii), space.finish(initial)
+
+
+def _check_float32_range(X):
+    """Refuse values whose float32 squared distances overflow: inf - inf would pick by NaN."""
+    limit = np.sqrt(np.finfo(np.float32).max / 4 / X.shape[1])
+    largest = max(float(X.max()), -float(X.min()))  # no |X| copy of a large pool
+    if largest > limit:
+        raise ValueError(
+            f"X has values up to {largest:.3g}, too large for the float32 distances of "
+            f"k-center greedy (at most {limit:.3g} with {X.shape[1]} features); "
+            "standardise or rescale X first."
+        )
 
 
 class _Space:

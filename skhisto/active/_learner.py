@@ -4,6 +4,7 @@ import json
 import numbers
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,20 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import progress
-from ._base import QueryStrategy, _n_samples, check_indices
+from ..exceptions import CheckpointError, CheckpointMismatchError
+from ..utils import (
+    atomic_write,
+    check_identity,
+    digest_arrays,
+    ensure_writable_dir,
+    io_error,
+    progress,
+    run_identity,
+)
+from ._base import QueryStrategy, _n_samples, _plain, check_indices, check_label_kinds, is_unlabeled
 
-_CHECKPOINT_VERSION = 1
+#: 2 added the run identity; a version-1 checkpoint is refused, never resumed blindly.
+_CHECKPOINT_VERSION = 2
 
 
 def _estimator_has(attr):
@@ -60,10 +71,17 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
     checkpoint : str or path-like, default=None
         File (``.npz``) the state is written to after every round, atomically.
         ``fit`` resumes from it when it exists, so an interrupted run continues
-        where it stopped.
+        where it stopped, but only when it is this run: same data (and
+        ``initial``) and same estimator, query_strategy, batch_size, n_rounds,
+        n_initial, n_candidates, scoring and random_state, same test set. Otherwise
+        :class:`~skhisto.exceptions.CheckpointMismatchError` lists what differs;
+        an unreadable file raises :class:`~skhisto.exceptions.CheckpointError`.
+        Either way the file is left as it is. Its directory must be writable.
     warm_start : bool, default=False
-        When fitted, ``fit`` continues from the current labeled set for
-        ``n_rounds`` more rounds instead of starting over.
+        When fitted, ``fit`` continues from the state in memory (on the same
+        ``X``) instead of starting over: a finished run gets ``n_rounds`` more
+        rounds, an interrupted one is completed. A checkpoint is read only by a
+        learner with no state in memory.
     verbose : bool or "auto", default=False
         Show a progress bar over the rounds.
     random_state : int, RandomState instance or None, default=None
@@ -141,13 +159,19 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
     def fit(self, X, oracle, *, initial=None, X_test=None, y_test=None):
         """Run the active-learning rounds.
 
+        Everything is checked before the first label is asked for: the oracle,
+        the test set, ``initial``, the checkpoint (its directory writable, its
+        run the same as this one).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
             The unlabeled pool, in whatever form ``estimator`` takes.
         oracle : array-like of shape (n_samples,) or callable
             The labels of ``X`` (revealed only when queried), or a function
-            mapping an array of indices into ``X`` to their labels.
+            mapping an array of indices into ``X`` to their labels. It must
+            never answer the strategy's ``missing_label`` (or NaN), and all its
+            labels must have one type.
         initial : array-like of int, default=None
             Indices of the samples labeled before the first round; default a
             random draw of ``n_initial`` samples.
@@ -157,133 +181,219 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         self : ActiveLearner
+
+        Notes
+        -----
+        Each round is a transaction: the model is trained, the batch queried
+        and labeled, and only then are ``estimator_``, ``labeled_indices_``,
+        ``labels_`` and ``history_`` updated together (and the checkpoint
+        written). An exception in a round (a failing oracle, ``Ctrl-C``)
+        leaves the learner as it was after the previous round, so
+        ``warm_start=True`` or the checkpoint continue the run exactly.
+
+        ``warm_start=True`` on a fitted learner continues from its state in
+        memory: an interrupted fit is completed, a finished one gets
+        ``n_rounds`` more rounds; ``X`` must be the same pool. A checkpoint is
+        read only when the learner has no state in memory (a new process):
+        then it is resumed to its planned last round, with or without
+        ``warm_start``.
         """
         n_samples = _n_samples(X)
-        oracle = _check_oracle(oracle, n_samples)
-        if (X_test is None) != (y_test is None):
-            raise ValueError("Give both X_test and y_test, or neither.")
-        if not self._resume(n_samples):
-            self._start(n_samples, oracle, initial)
-        scorer = None if X_test is None else check_scoring(self.estimator, scoring=self.scoring)
+        if n_samples == 0:
+            raise ValueError("X is empty (0 samples): there is nothing to label.")
+        missing_label = self.query_strategy.missing_label
+        oracle = _check_oracle(oracle, n_samples, missing_label)
+        scorer = self._check_test_set(X_test, y_test)
+        if initial is not None:
+            initial = check_indices(initial, n_samples, "initial")
+            if initial.size == 0:
+                raise ValueError("initial is empty: give at least one index to label first.")
+        path = self._check_checkpoint_path()
+        identity = self._identity(X, initial, X_test, y_test)
 
-        first, last = len(self.history_), self._last_round
-        if first > last:  # a finished run restored from its checkpoint
-            self._train(X, last, None, None, None)
-        for round_ in progress(
-            range(first, last + 1), total=last + 1 - first, desc="rounds", verbose=self.verbose
-        ):
-            entry = self._train(X, round_, scorer, X_test, y_test)
-            more = round_ < last and self._query(X, oracle, round_, entry)
-            if not more:
-                self._last_round = round_  # a pool used up early ends the run here
-            self.history_.append(entry)
-            self._save_checkpoint(n_samples)
-            if not more:
+        state = self._resumable_state(path, identity)
+        if state is None:
+            state = self._start(n_samples, oracle, initial)
+        state["identity"] = identity
+        finished = not state["history"] or state["history"][-1]["query_time"] is None
+        # A finished run's last model is trained again (and queried if rounds are added).
+        first = len(state["history"]) - 1 if finished else len(state["history"])
+        first = max(first, 0)
+        rounds = range(first, state["last_round"] + 1)
+        for round_ in progress(rounds, total=len(rounds), desc="rounds", verbose=self.verbose):
+            estimator, entry = self._train(X, state, round_, scorer, X_test, y_test)
+            picked, labels = None, None
+            if round_ < state["last_round"]:
+                picked, labels = self._query(X, oracle, state, round_, estimator, entry)
+            state = self._commit(state, round_, estimator, entry, picked, labels)
+            self._save_checkpoint(path, state)
+            if picked is None:
                 break
         return self
 
+    def _check_test_set(self, X_test, y_test):
+        if (X_test is None) != (y_test is None):
+            raise ValueError("Give both X_test and y_test, or neither.")
+        if X_test is None:
+            return None
+        n_test, y_test = _n_samples(X_test), np.asarray(y_test)
+        if n_test == 0 or y_test.shape != (n_test,):
+            raise ValueError(
+                f"y_test must hold one label per sample of X_test ({n_test}, at least one), "
+                f"got shape {y_test.shape}."
+            )
+        return check_scoring(self.estimator, scoring=self.scoring)
+
+    def _check_checkpoint_path(self):
+        """The checkpoint file, its directory proven writable before any round runs."""
+        if self.checkpoint is None:
+            return None
+        path = Path(self.checkpoint).expanduser()
+        if path.exists() and not path.is_file():
+            raise ValueError(
+                f"checkpoint={str(path)!r} is a directory or a special file; give a file name, "
+                "e.g. 'run.npz'."
+            )
+        ensure_writable_dir(path.parent, "checkpoint")
+        return path
+
+    def _identity(self, X, initial, X_test, y_test):
+        """What makes a run this run: its shaping parameters and digests of its data.
+
+        The test set is part of it: a resumed history must not mix two test sets' scores.
+        """
+        random_state = self.random_state
+        if isinstance(random_state, np.random.RandomState):
+            random_state = "RandomState instance"  # its repr holds an address, never equal
+        params = {
+            "estimator": self.estimator,
+            "query_strategy": self.query_strategy,
+            "batch_size": self.batch_size,
+            "n_rounds": self.n_rounds,
+            "n_initial": self.n_initial,
+            "n_candidates": self.n_candidates,
+            "scoring": self.scoring,
+            "random_state": random_state,
+        }
+        data = {"data": _digest_pool(X)}
+        if X_test is not None:
+            data["test data"] = _digest_pool(X_test) + digest_arrays(np.asarray(y_test))
+        if initial is not None:
+            data["initial indices"] = digest_arrays(initial)
+        return run_identity(params, **data)
+
+    def _resumable_state(self, path, identity):
+        """The state to continue: the fitted one with warm_start, else the checkpoint's."""
+        if self.warm_start and hasattr(self, "history_"):
+            saved = self._state["identity"] or {}
+            if saved.get("data") != identity["data"]:
+                raise ValueError(
+                    "warm_start=True continues the run on the pool it was fitted on, and X "
+                    "differs from it (other samples, order, shape or dtype); pass the same X "
+                    "or set warm_start=False to start afresh."
+                )
+            state = dict(self._state, history=list(self.history_))
+            if path is not None and path.exists():
+                _check_own_checkpoint(path, state, identity)
+            if state["history"][-1]["query_time"] is None:  # finished: add n_rounds
+                state["last_round"] = len(state["history"]) - 1 + self.n_rounds
+            return state
+        if path is not None and path.exists():
+            state = _load_checkpoint(path)
+            check_identity(state["identity"], identity, str(path), restart=_RESTART)
+            return state
+        return None
+
     def _start(self, n_samples, oracle, initial):
         rng = check_random_state(self.random_state)
-        self._seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = int(rng.randint(np.iinfo(np.int32).max))
         if initial is None:
             n_initial = self.batch_size if self.n_initial is None else self.n_initial
             if n_initial > n_samples:
-                raise ValueError(f"n_initial={n_initial} exceeds the pool size ({n_samples}).")
+                raise ValueError(
+                    f"n_initial={n_initial} exceeds the pool size ({n_samples}); "
+                    "lower n_initial (or batch_size, its default)."
+                )
             initial = rng.choice(n_samples, size=n_initial, replace=False)
-        else:
-            initial = check_indices(initial, n_samples, "initial")
-        self.labeled_indices_ = np.asarray(initial, dtype=np.intp)
-        self.labels_ = np.asarray(oracle(self.labeled_indices_))
-        self.history_ = []
-        self._last_round = self.n_rounds
-
-    def _resume(self, n_samples):
-        """Continue from the checkpoint file or, with warm_start, the fitted state."""
-        if self.checkpoint is not None and Path(self.checkpoint).exists():
-            self._load_checkpoint(n_samples)
-            return True
-        if self.warm_start and hasattr(self, "history_"):
-            self._last_round = len(self.history_) - 1 + self.n_rounds
-            if self.history_:
-                self.history_.pop()  # its model is retrained and its query made below
-            return True
-        return False
-
-    def _train(self, X, round_, scorer, X_test, y_test):
-        start = time.perf_counter()
-        self.estimator_ = clone(self.estimator).fit(
-            _safe_indexing(X, self.labeled_indices_), self.labels_
-        )
-        fit_time = time.perf_counter() - start
-        score = None if scorer is None else float(scorer(self.estimator_, X_test, y_test))
+        labeled = np.asarray(initial, dtype=np.intp)
         return {
+            "labeled": labeled,
+            "labels": oracle(labeled),
+            "history": [],
+            "seed": seed,
+            "last_round": self.n_rounds,
+        }
+
+    def _train(self, X, state, round_, scorer, X_test, y_test):
+        start = time.perf_counter()
+        estimator = clone(self.estimator).fit(_safe_indexing(X, state["labeled"]), state["labels"])
+        fit_time = time.perf_counter() - start
+        score = None if scorer is None else float(scorer(estimator, X_test, y_test))
+        return estimator, {
             "round": round_,
-            "n_labeled": len(self.labeled_indices_),
+            "n_labeled": len(state["labeled"]),
             "score": score,
             "fit_time": fit_time,
             "query_time": None,
         }
 
-    def _query(self, X, oracle, round_, entry):
-        """Query one batch into the labeled set; False when the pool is used up."""
+    def _query(self, X, oracle, state, round_, estimator, entry):
+        """The next batch and its labels, or (None, None) when the pool is used up."""
         unlabeled = np.ones(_n_samples(X), dtype=bool)
-        unlabeled[self.labeled_indices_] = False
+        unlabeled[state["labeled"]] = False
         pool = np.flatnonzero(unlabeled)
         if pool.size == 0:
-            return False
-        rng = np.random.RandomState([self._seed, round_])
+            return None, None
+        rng = np.random.RandomState([state["seed"], round_])
         candidates = pool
         if self.n_candidates is not None and self.n_candidates < pool.size:
             candidates = np.sort(rng.choice(pool, size=self.n_candidates, replace=False))
         y = _labels_with_missing(
-            self.labels_, self.labeled_indices_, len(unlabeled), self.query_strategy.missing_label
+            state["labels"], state["labeled"], len(unlabeled), self.query_strategy.missing_label
         )
         start = time.perf_counter()
         picked = self.query_strategy.query(
-            X,
-            y,
-            self.estimator_,
-            candidates=candidates,
-            batch_size=min(self.batch_size, candidates.size),
+            X, y, estimator, candidates=candidates, batch_size=min(self.batch_size, candidates.size)
         )
         entry["query_time"] = time.perf_counter() - start
-        self.labeled_indices_ = np.concatenate([self.labeled_indices_, picked])
-        self.labels_ = np.concatenate([self.labels_, np.asarray(oracle(picked))])
-        return True
-
-    def _save_checkpoint(self, n_samples):
-        if self.checkpoint is None:
-            return
-        path = Path(self.checkpoint)
-        state = {
-            "version": _CHECKPOINT_VERSION,
-            "n_samples": n_samples,
-            "seed": self._seed,
-            "last_round": self._last_round,
-            "history": self.history_,
-        }
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp,
-            labeled_indices=self.labeled_indices_,
-            labels=_savable(self.labels_),
-            state=np.array(json.dumps(state)),
+        labels = oracle(picked)
+        check_label_kinds(
+            labels, "The oracle", picked, kind=check_label_kinds(state["labels"], "The oracle")
         )
-        os.replace(tmp, path)
+        return picked, labels
 
-    def _load_checkpoint(self, n_samples):
-        with np.load(self.checkpoint, allow_pickle=False) as data:
-            state = json.loads(str(data["state"]))
-            if state["n_samples"] != n_samples:
-                raise ValueError(
-                    f"Checkpoint {str(self.checkpoint)!r} was written for a pool of "
-                    f"{state['n_samples']} samples, X has {n_samples}."
-                )
-            self.labeled_indices_ = data["labeled_indices"].astype(np.intp)
-            self.labels_ = data["labels"]
-        self._seed = state["seed"]
-        self._last_round = state["last_round"]
-        self.history_ = state["history"]
+    def _commit(self, state, round_, estimator, entry, picked, labels):
+        """Make one finished round the learner's state, every attribute at once."""
+        state = dict(state, history=state["history"][:round_] + [entry])
+        if picked is None:
+            state["last_round"] = round_  # a pool used up early ends the run here
+        else:
+            state["labeled"] = np.concatenate([state["labeled"], picked])
+            state["labels"] = np.concatenate([state["labels"], labels])
+        self.estimator_ = estimator
+        self.labeled_indices_ = state["labeled"]
+        self.labels_ = state["labels"]
+        self.history_ = list(state["history"])
+        self._state = state
+        return state
+
+    def _save_checkpoint(self, path, state):
+        if path is None:
+            return
+        meta = {
+            "version": _CHECKPOINT_VERSION,
+            "identity": state["identity"],
+            "seed": state["seed"],
+            "last_round": state["last_round"],
+            "history": state["history"],
+        }
+        with atomic_write(path) as f:
+            np.savez(
+                f,
+                labeled_indices=state["labeled"],
+                labels=_savable(state["labels"]),
+                state=np.array(json.dumps(meta)),
+            )
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
@@ -309,18 +419,28 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.classes_
 
 
-def _check_oracle(oracle, n_samples):
-    """The oracle as a function of indices, checking it answers one label per index."""
+_RESTART = "delete it or pass another checkpoint="
+
+
+def _check_oracle(oracle, n_samples, missing_label):
+    """The oracle as a function of indices, each answer checked before it is used.
+
+    One label per index, none of them the missing label (it would be trained
+    on as a class), all of one type. An array oracle is checked whole, at once.
+    """
     if callable(oracle):
 
         def ask(indices):
-            labels = np.asarray(oracle(np.asarray(indices)))
+            indices = np.asarray(indices)
+            labels = np.asarray(oracle(indices.copy()))
             if labels.shape != (len(indices),):
                 raise ValueError(
                     f"The oracle returned labels of shape {labels.shape} for "
-                    f"{len(indices)} queried indices."
+                    f"{len(indices)} queried indices; it must return one label per index."
                 )
-            return labels
+            _refuse_missing(labels, indices, missing_label, "The oracle returned")
+            check_label_kinds(labels, "The oracle", indices)
+            return _native(labels)
 
         return ask
     labels = np.asarray(oracle)
@@ -329,7 +449,83 @@ def _check_oracle(oracle, n_samples):
             f"oracle must be a callable or one label per sample of X ({n_samples}), "
             f"got shape {labels.shape}."
         )
+    _refuse_missing(labels, np.arange(n_samples), missing_label, "oracle has")
+    check_label_kinds(labels, "oracle")
+    labels = _native(labels)  # a copy: the caller's array may change, the run's labels not
     return lambda indices: labels[np.asarray(indices, dtype=np.intp)]
+
+
+def _refuse_missing(labels, indices, missing_label, what):
+    missing = np.flatnonzero(is_unlabeled(labels, missing_label))
+    if missing.size:
+        raise ValueError(
+            f"{what} the missing-label value {_plain(labels[missing[0]])!r} for index "
+            f"{int(indices[missing[0]])} ({missing.size} such labels): that value is "
+            f"query_strategy's missing_label={missing_label!r} (or NaN), which marks "
+            "unlabeled samples and cannot be a class; give the true labels, or set "
+            "missing_label to a value that is not a class."
+        )
+
+
+def _check_own_checkpoint(path, state, identity):
+    """Refuse to overwrite a checkpoint that is not an earlier state of this learner's run."""
+    saved = _load_checkpoint(path)
+    n_saved = len(saved["labeled"])
+    if (saved["identity"] or {}).get("data") != identity["data"] or not np.array_equal(
+        saved["labeled"], state["labeled"][:n_saved]
+    ):
+        raise CheckpointMismatchError(
+            f"Checkpoint {str(path)!r} holds another run than this fitted learner, and "
+            f"warm_start=True would overwrite it; it was left as it is. To continue, {_RESTART}."
+        )
+
+
+def _digest_pool(X):
+    """Digest of the pool: of the array, of each image array, or of the samples as text.
+
+    Text (e.g. image paths) is digested as str; samples given as separate arrays
+    (images of different sizes) each by content, never by a truncated repr.
+    """
+    if isinstance(X, np.ndarray):
+        return digest_arrays(X)
+    if isinstance(X, list | tuple) and X and all(isinstance(x, np.ndarray) for x in X):
+        return digest_arrays(*X)
+    try:
+        return digest_arrays(np.asarray(X))
+    except ValueError:  # ragged
+        return digest_arrays(np.array([str(x) for x in X]))
+
+
+def _load_checkpoint(path):
+    """A checkpoint's state, or CheckpointError naming the file; the file is never touched."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["state"]))
+            labeled = data["labeled_indices"].astype(np.intp)
+            labels = data["labels"]
+        identity = meta.get("identity") if meta.get("version") == _CHECKPOINT_VERSION else None
+        state = {
+            "labeled": labeled,
+            "labels": labels,
+            "history": list(meta["history"]),
+            "seed": int(meta["seed"]),
+            "last_round": int(meta["last_round"]),
+            "identity": identity,
+        }
+    except OSError as exc:
+        raise io_error(exc, "read the checkpoint", path) from exc
+    except (ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(
+            f"Checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is "
+            f"truncated, corrupt or not an ActiveLearner checkpoint. It was left as it is; "
+            f"to start afresh, {_RESTART}."
+        ) from exc
+    if identity is not None and labeled.shape != labels.shape:
+        raise CheckpointError(
+            f"Checkpoint {str(path)!r} is inconsistent: {labeled.shape} labeled indices for "
+            f"{labels.shape} labels. It was left as it is; to start afresh, {_RESTART}."
+        )
+    return state
 
 
 def _labels_with_missing(labels, indices, n_samples, missing_label):
@@ -344,6 +540,14 @@ def _labels_with_missing(labels, indices, n_samples, missing_label):
     y = np.full(n_samples, missing_label, dtype=dtype)
     y[indices] = labels
     return y
+
+
+def _native(labels):
+    """Labels of one type as a typed array (object ints become int), as a checkpoint has them."""
+    if labels.dtype == object and labels.size:
+        typed = np.array(labels.tolist())
+        return typed if typed.dtype != object else labels.copy()
+    return labels.copy()
 
 
 def _savable(labels):

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import iter_slices
-from ._base import MISSING_LABEL, QueryStrategy, top_k
+from ._base import MISSING_LABEL, QueryStrategy, check_finite_output, top_k
 
 UNCERTAINTY_METHODS = ("entropy", "margin", "least_confident")
 
@@ -36,6 +36,12 @@ def uncertainty_scores(proba, method="entropy"):
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2:
         raise ValueError(f"proba must be 2-D (n_samples, n_classes), got shape {proba.shape}.")
+    if not np.isfinite(proba).all():
+        rows = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+        raise ValueError(
+            f"proba contains NaN or inf in {len(rows)} rows (the first is row {rows[0]}); "
+            "uncertainty is undefined there."
+        )
     if method == "entropy":
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(proba > 0, -proba * np.log(proba), 0.0)
@@ -86,13 +92,22 @@ class UncertaintySampling(QueryStrategy):
         # In blocks, so a large pool is never copied whole to index it.
         utilities = np.concatenate(
             [
-                uncertainty_scores(
-                    estimator.predict_proba(_safe_indexing(X, candidates[block])), self.method
-                )
+                uncertainty_scores(self._proba(estimator, X, candidates[block]), self.method)
                 for block in iter_slices(len(candidates), PREDICT_BLOCK)
             ]
         )
         return candidates[top_k(utilities, batch_size)], utilities
+
+    def _proba(self, estimator, X, indices):
+        """predict_proba of ``X[indices]``, checked: one finite row per sample."""
+        proba = np.asarray(estimator.predict_proba(_safe_indexing(X, indices)))
+        if proba.ndim != 2 or len(proba) != len(indices):
+            raise ValueError(
+                f"{type(estimator).__name__}.predict_proba returned an array of shape "
+                f"{proba.shape} for {len(indices)} samples; {type(self).__name__} needs "
+                "(n_samples, n_classes)."
+            )
+        return check_finite_output(proba, "class probabilities", self, estimator, indices)
 
     def _fitted_estimator(self, estimator, X, y, labeled):
         if estimator is None:

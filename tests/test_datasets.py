@@ -21,6 +21,7 @@ from skhisto.datasets import (
     get_data_home,
     load_image_folder,
 )
+from skhisto.io import ImageReadError
 
 
 def test_load_image_folder_real_layouts(kather_dir, lc25000_dir):
@@ -292,3 +293,13 @@ def test_archive_unpacked_by_another_process_first_is_used(tmp_path, monkeypatch
     root = fetch_archive(remote, data_home=home, archive=archive)
     assert root == home / "X" / "X" and sorted(p.name for p in root.iterdir()) == ["A", "B"]
     assert [p.name for p in home.iterdir()] == ["X"]  # no temporary folder left behind
+
+
+def test_truncated_image_is_named_on_load(tmp_path):
+    root = _folder(tmp_path, ["A/1.png", "B/1.png"])
+    data = (root / "B" / "1.png").read_bytes()
+    (root / "B" / "1.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=r"B/1.png"):
+        load_image_folder(root, load_images=True)
+    with pytest.raises(ValueError, match="part must be 'lung' or 'colon', got 'liver'"):
+        fetch_lc25000(part="liver", data_home=tmp_path)

@@ -191,6 +191,32 @@ def test_killed_fit_resumes_from_last_checkpoint(fitted, images, tmp_path):
     assert load_checkpoint(ckpt_dir / CHECKPOINT_NAME)["state"]["epoch"] == 3
 
 
+def test_interrupted_epoch_resumes_to_the_same_weights(fitted, images, tmp_path, monkeypatch):
+    import skhisto.contrastive._train as train_module
+
+    real, calls = train_module.augment_batch, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # Ctrl-C in the middle of epoch 2 (4 augment calls per epoch)
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "augment_batch", interrupted)
+    est = SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(images)
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["state"]["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]
+    monkeypatch.setattr(train_module, "augment_batch", real)
+    torch.use_deterministic_algorithms(True)
+    try:
+        est.fit(images)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert est.n_epochs_ == 3 and _same_weights(est, fitted)
+
+
 @pytest.mark.parametrize(
     ("change", "difference"),
     [

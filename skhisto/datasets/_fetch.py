@@ -6,7 +6,6 @@ import inspect
 import os
 import shutil
 import tempfile
-import urllib.error
 import urllib.request
 import zipfile
 import zlib
@@ -134,7 +133,10 @@ def _download(remote, target):
             f"{remote.how_to_get} Place the archive there, or pass archive=<path>."
         )
     try:
-        response = urllib.request.urlopen(remote.url, timeout=60)
+        try:
+            response = urllib.request.urlopen(remote.url, timeout=60)
+        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+            raise _NetworkError(exc) from exc
         with response, atomic_write(target) as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             n = None if total is None else -(-total // (1 << 20))
@@ -144,7 +146,7 @@ def _download(remote, target):
                 received += out.write(block)
             if total is not None and received != total:
                 raise _NetworkError(f"connection closed after {received} of {total} bytes")
-    except (urllib.error.URLError, _NetworkError) as exc:
+    except _NetworkError as exc:  # local write errors (disk full) pass through, naming target
         raise DatasetUnavailableError(
             f"Cannot download {remote.filename} from {remote.url} ({exc}). If offline, "
             f"download it elsewhere and place it at {str(target)!r}, or pass archive=<path>."

@@ -211,6 +211,11 @@ def test_unwritable_data_home_is_named_before_downloading(tmp_path, monkeypatch)
     monkeypatch.setattr(_fetch, "ensure_writable_dir", read_only)
     with pytest.raises(PermissionError, match="data_home= directory"):
         fetch_archive(_fetch.CRC_VAL_HE_7K, data_home=home)
+    # Once unpacked, a read-only data_home serves the dataset: nothing needs writing.
+    (home / "CRC-VAL-HE-7K" / "CRC-VAL-HE-7K").mkdir(parents=True)
+    assert fetch_archive(_fetch.CRC_VAL_HE_7K, data_home=home) == home / "CRC-VAL-HE-7K" / (
+        "CRC-VAL-HE-7K"
+    )
 
 
 def _truncate(archive):
@@ -303,3 +308,12 @@ def test_truncated_image_is_named_on_load(tmp_path):
         load_image_folder(root, load_images=True)
     with pytest.raises(ValueError, match="part must be 'lung' or 'colon', got 'liver'"):
         fetch_lc25000(part="liver", data_home=tmp_path)
+
+
+def test_folder_link_loop_is_refused_naming_it(tmp_path):
+    root = _folder(tmp_path, ["A/1.png", "B/1.png"])
+    (root / "A" / "again").symlink_to(root / "A", target_is_directory=True)
+    with pytest.raises(ValueError, match=r"A/again' links back to"):
+        load_image_folder(root)
+    with pytest.raises(FileNotFoundError, match="Archive does not exist or is not a file"):
+        fetch_archive(_fetch.CRC_VAL_HE_7K, data_home=tmp_path / "home", archive=root)

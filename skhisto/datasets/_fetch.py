@@ -234,7 +234,7 @@ def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=T
         source = Path(archive) if archive is not None else home / remote.filename
         if not source.is_file():
             if archive is not None:
-                raise FileNotFoundError(f"Archive does not exist: {str(source)!r}")
+                raise FileNotFoundError(f"Archive does not exist or is not a file: {str(source)!r}")
             if not download_if_missing:
                 raise DatasetUnavailableError(
                     f"{remote.filename} is not in {str(home)!r} and download_if_missing=False."

@@ -64,17 +64,21 @@ def _class_dirs(root, classes):
     return sorted(classes)
 
 
-def _images_under(directory, suffixes):
+def _images_under(directory, suffixes, seen=()):
     """Image files in ``directory`` and its sub-folders (as torchvision's ImageFolder), sorted.
 
-    Hidden files and folders are skipped; symlinked folders are followed.
+    Hidden files and folders are skipped; linked folders are followed, and a
+    link back to a folder being walked is an error rather than endless recursion.
     """
+    real = os.path.realpath(directory)
+    if real in seen:
+        raise ValueError(f"Folder {str(directory)!r} links back to {real!r}; remove the link.")
     found = []
     for entry in _listdir(directory):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            found.extend(_images_under(entry.path, suffixes))
+            found.extend(_images_under(entry.path, suffixes, (*seen, real)))
         elif entry.name.lower().endswith(suffixes):
             found.append(entry.path)
     return sorted(found)

@@ -208,6 +208,7 @@ def test_unwritable_checkpoint_dir_is_refused_before_training(data, tmp_path, mo
         ({}, "mixed", r"y_labeled mixes label types \['number', 'str'\]"),
         ({}, "2-D", r"y_labeled must be 1-D; got shape \(16, 1\)"),
         ({}, "test length", "X_test has 16 images but y_test has 3 labels"),
+        ({}, "test type", r"y_test labels are \['str'\] but y_labeled labels are \['number'\]"),
     ],
 )
 def test_bad_sizes_and_labels_are_refused_before_training(data, monkeypatch, kwargs, labels, match):
@@ -222,6 +223,17 @@ def test_bad_sizes_and_labels_are_refused_before_training(data, monkeypatch, kwa
         y = yL[:, None]
     elif labels == "test length":
         y_test = yT[:3]
+    elif labels == "test type":
+        y_test = yT.astype(str)
     test = {} if y_test is None else dict(X_test=XT, y_test=y_test)
     with pytest.raises(ValueError, match=match):
         _active(**kwargs).fit(pool, X_labeled=XL, y_labeled=y, **test)
+
+
+def test_test_labels_unseen_in_training_are_warned_about(data, monkeypatch):
+    pool, XL, yL, XT, yT = data
+    monkeypatch.setattr(SimCLREmbedder, "fit", lambda *a, **k: pytest.fail("training started"))
+    y_test = np.where(np.arange(16) < 2, 7, yT)
+    with pytest.warns(UserWarning, match=r"y_test has labels \[7\] absent from y_labeled"):
+        with pytest.raises(pytest.fail.Exception, match="training started"):
+            _active().fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT, y_test=y_test)

@@ -18,6 +18,7 @@ from skhisto.contrastive import augment_batch, load_checkpoint, nt_xent_loss
 from skhisto.contrastive._backend import decode_images
 from skhisto.contrastive._simclr import CHECKPOINT_NAME
 from skhisto.exceptions import CheckpointError, CheckpointMismatchError, NonFiniteError
+from skhisto.io import ImageReadError
 
 TINY = dict(image_size=32, batch_size=8, max_epochs=3, lr=1e-3, device="cpu", verbose=False)
 
@@ -335,3 +336,14 @@ def test_bad_input_names_the_problem(images, fitted, tmp_path):
         fitted.transform(images[..., 0])
     with pytest.raises(ValueError, match="batch_size"):
         SimCLREmbedder(**dict(TINY, batch_size=1)).fit(images)
+
+
+def test_truncated_image_path_is_named_before_training(lc25000_small, tmp_path):
+    good = str(lc25000_small.paths[0])
+    bad = tmp_path / "cut.jpeg"
+    data = open(good, "rb").read()
+    bad.write_bytes(data[: len(data) // 3])
+    est = SimCLREmbedder(checkpoint_dir=tmp_path / "ckpt", **TINY)
+    with pytest.raises(ImageReadError, match="cut.jpeg"):
+        est.fit([good, str(bad)])
+    assert not (tmp_path / "ckpt" / CHECKPOINT_NAME).exists()

@@ -3,6 +3,7 @@
 import contextlib
 import os
 import time
+import warnings
 from numbers import Integral, Number
 
 import numpy as np
@@ -50,7 +51,7 @@ def _with_seed(estimator, seed):
 
 
 def _check_labels(y, name, n_images, images_name):
-    """``y`` as a 1-D array, refusing NaN, mixed label types and a length mismatch."""
+    """``y`` as a 1-D array and its label type, refusing NaN, mixed types and a length mismatch."""
     if np.ndim(y) != 1:
         raise ValueError(f"{name} must be 1-D; got shape {np.shape(y)}.")
     values = np.asarray(y, dtype=object)
@@ -66,7 +67,23 @@ def _check_labels(y, name, n_images, images_name):
         raise ValueError(
             f"{images_name} has {n_images} images but {name} has {len(values)} labels."
         )
-    return np.asarray(y)
+    return np.asarray(y), kinds
+
+
+def _check_test_labels(y_test, y_test_kinds, y_labeled, y_labeled_kinds):
+    if y_test_kinds != y_labeled_kinds:
+        raise ValueError(
+            f"y_test labels are {sorted(y_test_kinds)} but y_labeled labels are "
+            f"{sorted(y_labeled_kinds)}; use the same label type for both."
+        )
+    unseen = np.setdiff1d(y_test, y_labeled)
+    if len(unseen):
+        warnings.warn(
+            f"y_test has labels {unseen.tolist()} absent from y_labeled: the proxy never "
+            "predicts them, so they count as errors in every round's score.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _discard(directory):
@@ -254,13 +271,15 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         pool = decode_images(X, size)
         self._check_sizes(len(pool))
         labeled = decode_images(X_labeled, size)
-        y_labeled = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
+        y_labeled, kinds = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
         if len(np.unique(y_labeled)) < 2:
             raise ValueError("y_labeled must contain at least two classes to train the proxy.")
         test = None
         if X_test is not None:
             X_test = decode_images(X_test, size)
-            test = (X_test, _check_labels(y_test, "y_test", len(X_test), "X_test"))
+            y_test, test_kinds = _check_labels(y_test, "y_test", len(X_test), "X_test")
+            _check_test_labels(y_test, test_kinds, y_labeled, kinds)
+            test = (X_test, y_test)
 
         identity = self._identity(pool, labeled, y_labeled, test)
         state = self._start(identity, len(pool), simclr)

@@ -185,6 +185,10 @@ def test_fetchers_validate_load_parameters_before_downloading(tmp_path, monkeypa
         fetch_nct_crc_he_100k(data_home=tmp_path, max_per_klass=5)
     with pytest.raises(ValueError, match="image_size must be a positive int"):
         fetch_lc25000(data_home=tmp_path, image_size=-3)
+    with pytest.raises(TypeError, match="normalized must be True or False; got 'no'"):
+        fetch_nct_crc_he_100k(data_home=tmp_path, normalized="no")
+    with pytest.raises(TypeError, match="download_if_missing must be True or False"):
+        fetch_crc_val_he_7k(data_home=tmp_path, download_if_missing="no")
 
 
 @pytest.mark.parametrize("data_home", ["", 5])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..utils import atomic_write, ensure_writable_dir, io_error, progress
-from ._image_folder import check_load_params, load_image_folder
+from ._image_folder import check_bool, check_load_params, load_image_folder
 
 ZENODO = "https://zenodo.org/records/1214456/files/{}?download=1"
 
@@ -228,6 +228,7 @@ def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=T
     """
     if not isinstance(remote, RemoteArchive):
         raise TypeError(f"remote must be a RemoteArchive; got {type(remote).__name__}.")
+    check_bool(download_if_missing=download_if_missing)
     home = get_data_home(data_home)
     unpacked = home / remote.filename.removesuffix(".zip")
     if not unpacked.is_dir():
@@ -268,6 +269,7 @@ def fetch_nct_crc_he_100k(
     Bunch
         As :func:`load_image_folder`.
     """
+    check_bool(normalized=normalized)
     _check_load_kwargs(load_kwargs)
     remote = NCT_CRC_HE_100K if normalized else NCT_CRC_HE_100K_NONORM
     root = fetch_archive(

@@ -37,10 +37,15 @@ def check_load_params(
             raise ValueError(f"classes lists a folder twice: {list(classes)!r}.")
     if isinstance(extensions, str) or not extensions:
         raise TypeError(f"extensions must be a non-empty tuple like ('.png',); got {extensions!r}.")
-    for name, value in (("shuffle", shuffle), ("load_images", load_images)):
+    check_bool(shuffle=shuffle, load_images=load_images)
+    check_random_state(random_state)
+
+
+def check_bool(**flags):
+    """Refuse a flag that is not a bool (a string such as "no" would count as True)."""
+    for name, value in flags.items():
         if not isinstance(value, bool | np.bool_):
             raise TypeError(f"{name} must be True or False; got {value!r}.")
-    check_random_state(random_state)
 
 
 def _listdir(directory):

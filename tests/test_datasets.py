@@ -166,6 +166,8 @@ def test_load_image_folder_parameters_are_validated(tmp_path, kwargs, error, mat
 
 
 def test_load_image_folder_root_errors_name_the_path(tmp_path):
+    with pytest.raises(TypeError, match="path must be the dataset folder"):
+        load_image_folder(None)
     (tmp_path / "file.png").write_bytes(b"x")
     with pytest.raises(NotADirectoryError, match="file.png' is a file"):
         load_image_folder(tmp_path / "file.png")

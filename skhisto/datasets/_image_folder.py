@@ -171,6 +171,8 @@ def load_image_folder(
         extensions=extensions,
         random_state=random_state,
     )
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be the dataset folder (str or path); got {path!r}.")
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"Dataset folder does not exist: {str(root)!r}")

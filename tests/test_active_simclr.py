@@ -1,5 +1,6 @@
 """ActiveSimCLR: Algorithm 2 rounds on real LC25000 patches, history and round-level resume."""
 
+import os
 import pickle
 
 import numpy as np
@@ -11,6 +12,7 @@ from skhisto import ActiveSimCLR, CoresetSampling, SimCLREmbedder, UncertaintySa
 from skhisto.contrastive import load_checkpoint
 from skhisto.contrastive._active_simclr import CHECKPOINT_NAME
 from skhisto.contrastive._backend import decode_images
+from skhisto.exceptions import CheckpointError, CheckpointMismatchError
 
 SIMCLR = SimCLREmbedder(
     image_size=32, batch_size=8, max_epochs=1, lr=1e-3, device="cpu", verbose=False
@@ -112,7 +114,7 @@ def test_clone_get_params_and_pickle(fitted, data):
 
 def test_bad_input_names_the_problem(data):
     pool, XL, yL, XT, yT = data
-    with pytest.raises(ValueError, match="budget=40 exceeds the pool of 30"):
+    with pytest.raises(ValueError, match="budget=40 images x n_rounds=3 exceed the pool of 30"):
         _active(budget=40).fit(pool, X_labeled=XL, y_labeled=yL)
     with pytest.raises(ValueError, match="y_labeled has 3 labels"):
         _active().fit(pool, X_labeled=XL, y_labeled=yL[:3])
@@ -129,3 +131,109 @@ def test_defaults_use_linear_head_proxy_and_entropy_sampling(data):
     assert type(est.proxy_).__name__ == "LinearHead"
     assert np.isnan(est.history_[0]["score"]) and est.history_[0]["query_time"] > 0
     assert len(set(est.selected_)) == 16
+
+
+@pytest.fixture(scope="module")
+def round_zero_checkpoint(data, tmp_path_factory):
+    """Bytes of the round checkpoint a run killed in round 1 leaves (and its folder)."""
+    directory = tmp_path_factory.mktemp("killed")
+    pool, XL, yL, _, _ = data
+    original = ActiveSimCLR._round
+
+    def dies_in_round_one(self, t, *args):
+        if t == 1:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, t, *args)
+
+    ActiveSimCLR._round = dies_in_round_one
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _active(checkpoint_dir=directory).fit(pool, X_labeled=XL, y_labeled=yL)
+    finally:
+        ActiveSimCLR._round = original
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (dict(n_rounds=2), "n_rounds=3 there, 2 now"),
+        (dict(proxy=LogisticRegression(C=0.5, max_iter=500)), "proxy__C=1.0 there, 0.5 now"),
+        (dict(simclr=clone(SIMCLR).set_params(lr=0.01)), "simclr__lr=0.001 there, 0.01 now"),
+        ("other labels", "the data differ"),
+    ],
+)
+def test_checkpoint_of_another_run_is_refused_and_left_untouched(
+    data, round_zero_checkpoint, tmp_path, change, match
+):
+    pool, XL, yL, _, _ = data
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes((round_zero_checkpoint / CHECKPOINT_NAME).read_bytes())
+    saved = path.read_bytes()
+    kwargs = {} if change == "other labels" else change
+    y = 1 - yL if change == "other labels" else yL
+    est = _active(checkpoint_dir=tmp_path, **kwargs)
+    with pytest.raises(CheckpointMismatchError, match=f"belongs to another run.*{match}"):
+        est.fit(pool, X_labeled=XL, y_labeled=y)
+    assert path.read_bytes() == saved and not hasattr(est, "simclr_")
+
+
+def test_round_simclr_checkpoints_are_cleaned_up(round_zero_checkpoint):
+    # Round 0 finished: its SimCLR checkpoint is superseded by the round checkpoint.
+    assert sorted(os.listdir(round_zero_checkpoint)) == [CHECKPOINT_NAME, "simclr"]
+    assert os.listdir(round_zero_checkpoint / "simclr") == []
+
+
+def test_corrupt_round_checkpoint_is_named(data, tmp_path):
+    pool, XL, yL, _, _ = data
+    (tmp_path / CHECKPOINT_NAME).write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match=f"Checkpoint '{tmp_path / CHECKPOINT_NAME}'"):
+        _active(checkpoint_dir=tmp_path).fit(pool, X_labeled=XL, y_labeled=yL)
+
+
+def test_unwritable_checkpoint_dir_is_refused_before_training(data, tmp_path, monkeypatch):
+    pool, XL, yL, _, _ = data
+    monkeypatch.setattr(SimCLREmbedder, "fit", lambda *a, **k: pytest.fail("training started"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"checkpoint_dir= directory '.*file/ckpt'"):
+        _active(checkpoint_dir=tmp_path / "file" / "ckpt").fit(pool, X_labeled=XL, y_labeled=yL)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "labels", "match"),
+    [
+        (dict(budget=12), None, "budget=12 images x n_rounds=3 exceed the pool of 30"),
+        (dict(candidate_size=4), None, "candidate_size=4 is smaller than budget=8"),
+        ({}, "nan", "y_labeled contains NaN"),
+        ({}, "mixed", r"y_labeled mixes label types \['number', 'str'\]"),
+        ({}, "2-D", r"y_labeled must be 1-D; got shape \(16, 1\)"),
+        ({}, "test length", "X_test has 16 images but y_test has 3 labels"),
+        ({}, "test type", r"y_test labels are \['str'\] but y_labeled labels are \['number'\]"),
+    ],
+)
+def test_bad_sizes_and_labels_are_refused_before_training(data, monkeypatch, kwargs, labels, match):
+    pool, XL, yL, XT, yT = data
+    monkeypatch.setattr(SimCLREmbedder, "fit", lambda *a, **k: pytest.fail("training started"))
+    y, y_test = yL, None
+    if labels == "nan":
+        y = np.where(np.arange(16) == 3, np.nan, yL.astype(float))
+    elif labels == "mixed":
+        y = ["tumour" if v else 0 for v in yL]
+    elif labels == "2-D":
+        y = yL[:, None]
+    elif labels == "test length":
+        y_test = yT[:3]
+    elif labels == "test type":
+        y_test = yT.astype(str)
+    test = {} if y_test is None else dict(X_test=XT, y_test=y_test)
+    with pytest.raises(ValueError, match=match):
+        _active(**kwargs).fit(pool, X_labeled=XL, y_labeled=y, **test)
+
+
+def test_test_labels_unseen_in_training_are_warned_about(data, monkeypatch):
+    pool, XL, yL, XT, yT = data
+    monkeypatch.setattr(SimCLREmbedder, "fit", lambda *a, **k: pytest.fail("training started"))
+    y_test = np.where(np.arange(16) < 2, 7, yT)
+    with pytest.warns(UserWarning, match=r"y_test has labels \[7\] absent from y_labeled"):
+        with pytest.raises(pytest.fail.Exception, match="training started"):
+            _active().fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT, y_test=y_test)

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from skhisto import SimCLREmbedder
 from skhisto.contrastive import augment_batch, load_checkpoint, nt_xent_loss
 from skhisto.contrastive._backend import decode_images
 from skhisto.contrastive._simclr import CHECKPOINT_NAME
+from skhisto.exceptions import CheckpointError, CheckpointMismatchError, NonFiniteError
+from skhisto.io import ImageReadError
 
 TINY = dict(image_size=32, batch_size=8, max_epochs=3, lr=1e-3, device="cpu", verbose=False)
 
@@ -189,17 +192,122 @@ def test_killed_fit_resumes_from_last_checkpoint(fitted, images, tmp_path):
     assert load_checkpoint(ckpt_dir / CHECKPOINT_NAME)["state"]["epoch"] == 3
 
 
-def test_checkpoint_of_another_fit_is_not_resumed(images, tmp_path):
+def test_interrupted_epoch_resumes_to_the_same_weights(fitted, images, tmp_path, monkeypatch):
+    import skhisto.contrastive._train as train_module
+
+    real, calls = train_module.augment_batch, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # Ctrl-C in the middle of epoch 2 (4 augment calls per epoch)
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "augment_batch", interrupted)
+    est = SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(images)
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["state"]["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]
+    monkeypatch.setattr(train_module, "augment_batch", real)
+    torch.use_deterministic_algorithms(True)
+    try:
+        est.fit(images)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert est.n_epochs_ == 3 and _same_weights(est, fitted)
+
+
+@pytest.mark.parametrize(
+    ("change", "difference"),
+    [
+        (dict(max_epochs=2), "epochs='0 to 1' there, '0 to 2' now"),
+        (dict(lr=1e-2), "lr=0.001 there, 0.01 now"),
+        (dict(random_state=1), "random_state=0 there, 1 now"),
+        ("other data", "the data differ"),
+    ],
+)
+def test_checkpoint_of_another_run_is_refused_and_left_untouched(
+    images, tmp_path, change, difference
+):
     first = SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, max_epochs=1))
     first.fit(images)
-    second = clone(first).set_params(max_epochs=2).fit(images[:8])
-    assert second.n_epochs_ == 2 and all(r["n_images"] == 8 for r in second.history_)
+    saved = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    second = clone(first)
+    data = images
+    if change == "other data":
+        data = images[:8]
+    else:
+        second.set_params(**change)
+    with pytest.raises(CheckpointMismatchError, match=f"belongs to another run.*{difference}"):
+        second.fit(data)
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == saved
+    assert not hasattr(second, "network_")
+
+
+def test_checkpoint_of_an_older_format_is_refused(images, tmp_path):
+    torch.save({"identity": {"config": "{}", "data": "x", "target": 3}}, tmp_path / CHECKPOINT_NAME)
+    with pytest.raises(CheckpointMismatchError, match="belongs to another run.*To start afresh"):
+        SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
+    torch.save([1, 2], tmp_path / CHECKPOINT_NAME)
+    with pytest.raises(CheckpointMismatchError, match="another version of skhisto"):
+        SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
 
 
 def test_corrupt_checkpoint_raises_clear_error(images, tmp_path):
     (tmp_path / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="corrupt"):
+    with pytest.raises(CheckpointError, match="corrupt"):
         SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
+
+
+def test_truncated_checkpoint_is_named_and_kept(images, tmp_path):
+    SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, max_epochs=1)).fit(images)
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match=f"Checkpoint '{path}' is corrupt, truncated"):
+        SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, max_epochs=1)).fit(
+            images
+        )
+    assert path.stat().st_size == 5000
+
+
+def test_unwritable_checkpoint_dir_is_refused_before_training(images, tmp_path, monkeypatch):
+    import skhisto.contrastive._simclr as simclr_module
+
+    monkeypatch.setattr(
+        simclr_module, "train_simclr", lambda *a, **k: pytest.fail("training started")
+    )
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"checkpoint_dir= directory '.*file/ckpt'"):
+        SimCLREmbedder(checkpoint_dir=tmp_path / "file" / "ckpt", **TINY).fit(images)
+
+
+def test_diverging_loss_raises_and_saves_nothing_non_finite(images, tmp_path):
+    est = SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, lr=1e30))
+    with pytest.raises(NonFiniteError, match=r"diverged: the loss is nan at epoch 2.*lr="):
+        est.fit(images[:8])  # one step per epoch: epoch 1 finishes, epoch 2 diverges
+    assert not hasattr(est, "network_")
+    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)["state"]
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in state["network"].values())
+
+
+def test_diverging_warm_start_keeps_the_fitted_network(fitted, images):
+    est = pickle.loads(pickle.dumps(fitted)).set_params(warm_start=True, lr=1e30, max_epochs=2)
+    with pytest.raises(NonFiniteError, match="epoch 4"):
+        est.fit(images)
+    assert est.n_epochs_ == 3 and _same_weights(est, fitted)
+
+
+def test_save_encoder_errors_name_the_path_and_leave_no_file(fitted, tmp_path):
+    missing = tmp_path / "no-such-dir" / "encoder.safetensors"
+    with pytest.raises(FileNotFoundError, match="Cannot write '.*no-such-dir/encoder.safetensors'"):
+        fitted.save_encoder(missing)
+    with pytest.raises(NotFittedError):
+        SimCLREmbedder(**TINY).save_encoder(tmp_path / "encoder.safetensors")
+    path = fitted.save_encoder(tmp_path / "encoder.safetensors")
+    again = fitted.save_encoder(path)  # replaced whole, no temporary file left beside it
+    assert [p.name for p in tmp_path.iterdir()] == ["encoder.safetensors"] and again == path
 
 
 def test_saved_encoder_loads_into_foundation_embedder(fitted, images, tmp_path):
@@ -222,3 +330,20 @@ def test_bad_input_names_the_problem(images, fitted, tmp_path):
         SimCLREmbedder(temperature=0).fit(images)
     with pytest.raises(ValueError, match="safetensors"):
         fitted.save_encoder(tmp_path / "encoder.pt")
+    with pytest.raises(ValueError, match="at least one image"):
+        SimCLREmbedder(**TINY).fit(np.empty((0, 32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"shape \(16, 32, 32\)"):
+        fitted.transform(images[..., 0])
+    with pytest.raises(ValueError, match="batch_size"):
+        SimCLREmbedder(**dict(TINY, batch_size=1)).fit(images)
+
+
+def test_truncated_image_path_is_named_before_training(lc25000_small, tmp_path):
+    good = str(lc25000_small.paths[0])
+    bad = tmp_path / "cut.jpeg"
+    data = open(good, "rb").read()
+    bad.write_bytes(data[: len(data) // 3])
+    est = SimCLREmbedder(checkpoint_dir=tmp_path / "ckpt", **TINY)
+    with pytest.raises(ImageReadError, match="cut.jpeg"):
+        est.fit([good, str(bad)])
+    assert not (tmp_path / "ckpt" / CHECKPOINT_NAME).exists()

@@ -1,10 +1,10 @@
 """ActiveSimCLR: contrastive training on actively sampled subsets (Algorithm 2, Reasat & Smith)."""
 
-import hashlib
-import json
+import contextlib
 import os
 import time
-from numbers import Integral
+import warnings
+from numbers import Integral, Number
 
 import numpy as np
 import torch
@@ -20,10 +20,11 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import torch_seed
+from ..utils import digest_arrays, ensure_writable_dir, run_identity, torch_seed
 from ._backend import decode_images
-from ._checkpoint import load_checkpoint, save_checkpoint
-from ._simclr import SimCLREmbedder
+from ._checkpoint import resume_checkpoint, save_checkpoint
+from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
+from ._simclr import SimCLREmbedder, seed_description
 
 CHECKPOINT_NAME = "active_simclr_rounds.pt"
 
@@ -49,13 +50,47 @@ def _with_seed(estimator, seed):
     return estimator
 
 
-def _digest(*arrays):
-    digest = hashlib.blake2b(digest_size=16)
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(repr((array.shape, array.dtype.str)).encode())
-        digest.update(memoryview(array.reshape(-1)).cast("B"))
-    return digest.hexdigest()
+def _check_labels(y, name, n_images, images_name):
+    """``y`` as a 1-D array and its label type, refusing NaN, mixed types and a length mismatch."""
+    if np.ndim(y) != 1:
+        raise ValueError(f"{name} must be 1-D; got shape {np.shape(y)}.")
+    values = np.asarray(y, dtype=object)
+    if any(isinstance(v, float) and v != v for v in values):
+        raise ValueError(f"{name} contains NaN; drop the unlabeled images from {images_name}.")
+    kinds = {
+        "str" if isinstance(v, str) else "number" if isinstance(v, Number) else type(v).__name__
+        for v in values
+    }
+    if len(kinds) > 1:
+        raise ValueError(f"{name} mixes label types {sorted(kinds)}; use one type for all labels.")
+    if len(values) != n_images:
+        raise ValueError(
+            f"{images_name} has {n_images} images but {name} has {len(values)} labels."
+        )
+    return np.asarray(y), kinds
+
+
+def _check_test_labels(y_test, y_test_kinds, y_labeled, y_labeled_kinds):
+    if y_test_kinds != y_labeled_kinds:
+        raise ValueError(
+            f"y_test labels are {sorted(y_test_kinds)} but y_labeled labels are "
+            f"{sorted(y_labeled_kinds)}; use the same label type for both."
+        )
+    unseen = np.setdiff1d(y_test, y_labeled)
+    if len(unseen):
+        warnings.warn(
+            f"y_test has labels {unseen.tolist()} absent from y_labeled: the proxy never "
+            "predicts them, so they count as errors in every round's score.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _discard(directory):
+    """Remove a finished round's SimCLR checkpoint (the round checkpoint supersedes it)."""
+    with contextlib.suppress(OSError):
+        os.remove(os.path.join(directory, SIMCLR_CHECKPOINT_NAME))
+        os.rmdir(directory)
 
 
 class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -99,8 +134,12 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Seeds the subset draws and, where unset, SimCLR, proxy and strategy.
     checkpoint_dir : str or path, optional
         Round state saved atomically after every round (SimCLR's epoch
-        checkpoints under ``checkpoint_dir/simclr``); a killed ``fit`` on the
-        same pool resumes after the last finished round.
+        checkpoints under ``checkpoint_dir/simclr/round-<t>``); a killed
+        ``fit`` with the same data and parameters resumes after the last
+        finished round. Checked writable before training starts; a checkpoint
+        of another run raises
+        :class:`~skhisto.exceptions.CheckpointMismatchError` and is left
+        untouched.
     verbose : {"auto"} or bool, default="auto"
 
     Attributes
@@ -162,30 +201,45 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             return None
         return os.path.join(os.fspath(self.checkpoint_dir), CHECKPOINT_NAME)
 
-    def _identity(self, pool, labeled, y_labeled):
-        params = {
-            k: repr(v)
-            for k, v in self.get_params(deep=True).items()
-            if k not in ("n_rounds", "verbose", "checkpoint_dir") and "__verbose" not in k
-        }
-        return json.dumps({"params": params, "data": _digest(pool, labeled, y_labeled)})
+    def _identity(self, pool, labeled, y_labeled, test):
+        """Parameters (sub-estimators' included) and data that must match to resume."""
+        params = {}
+        for key, value in self.get_params(deep=True).items():
+            if key.rsplit("__", 1)[-1] in ("verbose", "checkpoint_dir"):
+                continue
+            if hasattr(value, "get_params"):  # its parameters are listed one by one
+                value = type(value).__name__
+            params[key] = seed_description(value) if key.endswith("random_state") else value
+        tested = digest_arrays(*test) if test is not None else None
+        return run_identity(params, data=digest_arrays(pool, labeled, y_labeled), test=tested)
 
-    def _start(self, pool, labeled, y_labeled, simclr):
+    def _start(self, identity, n_pool, simclr):
         """Fresh state, or the state after the last finished round of a killed run."""
-        identity = self._identity(pool, labeled, y_labeled)
         path = self._checkpoint_path()
-        checkpoint = load_checkpoint(path) if path else None
-        if checkpoint is not None and checkpoint["identity"] == identity:
+        checkpoint = resume_checkpoint(path, identity) if path else None
+        if checkpoint is not None:
             simclr._set_training_state(checkpoint["simclr"])
-            return identity, checkpoint
+            return checkpoint
         seed = torch_seed(self.random_state)
-        first = np.random.default_rng([seed, 0]).choice(len(pool), self.budget, replace=False)
-        return identity, {
+        first = np.random.default_rng([seed, 0]).choice(n_pool, self.budget, replace=False)
+        return {
             "seed": seed,
             "round": 0,
             "selected": torch.from_numpy(np.sort(first)),
             "history": [],
         }
+
+    def _check_sizes(self, n_pool):
+        if self.budget * self.n_rounds > n_pool:
+            raise ValueError(
+                f"budget={self.budget} images x n_rounds={self.n_rounds} exceed the pool of "
+                f"{n_pool} images; lower budget or n_rounds."
+            )
+        if self.candidate_size < self.budget:
+            raise ValueError(
+                f"candidate_size={self.candidate_size} is smaller than budget={self.budget}: "
+                "each round could not add budget images."
+            )
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, *, X_labeled, y_labeled, X_test=None, y_test=None):
@@ -207,28 +261,33 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self
         """
         simclr = clone(self.simclr) if self.simclr is not None else SimCLREmbedder()
-        size = simclr.image_size
-        pool = decode_images(X, size)
-        if self.budget > len(pool):
-            raise ValueError(f"budget={self.budget} exceeds the pool of {len(pool)} images.")
-        labeled = decode_images(X_labeled, size)
-        y_labeled = np.asarray(y_labeled)
-        if len(y_labeled) != len(labeled):
-            raise ValueError(
-                f"X_labeled has {len(labeled)} images but y_labeled has {len(y_labeled)} labels."
-            )
-        if len(np.unique(y_labeled)) < 2:
-            raise ValueError("y_labeled must contain at least two classes to train the proxy.")
+        self._simclr_dir = simclr.checkpoint_dir
+        if self.checkpoint_dir is not None:
+            home = ensure_writable_dir(self.checkpoint_dir, "checkpoint_dir")
+            self._simclr_dir = os.path.join(home, "simclr")
         if (X_test is None) != (y_test is None):
             raise ValueError("Pass both X_test and y_test, or neither.")
-        test = None if X_test is None else (decode_images(X_test, size), np.asarray(y_test))
+        size = simclr.image_size
+        pool = decode_images(X, size)
+        self._check_sizes(len(pool))
+        labeled = decode_images(X_labeled, size)
+        y_labeled, kinds = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
+        if len(np.unique(y_labeled)) < 2:
+            raise ValueError("y_labeled must contain at least two classes to train the proxy.")
+        test = None
+        if X_test is not None:
+            X_test = decode_images(X_test, size)
+            y_test, test_kinds = _check_labels(y_test, "y_test", len(X_test), "X_test")
+            _check_test_labels(y_test, test_kinds, y_labeled, kinds)
+            test = (X_test, y_test)
 
-        identity, state = self._start(pool, labeled, y_labeled, simclr)
+        identity = self._identity(pool, labeled, y_labeled, test)
+        state = self._start(identity, len(pool), simclr)
         seed = state["seed"]
+        if self._simclr_dir is not None and state["round"] > 0:  # killed before its cleanup
+            _discard(self._round_dir(int(state["round"]) - 1))
         if simclr.random_state is None:
             simclr.set_params(random_state=seed)
-        if self.checkpoint_dir is not None:
-            simclr.set_params(checkpoint_dir=os.path.join(os.fspath(self.checkpoint_dir), "simclr"))
         self.simclr_ = simclr
         selected = state["selected"].numpy()
         history = [dict(r) for r in state["history"]]
@@ -249,12 +308,18 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                         "simclr": self.simclr_._training_state(),
                     },
                 )
+            if self._simclr_dir is not None:
+                _discard(self._round_dir(t))
         if int(state["round"]) >= self.n_rounds:  # resumed after the last round: no proxy yet
             self.proxy_ = self._fit_proxy(seed, self.n_rounds - 1, labeled, y_labeled)
         self.selected_ = selected
         self.history_ = history
         self.n_features_out_ = self._n_features_out = self.simclr_.n_features_out_
         return self
+
+    def _round_dir(self, t):
+        # One folder per round: a finished round's checkpoint never meets the next round's data.
+        return os.path.join(os.fspath(self._simclr_dir), f"round-{t}")
 
     def _fit_proxy(self, seed, t, labeled, y_labeled):
         proxy = self.proxy if self.proxy is not None else _default_proxy()
@@ -265,6 +330,8 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         n_images = len(selected)
         start = time.perf_counter()
         self.simclr_.set_params(warm_start=t > 0)
+        if self._simclr_dir is not None:
+            self.simclr_.set_params(checkpoint_dir=self._round_dir(t))
         self.simclr_.fit(pool[selected])
         train_time = time.perf_counter() - start
 

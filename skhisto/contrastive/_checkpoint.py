@@ -1,32 +1,27 @@
 """Atomic training checkpoints loaded with ``weights_only=True`` (no code payloads)."""
 
 import os
-import tempfile
 
 import torch
+
+from ..exceptions import CheckpointError
+from ..utils import atomic_write, check_identity, io_error
 
 
 def save_checkpoint(path, state):
     """Write ``state`` (tensors, numbers, strings, lists, dicts) to ``path`` atomically.
 
-    The file is written next to ``path`` and moved over it with
-    :func:`os.replace`, so a run killed mid-write leaves the previous
-    checkpoint intact.
+    Written through :func:`skhisto.utils.atomic_write`, so a run killed
+    mid-write leaves the previous checkpoint intact and no temporary file.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pt")
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise io_error(exc, "create the checkpoint directory", directory) from exc
+    with atomic_write(path) as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(path):
@@ -34,9 +29,10 @@ def load_checkpoint(path):
 
     Raises
     ------
-    ValueError
-        When the file exists but cannot be read safely (corrupt, or holding
-        objects other than tensors and plain containers).
+    CheckpointError
+        When the file exists but cannot be read safely (truncated, corrupt, or
+        holding objects other than tensors and plain containers); the file is
+        left in place.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -44,7 +40,28 @@ def load_checkpoint(path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unreadable file gets the same clear error
-        raise ValueError(
-            f"Checkpoint {path!r} is corrupt or not a weights-only checkpoint ({exc}); "
-            "delete it or use another checkpoint_dir."
+        raise CheckpointError(
+            f"Checkpoint {path!r} is corrupt, truncated or not a weights-only checkpoint "
+            f"({type(exc).__name__}: {exc}); delete it or use another checkpoint_dir."
         ) from exc
+
+
+def resume_checkpoint(path, identity):
+    """The checkpoint at ``path`` if it belongs to the run ``identity``, None when absent.
+
+    Raises
+    ------
+    CheckpointError
+        When the file cannot be read.
+    CheckpointMismatchError
+        When it belongs to another run (other data or parameters); the message
+        says what differs. The file is left untouched.
+    """
+    checkpoint = load_checkpoint(path)
+    if checkpoint is None:
+        return None
+    saved = checkpoint.get("identity") if isinstance(checkpoint, dict) else None
+    check_identity(
+        saved, identity, os.fspath(path), restart="delete it or pass another checkpoint_dir="
+    )
+    return checkpoint

@@ -1,7 +1,6 @@
 """SimCLREmbedder: contrastive pretraining of a timm encoder on unlabeled patches."""
 
-import hashlib
-import json
+import copy
 import os
 from numbers import Integral, Real
 
@@ -17,26 +16,50 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..embedding import embed_images
 from ..utils import (
+    atomic_write,
+    digest_arrays,
+    ensure_writable_dir,
+    file_digest,
     prepare_model,
     resolve_device,
     resolve_precision,
+    run_identity,
     seeded_torch,
     torch_generator,
     torch_seed,
 )
 from ._backend import backbone_normalisation, create_encoder, decode_images
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._network import SimCLRNetwork, cpu_state
 from ._train import train_simclr
 
 CHECKPOINT_NAME = "simclr_checkpoint.pt"
 
+# Parameters that shape the trained weights: a checkpoint resumes only when they match.
+IDENTITY_PARAMS = (
+    "backbone",
+    "weights",
+    "projection_dim",
+    "temperature",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "image_size",
+    "augment",
+    "random_state",
+)
 
-def _data_fingerprint(images):
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(images.shape).encode())
-    digest.update(memoryview(images.reshape(-1)).cast("B"))
-    return digest.hexdigest()
+
+def seed_description(random_state):
+    """A seed as a run identity sees it: an int or None compare by value, a generator by type."""
+    if random_state is None or isinstance(random_state, Integral):
+        return random_state
+    return type(random_state).__name__
+
+
+def state_digest(tensors):
+    """Digest of a state dict's tensors (the starting point of a warm start)."""
+    return digest_arrays(*(t.detach().float().cpu().numpy() for t in tensors.values()))
 
 
 class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -80,8 +103,12 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         value and data give the same weights on CPU.
     checkpoint_dir : str or path, optional
         A checkpoint is written there atomically after every epoch; a later
-        ``fit`` of the same data and parameters resumes from it (a checkpoint
-        of another fit is overwritten).
+        ``fit`` of the same data and parameters resumes from it. The
+        directory is checked writable before training starts. A checkpoint of
+        another run (other data, parameters, seed or epochs) raises
+        :class:`~skhisto.exceptions.CheckpointMismatchError` saying what
+        differs and is left untouched; an unreadable one raises
+        :class:`~skhisto.exceptions.CheckpointError`.
     warm_start : bool, default=False
         Continue training the fitted network (and optimizer) for
         ``max_epochs`` more epochs on the new ``X``.
@@ -158,20 +185,18 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.warm_start = warm_start
         self.verbose = verbose
 
-    def _config(self):
-        """Parameters that must match for a checkpoint to be resumed (not the seed)."""
-        keys = (
-            "backbone",
-            "weights",
-            "projection_dim",
-            "temperature",
-            "lr",
-            "weight_decay",
-            "batch_size",
-            "image_size",
-            "augment",
-        )
-        return json.dumps({k: str(getattr(self, k)) for k in keys}, sort_keys=True)
+    def _identity(self, images, state, warm):
+        """This fit's run identity: parameters, data, epochs and (warm) starting weights."""
+        params = {k: getattr(self, k) for k in IDENTITY_PARAMS}
+        params["random_state"] = seed_description(self.random_state)
+        params["weights"] = None if self.weights is None else os.fspath(self.weights)
+        params["epochs"] = f"{state['epoch']} to {state['epoch'] + self.max_epochs}"
+        digests = {"data": digest_arrays(images)}
+        if self.weights is not None and os.path.isfile(self.weights):
+            digests["weights file"] = file_digest(self.weights)
+        if warm:
+            digests["warm-start weights"] = state_digest(state["network"])
+        return run_identity(params, **digests)
 
     def _fresh_state(self):
         seed = torch_seed(self.random_state)
@@ -221,13 +246,6 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_features_out_ = self._n_features_out
         return self
 
-    def _resumable(self, checkpoint, identity, start_epoch):
-        return (
-            checkpoint is not None
-            and checkpoint.get("identity") == identity
-            and checkpoint["state"]["epoch"] >= start_epoch
-        )
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the encoder contrastively on the images ``X`` (labels are ignored).
@@ -242,23 +260,24 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         -------
         self
         """
+        path = None
+        if self.checkpoint_dir is not None:
+            directory = ensure_writable_dir(self.checkpoint_dir, "checkpoint_dir")
+            path = os.path.join(directory, CHECKPOINT_NAME)
         images = decode_images(X, self.image_size)
         if len(images) < 2:
             raise ValueError(f"SimCLR needs at least 2 images to contrast; got {len(images)}.")
         device = resolve_device(self.device)
         warm = self.warm_start and hasattr(self, "network_")
-        if warm:
-            state, network = self._training_state(), self.network_
+        if warm:  # train a copy: a failed fit leaves the fitted network as it was
+            state, network = self._training_state(), copy.deepcopy(self.network_)
         else:
             state, network = self._fresh_state()
         target = state["epoch"] + self.max_epochs
-        identity = {"config": self._config(), "data": _data_fingerprint(images), "target": target}
-        path = None
-        if self.checkpoint_dir is not None:
-            path = os.path.join(os.fspath(self.checkpoint_dir), CHECKPOINT_NAME)
-            checkpoint = load_checkpoint(path)
-            if self._resumable(checkpoint, identity, state["epoch"]):
-                state = checkpoint["state"]
+        identity = self._identity(images, state, warm)
+        checkpoint = resume_checkpoint(path, identity) if path is not None else None
+        if checkpoint is not None:
+            state = checkpoint["state"]
         network.load_state_dict(state["network"])
         self._train(network, state, images, device, target, identity, path)
         return self
@@ -270,6 +289,8 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         if state["optimizer"] is not None:
             optimizer.load_state_dict(state["optimizer"])
+            for group in optimizer.param_groups:  # a warm start uses today's lr, not the saved one
+                group.update(lr=self.lr, weight_decay=self.weight_decay)
         index_rng = torch.Generator()
         index_rng.set_state(state["index_rng"])
         augment_rng = torch_generator(state["augment_seed"], device)
@@ -345,6 +366,8 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """Write the encoder as a timm state dict in ``.safetensors`` (atomically).
 
         The file loads into ``FoundationEmbedder(backbone=self.backbone, weights=path)``.
+        It is written through :func:`skhisto.utils.atomic_write`: an existing
+        file is replaced whole or left as it was, and errors name the path.
 
         Parameters
         ----------
@@ -355,7 +378,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         str
             The path written.
         """
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         check_is_fitted(self, "network_")
         path = os.fspath(path)
@@ -364,9 +387,9 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         tensors = {
             k: v.contiguous() for k, v in cpu_state(self.network_.encoder.state_dict()).items()
         }
-        tmp = f"{path}.tmp-{os.getpid()}"
-        save_file(tensors, tmp, metadata={"backbone": self.backbone, "format": "timm"})
-        os.replace(tmp, path)
+        payload = save(tensors, metadata={"backbone": self.backbone, "format": "timm"})
+        with atomic_write(path) as f:
+            f.write(payload)
         return path
 
     def __sklearn_tags__(self):

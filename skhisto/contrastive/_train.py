@@ -5,6 +5,7 @@ import time
 import numpy as np
 import torch
 
+from ..exceptions import NonFiniteError
 from ..utils import autocast, iter_slices, n_batches, progress, to_device
 from ._augment import augment_batch
 from ._loss import nt_xent_loss
@@ -20,6 +21,14 @@ def _epoch_batches(n, batch_size, generator):
     """Shuffled index batches; a trailing single image has no negatives and is dropped."""
     order = torch.randperm(n, generator=generator).numpy()
     return [order[s] for s in iter_slices(n, batch_size) if s.stop - s.start >= 2]
+
+
+def _diverged(what, epoch, step):
+    return NonFiniteError(
+        f"SimCLR training diverged: {what} at epoch {epoch}, step {step}. Lower lr= "
+        "(or raise temperature=, or use precision='fp32'). Nothing non-finite was saved: "
+        "the checkpoint, if any, holds the last finished epoch."
+    )
 
 
 def train_simclr(
@@ -75,6 +84,12 @@ def train_simclr(
     list of dict
         One record per epoch: ``epoch``, ``loss`` (mean over steps), ``time`` (s),
         ``n_images``.
+
+    Raises
+    ------
+    NonFiniteError
+        When a loss or, after a step, a weight is NaN or infinite; raised
+        before ``on_epoch_end``, so no checkpoint holds non-finite weights.
     """
     records = []
     network.train()
@@ -90,7 +105,7 @@ def train_simclr(
             desc=f"SimCLR epoch {epoch}/{end_epoch}",
             verbose=verbose,
         )
-        for index in bar:
+        for step, index in enumerate(bar, start=1):
             batch = to_device(torch.from_numpy(images[np.sort(index)]), device)
             batch = batch.permute(0, 3, 1, 2)
             views = torch.cat(
@@ -103,12 +118,16 @@ def train_simclr(
                 z = network(views)
             z1, z2 = z.float().chunk(2)
             loss = nt_xent_loss(z1, z2, temperature)
+            if not torch.isfinite(loss):
+                raise _diverged(f"the loss is {loss.item()}", epoch, step)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if not all(torch.isfinite(p).all() for p in network.parameters()):
+            raise _diverged("the weights are no longer finite", epoch, len(batches))
         record = {
             "epoch": epoch,
             "loss": float(np.mean(losses)) if losses else float("nan"),

@@ -1,17 +1,19 @@
 """Downloading, verifying and unpacking the public histology patch collections."""
 
 import hashlib
+import http.client
+import inspect
 import os
 import shutil
 import tempfile
-import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..utils import progress
-from ._image_folder import load_image_folder
+from ..utils import atomic_write, ensure_writable_dir, io_error, progress
+from ._image_folder import check_bool, check_load_params, load_image_folder
 
 ZENODO = "https://zenodo.org/records/1214456/files/{}?download=1"
 
@@ -70,38 +72,81 @@ LC25000 = RemoteArchive(
 
 
 def get_data_home(data_home=None):
-    """Dataset folder: ``data_home``, else ``$SKHISTO_DATA_HOME``, else ``~/skhisto_data``."""
-    home = data_home or os.environ.get("SKHISTO_DATA_HOME") or Path.home() / "skhisto_data"
+    """Dataset folder: ``data_home``, else ``$SKHISTO_DATA_HOME``, else ``~/skhisto_data``.
+
+    The folder is created when missing; it need not be writable once the
+    datasets are unpacked there (see :func:`fetch_archive`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skhisto.datasets import get_data_home
+    >>> home = tempfile.mkdtemp()
+    >>> str(get_data_home(home)) == home
+    True
+    """
+    if data_home is None:
+        home = os.environ.get("SKHISTO_DATA_HOME") or Path.home() / "skhisto_data"
+    elif isinstance(data_home, str | os.PathLike) and os.fspath(data_home):
+        home = data_home
+    else:
+        raise TypeError(f"data_home must be a folder path or None; got {data_home!r}.")
     home = Path(home).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise io_error(exc, "create data_home= directory", home) from exc
     return home
 
 
 def _md5(path):
     digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise io_error(exc, "read", path) from exc
     return digest.hexdigest()
 
 
+class _NetworkError(Exception):
+    """The connection failed mid-download (not the local disk)."""
+
+
+def _blocks(response):
+    while True:
+        try:
+            block = response.read(1 << 20)
+        except (OSError, http.client.HTTPException) as exc:
+            raise _NetworkError(exc) from exc
+        if not block:
+            return
+        yield block
+
+
 def _download(remote, target):
+    """Download ``remote`` to ``target`` through one atomic write: never a partial file."""
     if remote.url is None:
         raise DatasetUnavailableError(
             f"{remote.filename} is not on disk at {str(target)!r} and has no direct download. "
             f"{remote.how_to_get} Place the archive there, or pass archive=<path>."
         )
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as response:
+        try:
+            response = urllib.request.urlopen(remote.url, timeout=60)
+        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+            raise _NetworkError(exc) from exc
+        with response, atomic_write(target) as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            blocks = iter(lambda: response.read(1 << 20), b"")
             n = None if total is None else -(-total // (1 << 20))
+            received = 0
+            blocks = _blocks(response)
             for block in progress(blocks, total=n, desc=remote.filename, verbose=True):
-                out.write(block)
-        os.replace(tmp, target)
-    except (urllib.error.URLError, OSError) as exc:
-        Path(tmp).unlink(missing_ok=True)
+                received += out.write(block)
+            if total is not None and received != total:
+                raise _NetworkError(f"connection closed after {received} of {total} bytes")
+    except _NetworkError as exc:  # local write errors (disk full) pass through, naming target
         raise DatasetUnavailableError(
             f"Cannot download {remote.filename} from {remote.url} ({exc}). If offline, "
             f"download it elsewhere and place it at {str(target)!r}, or pass archive=<path>."
@@ -120,7 +165,11 @@ def _verify(remote, archive):
 
 
 def _extract(archive, destination):
-    tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".extract-"))
+    """Unpack into a temporary folder moved into place at the end: never a partial dataset."""
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".extract-"))
+    except OSError as exc:
+        raise io_error(exc, "unpack into", destination.parent) from exc
     try:
         with zipfile.ZipFile(archive) as zf:
             for member in zf.namelist():
@@ -128,10 +177,35 @@ def _extract(archive, destination):
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise ValueError(f"Unsafe path {member!r} in archive {str(archive)!r}.")
             zf.extractall(tmp)
-        os.replace(tmp, destination)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ValueError(
+            f"Archive {str(archive)!r} is truncated or corrupt ({exc}); nothing was unpacked. "
+            "Delete it and download it again."
+        ) from exc
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise io_error(exc, f"unpack {str(archive)!r} into", destination.parent) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    try:
+        os.replace(tmp, destination)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not destination.is_dir():  # else another process unpacked it first: use theirs
+            raise io_error(exc, "move the unpacked data to", destination) from exc
+
+
+def _check_load_kwargs(load_kwargs):
+    """Validate what a fetcher passes to :func:`load_image_folder`, before any download."""
+    known = set(inspect.signature(check_load_params).parameters)
+    unknown = sorted(set(load_kwargs) - known)
+    if unknown:
+        raise TypeError(
+            f"Unknown parameters {unknown} for load_image_folder; expected some of {sorted(known)}."
+        )
+    check_load_params(**load_kwargs)
 
 
 def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=True):
@@ -152,17 +226,23 @@ def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=T
     pathlib.Path
         Root of the unpacked ImageFolder.
     """
+    if not isinstance(remote, RemoteArchive):
+        raise TypeError(f"remote must be a RemoteArchive; got {type(remote).__name__}.")
+    check_bool(download_if_missing=download_if_missing)
     home = get_data_home(data_home)
     unpacked = home / remote.filename.removesuffix(".zip")
     if not unpacked.is_dir():
         source = Path(archive) if archive is not None else home / remote.filename
         if not source.is_file():
             if archive is not None:
-                raise FileNotFoundError(f"Archive does not exist: {str(source)!r}")
+                raise FileNotFoundError(f"Archive does not exist or is not a file: {str(source)!r}")
             if not download_if_missing:
                 raise DatasetUnavailableError(
                     f"{remote.filename} is not in {str(home)!r} and download_if_missing=False."
                 )
+        # Downloading and unpacking write into data_home: prove it writable first.
+        ensure_writable_dir(home, "data_home")
+        if not source.is_file():
             _download(remote, source)
         _verify(remote, source)
         _extract(source, unpacked)
@@ -189,6 +269,8 @@ def fetch_nct_crc_he_100k(
     Bunch
         As :func:`load_image_folder`.
     """
+    check_bool(normalized=normalized)
+    _check_load_kwargs(load_kwargs)
     remote = NCT_CRC_HE_100K if normalized else NCT_CRC_HE_100K_NONORM
     root = fetch_archive(
         remote, data_home=data_home, archive=archive, download_if_missing=download_if_missing
@@ -201,6 +283,7 @@ def fetch_crc_val_he_7k(*, data_home=None, archive=None, download_if_missing=Tru
 
     See :func:`fetch_nct_crc_he_100k` for the parameters.
     """
+    _check_load_kwargs(load_kwargs)
     root = fetch_archive(
         CRC_VAL_HE_7K, data_home=data_home, archive=archive, download_if_missing=download_if_missing
     )
@@ -226,6 +309,7 @@ def fetch_lc25000(
     """
     if part not in ("lung", "colon"):
         raise ValueError(f"part must be 'lung' or 'colon', got {part!r}.")
+    _check_load_kwargs(load_kwargs)
     root = fetch_archive(
         LC25000, data_home=data_home, archive=archive, download_if_missing=download_if_missing
     )

@@ -1,6 +1,7 @@
 """ImageFolder-layout datasets (``<root>/<class>/<image>``) as sklearn Bunches."""
 
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -8,10 +9,54 @@ from sklearn.utils import Bunch, check_random_state
 
 from ..io import IMAGE_EXTENSIONS, read_image
 from ..io._resize import resize_uint8
+from ..utils import io_error
+
+
+def check_load_params(
+    *,
+    classes=None,
+    max_per_class=None,
+    shuffle=False,
+    load_images=False,
+    image_size=None,
+    extensions=IMAGE_EXTENSIONS,
+    random_state=None,
+):
+    """Validate :func:`load_image_folder`'s parameters (fetchers call it before downloading)."""
+    for name, value in (("max_per_class", max_per_class), ("image_size", image_size)):
+        if value is not None and (
+            not isinstance(value, Integral) or isinstance(value, bool) or value < 1
+        ):
+            raise ValueError(f"{name} must be a positive int or None; got {value!r}.")
+    if classes is not None:
+        if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
+            raise TypeError(f"classes must be a list of folder names (str); got {classes!r}.")
+        if not classes:
+            raise ValueError("classes is empty; pass None to keep every class folder.")
+        if len(set(classes)) != len(classes):
+            raise ValueError(f"classes lists a folder twice: {list(classes)!r}.")
+    if isinstance(extensions, str) or not extensions:
+        raise TypeError(f"extensions must be a non-empty tuple like ('.png',); got {extensions!r}.")
+    check_bool(shuffle=shuffle, load_images=load_images)
+    check_random_state(random_state)
+
+
+def check_bool(**flags):
+    """Refuse a flag that is not a bool (a string such as "no" would count as True)."""
+    for name, value in flags.items():
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{name} must be True or False; got {value!r}.")
+
+
+def _listdir(directory):
+    try:
+        return sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as exc:
+        raise io_error(exc, "list", directory) from exc
 
 
 def _class_dirs(root, classes):
-    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = [e.name for e in _listdir(root) if e.is_dir() and not e.name.startswith(".")]
     if not found:
         raise ValueError(
             f"{str(root)!r} has no class sub-folders (expected <root>/<class>/<image>)."
@@ -22,6 +67,26 @@ def _class_dirs(root, classes):
     if unknown:
         raise ValueError(f"Classes {unknown} are not folders of {str(root)!r}; found {found}.")
     return sorted(classes)
+
+
+def _images_under(directory, suffixes, seen=()):
+    """Image files in ``directory`` and its sub-folders (as torchvision's ImageFolder), sorted.
+
+    Hidden files and folders are skipped; linked folders are followed, and a
+    link back to a folder being walked is an error rather than endless recursion.
+    """
+    real = os.path.realpath(directory)
+    if real in seen:
+        raise ValueError(f"Folder {str(directory)!r} links back to {real!r}; remove the link.")
+    found = []
+    for entry in _listdir(directory):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            found.extend(_images_under(entry.path, suffixes, (*seen, real)))
+        elif entry.name.lower().endswith(suffixes):
+            found.append(entry.path)
+    return sorted(found)
 
 
 def _subsample(indices, max_per_class, rng):
@@ -43,6 +108,10 @@ def load_image_folder(
 ):
     """Load an ImageFolder-layout dataset (``<path>/<class>/<image>``).
 
+    As torchvision's ``ImageFolder``, each class folder is searched
+    recursively: ``<path>/<class>/<any sub-folders>/<image>`` belongs to
+    ``<class>``. A class folder without any image is an error naming it.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -50,9 +119,10 @@ def load_image_folder(
     classes : list of str, optional
         Keep only these class folders (default: all, sorted by name).
     max_per_class : int, optional
-        Keep at most this many images per class, drawn with ``random_state``.
+        Keep at most this many images per class (a positive int), drawn with
+        ``random_state``.
     shuffle : bool, default=False
-        Shuffle the samples (otherwise ordered by class, then file name).
+        Shuffle the samples (otherwise ordered by class, then file path).
     load_images : bool, default=False
         Also decode the images into a uint8 array ``images``.
     image_size : int, optional
@@ -69,25 +139,62 @@ def load_image_folder(
         ``paths`` (ndarray of str), ``target`` (ndarray of int), ``target_names``
         (list of str), ``images`` (uint8 ndarray of shape (n, H, W, 3), only with
         ``load_images=True``) and ``DESCR``.
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError
+        When ``path`` does not exist or is a file.
+    ValueError
+        When a parameter is out of range, a class is unknown, or a class
+        folder holds no image (the message names them).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skhisto.datasets import load_image_folder
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("normal", "tumour"):
+    ...     (root / name).mkdir()
+    ...     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / name / "a.png")
+    >>> data = load_image_folder(root, load_images=True)
+    >>> data.target_names, data.target.tolist(), data.images.shape
+    (['normal', 'tumour'], [0, 1], (2, 8, 8, 3))
     """
+    check_load_params(
+        classes=classes,
+        max_per_class=max_per_class,
+        shuffle=shuffle,
+        load_images=load_images,
+        image_size=image_size,
+        extensions=extensions,
+        random_state=random_state,
+    )
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be the dataset folder (str or path); got {path!r}.")
     root = Path(path)
-    if not root.is_dir():
+    if not root.exists():
         raise FileNotFoundError(f"Dataset folder does not exist: {str(root)!r}")
+    if not root.is_dir():
+        raise NotADirectoryError(
+            f"Dataset path {str(root)!r} is a file; pass the folder holding <class>/<image>."
+        )
     rng = check_random_state(random_state)
     names = _class_dirs(root, classes)
     suffixes = tuple(e.lower() for e in extensions)
+    files = {name: _images_under(root / name, suffixes) for name in names}
+    empty = [name for name in names if not files[name]]
+    if empty:
+        raise ValueError(
+            f"Class folders {empty} of {str(root)!r} hold no images with extensions "
+            f"{suffixes}; remove them or pass classes= without them."
+        )
     paths, target = [], []
     for label, name in enumerate(names):
-        files = sorted(
-            f
-            for f in os.listdir(root / name)
-            if f.lower().endswith(suffixes) and not f.startswith(".")
-        )
-        chosen = _subsample(np.arange(len(files)), max_per_class, rng)
-        paths.extend(str(root / name / files[i]) for i in chosen)
+        chosen = _subsample(np.arange(len(files[name])), max_per_class, rng)
+        paths.extend(files[name][i] for i in chosen)
         target.extend([label] * len(chosen))
-    if not paths:
-        raise ValueError(f"No images with extensions {suffixes} found under {str(root)!r}.")
     paths, target = np.asarray(paths), np.asarray(target, dtype=np.int64)
     if shuffle:
         order = rng.permutation(len(paths))
@@ -108,7 +215,10 @@ def _load_images(paths, image_size):
     size = image_size
     if size is None:
         if first.shape[0] != first.shape[1]:
-            raise ValueError("Images are not square; pass image_size= to resize them on load.")
+            raise ValueError(
+                f"{paths[0]!r} is not square ({first.shape[1]}x{first.shape[0]}); "
+                "pass image_size= to resize the images on load."
+            )
         size = first.shape[0]
     images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, p in enumerate(paths):

@@ -292,3 +292,66 @@ def test_a_directory_among_image_paths_is_named(lc25000_small, tmp_path, cache):
     embedder = FoundationEmbedder(**SMALL, cache=tmp_path / "c" if cache else None)
     with pytest.raises((ImageReadError, IsADirectoryError), match=str(tmp_path)):
         embedder.fit_transform(paths)
+
+
+def test_model_with_a_wrong_output_shape_is_named():
+    model = torch.nn.Conv2d(3, 4, 3)  # a feature map, not an embedding
+    with pytest.raises(ValueError, match=r"returned shape \(3, 4, 30, 30\).*Pool or flatten"):
+        embed_images(model, IMAGES, image_size=32, mean=(0, 0, 0), std=(1, 1, 1))
+
+
+def test_unreadable_image_file_is_named(lc25000_small, tmp_path, monkeypatch):
+    paths = list(lc25000_small.paths[:2])
+    _deny(monkeypatch, os.path.basename(paths[1]))
+    with pytest.raises(PermissionError, match=f"Cannot read image '{paths[1]}'"):
+        FoundationEmbedder(**SMALL, cache=tmp_path / "c").fit_transform(paths)
+
+
+def test_interrupted_run_keeps_finished_shards_and_resumes(tmp_path, monkeypatch):
+    from skhisto.embedding import _foundation, _inference
+
+    monkeypatch.setattr(_foundation, "SHARD_SIZE", 2)
+    real, calls = _inference.normalize_batch, []
+
+    def interrupt_on_fourth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # Ctrl-C mid-run
+        return real(*args, **kwargs)
+
+    images = np.random.default_rng(2).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    cache = tmp_path / "cache"
+    embedder = FoundationEmbedder(**SMALL, batch_size=1, cache=cache)
+    monkeypatch.setattr(_inference, "normalize_batch", interrupt_on_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        embedder.fit_transform(images)
+    monkeypatch.setattr(_inference, "normalize_batch", real)
+    assert [p.name for p in cache.glob("*/.*.tmp")] == []
+    before = forward_count()
+    resumed = embedder.transform(images)
+    assert forward_count() - before == 2  # the three finished images were kept
+    direct = FoundationEmbedder(**SMALL).fit_transform(images)
+    np.testing.assert_allclose(resumed, direct, rtol=1e-5, atol=1e-6)
+
+
+def test_url_download_is_atomic_with_umask_permissions(tmp_path, monkeypatch):
+    import dataclasses
+
+    from skhisto.backbones import WeightsUnavailableError
+
+    source = tmp_path / "published.pth"
+    model, _ = create_backbone("resnet18", pretrained=False, random_state=4)
+    torch.save(model.state_dict(), source)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    info = dataclasses.replace(get_backbone_info("resnet18"), url=source.as_uri(), hub_id=None)
+    old = os.umask(0o002)
+    try:
+        path, digest = _build.resolve_weights(info)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o664
+    assert digest == "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest()
+    gone = dataclasses.replace(info, url=(tmp_path / "gone.pth").as_uri())
+    with pytest.raises(WeightsUnavailableError, match="gone.pth"):
+        _build.resolve_weights(gone)
+    assert sorted(p.name for p in (tmp_path / "hub" / "checkpoints").iterdir()) == ["published.pth"]

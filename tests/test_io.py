@@ -196,3 +196,9 @@ def test_mixed_path_arrays_name_the_first_bad_element():
 def test_bad_image_input_says_what_to_do(X, error, match):
     with pytest.raises(error, match=match):
         check_image_input(X)
+
+
+def test_numpy_string_paths_come_back_as_plain_str():
+    # np.str_ would show as np.str_('...') in every error message naming the file.
+    kind, paths = check_image_input(list(np.array(["a.png", "b.png"])))
+    assert kind == "paths" and [type(p) for p in paths] == [str, str]

@@ -1,8 +1,10 @@
 """Building a backbone: architecture, weights source, and a headless forward."""
 
 import os
+import shutil
 import sys
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import timm
@@ -10,7 +12,7 @@ import torch
 import torch.nn as nn
 from timm.layers import SwiGLUPacked
 
-from ..utils import file_digest, seeded_torch, torch_seed
+from ..utils import atomic_write, file_digest, seeded_torch, torch_seed
 from ._ctranspath import ConvStem
 from ._info import check_image_size, get_backbone_info
 from ._weights import (
@@ -106,7 +108,10 @@ def _from_url(info):
     if not target.is_file():
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(info.url, str(target), progress=True)
+            # atomic_write: a shared hub directory gets umask permissions (not
+            # mkstemp's 0600) and an interrupted download leaves no partial file.
+            with urllib.request.urlopen(info.url) as response, atomic_write(target) as f:
+                shutil.copyfileobj(response, f, 1 << 20)
         except (urllib.error.URLError, OSError) as exc:
             raise WeightsUnavailableError(
                 f"Cannot download weights for {info.name!r} from {info.url}: {exc}. "

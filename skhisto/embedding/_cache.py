@@ -28,7 +28,8 @@ from ..utils import atomic_write, io_error
 _REPORTED = set()
 
 #: Bump when the stored layout or the meaning of an embedding changes.
-FORMAT_VERSION = 1
+#: 2: 16-bit images are read as value // 256 (no longer stretched per file).
+FORMAT_VERSION = 2
 KEY_BYTES = 16
 
 

@@ -144,6 +144,11 @@ def embed_images(
             x = normalize_batch(batch, image_size, mean, std)
             with autocast(device, dtype):
                 features = model(x)
+            if features.ndim != 2 or len(features) != len(x):
+                raise ValueError(
+                    f"The model must map {tuple(x.shape)} images to (n, dim) embeddings; it "
+                    f"returned shape {tuple(features.shape)}. Pool or flatten its output."
+                )
             features = features.float().cpu().numpy()
             if not np.isfinite(features).all():
                 # Before on_batch: a NaN embedding must never reach the cache.

@@ -148,7 +148,8 @@ def _check_paths(items):
                 "Expected image paths (str or os.PathLike) or a uint8 array; element "
                 f"{index} is {item!r} of type {type(item).__name__}."
             )
-    return "paths", [os.fspath(p) for p in paths]
+    # Plain str: numpy's np.str_ would show as np.str_('...') in every message.
+    return "paths", [str(os.fspath(p)) for p in paths]
 
 
 def check_image_input(X):

@@ -58,7 +58,8 @@ def get_backbone_info(name):
     if name in REGISTRY:
         return REGISTRY[name]
     if not timm.is_model(name.split(".")[0]):
-        close = difflib.get_close_matches(name, list(REGISTRY) + timm.list_models(), n=5)
+        candidates = list(dict.fromkeys([*REGISTRY, *timm.list_models()]))  # no duplicates
+        close = difflib.get_close_matches(name, candidates, n=5)
         raise ValueError(
             f"Unknown backbone {name!r}: not in skhisto's registry (list_backbones()) nor a timm "
             f"model. Close names: {close}."

@@ -183,7 +183,8 @@ def check_image_input(X):
             X = X[:, 0]  # one column of paths
         if X.ndim != 1:
             raise ValueError(
-                f"Expected a 1-D array of image paths; got a {X.dtype} array of shape {X.shape}."
+                "Expected a 1-D array of image paths; got an array of dtype "
+                f"{X.dtype} and shape {X.shape}."
             )
         return _check_paths(X.tolist())
     if isinstance(X, np.ndarray):

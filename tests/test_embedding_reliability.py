@@ -355,3 +355,44 @@ def test_url_download_is_atomic_with_umask_permissions(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailableError, match="gone.pth"):
         _build.resolve_weights(gone)
     assert sorted(p.name for p in (tmp_path / "hub" / "checkpoints").iterdir()) == ["published.pth"]
+
+
+def test_simclr_encoder_saved_twice_to_one_path_embeds_with_the_latest(tmp_path):
+    from skhisto.contrastive import SimCLREmbedder
+
+    path = tmp_path / "enc.safetensors"
+    outputs = []
+    for seed in (0, 1):
+        SimCLREmbedder(
+            image_size=32,
+            batch_size=4,
+            max_epochs=1,
+            device="cpu",
+            verbose=False,
+            random_state=seed,
+        ).fit(IMAGES).save_encoder(path)
+        direct = _direct(create_backbone("resnet18", weights=path)[0], OTHER)
+        embedder = FoundationEmbedder("resnet18", weights=path, image_size=32)
+        outputs.append(embedder.fit_transform(OTHER))
+        np.testing.assert_allclose(outputs[-1], direct, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(outputs[0], outputs[1])
+
+
+def test_embedding_width_off_the_registry_is_refused_before_caching(tmp_path, monkeypatch):
+    import dataclasses
+
+    from skhisto.embedding import _foundation
+
+    wrong = dataclasses.replace(get_backbone_info("resnet18"), embed_dim=100)
+    monkeypatch.setattr(_foundation, "get_backbone_info", lambda name: wrong)
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match="returned 512-dimensional embeddings.*says 100"):
+        FoundationEmbedder(**SMALL, cache=cache).fit_transform(IMAGES)
+    assert list(cache.glob("*/shard-*.npz")) == []
+
+
+def test_a_list_of_image_arrays_says_to_stack_them():
+    from skhisto.io import check_image_input
+
+    with pytest.raises(TypeError, match=r"element 0 is an array of shape \(8, 8, 3\).*np.stack"):
+        check_image_input([np.zeros((8, 8, 3), np.uint8)] * 2)

@@ -194,6 +194,19 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     def _embed(self, X, on_batch=None):
         model, key = self._model()
         info = self.backbone_info_
+
+        def checked(start, embeddings):
+            # Every batch, before it is cached: a wrong width would corrupt the
+            # feature names and file wrong-sized vectors in the cache.
+            if embeddings.shape[1] != self.n_features_out_:
+                raise ValueError(
+                    f"Backbone {self.backbone!r} returned {embeddings.shape[1]}-dimensional "
+                    f"embeddings, but its registry entry says {self.n_features_out_}; fix "
+                    "embed_dim in the registry."
+                )
+            if on_batch is not None:
+                on_batch(start, embeddings)
+
         return embed_images(
             model,
             X,
@@ -206,7 +219,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             num_workers=self.num_workers,
             verbose=self.verbose,
             model_id=key[0],
-            on_batch=on_batch,
+            on_batch=checked,
         )
 
     def transform(self, X):

@@ -2,6 +2,7 @@
 
 import os
 import re
+import reprlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -143,10 +144,15 @@ def _check_paths(items):
     if not paths:
         raise ValueError("Expected at least one image path; got an empty sequence.")
     for index, item in enumerate(paths):
+        if isinstance(item, np.ndarray):
+            raise TypeError(
+                f"Expected image paths or one uint8 array; element {index} is an array of shape "
+                f"{item.shape}. Stack same-size images: np.stack(images)."
+            )
         if not isinstance(item, (str, os.PathLike)):
             raise TypeError(
                 "Expected image paths (str or os.PathLike) or a uint8 array; element "
-                f"{index} is {item!r} of type {type(item).__name__}."
+                f"{index} is {reprlib.repr(item)} of type {type(item).__name__}."
             )
     # Plain str: numpy's np.str_ would show as np.str_('...') in every message.
     return "paths", [str(os.fspath(p)) for p in paths]

@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from skhisto.io import ImageReadError, check_image_input, read_image
@@ -202,3 +205,29 @@ def test_numpy_string_paths_come_back_as_plain_str():
     # np.str_ would show as np.str_('...') in every error message naming the file.
     kind, paths = check_image_input(list(np.array(["a.png", "b.png"])))
     assert kind == "paths" and [type(p) for p in paths] == [str, str]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    image=arrays(np.uint16, st.tuples(st.integers(1, 6), st.integers(1, 6))),
+    fmt=st.sampled_from(["png", "tif"]),
+)
+def test_16_bit_rule_holds_for_any_image(tmp_path_factory, image, fmt):
+    path = tmp_path_factory.mktemp("p16") / f"x.{fmt}"
+    Image.fromarray(image).save(path)
+    out = read_image(path)
+    np.testing.assert_array_equal(out, np.repeat((image >> 8).astype(np.uint8)[..., None], 3, 2))
+
+
+@settings(max_examples=50, deadline=None)
+# NUL is excluded: numpy's fixed-width str arrays drop trailing NULs (no path holds one).
+@given(
+    names=st.lists(
+        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_array_or_list_of_paths_comes_back_unchanged(names):
+    for X in (names, np.array(names, dtype=object), np.array(names)):
+        assert check_image_input(X) == ("paths", names)

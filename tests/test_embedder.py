@@ -123,7 +123,7 @@ def test_corrupted_shard_is_detected_and_recomputed(lc25000_small, tmp_path):
 
 
 def _assert_cache_intact(root):
-    assert not list(root.glob("*/.tmp-*")), "a partial file was left behind"
+    assert not list(root.glob("*/.tmp-*")) + list(root.glob("*/.*.tmp")), "a partial file"
     for shard in root.glob("*/shard-*.npz"):
         with np.load(shard) as data:
             assert str(data["checksum"]) == _checksum(data["keys"], data["embeddings"]), shard

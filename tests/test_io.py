@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from skhisto.io import ImageReadError, check_image_input, read_image
@@ -29,7 +32,8 @@ def test_rgba_is_composited_on_white_and_grayscale_replicated(tmp_path):
     Image.fromarray(np.full((3, 3), 77, np.uint8), "L").save(tmp_path / "g.png")
     assert read_image(tmp_path / "g.png")[1, 1].tolist() == [77, 77, 77]
     Image.fromarray(np.full((3, 3), 1000, np.uint16)).save(tmp_path / "g16.png")
-    assert read_image(tmp_path / "g16.png")[0, 0].tolist() == [255, 255, 255]
+    # 16-bit: value // 256 (1000 -> 3), not stretched to the file's own maximum.
+    assert read_image(tmp_path / "g16.png")[0, 0].tolist() == [3, 3, 3]
 
 
 def test_truncated_and_missing_files_name_the_file(tmp_path, lc25000_small):
@@ -59,3 +63,171 @@ def test_check_image_input_errors_name_the_problem():
         check_image_input([1, 2])
     kind, paths = check_image_input(np.array(["a.png", "b.png"]))
     assert kind == "paths" and paths == ["a.png", "b.png"]
+
+
+def _png16_rgb(path, array):
+    # Pillow cannot write 48-bit PNG: a minimal encoder (IHDR, one IDAT, IEND).
+    import struct
+    import zlib
+
+    height, width, _ = array.shape
+    raw = b"".join(b"\x00" + array[i].astype(">u2").tobytes() for i in range(height))
+
+    def chunk(kind, data):
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("fmt", ["png", "tif", "rgb-png"])
+def test_16_bit_images_use_one_rule_for_every_file(tmp_path, fmt):
+    # The same intensity maps to the same byte in two files whatever their maxima:
+    # value // 256 (the high byte), never a per-file stretch.
+    values = np.array([[0, 255, 256, 1000], [32768, 40000, 65280, 65535]], np.uint16)
+    for name, peak in (("a", 1000), ("b", 65535)):
+        image = values.copy()
+        image[image > peak] = peak
+        path = tmp_path / f"{name}.{fmt.split('-')[-1]}"
+        if fmt == "rgb-png":
+            _png16_rgb(path, np.repeat(image[..., None], 3, axis=2))
+        else:
+            Image.fromarray(image).save(path)
+        out = read_image(path)
+        assert out.dtype == np.uint8 and out.shape == (2, 4, 3)
+        np.testing.assert_array_equal(out[..., 0], (image >> 8).astype(np.uint8), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "array, match",
+    [
+        (np.full((3, 3), 0.5, np.float32), "floating-point"),
+        (np.full((3, 3), 70000, np.int32), "32-bit integer"),
+    ],
+)
+def test_float_and_32_bit_images_are_refused_naming_the_file(tmp_path, array, match):
+    Image.fromarray(array).save(tmp_path / "odd.tif")
+    with pytest.raises(ImageReadError, match=f"odd.tif.*{match}"):
+        read_image(tmp_path / "odd.tif")
+
+
+def test_decompression_bomb_names_file_pixels_and_the_way_out(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageReadError, match=r"huge.png.*4,096 pixels.*MAX_IMAGE_PIXELS"):
+        read_image(tmp_path / "huge.png")
+
+
+def test_odd_formats_decode_as_documented(tmp_path):
+    cmyk = Image.new("CMYK", (4, 4), (0, 255, 255, 0))  # pure red in CMYK
+    cmyk.save(tmp_path / "cmyk.jpg")
+    assert read_image(tmp_path / "cmyk.jpg")[2, 2].tolist() == pytest.approx([254, 0, 0], abs=3)
+    bits = np.zeros((4, 4), bool)
+    bits[0] = True
+    Image.fromarray(bits).save(tmp_path / "one-bit.png")
+    out = read_image(tmp_path / "one-bit.png")
+    assert out[0, 0].tolist() == [255, 255, 255] and out[3, 3].tolist() == [0, 0, 0]
+    palette = Image.new("P", (2, 2), 1)
+    palette.putpalette([0, 0, 0, 10, 20, 30] + [0] * 762)
+    palette.save(tmp_path / "palette.png")
+    assert read_image(tmp_path / "palette.png")[0, 0].tolist() == [10, 20, 30]
+    palette.save(tmp_path / "clear.png", transparency=1)
+    assert read_image(tmp_path / "clear.png")[0, 0].tolist() == [255, 255, 255]
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty.png"):
+        read_image(tmp_path / "empty.png")
+
+
+def test_multi_frame_files_are_refused(tmp_path):
+    frames = [Image.new("RGB", (4, 4), c) for c in ("red", "blue")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    for name in ("anim.gif", "pages.tif"):
+        with pytest.raises(ImageReadError, match=f"{name}.*2 frames"):
+            read_image(tmp_path / name)
+
+
+def test_a_directory_is_not_reported_as_missing(tmp_path):
+    with pytest.raises(ImageReadError, match="got a directory"):
+        read_image(tmp_path)
+
+
+@pytest.mark.parametrize("wrap", ["object-array", "series", "one-column-frame", "str-array"])
+def test_arrays_and_series_of_paths_are_paths(wrap):
+    import pandas as pd
+
+    paths = ["a.png", "b.png", "c.png"]
+    X = {
+        "object-array": lambda: pd.DataFrame({"path": paths})["path"].to_numpy(),
+        "series": lambda: pd.Series(paths).values,
+        "one-column-frame": lambda: pd.DataFrame({"path": paths}),
+        "str-array": lambda: np.array(paths),
+    }[wrap]()
+    assert check_image_input(X) == ("paths", paths)
+
+
+def test_mixed_path_arrays_name_the_first_bad_element():
+    X = np.array(["a.png", "b.png", 3.0, None], dtype=object)
+    with pytest.raises(TypeError, match=r"element 2 is 3.0 of type float"):
+        check_image_input(X)
+    with pytest.raises(ValueError, match=r"1-D array of image paths.*\(2, 2\)"):
+        check_image_input(np.array([["a", "b"], ["c", "d"]], dtype=object))
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (np.zeros((8, 8, 3), np.uint8), ValueError, r"one image: add a batch axis"),
+        (np.zeros((2, 8, 8, 4), np.uint8), ValueError, "RGBA"),
+        (np.zeros((2, 3, 8, 8), np.uint8), ValueError, "channels-first"),
+        (np.zeros((2, 8, 8), np.uint8), ValueError, "grayscale"),
+        (np.zeros((2, 8, 8, 3), bool), TypeError, "dtype bool"),
+        (np.full((2, 8, 8, 3), np.nan), TypeError, "dtype float64"),
+        (np.zeros((0, 8, 8, 3), np.uint8), ValueError, "at least one image"),
+        (np.zeros((2, 0, 8, 3), np.uint8), ValueError, "at least 1x1"),
+        (np.array([], dtype=object), ValueError, "at least one image path"),
+        (b"image.png", TypeError, "single path"),
+        (42, TypeError, "got int"),
+    ],
+)
+def test_bad_image_input_says_what_to_do(X, error, match):
+    with pytest.raises(error, match=match):
+        check_image_input(X)
+
+
+def test_numpy_string_paths_come_back_as_plain_str():
+    # np.str_ would show as np.str_('...') in every error message naming the file.
+    kind, paths = check_image_input(list(np.array(["a.png", "b.png"])))
+    assert kind == "paths" and [type(p) for p in paths] == [str, str]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    image=arrays(np.uint16, st.tuples(st.integers(1, 6), st.integers(1, 6))),
+    fmt=st.sampled_from(["png", "tif"]),
+)
+def test_16_bit_rule_holds_for_any_image(tmp_path_factory, image, fmt):
+    path = tmp_path_factory.mktemp("p16") / f"x.{fmt}"
+    Image.fromarray(image).save(path)
+    out = read_image(path)
+    np.testing.assert_array_equal(out, np.repeat((image >> 8).astype(np.uint8)[..., None], 3, 2))
+
+
+@settings(max_examples=50, deadline=None)
+# NUL is excluded: numpy's fixed-width str arrays drop trailing NULs (no path holds one).
+@given(
+    names=st.lists(
+        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_array_or_list_of_paths_comes_back_unchanged(names):
+    for X in (names, np.array(names, dtype=object), np.array(names)):
+        assert check_image_input(X) == ("paths", names)

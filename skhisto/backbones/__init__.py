@@ -2,19 +2,22 @@
 
 from ._build import WeightsUnavailableError, create_backbone, resolve_weights
 from ._ctranspath import ConvStem
-from ._info import get_backbone_info, list_backbones
+from ._info import check_image_size, get_backbone_info, list_backbones, patch_size
 from ._registry import FAMILIES, BackboneInfo
-from ._weights import WeightsError, read_state_dict
+from ._weights import WeightsChangedError, WeightsError, read_state_dict
 
 __all__ = [
     "FAMILIES",
     "BackboneInfo",
     "ConvStem",
+    "WeightsChangedError",
     "WeightsError",
     "WeightsUnavailableError",
+    "check_image_size",
     "create_backbone",
     "get_backbone_info",
     "list_backbones",
+    "patch_size",
     "read_state_dict",
     "resolve_weights",
 ]

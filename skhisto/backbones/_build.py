@@ -1,8 +1,10 @@
 """Building a backbone: architecture, weights source, and a headless forward."""
 
 import os
+import shutil
 import sys
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import timm
@@ -10,10 +12,16 @@ import torch
 import torch.nn as nn
 from timm.layers import SwiGLUPacked
 
-from ..utils import seeded_torch, torch_seed
+from ..utils import atomic_write, file_digest, seeded_torch, torch_seed
 from ._ctranspath import ConvStem
-from ._info import get_backbone_info
-from ._weights import file_digest, load_weights_into, read_state_dict, strip_prefixes
+from ._info import check_image_size, get_backbone_info
+from ._weights import (
+    WeightsChangedError,
+    check_weights_path,
+    load_weights_into,
+    read_weights,
+    strip_prefixes,
+)
 
 _NAMED_LAYERS = {
     "ctranspath_convstem": ConvStem,
@@ -49,10 +57,10 @@ def resolve_weights(info, weights=None, pretrained=True):
         if os.path.isdir(path) and info.loader == "transformers":
             files = sorted(p for p in Path(path).iterdir() if p.suffix in (".safetensors", ".bin"))
             return path, "dir:" + ",".join(file_digest(p)[:16] for p in files)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"Weights file for backbone {info.name!r} does not exist: {path!r}"
-            )
+        try:
+            check_weights_path(path)
+        except OSError as exc:
+            raise type(exc)(f"Backbone {info.name!r}: {exc}") from None
         return path, "sha256:" + file_digest(path)
     if not pretrained:
         return None, "random"
@@ -100,7 +108,10 @@ def _from_url(info):
     if not target.is_file():
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(info.url, str(target), progress=True)
+            # atomic_write: a shared hub directory gets umask permissions (not
+            # mkstemp's 0600) and an interrupted download leaves no partial file.
+            with urllib.request.urlopen(info.url) as response, atomic_write(target) as f:
+                shutil.copyfileobj(response, f, 1 << 20)
         except (urllib.error.URLError, OSError) as exc:
             raise WeightsUnavailableError(
                 f"Cannot download weights for {info.name!r} from {info.url}: {exc}. "
@@ -172,7 +183,26 @@ def _convert_legacy_layout(model, state_dict):
         return state_dict  # not a layout it knows: load_weights_into reports the keys
 
 
-def create_backbone(name, *, weights=None, pretrained=True, random_state=None, image_size=None):
+def _check_unchanged(expected, digest, weights):
+    # Only file-backed digests can drift; hub revisions and random seeds cannot.
+    if expected is None or not expected.startswith(("sha256:", "dir:")) or expected == digest:
+        return
+    raise WeightsChangedError(
+        f"Weights file {os.fspath(weights)!r} changed since fit: it was fitted with "
+        f"{expected[:23]}..., it now holds {digest[:23]}.... Refit the estimator to use the "
+        "new weights (its cached embeddings stay filed under the old ones), or restore the file."
+    )
+
+
+def create_backbone(
+    name,
+    *,
+    weights=None,
+    pretrained=True,
+    random_state=None,
+    image_size=None,
+    expected_digest=None,
+):
     """Build a frozen, headless backbone that maps normalised images to embeddings.
 
     Parameters
@@ -191,7 +221,11 @@ def create_backbone(name, *, weights=None, pretrained=True, random_state=None, i
         Seeds the random initialisation (used when no weights are loaded).
     image_size : int, optional
         Input size, when it differs from the backbone's native one (ViT and
-        Swin position tables are resampled).
+        Swin position tables are resampled). It must be a multiple of the
+        patch size (see :func:`check_image_size`).
+    expected_digest : str, optional
+        The weights digest recorded at ``fit``: a local file whose bytes no
+        longer hash to it raises :class:`WeightsChangedError`.
 
     Returns
     -------
@@ -202,19 +236,26 @@ def create_backbone(name, *, weights=None, pretrained=True, random_state=None, i
         Identity of the loaded weights (for cache fingerprints).
     """
     info = get_backbone_info(name)
+    check_image_size(info, image_size)
     path, digest = resolve_weights(info, weights, pretrained)
     if digest == "random":
         seed = torch_seed(random_state)
         digest = f"random:{seed}"
     else:
         seed = 0
+    state_dict = None
+    if path is not None and info.loader == "timm":
+        state_dict, sha = read_weights(path)
+        if digest.startswith("sha256:"):
+            digest = "sha256:" + sha  # what was loaded, even if the file moved since
+    _check_unchanged(expected_digest, digest, weights)
     with seeded_torch(seed):
         if info.loader == "transformers":
             model = _transformers_model(info, path)
         else:
             model = _timm_model(info)
-    if path is not None and info.loader == "timm":
-        state_dict = _convert_legacy_layout(model, strip_prefixes(read_state_dict(path)))
+    if state_dict is not None:
+        state_dict = _convert_legacy_layout(model, strip_prefixes(state_dict))
         load_weights_into(model, state_dict, source=repr(os.fspath(path)))
     if image_size and image_size != info.input_size and hasattr(model, "set_input_size"):
         if info.architecture.startswith(("vit", "swin", "deit", "eva")):

@@ -1,11 +1,12 @@
 """Looking up backbones: registry entries and timm models passed through."""
 
 import difflib
+import re
 
 import timm
 import torch
 
-from ._registry import REGISTRY, BackboneInfo
+from ._registry import FAMILIES, REGISTRY, BackboneInfo
 
 
 def list_backbones(family=None):
@@ -25,6 +26,8 @@ def list_backbones(family=None):
         to ``pandas.DataFrame`` for a table. Any other timm model name is also
         accepted by :func:`get_backbone_info` and the embedders.
     """
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES)}.")
     rows = [info.as_row() for info in REGISTRY.values()]
     if family is not None:
         rows = [row for row in rows if row["family"] == family]
@@ -55,7 +58,8 @@ def get_backbone_info(name):
     if name in REGISTRY:
         return REGISTRY[name]
     if not timm.is_model(name.split(".")[0]):
-        close = difflib.get_close_matches(name, list(REGISTRY) + timm.list_models(), n=5)
+        candidates = list(dict.fromkeys([*REGISTRY, *timm.list_models()]))  # no duplicates
+        close = difflib.get_close_matches(name, candidates, n=5)
         raise ValueError(
             f"Unknown backbone {name!r}: not in skhisto's registry (list_backbones()) nor a timm "
             f"model. Close names: {close}."
@@ -84,3 +88,59 @@ def _timm_info(name):
 
 
 IMAGENET_DEFAULTS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224)
+
+
+def patch_size(info):
+    """Side of the square patches a transformer backbone cuts its input into (None for CNNs)."""
+    size = info.timm_kwargs.get("patch_size")
+    if size is None and info.loader == "timm":
+        match = re.search(r"patch(\d+)", info.architecture)
+        size = int(match.group(1)) if match else None
+    return size
+
+
+def check_image_size(info, image_size):
+    """Check that ``image_size`` fills whole patches of the backbone ``info``.
+
+    A patch-based backbone (ViT, Swin) cuts its input into ``p x p`` patches;
+    at a size that is not a multiple of ``p`` the border pixels that do not
+    fill a patch are silently ignored. Such sizes are refused, naming the
+    nearest valid ones.
+
+    Parameters
+    ----------
+    info : BackboneInfo
+        From :func:`get_backbone_info`.
+    image_size : int or None
+        Input side in pixels; None (the backbone's native size) is always valid.
+
+    Returns
+    -------
+    int or None
+        ``image_size`` itself.
+
+    Raises
+    ------
+    ValueError
+        Naming the backbone, its patch size and the nearest valid sizes.
+
+    Examples
+    --------
+    >>> from skhisto.backbones import check_image_size, get_backbone_info
+    >>> check_image_size(get_backbone_info("vit_small_patch16_224"), 96)
+    96
+    >>> check_image_size(get_backbone_info("vit_small_patch16_224"), 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: image_size=100 is not a multiple of the patch size 16 of backbone ...
+    """
+    size = patch_size(info)
+    if image_size is None or size is None or image_size % size == 0:
+        return image_size
+    below, above = image_size // size * size, (image_size // size + 1) * size
+    nearest = [s for s in (below, above) if s >= size]
+    raise ValueError(
+        f"image_size={image_size} is not a multiple of the patch size {size} of backbone "
+        f"{info.name!r}: the {image_size - below} border pixels that do not fill a patch would "
+        f"be ignored. Use image_size={' or '.join(map(str, nearest))}."
+    )

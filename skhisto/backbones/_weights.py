@@ -1,11 +1,14 @@
 """Safe checkpoint loading: safetensors or weights-only torch files, never pickled code."""
 
 import hashlib
+import io
 import os
 import pickle
 import warnings
 
 import torch
+
+from ..utils import io_error
 
 _PREFIXES = ("module.", "backbone.", "model.", "encoder.")
 _NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict")
@@ -19,24 +22,41 @@ _HEAD_PREFIXES = (
     "projection",
     "pretext_token",
 )
-_DIGESTS = {}
 
 
 class WeightsError(ValueError):
     """A weights file cannot be loaded into the backbone (format, keys or shapes)."""
 
 
-def file_digest(path):
-    """SHA-256 of a file, memoised per (path, size, mtime) within the process."""
-    stat = os.stat(path)
-    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        sha = hashlib.sha256()
+class WeightsChangedError(WeightsError):
+    """A weights file no longer holds the bytes it held when its digest was taken (at ``fit``)."""
+
+
+def check_weights_path(path):
+    """``path`` as a str, or an error naming it when it is missing or a directory."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"Weights must be a file (.safetensors, .pth or .bin), got a directory: {path!r}"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Weights file does not exist: {path!r}")
+    return path
+
+
+def read_weights(path):
+    """State dict of a weights file and the SHA-256 of the very bytes it was read from.
+
+    Hashing what is loaded (not the file before or after) means a file
+    replaced while it is being read can never pass for the one fingerprinted.
+    """
+    path = check_weights_path(path)
+    try:
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                sha.update(block)
-        _DIGESTS[key] = sha.hexdigest()
-    return _DIGESTS[key]
+            raw = f.read()
+    except OSError as exc:
+        raise io_error(exc, "read weights file", path) from exc
+    return _parse(raw, path), hashlib.sha256(raw).hexdigest()
 
 
 def read_state_dict(path):
@@ -45,27 +65,31 @@ def read_state_dict(path):
     Torch files are opened with ``weights_only=True``: a checkpoint that
     carries code or arbitrary objects is refused rather than unpickled.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Weights file does not exist: {path!r}")
+    return read_weights(path)[0]
+
+
+def _parse(raw, path):
     if path.endswith(".safetensors"):
         from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        from safetensors.torch import load
 
         try:
-            return load_file(path, device="cpu")
+            return load(raw)
         except (SafetensorError, OSError, ValueError) as exc:
             raise WeightsError(f"{path!r} is not a valid safetensors file: {exc}") from exc
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise WeightsError(
             f"Refusing to load {path!r}: it is not a plain weights file (weights_only=True "
             f"rejected it: {str(exc).splitlines()[0]}). Checkpoints that pickle code or "
             "objects are never unpickled; re-save it as a state dict or .safetensors."
         ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise WeightsError(f"Cannot read weights file {path!r}: {exc}") from exc
+    except Exception as exc:  # garbage makes the unpickler fail in many ways (KeyError, ...)
+        raise WeightsError(
+            f"Cannot read weights file {path!r}: not a torch checkpoint, or a truncated one "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
     return _unwrap(obj, path)
 
 

@@ -2,17 +2,19 @@
 
 Layout: ``<root>/<fingerprint>/shard-<unique>.npz``, each shard holding the
 content keys and embeddings of images embedded together, plus a checksum.
-Shards are immutable and written atomically (temporary file, fsync, rename),
-so readers never see a partial shard, concurrent writers never clobber each
-other (duplicate rows are harmless: same key, same vector), and a run that
-dies keeps every shard it finished. A shard that fails to load or verify is
-removed and its images are recomputed.
+Shards are immutable and written with :func:`skhisto.utils.atomic_write`
+(umask permissions, fsync, rename), so readers never see a partial shard,
+concurrent writers never clobber each other (duplicate rows are harmless:
+same key, same vector), a run that dies keeps every shard it finished, and
+users sharing a group-writable cache can read each other's shards. A shard
+whose content fails to verify is removed and its images are recomputed; a
+shard that cannot be *opened* (another user's file, an I/O error) is reported
+once and left alone, never deleted.
 """
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 import uuid
 import warnings
 import zipfile
@@ -20,8 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils import atomic_write, io_error
+
+#: Shards already reported as unreadable in this process (warn once each).
+_REPORTED = set()
+
 #: Bump when the stored layout or the meaning of an embedding changes.
-FORMAT_VERSION = 1
+#: 2: 16-bit images are read as value // 256 (no longer stretched per file).
+FORMAT_VERSION = 2
 KEY_BYTES = 16
 
 
@@ -50,6 +58,8 @@ def path_keys(paths):
                 digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=KEY_BYTES))
         except FileNotFoundError:
             raise FileNotFoundError(f"Image file does not exist: {path!r}") from None
+        except OSError as exc:
+            raise io_error(exc, "read image", path) from exc
         keys[i] = digest.hexdigest().encode()
     return keys
 
@@ -74,44 +84,60 @@ class EmbeddingCache:
 
     def __init__(self, root, fingerprint):
         self.directory = Path(root).expanduser() / fingerprint_id(fingerprint)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise io_error(exc, "create cache directory", self.directory) from exc
         manifest = self.directory / "fingerprint.json"
         if not manifest.exists():
-            payload = json.dumps(fingerprint, indent=2, default=str).encode()
-            self._atomic_write(manifest, lambda f: f.write(payload))
+            with atomic_write(manifest) as f:
+                f.write(json.dumps(fingerprint, indent=2, default=str).encode())
         self._index = {}
         self._loaded = set()
 
-    def _atomic_write(self, target, write):
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=target.suffix)
+    def _read_shard(self, shard):
+        """Keys and embeddings of ``shard``, or None when it cannot be used."""
         try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            raw = shard.read_bytes()
+        except FileNotFoundError:
+            return None  # removed by another process since the listing
+        except OSError as exc:
+            # Unreadable is not corrupt: another user's shard must not be deleted.
+            if shard not in _REPORTED:
+                _REPORTED.add(shard)
+                warnings.warn(
+                    f"Skipping unreadable cache shard {shard} ({exc.strerror or exc}); it is "
+                    "left in place and its images are recomputed. In a shared cache, give the "
+                    "group read access (umask 002 and a group-writable directory).",
+                    stacklevel=4,
+                )
+            return None
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+                keys, embeddings = data["keys"], data["embeddings"]
+                stored = str(data["checksum"])
+            if len(keys) != len(embeddings) or stored != _checksum(keys, embeddings):
+                raise ValueError("checksum mismatch")
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            warnings.warn(
+                f"Discarding corrupted cache shard {shard} ({exc}); its images will be recomputed.",
+                stacklevel=4,
+            )
+            try:
+                shard.unlink(missing_ok=True)
+            except OSError:
+                pass  # not ours to delete: it is skipped all the same
+            return None
+        return keys, embeddings
 
     def _refresh(self):
         for shard in sorted(self.directory.glob("shard-*.npz")):
             if shard.name in self._loaded:
                 continue
-            try:
-                with np.load(shard, allow_pickle=False) as data:
-                    keys, embeddings = data["keys"], data["embeddings"]
-                    stored = str(data["checksum"])
-                if len(keys) != len(embeddings) or stored != _checksum(keys, embeddings):
-                    raise ValueError("checksum mismatch")
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-                warnings.warn(
-                    f"Discarding corrupted cache shard {shard} ({exc}); its images will be "
-                    "recomputed.",
-                    stacklevel=3,
-                )
-                shard.unlink(missing_ok=True)
+            content = self._read_shard(shard)
+            if content is None:
                 continue
+            keys, embeddings = content
             self._loaded.add(shard.name)
             for key, vector in zip(keys.tolist(), embeddings, strict=True):
                 self._index[key] = vector
@@ -136,9 +162,8 @@ class EmbeddingCache:
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         target = self.directory / f"shard-{uuid.uuid4().hex}.npz"
         checksum = _checksum(keys, embeddings)
-        self._atomic_write(
-            target, lambda f: np.savez(f, keys=keys, embeddings=embeddings, checksum=checksum)
-        )
+        with atomic_write(target) as f:
+            np.savez(f, keys=keys, embeddings=embeddings, checksum=checksum)
         self._loaded.add(target.name)
         for key, vector in zip(keys.tolist(), embeddings, strict=True):
             self._index[key] = vector

@@ -9,24 +9,27 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..backbones import get_backbone_info, resolve_weights
+from ..backbones import check_image_size, get_backbone_info, resolve_weights
 from ..io import check_image_input
-from ..utils import resolve_device, resolve_precision, torch_seed
+from ..utils import ensure_writable_dir, resolve_device, resolve_precision, torch_seed
 from ._cache import FORMAT_VERSION, EmbeddingCache, array_keys, fingerprint_id, path_keys
 from ._inference import embed_images
 from ._store import get_model
 
 #: Buffer this many fresh embeddings before writing a cache shard.
 SHARD_SIZE = 1024
-_WEIGHTS = {}
+_HUB_WEIGHTS = {}
 
 
 def _weights_digest(info, weights, pretrained):
-    # Resolving hub weights touches the network or the hub cache: once per process.
-    key = (info.name, None if weights is None else str(weights), pretrained)
-    if key not in _WEIGHTS:
-        _WEIGHTS[key] = resolve_weights(info, weights, pretrained)
-    return _WEIGHTS[key]
+    # Local files are hashed by skhisto.utils.file_digest, memoised by file
+    # identity, so a file replaced at the same path gets its new digest. Only
+    # hub look-ups (network or hub cache) are memoised here, once per process.
+    if weights is not None or not pretrained:
+        return resolve_weights(info, weights, pretrained)
+    if info.name not in _HUB_WEIGHTS:
+        _HUB_WEIGHTS[info.name] = resolve_weights(info, weights, pretrained)
+    return _HUB_WEIGHTS[info.name]
 
 
 class FoundationEmbedder(TransformerMixin, BaseEstimator):
@@ -56,9 +59,12 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         ``"auto"``: bf16 autocast on CUDA, fp32 on the CPU.
     image_size : int, optional
-        Resize images to this side (default: the backbone's input size).
+        Resize images to this side (default: the backbone's input size). For
+        a ViT or Swin it must be a multiple of the patch size, else the image
+        border would be ignored (see :func:`skhisto.backbones.check_image_size`).
     cache : str or os.PathLike, optional
-        Directory of the embedding cache.
+        Directory of the embedding cache, checked writable at ``fit``. Shards
+        get the umask's permissions, so a group can share one cache.
     verbose : {"auto"} or bool, default="auto"
         Progress bar (``"auto"``: only on long runs).
     random_state : int, RandomState instance or None
@@ -146,6 +152,9 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         """
         check_image_input(X)
         info = get_backbone_info(self.backbone)
+        check_image_size(info, self.image_size)
+        if self.cache is not None:
+            ensure_writable_dir(self.cache, "cache")
         _, digest = _weights_digest(info, self.weights, self.pretrained)
         self.backbone_info_ = info
         self.image_size_ = self.image_size or info.input_size
@@ -178,12 +187,26 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             seed=self.seed_,
             image_size=self.image_size_,
             device=device,
+            digest=self.fingerprint_["weights"],
         )
         return model, key
 
     def _embed(self, X, on_batch=None):
         model, key = self._model()
         info = self.backbone_info_
+
+        def checked(start, embeddings):
+            # Every batch, before it is cached: a wrong width would corrupt the
+            # feature names and file wrong-sized vectors in the cache.
+            if embeddings.shape[1] != self.n_features_out_:
+                raise ValueError(
+                    f"Backbone {self.backbone!r} returned {embeddings.shape[1]}-dimensional "
+                    f"embeddings, but its registry entry says {self.n_features_out_}; fix "
+                    "embed_dim in the registry."
+                )
+            if on_batch is not None:
+                on_batch(start, embeddings)
+
         return embed_images(
             model,
             X,
@@ -196,7 +219,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             num_workers=self.num_workers,
             verbose=self.verbose,
             model_id=key[0],
-            on_batch=on_batch,
+            on_batch=checked,
         )
 
     def transform(self, X):

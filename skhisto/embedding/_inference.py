@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..exceptions import NonFiniteError
 from ..io import check_image_input, read_image
 from ..io._resize import resize_batch
 from ..utils import (
@@ -124,6 +125,12 @@ def embed_images(
     Returns
     -------
     ndarray of shape (n, dim), dtype float32
+
+    Raises
+    ------
+    skhisto.exceptions.NonFiniteError
+        When the model outputs NaN or infinite values (e.g. fp16 overflow);
+        nothing of that batch is passed to ``on_batch``.
     """
     kind, X = check_image_input(X)
     device = resolve_device(device)
@@ -137,7 +144,19 @@ def embed_images(
             x = normalize_batch(batch, image_size, mean, std)
             with autocast(device, dtype):
                 features = model(x)
+            if features.ndim != 2 or len(features) != len(x):
+                raise ValueError(
+                    f"The model must map {tuple(x.shape)} images to (n, dim) embeddings; it "
+                    f"returned shape {tuple(features.shape)}. Pool or flatten its output."
+                )
             features = features.float().cpu().numpy()
+            if not np.isfinite(features).all():
+                # Before on_batch: a NaN embedding must never reach the cache.
+                raise NonFiniteError(
+                    f"The backbone returned NaN or infinite embeddings for images "
+                    f"{start} to {start + len(features) - 1} at precision {dtype}; "
+                    "try precision='fp32', and check the weights file."
+                )
             if out is None:
                 out = np.empty((len(X), features.shape[1]), dtype=np.float32)
             out[start : start + len(features)] = features

@@ -15,13 +15,23 @@ MAX_MODELS = 2
 _MODELS = OrderedDict()
 
 
-def get_model(key, *, name, weights, pretrained, seed, image_size, device):
-    """The backbone for ``key``, built on first use and reused afterwards."""
+def get_model(key, *, name, weights, pretrained, seed, image_size, device, digest=None):
+    """The backbone for ``key``, built on first use and reused afterwards.
+
+    ``key`` must include the weights digest (the fingerprint does), so a
+    weights file replaced at the same path never reuses the old model; a
+    model built afresh is checked against ``digest`` as it is loaded.
+    """
     if key in _MODELS:
         _MODELS.move_to_end(key)
         return _MODELS[key]
     model, _ = create_backbone(
-        name, weights=weights, pretrained=pretrained, random_state=seed, image_size=image_size
+        name,
+        weights=weights,
+        pretrained=pretrained,
+        random_state=seed,
+        image_size=image_size,
+        expected_digest=digest,
     )
     model = prepare_model(model, device)
     _MODELS[key] = model

@@ -1,13 +1,17 @@
 """Reading and validating images: the one place pixels enter skhisto."""
 
 import os
-from collections.abc import Sequence
+import re
+import reprlib
+from collections.abc import Iterable
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 #: File extensions recognised as images when scanning folders.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_UINT16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 class ImageReadError(ValueError):
@@ -17,25 +21,44 @@ class ImageReadError(ValueError):
 def _to_rgb(image, path):
     # Explicit conversions: alpha is composited on white (slide background is
     # white, so transparent pixels are background), grayscale is replicated.
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = array.max() or 1.0
-        gray = np.round(array / peak * 255).astype(np.uint8)
+    if image.mode in _UINT16_MODES:
+        # The one 16-bit rule, the same for every file: keep the high byte
+        # (value // 256), as Pillow itself does for 16-bit RGB. A per-file
+        # stretch would map one intensity differently in two files.
+        gray = (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
         return Image.fromarray(np.repeat(gray[..., None], 3, axis=2))
-    if image.mode == "F":
-        raise ImageReadError(f"{path}: floating-point images are not supported; save it as 8-bit.")
+    if image.mode in ("I", "F") or image.mode.startswith("I;"):
+        kind = "floating-point" if image.mode == "F" else "32-bit integer"
+        raise ImageReadError(
+            f"Cannot read {path!r}: {kind} images (mode {image.mode}) have no standard "
+            "mapping to 8-bit colour; convert it to 8- or 16-bit with the scaling you intend."
+        )
     return image.convert("RGB")
+
+
+def _bomb_error(path, exc):
+    pixels = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(pixels.group(1)):,} pixels" if pixels else "too many pixels"
+    return ImageReadError(
+        f"Refusing to decode {path!r}: {size}, over Pillow's decompression-bomb limit "
+        f"({Image.MAX_IMAGE_PIXELS:,} pixels). Tile a whole-slide image into patches first, or, "
+        "if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS."
+    )
 
 
 def read_image(path):
     """Decode an image file into a ``uint8`` array of shape ``(H, W, 3)``.
 
-    RGBA is composited on white, grayscale and palette images are converted to
-    RGB, and 16-bit grayscale is rescaled to 8 bits.
+    RGBA is composited on white, grayscale, 1-bit and palette images are
+    converted to RGB, and 16-bit images (grayscale or RGB) keep their high
+    byte: ``value // 256``, the same linear rule for every file (never a
+    per-file stretch). 32-bit integer and floating-point images, multi-frame
+    files (animated GIF, multi-page TIFF) and images over Pillow's
+    decompression-bomb limit are refused.
 
     Parameters
     ----------
@@ -49,21 +72,90 @@ def read_image(path):
     Raises
     ------
     ImageReadError
-        When the file is missing, truncated or not a readable image; the
-        message names the file.
+        When the file is missing, truncated, not a readable image or one of
+        the refused kinds above; the message names the file.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from skhisto.io import read_image
+    >>> path = tempfile.mktemp(suffix=".png")
+    >>> Image.fromarray(np.full((2, 2), 65535, np.uint16)).save(path)
+    >>> read_image(path)[0, 0].tolist()
+    [255, 255, 255]
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ImageReadError(f"Expected an image file, got a directory: {path!r}")
     if not os.path.isfile(path):
         raise ImageReadError(f"Image file does not exist: {path!r}")
     try:
         with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                raise ImageReadError(
+                    f"Cannot read {path!r}: it holds {frames} frames (animated or multi-page); "
+                    "save the frame you want as a single image."
+                )
             image.load()
             rgb = _to_rgb(image, path)
     except ImageReadError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise _bomb_error(path, exc) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"Cannot decode image {path!r}: {exc}") from exc
     return np.array(rgb, dtype=np.uint8)  # writable: torch.from_numpy warns on read-only
+
+
+def _shape_hint(shape):
+    if len(shape) == 3 and shape[-1] == 3:
+        return " This looks like one image: add a batch axis, X[None]."
+    if len(shape) == 4 and shape[-1] == 4:
+        return " This looks like RGBA: drop or composite the alpha channel first."
+    if len(shape) == 4 and shape[1] == 3:
+        return " This looks channels-first: use X.transpose(0, 2, 3, 1)."
+    if len(shape) == 3:
+        return " For grayscale, replicate the channel: np.repeat(X[..., None], 3, axis=-1)."
+    return ""
+
+
+def _check_image_array(X):
+    if X.ndim != 4 or X.shape[-1] != 3:
+        raise ValueError(
+            "Expected images as a uint8 array of shape (n_images, height, width, 3); "
+            f"got an array of shape {X.shape}.{_shape_hint(X.shape)}"
+        )
+    if X.dtype != np.uint8:
+        raise TypeError(
+            f"Expected uint8 images (0-255); got dtype {X.dtype}. Convert explicitly, "
+            "e.g. (X * 255).round().astype(np.uint8) for images scaled to [0, 1]."
+        )
+    if len(X) == 0:
+        raise ValueError("Expected at least one image; got an empty array.")
+    if 0 in X.shape[1:3]:
+        raise ValueError(f"Expected images of at least 1x1 pixel; got shape {X.shape}.")
+    return "array", X
+
+
+def _check_paths(items):
+    paths = list(items)
+    if not paths:
+        raise ValueError("Expected at least one image path; got an empty sequence.")
+    for index, item in enumerate(paths):
+        if isinstance(item, np.ndarray):
+            raise TypeError(
+                f"Expected image paths or one uint8 array; element {index} is an array of shape "
+                f"{item.shape}. Stack same-size images: np.stack(images)."
+            )
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(
+                "Expected image paths (str or os.PathLike) or a uint8 array; element "
+                f"{index} is {reprlib.repr(item)} of type {type(item).__name__}."
+            )
+    # Plain str: numpy's np.str_ would show as np.str_('...') in every message.
+    return "paths", [str(os.fspath(p)) for p in paths]
 
 
 def check_image_input(X):
@@ -72,45 +164,37 @@ def check_image_input(X):
     Parameters
     ----------
     X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
-        A batch of RGB images or image file paths.
+        A batch of RGB images, or image file paths: a list, a 1-D array of
+        str or objects (``df["path"].to_numpy()``), a pandas Series.
 
     Returns
     -------
     kind : {"array", "paths"}
     X : ndarray or list of str
         The input itself (arrays are never copied or modified).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.io import check_image_input
+    >>> check_image_input(np.array(["a.png", "b.png"], dtype=object))
+    ('paths', ['a.png', 'b.png'])
     """
-    if isinstance(X, np.ndarray) and X.dtype.kind in "US":
-        X = X.ravel().tolist()
-    elif hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
-        values = X.to_numpy()
-        if values.dtype == object or values.dtype.kind in "US":
-            X = values.ravel().tolist()
-    if isinstance(X, np.ndarray):
-        if X.ndim != 4 or X.shape[-1] != 3:
-            raise ValueError(
-                "Expected images as a uint8 array of shape (n_images, height, width, 3); "
-                f"got an array of shape {X.shape}."
-            )
-        if X.dtype != np.uint8:
-            raise TypeError(
-                f"Expected uint8 images (0-255); got dtype {X.dtype}. Convert explicitly, "
-                "e.g. (X * 255).round().astype(np.uint8) for images scaled to [0, 1]."
-            )
-        if len(X) == 0:
-            raise ValueError("Expected at least one image; got an empty array.")
-        return "array", X
-    if isinstance(X, (str, os.PathLike)):
+    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
+        X = X.to_numpy()  # pandas Series / one-column DataFrame
+    if isinstance(X, (str, bytes, os.PathLike)):
         raise TypeError("Expected a sequence of image paths, got a single path; wrap it in a list.")
-    if isinstance(X, Sequence) or hasattr(X, "__iter__"):
-        paths = list(X)
-        if not paths:
-            raise ValueError("Expected at least one image path; got an empty sequence.")
-        bad = [p for p in paths if not isinstance(p, (str, os.PathLike))]
-        if bad:
-            raise TypeError(
-                "Expected image paths (str or os.PathLike) or a uint8 array; "
-                f"got an element of type {type(bad[0]).__name__}."
+    if isinstance(X, np.ndarray) and X.dtype.kind in "OUS":
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]  # one column of paths
+        if X.ndim != 1:
+            raise ValueError(
+                "Expected a 1-D array of image paths; got an array of dtype "
+                f"{X.dtype} and shape {X.shape}."
             )
-        return "paths", [os.fspath(p) for p in paths]
+        return _check_paths(X.tolist())
+    if isinstance(X, np.ndarray):
+        return _check_image_array(X)
+    if isinstance(X, Iterable):
+        return _check_paths(X)
     raise TypeError(f"Expected a uint8 image array or a sequence of paths, got {type(X).__name__}.")

@@ -85,14 +85,14 @@ def _state(learner):
 @pytest.mark.parametrize(
     "change, named",
     [
-        ({"X": "other"}, "the data differ"),
+        ({"X": "other"}, "data: not the same"),
         ({"batch_size": 4}, "batch_size"),
         ({"n_rounds": 5}, "n_rounds"),
         ({"query_strategy": CoresetSampling()}, "query_strategy"),
         ({"estimator": LogisticRegression(C=0.1)}, "estimator"),
         ({"n_candidates": 20}, "n_candidates"),
-        ({"initial": [1, 2, 3, 4, 5]}, "the initial indices differ"),
-        ({"X_test": "other"}, "the test data differ"),
+        ({"initial": [1, 2, 3, 4, 5]}, "initial indices: not the same"),
+        ({"X_test": "other"}, "test data: not the same"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )

@@ -160,7 +160,7 @@ def round_zero_checkpoint(data, tmp_path_factory):
         (dict(n_rounds=2), "n_rounds=3 there, 2 now"),
         (dict(proxy=LogisticRegression(C=0.5, max_iter=500)), "proxy__C=1.0 there, 0.5 now"),
         (dict(simclr=clone(SIMCLR).set_params(lr=0.01)), "simclr__lr=0.001 there, 0.01 now"),
-        ("other labels", "the data differ"),
+        ("other labels", "data: not the same"),
     ],
 )
 def test_checkpoint_of_another_run_is_refused_and_left_untouched(

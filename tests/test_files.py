@@ -144,7 +144,7 @@ def test_check_identity_says_what_differs_and_how_to_restart():
         check_identity(saved, current, "run.npz", restart="delete it")
     message = str(info.value)
     assert "'run.npz'" in message and "batch_size=10 there, 20 now" in message
-    assert "the data differ" in message and "n_rounds" not in message
+    assert "data: not the same" in message and "n_rounds" not in message
     assert message.endswith("To start afresh, delete it.")
     with pytest.raises(CheckpointMismatchError, match="another version"):
         check_identity(None, current, "run.npz", restart="delete it")

@@ -224,7 +224,7 @@ def test_interrupted_epoch_resumes_to_the_same_weights(fitted, images, tmp_path,
         (dict(max_epochs=2), "epochs='0 to 1' there, '0 to 2' now"),
         (dict(lr=1e-2), "lr=0.001 there, 0.01 now"),
         (dict(random_state=1), "random_state=0 there, 1 now"),
-        ("other data", "the data differ"),
+        ("other data", "data: not the same"),
     ],
 )
 def test_checkpoint_of_another_run_is_refused_and_left_untouched(
@@ -347,3 +347,25 @@ def test_truncated_image_path_is_named_before_training(lc25000_small, tmp_path):
     with pytest.raises(ImageReadError, match="cut.jpeg"):
         est.fit([good, str(bad)])
     assert not (tmp_path / "ckpt" / CHECKPOINT_NAME).exists()
+
+
+@pytest.mark.parametrize("estimator", ["SimCLREmbedder", "ActiveSimCLR"])
+def test_vit_image_size_off_the_patch_grid_is_refused_before_decoding(estimator, monkeypatch):
+    import skhisto
+    import skhisto.contrastive._active_simclr as active_module
+    import skhisto.contrastive._simclr as simclr_module
+
+    def no_decoding(*args, **kwargs):
+        pytest.fail("images were decoded before the settings were checked")
+
+    monkeypatch.setattr(simclr_module, "decode_images", no_decoding)
+    monkeypatch.setattr(active_module, "decode_images", no_decoding)
+    simclr = SimCLREmbedder("vit_tiny_patch16_224", image_size=100, max_epochs=1)
+    paths = ["a.png", "b.png"]
+    with pytest.raises(ValueError, match=r"image_size=100.*patch.*16.*96.*112"):
+        if estimator == "SimCLREmbedder":
+            simclr.fit(paths)
+        else:
+            skhisto.ActiveSimCLR(simclr, budget=1, n_rounds=1).fit(
+                paths, X_labeled=paths, y_labeled=[0, 1]
+            )

@@ -20,6 +20,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..backbones import check_image_size, get_backbone_info
 from ..utils import digest_arrays, ensure_writable_dir, run_identity, torch_seed
 from ._backend import decode_images
 from ._checkpoint import resume_checkpoint, save_checkpoint
@@ -261,6 +262,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self
         """
         simclr = clone(self.simclr) if self.simclr is not None else SimCLREmbedder()
+        check_image_size(get_backbone_info(simclr.backbone), simclr.image_size)
         self._simclr_dir = simclr.checkpoint_dir
         if self.checkpoint_dir is not None:
             home = ensure_writable_dir(self.checkpoint_dir, "checkpoint_dir")

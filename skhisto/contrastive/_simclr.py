@@ -14,6 +14,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..backbones import check_image_size, get_backbone_info
 from ..embedding import embed_images
 from ..utils import (
     atomic_write,
@@ -260,6 +261,8 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         -------
         self
         """
+        # Settings that would fail after hours of decoding or training fail now.
+        check_image_size(get_backbone_info(self.backbone), self.image_size)
         path = None
         if self.checkpoint_dir is not None:
             directory = ensure_writable_dir(self.checkpoint_dir, "checkpoint_dir")

@@ -77,7 +77,7 @@ def check_identity(saved, current, source, *, restart):
                     f"{name}={saved.get(key, '<unset>')} there, {current.get(key, '<unset>')} now"
                 )
             else:
-                differences.append(f"the {name} differ")
+                differences.append(f"{name}: not the same")
     raise CheckpointMismatchError(
         f"Checkpoint {source!r} belongs to another run and is not resumed: "
         + "; ".join(differences)

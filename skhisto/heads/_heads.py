@@ -32,6 +32,15 @@ _HEAD_DOC = """{summary}
     --------
     {see_also}
 
+    Notes
+    -----
+    Training that diverges (a NaN or infinite batch loss, or weights that
+    end non-finite) raises :class:`~skhisto.exceptions.NonFiniteError`
+    naming the epoch and ``lr``, instead of returning a model that predicts
+    NaN probabilities; so do ``predict_proba`` and ``predict`` when the
+    outputs for some inputs are not finite. Lower ``lr`` or standardise the
+    embeddings.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification

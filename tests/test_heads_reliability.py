@@ -1,11 +1,16 @@
 """MLPHead and LinearHead under bad input and divergence: every error names its cause."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import check_class_weight_classifiers
+from skorch.callbacks import Callback
 
 from skhisto import LinearHead, MLPHead
 from skhisto.exceptions import NonFiniteError
@@ -37,6 +42,17 @@ def test_non_finite_output_at_predict_raises_instead_of_nan_probabilities(data):
             method(huge)
 
 
+def test_a_refit_that_diverges_leaves_the_head_unfitted(data):
+    X, y = data
+    head = MLPHead(lr=10.0, optimizer="sgd", max_epochs=30, random_state=0)
+    head.set_params(lr=1e-3, max_epochs=1).fit(X, y)
+    X_big, y_big = make_classification(n_samples=200, n_features=8, random_state=0)
+    with pytest.raises(NonFiniteError):
+        head.set_params(lr=10.0, max_epochs=30).fit(X_big * 100, y_big)
+    with pytest.raises(NotFittedError):
+        head.predict(X)
+
+
 def test_weights_corrupted_after_fit_raise_at_predict(data):
     X, y = data
     head = MLPHead((8,), max_epochs=2, random_state=0).fit(X, y)
@@ -55,6 +71,32 @@ def test_weights_that_end_training_non_finite_are_refused(data):
     check = dict(head.net_.callbacks_)["stop_on_non_finite"]
     with pytest.raises(NonFiniteError, match=r"weights 'layers.0.bias' became non-finite"):
         check.on_train_end(head.net_)
+
+
+class _InterruptAt(Callback):
+    """Sends this process a real SIGINT (a user's Ctrl-C) at the end of one epoch."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_during_fit_propagates_and_leaves_the_head_unfitted(data):
+    # skorch alone swallows the interrupt and returns a half-trained net as if fitted.
+    X, y = data
+    head = LinearHead(max_epochs=10, net_params={"callbacks": [("stop", _InterruptAt(2))]})
+    with pytest.raises(KeyboardInterrupt, match=r"LinearHead.fit was interrupted in epoch 2"):
+        head.fit(X, y)
+    with pytest.raises(NotFittedError):
+        head.predict(X)
+    head.set_params(net_params=None, max_epochs=1).fit(X, y)  # an interrupted refit, too
+    with pytest.raises(KeyboardInterrupt):
+        head.set_params(net_params={"callbacks": [("stop", _InterruptAt(1))]}).fit(X, y)
+    with pytest.raises(NotFittedError):
+        head.predict(X)
 
 
 @pytest.mark.parametrize("Head", [LinearHead, MLPHead])
@@ -109,6 +151,12 @@ BAD_FITS = {
         None,
         None,
         r"class_weight must be finite and non-negative; got \{0: -1.0\}",
+    ),
+    "class_weight_not_a_number": (
+        {"class_weight": {0: "high"}},
+        None,
+        None,
+        r"class_weight must be finite and non-negative; got \{0: 'high'\}",
     ),
     "net_params_optimizer_key": (
         {"net_params": {"optimizer__foo": 1}},

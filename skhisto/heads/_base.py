@@ -18,6 +18,7 @@ from skorch.helper import predefined_split
 
 from ..noise._labels import check_labels
 from ..utils import resolve_device, seeded_torch, torch_seed
+from ._interrupt import record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax
 from ._nonfinite import StopOnNonFinite, check_finite_output
@@ -147,6 +148,10 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     def _hidden_layer_sizes(self):
         raise NotImplementedError
 
+    def __sklearn_is_fitted__(self):
+        # Fitted means a trained network, not just the classes_ fit sets before training.
+        return hasattr(self, "net_")
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the head on embeddings ``X`` and labels ``y``.
@@ -164,6 +169,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             The fitted head.
         """
         name = type(self).__name__
+        # A failed refit must not leave an earlier fit's network beside new classes_.
+        self.__dict__.pop("net_", None)
         check_labels(y, name)
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
@@ -188,9 +195,13 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             train, valid = split
             train_split = predefined_split(Dataset(X[valid], codes[valid]))
             X, codes = X[train], codes[train]
-        with seeded_torch(seed):
+        with seeded_torch(seed), record_sigint() as interrupted:
             net = self._make_net(X.shape[1], weight, train_split)
             net.fit(X, codes)
+        if interrupted:
+            raise KeyboardInterrupt(
+                f"{name}.fit was interrupted in epoch {len(net.history)}; the head is unfitted."
+            )
         self.net_ = net
         self.n_iter_ = len(net.history)
         return self
@@ -228,9 +239,10 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         # Last, so it sees the weights early stopping restored.
         callbacks.append(("stop_on_non_finite", StopOnNonFinite(name)))
         hidden = self._hidden_layer_sizes()
+        device = str(resolve_device(self.device))
         try:  # built and initialised before training: a bad net_params key fails here
             return self._build_net(
-                n_features, hidden, weight, train_split, optimizer, callbacks, extra
+                n_features, hidden, weight, train_split, optimizer, callbacks, extra, device
             )
         except (TypeError, ValueError) as exc:
             keys = sorted(self.net_params or {})
@@ -239,7 +251,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
                 f"optimizer={self.optimizer!r} and net_params keys {keys}: {exc}"
             ) from exc
 
-    def _build_net(self, n_features, hidden, weight, train_split, optimizer, callbacks, extra):
+    def _build_net(
+        self, n_features, hidden, weight, train_split, optimizer, callbacks, extra, device
+    ):
         return NeuralNetClassifier(
             HeadModule,
             module__n_features=n_features,
@@ -257,7 +271,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             classes=list(range(len(self.classes_))),
             predict_nonlinearity=softmax,
-            device=str(resolve_device(self.device)),
+            device=device,
             verbose=self.verbose,
             **extra,
         ).initialize()
@@ -312,6 +326,10 @@ def _check_class_weight(class_weight, classes, owner):
             f"{owner} class_weight names {unknown}, which are not classes of y; the classes "
             f"of y are {classes.tolist()}."
         )
-    bad = {k: w for k, w in class_weight.items() if not (np.isfinite(w) and w >= 0)}
+    bad = {
+        k: w
+        for k, w in class_weight.items()
+        if not (isinstance(w, Real) and np.isfinite(w) and w >= 0)
+    }
     if bad:
         raise ValueError(f"{owner} class_weight must be finite and non-negative; got {bad}.")

@@ -140,3 +140,21 @@ TABLE = pd.DataFrame({"rate": [0.1], "score": [0.5]})
 def test_plot_names_what_the_results_lack(results, kwargs, match):
     with pytest.raises(ValueError, match=match):
         plot_noise_robustness(results, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"cv": 50}, "n_splits=50 cannot be greater than the number of members in each class"),
+        ({"y": np.zeros(60)}, r"UniformNoise needs at least 2 classes in y .* one class: \[0.0\]"),
+        ({"y": np.repeat(["a", "b", "c"], 20)[:59]}, "inconsistent numbers of samples"),
+        ({"scoring": "no_such_score"}, "'scoring' parameter of noise_robustness_curve"),
+        ({"noise": "gaussian"}, "'noise' parameter of noise_robustness_curve"),
+    ],
+    ids=["cv_too_many_folds", "one_class", "length_mismatch", "unknown_scoring", "unknown_noise"],
+)
+def test_curve_other_bad_inputs_are_named(kwargs, match, table_data):
+    X, y = table_data
+    kwargs = {"y": y, "cv": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        noise_robustness_curve(LogisticRegression(), X, rates=[0.2], **kwargs)

@@ -80,7 +80,8 @@ def test_validation_split_is_stratified_and_falls_back_on_tiny_classes():
 def test_early_stopping_uses_a_validation_split_and_restores_the_best_epoch(data):
     X, y = data
     y_noisy = UniformNoise(0.5, random_state=0).fit_resample(X, y)[1]
-    head = MLPHead(max_epochs=200, patience=3, lr=1e-2, random_state=0).fit(X, y_noisy)
+    head = MLPHead(max_epochs=200, patience=3, lr=1e-2, early_stopping=True, random_state=0)
+    head.fit(X, y_noisy)
     history = head.net_.history
     assert head.n_iter_ < 200
     valid_losses = history[:, "valid_loss"]
@@ -142,6 +143,7 @@ def test_net_params_route_skorch_style_and_own_parameters_stay_explicit(data):
         loss="gce",
         optimizer="adamw",
         max_epochs=2,
+        early_stopping=True,
         net_params={
             "optimizer__weight_decay": 0.05,
             "criterion__q": 0.5,

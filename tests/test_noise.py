@@ -174,6 +174,7 @@ def test_X_of_image_paths_or_images_passes_through_untouched():
     [
         (UniformNoise(rate=1.0), [0, 1] * 5, r"'rate' parameter of UniformNoise.*\[0.0, 1.0\)"),
         (UniformNoise(rate=-0.1), [0, 1] * 5, r"'rate' parameter of UniformNoise"),
+        (UniformNoise(rate=np.nan), [0, 1] * 5, r"'rate' parameter of UniformNoise.*Got nan"),
         (AsymmetricNoise(rate=1.5), [0, 1] * 5, r"'rate' parameter of AsymmetricNoise"),
         (
             AsymmetricNoise(mapping={"STR": "MUS"}),

@@ -1,5 +1,6 @@
 """Shared implementation of the skorch-backed classification heads."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,9 +16,12 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from ..noise._labels import check_labels
 from ..utils import resolve_device, seeded_torch, torch_seed
+from ._interrupt import record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax
+from ._nonfinite import StopOnNonFinite, check_finite_output
 from ._split import validation_split
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -26,6 +30,10 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torc
 _OWN_NET_ARGS = frozenset(
     {"module", "criterion", "optimizer", "lr", "max_epochs", "batch_size", "device", "train_split"}
 )
+
+# early_stopping="auto" holds out a validation set only when it has at least this many samples:
+# the best epoch picked on a handful of (possibly noisy) labels is chance.
+_AUTO_MIN_VALID = 50
 
 _COMMON_PARAMS_DOC = """loss : {"cross_entropy", "gce", "sce", "nce+rce", "mae", "bootstrap"}, \
 default="cross_entropy"
@@ -40,19 +48,23 @@ default="cross_entropy"
         ``"balanced"`` for ``n_samples / (n_classes * n_class_samples)``.
     max_epochs : int, default=100
         Maximum number of passes over the training data.
-    lr : float, default=1e-3
+    lr : float, default=LR_DEFAULT
         Learning rate.
     batch_size : int, default=64
         Mini-batch size for training and inference.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         Optimizer; its other arguments go through ``net_params``
         (``{"optimizer__weight_decay": 1e-4}``).
-    early_stopping : bool, default=True
+    early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the training data (stratified
         by class, shuffled plainly when a class is too small) and stop when
         its loss has not improved for ``patience`` epochs, restoring the
         best epoch's weights. The held-out labels are the (possibly noisy)
-        training labels.
+        training labels. ``"auto"`` does so when the held-out part has at
+        least 50 samples (500 samples at the default
+        ``validation_fraction``) and otherwise trains all ``max_epochs``;
+        ``True`` raises a ValueError when fewer than 2 samples would be
+        left to train on.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training data held out for early stopping.
     patience : int, default=10
@@ -90,7 +102,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
-        "early_stopping": ["boolean"],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "augment_sigma": [Interval(Real, 0, None, closed="left")],
@@ -109,7 +121,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         lr=1e-3,
         batch_size=64,
         optimizer="adam",
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
         patience=10,
         augment_sigma=0.0,
@@ -136,6 +148,10 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     def _hidden_layer_sizes(self):
         raise NotImplementedError
 
+    def __sklearn_is_fitted__(self):
+        # Fitted means a trained network, not just the classes_ fit sets before training.
+        return hasattr(self, "net_")
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the head on embeddings ``X`` and labels ``y``.
@@ -152,56 +168,101 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self : object
             The fitted head.
         """
+        name = type(self).__name__
+        # A failed refit must not leave an earlier fit's network beside new classes_.
+        self.__dict__.pop("net_", None)
+        check_labels(y, name)
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes in y; y has one class: "
-                f"{self.classes_.tolist()}."
+                f"{name} needs at least 2 classes in y; y has one class: {self.classes_.tolist()}."
             )
         codes = encoder.transform(y).astype(np.int64)
         weight = self._class_weights(y)
         seed = torch_seed(self.random_state)
-        split = validation_split(codes, self.validation_fraction, seed)
         train_split = None
-        if self.early_stopping and split is not None:
+        if self._uses_early_stopping(len(codes)):
+            split = validation_split(codes, self.validation_fraction, seed)
+            if split is None:
+                raise ValueError(
+                    f"{name}(early_stopping=True) holds out validation_fraction="
+                    f"{self.validation_fraction} of {len(codes)} samples, leaving fewer than 2 to "
+                    "train on; pass early_stopping=False (or 'auto') or give more samples."
+                )
             train, valid = split
             train_split = predefined_split(Dataset(X[valid], codes[valid]))
             X, codes = X[train], codes[train]
-        net = self._make_net(X.shape[1], weight, train_split)
-        with seeded_torch(seed):
+        with seeded_torch(seed), record_sigint() as interrupted:
+            net = self._make_net(X.shape[1], weight, train_split)
             net.fit(X, codes)
+        if interrupted:
+            raise KeyboardInterrupt(
+                f"{name}.fit was interrupted in epoch {len(net.history)}; the head is unfitted."
+            )
         self.net_ = net
         self.n_iter_ = len(net.history)
         return self
 
+    def _uses_early_stopping(self, n_samples):
+        if self.early_stopping == "auto":
+            return math.ceil(self.validation_fraction * n_samples) >= _AUTO_MIN_VALID
+        return self.early_stopping
+
     def _class_weights(self, y):
         if self.class_weight is None:
             return None
+        if isinstance(self.class_weight, dict):
+            _check_class_weight(self.class_weight, self.classes_, type(self).__name__)
         weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
         return weight.astype(np.float32)
 
     def _make_net(self, n_features, weight, train_split):
+        name = type(self).__name__
         extra = dict(self.net_params or {})
         overridden = sorted(_OWN_NET_ARGS & set(extra))
         if overridden:
             raise ValueError(
-                f"net_params may not set {overridden}: use the {type(self).__name__} "
+                f"net_params may not set {overridden}: use the {name} "
                 "parameters of the same name (module and train_split are fixed)."
+            )
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        if not issubclass(optimizer, torch.optim.Optimizer):
+            raise ValueError(
+                f"{name} optimizer must be 'adam', 'adamw', 'sgd' or a torch.optim.Optimizer "
+                f"subclass, got {optimizer!r}."
             )
         callbacks = [] if train_split is None else [("early_stopping", self._early_stopping())]
         callbacks += list(extra.pop("callbacks", None) or [])
+        # Last, so it sees the weights early stopping restored.
+        callbacks.append(("stop_on_non_finite", StopOnNonFinite(name)))
+        hidden = self._hidden_layer_sizes()
+        device = str(resolve_device(self.device))
+        try:  # built and initialised before training: a bad net_params key fails here
+            return self._build_net(
+                n_features, hidden, weight, train_split, optimizer, callbacks, extra, device
+            )
+        except (TypeError, ValueError) as exc:
+            keys = sorted(self.net_params or {})
+            raise ValueError(
+                f"{name} could not build its network from loss={self.loss!r}, "
+                f"optimizer={self.optimizer!r} and net_params keys {keys}: {exc}"
+            ) from exc
+
+    def _build_net(
+        self, n_features, hidden, weight, train_split, optimizer, callbacks, extra, device
+    ):
         return NeuralNetClassifier(
             HeadModule,
             module__n_features=n_features,
             module__n_classes=len(self.classes_),
-            module__hidden_layer_sizes=tuple(self._hidden_layer_sizes()),
+            module__hidden_layer_sizes=hidden,
             module__augment_sigma=self.augment_sigma,
             criterion=LOSSES[self.loss],
             criterion__weight=weight,
-            optimizer=_OPTIMIZERS.get(self.optimizer, self.optimizer),
+            optimizer=optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
@@ -210,10 +271,10 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             classes=list(range(len(self.classes_))),
             predict_nonlinearity=softmax,
-            device=str(resolve_device(self.device)),
+            device=device,
             verbose=self.verbose,
             **extra,
-        )
+        ).initialize()
 
     def _early_stopping(self):
         return EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True)
@@ -234,6 +295,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         with torch.inference_mode():
             proba = self.net_.predict_proba(X).astype(np.float64)
+        check_finite_output(proba, type(self).__name__)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -250,3 +312,24 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _check_class_weight(class_weight, classes, owner):
+    """Every key of a class_weight dict is a class of y; every weight is finite and >= 0.
+
+    Classes it leaves out keep weight 1 (scikit-learn's convention).
+    """
+    known = set(classes.tolist())
+    unknown = [label for label in class_weight if label not in known]
+    if unknown:
+        raise ValueError(
+            f"{owner} class_weight names {unknown}, which are not classes of y; the classes "
+            f"of y are {classes.tolist()}."
+        )
+    bad = {
+        k: w
+        for k, w in class_weight.items()
+        if not (isinstance(w, Real) and np.isfinite(w) and w >= 0)
+    }
+    if bad:
+        raise ValueError(f"{owner} class_weight must be finite and non-negative; got {bad}.")

@@ -1,5 +1,7 @@
 """The public heads: the paper's MLP head and a linear probe."""
 
+from numbers import Integral
+
 from ._base import _COMMON_PARAMS_DOC, BaseHead
 
 _HEAD_DOC = """{summary}
@@ -30,6 +32,15 @@ _HEAD_DOC = """{summary}
     --------
     {see_also}
 
+    Notes
+    -----
+    Training that diverges (a NaN or infinite batch loss, or weights that
+    end non-finite) raises :class:`~skhisto.exceptions.NonFiniteError`
+    naming the epoch and ``lr``, instead of returning a model that predicts
+    NaN probabilities; so do ``predict_proba`` and ``predict`` when the
+    outputs for some inputs are not finite. Lower ``lr`` or standardise the
+    embeddings.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification
@@ -58,7 +69,7 @@ class MLPHead(BaseHead):
         lr=1e-3,
         batch_size=64,
         optimizer="adam",
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
         patience=10,
         augment_sigma=0.0,
@@ -86,10 +97,52 @@ class MLPHead(BaseHead):
         self.hidden_layer_sizes = hidden_layer_sizes
 
     def _hidden_layer_sizes(self):
-        return self.hidden_layer_sizes
+        sizes = self.hidden_layer_sizes
+        if not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes):
+            raise ValueError(
+                "MLPHead hidden_layer_sizes must be positive integers (layer widths); "
+                f"got {sizes!r}."
+            )
+        return tuple(int(n) for n in sizes)
 
 
 class LinearHead(BaseHead):
+    # Its own signature for its own default lr: a convex probe takes larger steps safely.
+    def __init__(
+        self,
+        *,
+        loss="cross_entropy",
+        class_weight=None,
+        max_epochs=100,
+        lr=1e-2,
+        batch_size=64,
+        optimizer="adam",
+        early_stopping="auto",
+        validation_fraction=0.1,
+        patience=10,
+        augment_sigma=0.0,
+        net_params=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            loss=loss,
+            class_weight=class_weight,
+            max_epochs=max_epochs,
+            lr=lr,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            augment_sigma=augment_sigma,
+            net_params=net_params,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+
     def _hidden_layer_sizes(self):
         return ()
 
@@ -99,13 +152,13 @@ MLPHead.__doc__ = _HEAD_DOC.format(
     params="""hidden_layer_sizes : tuple of int, default=(512, 128, 64)
         Widths of the hidden ReLU layers.
     """
-    + _COMMON_PARAMS_DOC,
+    + _COMMON_PARAMS_DOC.replace("LR_DEFAULT", "1e-3"),
     see_also="LinearHead : A linear probe on the same embeddings.",
     name="MLPHead",
 )
 LinearHead.__doc__ = _HEAD_DOC.format(
     summary="A linear probe: one linear layer from embeddings to class logits.",
-    params=_COMMON_PARAMS_DOC,
+    params=_COMMON_PARAMS_DOC.replace("LR_DEFAULT", "1e-2"),
     see_also="MLPHead : The paper's MLP head (512-128-64, ReLU).",
     name="LinearHead",
 )

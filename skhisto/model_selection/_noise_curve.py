@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 
 from ..noise import AsymmetricNoise, NoisyLabelClassifier, UniformNoise
+from ..noise._labels import check_labels
 
 _NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
 _MAX_SEED = np.iinfo(np.int32).max
@@ -23,6 +24,20 @@ def _import_pandas():
             "`pip install skhisto[pandas]`."
         ) from exc
     return pd
+
+
+def _checked_rates(rates):
+    """Rates as a 1-D float array: non-empty, distinct, each a finite number in [0, 1)."""
+    try:
+        values = np.asarray(rates, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"rates must be numbers in [0, 1); got {rates!r}.") from exc
+    # NaN fails both comparisons, so the range is checked positively.
+    if not len(values) or not ((values >= 0) & (values < 1)).all():
+        raise ValueError(f"rates must be noise rates in [0, 1); got {values.tolist()}.")
+    if len(np.unique(values)) != len(values):
+        raise ValueError(f"rates has repeated values {values.tolist()}; give each rate once.")
+    return values
 
 
 def _noise_template(noise, seed):
@@ -127,9 +142,8 @@ def noise_robustness_curve(
     pd = _import_pandas()
     if not is_classifier(estimator):
         raise ValueError(f"estimator must be a classifier, got {estimator!r}.")
-    rates = np.asarray(rates, dtype=float).ravel()
-    if not len(rates) or ((rates < 0) | (rates >= 1)).any():
-        raise ValueError(f"rates must be noise rates in [0, 1); got {rates.tolist()}.")
+    rates = _checked_rates(rates)
+    check_labels(y, "noise_robustness_curve")
     rng = check_random_state(random_state)
     if isinstance(cv, numbers.Integral):
         cv = StratifiedKFold(cv, shuffle=True, random_state=rng.randint(_MAX_SEED))

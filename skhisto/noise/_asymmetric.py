@@ -69,6 +69,11 @@ class AsymmetricNoise(BaseLabelNoise):
         n_classes = len(self.classes_)
         if self.mapping is None:
             return (np.arange(n_classes) + 1) % n_classes
+        if not self.mapping:
+            raise ValueError(
+                "AsymmetricNoise mapping is empty, so no label would be flipped; name at least "
+                "one {true class: noisy class} pair, or pass mapping=None for the cyclic default."
+            )
         index = {label: code for code, label in enumerate(self.classes_.tolist())}
         partners = np.full(n_classes, -1)
         for true, noisy in self.mapping.items():

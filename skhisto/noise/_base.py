@@ -12,6 +12,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, validate_data
 
+from ._labels import check_labels
+
 
 def _as_labels(y):
     """1-D label array of ``y`` and whether it arrived one-hot (one-vs-all)."""
@@ -94,6 +96,7 @@ class BaseLabelNoise(BaseSampler):
         y_noisy : same type as ``y``
             Labels with the fitted noise applied.
         """
+        check_labels(y, type(self).__name__)
         labels, one_hot = _as_labels(y)
         check_consistent_length(X, labels)
         # Checked (non-empty, any dimension), never converted: the caller's X is returned.

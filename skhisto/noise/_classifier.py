@@ -6,6 +6,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, get_tags
 
+from ._labels import check_labels
+
 
 def _estimator_has(method):
     """``available_if`` condition: the fitted (or unfitted) estimator has ``method``."""
@@ -103,6 +105,7 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
+        check_labels(y, type(self).__name__)
         check_classification_targets(y)
         y = column_or_1d(y, warn=True)
         self.noise_ = clone(self.noise)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._base import BaseLabelNoise, document_fitted_attributes
+from ._labels import check_labels
 
 _ATOL = 1e-6
 
@@ -71,7 +72,12 @@ class TransitionMatrixNoise(BaseLabelNoise):
     def _encode(self, y):
         if self.classes is None:
             return super()._encode(y)
+        check_labels(self.classes, "TransitionMatrixNoise", name="classes")
         classes = np.asarray(self.classes)
+        if classes.ndim != 1:
+            raise ValueError(
+                f"classes must be a 1-D list of labels, got an array of shape {classes.shape}."
+            )
         if len(np.unique(classes)) != len(classes):
             raise ValueError(f"classes has repeated labels: {classes.tolist()}.")
         index = {label: code for code, label in enumerate(classes.tolist())}
@@ -81,7 +87,13 @@ class TransitionMatrixNoise(BaseLabelNoise):
         return classes, np.array([index[label] for label in y.tolist()], dtype=np.intp)
 
     def _checked_transition(self):
-        matrix = np.asarray(self.transition, dtype=float)
+        try:
+            matrix = np.asarray(self.transition, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "transition must be a numeric (n_classes, n_classes) array of probabilities; "
+                f"it could not be read as one: {exc}"
+            ) from exc
         n_classes = len(self.classes_)
         if matrix.shape != (n_classes, n_classes):
             source = "classes" if self.classes is not None else "y"

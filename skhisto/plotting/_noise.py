@@ -21,10 +21,24 @@ def _rate_param(params):
     return candidates[0]
 
 
+def _require(present, needed, what, hint):
+    """Raise a ValueError listing the keys of ``needed`` missing from ``present``."""
+    missing = [key for key in needed if key not in present]
+    if missing:
+        raise ValueError(f"{what} has no {missing}; it has {sorted(present)}. {hint}")
+
+
 def _curves_from_cv_results(cv_results, rate_param, metric):
     """{label: (rates, means, stds)} from a search's ``cv_results_``."""
+    hint = "Pass a fitted search's cv_results_ (or metric= naming one of its scorers)."
+    _require(
+        cv_results, ["params", f"mean_test_{metric}", f"std_test_{metric}"], "cv_results", hint
+    )
     params = cv_results["params"]
+    if not len(params):
+        raise ValueError("cv_results has no parameter settings to plot.")
     rate_param = rate_param or _rate_param(params[0])
+    _require(params[0], [rate_param], "cv_results['params']", "Pass the rate's name as rate_param.")
     means, stds = cv_results[f"mean_test_{metric}"], cv_results[f"std_test_{metric}"]
     # Only the parameters that vary across the search separate the lines.
     others = [
@@ -46,6 +60,11 @@ def _curves_from_table(table, group_by, metric):
     """{label: (rates, means, stds)} from a :func:`noise_robustness_curve` table."""
     if group_by is None:
         group_by = [c for c in ("estimator", "noise") if c in table and table[c].nunique() > 1]
+    group_by = [group_by] if isinstance(group_by, str) else list(group_by)
+    hint = "Pass the table of noise_robustness_curve (or metric=/group_by= naming its columns)."
+    _require(table.columns, ["rate", metric, *group_by], "the results table", hint)
+    if not len(table):
+        raise ValueError("the results table is empty: there is nothing to plot.")
     groups = table.groupby(group_by) if group_by else [("", table)]
     curves = {}
     for key, part in groups:

@@ -80,7 +80,7 @@ def main(argv=None):
     embed_s = time.perf_counter() - start
 
     regimes = {
-        "early stopping": {"max_epochs": args.max_epochs},
+        "early stopping": {"max_epochs": args.max_epochs, "early_stopping": True},
         f"{args.fixed_epochs} epochs, no early stopping": {
             "max_epochs": args.fixed_epochs,
             "early_stopping": False,

@@ -211,8 +211,8 @@ def test_oracle_switching_label_type_is_refused_and_nothing_changes():
     learner = _learner(n_rounds=1)
     with pytest.raises(
         ValueError,
-        match=r"oracle gave a label of another type at index \d+: '\w+' \(str\) "
-        r"where the labels are int",
+        match=r"ActiveLearner: oracle mixes label types: index \d+ holds '\w+' \(str\) "
+        r"but labels_ so far has int labels",
     ):
         learner.fit(X, oracle)
     assert not hasattr(learner, "history_")
@@ -223,7 +223,9 @@ def test_mixed_type_labels_in_y_are_refused_naming_the_index():
     y_obj = np.where(y == 1, 1, -1).astype(object)
     y_obj[[3, 9]] = [0, "tumour"]
     for strategy in (RandomSampling(random_state=0), CoresetSampling()):
-        with pytest.raises(ValueError, match=r"y gave a label of another type at index 9"):
+        with pytest.raises(
+            ValueError, match=r"y mixes label types: index 9 holds 'tumour' \(str\)"
+        ):
             strategy.query(X, y_obj, batch_size=2)
 
 

@@ -204,11 +204,21 @@ def test_unwritable_checkpoint_dir_is_refused_before_training(data, tmp_path, mo
     [
         (dict(budget=12), None, "budget=12 images x n_rounds=3 exceed the pool of 30"),
         (dict(candidate_size=4), None, "candidate_size=4 is smaller than budget=8"),
-        ({}, "nan", "y_labeled contains NaN"),
-        ({}, "mixed", r"y_labeled mixes label types \['number', 'str'\]"),
+        ({}, "nan", r"y_labeled has 1 missing labels \(None or NaN\), at indices \[3\]"),
+        (
+            {},
+            "mixed",
+            r"ActiveSimCLR: y_labeled mixes label types: index 2 holds 'tumour' \(str\) "
+            r"but index 0 holds 0 \(int\)",
+        ),
         ({}, "2-D", r"y_labeled must be 1-D; got shape \(16, 1\)"),
         ({}, "test length", "X_test has 16 images but y_test has 3 labels"),
-        ({}, "test type", r"y_test labels are \['str'\] but y_labeled labels are \['number'\]"),
+        (
+            {},
+            "test type",
+            r"ActiveSimCLR: y_test mixes label types: index 0 holds '\d' \(str\) "
+            r"but y_labeled has int labels",
+        ),
     ],
 )
 def test_bad_sizes_and_labels_are_refused_before_training(data, monkeypatch, kwargs, labels, match):

@@ -19,6 +19,7 @@ SAMPLERS = {
     "classifier": lambda: NoisyLabelClassifier(LogisticRegression(), UniformNoise(0.3)),
 }
 
+MIXED = r"y mixes label types: index 1 holds 'a' \(str\) but index 0 holds 1 \(int\)"
 BAD_LABELS = {
     "none_in_list": (["a", "b", None, "a", "b", "a"], r"y has 1 missing labels .* \[2\]"),
     "none_in_object_array": (
@@ -28,7 +29,7 @@ BAD_LABELS = {
     "nan_in_float": ([0.0, 1.0, np.nan, 0.0, 1.0, 1.0], r"y has 1 missing labels"),
     "pandas_na": (pd.Series(["a", "b", pd.NA, "a", "b", "a"], dtype="string"), "y has 1 missing"),
     "inf": ([0.0, 1.0, np.inf, 0.0, 1.0, 1.0], r"y has infinite labels at indices \[2\]"),
-    "mixed_list": ([1, "a", 1, "a", 1, "a"], r"y mixes label types: 1 \(number\), 'a' \(str\)"),
+    "mixed_list": ([1, "a", 1, "a", 1, "a"], MIXED),
     "mixed_object_array": (np.array([1, "a"] * 3, dtype=object), "y mixes label types"),
     "empty": ([], "y is empty"),
 }

@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from ..exceptions import NonFiniteError
+from ..utils import check_labels, label_kind
 
 MISSING_LABEL = -1
 
@@ -47,58 +48,6 @@ def is_unlabeled(y, missing_label=MISSING_LABEL):
 
 def _is_nan(value):
     return isinstance(value, float | np.floating) and np.isnan(value)
-
-
-def label_kind(value):
-    """The kind of one label: "bool", "int", "float" or "str" (a class is one kind)."""
-    if isinstance(value, bool | np.bool_):
-        return "bool"
-    if isinstance(value, numbers.Integral):
-        return "int"
-    if isinstance(value, numbers.Real):
-        return "float"
-    if isinstance(value, str | bytes):
-        return "str"
-    return type(value).__name__
-
-
-_DTYPE_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float", "U": "str", "S": "str"}
-
-
-def check_label_kinds(labels, name, indices=None, kind=None):
-    """The one kind ("int", "str", ...) of ``labels``; a label of another kind is refused.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (n,)
-    name : str
-        Where the labels come from, named in the error ("y", "the oracle").
-    indices : ndarray of int of shape (n,), default=None
-        The sample index of each label, named in the error (default its position).
-    kind : str, default=None
-        The kind the labels must have, e.g. that of the earlier labels.
-    """
-    labels = np.asarray(labels)
-    if labels.dtype.kind == "O":
-        kinds = [label_kind(v) for v in labels]
-    else:
-        # A typed array has one kind: its first label stands for all of them.
-        kinds = [_DTYPE_KINDS.get(labels.dtype.kind, labels.dtype.name)] * min(len(labels), 1)
-    kind = kind if kind is not None or not kinds else kinds[0]
-    for position, found in enumerate(kinds):
-        if found != kind:
-            index = position if indices is None else int(indices[position])
-            raise ValueError(
-                f"{name} gave a label of another type at index {index}: "
-                f"{_plain(labels[position])!r} ({found}) where the labels are {kind}; a class must "
-                "have one type (e.g. all int or all str), so convert the labels to one type."
-            )
-    return kind
-
-
-def _plain(value):
-    """A numpy scalar as the Python value it holds, for messages (1, not np.int64(1))."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_finite_output(values, what, strategy, estimator=None, indices=None, allow_inf=False):
@@ -217,7 +166,8 @@ class QueryStrategy(BaseEstimator):
                 f"y must be 1-D with one label per sample of X ({n_samples}), got shape {y.shape}."
             )
         unlabeled = is_unlabeled(y, self.missing_label)
-        check_label_kinds(y[~unlabeled], "y", np.flatnonzero(~unlabeled))
+        labeled = np.flatnonzero(~unlabeled)
+        check_labels(y[labeled], type(self).__name__, "y", indices=labeled, allow_empty=True)
         candidates = _check_candidates(candidates, unlabeled)
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"batch_size must be an int, got {batch_size!r}.")
@@ -239,7 +189,7 @@ class QueryStrategy(BaseEstimator):
 
 def _kind_hint(y, missing_label):
     """Why no sample may match: a missing_label of another type than the labels."""
-    kind = _DTYPE_KINDS.get(y.dtype.kind)
+    kind = label_kind(y[0]) if y.dtype.kind in "biufUS" and len(y) else None
     if kind is None or missing_label is None or _is_nan(missing_label):
         return ""
     if (kind == "str") != isinstance(missing_label, str):

@@ -19,13 +19,15 @@ from ..exceptions import CheckpointError, CheckpointMismatchError
 from ..utils import (
     atomic_write,
     check_identity,
+    check_labels,
     digest_arrays,
     ensure_writable_dir,
     io_error,
     progress,
     run_identity,
 )
-from ._base import QueryStrategy, _n_samples, _plain, check_indices, check_label_kinds, is_unlabeled
+from ..utils._labels import _plain
+from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
 
 #: 2 added the run identity; a version-1 checkpoint is refused, never resumed blindly.
 _CHECKPOINT_VERSION = 2
@@ -357,8 +359,9 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         )
         entry["query_time"] = time.perf_counter() - start
         labels = oracle(picked)
-        check_label_kinds(
-            labels, "The oracle", picked, kind=check_label_kinds(state["labels"], "The oracle")
+        kind = check_labels(state["labels"], _OWNER, "labels_", allow_empty=True)
+        check_labels(
+            labels, _OWNER, "oracle", indices=picked, kind=kind, kind_source="labels_ so far"
         )
         return picked, labels
 
@@ -420,6 +423,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
 
 
 _RESTART = "delete it or pass another checkpoint="
+_OWNER = "ActiveLearner"
 
 
 def _check_oracle(oracle, n_samples, missing_label):
@@ -439,7 +443,7 @@ def _check_oracle(oracle, n_samples, missing_label):
                     f"{len(indices)} queried indices; it must return one label per index."
                 )
             _refuse_missing(labels, indices, missing_label, "The oracle returned")
-            check_label_kinds(labels, "The oracle", indices)
+            check_labels(labels, _OWNER, "oracle", indices=indices)
             return _native(labels)
 
         return ask
@@ -450,7 +454,7 @@ def _check_oracle(oracle, n_samples, missing_label):
             f"got shape {labels.shape}."
         )
     _refuse_missing(labels, np.arange(n_samples), missing_label, "oracle has")
-    check_label_kinds(labels, "oracle")
+    check_labels(labels, _OWNER, "oracle", allow_empty=True)
     labels = _native(labels)  # a copy: the caller's array may change, the run's labels not
     return lambda indices: labels[np.asarray(indices, dtype=np.intp)]
 

@@ -4,7 +4,7 @@ import contextlib
 import os
 import time
 import warnings
-from numbers import Integral, Number
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import check_image_size, get_backbone_info
-from ..utils import digest_arrays, ensure_writable_dir, run_identity, torch_seed
+from ..utils import check_labels, digest_arrays, ensure_writable_dir, run_identity, torch_seed
 from ._backend import decode_images
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
@@ -51,32 +51,20 @@ def _with_seed(estimator, seed):
     return estimator
 
 
-def _check_labels(y, name, n_images, images_name):
-    """``y`` as a 1-D array and its label type, refusing NaN, mixed types and a length mismatch."""
+def _check_labels(y, name, n_images, images_name, kind=None):
+    """``y`` as a 1-D array and its label kind; also refuses a length mismatch.
+
+    ``kind`` (that of ``y_labeled``) is the kind ``y`` must have.
+    """
     if np.ndim(y) != 1:
         raise ValueError(f"{name} must be 1-D; got shape {np.shape(y)}.")
-    values = np.asarray(y, dtype=object)
-    if any(isinstance(v, float) and v != v for v in values):
-        raise ValueError(f"{name} contains NaN; drop the unlabeled images from {images_name}.")
-    kinds = {
-        "str" if isinstance(v, str) else "number" if isinstance(v, Number) else type(v).__name__
-        for v in values
-    }
-    if len(kinds) > 1:
-        raise ValueError(f"{name} mixes label types {sorted(kinds)}; use one type for all labels.")
-    if len(values) != n_images:
-        raise ValueError(
-            f"{images_name} has {n_images} images but {name} has {len(values)} labels."
-        )
-    return np.asarray(y), kinds
+    kind = check_labels(y, "ActiveSimCLR", name, kind=kind, kind_source="y_labeled")
+    if len(y) != n_images:
+        raise ValueError(f"{images_name} has {n_images} images but {name} has {len(y)} labels.")
+    return np.asarray(y), kind
 
 
-def _check_test_labels(y_test, y_test_kinds, y_labeled, y_labeled_kinds):
-    if y_test_kinds != y_labeled_kinds:
-        raise ValueError(
-            f"y_test labels are {sorted(y_test_kinds)} but y_labeled labels are "
-            f"{sorted(y_labeled_kinds)}; use the same label type for both."
-        )
+def _warn_unseen(y_test, y_labeled):
     unseen = np.setdiff1d(y_test, y_labeled)
     if len(unseen):
         warnings.warn(
@@ -273,14 +261,14 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         pool = decode_images(X, size)
         self._check_sizes(len(pool))
         labeled = decode_images(X_labeled, size)
-        y_labeled, kinds = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
+        y_labeled, kind = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
         if len(np.unique(y_labeled)) < 2:
             raise ValueError("y_labeled must contain at least two classes to train the proxy.")
         test = None
         if X_test is not None:
             X_test = decode_images(X_test, size)
-            y_test, test_kinds = _check_labels(y_test, "y_test", len(X_test), "X_test")
-            _check_test_labels(y_test, test_kinds, y_labeled, kinds)
+            y_test, _ = _check_labels(y_test, "y_test", len(X_test), "X_test", kind)
+            _warn_unseen(y_test, y_labeled)
             test = (X_test, y_test)
 
         identity = self._identity(pool, labeled, y_labeled, test)

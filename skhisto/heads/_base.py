@@ -16,8 +16,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from ..noise._labels import check_labels
-from ..utils import resolve_device, seeded_torch, torch_seed
+from ..utils import check_labels, resolve_device, seeded_torch, torch_seed
 from ._interrupt import record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax

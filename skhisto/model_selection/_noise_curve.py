@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 
 from ..noise import AsymmetricNoise, NoisyLabelClassifier, UniformNoise
-from ..noise._labels import check_labels
+from ..utils import check_labels
 
 _NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
 _MAX_SEED = np.iinfo(np.int32).max

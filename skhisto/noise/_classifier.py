@@ -6,7 +6,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, get_tags
 
-from ._labels import check_labels
+from ..utils import check_labels
 
 
 def _estimator_has(method):

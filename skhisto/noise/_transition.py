@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from ..utils import check_labels
 from ._base import BaseLabelNoise, document_fitted_attributes
-from ._labels import check_labels
 
 _ATOL = 1e-6
 

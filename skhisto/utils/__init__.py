@@ -11,12 +11,14 @@ from ._files import (
     io_error,
 )
 from ._identity import check_identity, run_identity
+from ._labels import check_labels, label_kind
 from ._random import seeded_torch, torch_generator, torch_seed
 
 __all__ = [
     "atomic_write",
     "autocast",
     "check_identity",
+    "check_labels",
     "current_umask",
     "digest_arrays",
     "ensure_writable_dir",
@@ -24,6 +26,7 @@ __all__ = [
     "io_error",
     "iter_array_batches",
     "iter_slices",
+    "label_kind",
     "n_batches",
     "prepare_model",
     "progress",

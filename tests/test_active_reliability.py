@@ -720,3 +720,17 @@ def test_pool_digest_tells_other_samples_apart():
     assert _digest_pool(["a.png", "b.png"]) != _digest_pool(["b.png", "a.png"])
     big = np.arange(10_000.0)  # str() of a large array is abbreviated with "..."
     assert _digest_pool([big, big[:5]]) != _digest_pool([big + 1, big[:5]])
+
+
+def test_uncertainty_sampling_warns_when_every_candidate_ties():
+    # Before: a saturated model gave all-equal utilities and the first candidates were
+    # picked without a word.
+    from sklearn.dummy import DummyClassifier
+
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    y = np.full(30, -1)
+    y[:6] = [0, 1, 0, 1, 0, 1]
+    saturated = DummyClassifier(strategy="prior").fit(X[:6], y[:6])
+    with pytest.warns(UserWarning, match=r"all 24 candidates have the same entropy.*lowest"):
+        picked = UncertaintySampling().query(X, y, saturated, batch_size=3)
+    assert picked.tolist() == [6, 7, 8]

@@ -323,3 +323,14 @@ def test_folder_link_loop_is_refused_naming_it(tmp_path):
         load_image_folder(root)
     with pytest.raises(FileNotFoundError, match="Archive does not exist or is not a file"):
         fetch_archive(_fetch.CRC_VAL_HE_7K, data_home=tmp_path / "home", archive=root)
+
+
+def test_lc25000_part_missing_from_the_archive_is_named_not_guessed(tmp_path):
+    # Before: the archive root was loaded instead, as one class called 'lung_image_sets'.
+    archive, _ = _make_archive(
+        tmp_path, "lung_colon_image_set/lung_image_sets", ("lung_aca", "lung_n")
+    )
+    with pytest.raises(ValueError, match=r"no 'colon_image_sets' folder.*colon_aca.*archive="):
+        fetch_lc25000(data_home=tmp_path / "home", archive=archive, part="colon")
+    lung = fetch_lc25000(data_home=tmp_path / "home", archive=archive, part="lung")
+    assert lung.target_names == ["lung_aca", "lung_n"]

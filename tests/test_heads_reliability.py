@@ -33,6 +33,18 @@ def test_diverging_training_raises_non_finite_error_naming_epoch_and_lr(early_st
         head.fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "head, scale",
+    [(MLPHead(lr=1e6, max_epochs=3, random_state=0), 1.0), (LinearHead(max_epochs=3), 1e30)],
+    ids=["huge-lr", "huge-inputs"],
+)
+def test_a_finite_but_exploded_loss_is_divergence_too(head, scale):
+    # Before: losses of 1e29 stayed finite, so fit "succeeded" with every prediction one class.
+    X, y = make_classification(n_samples=60, n_features=8, random_state=0)
+    with pytest.raises(NonFiniteError, match=r"mean training loss exploded to .* in epoch \d"):
+        head.fit(X * scale, y)
+
+
 def test_non_finite_output_at_predict_raises_instead_of_nan_probabilities(data):
     X, y = data
     head = MLPHead((16,), max_epochs=3, random_state=0).fit(X, y)

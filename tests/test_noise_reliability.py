@@ -159,3 +159,15 @@ def test_curve_other_bad_inputs_are_named(kwargs, match, table_data):
     kwargs = {"y": y, "cv": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         noise_robustness_curve(LogisticRegression(), X, rates=[0.2], **kwargs)
+
+
+@pytest.mark.parametrize("noise", [UniformNoise(0.5), AsymmetricNoise(0.5)])
+def test_pandas_categorical_labels_come_back_as_categorical(noise):
+    # Before: AttributeError: 'Categorical' object has no attribute 'index'.
+    pd = pytest.importorskip("pandas")
+    y = pd.Categorical(list("abcabcabca"), categories=["a", "b", "c", "unused"])
+    _, y_noisy = noise.set_params(random_state=0).fit_resample(np.zeros((10, 2)), y)
+    assert isinstance(y_noisy, pd.Categorical)
+    assert list(y_noisy.categories) == ["a", "b", "c", "unused"]
+    flipped = np.asarray(y_noisy) != np.asarray(y)
+    assert flipped.sum() >= 5 and (flipped == noise.noise_mask_).all()

@@ -1,5 +1,7 @@
 """Uncertainty sampling: query where the model's predicted class is least certain."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -96,6 +98,15 @@ class UncertaintySampling(QueryStrategy):
                 for block in iter_slices(len(candidates), PREDICT_BLOCK)
             ]
         )
+        if len(candidates) > batch_size and np.ptp(utilities) <= 1e-12:
+            warnings.warn(
+                f"{type(self).__name__}: all {len(candidates)} candidates have the same "
+                f"{self.method} ({utilities[0]:.3g}), so the batch is simply the lowest indices. "
+                f"{type(estimator).__name__}'s probabilities are constant or saturated: check its "
+                "fit (lr, input scaling), or use RandomSampling or CoresetSampling.",
+                UserWarning,
+                stacklevel=3,
+            )
         return candidates[top_k(utilities, batch_size)], utilities
 
     def _proba(self, estimator, X, indices):

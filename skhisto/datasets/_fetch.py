@@ -313,5 +313,23 @@ def fetch_lc25000(
     root = fetch_archive(
         LC25000, data_home=data_home, archive=archive, download_if_missing=download_if_missing
     )
+    return load_image_folder(_lc25000_part(root, part), **load_kwargs)
+
+
+_LC25000_CLASSES = {"lung": ("lung_aca", "lung_n", "lung_scc"), "colon": ("colon_aca", "colon_n")}
+
+
+def _lc25000_part(root, part):
+    """The folder holding ``part``'s class folders; a wrong layout is an error, not a guess."""
+    expected = _LC25000_CLASSES[part]
     organ = root / f"{part}_image_sets"
-    return load_image_folder(organ if organ.is_dir() else root, **load_kwargs)
+    if organ.is_dir():
+        return organ
+    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if found and set(found) <= set(expected):  # an archive of the class folders alone
+        return root
+    raise ValueError(
+        f"The unpacked LC25000 at {str(root)!r} has no '{part}_image_sets' folder with the "
+        f"classes {list(expected)} (found {found}): it is not the LC25000 archive, or holds "
+        f"only another part. Delete {str(root)!r} and pass the original zip as archive=."
+    )

@@ -236,7 +236,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         callbacks = [] if train_split is None else [("early_stopping", self._early_stopping())]
         callbacks += list(extra.pop("callbacks", None) or [])
         # Last, so it sees the weights early stopping restored.
-        callbacks.append(("stop_on_non_finite", StopOnNonFinite(name)))
+        callbacks.append(("stop_on_non_finite", StopOnNonFinite(name, len(self.classes_))))
         hidden = self._hidden_layer_sizes()
         device = str(resolve_device(self.device))
         try:  # built and initialised before training: a bad net_params key fails here

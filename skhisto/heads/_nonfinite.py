@@ -19,14 +19,34 @@ class StopOnNonFinite(Callback):
     the end of training (a last step can overflow them with a finite loss),
     so a fitted head never holds NaN weights.
 
+    A loss that stays finite but explodes (an epoch's mean training loss
+    above ``EXPLODED`` times ``log(n_classes)``, the loss of a uniform guess)
+    is divergence too: its weights saturate every prediction to one class.
+
     Parameters
     ----------
     owner : str
         The head named in the message.
+    n_classes : int, default=2
+        Sets the scale of an exploded loss.
     """
 
-    def __init__(self, owner="the head"):
+    #: A mean loss this many times a uniform guess's means the weights blew up.
+    EXPLODED = 1e3
+
+    def __init__(self, owner="the head", n_classes=2):
         self.owner = owner
+        self.n_classes = n_classes
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        limit = self.EXPLODED * max(np.log(self.n_classes), 1.0)
+        if loss is not None and loss > limit:
+            raise NonFiniteError(
+                f"{self.owner} diverged: the mean training loss exploded to {loss:.3g} in epoch "
+                f"{len(net.history)} (a uniform guess scores {np.log(self.n_classes):.2f}; "
+                f"lr={net.lr}); {_HINT}."
+            )
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
         if loss is not None and not torch.isfinite(loss).all():

@@ -27,6 +27,8 @@ def _like_input(y_noisy, y):
     if isinstance(y, list):
         return y_noisy.tolist()
     module = type(y).__module__
+    if module.startswith("pandas") and hasattr(y, "categories"):  # Categorical
+        return type(y)(y_noisy, categories=y.categories, ordered=y.ordered)
     if module.startswith("pandas") and hasattr(y, "to_frame"):  # Series
         return type(y)(y_noisy, index=y.index, name=y.name, dtype=y.dtype)
     if module.startswith("pandas"):  # single-column DataFrame

@@ -2,6 +2,7 @@
 
 import difflib
 import re
+import sys
 
 import timm
 import torch
@@ -22,9 +23,11 @@ def list_backbones(family=None):
     -------
     list of dict
         One row per backbone: name, architecture, embed_dim, input_size, mean,
-        std, family, pretraining, hub_id, url, gated, loader, pooling. Pass it
-        to ``pandas.DataFrame`` for a table. Any other timm model name is also
-        accepted by :func:`get_backbone_info` and the embedders.
+        std, family, pretraining, hub_id, url, gated, loader, pooling,
+        trust_remote_code; entries added by :func:`register_backbone`
+        included. Pass it to ``pandas.DataFrame`` for a table. Any other timm
+        model name is also accepted by :func:`get_backbone_info` and the
+        embedders.
     """
     if family is not None and family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES)}.")
@@ -84,7 +87,26 @@ def _timm_info(name):
         family="supervised" if cfg is not None and cfg.hf_hub_id else "unknown",
         pretraining=f"timm pretrained weights ({cfg.tag})" if cfg is not None else "",
         hub_id=cfg.hf_hub_id if cfg is not None else None,
+        checkpoint_filter=timm_checkpoint_filter(name),
     )
+
+
+def timm_checkpoint_filter(architecture):
+    """Name of the timm module whose ``checkpoint_filter_fn`` converts ``architecture``.
+
+    None when that module has no converter (ResNets, for instance). Entries
+    derived from timm names record it, as registry entries do explicitly.
+
+    Examples
+    --------
+    >>> from skhisto.backbones import timm_checkpoint_filter
+    >>> timm_checkpoint_filter("vit_small_patch16_224"), timm_checkpoint_filter("resnet18")
+    ('vision_transformer', None)
+    """
+    module = sys.modules[timm.models.model_entrypoint(architecture.split(".")[0]).__module__]
+    if not hasattr(module, "checkpoint_filter_fn"):
+        return None
+    return module.__name__.rsplit(".", 1)[-1]
 
 
 IMAGENET_DEFAULTS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224)

@@ -38,6 +38,29 @@ def _weights_digest(info, weights, pretrained):
     return STORE.memo("weights", source, lambda: resolve_weights(info, weights, pretrained))
 
 
+def _fingerprint(info, weights, image_size, dtype):
+    """What determines the embeddings of ``info`` (the cache and model-store key)."""
+    fingerprint = {
+        "backbone": info.name,
+        "architecture": info.architecture,
+        "timm_kwargs": repr(sorted(info.timm_kwargs.items())),
+        "pooling": info.pooling,
+        "weights": weights,
+        "image_size": image_size,
+        "mean": list(info.mean),
+        "std": list(info.std),
+        "precision": str(dtype),
+        "format": FORMAT_VERSION,
+    }
+    if callable(info.checkpoint_filter):
+        # A user's converter changes the weights loaded; built-in ones follow
+        # from the architecture, already here (and old caches keep their keys).
+        convert = info.checkpoint_filter
+        name = getattr(convert, "__qualname__", type(convert).__qualname__)
+        fingerprint["checkpoint_filter"] = f"{getattr(convert, '__module__', '')}.{name}"
+    return fingerprint
+
+
 class FoundationEmbedder(TransformerMixin, BaseEstimator):
     """Embed histology images with a frozen foundation model.
 
@@ -166,20 +189,9 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         self.image_size_ = self.image_size or info.input_size
         self.n_features_out_ = info.embed_dim
         self.seed_ = torch_seed(self.random_state)
-        device = resolve_device(self.device)
-        dtype = resolve_precision(self.precision, device)
-        self.fingerprint_ = {
-            "backbone": info.name,
-            "architecture": info.architecture,
-            "timm_kwargs": repr(sorted(info.timm_kwargs.items())),
-            "pooling": info.pooling,
-            "weights": f"random:{self.seed_}" if digest == "random" else digest,
-            "image_size": self.image_size_,
-            "mean": list(info.mean),
-            "std": list(info.std),
-            "precision": str(dtype),
-            "format": FORMAT_VERSION,
-        }
+        dtype = resolve_precision(self.precision, resolve_device(self.device))
+        weights = f"random:{self.seed_}" if digest == "random" else digest
+        self.fingerprint_ = _fingerprint(info, weights, self.image_size_, dtype)
         return self
 
     def _model(self):

@@ -168,7 +168,10 @@ def test_builtin_entries_name_their_timm_converter():
     assert get_backbone_info("ctranspath").checkpoint_filter == "swin_transformer"
     assert get_backbone_info("uni").checkpoint_filter == "vision_transformer"
     assert get_backbone_info("retccl").checkpoint_filter is None
-    assert get_backbone_info("convnext_tiny").checkpoint_filter == "convnext"  # timm passthrough
+    # timm names passed through: the converter of the module defining the model's class.
+    assert get_backbone_info("convnext_tiny").checkpoint_filter == "convnext"
+    assert get_backbone_info("botnet26t_256").checkpoint_filter == "byobnet"
+    assert get_backbone_info("vit_small_r26_s32_224").checkpoint_filter == "vision_transformer"
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from ._info import (
     get_backbone_info,
     list_backbones,
     patch_size,
-    timm_checkpoint_filter,
 )
 from ._register import register_backbone, unregister_backbone
 from ._registry import FAMILIES, BackboneInfo
@@ -34,6 +33,5 @@ __all__ = [
     "read_state_dict",
     "register_backbone",
     "resolve_weights",
-    "timm_checkpoint_filter",
     "unregister_backbone",
 ]

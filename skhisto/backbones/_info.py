@@ -87,26 +87,18 @@ def _timm_info(name):
         family="supervised" if cfg is not None and cfg.hf_hub_id else "unknown",
         pretraining=f"timm pretrained weights ({cfg.tag})" if cfg is not None else "",
         hub_id=cfg.hf_hub_id if cfg is not None else None,
-        checkpoint_filter=timm_checkpoint_filter(name),
+        checkpoint_filter=_timm_filter(model),
     )
 
 
-def timm_checkpoint_filter(architecture):
-    """Name of the timm module whose ``checkpoint_filter_fn`` converts ``architecture``.
-
-    None when that module has no converter (ResNets, for instance). Entries
-    derived from timm names record it, as registry entries do explicitly.
-
-    Examples
-    --------
-    >>> from skhisto.backbones import timm_checkpoint_filter
-    >>> timm_checkpoint_filter("vit_small_patch16_224"), timm_checkpoint_filter("resnet18")
-    ('vision_transformer', None)
-    """
-    module = sys.modules[timm.models.model_entrypoint(architecture.split(".")[0]).__module__]
-    if not hasattr(module, "checkpoint_filter_fn"):
-        return None
-    return module.__name__.rsplit(".", 1)[-1]
+def _timm_filter(model):
+    # The converter of the module that defines the model's class (a botnet's
+    # is byobnet's): by name for timm's modules, the function for others.
+    module = sys.modules[type(model).__module__]
+    convert = getattr(module, "checkpoint_filter_fn", None)
+    if convert is None or not module.__name__.startswith("timm.models."):
+        return convert
+    return module.__name__.removeprefix("timm.models.")
 
 
 IMAGENET_DEFAULTS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224)

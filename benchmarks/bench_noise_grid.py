@@ -31,8 +31,8 @@ from sklearn.pipeline import Pipeline
 
 from skhisto import FoundationEmbedder, LinearHead, MLPHead, NoisyLabelClassifier, UniformNoise
 from skhisto.datasets import load_image_folder
-from skhisto.embedding import clear_models, forward_count
-from skhisto.utils import progress
+from skhisto.embedding import forward_count
+from skhisto.utils import clear_caches, progress
 
 
 def _heads(max_epochs):
@@ -48,7 +48,7 @@ def _measured(fn, *args):
     The machine is shared, so CPU time (all work here is single-threaded with
     OMP_NUM_THREADS=1) is the fairer comparison; wall time is reported too.
     """
-    clear_models()  # each run builds its own backbone
+    clear_caches()  # each run builds its own backbone
     count, wall, cpu = forward_count(), time.perf_counter(), time.process_time()
     result = fn(*args)
     return (

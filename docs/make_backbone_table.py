@@ -4,7 +4,54 @@ from pathlib import Path
 
 from skhisto.backbones import list_backbones
 
-HEADER = ["name", "architecture", "dim", "input", "mean", "std", "family", "weights", "gated"]
+HEADER = [
+    "name",
+    "architecture",
+    "dim",
+    "input",
+    "mean",
+    "std",
+    "family",
+    "weights",
+    "gated",
+    "remote code",
+]
+
+OWN = """
+## Your own backbones
+
+`skhisto.backbones.register_backbone(BackboneInfo(...))` adds a model under a name of your
+choice; every embedder then accepts that name, with the entry's own normalisation and input size.
+`architecture` is a `timm.create_model` name (models registered with timm's `@register_model`
+included) or, with `loader="transformers"`, a Hugging Face model. Bad fields raise a `ValueError`
+naming each of them; a name already taken raises unless `replace=True` (a replaced built-in entry
+comes back on `unregister_backbone(name)`).
+
+- `checkpoint_filter`: how a checkpoint's state dict is converted before loading, either a
+  callable `(state_dict, model) -> state_dict` (a module-level function, so that fitted embedders
+  pickle) or the name of a timm model module whose `checkpoint_filter_fn` remaps older layouts
+  (`"vision_transformer"`, `"swin_transformer"`). The built-in entries name theirs; timm names
+  passed through use their module's. A callable filter is part of the embedding fingerprint.
+- `trust_remote_code`: run the code shipped in a Hub repository (`loader="transformers"`). Off
+  unless the entry opts in; only the entries marked in the "remote code" column above do.
+
+```python
+from skhisto import FoundationEmbedder
+from skhisto.backbones import BackboneInfo, register_backbone
+
+register_backbone(
+    BackboneInfo(
+        "my-vit",
+        "vit_small_patch16_224",
+        384,
+        mean=(0.7, 0.55, 0.7),
+        std=(0.2, 0.25, 0.2),
+        checkpoint_filter="vision_transformer",
+    )
+)
+FoundationEmbedder("my-vit", weights="my_vit.safetensors")
+```
+"""
 
 
 def render():
@@ -29,9 +76,10 @@ def render():
             row["family"],
             source,
             "yes" if row["gated"] else "",
+            "yes" if row["trust_remote_code"] else "",
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + OWN
 
 
 if __name__ == "__main__":

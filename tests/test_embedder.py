@@ -16,9 +16,10 @@ from sklearn.pipeline import Pipeline
 
 from skhisto import FoundationEmbedder
 from skhisto.backbones import WeightsError, create_backbone
-from skhisto.embedding import _store, clear_models, forward_count
+from skhisto.embedding import forward_count
 from skhisto.embedding._cache import _checksum
 from skhisto.io import ImageReadError
+from skhisto.utils import STORE, clear_caches
 
 SMALL = dict(backbone="resnet18", pretrained=False, image_size=64, random_state=0)
 
@@ -27,7 +28,7 @@ def test_acceptance_300_paths_give_identical_arrays(lc25000_small):
     paths = list(lc25000_small.paths)
     assert len(paths) == 300
     first = FoundationEmbedder(**SMALL).fit_transform(paths)
-    clear_models()  # the second embedder builds its backbone afresh
+    clear_caches()  # the second embedder builds its backbone afresh
     second = FoundationEmbedder(**SMALL).fit_transform(paths)
     assert first.shape == (300, 512) and first.dtype == np.float32
     np.testing.assert_array_equal(first, second)
@@ -65,27 +66,27 @@ def test_sklearn_contract(lc25000_small, tmp_path):
 
 
 def test_no_work_before_transform(lc25000_small):
-    clear_models()
+    clear_caches()
     FoundationEmbedder(**SMALL)
     FoundationEmbedder(**SMALL).fit(lc25000_small.paths[:3])
-    assert len(_store._MODELS) == 0
+    assert len(STORE.models) == 0
 
 
 def test_model_is_shared_across_clones(lc25000_small):
-    clear_models()
+    clear_caches()
     embedder = FoundationEmbedder(**SMALL).fit(lc25000_small.paths[:2])
     embedder.transform(lc25000_small.paths[:2])
     clone(embedder).fit(lc25000_small.paths[:2]).transform(lc25000_small.paths[:2])
-    assert len(_store._MODELS) == 1
+    assert len(STORE.models) == 1
 
 
 def test_cached_second_pass_never_loads_the_backbone(lc25000_small, tmp_path):
     paths = list(lc25000_small.paths[:40])
     first = FoundationEmbedder(**SMALL, cache=tmp_path).fit_transform(paths)
-    clear_models()
+    clear_caches()
     before = forward_count()
     second = FoundationEmbedder(**SMALL, cache=tmp_path).fit_transform(paths[::-1])
-    assert forward_count() == before and len(_store._MODELS) == 0
+    assert forward_count() == before and len(STORE.models) == 0
     np.testing.assert_array_equal(second, first[::-1])
     # Another backbone fingerprint does not reuse these entries.
     other = FoundationEmbedder(**{**SMALL, "random_state": 1}, cache=tmp_path).fit_transform(

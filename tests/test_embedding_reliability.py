@@ -24,9 +24,10 @@ from skhisto.backbones import (
     get_backbone_info,
     list_backbones,
 )
-from skhisto.embedding import _store, clear_models, embed_images, forward_count
+from skhisto.embedding import embed_images, forward_count
 from skhisto.exceptions import NonFiniteError
 from skhisto.io import ImageReadError
+from skhisto.utils import STORE, clear_caches
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
 OTHER = np.random.default_rng(1).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
@@ -68,7 +69,7 @@ def test_weights_replaced_after_fit_are_refused_not_filed_under_the_old_fingerpr
     embedder = FoundationEmbedder("resnet18", weights=path, image_size=32, cache=cache)
     embedder.fit_transform(IMAGES)
     restored = pickle.loads(pickle.dumps(embedder))  # as in another process:
-    clear_models()  # no model built yet
+    clear_caches()  # no model built yet
     new = _save_resnet18(path, 2)
     shards = sorted(cache.glob("*/shard-*.npz"))
     with pytest.raises(WeightsChangedError, match=r"enc.safetensors.*changed since fit.*Refit"):
@@ -193,12 +194,12 @@ def test_non_finite_embeddings_raise_and_are_never_cached(tmp_path):
     ],
 )
 def test_image_size_off_the_patch_grid_is_refused_before_any_model(backbone, size, match):
-    clear_models()
+    clear_caches()
     with pytest.raises(ValueError, match=match):
         FoundationEmbedder(backbone, pretrained=False, image_size=size).fit(IMAGES)
     with pytest.raises(ValueError, match=match):
         create_backbone(backbone, pretrained=False, image_size=size)
-    assert len(_store._MODELS) == 0
+    assert len(STORE.models) == 0
 
 
 def test_image_size_on_the_patch_grid_and_cnns_at_any_size_are_accepted():

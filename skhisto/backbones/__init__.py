@@ -1,8 +1,19 @@
 """Pathology foundation models and ImageNet baselines, each with its own preprocessing."""
 
-from ._build import WeightsUnavailableError, create_backbone, resolve_weights
+from ._build import (
+    WeightsUnavailableError,
+    checkpoint_filter_fn,
+    create_backbone,
+    resolve_weights,
+)
 from ._ctranspath import ConvStem
-from ._info import check_image_size, get_backbone_info, list_backbones, patch_size
+from ._info import (
+    check_image_size,
+    get_backbone_info,
+    list_backbones,
+    patch_size,
+)
+from ._register import register_backbone, unregister_backbone
 from ._registry import FAMILIES, BackboneInfo
 from ._weights import WeightsChangedError, WeightsError, read_state_dict
 
@@ -14,10 +25,13 @@ __all__ = [
     "WeightsError",
     "WeightsUnavailableError",
     "check_image_size",
+    "checkpoint_filter_fn",
     "create_backbone",
     "get_backbone_info",
     "list_backbones",
     "patch_size",
     "read_state_dict",
+    "register_backbone",
     "resolve_weights",
+    "unregister_backbone",
 ]

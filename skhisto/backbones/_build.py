@@ -1,8 +1,8 @@
 """Building a backbone: architecture, weights source, and a headless forward."""
 
+import importlib
 import os
 import shutil
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,6 +17,7 @@ from ._ctranspath import ConvStem
 from ._info import check_image_size, get_backbone_info
 from ._weights import (
     WeightsChangedError,
+    WeightsError,
     check_weights_path,
     load_weights_into,
     read_weights,
@@ -160,23 +161,64 @@ def _transformers_model(info, path):
             f"Backbone {info.name!r} is a Hugging Face transformers model: "
             "pip install 'skhisto[transformers]'."
         ) from exc
+    # Code shipped with a Hub repository runs only for entries that opt in.
+    trust = info.trust_remote_code
     if path is None:
-        config = transformers.AutoConfig.from_pretrained(info.hub_id, trust_remote_code=True)
-        return TransformersPool(transformers.AutoModel.from_config(config, trust_remote_code=True))
-    model = transformers.AutoModel.from_pretrained(path, trust_remote_code=True)
+        config = transformers.AutoConfig.from_pretrained(info.hub_id, trust_remote_code=trust)
+        return TransformersPool(transformers.AutoModel.from_config(config, trust_remote_code=trust))
+    model = transformers.AutoModel.from_pretrained(path, trust_remote_code=trust)
     return TransformersPool(model)
 
 
-def _convert_legacy_layout(model, state_dict):
-    """Apply timm's own checkpoint converter for the architecture, where it has one.
+def checkpoint_filter_fn(info):
+    """The state-dict converter of a registry entry, or None.
+
+    ``info.checkpoint_filter`` is a callable ``(state_dict, model) -> state_dict``
+    or the name of a timm model module, whose ``checkpoint_filter_fn`` is used.
+
+    Raises
+    ------
+    ValueError
+        When the name is not a timm module with a ``checkpoint_filter_fn``.
+
+    Examples
+    --------
+    >>> from skhisto.backbones import checkpoint_filter_fn, get_backbone_info
+    >>> checkpoint_filter_fn(get_backbone_info("ctranspath")).__module__
+    'timm.models.swin_transformer'
+    >>> checkpoint_filter_fn(get_backbone_info("resnet18")) is None
+    True
+    """
+    spec = info.checkpoint_filter
+    if spec is None or callable(spec):
+        return spec
+    try:
+        return importlib.import_module(f"timm.models.{spec}").checkpoint_filter_fn
+    except (ImportError, AttributeError):
+        raise ValueError(
+            f"Backbone {info.name!r}: checkpoint_filter={spec!r} is not a timm model module "
+            "with a checkpoint_filter_fn (e.g. 'vision_transformer', 'swin_transformer'); "
+            "pass a callable (state_dict, model) -> state_dict instead."
+        ) from None
+
+
+def _filter_checkpoint(info, model, state_dict):
+    """Apply the entry's checkpoint filter to a state dict before loading it.
 
     Published pathology checkpoints often predate timm 1.0 (CTransPath was saved with
     timm 0.5.4, whose Swin downsamples at the end of a stage): timm's converters remap
     such layouts and drop non-persistent buffers, exactly as for its own hub weights.
     """
-    convert = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
+    convert = checkpoint_filter_fn(info)
     if convert is None:
         return state_dict
+    if callable(info.checkpoint_filter):  # the user's own: a failure is reported, not skipped
+        try:
+            return convert(state_dict, model)
+        except Exception as exc:
+            raise WeightsError(
+                f"checkpoint_filter of backbone {info.name!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
     try:
         return convert(state_dict, model)
     except (KeyError, AttributeError, RuntimeError, ValueError):
@@ -212,7 +254,8 @@ def create_backbone(
     weights : str or os.PathLike, optional
         Local weights file (``.safetensors``, ``.pth``, ``.bin``); prefixes
         ``module.``, ``backbone.``, ``model.`` and ``encoder.`` are stripped,
-        missing keys raise and unexpected keys are reported.
+        the entry's ``checkpoint_filter`` converts the layout, missing keys
+        raise and unexpected keys are reported.
     pretrained : bool, default=True
         Load the published weights (from the Hub or the authors' URL). Never
         falls back to random weights: if they cannot be had, an error says how
@@ -255,7 +298,7 @@ def create_backbone(
         else:
             model = _timm_model(info)
     if state_dict is not None:
-        state_dict = _convert_legacy_layout(model, strip_prefixes(state_dict))
+        state_dict = _filter_checkpoint(info, model, strip_prefixes(state_dict))
         load_weights_into(model, state_dict, source=repr(os.fspath(path)))
     if image_size and image_size != info.input_size and hasattr(model, "set_input_size"):
         if info.architecture.startswith(("vit", "swin", "deit", "eva")):

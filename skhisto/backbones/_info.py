@@ -2,6 +2,7 @@
 
 import difflib
 import re
+import sys
 
 import timm
 import torch
@@ -22,9 +23,11 @@ def list_backbones(family=None):
     -------
     list of dict
         One row per backbone: name, architecture, embed_dim, input_size, mean,
-        std, family, pretraining, hub_id, url, gated, loader, pooling. Pass it
-        to ``pandas.DataFrame`` for a table. Any other timm model name is also
-        accepted by :func:`get_backbone_info` and the embedders.
+        std, family, pretraining, hub_id, url, gated, loader, pooling,
+        trust_remote_code; entries added by :func:`register_backbone`
+        included. Pass it to ``pandas.DataFrame`` for a table. Any other timm
+        model name is also accepted by :func:`get_backbone_info` and the
+        embedders.
     """
     if family is not None and family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES)}.")
@@ -84,7 +87,18 @@ def _timm_info(name):
         family="supervised" if cfg is not None and cfg.hf_hub_id else "unknown",
         pretraining=f"timm pretrained weights ({cfg.tag})" if cfg is not None else "",
         hub_id=cfg.hf_hub_id if cfg is not None else None,
+        checkpoint_filter=_timm_filter(model),
     )
+
+
+def _timm_filter(model):
+    # The converter of the module that defines the model's class (a botnet's
+    # is byobnet's): by name for timm's modules, the function for others.
+    module = sys.modules[type(model).__module__]
+    convert = getattr(module, "checkpoint_filter_fn", None)
+    if convert is None or not module.__name__.startswith("timm.models."):
+        return convert
+    return module.__name__.removeprefix("timm.models.")
 
 
 IMAGENET_DEFAULTS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224)

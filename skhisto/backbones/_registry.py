@@ -1,6 +1,7 @@
 """The backbone registry: each foundation model with its own preprocessing."""
 
 from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
@@ -16,6 +17,8 @@ LUNIT_RELEASE = (
 )
 
 FAMILIES = ("contrastive", "non-contrastive", "supervised", "unknown")
+LOADERS = ("timm", "transformers")
+POOLINGS = ("default", "cls+mean")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,31 @@ class BackboneInfo:
         Extra arguments for ``timm.create_model``.
     weight_files : tuple of str
         Candidate file names inside the Hub repository, in order of preference.
+    checkpoint_filter : callable, str or None
+        Converts a checkpoint's state dict before it is loaded (``loader="timm"``
+        only): a callable ``(state_dict, model) -> state_dict``, or the name of a
+        timm model module whose ``checkpoint_filter_fn`` remaps older or foreign
+        layouts (``"vision_transformer"``, ``"swin_transformer"``). None loads
+        the keys as they are (after stripping wrapper prefixes).
+    trust_remote_code : bool
+        Run the Python code shipped in the Hub repository (``loader="transformers"``
+        only). An explicit opt-in per entry: off unless the model needs it.
+
+    Raises
+    ------
+    ValueError
+        Naming every field that is out of range or of the wrong type.
+
+    Examples
+    --------
+    >>> from skhisto.backbones import BackboneInfo
+    >>> info = BackboneInfo("my-resnet", "resnet18", 512, mean=[0.7, 0.5, 0.7])
+    >>> info.mean, info.loader
+    ((0.7, 0.5, 0.7), 'timm')
+    >>> BackboneInfo("bad", "resnet18", 0, family="self-taught")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid BackboneInfo 'bad': embed_dim must be a positive int, got 0; family must ...
     """
 
     name: str
@@ -70,13 +98,85 @@ class BackboneInfo:
     pooling: str = "default"
     timm_kwargs: dict = field(default_factory=dict)
     weight_files: tuple = ("model.safetensors", "pytorch_model.bin")
+    checkpoint_filter: object = None
+    trust_remote_code: bool = False
+
+    def __post_init__(self):
+        # Sequences become tuples so that entries stay plain, comparable data.
+        for name in ("mean", "std", "weight_files"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(value))
+        problems = [problem for check in _CHECKS for problem in check(self)]
+        if problems:
+            raise ValueError(f"Invalid BackboneInfo {self.name!r}: " + "; ".join(problems) + ".")
 
     def as_row(self):
         """The public table row of :func:`list_backbones`."""
         row = asdict(self)
-        for private in ("timm_kwargs", "weight_files"):
+        for private in ("timm_kwargs", "weight_files", "checkpoint_filter"):
             row.pop(private)
         return row
+
+
+def _text(info):
+    for name in ("name", "architecture"):
+        value = getattr(info, name)
+        if not isinstance(value, str) or not value:
+            yield f"{name} must be a non-empty string, got {value!r}"
+    for name in ("hub_id", "url"):
+        value = getattr(info, name)
+        if value is not None and not isinstance(value, str):
+            yield f"{name} must be a string or None, got {value!r}"
+
+
+def _sizes(info):
+    for name in ("embed_dim", "input_size"):
+        value = getattr(info, name)
+        if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+            yield f"{name} must be a positive int, got {value!r}"
+
+
+def _statistics(info):
+    for name in ("mean", "std"):
+        value = getattr(info, name)
+        numbers = isinstance(value, tuple) and len(value) == 3
+        if not numbers or not all(isinstance(v, Real) for v in value):
+            yield f"{name} must be 3 numbers (one per RGB channel), got {value!r}"
+        elif name == "std" and min(value) <= 0:
+            yield f"std must be positive, got {value!r}"
+
+
+def _choices(info):
+    for name, allowed in (("family", FAMILIES), ("loader", LOADERS), ("pooling", POOLINGS)):
+        if getattr(info, name) not in allowed:
+            yield f"{name} must be one of {allowed}, got {getattr(info, name)!r}"
+    for name in ("gated", "trust_remote_code"):
+        if not isinstance(getattr(info, name), bool):
+            yield f"{name} must be True or False, got {getattr(info, name)!r}"
+
+
+def _loading(info):
+    if not isinstance(info.timm_kwargs, dict):
+        yield f"timm_kwargs must be a dict, got {info.timm_kwargs!r}"
+    files = info.weight_files
+    if not isinstance(files, tuple) or not files or not all(isinstance(f, str) for f in files):
+        yield f"weight_files must be a non-empty tuple of file names, got {files!r}"
+    spec = info.checkpoint_filter
+    if spec is not None and not (callable(spec) or isinstance(spec, str)):
+        yield f"checkpoint_filter must be a callable, a timm module name or None, got {spec!r}"
+    if spec is not None and info.loader != "timm":
+        yield "checkpoint_filter applies to loader='timm' only"
+    if info.trust_remote_code is True and info.loader != "transformers":
+        yield "trust_remote_code applies to loader='transformers' only"
+
+
+_CHECKS = (_text, _sizes, _statistics, _choices, _loading)
+
+
+# timm's converters for published layouts that predate or differ from timm 1.0.
+_VIT = "vision_transformer"
+_SWIN = "swin_transformer"
 
 
 def _lunit(name, architecture, embed_dim, method, release_file):
@@ -91,6 +191,7 @@ def _lunit(name, architecture, embed_dim, method, release_file):
         family="non-contrastive" if method == "DINO" else "contrastive",
         pretraining=f"{method} on 33M TCGA+TULIP patches (Lunit)",
         url=f"{LUNIT_RELEASE}{release_file}.torch",
+        checkpoint_filter=_VIT if architecture.startswith("vit") else None,
     )
 
 
@@ -126,6 +227,7 @@ _ENTRIES = [
         family="contrastive",
         pretraining="SRCL (semantically-relevant contrastive) on 15M TCGA+PAIP patches",
         timm_kwargs={"embed_layer": "ctranspath_convstem"},
+        checkpoint_filter=_SWIN,
     ),
     BackboneInfo(
         "retccl",
@@ -143,6 +245,7 @@ _ENTRIES = [
         family="contrastive",
         pretraining="MoCo v3 + cross-scale positioning on TCGA (H&E model)",
         timm_kwargs={"global_pool": "avg"},
+        checkpoint_filter=_VIT,
     ),
     BackboneInfo(
         "phikon",
@@ -178,6 +281,7 @@ _ENTRIES = [
         gated=True,
         timm_kwargs={"init_values": 1e-5, "dynamic_img_size": True},
         weight_files=("pytorch_model.bin",),
+        checkpoint_filter=_VIT,
     ),
     BackboneInfo(
         "uni2-h",
@@ -189,6 +293,7 @@ _ENTRIES = [
         gated=True,
         timm_kwargs=_UNI2_KWARGS,
         weight_files=("pytorch_model.bin",),
+        checkpoint_filter=_VIT,
     ),
     BackboneInfo(
         "virchow2",
@@ -200,6 +305,7 @@ _ENTRIES = [
         gated=True,
         pooling="cls+mean",
         timm_kwargs=_VIRCHOW2_KWARGS,
+        checkpoint_filter=_VIT,
     ),
     BackboneInfo(
         "h-optimus-0",
@@ -212,6 +318,7 @@ _ENTRIES = [
         hub_id="bioptimus/H-optimus-0",
         gated=True,
         timm_kwargs={"img_size": 224, "init_values": 1e-5, "dynamic_img_size": False},
+        checkpoint_filter=_VIT,
     ),
     BackboneInfo(
         "prov-gigapath",
@@ -222,6 +329,7 @@ _ENTRIES = [
         hub_id="prov-gigapath/prov-gigapath",
         gated=True,
         timm_kwargs={"img_size": 224, "init_values": 1e-5},
+        checkpoint_filter=_VIT,
     ),
     BackboneInfo(
         "kaiko-vitb16",
@@ -233,6 +341,7 @@ _ENTRIES = [
         pretraining="DINO on TCGA (kaiko.ai, towards large pathology FMs)",
         hub_id="1aurent/vit_base_patch16_224.kaiko_ai_towards_large_pathology_fms",
         timm_kwargs={"dynamic_img_size": True},
+        checkpoint_filter=_VIT,
     ),
     BackboneInfo(
         "hibou-b",
@@ -244,6 +353,7 @@ _ENTRIES = [
         pretraining="DINOv2 on 1.2B patches (HistAI)",
         hub_id="histai/hibou-b",
         loader="transformers",
+        trust_remote_code=True,
     ),
     BackboneInfo(
         "resnet18",
@@ -270,6 +380,7 @@ _ENTRIES = [
         family="supervised",
         pretraining="ImageNet-21k, fine-tuned on ImageNet-1k (AugReg)",
         hub_id="timm/vit_small_patch16_224.augreg_in21k_ft_in1k",
+        checkpoint_filter=_VIT,
     ),
 ]
 

@@ -1,16 +1,16 @@
-"""Frozen-backbone embedding: the inference loop, the model store and the disk cache."""
+"""Frozen-backbone embedding: the inference loop and the disk cache.
+
+Built backbones are shared through :data:`skhisto.utils.STORE`.
+"""
 
 from ._cache import EmbeddingCache
 from ._foundation import FoundationEmbedder
-from ._inference import embed_images, forward_count, normalize_batch, reset_forward_count
-from ._store import clear_models
+from ._inference import embed_images, forward_count, normalize_batch
 
 __all__ = [
     "EmbeddingCache",
     "FoundationEmbedder",
-    "clear_models",
     "embed_images",
     "forward_count",
     "normalize_batch",
-    "reset_forward_count",
 ]

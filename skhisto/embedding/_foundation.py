@@ -9,27 +9,56 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..backbones import check_image_size, get_backbone_info, resolve_weights
+from ..backbones import check_image_size, create_backbone, get_backbone_info, resolve_weights
 from ..io import check_image_input
-from ..utils import ensure_writable_dir, resolve_device, resolve_precision, torch_seed
+from ..utils import (
+    STORE,
+    ensure_writable_dir,
+    prepare_model,
+    resolve_device,
+    resolve_precision,
+    torch_seed,
+)
 from ._cache import FORMAT_VERSION, EmbeddingCache, array_keys, fingerprint_id, path_keys
 from ._inference import embed_images
-from ._store import get_model
 
 #: Buffer this many fresh embeddings before writing a cache shard.
 SHARD_SIZE = 1024
-_HUB_WEIGHTS = {}
 
 
 def _weights_digest(info, weights, pretrained):
     # Local files are hashed by skhisto.utils.file_digest, memoised by file
     # identity, so a file replaced at the same path gets its new digest. Only
-    # hub look-ups (network or hub cache) are memoised here, once per process.
+    # hub look-ups (network or hub cache) are memoised here, once per process,
+    # keyed by the source itself: an entry re-registered under the same name
+    # with another source is looked up afresh.
     if weights is not None or not pretrained:
         return resolve_weights(info, weights, pretrained)
-    if info.name not in _HUB_WEIGHTS:
-        _HUB_WEIGHTS[info.name] = resolve_weights(info, weights, pretrained)
-    return _HUB_WEIGHTS[info.name]
+    source = (info.hub_id, info.url, info.loader, info.weight_files)
+    return STORE.memo("weights", source, lambda: resolve_weights(info, weights, pretrained))
+
+
+def _fingerprint(info, weights, image_size, dtype):
+    """What determines the embeddings of ``info`` (the cache and model-store key)."""
+    fingerprint = {
+        "backbone": info.name,
+        "architecture": info.architecture,
+        "timm_kwargs": repr(sorted(info.timm_kwargs.items())),
+        "pooling": info.pooling,
+        "weights": weights,
+        "image_size": image_size,
+        "mean": list(info.mean),
+        "std": list(info.std),
+        "precision": str(dtype),
+        "format": FORMAT_VERSION,
+    }
+    if callable(info.checkpoint_filter):
+        # A user's converter changes the weights loaded; built-in ones follow
+        # from the architecture, already here (and old caches keep their keys).
+        convert = info.checkpoint_filter
+        name = getattr(convert, "__qualname__", type(convert).__qualname__)
+        fingerprint["checkpoint_filter"] = f"{getattr(convert, '__module__', '')}.{name}"
+    return fingerprint
 
 
 class FoundationEmbedder(TransformerMixin, BaseEstimator):
@@ -160,36 +189,28 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         self.image_size_ = self.image_size or info.input_size
         self.n_features_out_ = info.embed_dim
         self.seed_ = torch_seed(self.random_state)
-        device = resolve_device(self.device)
-        dtype = resolve_precision(self.precision, device)
-        self.fingerprint_ = {
-            "backbone": info.name,
-            "architecture": info.architecture,
-            "timm_kwargs": repr(sorted(info.timm_kwargs.items())),
-            "pooling": info.pooling,
-            "weights": f"random:{self.seed_}" if digest == "random" else digest,
-            "image_size": self.image_size_,
-            "mean": list(info.mean),
-            "std": list(info.std),
-            "precision": str(dtype),
-            "format": FORMAT_VERSION,
-        }
+        dtype = resolve_precision(self.precision, resolve_device(self.device))
+        weights = f"random:{self.seed_}" if digest == "random" else digest
+        self.fingerprint_ = _fingerprint(info, weights, self.image_size_, dtype)
         return self
 
     def _model(self):
+        # Shared by every clone in the process (GridSearchCV builds it once);
+        # the key holds the fingerprint, hence the weights digest.
         device = resolve_device(self.device)
         key = (fingerprint_id(self.fingerprint_), str(device))
-        model = get_model(
-            key,
-            name=self.backbone,
+        return STORE.model(key, lambda: self._build(device)), key
+
+    def _build(self, device):
+        model, _ = create_backbone(
+            self.backbone,
             weights=self.weights,
             pretrained=self.pretrained,
-            seed=self.seed_,
+            random_state=self.seed_,
             image_size=self.image_size_,
-            device=device,
-            digest=self.fingerprint_["weights"],
+            expected_digest=self.fingerprint_["weights"],
         )
-        return model, key
+        return prepare_model(model, device)
 
     def _embed(self, X, on_batch=None):
         model, key = self._model()

@@ -1,7 +1,5 @@
 """The one batched inference loop: uint8 images or paths in, float32 embeddings out."""
 
-from collections import Counter
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -10,6 +8,7 @@ from ..exceptions import NonFiniteError
 from ..io import check_image_input, read_image
 from ..io._resize import resize_batch
 from ..utils import (
+    STORE,
     autocast,
     iter_array_batches,
     n_batches,
@@ -19,19 +18,28 @@ from ..utils import (
     resolve_precision,
 )
 
-_FORWARDS = Counter()
-
 
 def forward_count(model_id=None):
-    """Images embedded by backbones in this process (all models, or one ``model_id``)."""
+    """Images embedded by backbones in this process (all models, or one ``model_id``).
+
+    Counted in :data:`skhisto.utils.STORE`; :func:`skhisto.utils.clear_caches`
+    resets it. Tests and benchmarks use it to prove that cached images are
+    never embedded again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto import FoundationEmbedder
+    >>> from skhisto.embedding import forward_count
+    >>> embedder = FoundationEmbedder(pretrained=False, image_size=32, random_state=0)
+    >>> before = forward_count()
+    >>> _ = embedder.fit_transform(np.zeros((3, 32, 32, 3), dtype=np.uint8))
+    >>> forward_count() - before
+    3
+    """
     if model_id is None:
-        return sum(_FORWARDS.values())
-    return _FORWARDS[model_id]
-
-
-def reset_forward_count():
-    """Reset :func:`forward_count` to zero."""
-    _FORWARDS.clear()
+        return sum(STORE.forwards.values())
+    return STORE.forwards[model_id]
 
 
 class ImagePathDataset(Dataset):
@@ -160,7 +168,7 @@ def embed_images(
             if out is None:
                 out = np.empty((len(X), features.shape[1]), dtype=np.float32)
             out[start : start + len(features)] = features
-            _FORWARDS[model_id] += len(features)
+            STORE.count_forwards(model_id, len(features))
             if on_batch is not None:
                 on_batch(start, features)
             start += len(features)

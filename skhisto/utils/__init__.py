@@ -1,4 +1,4 @@
-"""Shared device, batching and random-state helpers (one layer for all torch code)."""
+"""Shared device, batching, random-state and file helpers, and the process-wide store."""
 
 from ._batching import iter_array_batches, iter_slices, n_batches, progress, to_device
 from ._device import autocast, prepare_model, resolve_device, resolve_precision
@@ -13,16 +13,21 @@ from ._files import (
 from ._identity import check_identity, run_identity
 from ._labels import check_labels, label_kind
 from ._random import seeded_torch, torch_generator, torch_seed
+from ._store import STORE, ProcessStore, clear_caches, file_identity
 
 __all__ = [
+    "STORE",
+    "ProcessStore",
     "atomic_write",
     "autocast",
     "check_identity",
     "check_labels",
+    "clear_caches",
     "current_umask",
     "digest_arrays",
     "ensure_writable_dir",
     "file_digest",
+    "file_identity",
     "io_error",
     "iter_array_batches",
     "iter_slices",

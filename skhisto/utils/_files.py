@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-_DIGESTS = {}
+from ._store import STORE, file_identity
 
 
 def current_umask():
@@ -145,25 +145,19 @@ def ensure_writable_dir(directory, parameter):
 def file_digest(path):
     """SHA-256 of a file's bytes, memoised per file identity within the process.
 
-    The memo is keyed by (real path, device, inode, size, mtime, ctime), so a
+    The memo lives in :data:`skhisto.utils.STORE`, keyed by
+    :func:`file_identity` (real path, device, inode, size, mtime, ctime), so a
     file rewritten or replaced at the same path is hashed again.
     """
-    stat = os.stat(path)
-    key = (
-        os.path.realpath(path),
-        stat.st_dev,
-        stat.st_ino,
-        stat.st_size,
-        stat.st_mtime_ns,
-        stat.st_ctime_ns,
-    )
-    if key not in _DIGESTS:
+
+    def sha256():
         sha = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 sha.update(block)
-        _DIGESTS[key] = sha.hexdigest()
-    return _DIGESTS[key]
+        return sha.hexdigest()
+
+    return STORE.memo("digests", file_identity(path), sha256)
 
 
 def digest_arrays(*arrays):

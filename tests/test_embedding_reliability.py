@@ -397,3 +397,35 @@ def test_a_list_of_image_arrays_says_to_stack_them():
 
     with pytest.raises(TypeError, match=r"element 0 is an array of shape \(8, 8, 3\).*np.stack"):
         check_image_input([np.zeros((8, 8, 3), np.uint8)] * 2)
+
+
+def test_a_file_changed_while_it_is_embedded_is_never_cached_under_its_old_key(
+    lc25000_small, tmp_path, monkeypatch
+):
+    # Before: the file was hashed, then read again to decode; the new content's embedding
+    # was filed under the old content's key and served to every later user of the cache.
+    import shutil
+
+    import skhisto.embedding._foundation as foundation
+
+    image = tmp_path / "tile.jpeg"
+    shutil.copy(lc25000_small.paths[0], image)
+    hashed = foundation.path_keys
+
+    def hash_then_replace(paths):
+        keys = hashed(paths)
+        shutil.copy(lc25000_small.paths[150], image)  # another class's tile, same path
+        return keys
+
+    make = dict(backbone="resnet18", pretrained=False, image_size=64, random_state=0)
+    cache = tmp_path / "cache"
+    embedder = FoundationEmbedder(**make, cache=cache).fit([image])
+    monkeypatch.setattr(foundation, "path_keys", hash_then_replace)
+    with pytest.warns(UserWarning, match="changed while they were embedded.*not cached"):
+        embedder.transform([image])
+    monkeypatch.setattr(foundation, "path_keys", hashed)
+    original = tmp_path / "original.jpeg"
+    shutil.copy(lc25000_small.paths[0], original)
+    fresh = FoundationEmbedder(**make).fit([original]).transform([original])
+    served = FoundationEmbedder(**make, cache=cache).fit([original]).transform([original])
+    np.testing.assert_array_equal(served, fresh)

@@ -1,6 +1,7 @@
 """FoundationEmbedder: a frozen foundation model as a scikit-learn transformer."""
 
 import os
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -275,7 +276,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             _, first = np.unique(keys[missing], return_index=True)
             todo = missing[np.sort(first)]
             subset = X[todo] if kind == "array" else [X[i] for i in todo]
-            buffer = _ShardBuffer(cache, keys[todo])
+            buffer = _ShardBuffer(cache, keys[todo], None if kind == "array" else subset)
             try:
                 fresh = self._embed(subset, on_batch=buffer.add)
             finally:
@@ -299,10 +300,16 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
 
 
 class _ShardBuffer:
-    """Collects embeddings batch by batch and writes them as cache shards."""
+    """Collects embeddings batch by batch and writes them as cache shards.
 
-    def __init__(self, cache, keys):
-        self.cache, self.keys = cache, keys
+    Files are hashed before they are decoded; a file whose bytes changed in
+    between (replaced mid-run) would file one image's embedding under
+    another's key for every later user of the cache, so each file is hashed
+    again before its row is stored, and rows whose file changed are not.
+    """
+
+    def __init__(self, cache, keys, paths=None):
+        self.cache, self.keys, self.paths = cache, keys, paths
         self.parts, self.start, self.size = [], 0, 0
 
     def add(self, start, embeddings):
@@ -315,6 +322,19 @@ class _ShardBuffer:
         if not self.parts:
             return
         block = np.concatenate(self.parts)
-        self.cache.store(self.keys[self.start : self.start + len(block)], block)
-        self.start += len(block)
+        rows = slice(self.start, self.start + len(block))
+        keys = self.keys[rows]
+        if self.paths is not None:
+            unchanged = path_keys(self.paths[rows]) == keys
+            if not unchanged.all():
+                changed = [p for p, ok in zip(self.paths[rows], unchanged, strict=True) if not ok]
+                warnings.warn(
+                    f"{len(changed)} image files changed while they were embedded (e.g. "
+                    f"{changed[0]!r}); their embeddings were returned but not cached.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            keys, block = keys[unchanged], block[unchanged]
+        self.cache.store(keys, block)
+        self.start += len(block) if self.paths is None else rows.stop - rows.start
         self.parts, self.size = [], 0

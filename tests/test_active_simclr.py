@@ -11,8 +11,8 @@ from sklearn.linear_model import LogisticRegression
 from skhisto import ActiveSimCLR, CoresetSampling, SimCLREmbedder, UncertaintySampling
 from skhisto.contrastive import load_checkpoint
 from skhisto.contrastive._active_simclr import CHECKPOINT_NAME
-from skhisto.contrastive._backend import decode_images
 from skhisto.exceptions import CheckpointError, CheckpointMismatchError
+from skhisto.io import load_images
 
 SIMCLR = SimCLREmbedder(
     image_size=32, batch_size=8, max_epochs=1, lr=1e-3, device="cpu", verbose=False
@@ -22,7 +22,7 @@ SIMCLR = SimCLREmbedder(
 @pytest.fixture(scope="module")
 def data(lc25000_small):
     """Pool of 30, labeled 16 and test 16 real patches; task: lung_scc (1) vs rest (0)."""
-    images = decode_images(list(lc25000_small.paths), 32)
+    images = load_images(list(lc25000_small.paths), 32)
     y = np.asarray(lc25000_small.target) == lc25000_small.target_names.index("lung_scc")
     order = np.random.default_rng(0).permutation(len(images))
     images, y = images[order], y[order].astype(int)

@@ -21,8 +21,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import check_image_size, get_backbone_info
+from ..io import load_images
 from ..utils import check_labels, digest_arrays, ensure_writable_dir, run_identity, torch_seed
-from ._backend import decode_images
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
 from ._simclr import SimCLREmbedder, seed_description
@@ -207,7 +207,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         path = self._checkpoint_path()
         checkpoint = resume_checkpoint(path, identity) if path else None
         if checkpoint is not None:
-            simclr._set_training_state(checkpoint["simclr"])
+            simclr.set_training_state(checkpoint["simclr"])
             return checkpoint
         seed = torch_seed(self.random_state)
         first = np.random.default_rng([seed, 0]).choice(n_pool, self.budget, replace=False)
@@ -258,15 +258,15 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if (X_test is None) != (y_test is None):
             raise ValueError("Pass both X_test and y_test, or neither.")
         size = simclr.image_size
-        pool = decode_images(X, size)
+        pool = load_images(X, size)
         self._check_sizes(len(pool))
-        labeled = decode_images(X_labeled, size)
+        labeled = load_images(X_labeled, size)
         y_labeled, kind = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
         if len(np.unique(y_labeled)) < 2:
             raise ValueError("y_labeled must contain at least two classes to train the proxy.")
         test = None
         if X_test is not None:
-            X_test = decode_images(X_test, size)
+            X_test = load_images(X_test, size)
             y_test, _ = _check_labels(y_test, "y_test", len(X_test), "X_test", kind)
             _warn_unseen(y_test, y_labeled)
             test = (X_test, y_test)
@@ -295,7 +295,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                         "round": t + 1,
                         "selected": torch.from_numpy(selected),
                         "history": history,
-                        "simclr": self.simclr_._training_state(),
+                        "simclr": self.simclr_.get_training_state(),
                     },
                 )
             if self._simclr_dir is not None:

@@ -144,7 +144,6 @@ def test_warm_start_continues_training(fitted, images):
     assert not _same_weights(est, fitted)
 
 
-
 def test_training_state_round_trips_and_continues_to_the_same_weights(fitted, images, tmp_path):
     one = dict(TINY, max_epochs=1)
     first = SimCLREmbedder(random_state=0, **one).fit(images)
@@ -161,6 +160,7 @@ def test_training_state_round_trips_and_continues_to_the_same_weights(fitted, im
 def test_training_state_of_an_unfitted_estimator_is_refused():
     with pytest.raises(NotFittedError):
         SimCLREmbedder(**TINY).get_training_state()
+
 
 _KILL_CHILD = """
 import os, signal, sys

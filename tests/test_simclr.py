@@ -383,6 +383,6 @@ def test_vit_image_size_off_the_patch_grid_is_refused_before_decoding(estimator,
         if estimator == "SimCLREmbedder":
             simclr.fit(paths)
         else:
-            skhisto.ActiveSimCLR(simclr, budget=1, n_rounds=1).fit(
+            skhisto.ActiveSimCLR(simclr, batch_size=1, n_rounds=1).fit(
                 paths, X_labeled=paths, y_labeled=[0, 1]
             )

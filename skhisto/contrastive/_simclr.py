@@ -243,10 +243,9 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         --------
         >>> import numpy as np
         >>> from skhisto import SimCLREmbedder
-        >>> images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-        >>> params = dict(image_size=32, batch_size=4, device="cpu", verbose=False)
-        >>> model = SimCLREmbedder(max_epochs=1, random_state=0, **params).fit(images)
-        >>> state = model.get_training_state()
+        >>> X = np.zeros((4, 32, 32, 3), dtype=np.uint8)
+        >>> model = SimCLREmbedder(image_size=32, batch_size=4, max_epochs=1, verbose=False)
+        >>> state = model.fit(X).get_training_state()
         >>> state["epoch"], sorted(state)[:3]
         (1, ['augment_rng', 'augment_seed', 'epoch'])
         """

@@ -153,7 +153,8 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         never labeled, hence not ``n_labeled``), ``score`` (``scoring`` on the
         test set, None without one), ``fit_time`` (SimCLR), ``query_time``
         (None in the last round, after which nothing is queried),
-        ``proxy_time``, ``score_time`` and the cumulative ``time`` (seconds).
+        ``proxy_time``, ``score_time`` (None without a test set) and the
+        cumulative ``time`` (seconds).
     n_features_out_ : int
     """
 
@@ -342,7 +343,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.proxy_ = self._fit_proxy(seed, t, labeled, y_labeled)
         proxy_time = time.perf_counter() - start
 
-        score, score_time = None, 0.0
+        score, score_time = None, None  # not scored without a test set
         if test is not None:
             start = time.perf_counter()
             score = float(self._scorer(self.proxy_, self.simclr_.transform(test[0]), test[1]))

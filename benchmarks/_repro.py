@@ -7,6 +7,7 @@ from _common import RESULTS, ROOT, write_text
 from _common import data_root as shared_data_root
 
 from skhisto.datasets import load_image_folder
+from skhisto.io import load_images
 
 DOCS = ROOT / "docs" / "results"
 
@@ -39,15 +40,9 @@ def split_counts(root, counts, *, image_size, random_state):
     paths = data.paths
     for split, idx in chosen.items():
         idx = rng.permutation(np.asarray(idx, dtype=int))
-        images = load_image_folder_images(paths[idx], image_size)
+        images = load_images(paths[idx], image_size)
         out[split] = (images, np.asarray(data.target_names)[data.target[idx]])
     return out
-
-
-def load_image_folder_images(paths, image_size):
-    from skhisto.contrastive._backend import decode_images
-
-    return decode_images(list(paths), image_size)
 
 
 def write_json(name, payload):

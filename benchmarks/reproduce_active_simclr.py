@@ -142,9 +142,9 @@ def run_active(data, cfg, seed, strategy):
         simclr(cfg, seed, cfg["round_epochs"]),
         strategy,
         proxy(cfg, seed),
-        budget=cfg["budget"],
+        batch_size=cfg["budget"],
         n_rounds=min(cfg["n_rounds"], len(pool) // cfg["budget"]),
-        candidate_size=cfg["candidate_size"],
+        n_candidates=cfg["candidate_size"],
         scoring="f1",
         random_state=seed,
     ).fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT, y_test=yT)

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
 
 from skhisto import ActiveSimCLR, CoresetSampling, SimCLREmbedder, UncertaintySampling
 from skhisto.contrastive import load_checkpoint
 from skhisto.contrastive._active_simclr import CHECKPOINT_NAME
-from skhisto.contrastive._backend import decode_images
 from skhisto.exceptions import CheckpointError, CheckpointMismatchError
+from skhisto.io import load_images
 
 SIMCLR = SimCLREmbedder(
     image_size=32, batch_size=8, max_epochs=1, lr=1e-3, device="cpu", verbose=False
@@ -20,12 +21,18 @@ SIMCLR = SimCLREmbedder(
 
 
 @pytest.fixture(scope="module")
-def data(lc25000_small):
-    """Pool of 30, labeled 16 and test 16 real patches; task: lung_scc (1) vs rest (0)."""
-    images = decode_images(list(lc25000_small.paths), 32)
-    y = np.asarray(lc25000_small.target) == lc25000_small.target_names.index("lung_scc")
+def shuffled(lc25000_small):
+    """The 300 real patches at 32 px and their three classes, in a fixed random order."""
+    images = load_images(list(lc25000_small.paths), 32)
     order = np.random.default_rng(0).permutation(len(images))
-    images, y = images[order], y[order].astype(int)
+    return images[order], np.asarray(lc25000_small.target)[order]
+
+
+@pytest.fixture(scope="module")
+def data(shuffled, lc25000_small):
+    """Pool of 30, labeled 16 and test 16 real patches; task: lung_scc (1) vs rest (0)."""
+    images, target = shuffled
+    y = (target == lc25000_small.target_names.index("lung_scc")).astype(int)
     return images[:30], images[30:46], y[30:46], images[46:62], y[46:62]
 
 
@@ -34,9 +41,9 @@ def _active(**kwargs):
         simclr=SIMCLR,
         query_strategy=UncertaintySampling(),
         proxy=LogisticRegression(max_iter=500),
-        budget=8,
+        batch_size=8,
         n_rounds=3,
-        candidate_size=12,
+        n_candidates=12,
         random_state=0,
         verbose=False,
     )
@@ -57,8 +64,8 @@ def test_rounds_grow_the_subset_and_record_history(fitted, data):
     assert [r["n_images"] for r in fitted.history_] == [8, 16, 24]
     assert len(fitted.selected_) == 24 and len(set(fitted.selected_)) == 24
     assert all(0 <= r["score"] <= 1 for r in fitted.history_)
-    assert all(r["train_time"] > 0 and r["proxy_time"] > 0 for r in fitted.history_)
-    assert fitted.history_[-1]["query_time"] == 0  # nothing is queried after the last round
+    assert all(r["fit_time"] > 0 and r["proxy_time"] > 0 for r in fitted.history_)
+    assert fitted.history_[-1]["query_time"] is None  # nothing is queried after the last round
     times = [r["time"] for r in fitted.history_]
     assert times == sorted(times)
     # SimCLR continued from the previous round's weights: one epoch per round.
@@ -106,7 +113,7 @@ def test_killed_run_resumes_after_last_finished_round(fitted, data, tmp_path, mo
 
 
 def test_clone_get_params_and_pickle(fitted, data):
-    assert clone(fitted).get_params()["budget"] == 8
+    assert clone(fitted).get_params()["batch_size"] == 8
     assert fitted.get_params()["simclr__image_size"] == 32
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.transform(data[1]), fitted.transform(data[1]))
@@ -114,8 +121,8 @@ def test_clone_get_params_and_pickle(fitted, data):
 
 def test_bad_input_names_the_problem(data):
     pool, XL, yL, XT, yT = data
-    with pytest.raises(ValueError, match="budget=40 images x n_rounds=3 exceed the pool of 30"):
-        _active(budget=40).fit(pool, X_labeled=XL, y_labeled=yL)
+    with pytest.raises(ValueError, match="batch_size=40 images x n_rounds=3 exceed the pool of 30"):
+        _active(batch_size=40).fit(pool, X_labeled=XL, y_labeled=yL)
     with pytest.raises(ValueError, match="y_labeled has 3 labels"):
         _active().fit(pool, X_labeled=XL, y_labeled=yL[:3])
     with pytest.raises(ValueError, match="at least two classes"):
@@ -126,10 +133,10 @@ def test_bad_input_names_the_problem(data):
 
 def test_defaults_use_linear_head_proxy_and_entropy_sampling(data):
     pool, XL, yL, _, _ = data
-    est = ActiveSimCLR(SIMCLR, budget=8, n_rounds=2, candidate_size=10, random_state=0)
+    est = ActiveSimCLR(SIMCLR, batch_size=8, n_rounds=2, n_candidates=10, random_state=0)
     est.fit(pool, X_labeled=XL, y_labeled=yL)
     assert type(est.proxy_).__name__ == "LinearHead"
-    assert np.isnan(est.history_[0]["score"]) and est.history_[0]["query_time"] > 0
+    assert est.history_[0]["score"] is None and est.history_[0]["query_time"] > 0
     assert len(set(est.selected_)) == 16
 
 
@@ -202,8 +209,8 @@ def test_unwritable_checkpoint_dir_is_refused_before_training(data, tmp_path, mo
 @pytest.mark.parametrize(
     ("kwargs", "labels", "match"),
     [
-        (dict(budget=12), None, "budget=12 images x n_rounds=3 exceed the pool of 30"),
-        (dict(candidate_size=4), None, "candidate_size=4 is smaller than budget=8"),
+        (dict(batch_size=12), None, "batch_size=12 images x n_rounds=3 exceed the pool of 30"),
+        (dict(n_candidates=4), None, "n_candidates=4 is smaller than batch_size=8"),
         ({}, "nan", r"y_labeled has 1 missing labels \(None or NaN\), at indices \[3\]"),
         (
             {},
@@ -247,3 +254,35 @@ def test_test_labels_unseen_in_training_are_warned_about(data, monkeypatch):
     with pytest.warns(UserWarning, match=r"y_test has labels \[7\] absent from y_labeled"):
         with pytest.raises(pytest.fail.Exception, match="training started"):
             _active().fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT, y_test=y_test)
+
+
+def test_default_scoring_works_for_three_classes(shuffled):
+    images, y = shuffled
+    pool, XL, yL, XT, yT = images[:30], images[30:46], y[30:46], images[46:62], y[46:62]
+    assert len(np.unique(yL)) == 3
+    est = _active(n_rounds=1, n_candidates=None).fit(
+        pool, X_labeled=XL, y_labeled=yL, X_test=XT, y_test=yT
+    )
+    # None scores with the proxy's own score: accuracy, defined for any number of classes.
+    expected = accuracy_score(yT, est.proxy_.predict(est.transform(XT)))
+    assert est.history_[0]["score"] == expected
+
+
+def test_scoring_that_cannot_score_the_labels_is_refused_before_training(shuffled, monkeypatch):
+    images, y = shuffled
+    pool, XL, yL, XT, yT = images[:30], images[30:46], y[30:46], images[46:62], y[46:62]
+    monkeypatch.setattr(SimCLREmbedder, "fit", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(ValueError, match=r"scoring='f1' cannot score these labels \(3 classes\)"):
+        _active(scoring="f1").fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT, y_test=yT)
+    with pytest.raises(ValueError, match=r"'scoring' parameter.*Got 'no_such_score' instead"):
+        _active(scoring="no_such_score").fit(pool, X_labeled=XL, y_labeled=yL)
+
+
+def test_plot_learning_curve_draws_score_against_images_used(fitted):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from skhisto.plotting import plot_learning_curve
+
+    ax = plot_learning_curve(fitted)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [8, 16, 24])
+    assert ax.get_xlabel() == "n images"

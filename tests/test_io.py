@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from skhisto.io import ImageReadError, check_image_input, read_image
+from skhisto.io import ImageReadError, check_image_input, load_images, read_image
 
 
 def test_real_formats_decode_to_uint8_rgb(kather_dir, lc25000_small):
@@ -231,3 +231,33 @@ def test_16_bit_rule_holds_for_any_image(tmp_path_factory, image, fmt):
 def test_any_array_or_list_of_paths_comes_back_unchanged(names):
     for X in (names, np.array(names, dtype=object), np.array(names)):
         assert check_image_input(X) == ("paths", names)
+
+
+def test_load_images_resizes_arrays_and_files_alike(tmp_path, lc25000_small):
+    paths = list(lc25000_small.paths[:3])
+    from_files = load_images(paths, 32)
+    from_arrays = load_images(np.stack([read_image(p) for p in paths]), 32)
+    assert from_files.shape == (3, 32, 32, 3) and from_files.dtype == np.uint8
+    np.testing.assert_array_equal(from_files, from_arrays)
+    images = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+    assert load_images(images) is images and load_images(images, 8) is images  # never copied
+    assert load_images(paths).shape == (3, 224, 224, 3)  # their own (square) size
+
+
+def test_load_images_errors_name_the_file(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((8, 6, 3), np.uint8)).save(tmp_path / "wide.png")
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "small.png")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    a, wide, small = (str(tmp_path / n) for n in ("a.png", "wide.png", "small.png"))
+    with pytest.raises(ValueError, match=r"'.*wide.png' is not square \(6x8\); pass image_size="):
+        load_images([wide])
+    with pytest.raises(ValueError, match=r"'.*small.png' is 4x4 but earlier images are 8x8"):
+        load_images([a, small])
+    with pytest.raises(ImageReadError, match=r"bad.png"):
+        load_images([a, tmp_path / "bad.png"], 8)
+    with pytest.raises(ValueError, match="image 0 is not square"):
+        load_images(np.zeros((1, 8, 6, 3), np.uint8))
+    with pytest.raises(ValueError, match="image_size must be a positive int or None; got 0"):
+        load_images([a], 0)
+    assert load_images([wide, small], 4).shape == (2, 4, 4, 3)

@@ -15,10 +15,9 @@ from sklearn.exceptions import NotFittedError
 
 from skhisto import SimCLREmbedder
 from skhisto.contrastive import augment_batch, load_checkpoint, nt_xent_loss
-from skhisto.contrastive._backend import decode_images
 from skhisto.contrastive._simclr import CHECKPOINT_NAME
 from skhisto.exceptions import CheckpointError, CheckpointMismatchError, NonFiniteError
-from skhisto.io import ImageReadError
+from skhisto.io import ImageReadError, load_images
 
 TINY = dict(image_size=32, batch_size=8, max_epochs=3, lr=1e-3, device="cpu", verbose=False)
 
@@ -46,7 +45,7 @@ def _same_weights(a, b):
 @pytest.fixture(scope="module")
 def images(lc25000_small):
     """16 real LC25000 patches decoded at 32 px."""
-    return decode_images(list(lc25000_small.paths[::19][:16]), 32)
+    return load_images(list(lc25000_small.paths[::19][:16]), 32)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +142,24 @@ def test_warm_start_continues_training(fitted, images):
     assert est.n_epochs_ == 4 and len(est.history_) == 4
     assert est.history_[:3] == fitted.history_ and est.history_[3]["n_images"] == 8
     assert not _same_weights(est, fitted)
+
+
+def test_training_state_round_trips_and_continues_to_the_same_weights(fitted, images, tmp_path):
+    one = dict(TINY, max_epochs=1)
+    first = SimCLREmbedder(random_state=0, **one).fit(images)
+    torch.save(first.get_training_state(), tmp_path / "state.pt")
+    state = torch.load(tmp_path / "state.pt", weights_only=True)  # plain tensors and containers
+    restored = SimCLREmbedder(random_state=0, **one).set_training_state(state)
+    np.testing.assert_array_equal(restored.transform(images), first.transform(images))
+    assert restored.history_ == first.history_ and restored.n_epochs_ == 1
+    # The state holds the optimizer and generators too: two more epochs give the 3-epoch fit.
+    restored.set_params(warm_start=True, max_epochs=2).fit(images)
+    assert restored.n_epochs_ == 3 and _same_weights(restored, fitted)
+
+
+def test_training_state_of_an_unfitted_estimator_is_refused():
+    with pytest.raises(NotFittedError):
+        SimCLREmbedder(**TINY).get_training_state()
 
 
 _KILL_CHILD = """
@@ -358,14 +375,14 @@ def test_vit_image_size_off_the_patch_grid_is_refused_before_decoding(estimator,
     def no_decoding(*args, **kwargs):
         pytest.fail("images were decoded before the settings were checked")
 
-    monkeypatch.setattr(simclr_module, "decode_images", no_decoding)
-    monkeypatch.setattr(active_module, "decode_images", no_decoding)
+    monkeypatch.setattr(simclr_module, "load_images", no_decoding)
+    monkeypatch.setattr(active_module, "load_images", no_decoding)
     simclr = SimCLREmbedder("vit_tiny_patch16_224", image_size=100, max_epochs=1)
     paths = ["a.png", "b.png"]
     with pytest.raises(ValueError, match=r"image_size=100.*patch.*16.*96.*112"):
         if estimator == "SimCLREmbedder":
             simclr.fit(paths)
         else:
-            skhisto.ActiveSimCLR(simclr, budget=1, n_rounds=1).fit(
+            skhisto.ActiveSimCLR(simclr, batch_size=1, n_rounds=1).fit(
                 paths, X_labeled=paths, y_labeled=[0, 1]
             )

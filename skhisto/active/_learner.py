@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.metrics import check_scoring
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
@@ -28,6 +27,7 @@ from ..utils import (
 )
 from ..utils._labels import _plain
 from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
+from ._rounds import check_scorer, draw_candidates, history_entry, unselected
 
 #: 2 added the run identity; a version-1 checkpoint is refused, never resumed blindly.
 _CHECKPOINT_VERSION = 2
@@ -244,7 +244,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
                 f"y_test must hold one label per sample of X_test ({n_test}, at least one), "
                 f"got shape {y_test.shape}."
             )
-        return check_scoring(self.estimator, scoring=self.scoring)
+        return check_scorer(self.estimator, self.scoring)
 
     def _check_checkpoint_path(self):
         """The checkpoint file, its directory proven writable before any round runs."""
@@ -331,27 +331,18 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         estimator = clone(self.estimator).fit(_safe_indexing(X, state["labeled"]), state["labels"])
         fit_time = time.perf_counter() - start
         score = None if scorer is None else float(scorer(estimator, X_test, y_test))
-        return estimator, {
-            "round": round_,
-            "n_labeled": len(state["labeled"]),
-            "score": score,
-            "fit_time": fit_time,
-            "query_time": None,
-        }
+        count = {"n_labeled": len(state["labeled"])}
+        return estimator, history_entry(round_, count, score, fit_time)
 
     def _query(self, X, oracle, state, round_, estimator, entry):
         """The next batch and its labels, or (None, None) when the pool is used up."""
-        unlabeled = np.ones(_n_samples(X), dtype=bool)
-        unlabeled[state["labeled"]] = False
-        pool = np.flatnonzero(unlabeled)
+        n_samples = _n_samples(X)
+        pool = unselected(n_samples, state["labeled"])
         if pool.size == 0:
             return None, None
-        rng = np.random.RandomState([state["seed"], round_])
-        candidates = pool
-        if self.n_candidates is not None and self.n_candidates < pool.size:
-            candidates = np.sort(rng.choice(pool, size=self.n_candidates, replace=False))
+        candidates = draw_candidates(pool, self.n_candidates, state["seed"], round_)
         y = _labels_with_missing(
-            state["labels"], state["labeled"], len(unlabeled), self.query_strategy.missing_label
+            state["labels"], state["labeled"], n_samples, self.query_strategy.missing_label
         )
         start = time.perf_counter()
         picked = self.query_strategy.query(

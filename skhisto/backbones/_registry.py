@@ -3,7 +3,8 @@
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 
-IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+from ..io._normalize import IMAGENET
+
 HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 # Lunit's pathology statistics (benchmark-ssl-pathology); 2404.07605 fed these models ImageNet's.
 LUNIT = ((0.70322989, 0.53606487, 0.66096631), (0.21716536, 0.26081574, 0.20723464))

@@ -15,14 +15,14 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.metrics import get_scorer
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..active._rounds import check_scorer, draw_candidates, history_entry, unselected
 from ..backbones import check_image_size, get_backbone_info
+from ..io import load_images
 from ..utils import check_labels, digest_arrays, ensure_writable_dir, run_identity, torch_seed
-from ._backend import decode_images
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
 from ._simclr import SimCLREmbedder, seed_description
@@ -87,14 +87,16 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     Algorithm 2 of Reasat & Smith, "Data efficient contrastive learning in
     histopathology using active sampling": a random first subset of
-    ``budget`` images; then every round (1) continue training SimCLR on the
-    current subset, (2) embed the small labeled set with the encoder and train
-    the proxy from scratch on it, (3) optionally score the proxy on a test
-    set, (4) draw ``candidate_size`` images at random from the rest of the
-    pool and let ``query_strategy`` pick the next ``budget`` of them, and
-    append those.
+    ``batch_size`` images; then every round (1) continue training SimCLR on
+    the current subset, (2) embed the small labeled set with the encoder and
+    train the proxy from scratch on it, (3) optionally score the proxy on a
+    test set, (4) draw ``n_candidates`` images at random from the rest of the
+    pool and let ``query_strategy`` pick the next ``batch_size`` of them, and
+    append those. Parameters and history speak :class:`~skhisto.ActiveLearner`'s
+    language (``batch_size``, ``n_candidates``, ``fit_time``, ``query_time``,
+    a score of None without a test set); the candidate draw is the same code.
 
-    The strategy is called as ``query(X, y, proxy, batch_size=budget)`` with
+    The strategy is called as ``query(X, y, proxy, batch_size=batch_size)`` with
     ``X`` the embeddings of the labeled set followed by those of the
     candidates and ``y`` the labeled set's (encoded) labels followed by the
     strategy's ``missing_label`` for the candidates: uncertainty sampling
@@ -111,14 +113,20 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     proxy : classifier, optional
         Trained from scratch each round on the labeled set's embeddings.
         Default ``LinearHead()`` (a single linear layer, as in the paper).
-    budget : int, default=1000
+    batch_size : int, default=1000
         Images added per round (and the size of the first random subset).
     n_rounds : int, default=20
         Rounds of SimCLR training.
-    candidate_size : int, default=10000
-        Random candidates the strategy chooses from each round.
-    scoring : str or callable, default="f1"
-        Scorer of the proxy on the test set (binary F1 of label 1 by default).
+    n_candidates : int or None, default=10000
+        Random candidates the strategy chooses from each round (None: every
+        image not yet selected).
+    scoring : str, callable or None, default=None
+        Scorer of the proxy on the test set, as in
+        :func:`sklearn.metrics.check_scoring`; None is the proxy's own
+        ``score`` (accuracy for classifiers), which works for any number of
+        classes. Checked against ``y_labeled`` and ``y_test`` before training:
+        a scorer that cannot score them (``"f1"`` on three classes) is refused
+        up front; use e.g. ``"f1_macro"`` or ``"balanced_accuracy"``.
     random_state : int, RandomState instance or None
         Seeds the subset draws and, where unset, SimCLR, proxy and strategy.
     checkpoint_dir : str or path, optional
@@ -141,9 +149,12 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Pool indices in the order they were added (the last round's training set
         is ``selected_[:history_[-1]["n_images"]]``).
     history_ : list of dict
-        Per round: ``round``, ``n_images`` (SimCLR training images), ``score``
-        (``scoring`` on the test set, NaN without one), ``train_time``,
-        ``proxy_time``, ``query_time`` and cumulative ``time`` (seconds).
+        Per round: ``round``, ``n_images`` (images SimCLR trained on; they are
+        never labeled, hence not ``n_labeled``), ``score`` (``scoring`` on the
+        test set, None without one), ``fit_time`` (SimCLR), ``query_time``
+        (None in the last round, after which nothing is queried),
+        ``proxy_time``, ``score_time`` (None without a test set) and the
+        cumulative ``time`` (seconds).
     n_features_out_ : int
     """
 
@@ -151,10 +162,10 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "simclr": [HasMethods(["fit", "transform"]), None],
         "query_strategy": [HasMethods(["query"]), None],
         "proxy": [HasMethods(["fit", "predict"]), None],
-        "budget": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
-        "candidate_size": [Interval(Integral, 1, None, closed="left")],
-        "scoring": [str, callable],
+        "n_candidates": [Interval(Integral, 1, None, closed="left"), None],
+        "scoring": [str, callable, None],
         "random_state": ["random_state"],
         "checkpoint_dir": [str, os.PathLike, None],
         "verbose": [StrOptions({"auto"}), "boolean"],
@@ -166,10 +177,10 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         query_strategy=None,
         proxy=None,
         *,
-        budget=1000,
+        batch_size=1000,
         n_rounds=20,
-        candidate_size=10000,
-        scoring="f1",
+        n_candidates=10000,
+        scoring=None,
         random_state=None,
         checkpoint_dir=None,
         verbose="auto",
@@ -177,9 +188,9 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.simclr = simclr
         self.query_strategy = query_strategy
         self.proxy = proxy
-        self.budget = budget
+        self.batch_size = batch_size
         self.n_rounds = n_rounds
-        self.candidate_size = candidate_size
+        self.n_candidates = n_candidates
         self.scoring = scoring
         self.random_state = random_state
         self.checkpoint_dir = checkpoint_dir
@@ -207,10 +218,10 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         path = self._checkpoint_path()
         checkpoint = resume_checkpoint(path, identity) if path else None
         if checkpoint is not None:
-            simclr._set_training_state(checkpoint["simclr"])
+            simclr.set_training_state(checkpoint["simclr"])
             return checkpoint
         seed = torch_seed(self.random_state)
-        first = np.random.default_rng([seed, 0]).choice(n_pool, self.budget, replace=False)
+        first = np.random.default_rng([seed, 0]).choice(n_pool, self.batch_size, replace=False)
         return {
             "seed": seed,
             "round": 0,
@@ -219,15 +230,15 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         }
 
     def _check_sizes(self, n_pool):
-        if self.budget * self.n_rounds > n_pool:
+        if self.batch_size * self.n_rounds > n_pool:
             raise ValueError(
-                f"budget={self.budget} images x n_rounds={self.n_rounds} exceed the pool of "
-                f"{n_pool} images; lower budget or n_rounds."
+                f"batch_size={self.batch_size} images x n_rounds={self.n_rounds} exceed the pool "
+                f"of {n_pool} images; lower batch_size or n_rounds."
             )
-        if self.candidate_size < self.budget:
+        if self.n_candidates is not None and self.n_candidates < self.batch_size:
             raise ValueError(
-                f"candidate_size={self.candidate_size} is smaller than budget={self.budget}: "
-                "each round could not add budget images."
+                f"n_candidates={self.n_candidates} is smaller than batch_size={self.batch_size}: "
+                "each round could not add batch_size images."
             )
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -258,18 +269,21 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if (X_test is None) != (y_test is None):
             raise ValueError("Pass both X_test and y_test, or neither.")
         size = simclr.image_size
-        pool = decode_images(X, size)
+        pool = load_images(X, size)
         self._check_sizes(len(pool))
-        labeled = decode_images(X_labeled, size)
+        labeled = load_images(X_labeled, size)
         y_labeled, kind = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
         if len(np.unique(y_labeled)) < 2:
             raise ValueError("y_labeled must contain at least two classes to train the proxy.")
         test = None
         if X_test is not None:
-            X_test = decode_images(X_test, size)
+            X_test = load_images(X_test, size)
             y_test, _ = _check_labels(y_test, "y_test", len(X_test), "X_test", kind)
             _warn_unseen(y_test, y_labeled)
             test = (X_test, y_test)
+        proxy = self.proxy if self.proxy is not None else _default_proxy()
+        y_scored = test[1] if test is not None else None
+        self._scorer = check_scorer(proxy, self.scoring, y_labeled, y_scored)
 
         identity = self._identity(pool, labeled, y_labeled, test)
         state = self._start(identity, len(pool), simclr)
@@ -295,7 +309,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                         "round": t + 1,
                         "selected": torch.from_numpy(selected),
                         "history": history,
-                        "simclr": self.simclr_._training_state(),
+                        "simclr": self.simclr_.get_training_state(),
                     },
                 )
             if self._simclr_dir is not None:
@@ -323,46 +337,42 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if self._simclr_dir is not None:
             self.simclr_.set_params(checkpoint_dir=self._round_dir(t))
         self.simclr_.fit(pool[selected])
-        train_time = time.perf_counter() - start
+        fit_time = time.perf_counter() - start
 
         start = time.perf_counter()
         self.proxy_ = self._fit_proxy(seed, t, labeled, y_labeled)
         proxy_time = time.perf_counter() - start
 
-        score, eval_time = float("nan"), 0.0
+        score, score_time = None, None  # not scored without a test set
         if test is not None:
             start = time.perf_counter()
-            scorer = get_scorer(self.scoring) if isinstance(self.scoring, str) else self.scoring
-            score = float(scorer(self.proxy_, self.simclr_.transform(test[0]), test[1]))
-            eval_time = time.perf_counter() - start
+            score = float(self._scorer(self.proxy_, self.simclr_.transform(test[0]), test[1]))
+            score_time = time.perf_counter() - start
 
-        query_time = 0.0
+        query_time = None  # nothing is queried after the last round
         if t < self.n_rounds - 1:
             start = time.perf_counter()
             new = self._query(t, seed, pool, selected, labeled, y_labeled)
             selected = np.concatenate([selected, new])
             query_time = time.perf_counter() - start
-        record = {
-            "round": t,
-            "n_images": n_images,
-            "score": score,
-            "train_time": train_time,
-            "proxy_time": proxy_time,
-            "query_time": query_time,
-            "eval_time": eval_time,
-            "time": train_time + proxy_time + query_time,
-        }
+        record = history_entry(
+            t,
+            {"n_images": n_images},
+            score,
+            fit_time,
+            query_time,
+            proxy_time=proxy_time,
+            score_time=score_time,
+            time=fit_time + proxy_time + (query_time or 0.0),
+        )
         return record, selected
 
     def _query(self, t, seed, pool, selected, labeled, y_labeled):
-        """Pool indices of the next ``budget`` images, chosen among random candidates."""
-        remaining = np.setdiff1d(np.arange(len(pool)), selected)
+        """Pool indices of the next ``batch_size`` images, chosen among random candidates."""
+        remaining = unselected(len(pool), selected)
         if len(remaining) == 0:
             return np.empty(0, dtype=selected.dtype)
-        rng = np.random.default_rng([seed, t + 1])
-        candidates = np.sort(
-            rng.choice(remaining, min(self.candidate_size, len(remaining)), replace=False)
-        )
+        candidates = draw_candidates(remaining, self.n_candidates, seed, t)
         strategy = self.query_strategy
         strategy = _with_seed(strategy if strategy is not None else _default_strategy(), seed + t)
         missing = getattr(strategy, "missing_label", -1)
@@ -372,7 +382,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         )
         y_query = np.concatenate([codes, np.full(len(candidates), missing)])
         chosen = strategy.query(
-            X_query, y_query, self.proxy_, batch_size=min(self.budget, len(candidates))
+            X_query, y_query, self.proxy_, batch_size=min(self.batch_size, len(candidates))
         )
         return candidates[np.asarray(chosen) - len(labeled)]
 

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import check_image_size, get_backbone_info
 from ..embedding import embed_images
+from ..io import load_images
 from ..utils import (
     atomic_write,
     digest_arrays,
@@ -29,7 +30,7 @@ from ..utils import (
     torch_generator,
     torch_seed,
 )
-from ._backend import backbone_normalisation, create_encoder, decode_images
+from ._backend import backbone_normalisation, create_encoder
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._network import SimCLRNetwork, cpu_state
 from ._train import train_simclr
@@ -216,8 +217,39 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             "epoch": 0,
         }, network
 
-    def _training_state(self):
-        """The fitted state as plain tensors and containers (checkpoints, ActiveSimCLR)."""
+    def get_training_state(self):
+        """The fitted training state, to continue training elsewhere or later.
+
+        Everything :meth:`fit` with ``warm_start=True`` continues from: the
+        network and optimizer, the random generators and the history. It holds
+        only tensors, numbers, strings, lists and dicts, so
+        ``torch.save(state, f)`` and ``torch.load(f, weights_only=True)``
+        round-trip it (this is what :class:`~skhisto.ActiveSimCLR` keeps in its
+        round checkpoints).
+
+        Returns
+        -------
+        state : dict
+            ``network`` and ``optimizer`` (state dicts, on the CPU),
+            ``index_rng``, ``augment_seed`` and ``augment_rng`` (generator
+            states), ``history`` (a copy of ``history_``) and ``epoch``
+            (``n_epochs_``).
+
+        See Also
+        --------
+        set_training_state : Restore such a state.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhisto import SimCLREmbedder
+        >>> X = np.zeros((4, 32, 32, 3), dtype=np.uint8)
+        >>> model = SimCLREmbedder(image_size=32, batch_size=4, max_epochs=1, verbose=False)
+        >>> state = model.fit(X).get_training_state()
+        >>> state["epoch"], sorted(state)[:3]
+        (1, ['augment_rng', 'augment_seed', 'epoch'])
+        """
+        check_is_fitted(self, "network_")
         return {
             "network": cpu_state(self.network_.state_dict()),
             "optimizer": self.optimizer_state_,
@@ -228,11 +260,41 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             "epoch": self.n_epochs_,
         }
 
-    def _set_training_state(self, state, network=None):
-        """Restore a state made by :meth:`_training_state` into fitted attributes."""
-        if network is None:
-            encoder = create_encoder(self.backbone, random_state=0, image_size=self.image_size)
-            network = SimCLRNetwork(encoder, self.projection_dim)
+    def set_training_state(self, state):
+        """Make this estimator fitted with a state from :meth:`get_training_state`.
+
+        The estimator must have the ``backbone``, ``projection_dim`` and
+        ``image_size`` of the one the state came from (the network is rebuilt
+        from them). ``transform`` then gives the same features, and ``fit``
+        with ``warm_start=True`` continues training exactly where the state
+        left off.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`get_training_state` (or loaded back from
+            ``torch.save``).
+
+        Returns
+        -------
+        self : SimCLREmbedder
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhisto import SimCLREmbedder
+        >>> images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+        >>> params = dict(image_size=32, batch_size=4, device="cpu", verbose=False)
+        >>> model = SimCLREmbedder(max_epochs=1, random_state=0, **params).fit(images)
+        >>> copy = SimCLREmbedder(**params).set_training_state(model.get_training_state())
+        >>> copy.n_epochs_, bool(np.allclose(copy.transform(images), model.transform(images)))
+        (1, True)
+        """
+        encoder = create_encoder(self.backbone, random_state=0, image_size=self.image_size)
+        return self._restore(state, SimCLRNetwork(encoder, self.projection_dim))
+
+    def _restore(self, state, network):
+        """Load ``state`` into ``network`` and make both the fitted attributes."""
         network.load_state_dict(state["network"])
         self.network_ = network.cpu().eval()
         self.optimizer_state_ = state["optimizer"]
@@ -267,13 +329,13 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self.checkpoint_dir is not None:
             directory = ensure_writable_dir(self.checkpoint_dir, "checkpoint_dir")
             path = os.path.join(directory, CHECKPOINT_NAME)
-        images = decode_images(X, self.image_size)
+        images = load_images(X, self.image_size)
         if len(images) < 2:
             raise ValueError(f"SimCLR needs at least 2 images to contrast; got {len(images)}.")
         device = resolve_device(self.device)
         warm = self.warm_start and hasattr(self, "network_")
         if warm:  # train a copy: a failed fit leaves the fitted network as it was
-            state, network = self._training_state(), copy.deepcopy(self.network_)
+            state, network = self.get_training_state(), copy.deepcopy(self.network_)
         else:
             state, network = self._fresh_state()
         target = state["epoch"] + self.max_epochs
@@ -336,7 +398,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             on_epoch_end=on_epoch_end,
             verbose=self.verbose,
         )
-        self._set_training_state(snapshot(target), network=network)
+        self._restore(snapshot(target), network)
 
     def transform(self, X):
         """Encoder features of the images ``X``.

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ..io import IMAGE_EXTENSIONS, read_image
-from ..io._resize import resize_uint8
+from ..io import IMAGE_EXTENSIONS
+from ..io import load_images as _decode  # the name load_images is a parameter here
 from ..utils import io_error
 
 
@@ -206,27 +206,5 @@ def load_image_folder(
         DESCR=f"Image folder {str(root)!r}: {len(paths)} images in {len(names)} classes.",
     )
     if load_images:
-        bunch.images = _load_images(paths, image_size)
+        bunch.images = _decode(paths, image_size)
     return bunch
-
-
-def _load_images(paths, image_size):
-    first = read_image(paths[0])
-    size = image_size
-    if size is None:
-        if first.shape[0] != first.shape[1]:
-            raise ValueError(
-                f"{paths[0]!r} is not square ({first.shape[1]}x{first.shape[0]}); "
-                "pass image_size= to resize the images on load."
-            )
-        size = first.shape[0]
-    images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    for i, p in enumerate(paths):
-        image = first if i == 0 else read_image(p)
-        if image_size is None and image.shape[:2] != (size, size):
-            raise ValueError(
-                f"{p!r} is {image.shape[1]}x{image.shape[0]} but earlier images are {size}x{size}; "
-                "pass image_size= to resize them on load."
-            )
-        images[i] = resize_uint8(image, size)
-    return images

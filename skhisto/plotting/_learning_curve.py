@@ -5,18 +5,22 @@ import numpy as np
 from ._mpl import require_pyplot
 
 
-def plot_learning_curve(results, *, x="n_labeled", y="score", ax=None, title=None):
-    """Plot score against labeled count for one or several active-learning runs.
+def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None):
+    """Plot score against the selected count for one or several active-learning runs.
 
     Parameters
     ----------
-    results : ActiveLearner, list of dict, or dict
-        A fitted :class:`~skhisto.ActiveLearner`, a ``history_`` list, or a
+    results : ActiveLearner, ActiveSimCLR, list of dict, or dict
+        A fitted :class:`~skhisto.ActiveLearner` or
+        :class:`~skhisto.ActiveSimCLR`, a ``history_`` list, or a
         dict mapping a curve label (e.g. the strategy name) to any of these or
         to a list of them (one per seed). Several runs of one label are drawn
         as their mean with a band of one standard deviation.
-    x, y : str, default="n_labeled", "score"
-        History keys on the axes (e.g. ``y="query_time"``).
+    x : str, default=None
+        History key on the x axis; None is the run's count: ``n_labeled``
+        (ActiveLearner) or ``n_images`` (ActiveSimCLR).
+    y : str, default="score"
+        History key on the y axis (e.g. ``"query_time"``).
     ax : matplotlib Axes, default=None
         Axes to draw on; a new figure's when None.
     title : str, default=None
@@ -29,8 +33,10 @@ def plot_learning_curve(results, *, x="n_labeled", y="score", ax=None, title=Non
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     curves = results if isinstance(results, dict) else {None: results}
-    for label, runs in curves.items():
-        xs, mean, std = _mean_curve(_histories(runs), x, y)
+    curves = {label: _histories(runs) for label, runs in curves.items()}
+    x = _count_key(curves) if x is None else x
+    for label, histories in curves.items():
+        xs, mean, std = _mean_curve(histories, x, y)
         (line,) = ax.plot(xs, mean, marker="o", markersize=3, label=label)
         if np.any(std > 0):
             ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
@@ -52,6 +58,15 @@ def _histories(runs):
     if runs and isinstance(runs[0], dict):
         return [runs]
     return [run.history_ if hasattr(run, "history_") else list(run) for run in runs]
+
+
+def _count_key(curves):
+    """The count a run records: ``n_images`` for ActiveSimCLR, else ``n_labeled``."""
+    for histories in curves.values():
+        for history in histories:
+            for entry in history:
+                return "n_images" if "n_images" in entry else "n_labeled"
+    return "n_labeled"
 
 
 def _mean_curve(histories, x, y):

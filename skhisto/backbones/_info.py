@@ -7,6 +7,7 @@ import sys
 import timm
 import torch
 
+from ..io._normalize import IMAGENET
 from ._registry import FAMILIES, REGISTRY, BackboneInfo
 
 
@@ -101,7 +102,7 @@ def _timm_filter(model):
     return module.__name__.removeprefix("timm.models.")
 
 
-IMAGENET_DEFAULTS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224)
+IMAGENET_DEFAULTS = (*IMAGENET, 224)
 
 
 def patch_size(info):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 from skhisto import (
@@ -734,3 +735,36 @@ def test_uncertainty_sampling_warns_when_every_candidate_ties():
     with pytest.warns(UserWarning, match=r"all 24 candidates have the same entropy.*lowest"):
         picked = UncertaintySampling().query(X, y, saturated, batch_size=3)
     assert picked.tolist() == [6, 7, 8]
+
+
+@pytest.mark.parametrize("array_oracle", [True, False], ids=["array", "callable"])
+def test_y_test_of_another_label_type_is_refused_before_any_training(array_oracle):
+    # Before: scikit-learn's raw "Mix of label input types" after the oracle had answered
+    # and round 0 had been trained.
+    X, y = make_classification(n_samples=80, n_features=5, random_state=0)
+    oracle = y if array_oracle else (lambda indices: y[indices])
+    learner = ActiveLearner(LogisticRegression(), RandomSampling(random_state=0), random_state=0)
+    with pytest.raises(ValueError, match=r"y_test mixes label types: index 0 holds 'b'.*oracle"):
+        learner.fit(X, oracle, X_test=X, y_test=np.where(y == 1, "a", "b"))
+    assert not hasattr(learner, "estimator_")
+
+
+def test_y_test_classes_the_oracle_never_gives_are_warned_about():
+    X, y = make_classification(n_samples=80, n_features=5, random_state=0)
+    learner = ActiveLearner(LogisticRegression(), RandomSampling(random_state=0), n_rounds=1)
+    with pytest.warns(UserWarning, match=r"y_test has labels \[5, 6\] absent from the oracle"):
+        learner.fit(X, y, X_test=X, y_test=y + 5)
+
+
+def test_checkpoint_of_a_run_with_other_oracle_labels_is_refused(tmp_path):
+    # Before: the run resumed and mixed rounds chosen and scored on two labelings.
+    X, y = make_classification(n_samples=80, n_features=5, random_state=0)
+    make = dict(batch_size=5, n_rounds=2, checkpoint=tmp_path / "run.npz", random_state=0)
+    ActiveLearner(LogisticRegression(), RandomSampling(random_state=0), **make).fit(X, y)
+    before = (tmp_path / "run.npz").read_bytes()
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"labeled 15 of its 15 samples otherwise than this oracle.*delete it",
+    ):
+        ActiveLearner(LogisticRegression(), RandomSampling(random_state=0), **make).fit(X, 1 - y)
+    assert (tmp_path / "run.npz").read_bytes() == before

@@ -22,12 +22,19 @@ from ..utils import (
     digest_arrays,
     ensure_writable_dir,
     io_error,
+    label_kind,
     progress,
     run_identity,
 )
 from ..utils._labels import _plain
 from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
-from ._rounds import check_scorer, draw_candidates, history_entry, unselected
+from ._rounds import (
+    check_scorer,
+    draw_candidates,
+    history_entry,
+    unselected,
+    warn_unseen_test_labels,
+)
 
 #: 2 added the run identity; a version-1 checkpoint is refused, never resumed blindly.
 _CHECKPOINT_VERSION = 2
@@ -204,8 +211,8 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         if n_samples == 0:
             raise ValueError("X is empty (0 samples): there is nothing to label.")
         missing_label = self.query_strategy.missing_label
-        oracle = _check_oracle(oracle, n_samples, missing_label)
-        scorer = self._check_test_set(X_test, y_test)
+        oracle, known = _check_oracle(oracle, n_samples, missing_label)
+        scorer = self._check_test_set(X_test, y_test, known)
         if initial is not None:
             initial = check_indices(initial, n_samples, "initial")
             if initial.size == 0:
@@ -214,8 +221,18 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         identity = self._identity(X, initial, X_test, y_test)
 
         state = self._resumable_state(path, identity)
+        if state is not None and known is not None:
+            _check_same_labels(state, known, path)
         if state is None:
             state = self._start(n_samples, oracle, initial)
+            if y_test is not None:  # a callable oracle's label type is known only now
+                check_labels(
+                    y_test,
+                    _OWNER,
+                    "y_test",
+                    kind=label_kind(state["labels"][0]),
+                    kind_source="the oracle",
+                )
         state["identity"] = identity
         finished = not state["history"] or state["history"][-1]["query_time"] is None
         # A finished run's last model is trained again (and queried if rounds are added).
@@ -233,7 +250,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
                 break
         return self
 
-    def _check_test_set(self, X_test, y_test):
+    def _check_test_set(self, X_test, y_test, known=None):
         if (X_test is None) != (y_test is None):
             raise ValueError("Give both X_test and y_test, or neither.")
         if X_test is None:
@@ -244,6 +261,17 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
                 f"y_test must hold one label per sample of X_test ({n_test}, at least one), "
                 f"got shape {y_test.shape}."
             )
+        if known is None:
+            check_labels(y_test, _OWNER, "y_test")
+        else:  # an array oracle: every label it can give is known before the first round
+            check_labels(
+                y_test,
+                _OWNER,
+                "y_test",
+                kind=label_kind(known[0]),
+                kind_source="the oracle",
+            )
+            warn_unseen_test_labels(y_test, known, "the oracle's labels")
         return check_scorer(self.estimator, self.scoring)
 
     def _check_checkpoint_path(self):
@@ -437,7 +465,7 @@ def _check_oracle(oracle, n_samples, missing_label):
             check_labels(labels, _OWNER, "oracle", indices=indices)
             return _native(labels)
 
-        return ask
+        return ask, None
     labels = np.asarray(oracle)
     if labels.shape != (n_samples,):
         raise ValueError(
@@ -447,7 +475,32 @@ def _check_oracle(oracle, n_samples, missing_label):
     _refuse_missing(labels, np.arange(n_samples), missing_label, "oracle has")
     check_labels(labels, _OWNER, "oracle", allow_empty=True)
     labels = _native(labels)  # a copy: the caller's array may change, the run's labels not
-    return lambda indices: labels[np.asarray(indices, dtype=np.intp)]
+    return (lambda indices: labels[np.asarray(indices, dtype=np.intp)]), labels
+
+
+def _check_same_labels(state, known, path):
+    """Refuse to continue a run whose labels so far differ from the array oracle's.
+
+    Its rounds were chosen and scored on those labels: continuing with others
+    would mix two labelings in one history. (A callable oracle cannot be
+    checked ahead; the same oracle as a callable or an array is fine.)
+    """
+    saved, labeled = np.asarray(state["labels"]), state["labeled"]
+    differ = np.flatnonzero(np.asarray(known[labeled] != saved, dtype=bool))
+    if differ.size:
+        first = differ[0]
+        source, restart = (
+            (f"Checkpoint {str(path)!r}", "delete it or pass another checkpoint=")
+            if path is not None and path.exists()
+            else ("The fitted run", "set warm_start=False")
+        )
+        raise CheckpointMismatchError(
+            f"{source} labeled "
+            f"{differ.size} of its {len(labeled)} samples otherwise than this oracle (index "
+            f"{int(labeled[first])}: {_plain(saved[first])!r} there, "
+            f"{_plain(known[labeled[first]])!r} now), so it is another run and is not resumed. "
+            f"To start afresh, {restart}."
+        )
 
 
 def _refuse_missing(labels, indices, missing_label, what):

@@ -98,3 +98,28 @@ def check_scorer(estimator, scoring, y_train=None, y_test=None, owner="scoring")
             "Pick a scorer for them, e.g. 'balanced_accuracy' or 'f1_macro'."
         ) from exc
     return scorer
+
+
+def warn_unseen_test_labels(y_test, known, source):
+    """Warn when ``y_test`` holds classes that ``source`` never gives the model.
+
+    Such samples count as errors in every round's score, whatever is queried.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skhisto.active._rounds import warn_unseen_test_labels
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_unseen_test_labels([0, 1, 2], [0, 1], "y_labeled")
+    >>> str(caught[0].message).split(":")[0]
+    'y_test has labels [2] absent from y_labeled'
+    """
+    unseen = np.setdiff1d(np.asarray(y_test), np.asarray(known))
+    if len(unseen):
+        warnings.warn(
+            f"y_test has labels {unseen.tolist()} absent from {source}: the model never "
+            "predicts them, so they count as errors in every round's score.",
+            UserWarning,
+            stacklevel=3,
+        )

@@ -3,7 +3,6 @@
 import contextlib
 import os
 import time
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -19,7 +18,13 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..active._rounds import check_scorer, draw_candidates, history_entry, unselected
+from ..active._rounds import (
+    check_scorer,
+    draw_candidates,
+    history_entry,
+    unselected,
+    warn_unseen_test_labels,
+)
 from ..backbones import check_image_size, get_backbone_info
 from ..io import load_images
 from ..utils import check_labels, digest_arrays, ensure_writable_dir, run_identity, torch_seed
@@ -62,17 +67,6 @@ def _check_labels(y, name, n_images, images_name, kind=None):
     if len(y) != n_images:
         raise ValueError(f"{images_name} has {n_images} images but {name} has {len(y)} labels.")
     return np.asarray(y), kind
-
-
-def _warn_unseen(y_test, y_labeled):
-    unseen = np.setdiff1d(y_test, y_labeled)
-    if len(unseen):
-        warnings.warn(
-            f"y_test has labels {unseen.tolist()} absent from y_labeled: the proxy never "
-            "predicts them, so they count as errors in every round's score.",
-            UserWarning,
-            stacklevel=3,
-        )
 
 
 def _discard(directory):
@@ -279,7 +273,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if X_test is not None:
             X_test = load_images(X_test, size)
             y_test, _ = _check_labels(y_test, "y_test", len(X_test), "X_test", kind)
-            _warn_unseen(y_test, y_labeled)
+            warn_unseen_test_labels(y_test, y_labeled, "y_labeled")
             test = (X_test, y_test)
         proxy = self.proxy if self.proxy is not None else _default_proxy()
         y_scored = test[1] if test is not None else None

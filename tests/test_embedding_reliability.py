@@ -429,3 +429,10 @@ def test_a_file_changed_while_it_is_embedded_is_never_cached_under_its_old_key(
     fresh = FoundationEmbedder(**make).fit([original]).transform([original])
     served = FoundationEmbedder(**make, cache=cache).fit([original]).transform([original])
     np.testing.assert_array_equal(served, fresh)
+
+
+def test_an_image_size_too_small_for_the_network_names_image_size():
+    # Before: torch's raw "Calculated padded input size per channel ..." RuntimeError.
+    embedder = FoundationEmbedder("convnext_atto", pretrained=False, random_state=0, image_size=30)
+    with pytest.raises(ValueError, match=r"cannot embed 30x30 images: .*Use a larger image_size"):
+        embedder.fit_transform(np.zeros((2, 30, 30, 3), np.uint8))

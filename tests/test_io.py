@@ -261,3 +261,17 @@ def test_load_images_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="image_size must be a positive int or None; got 0"):
         load_images([a], 0)
     assert load_images([wide, small], 4).shape == (2, 4, 4, 3)
+
+
+@pytest.mark.parametrize(
+    "dtype, value, hint",
+    [
+        (np.float32, 0.5, r"\[0, 1\]: \(X \* 255\)"),
+        (np.float32, 200.0, r"0-255: X.round\(\).clip\(0, 255\)"),
+        (np.uint16, 4000, r"16-bit.*\(X // 256\)"),
+    ],
+)
+def test_non_uint8_arrays_get_the_conversion_their_values_need(dtype, value, hint):
+    # Before: every dtype got the [0, 1] hint, which wraps 0-255 data around silently.
+    with pytest.raises(TypeError, match=rf"got dtype {np.dtype(dtype).name}\. For .*{hint}"):
+        check_image_input(np.full((2, 8, 8, 3), value, dtype))

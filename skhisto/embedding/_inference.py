@@ -89,6 +89,20 @@ def _batches(kind, X, image_size, batch_size, device, num_workers):
     return (batch.to(device, non_blocking=True) for batch in loader)
 
 
+def _forward(model, x, device, dtype):
+    try:
+        with autocast(device, dtype):
+            return model(x)
+    except RuntimeError as exc:
+        if "size" not in str(exc).lower():  # e.g. out of memory: not a size problem
+            raise
+        # A network too deep for the input (feature maps shrink below a kernel) fails here.
+        raise ValueError(
+            f"{type(model).__name__} cannot embed {x.shape[-1]}x{x.shape[-2]} images: "
+            f"{str(exc).splitlines()[0].rstrip('.')}. Use a larger image_size."
+        ) from exc
+
+
 def embed_images(
     model,
     X,
@@ -150,8 +164,7 @@ def embed_images(
     with torch.inference_mode():
         for batch in progress(batches, total=total, desc="embedding", verbose=verbose):
             x = normalize_batch(batch, image_size, mean, std)
-            with autocast(device, dtype):
-                features = model(x)
+            features = _forward(model, x, device, dtype)
             if features.ndim != 2 or len(features) != len(x):
                 raise ValueError(
                     f"The model must map {tuple(x.shape)} images to (n, dim) embeddings; it "

@@ -121,6 +121,18 @@ def _shape_hint(shape):
     return ""
 
 
+def _conversion_hint(X):
+    """How to convert ``X`` to uint8, judged from its dtype and value range."""
+    if X.dtype in (np.uint16, np.int32, np.uint32, np.int64, np.uint64) and X.size:
+        if X.max() > 255:  # the documented 16-bit rule of read_image
+            return "For 16-bit images, as skhisto reads 16-bit files: (X // 256).astype(np.uint8)."
+    if X.dtype.kind == "f" and X.size and np.nanmax(X) <= 1.0:
+        return "For images scaled to [0, 1]: (X * 255).round().astype(np.uint8)."
+    if X.dtype.kind in "fiub":
+        return "For values in 0-255: X.round().clip(0, 255).astype(np.uint8)."
+    return "Convert them to uint8 RGB explicitly."
+
+
 def _check_image_array(X):
     if X.ndim != 4 or X.shape[-1] != 3:
         raise ValueError(
@@ -129,8 +141,7 @@ def _check_image_array(X):
         )
     if X.dtype != np.uint8:
         raise TypeError(
-            f"Expected uint8 images (0-255); got dtype {X.dtype}. Convert explicitly, "
-            "e.g. (X * 255).round().astype(np.uint8) for images scaled to [0, 1]."
+            f"Expected uint8 images (0-255); got dtype {X.dtype}. {_conversion_hint(X)}"
         )
     if len(X) == 0:
         raise ValueError("Expected at least one image; got an empty array.")

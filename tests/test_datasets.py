@@ -334,3 +334,14 @@ def test_lc25000_part_missing_from_the_archive_is_named_not_guessed(tmp_path):
         fetch_lc25000(data_home=tmp_path / "home", archive=archive, part="colon")
     lung = fetch_lc25000(data_home=tmp_path / "home", archive=archive, part="lung")
     assert lung.target_names == ["lung_aca", "lung_n"]
+
+
+def test_images_beside_the_class_folders_are_reported_not_silently_dropped(tmp_path):
+    from PIL import Image
+
+    for path in (tmp_path / "a" / "x.png", tmp_path / "stray.png"):
+        path.parent.mkdir(exist_ok=True)
+        Image.new("RGB", (4, 4)).save(path)
+    with pytest.warns(UserWarning, match=r"1 images lie directly in .*'stray.png'.*not loaded"):
+        data = load_image_folder(tmp_path)
+    assert data.target_names == ["a"] and len(data.paths) == 1

@@ -1,6 +1,7 @@
 """ImageFolder-layout datasets (``<root>/<class>/<image>``) as sklearn Bunches."""
 
 import os
+import warnings
 from numbers import Integral
 from pathlib import Path
 
@@ -55,8 +56,17 @@ def _listdir(directory):
         raise io_error(exc, "list", directory) from exc
 
 
-def _class_dirs(root, classes):
-    found = [e.name for e in _listdir(root) if e.is_dir() and not e.name.startswith(".")]
+def _class_dirs(root, classes, suffixes):
+    entries = [e for e in _listdir(root) if not e.name.startswith(".")]
+    found = [e.name for e in entries if e.is_dir()]
+    loose = [e.name for e in entries if e.is_file() and e.name.lower().endswith(suffixes)]
+    if loose:  # images beside the class folders belong to no class
+        warnings.warn(
+            f"{len(loose)} images lie directly in {str(root)!r} (e.g. {loose[0]!r}), outside "
+            "any class folder, and are not loaded; move them into <root>/<class>/.",
+            UserWarning,
+            stacklevel=3,
+        )
     if not found:
         raise ValueError(
             f"{str(root)!r} has no class sub-folders (expected <root>/<class>/<image>)."
@@ -181,8 +191,8 @@ def load_image_folder(
             f"Dataset path {str(root)!r} is a file; pass the folder holding <class>/<image>."
         )
     rng = check_random_state(random_state)
-    names = _class_dirs(root, classes)
     suffixes = tuple(e.lower() for e in extensions)
+    names = _class_dirs(root, classes, suffixes)
     files = {name: _images_under(root / name, suffixes) for name in names}
     empty = [name for name in names if not files[name]]
     if empty:

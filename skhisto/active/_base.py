@@ -1,7 +1,7 @@
 """The query-strategy interface shared by every active-sampling strategy."""
 
 import numbers
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -78,7 +78,7 @@ def top_k(utilities, k):
     return np.argsort(-utilities, kind="stable")[:k]
 
 
-class QueryStrategy(BaseEstimator):
+class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
     """Base class of the pool-based query strategies.
 
     Subclasses implement :meth:`_select`; :meth:`query` validates the inputs,

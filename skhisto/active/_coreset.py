@@ -3,8 +3,8 @@
 import numbers
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._base import MISSING_LABEL, QueryStrategy
 from ._kcenter import METRICS, _k_center_greedy
 

@@ -8,9 +8,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -27,6 +26,7 @@ from ..utils import (
     run_identity,
 )
 from ..utils._labels import _plain
+from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
 from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
 from ._rounds import (
     check_scorer,

@@ -5,8 +5,8 @@ import numbers
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils._param_validation import Interval
 
+from ..utils._sklearn_compat import Interval
 from ._base import MISSING_LABEL, QueryStrategy
 
 #: Up to this many clusters use full KMeans, beyond it MiniBatchKMeans (as the reference code).

@@ -5,11 +5,10 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import iter_slices
+from ..utils._sklearn_compat import StrOptions, _safe_indexing
 from ._base import MISSING_LABEL, QueryStrategy, check_finite_output, top_k
 
 UNCERTAINTY_METHODS = ("entropy", "margin", "least_confident")

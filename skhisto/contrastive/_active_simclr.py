@@ -7,15 +7,8 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-    clone,
-)
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..active._rounds import (
@@ -28,6 +21,7 @@ from ..active._rounds import (
 from ..backbones import check_image_size, get_backbone_info
 from ..io import load_images
 from ..utils import check_labels, digest_arrays, ensure_writable_dir, run_identity, torch_seed
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
 from ._simclr import SimCLREmbedder, seed_description

@@ -5,13 +5,7 @@ import os
 from numbers import Integral, Real
 
 import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import check_image_size, get_backbone_info
@@ -30,6 +24,7 @@ from ..utils import (
     torch_generator,
     torch_seed,
 )
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._backend import backbone_normalisation, create_encoder
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._network import SimCLRNetwork, cpu_state

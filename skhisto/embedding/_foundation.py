@@ -6,8 +6,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import check_image_size, create_backbone, get_backbone_info, resolve_weights
@@ -20,6 +19,7 @@ from ..utils import (
     resolve_precision,
     torch_seed,
 )
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._cache import FORMAT_VERSION, EmbeddingCache, array_keys, fingerprint_id, path_keys
 from ._inference import embed_images
 

@@ -5,9 +5,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -17,6 +16,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ..utils import check_labels, resolve_device, seeded_torch, torch_seed
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._interrupt import record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax

@@ -6,10 +6,10 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_validate
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 
 from ..noise import AsymmetricNoise, NoisyLabelClassifier, UniformNoise
 from ..utils import check_labels
+from ..utils._sklearn_compat import HasMethods, StrOptions, validate_params
 
 _NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
 _MAX_SEED = np.iinfo(np.int32).max

@@ -6,13 +6,13 @@ from abc import abstractmethod
 import numpy as np
 from imblearn.base import BaseSampler
 from imblearn.utils import check_target_type
-from sklearn.base import _fit_context
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ..utils import check_labels
+from ..utils._sklearn_compat import _fit_context
 
 
 def _as_labels(y):

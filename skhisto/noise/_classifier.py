@@ -1,12 +1,12 @@
 """A meta-classifier that corrupts its training labels and nothing else."""
 
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
-from sklearn.utils._param_validation import HasMethods
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, get_tags
 
 from ..utils import check_labels
+from ..utils._sklearn_compat import HasMethods, _fit_context
 
 
 def _estimator_has(method):

@@ -1,10 +1,15 @@
 """Pathology foundation models and ImageNet baselines, each with its own preprocessing."""
 
-from ._build import WeightsUnavailableError, create_backbone, resolve_weights
-from ._ctranspath import ConvStem
-from ._info import check_image_size, get_backbone_info, list_backbones, patch_size
-from ._registry import FAMILIES, BackboneInfo
-from ._weights import WeightsChangedError, WeightsError, read_state_dict
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._build import WeightsUnavailableError, create_backbone, resolve_weights
+    from ._ctranspath import ConvStem
+    from ._info import check_image_size, get_backbone_info, list_backbones, patch_size
+    from ._registry import FAMILIES, BackboneInfo
+    from ._weights import WeightsChangedError, WeightsError, read_state_dict
 
 __all__ = [
     "FAMILIES",
@@ -21,3 +26,5 @@ __all__ = [
     "read_state_dict",
     "resolve_weights",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

@@ -1,6 +1,7 @@
 """Imports cost what is used: the numpy-only parts load without torch, timm and skorch."""
 
 import importlib
+import json
 import pickle
 import subprocess
 import sys
@@ -19,28 +20,31 @@ PACKAGES = [
 ]
 
 
-def _heavy_modules_after(statement):
-    code = f"import sys\n{statement}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    return out.strip()
+# Imports only ever add modules, so one fresh interpreter running the statements in turn
+# shows which statement, if any, first brings in a heavy module.
+STATEMENTS = [
+    "import skhisto",
+    "import skhisto.noise",
+    "from skhisto import UniformNoise, CoresetSampling",
+    "from skhisto.active import RandomSampling, TypiClustSampling, UncertaintySampling",
+    "from skhisto.model_selection import noise_robustness_curve",
+    "from skhisto.plotting import plot_learning_curve",
+    "from skhisto.utils import atomic_write, check_identity, digest_arrays, iter_slices",
+]
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "import skhisto",
-        "import skhisto.noise",
-        "from skhisto import UniformNoise, CoresetSampling",
-        "from skhisto.active import RandomSampling, TypiClustSampling, UncertaintySampling",
-        "from skhisto.model_selection import noise_robustness_curve",
-        "from skhisto.plotting import plot_learning_curve",
-        "from skhisto.utils import atomic_write, check_identity, digest_arrays, iter_slices",
-    ],
-)
-def test_numpy_parts_import_without_torch(statement):
-    assert _heavy_modules_after(statement) == "[]"
+def test_numpy_parts_import_without_torch():
+    code = "\n".join(
+        ["import json, sys", "loaded = []"]
+        + [
+            f"{statement}\nloaded.append([m for m in {HEAVY!r} if m in sys.modules])"
+            for statement in STATEMENTS
+        ]
+        + ["print(json.dumps(loaded))"]
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = dict(zip(STATEMENTS, json.loads(out.stdout), strict=True))
+    assert loaded == dict.fromkeys(STATEMENTS, [])
 
 
 def test_torch_parts_still_resolve():

@@ -1,4 +1,9 @@
-"""Helpers shared by the benchmark scripts: data location, result files, machine info."""
+"""Plumbing shared by every benchmark script: arguments, data location, result files, machine info.
+
+One meaning of ``--quick`` everywhere (:data:`QUICK_HELP`), one data location
+(:func:`data_root`, :func:`lc25000_root`) and one results writer
+(:func:`write_results`).
+"""
 
 import json
 import os
@@ -6,12 +11,33 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from skhisto.utils import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs" / "results"
+
+QUICK_HELP = (
+    "smoke run: tiny sizes, seconds to a minute on a CPU; checks the script end to end, "
+    "its figures mean nothing; writes <name>_quick.* to --out, never to docs/results"
+)
+
+
+def add_common_arguments(parser):
+    """Add ``--quick``, ``--data`` and ``--out``, which every benchmark takes, to ``parser``."""
+    parser.add_argument("--quick", action="store_true", help=QUICK_HELP)
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="the shared data folder (holding lc25000_lung) or an ImageFolder root "
+        "(default: $SKHISTO_DATA, else ../shared/data)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="folder for the result files (%(default)s)"
+    )
+    return parser
 
 
 def data_root(path=None):
@@ -22,8 +48,16 @@ def data_root(path=None):
     return root
 
 
+def lc25000_root(path=None):
+    """The LC25000 lung folder of the shared data, or ``path`` itself if it is an ImageFolder."""
+    root = data_root(path)
+    return root / "lc25000_lung" if (root / "lc25000_lung").is_dir() else root
+
+
 def machine():
     """What the figures were measured on."""
+    import torch  # only here: the other helpers serve benchmarks that do not need it
+
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor()
     return {
         "python": platform.python_version(),
@@ -35,18 +69,44 @@ def machine():
     }
 
 
-def write_results(name, payload, table):
-    """Write ``<name>.json`` and ``<name>.md`` under benchmarks/results and print the table."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {**payload, "machine": machine()}
-    write_text(RESULTS / f"{name}.json", json.dumps(payload, indent=2, default=str) + "\n")
-    write_text(RESULTS / f"{name}.md", table + "\n")
+def write_results(name, payload, table, *, out=None, quick=False, docs=False, plot=None):
+    """Write a benchmark's results, print its table and return the JSON path.
+
+    ``<name>.json`` (the payload and :func:`machine`) goes to ``out``
+    (benchmarks/results); ``<name>.md`` and the optional ``plot(path)`` png go
+    next to it, or to docs/results when ``docs`` (published figures). A quick
+    run is ``<name>_quick`` and never goes to docs/results.
+    """
+    out = Path(out or RESULTS)
+    name = result_stem(name, quick)
+    pages = DOCS if docs and not quick else out
+    json_path = write_text(
+        out / f"{name}.json",
+        json.dumps({"machine": machine(), **payload}, indent=2, default=_jsonable) + "\n",
+    )
+    write_text(pages / f"{name}.md", table + "\n")
+    if plot is not None:
+        plot(pages / f"{name}.png")
     print(table)
-    print(f"\nwritten to {RESULTS / name}.json and .md")
+    print(f"\nwritten to {json_path} and {pages / name}.md")
+    return json_path
+
+
+def result_stem(name, quick):
+    """The file name stem of a run's results: ``<name>_quick`` for a quick run."""
+    return f"{name}_quick" if quick else name
+
+
+def _jsonable(value):
+    """NumPy scalars and arrays as numbers and lists; anything else as its string."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically (a killed run never leaves half a result file)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, "w") as f:
         f.write(text)
     return path

@@ -1,21 +1,10 @@
-"""Shared plumbing of the paper-reproduction scripts: data location, splits, result files."""
-
-import json
+"""Shared by the paper-reproduction scripts: their arguments, splits and result names."""
 
 import numpy as np
-from _common import RESULTS, ROOT, write_text
-from _common import data_root as shared_data_root
+from _common import add_common_arguments, write_results
 
 from skhisto.datasets import load_image_folder
 from skhisto.io import load_images
-
-DOCS = ROOT / "docs" / "results"
-
-
-def data_root(arg):
-    """The LC25000 lung folder (or any ImageFolder root) from ``--data`` or the shared data."""
-    root = shared_data_root(arg)
-    return root / "lc25000_lung" if (root / "lc25000_lung").is_dir() else root
 
 
 def split_counts(root, counts, *, image_size, random_state):
@@ -45,25 +34,13 @@ def split_counts(root, counts, *, image_size, random_state):
     return out
 
 
-def write_json(name, payload):
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    return write_text(RESULTS / name, json.dumps(payload, indent=2, default=float) + "\n")
-
-
-def write_markdown(name, text):
-    DOCS.mkdir(parents=True, exist_ok=True)
-    return write_text(DOCS / name, text)
-
-
 def base_parser(doc):
-    """Arguments every reproduction script takes: --scale, --quick, --data."""
+    """Arguments every reproduction script takes: --scale and the common ones."""
     import argparse
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--scale", choices=["cpu", "paper"], default="cpu")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run, writes nothing")
-    parser.add_argument("--data", default=None, help="ImageFolder root or the shared data root")
-    return parser
+    return add_common_arguments(parser)
 
 
 def command(script, args):
@@ -71,11 +48,11 @@ def command(script, args):
     return f"python benchmarks/{script}" + (" --quick" if args.quick else f" --scale {args.scale}")
 
 
-def publish(stem, scale, payload, text, plot):
-    """JSON to benchmarks/results, markdown and plot to docs/results (not for smoke runs)."""
-    if scale != "quick":
-        suffix = "" if scale == "cpu" else f"_{scale}"
-        write_json(f"{stem}{suffix}.json", payload)
-        write_markdown(f"{stem}{suffix}.md", text)
-        plot(DOCS / f"{stem}{suffix}.png")
-    print(text)
+def publish(stem, args, payload, text, plot):
+    """Write the results with the one writer: markdown and plot to docs/results.
+
+    ``<stem>`` at CPU scale, ``<stem>_paper`` at paper scale, ``<stem>_quick`` (to
+    ``--out`` only) for a smoke run.
+    """
+    name = stem if args.scale == "cpu" else f"{stem}_{args.scale}"
+    write_results(name, payload, text, out=args.out, quick=args.quick, docs=True, plot=plot)

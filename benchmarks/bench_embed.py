@@ -18,12 +18,13 @@ import tempfile
 import time
 
 import torch
-from _common import data_root, markdown_table, write_results
+from _common import add_common_arguments, lc25000_root, markdown_table, write_results
 
 from skhisto import FoundationEmbedder
+from skhisto.backbones import create_backbone
 from skhisto.datasets import load_image_folder
 from skhisto.embedding import normalize_batch
-from skhisto.utils import iter_slices, resolve_device
+from skhisto.utils import iter_slices, prepare_model, resolve_device
 
 
 def timed(fn):
@@ -42,15 +43,14 @@ def main(argv=None):
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--data", default=None)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--name", default=None, help="results file name")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.n_images, args.batch_size, args.image_size, args.repeats = 32, 16, 64, 1
 
     data = load_image_folder(
-        data_root(args.data) / "lc25000_lung",
+        lc25000_root(args.data),
         max_per_class=-(-args.n_images // 3),
         random_state=0,
         load_images=True,
@@ -67,8 +67,12 @@ def main(argv=None):
         verbose=False,
     )
     embedder = FoundationEmbedder(**params).fit(images)
-    model, _ = embedder._model()
     device = resolve_device(args.device)
+    # The same architecture and input size as the embedder's, built through the public API.
+    model = create_backbone(
+        args.backbone, pretrained=False, random_state=0, image_size=args.image_size
+    )[0]
+    model = prepare_model(model, device)
     info = embedder.backbone_info_
     tensors = [
         normalize_batch(
@@ -125,8 +129,8 @@ def main(argv=None):
         "cache_speedup": cold / warm,
         "raw_seconds": {"bare": bare_t, "array": array_t, "paths": path_t},
     }
-    name = args.name or ("bench_embed_quick" if args.quick else f"bench_embed_{device.type}")
-    write_results(name, payload, table)
+    name = args.name or f"bench_embed_{device.type}"
+    write_results(name, payload, table, out=args.out, quick=args.quick)
     return payload
 
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 import numpy as np
-from _common import data_root, markdown_table, write_results
+from _common import add_common_arguments, lc25000_root, markdown_table, write_results
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -99,17 +99,14 @@ def main(argv=None):
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-epochs", type=int, default=60)
-    parser.add_argument("--data", default=None)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--name", default=None, help="results file name")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     rates = [0.0, 0.1, 0.2, 0.3, 0.4, 0.6]
     if args.quick:
         args.per_class, args.folds, args.max_epochs, rates = 10, 2, 2, [0.0, 0.4]
 
-    data = load_image_folder(
-        data_root(args.data) / "lc25000_lung", max_per_class=args.per_class, random_state=0
-    )
+    data = load_image_folder(lc25000_root(args.data), max_per_class=args.per_class, random_state=0)
     paths, y = np.asarray(data.paths), np.asarray(data.target_names)[data.target]
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(paths, y))
     grid = {
@@ -187,8 +184,7 @@ def main(argv=None):
         "max_score_difference": max_diff,
         "scores": {f"{rate}/{head}": s for (rate, head), s in search_scores.items()},
     }
-    name = args.name or ("bench_noise_grid_quick" if args.quick else "bench_noise_grid")
-    write_results(name, payload, table)
+    write_results(args.name or "bench_noise_grid", payload, table, out=args.out, quick=args.quick)
     return payload
 
 

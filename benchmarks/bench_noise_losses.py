@@ -27,7 +27,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import data_root, markdown_table, write_results
+from _common import add_common_arguments, lc25000_root, markdown_table, write_results
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -62,16 +62,13 @@ def main(argv=None):
     parser.add_argument(
         "--no-scale", action="store_true", help="train on the raw embeddings (no StandardScaler)"
     )
-    parser.add_argument("--data", default=None)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--name", default=None, help="results file name")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.per_class, args.seeds, args.max_epochs, args.fixed_epochs = 20, 1, 2, 2
 
-    data = load_image_folder(
-        data_root(args.data) / "lc25000_lung", max_per_class=args.per_class, random_state=0
-    )
+    data = load_image_folder(lc25000_root(args.data), max_per_class=args.per_class, random_state=0)
     y = np.asarray(data.target_names)[data.target]
     start = time.perf_counter()
     X = FoundationEmbedder(
@@ -142,10 +139,8 @@ def main(argv=None):
         },
         "results": {f"{reg}/{rate}/{loss}": r for (reg, rate, loss), r in results.items()},
     }
-    name = args.name or "bench_noise_losses" + ("_unscaled" if args.no_scale else "") + (
-        "_quick" if args.quick else ""
-    )
-    write_results(name, payload, table)
+    name = args.name or "bench_noise_losses" + ("_unscaled" if args.no_scale else "")
+    write_results(name, payload, table, out=args.out, quick=args.quick)
     return payload
 
 

@@ -23,7 +23,7 @@ are optimistic: compare strategies with it, do not read them as absolute.
 Usage::
 
     python benchmarks/bench_query.py              # both parts, full size
-    python benchmarks/bench_query.py --quick      # smoke run (small sizes)
+    python benchmarks/bench_query.py --quick      # smoke run (tiny sizes)
     python benchmarks/bench_query.py --part timing --skactiveml-max-batch 200
 
 Results go to ``benchmarks/results/bench_query{,_quick}.{json,md}`` (and a png).
@@ -45,6 +45,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))  # _common, also when loaded from a file path
+
+from _common import add_common_arguments, lc25000_root, result_stem, write_results  # noqa: E402
 
 FULL = dict(n_candidates=100_000, n_labeled=1_000, n_features=512, batch_size=1_000, n_clusters=50)
 QUICK = dict(n_candidates=3_000, n_labeled=50, n_features=64, batch_size=50, n_clusters=10)
@@ -276,7 +279,7 @@ def curves(args, sizes):
     from skhisto.datasets import load_image_folder
 
     data = load_image_folder(
-        Path(args.data) / "lc25000_lung", max_per_class=sizes["per_class"], random_state=0
+        lc25000_root(args.data), max_per_class=sizes["per_class"], random_state=0
     )
     embedder = FoundationEmbedder(
         "resnet18",
@@ -419,12 +422,8 @@ def markdown(report):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    add_common_arguments(parser)
     parser.add_argument("--part", choices=["timing", "curves", "all"], default="all")
-    parser.add_argument(
-        "--data", default=os.environ.get("SKHISTO_DATA", REPO.parent / "shared" / "data")
-    )
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--cache", type=Path, default=REPO / ".cache" / "bench_query")
     parser.add_argument(
         "--skactiveml-max-batch",
@@ -445,19 +444,13 @@ def main(argv=None):
         report["curves"] = curves(args, CURVES_QUICK if quick else CURVES_FULL)
         report["curves"]["machine"] = report["machine"]
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "bench_query_quick" if quick else "bench_query"
+    stem = result_stem("bench_query", quick)
     if "curves" in report:
         report["plot"] = _plot(report["curves"], args.out / f"{stem}_curves.png")
     previous = args.out / f"{stem}.json"
     if args.part != "all" and previous.exists():  # keep the other part's figures
         report = json.loads(previous.read_text()) | report
-    from skhisto.utils import atomic_write
-
-    outputs = {f"{stem}.json": json.dumps(report, indent=1), f"{stem}.md": markdown(report)}
-    for name, text in outputs.items():
-        with atomic_write(args.out / name, "w") as f:
-            f.write(text)
-    print(f"wrote {args.out / stem}.json and .md")
+    write_results("bench_query", report, markdown(report), out=args.out, quick=quick)
     return report
 
 

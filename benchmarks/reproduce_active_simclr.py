@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine
-from _repro import base_parser, command, data_root, publish, split_counts
+from _common import lc25000_root, machine
+from _repro import base_parser, command, publish, split_counts
 from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -177,7 +177,7 @@ def markdown(results, cfg, meta):
         f"{cfg['candidate_size']}"
         f" at a time; proxy: standardised embeddings + LinearHead. F1 of lung_scc, seeds "
         f"{cfg['seeds']} (mean). Times are wall-clock seconds on a shared "
-        f"{meta['environment']['cpu_count']}-core CPU (train + proxy + query; test scoring "
+        f"{meta['machine']['cpu_count']}-core CPU (train + proxy + query; test scoring "
         "excluded). LC25000 holds near-duplicates across splits: compare rows, not absolutes.",
         "",
         f"Baseline best F1: **{best['f1']:.3f}** after {best['epoch']} epochs on {best['n_images']}"
@@ -263,7 +263,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     scale = "quick" if args.quick else args.scale
     cfg = SCALES[scale]
-    root = data_root(args.data)
+    root = lc25000_root(args.data)
     names = sorted(p.name for p in Path(root).iterdir() if p.is_dir())
     if args.positive not in names:
         raise SystemExit(f"--positive {args.positive!r} is not a class folder of {root}: {names}")
@@ -289,13 +289,13 @@ def main(argv=None):
         scale=scale,
         config=cfg,
         positive=args.positive,
-        environment=machine(),
+        machine=machine(),
         wall_time=time.perf_counter() - start,
         command=command("reproduce_active_simclr.py", args),
     )
     payload = dict(meta, results=results, per_seed=per_seed)
     publish(
-        "active_simclr", scale, payload, markdown(results, cfg, meta), lambda p: plot(results, p)
+        "active_simclr", args, payload, markdown(results, cfg, meta), lambda p: plot(results, p)
     )
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine
-from _repro import base_parser, command, data_root, publish, split_counts
+from _common import lc25000_root, machine
+from _repro import base_parser, command, publish, split_counts
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -343,7 +343,7 @@ def markdown(summary, cfg, meta):
         "not a failure of a method.",
         "",
         f"Produced by `{meta['command']}` in {meta['wall_time'] / 60:.1f} min "
-        f"({meta['environment']['cpu_count']} CPU cores, shared; a SimCLR fit found in "
+        f"({meta['machine']['cpu_count']} CPU cores, shared; a SimCLR fit found in "
         "`--cache` is loaded, not retrained, and not counted).",
         "",
     ]
@@ -395,7 +395,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     scale = "quick" if args.quick else args.scale
     cfg = SCALES[scale]
-    args.data = str(data_root(args.data))
+    args.data = str(lc25000_root(args.data))
     start = time.perf_counter()
 
     n = {k: cfg[k] for k in ("unlabeled", "labeled", "test")}
@@ -432,7 +432,7 @@ def main(argv=None):
     meta = dict(
         scale=scale,
         config=cfg,
-        environment=machine(),
+        machine=machine(),
         probe=probe,
         simclr_loss=simclr["loss"].tolist(),
         simclr_fit_time=float(simclr["fit_time"]),
@@ -441,7 +441,7 @@ def main(argv=None):
     )
     payload = dict(meta, summary=summary, runs=rows)
     publish(
-        "noise_resilience", scale, payload, markdown(summary, cfg, meta), lambda p: plot(summary, p)
+        "noise_resilience", args, payload, markdown(summary, cfg, meta), lambda p: plot(summary, p)
     )
 
 

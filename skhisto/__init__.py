@@ -1,16 +1,21 @@
 """skhisto: scikit-learn-compatible histopathology classification under noisy and scarce labels."""
 
-from .active import (
-    ActiveLearner,
-    CoresetSampling,
-    RandomSampling,
-    TypiClustSampling,
-    UncertaintySampling,
-)
-from .contrastive import ActiveSimCLR, SimCLREmbedder
-from .embedding import FoundationEmbedder
-from .heads import LinearHead, MLPHead
-from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
+from typing import TYPE_CHECKING
+
+from .utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from .active import (
+        ActiveLearner,
+        CoresetSampling,
+        RandomSampling,
+        TypiClustSampling,
+        UncertaintySampling,
+    )
+    from .contrastive import ActiveSimCLR, SimCLREmbedder
+    from .embedding import FoundationEmbedder
+    from .heads import LinearHead, MLPHead
+    from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
 
 __version__ = "0.1.0.dev0"
 
@@ -31,3 +36,20 @@ __all__ = [
     "UniformNoise",
     "__version__",
 ]
+
+# Subpackages stay reachable as attributes (skhisto.noise.UniformNoise) after `import skhisto`.
+_SUBPACKAGES = (
+    "active",
+    "backbones",
+    "contrastive",
+    "datasets",
+    "embedding",
+    "exceptions",
+    "heads",
+    "io",
+    "model_selection",
+    "noise",
+    "plotting",
+    "utils",
+)
+__getattr__, __dir__ = attach(__name__, __file__, submodules=_SUBPACKAGES)

@@ -45,3 +45,14 @@ def lc25000_small(lc25000_dir):
     from skhisto.datasets import load_image_folder
 
     return load_image_folder(lc25000_dir, max_per_class=100, random_state=0)
+
+
+# scikit-learn's training checks on the skorch heads train a net per check and variant (about
+# 40 s together): they run in the full lane, not in the fast one (`-m "not slow"`).
+SLOW_ESTIMATOR_CHECKS = ("Head(random_state=0)-check_classifiers_train",)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if any(check in item.nodeid for check in SLOW_ESTIMATOR_CHECKS):
+            item.add_marker(pytest.mark.slow)

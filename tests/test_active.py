@@ -465,6 +465,7 @@ def test_active_learner_errors():
         ActiveLearner(LogisticRegression(), RandomSampling()).fit(X, lambda idx: [0])
 
 
+@pytest.mark.slow
 def test_active_learning_on_real_lc25000_patches(lc25000_small):
     """ResNet-18 embeddings (64 px) of 300 real LC25000 patches: scores rise with labels."""
     from sklearn.pipeline import make_pipeline

@@ -348,6 +348,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, f
     np.testing.assert_array_equal(resumed.labeled_indices_, _learner().fit(X, y).labeled_indices_)
 
 
+@pytest.mark.slow
 def test_kill_9_between_rounds_then_resume_gives_the_uninterrupted_run(tmp_path):
     X, y = _pool(80)
     np.save(tmp_path / "X.npy", X)

@@ -60,6 +60,7 @@ def fitted(data):
     return _fit(_active(), data)
 
 
+@pytest.mark.slow
 def test_rounds_grow_the_subset_and_record_history(fitted, data):
     assert [r["n_images"] for r in fitted.history_] == [8, 16, 24]
     assert len(fitted.selected_) == 24 and len(set(fitted.selected_)) == 24
@@ -75,6 +76,7 @@ def test_rounds_grow_the_subset_and_record_history(fitted, data):
     assert fitted.get_feature_names_out()[0] == "activesimclr0"
 
 
+@pytest.mark.slow
 def test_strategy_sees_proxy_and_candidates(data):
     calls = []
 
@@ -90,6 +92,7 @@ def test_strategy_sees_proxy_and_candidates(data):
     assert len(set(est.selected_)) == 16
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_after_last_finished_round(fitted, data, tmp_path, monkeypatch):
     original = ActiveSimCLR._round
 
@@ -112,6 +115,7 @@ def test_killed_run_resumes_after_last_finished_round(fitted, data, tmp_path, mo
     assert [r["score"] for r in resumed.history_] == [r["score"] for r in fitted.history_]
 
 
+@pytest.mark.slow
 def test_clone_get_params_and_pickle(fitted, data):
     assert clone(fitted).get_params()["batch_size"] == 8
     assert fitted.get_params()["simclr__image_size"] == 32
@@ -131,6 +135,7 @@ def test_bad_input_names_the_problem(data):
         _active().fit(pool, X_labeled=XL, y_labeled=yL, X_test=XT)
 
 
+@pytest.mark.slow
 def test_defaults_use_linear_head_proxy_and_entropy_sampling(data):
     pool, XL, yL, _, _ = data
     est = ActiveSimCLR(SIMCLR, batch_size=8, n_rounds=2, n_candidates=10, random_state=0)
@@ -161,6 +166,7 @@ def round_zero_checkpoint(data, tmp_path_factory):
     return directory
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "match"),
     [
@@ -185,6 +191,7 @@ def test_checkpoint_of_another_run_is_refused_and_left_untouched(
     assert path.read_bytes() == saved and not hasattr(est, "simclr_")
 
 
+@pytest.mark.slow
 def test_round_simclr_checkpoints_are_cleaned_up(round_zero_checkpoint):
     # Round 0 finished: its SimCLR checkpoint is superseded by the round checkpoint.
     assert sorted(os.listdir(round_zero_checkpoint)) == [CHECKPOINT_NAME, "simclr"]

@@ -22,6 +22,7 @@ def bench(monkeypatch, tmp_path):
     return load
 
 
+@pytest.mark.slow
 def test_bench_noise_grid_quick(bench, lc25000_dir, tmp_path):
     payload = bench("bench_noise_grid").main(["--quick", "--data", str(lc25000_dir.parent)])
     # The cached search embeds every tile once; by hand embeds them once too.
@@ -30,6 +31,7 @@ def test_bench_noise_grid_quick(bench, lc25000_dir, tmp_path):
     assert (tmp_path / "bench_noise_grid_quick.md").exists()
 
 
+@pytest.mark.slow
 def test_bench_noise_losses_quick(bench, lc25000_dir, tmp_path):
     payload = bench("bench_noise_losses").main(["--quick", "--data", str(lc25000_dir.parent)])
     assert {"early stopping/0.6/gce", "early stopping/0.0/cross_entropy"} <= set(payload["results"])

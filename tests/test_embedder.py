@@ -24,6 +24,7 @@ from skhisto.utils import STORE, clear_caches
 SMALL = dict(backbone="resnet18", pretrained=False, image_size=64, random_state=0)
 
 
+@pytest.mark.slow
 def test_acceptance_300_paths_give_identical_arrays(lc25000_small):
     paths = list(lc25000_small.paths)
     assert len(paths) == 300
@@ -193,6 +194,7 @@ def _spawn(tmp_path, lc25000_dir, name):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE), out
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_finished_shards(tmp_path, lc25000_dir):
     proc, _ = _spawn(tmp_path, lc25000_dir, "killed")
     deadline = time.time() + 120
@@ -217,6 +219,7 @@ def test_killed_run_resumes_from_finished_shards(tmp_path, lc25000_dir):
     np.testing.assert_allclose(np.load(out), direct, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_two_processes_share_a_cache_safely(tmp_path, lc25000_dir):
     (a, out_a), (b, out_b) = _spawn(tmp_path, lc25000_dir, "a"), _spawn(tmp_path, lc25000_dir, "b")
     assert a.wait(timeout=300) == 0 and b.wait(timeout=300) == 0, b.stderr.read().decode()

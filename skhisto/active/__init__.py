@@ -1,12 +1,17 @@
 """Active sampling: query strategies with one interface, k-center greedy at scale, and a loop."""
 
-from ._base import MISSING_LABEL, QueryStrategy, is_unlabeled
-from ._coreset import CoresetSampling
-from ._kcenter import k_center_greedy
-from ._learner import ActiveLearner
-from ._random import RandomSampling
-from ._typiclust import TypiClustSampling, typicality
-from ._uncertainty import UncertaintySampling, uncertainty_scores
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._base import MISSING_LABEL, QueryStrategy, is_unlabeled
+    from ._coreset import CoresetSampling
+    from ._kcenter import k_center_greedy
+    from ._learner import ActiveLearner
+    from ._random import RandomSampling
+    from ._typiclust import TypiClustSampling, typicality
+    from ._uncertainty import UncertaintySampling, uncertainty_scores
 
 __all__ = [
     "MISSING_LABEL",
@@ -21,3 +26,5 @@ __all__ = [
     "typicality",
     "uncertainty_scores",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

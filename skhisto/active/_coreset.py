@@ -2,8 +2,7 @@
 
 import numbers
 
-import torch
-
+from ..utils._lazy import TorchDevice
 from ..utils._sklearn_compat import Interval, StrOptions
 from ._base import MISSING_LABEL, QueryStrategy
 from ._kcenter import METRICS, _k_center_greedy
@@ -40,7 +39,7 @@ class CoresetSampling(QueryStrategy):
     _parameter_constraints: dict = {
         **QueryStrategy._parameter_constraints,
         "metric": [StrOptions(set(METRICS))],
-        "device": [str, torch.device],
+        "device": [str, TorchDevice],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }

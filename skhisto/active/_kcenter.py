@@ -10,10 +10,9 @@ blocks, never as a full candidates x centers matrix.
 import numbers
 
 import numpy as np
-import torch
 from sklearn.utils import check_random_state
 
-from ..utils import iter_slices, progress, resolve_device
+from ..utils import iter_slices, progress
 from ._base import check_features, check_indices
 
 METRICS = ("euclidean", "cosine")
@@ -123,6 +122,8 @@ def _k_center_greedy(
             f"({len(candidates)})."
         )
 
+    from ..utils import resolve_device  # torch, only once a query runs
+
     device = resolve_device(device)
     space = _Space(X, candidates, metric, device)
     min_dist = space.initial_distances(X, centers, chunk_size)
@@ -190,7 +191,7 @@ class _Space:
     def _to_device(self, array):
         if self.xp is np:
             return array
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+        return self.xp.from_numpy(np.ascontiguousarray(array)).to(self.device)
 
     def to_numpy(self, values):
         return values if self.xp is np else values.cpu().numpy()
@@ -212,7 +213,7 @@ class _Space:
     def initial_distances(self, X, centers, chunk_size):
         """Distance of every candidate to its nearest center, block by block."""
         min_dist = self.xp.full((len(self.base),), np.inf, dtype=_dtype(self.xp))
-        if self.xp is torch:
+        if self.xp is not np:
             min_dist = min_dist.to(self.device)
         for block in iter_slices(len(centers), chunk_size):
             rows = np.ascontiguousarray(X[centers[block]], dtype=np.float32)
@@ -285,8 +286,8 @@ class _ActiveSet:
     def _refresh(self):
         self.min_dist[self.active] = self.values
         pending = np.array(self.pending, dtype=np.intp)
-        if self.xp is torch:
-            pending = torch.from_numpy(pending).to(self.space.device)
+        if self.xp is not np:
+            pending = self.xp.from_numpy(pending).to(self.space.device)
         for block in iter_slices(len(pending), self.chunk_size):
             centers = pending[block]
             self.space.fold_in(
@@ -299,18 +300,20 @@ class _ActiveSet:
 
 def _backend(device):
     """numpy on the CPU (its BLAS matrix-vector product is the faster one there), else torch."""
+    import torch  # already loaded: device is a torch.device
+
     return np if device.type == "cpu" else torch
 
 
 def _dtype(xp):
-    return np.float32 if xp is np else torch.float32
+    return xp.float32
 
 
 def _kth_largest(xp, values, k):
     if xp is np:
         return values[np.argpartition(values, len(values) - k)[len(values) - k]]
-    return torch.topk(values, k).values[-1]
+    return xp.topk(values, k).values[-1]
 
 
 def _flatnonzero(xp, mask):
-    return np.flatnonzero(mask) if xp is np else torch.nonzero(mask).squeeze(1)
+    return np.flatnonzero(mask) if xp is np else xp.nonzero(mask).squeeze(1)

@@ -1,21 +1,21 @@
 """Pathology foundation models and ImageNet baselines, each with its own preprocessing."""
 
-from ._build import (
-    WeightsUnavailableError,
-    checkpoint_filter_fn,
-    create_backbone,
-    resolve_weights,
-)
-from ._ctranspath import ConvStem
-from ._info import (
-    check_image_size,
-    get_backbone_info,
-    list_backbones,
-    patch_size,
-)
-from ._register import register_backbone, unregister_backbone
-from ._registry import FAMILIES, BackboneInfo
-from ._weights import WeightsChangedError, WeightsError, read_state_dict
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._build import (
+        WeightsUnavailableError,
+        checkpoint_filter_fn,
+        create_backbone,
+        resolve_weights,
+    )
+    from ._ctranspath import ConvStem
+    from ._info import check_image_size, get_backbone_info, list_backbones, patch_size
+    from ._register import register_backbone, unregister_backbone
+    from ._registry import FAMILIES, BackboneInfo
+    from ._weights import WeightsChangedError, WeightsError, read_state_dict
 
 __all__ = [
     "FAMILIES",
@@ -35,3 +35,5 @@ __all__ = [
     "resolve_weights",
     "unregister_backbone",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

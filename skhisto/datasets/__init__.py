@@ -1,15 +1,20 @@
 """Datasets: ImageFolder layouts and the public histology patch collections."""
 
-from ._fetch import (
-    DatasetUnavailableError,
-    RemoteArchive,
-    fetch_archive,
-    fetch_crc_val_he_7k,
-    fetch_lc25000,
-    fetch_nct_crc_he_100k,
-    get_data_home,
-)
-from ._image_folder import load_image_folder
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._fetch import (
+        DatasetUnavailableError,
+        RemoteArchive,
+        fetch_archive,
+        fetch_crc_val_he_7k,
+        fetch_lc25000,
+        fetch_nct_crc_he_100k,
+        get_data_home,
+    )
+    from ._image_folder import load_image_folder
 
 __all__ = [
     "DatasetUnavailableError",
@@ -21,3 +26,5 @@ __all__ = [
     "get_data_home",
     "load_image_folder",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

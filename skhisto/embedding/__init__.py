@@ -3,9 +3,14 @@
 Built backbones are shared through :data:`skhisto.utils.STORE`.
 """
 
-from ._cache import EmbeddingCache
-from ._foundation import FoundationEmbedder
-from ._inference import embed_images, forward_count, normalize_batch
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._cache import EmbeddingCache
+    from ._foundation import FoundationEmbedder
+    from ._inference import embed_images, forward_count, normalize_batch
 
 __all__ = [
     "EmbeddingCache",
@@ -14,3 +19,5 @@ __all__ = [
     "forward_count",
     "normalize_batch",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

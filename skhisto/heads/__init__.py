@@ -1,15 +1,20 @@
 """Classification heads for frozen embeddings, and the noise-robust losses they train with."""
 
-from ._heads import LinearHead, MLPHead
-from ._losses import (
-    LOSSES,
-    Bootstrapping,
-    CrossEntropy,
-    GeneralizedCrossEntropy,
-    MeanAbsoluteError,
-    NormalizedCrossEntropyReverse,
-    SymmetricCrossEntropy,
-)
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._heads import LinearHead, MLPHead
+    from ._losses import (
+        LOSSES,
+        Bootstrapping,
+        CrossEntropy,
+        GeneralizedCrossEntropy,
+        MeanAbsoluteError,
+        NormalizedCrossEntropyReverse,
+        SymmetricCrossEntropy,
+    )
 
 __all__ = [
     "LOSSES",
@@ -22,3 +27,5 @@ __all__ = [
     "NormalizedCrossEntropyReverse",
     "SymmetricCrossEntropy",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

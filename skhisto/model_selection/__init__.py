@@ -1,5 +1,12 @@
 """Model selection under label noise."""
 
-from ._noise_curve import noise_robustness_curve
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._noise_curve import noise_robustness_curve
 
 __all__ = ["noise_robustness_curve"]
+
+__getattr__, __dir__ = attach(__name__, __file__)

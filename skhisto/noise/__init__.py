@@ -1,10 +1,15 @@
 """Label-noise samplers and a classifier that trains on noisy labels and scores on clean ones."""
 
-from ._asymmetric import AsymmetricNoise
-from ._base import BaseLabelNoise
-from ._classifier import NoisyLabelClassifier
-from ._transition import TransitionMatrixNoise
-from ._uniform import UniformNoise
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._asymmetric import AsymmetricNoise
+    from ._base import BaseLabelNoise
+    from ._classifier import NoisyLabelClassifier
+    from ._transition import TransitionMatrixNoise
+    from ._uniform import UniformNoise
 
 __all__ = [
     "AsymmetricNoise",
@@ -13,3 +18,5 @@ __all__ = [
     "TransitionMatrixNoise",
     "UniformNoise",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

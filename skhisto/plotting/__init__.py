@@ -1,6 +1,13 @@
 """Plots (matplotlib, from the ``plot`` extra; imported on first use)."""
 
-from ._learning_curve import plot_learning_curve
-from ._noise import plot_noise_robustness
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._learning_curve import plot_learning_curve
+    from ._noise import plot_noise_robustness
 
 __all__ = ["plot_learning_curve", "plot_noise_robustness"]
+
+__getattr__, __dir__ = attach(__name__, __file__)

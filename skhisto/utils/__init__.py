@@ -1,19 +1,24 @@
 """Shared device, batching, random-state and file helpers, and the process-wide store."""
 
-from ._batching import iter_array_batches, iter_slices, n_batches, progress, to_device
-from ._device import autocast, prepare_model, resolve_device, resolve_precision
-from ._files import (
-    atomic_write,
-    current_umask,
-    digest_arrays,
-    ensure_writable_dir,
-    file_digest,
-    io_error,
-)
-from ._identity import check_identity, run_identity
-from ._labels import check_labels, label_kind
-from ._random import seeded_torch, torch_generator, torch_seed
-from ._store import STORE, ProcessStore, clear_caches, file_identity
+from typing import TYPE_CHECKING
+
+from ._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._batching import iter_array_batches, iter_slices, n_batches, progress, to_device
+    from ._device import autocast, prepare_model, resolve_device, resolve_precision
+    from ._files import (
+        atomic_write,
+        current_umask,
+        digest_arrays,
+        ensure_writable_dir,
+        file_digest,
+        io_error,
+    )
+    from ._identity import check_identity, run_identity
+    from ._labels import check_labels, label_kind
+    from ._random import seeded_torch, torch_generator, torch_seed
+    from ._store import STORE, ProcessStore, clear_caches, file_identity
 
 __all__ = [
     "STORE",
@@ -43,3 +48,5 @@ __all__ = [
     "torch_generator",
     "torch_seed",
 ]
+
+__getattr__, __dir__ = attach(__name__, __file__)

@@ -2,7 +2,6 @@
 
 import sys
 
-import torch
 from tqdm.auto import tqdm
 
 #: Runs longer than this many batches show a progress bar when ``verbose="auto"``.
@@ -47,6 +46,8 @@ def to_device(tensor, device):
 
 def iter_array_batches(array, batch_size, device):
     """Yield ``torch`` batches of a numpy array on ``device`` without copying it whole."""
+    import torch  # here, so that the numpy-only helpers above import without torch
+
     for batch in iter_slices(len(array), batch_size):
         yield to_device(torch.from_numpy(array[batch]), device)
 

@@ -222,3 +222,45 @@ def test_predict_with_another_embedding_width_is_refused(data):
     head = LinearHead(max_epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="X has 4 features, but LinearHead is expecting 8"):
         head.predict(X[:, :4])
+
+
+def test_ctrl_c_whose_exception_was_swallowed_still_stops_training(data, monkeypatch):
+    # A KeyboardInterrupt raised inside a finalizer is swallowed by Python; training must
+    # still stop in the epoch the Ctrl-C came in, not run on to max_epochs.
+    import skhisto.heads._interrupt as interrupt
+
+    real = interrupt.record_sigint
+
+    def swallowing():
+        context = real()
+        received = context.__enter__()
+        handler = signal.getsignal(signal.SIGINT)
+
+        def swallow(signum, frame):
+            try:
+                handler(signum, frame)
+            except KeyboardInterrupt:
+                pass
+
+        signal.signal(signal.SIGINT, swallow)
+        return _Exiting(context, received)
+
+    monkeypatch.setattr(interrupt, "record_sigint", swallowing)
+    import skhisto.heads._base as base
+
+    monkeypatch.setattr(base, "record_sigint", swallowing)
+    X, y = data
+    head = LinearHead(max_epochs=10, net_params={"callbacks": [("stop", _InterruptAt(2))]})
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted in epoch 2"):
+        head.fit(X, y)
+
+
+class _Exiting:
+    def __init__(self, context, received):
+        self.context, self.received = context, received
+
+    def __enter__(self):
+        return self.received
+
+    def __exit__(self, *exc):
+        return self.context.__exit__(*exc)

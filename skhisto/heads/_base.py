@@ -17,7 +17,7 @@ from skorch.helper import predefined_split
 
 from ..utils import check_labels, resolve_device, seeded_torch, torch_seed
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ._interrupt import record_sigint
+from ._interrupt import StopOnSigint, record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax
 from ._nonfinite import StopOnNonFinite, check_finite_output
@@ -195,7 +195,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             train_split = predefined_split(Dataset(X[valid], codes[valid]))
             X, codes = X[train], codes[train]
         with seeded_torch(seed), record_sigint() as interrupted:
-            net = self._make_net(X.shape[1], weight, train_split)
+            net = self._make_net(X.shape[1], weight, train_split, interrupted)
             net.fit(X, codes)
         if interrupted:
             raise KeyboardInterrupt(
@@ -218,7 +218,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
         return weight.astype(np.float32)
 
-    def _make_net(self, n_features, weight, train_split):
+    def _make_net(self, n_features, weight, train_split, interrupted=()):
         name = type(self).__name__
         extra = dict(self.net_params or {})
         overridden = sorted(_OWN_NET_ARGS & set(extra))
@@ -235,6 +235,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             )
         callbacks = [] if train_split is None else [("early_stopping", self._early_stopping())]
         callbacks += list(extra.pop("callbacks", None) or [])
+        # A Ctrl-C whose KeyboardInterrupt was swallowed (it can land in a finalizer)
+        # still stops training at the next batch or epoch end.
+        callbacks.append(("stop_on_ctrl_c", StopOnSigint(interrupted)))
         # Last, so it sees the weights early stopping restored.
         callbacks.append(("stop_on_non_finite", StopOnNonFinite(name, len(self.classes_))))
         hidden = self._hidden_layer_sizes()

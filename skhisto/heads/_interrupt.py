@@ -4,6 +4,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
+from skorch.callbacks import Callback
+
 
 @contextmanager
 def record_sigint():
@@ -22,10 +24,12 @@ def record_sigint():
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
+        if previous == signal.SIG_IGN:  # a process that ignores Ctrl-C keeps ignoring it
+            return
         received.append(signum)
         if callable(previous):
             previous(signum, frame)
-        elif previous != signal.SIG_IGN:
+        else:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
@@ -33,3 +37,20 @@ def record_sigint():
         yield received
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class StopOnSigint(Callback):
+    """Stop training once ``received`` (from :func:`record_sigint`) holds a Ctrl-C."""
+
+    def __init__(self, received=()):
+        self.received = received
+
+    def _check(self):
+        if self.received:
+            raise KeyboardInterrupt
+
+    def on_batch_end(self, net, **kwargs):
+        self._check()
+
+    def on_epoch_end(self, net, **kwargs):
+        self._check()

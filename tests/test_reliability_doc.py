@@ -1,6 +1,7 @@
 """docs/reliability.md stays current: every case it lists names a test that exists."""
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ def _rows(section):
     return [m for line in part.splitlines() if (m := ROW.match(line.strip()))]
 
 
+@functools.cache
 def _test_names(path):
     tree = ast.parse((ROOT / path).read_text())
     names = set()

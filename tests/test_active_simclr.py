@@ -285,6 +285,7 @@ def test_scoring_that_cannot_score_the_labels_is_refused_before_training(shuffle
         _active(scoring="no_such_score").fit(pool, X_labeled=XL, y_labeled=yL)
 
 
+@pytest.mark.slow  # trains on real patches
 def test_plot_learning_curve_draws_score_against_images_used(fitted):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")

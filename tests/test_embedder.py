@@ -96,6 +96,7 @@ def test_cached_second_pass_never_loads_the_backbone(lc25000_small, tmp_path):
     assert not np.allclose(other, first[:2])
 
 
+@pytest.mark.slow  # trains on real patches
 def test_gridsearch_embeds_each_distinct_image_at_most_once(lc25000_small, tmp_path):
     paths, y = lc25000_small.paths[::3], lc25000_small.target[::3]
     pipe = Pipeline(

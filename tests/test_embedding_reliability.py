@@ -358,6 +358,7 @@ def test_url_download_is_atomic_with_umask_permissions(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "hub" / "checkpoints").iterdir()) == ["published.pth"]
 
 
+@pytest.mark.slow  # trains on real patches
 def test_simclr_encoder_saved_twice_to_one_path_embeds_with_the_latest(tmp_path):
     from skhisto.contrastive import SimCLREmbedder
 

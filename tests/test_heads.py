@@ -205,6 +205,7 @@ def test_one_class_y_and_unavailable_device_raise(data):
             LinearHead(max_epochs=1, device="cuda").fit(X, y)
 
 
+@pytest.mark.slow  # trains on real patches
 def test_grid_search_over_noise_rate_and_heads(data):
     X, y = data
     pipe = Pipeline([("clf", NoisyLabelClassifier(MLPHead(), UniformNoise(random_state=0)))])

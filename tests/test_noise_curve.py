@@ -44,6 +44,7 @@ def _model():
     )
 
 
+@pytest.mark.slow  # trains on real patches
 def test_grid_search_over_rates_scores_on_clean_labels_only(embeddings):
     X, y = embeddings
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))

@@ -124,6 +124,7 @@ def test_fit_transform_and_history(fitted, images):
     assert fitted.get_feature_names_out()[0] == "simclrembedder0"
 
 
+@pytest.mark.slow  # trains SimCLR on real patches
 def test_same_random_state_same_weights_and_clone(fitted, images):
     torch.use_deterministic_algorithms(True)
     try:
@@ -150,6 +151,7 @@ def test_warm_start_continues_training(fitted, images):
     assert not _same_weights(est, fitted)
 
 
+@pytest.mark.slow  # trains SimCLR on real patches
 def test_training_state_round_trips_and_continues_to_the_same_weights(fitted, images, tmp_path):
     one = dict(TINY, max_epochs=1)
     first = SimCLREmbedder(random_state=0, **one).fit(images)
@@ -243,6 +245,7 @@ def test_interrupted_epoch_resumes_to_the_same_weights(fitted, images, tmp_path,
     assert est.n_epochs_ == 3 and _same_weights(est, fitted)
 
 
+@pytest.mark.slow  # trains SimCLR on real patches
 @pytest.mark.parametrize(
     ("change", "difference"),
     [

@@ -1,0 +1,91 @@
+"""The ``skhisto`` command: ``skhisto backbones`` and ``skhisto embed``.
+
+Each subcommand lives in its own module and imports torch only when it runs,
+so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
+"""
+
+import argparse
+
+from . import _backbones, _embed
+from ._errors import Parser, run_command
+
+#: One module per subcommand: NAME, HELP, DESCRIPTION, EPILOG, add_arguments(parser), run(args).
+COMMANDS = (_backbones, _embed)
+
+EPILOG = """\
+examples:
+  skhisto backbones
+  skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
+
+exit status: 0 success, 1 the run failed, 2 a wrong command line, 130 interrupted.
+Run `skhisto COMMAND --help` for a command's options.
+"""
+
+
+def _formatter(prog):
+    # The epilogs' examples keep their lines; command names get room before their help.
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30)
+
+
+def build_parser():
+    """The ``skhisto`` argument parser, with one sub-parser per command."""
+    from .. import __version__
+
+    parser = Parser(
+        prog="skhisto",
+        description="Histopathology embeddings and experiments from the command line.",
+        epilog=EPILOG,
+        formatter_class=_formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"skhisto {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command_name", metavar="COMMAND", required=True
+    )
+    for module in COMMANDS:
+        sub = subparsers.add_parser(
+            module.NAME,
+            parents=[common],
+            help=module.HELP,
+            description=module.DESCRIPTION,
+            epilog=module.EPILOG,
+            formatter_class=_formatter,
+        )
+        module.add_arguments(sub)
+        # parser: so that an unknown option is reported by its command
+        sub.set_defaults(command=module.run, parser=sub)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``skhisto`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``skhisto`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 success, 1 the run failed, 2 a wrong command line
+        (one line on stderr names the problem), 130 interrupted.
+
+    Examples
+    --------
+    >>> from skhisto.cli import main
+    >>> main(["backbones", "--format", "csv"])  # doctest: +ELLIPSIS
+    name,family,embed_dim,input_size,gated,hub_id
+    ctranspath,contrastive,768,224,False,
+    ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit as exc:  # --help, --version and usage errors: return, do not exit
+        return exc.code if isinstance(exc.code, int) else 0
+    return run_command(f"skhisto {args.command_name}", args.command, args)

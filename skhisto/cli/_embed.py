@@ -1,0 +1,160 @@
+"""``skhisto embed``: embed images with a backbone and write them as .npz or .parquet."""
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from ._errors import CommandError, positive_int
+from ._inputs import read_input
+
+EPILOG = """\
+examples:
+  skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
+  skhisto embed tiles.csv --backbone uni --cache ~/.cache/skhisto --out tiles.parquet
+
+INPUT is a folder of class folders (<root>/<class>/<image>; labels are the class names), a flat
+folder of images (no labels), or a CSV with a 'path' column and an optional 'label' column
+(relative paths are read from the CSV's folder).
+
+output: a .npz holds the arrays `embeddings` (float32, one row per image), `paths` (the files
+read, str) and `labels` (str; empty strings when INPUT has no labels). A .parquet (needs pandas
+and pyarrow) holds the columns `path`, `label`, then one float32 column per dimension, named
+<backbone>_0, <backbone>_1, ... Rows are those of the Python API:
+  FoundationEmbedder(NAME, weights=FILE, pretrained=..., image_size=N,
+                     random_state=N).fit_transform(paths)
+The file is written atomically: an interrupted run leaves no partial file.
+"""
+
+FORMATS = (".npz", ".parquet")
+
+
+NAME = "embed"
+HELP = "embed images with a backbone into a .npz or .parquet file"
+DESCRIPTION = (
+    "Embed every image of INPUT with a frozen backbone and write one row per image, with its "
+    "path and label."
+)
+RANDOM_INIT = "random initialisation instead of the published weights (seeded by --random-state)"
+
+
+def _output_file(text):
+    if Path(text).suffix.lower() not in FORMATS:
+        raise argparse.ArgumentTypeError(f"must end in .npz or .parquet, got {text!r}")
+    return Path(text)
+
+
+# (flags, argparse keywords) of each argument, in --help order.
+ARGUMENTS = (
+    (("input",), {"metavar": "INPUT", "help": "image folder, class folders or CSV"}),
+    (
+        ("--backbone",),
+        {"required": True, "metavar": "NAME", "help": "a `skhisto backbones` name or a timm model"},
+    ),
+    (("--weights",), {"metavar": "FILE", "help": "local weights file to load"}),
+    (("--no-pretrained",), {"dest": "pretrained", "action": "store_false", "help": RANDOM_INIT}),
+    (
+        ("--out",),
+        {
+            "required": True,
+            "metavar": "FILE",
+            "help": "output .npz or .parquet",
+            "type": _output_file,
+        },
+    ),
+    (("--cache",), {"metavar": "DIR", "help": "embedding cache directory"}),
+    (
+        ("--image-size",),
+        {"type": positive_int, "metavar": "N", "help": "resize to N x N (default: the backbone's)"},
+    ),
+    (
+        ("--batch-size",),
+        {"type": positive_int, "default": 64, "metavar": "N", "help": "default: 64"},
+    ),
+    (("--device",), {"default": "auto", "metavar": "D", "help": "cpu, cuda, ... (default: auto)"}),
+    (
+        ("--random-state",),
+        {"type": int, "default": 0, "metavar": "N", "help": "seed of a random init (default: 0)"},
+    ),
+)
+
+#: The FoundationEmbedder parameters the options set, under the same names.
+EMBEDDER_PARAMS = ("weights", "pretrained", "device", "batch_size", "image_size", "cache")
+
+
+def add_arguments(parser):
+    for flags, keywords in ARGUMENTS:
+        parser.add_argument(*flags, **keywords)
+
+
+def _check_output(out):
+    """Refuse an output that cannot be written before any image is embedded."""
+    if out.suffix.lower() == ".parquet":
+        missing = [m for m in ("pandas", "pyarrow") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise CommandError(
+                f"--out {str(out)!r}: writing .parquet needs pandas and pyarrow; "
+                f"pip install {' '.join(missing)}, or write .npz"
+            )
+    if out.is_dir():
+        raise CommandError(f"--out {str(out)!r} is a directory; name a .npz or .parquet file")
+    from ..utils import ensure_writable_dir
+
+    try:
+        ensure_writable_dir(out.parent, "--out")
+    except OSError as exc:
+        raise CommandError(f"cannot write --out {str(out)!r}: {exc.strerror or exc}") from exc
+
+
+def run(args):
+    _check_output(args.out)
+    paths, labels, kind = read_input(args.input)
+    from ..embedding import FoundationEmbedder
+
+    params = {name: getattr(args, name) for name in EMBEDDER_PARAMS}
+    embedder = FoundationEmbedder(
+        args.backbone, verbose=True, random_state=args.random_state, **params
+    ).fit(paths)
+    init = "random init" if args.weights is None and not args.pretrained else "pretrained"
+    if args.weights is not None:
+        init = f"weights {args.weights}"
+    print(
+        f"skhisto embed: {len(paths)} images ({kind}) with {args.backbone} ({init}) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    embeddings = embedder.transform(paths)
+    labels = labels if labels is not None else [""] * len(paths)
+    if args.out.suffix.lower() == ".npz":
+        _write_npz(args.out, embeddings, paths, labels)
+    else:
+        _write_parquet(args.out, embeddings, paths, labels, embedder.get_feature_names_out())
+    print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {args.out}")
+    return 0
+
+
+def _write_npz(out, embeddings, paths, labels):
+    import numpy as np
+
+    from ..utils import atomic_write
+
+    with atomic_write(out) as f:
+        np.savez(
+            f,
+            embeddings=embeddings,
+            paths=np.asarray(paths, dtype=str),
+            labels=np.asarray(labels, dtype=str),
+        )
+
+
+def _write_parquet(out, embeddings, paths, labels, columns):
+    import pandas as pd
+
+    from ..utils import atomic_write
+
+    table = pd.DataFrame(embeddings, columns=list(columns))
+    table.insert(0, "label", labels)
+    table.insert(0, "path", [os.fspath(p) for p in paths])
+    with atomic_write(out) as f:
+        table.to_parquet(f, index=False)

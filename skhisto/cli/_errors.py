@@ -1,0 +1,67 @@
+"""One-line errors and exit codes shared by every ``skhisto`` subcommand.
+
+Exit codes: 0 success, 1 the run failed, 2 the command line is wrong (as
+argparse), 130 interrupted (Ctrl-C). Errors are one line on stderr,
+``skhisto <command>: error: <what>``; ``--debug`` shows the traceback instead.
+"""
+
+import argparse
+import os
+import sys
+import warnings
+
+USAGE_ERROR = 2
+RUNTIME_ERROR = 1
+INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """A run that cannot go on; its message is the one line the user sees."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, not the usage block."""
+
+    def error(self, message):
+        report(self.prog, f"{message} (see '{self.prog} --help')")
+        self.exit(USAGE_ERROR)
+
+
+def report(prog, message, kind="error"):
+    """Write ``prog: kind: message`` on stderr, folded onto one line."""
+    line = " ".join(str(message).split())
+    print(f"{prog}: {kind}: {line}", file=sys.stderr, flush=True)
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def run_command(prog, command, args):
+    """Run ``command(args)`` and turn its failure into one line and an exit code."""
+    if args.debug:
+        return command(args) or 0
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        report(prog, message, kind="warning")
+
+    with warnings.catch_warnings():
+        warnings.showwarning = one_line_warning
+        try:
+            return command(args) or 0
+        except KeyboardInterrupt:
+            report(prog, "interrupted; no partial file was left")
+            return INTERRUPTED
+        except BrokenPipeError:  # `skhisto backbones | head`: the reader left, not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except Exception as exc:  # every failure, as one line (--debug shows the traceback)
+            report(prog, str(exc) or type(exc).__name__)
+            return RUNTIME_ERROR

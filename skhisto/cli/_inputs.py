@@ -1,0 +1,92 @@
+"""What ``skhisto embed`` reads: an ImageFolder, a flat folder of images, or a CSV of paths."""
+
+import csv
+import os
+from pathlib import Path
+
+from ._errors import CommandError
+
+
+def read_input(source):
+    """Image paths and labels (None when unlabelled) listed by ``source``, and its kind.
+
+    Parameters
+    ----------
+    source : str
+        A folder of class folders (``<root>/<class>/<image>``, labels are the
+        class names), a flat folder of images (no labels), or a CSV file with a
+        ``path`` column and an optional ``label`` column (relative paths are
+        resolved against the CSV's folder).
+
+    Returns
+    -------
+    paths : list of str
+    labels : list of str or None
+    kind : str
+        A short description for the progress line.
+    """
+    path = Path(source)
+    if not path.exists():
+        raise CommandError(
+            f"INPUT {source!r} does not exist; pass an image folder or a CSV with a path column"
+        )
+    if path.is_dir():
+        return _read_folder(path)
+    if path.suffix.lower() != ".csv":
+        raise CommandError(
+            f"INPUT {source!r} is a file but not a .csv; pass an image folder or a CSV with a "
+            "path column"
+        )
+    return _read_csv(path)
+
+
+def _read_folder(root):
+    from ..datasets import load_image_folder
+    from ..io import IMAGE_EXTENSIONS
+
+    entries = [e for e in sorted(os.scandir(root), key=lambda e: e.name) if e.name[0] != "."]
+    if any(e.is_dir() for e in entries):
+        data = load_image_folder(root)
+        labels = [data.target_names[i] for i in data.target]
+        kind = f"ImageFolder, {len(data.target_names)} classes"
+        return data.paths.tolist(), labels, kind
+    paths = [e.path for e in entries if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS)]
+    if not paths:
+        raise CommandError(
+            f"INPUT folder {str(root)!r} holds no images {IMAGE_EXTENSIONS} and no class folders"
+        )
+    return paths, None, "flat folder, no labels"
+
+
+def _read_csv(path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            columns = [name.strip() for name in reader.fieldnames or ()]
+            if "path" not in columns:
+                raise CommandError(
+                    f"CSV {str(path)!r} has no 'path' column (columns: {columns}); name the "
+                    "image column 'path' and the optional class column 'label'"
+                )
+            reader.fieldnames = columns
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CommandError(f"cannot read CSV {str(path)!r}: {exc}") from exc
+    if not rows:
+        raise CommandError(f"CSV {str(path)!r} lists no images")
+    folder = path.parent
+    paths = []
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        value = (row["path"] or "").strip()
+        if not value:
+            raise CommandError(f"CSV {str(path)!r} line {number} has an empty path")
+        paths.append(value if os.path.isabs(value) else os.path.join(folder, value))
+    missing = [(n, p) for n, p in enumerate(paths, start=2) if not os.path.isfile(p)]
+    if missing:
+        number, first = missing[0]
+        raise CommandError(
+            f"{len(missing)} of the {len(paths)} images listed in CSV {str(path)!r} do not "
+            f"exist, e.g. {first!r} (line {number}); relative paths are read from the CSV's folder"
+        )
+    labels = [(row.get("label") or "").strip() for row in rows] if "label" in columns else None
+    return paths, labels, "CSV, labelled" if labels is not None else "CSV, no labels"

@@ -40,9 +40,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"skhisto {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    subparsers = parser.add_subparsers(
-        title="commands", dest="command_name", metavar="COMMAND", required=True
-    )
+    subparsers = parser.add_subparsers(title="commands", dest="command", required=True)
     for module in COMMANDS:
         sub = subparsers.add_parser(
             module.NAME,
@@ -54,7 +52,7 @@ def build_parser():
         )
         module.add_arguments(sub)
         # parser: so that an unknown option is reported by its command
-        sub.set_defaults(command=module.run, parser=sub)
+        sub.set_defaults(run=module.run, parser=sub)
     return parser
 
 
@@ -88,4 +86,4 @@ def main(argv=None):
             args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # --help, --version and usage errors: return, do not exit
         return exc.code if isinstance(exc.code, int) else 0
-    return run_command(f"skhisto {args.command_name}", args.command, args)
+    return run_command(f"skhisto {args.command}", args.run, args)

@@ -437,3 +437,10 @@ def test_an_image_size_too_small_for_the_network_names_image_size():
     embedder = FoundationEmbedder("convnext_atto", pretrained=False, random_state=0, image_size=30)
     with pytest.raises(ValueError, match=r"cannot embed 30x30 images: .*Use a larger image_size"):
         embedder.fit_transform(np.zeros((2, 30, 30, 3), np.uint8))
+
+
+def test_unknown_backbone_without_close_names_points_to_the_listing():
+    from skhisto.backbones import get_backbone_info
+
+    with pytest.raises(ValueError, match=r"Unknown backbone 'nosuch'.*`skhisto backbones` lists"):
+        get_backbone_info("nosuch")

@@ -64,9 +64,10 @@ def get_backbone_info(name):
     if not timm.is_model(name.split(".")[0]):
         candidates = list(dict.fromkeys([*REGISTRY, *timm.list_models()]))  # no duplicates
         close = difflib.get_close_matches(name, candidates, n=5)
+        hint = f"Close names: {close}." if close else "`skhisto backbones` lists the registry."
         raise ValueError(
             f"Unknown backbone {name!r}: not in skhisto's registry (list_backbones()) nor a timm "
-            f"model. Close names: {close}."
+            f"model. {hint}"
         )
     return _timm_info(name)
 

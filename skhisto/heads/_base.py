@@ -117,7 +117,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         loss="cross_entropy",
         class_weight=None,
         max_epochs=100,
-        lr=1e-3,
+        lr=1e-2,  # LinearHead's default: a convex probe takes larger steps safely
         batch_size=64,
         optimizer="adam",
         early_stopping="auto",

@@ -107,42 +107,7 @@ class MLPHead(BaseHead):
 
 
 class LinearHead(BaseHead):
-    # Its own signature for its own default lr: a convex probe takes larger steps safely.
-    def __init__(
-        self,
-        *,
-        loss="cross_entropy",
-        class_weight=None,
-        max_epochs=100,
-        lr=1e-2,
-        batch_size=64,
-        optimizer="adam",
-        early_stopping="auto",
-        validation_fraction=0.1,
-        patience=10,
-        augment_sigma=0.0,
-        net_params=None,
-        device="auto",
-        random_state=None,
-        verbose=0,
-    ):
-        super().__init__(
-            loss=loss,
-            class_weight=class_weight,
-            max_epochs=max_epochs,
-            lr=lr,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            augment_sigma=augment_sigma,
-            net_params=net_params,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
-
+    # The base signature is the linear probe's (lr=1e-2); MLPHead spells out its own.
     def _hidden_layer_sizes(self):
         return ()
 

@@ -292,9 +292,6 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
 
         The test set is part of it: a resumed history must not mix two test sets' scores.
         """
-        random_state = self.random_state
-        if isinstance(random_state, np.random.RandomState):
-            random_state = "RandomState instance"  # its repr holds an address, never equal
         params = {
             "estimator": self.estimator,
             "query_strategy": self.query_strategy,
@@ -303,7 +300,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             "n_initial": self.n_initial,
             "n_candidates": self.n_candidates,
             "scoring": self.scoring,
-            "random_state": random_state,
+            "random_state": self.random_state,
         }
         data = {"data": _digest_pool(X)}
         if X_test is not None:

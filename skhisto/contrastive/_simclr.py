@@ -47,13 +47,6 @@ IDENTITY_PARAMS = (
 )
 
 
-def seed_description(random_state):
-    """A seed as a run identity sees it: an int or None compare by value, a generator by type."""
-    if random_state is None or isinstance(random_state, Integral):
-        return random_state
-    return type(random_state).__name__
-
-
 def state_digest(tensors):
     """Digest of a state dict's tensors (the starting point of a warm start)."""
     return digest_arrays(*(t.detach().float().cpu().numpy() for t in tensors.values()))
@@ -185,7 +178,6 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _identity(self, images, state, warm):
         """This fit's run identity: parameters, data, epochs and (warm) starting weights."""
         params = {k: getattr(self, k) for k in IDENTITY_PARAMS}
-        params["random_state"] = seed_description(self.random_state)
         params["weights"] = None if self.weights is None else os.fspath(self.weights)
         params["epochs"] = f"{state['epoch']} to {state['epoch'] + self.max_epochs}"
         digests = {"data": digest_arrays(images)}

@@ -336,5 +336,5 @@ class _ShardBuffer:
                 )
             keys, block = keys[unchanged], block[unchanged]
         self.cache.store(keys, block)
-        self.start += len(block) if self.paths is None else rows.stop - rows.start
+        self.start = rows.stop
         self.parts, self.size = [], 0

@@ -278,18 +278,12 @@ def test_embed_interrupted_exits_130_and_writes_nothing(
     assert "Traceback" not in err and not out.exists()
 
 
-def test_debug_shows_the_traceback(tmp_path):
+@pytest.mark.parametrize("where", ["after the command", "before the command"])
+def test_debug_shows_the_traceback(tmp_path, where):
+    argv = ["embed", str(tmp_path / "nowhere"), *BACKBONE, "--out", str(tmp_path / "e.npz")]
+    argv = [*argv, "--debug"] if where == "after the command" else ["--debug", *argv]
     with pytest.raises(Exception, match="does not exist"):
-        main(
-            [
-                "embed",
-                str(tmp_path / "nowhere"),
-                *BACKBONE,
-                "--out",
-                str(tmp_path / "e.npz"),
-                "--debug",
-            ]
-        )
+        main(argv)
 
 
 @pytest.mark.slow

@@ -38,8 +38,11 @@ def build_parser():
         formatter_class=_formatter,
     )
     parser.add_argument("--version", action="version", version=f"skhisto {__version__}")
+    debug = "show the full traceback of an error"
+    parser.add_argument("--debug", action="store_true", help=debug)
+    # Accepted after the command too; SUPPRESS keeps `skhisto --debug CMD` from being reset.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True)
     for module in COMMANDS:
         sub = subparsers.add_parser(

@@ -3,11 +3,12 @@
 import argparse
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
-from ._errors import CommandError, positive_int
+from ._backbone_options import add_backbone_arguments, announce, describe_weights, make_embedder
+from ._errors import CommandError
 from ._inputs import read_input
+from ._report import EMBEDDING_FORMATS
 
 EPILOG = """\
 examples:
@@ -27,8 +28,6 @@ and pyarrow) holds the columns `path`, `label`, then one float32 column per dime
 The file is written atomically: an interrupted run leaves no partial file.
 """
 
-FORMATS = (".npz", ".parquet")
-
 
 NAME = "embed"
 HELP = "embed images with a backbone into a .npz or .parquet file"
@@ -36,56 +35,22 @@ DESCRIPTION = (
     "Embed every image of INPUT with a frozen backbone and write one row per image, with its "
     "path and label."
 )
-RANDOM_INIT = "random initialisation instead of the published weights (seeded by --random-state)"
 
 
 def _output_file(text):
-    if Path(text).suffix.lower() not in FORMATS:
+    if Path(text).suffix.lower() not in EMBEDDING_FORMATS:
         raise argparse.ArgumentTypeError(f"must end in .npz or .parquet, got {text!r}")
     return Path(text)
 
 
-# (flags, argparse keywords) of each argument, in --help order.
-ARGUMENTS = (
-    (("input",), {"metavar": "INPUT", "help": "image folder, class folders or CSV"}),
-    (
-        ("--backbone",),
-        {"required": True, "metavar": "NAME", "help": "a `skhisto backbones` name or a timm model"},
-    ),
-    (("--weights",), {"metavar": "FILE", "help": "local weights file to load"}),
-    (("--no-pretrained",), {"dest": "pretrained", "action": "store_false", "help": RANDOM_INIT}),
-    (
-        ("--out",),
-        {
-            "required": True,
-            "metavar": "FILE",
-            "help": "output .npz or .parquet",
-            "type": _output_file,
-        },
-    ),
-    (("--cache",), {"metavar": "DIR", "help": "embedding cache directory"}),
-    (
-        ("--image-size",),
-        {"type": positive_int, "metavar": "N", "help": "resize to N x N (default: the backbone's)"},
-    ),
-    (
-        ("--batch-size",),
-        {"type": positive_int, "default": 64, "metavar": "N", "help": "default: 64"},
-    ),
-    (("--device",), {"default": "auto", "metavar": "D", "help": "cpu, cuda, ... (default: auto)"}),
-    (
-        ("--random-state",),
-        {"type": int, "default": 0, "metavar": "N", "help": "seed of a random init (default: 0)"},
-    ),
-)
-
-#: The FoundationEmbedder parameters the options set, under the same names.
-EMBEDDER_PARAMS = ("weights", "pretrained", "device", "batch_size", "image_size", "cache")
-
-
 def add_arguments(parser):
-    for flags, keywords in ARGUMENTS:
-        parser.add_argument(*flags, **keywords)
+    parser.add_argument("input", metavar="INPUT", help="image folder, class folders or CSV")
+    parser.add_argument(
+        "--out", required=True, metavar="FILE", type=_output_file, help="output .npz or .parquet"
+    )
+    seed_help = "seed of a random init (default: 0)"
+    parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)
+    add_backbone_arguments(parser)
 
 
 def _check_output(out):
@@ -110,20 +75,9 @@ def _check_output(out):
 def run(args):
     _check_output(args.out)
     paths, labels, kind = read_input(args.input)
-    from ..embedding import FoundationEmbedder
-
-    params = {name: getattr(args, name) for name in EMBEDDER_PARAMS}
-    embedder = FoundationEmbedder(
-        args.backbone, verbose=True, random_state=args.random_state, **params
-    ).fit(paths)
-    init = "random init" if args.weights is None and not args.pretrained else "pretrained"
-    if args.weights is not None:
-        init = f"weights {args.weights}"
-    print(
-        f"skhisto embed: {len(paths)} images ({kind}) with {args.backbone} ({init}) ...",
-        file=sys.stderr,
-        flush=True,
-    )
+    embedder = make_embedder(args, verbose=True).fit(paths)
+    weights = describe_weights(args)
+    announce("embed", f"{len(paths)} images ({kind}) with {args.backbone}, {weights}")
     embeddings = embedder.transform(paths)
     labels = labels if labels is not None else [""] * len(paths)
     if args.out.suffix.lower() == ".npz":

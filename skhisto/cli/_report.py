@@ -1,0 +1,149 @@
+"""What experiment commands write: a table on stdout, the same table as CSV, a PNG, and embeddings.
+
+Every command that produces results writes them under ``--out-dir`` as
+``<name>.csv`` (one row per measurement, machine-readable) and ``<name>.png``
+(the plot), atomically, and prints the table on stdout.
+"""
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from ._errors import CommandError
+
+EMBEDDING_FORMATS = (".npz", ".parquet")
+
+
+def add_out_dir_argument(parser, default):
+    parser.add_argument(
+        "--out-dir",
+        default=default,
+        metavar="DIR",
+        help=f"where the CSV table and PNG plot are written (default: {default})",
+    )
+
+
+def check_out_dir(out_dir):
+    """Create ``out_dir`` and prove it writable before any work starts."""
+    from ..utils import ensure_writable_dir
+
+    try:
+        return ensure_writable_dir(Path(out_dir), "--out-dir")
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise CommandError(f"cannot write --out-dir {str(out_dir)!r}: {reason}") from exc
+
+
+def format_table(rows, columns):
+    """``rows`` (dicts) as an aligned text table; floats with 3 decimals."""
+
+    def cell(value):
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return str(value)
+
+    cells = [list(columns), *([cell(row[key]) for key in columns] for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def write_csv(path, rows, columns):
+    """Write ``rows`` (dicts) as CSV with a header, atomically."""
+    from ..utils import atomic_write
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: row[key] for key in columns} for row in rows)
+    with atomic_write(path, mode="w") as f:
+        f.write(text.getvalue())
+    return Path(path)
+
+
+def save_figure(ax, path):
+    """Save the figure of ``ax`` as PNG, atomically, and close it."""
+    from ..plotting._mpl import require_pyplot
+    from ..utils import atomic_write
+
+    plt = require_pyplot()
+    figure = ax.get_figure()
+    figure.tight_layout()
+    with atomic_write(path) as f:
+        figure.savefig(f, format="png", dpi=120)
+    plt.close(figure)
+    return Path(path)
+
+
+def read_embeddings(source):
+    """Embeddings, labels and paths from a file written by ``skhisto embed``.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d), float32
+    labels : ndarray of str, or None when the file has no labels
+    paths : ndarray of str
+    """
+    import numpy as np
+
+    path = Path(source)
+    if not path.is_file():
+        raise CommandError(f"embeddings file {source!r} does not exist")
+    if path.suffix.lower() == ".npz":
+        X, labels, paths = _read_npz(path)
+    elif path.suffix.lower() == ".parquet":
+        X, labels, paths = _read_parquet(path)
+    else:
+        raise CommandError(
+            f"{source!r}: embeddings must be a .npz or .parquet written by `skhisto embed`"
+        )
+    if X.ndim != 2 or len(X) == 0 or len(labels) != len(X):
+        raise CommandError(
+            f"{source!r}: expected a 2-D 'embeddings' array with one label per row, got shape "
+            f"{X.shape} and {len(labels)} labels"
+        )
+    if not np.isfinite(X).all():
+        raise CommandError(f"{source!r}: the embeddings hold NaN or infinite values")
+    labels = None if all(label == "" for label in labels) else labels
+    return X, labels, paths
+
+
+def _read_npz(path):
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"embeddings", "labels", "paths"} - set(data.files)
+            if missing:
+                raise CommandError(
+                    f"{os.fspath(path)!r} has no {sorted(missing)} arrays (it has "
+                    f"{sorted(data.files)}); write it with `skhisto embed`"
+                )
+            X, labels, paths = data["embeddings"], data["labels"], data["paths"]
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
+    return np.asarray(X, dtype=np.float32), labels.astype(str), paths.astype(str)
+
+
+def _read_parquet(path):
+    import numpy as np
+
+    try:
+        import pandas as pd
+
+        table = pd.read_parquet(path)
+    except ImportError as exc:
+        raise CommandError(f"reading {os.fspath(path)!r} needs pandas and pyarrow: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
+    if not {"path", "label"} <= set(table.columns):
+        raise CommandError(f"{os.fspath(path)!r} has no 'path' and 'label' columns")
+    X = table.drop(columns=["path", "label"]).to_numpy(dtype=np.float32)
+    return X, table["label"].to_numpy(dtype=str), table["path"].to_numpy(dtype=str)

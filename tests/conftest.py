@@ -60,3 +60,34 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if any(check in item.nodeid for check in SLOW_ESTIMATOR_CHECKS):
             item.add_marker(pytest.mark.slow)
+
+
+class CliResult:
+    """Exit code, stdout and stderr of one `skhisto` run (see the ``run_cli`` fixture)."""
+
+    def __init__(self, command, code, out, err):
+        self.command, self.code, self.out, self.err = command, code, out, err
+
+    def assert_one_line_error(self, code, *words):
+        """The run exited with ``code`` and one stderr line, no traceback, naming ``words``."""
+        assert self.code == code, (self.code, self.err)
+        lines = self.err.strip().splitlines()
+        assert len(lines) == 1, self.err
+        assert lines[0].startswith(f"skhisto {self.command}: error: "), lines[0]
+        assert "Traceback" not in self.err
+        for word in words:
+            assert word in lines[0], (word, lines[0])
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """``run_cli("embed", INPUT, "--out", ...)``: run `skhisto` in-process, return a CliResult."""
+    from skhisto.cli import main
+
+    def run(*argv):
+        capsys.readouterr()  # drop what earlier steps printed
+        code = main([str(arg) for arg in argv])
+        captured = capsys.readouterr()
+        return CliResult(str(argv[0]), code, captured.out, captured.err)
+
+    return run

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CliResult
 from PIL import Image
 
 from skhisto import FoundationEmbedder
@@ -45,12 +46,7 @@ def embed(capsys, *argv):
 
 
 def assert_one_line_error(code, err, expected_code, *words):
-    assert code == expected_code
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("skhisto embed: error: ") and "Traceback" not in err
-    for word in words:
-        assert word in lines[0]
+    CliResult("embed", code, "", err).assert_one_line_error(expected_code, *words)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["backbones", "--help"], ["embed", "--help"]])

@@ -8,8 +8,13 @@ documented once, under its first name; its other names get a short page that poi
 """
 
 import importlib
+import importlib.util
 import inspect
 from pathlib import Path
+
+from sphinx.pycode import ModuleAnalyzer
+
+from skhisto.utils._lazy import deferred_imports
 
 #: The documented packages, in the reference's order: (module, title).
 PACKAGES = (
@@ -89,8 +94,7 @@ def _stub(package, name, directive, home):
     fullname = f"{package}.{name}"
     lines = [*_title(fullname), f".. currentmodule:: {package}", ""]
     if home is None:
-        options = ["   :members:"] if directive in ("autoclass", "autoexception") else []
-        return [*lines, f".. {directive}:: {name}", *options, ""]
+        return [*lines, f".. {directive}:: {name}", *_options(package, name, directive), ""]
     kind, role = _KINDS[directive]
     return [
         *lines,
@@ -100,6 +104,35 @@ def _stub(package, name, directive, home):
         f"   The same object as :{role}:`{home}`, documented there.",
         "",
     ]
+
+
+#: Constants whose value is worth printing on their page (others: a dict, a store object).
+_PLAIN = (bool, int, float, str, tuple, frozenset, type(None))
+
+
+def _options(package, name, directive):
+    if directive in ("autoclass", "autoexception"):
+        return ["   :members:"]
+    if directive == "autodata":
+        value = getattr(importlib.import_module(package), name)
+        return [] if isinstance(value, _PLAIN) else ["   :no-value:"]
+    return []
+
+
+def constant_doc(package, name):
+    """The ``#:`` comment above a constant where it is defined (a package re-exports it)."""
+    module = importlib.import_module(package)
+    where = deferred_imports(module.__file__) if hasattr(module, "__path__") else {}
+    modname, attribute = where.get(name, ("", name))
+    modname = importlib.util.resolve_name(modname, package) if modname else package
+    return ModuleAnalyzer.for_module(modname).find_attr_docs().get(("", attribute), [])
+
+
+def _constant_docstring(app, what, name, obj, options, lines):
+    # autodoc reads the comment in the documenting package only; else it shows int's docstring.
+    if what == "data":
+        package, _, attribute = name.rpartition(".")
+        lines[:] = list(constant_doc(package, attribute))
 
 
 def write_api(outdir):
@@ -143,4 +176,5 @@ def _on_builder_inited(app):
 def setup(app):
     # Before autosummary (priority 500) reads the sources.
     app.connect("builder-inited", _on_builder_inited, priority=100)
+    app.connect("autodoc-process-docstring", _constant_docstring)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,9 +9,7 @@ import os
 from contextlib import contextmanager
 
 from docutils import nodes
-from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
-from sphinx.util.nodes import nested_parse_with_titles
 
 #: Help text width: argparse reads it from $COLUMNS.
 WIDTH = "88"
@@ -45,19 +43,26 @@ def command_helps():
 
 
 class CommandLineHelp(SphinxDirective):
-    """One section per command, titled by the command, holding its ``--help``."""
+    """One section per command, titled by the command, holding its ``--help``.
+
+    The nodes are built here rather than parsed from text: in a MyST page a directive's
+    nested content would be parsed as Markdown.
+    """
 
     has_content = False
 
     def run(self):
-        lines = []
-        for command, text in command_helps():
-            lines += [f"``{command}``", "~" * (len(command) + 4), "", "::", ""]
-            lines += [f"   {line}" if line else "" for line in text.splitlines()]
-            lines.append("")
-        container = nodes.section()
-        nested_parse_with_titles(self.state, StringList(lines, source="skhisto-cli"), container)
-        return container.children
+        return [self._section(command, text) for command, text in command_helps()]
+
+    def _section(self, command, text):
+        name = nodes.fully_normalize_name(command)
+        section = nodes.section(ids=[nodes.make_id(name)], names=[name])
+        title = nodes.title()
+        title += nodes.literal(command, command)
+        section += title
+        section += nodes.literal_block(text, text, language="text")
+        self.state.document.note_implicit_target(section, section)
+        return section
 
 
 def setup(app):

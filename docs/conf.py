@@ -14,10 +14,12 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
 # The gallery scripts read $SKHISTO_DATA: make it absolute, as Sphinx runs them from elsewhere.
-_data = ROOT / os.environ.get("SKHISTO_DATA", "../shared/data")
-os.environ["SKHISTO_DATA"] = str(_data.resolve())
+_data = (ROOT / os.environ.get("SKHISTO_DATA", "../shared/data")).resolve()
+os.environ["SKHISTO_DATA"] = str(_data)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no network here: fail Hub look-ups at once
 os.environ.setdefault("MPLBACKEND", "agg")
+
+from sphinx.util import logging  # noqa: E402
 
 import skhisto  # noqa: E402
 
@@ -80,6 +82,17 @@ sphinx_gallery_conf = {
     "reference_url": {"skhisto": None},
 }
 
+
+def _check_gallery_data(app, config):
+    # A warning that names the folder (an error under -W), not a traceback from an example.
+    if str(config.plot_gallery) in ("True", "1") and not (_data / "lc25000_lung").is_dir():
+        logging.getLogger("skhisto.docs").warning(
+            f"the example gallery runs on LC25000 patches, not found in {_data}/lc25000_lung: "
+            "set SKHISTO_DATA to the folder that holds lc25000_lung; the examples are not run."
+        )
+        config.plot_gallery = "False"
+
+
 html_theme = "pydata_sphinx_theme"
 html_title = f"skhisto {version}"
 html_theme_options = {
@@ -91,3 +104,4 @@ html_static_path = []
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("config-inited", _check_gallery_data)

@@ -73,7 +73,9 @@ sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "ignore_pattern": r"^(pipeline|__init__)\.py$",
+    # Only plot_*.py belong to the gallery: pipeline.py (the README's main job) and other
+    # scripts kept in docs/examples are not rendered.
+    "ignore_pattern": r"^(?!plot_)",
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,

@@ -64,3 +64,4 @@ for name, strategy in strategies.items():
 # -------------------
 ax = plot_learning_curve(runs, title="LC25000, 84-image pool")
 ax.set_ylabel("balanced accuracy (test)")
+ax.figure.tight_layout()

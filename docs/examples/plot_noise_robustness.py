@@ -53,6 +53,8 @@ for params, score in zip(results["params"], results["mean_test_score"], strict=T
 # The robustness plot
 # -------------------
 ax = plot_noise_robustness(results, title="LC25000, 120 images")
+ax.set_ylabel("balanced accuracy (clean test labels)")
+ax.figure.tight_layout()
 
 # %%
 # The same experiment without a search: :func:`skhisto.model_selection.noise_robustness_curve`

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_array
 from ..exceptions import NonFiniteError
 from ..utils import check_labels, label_kind
 
+#: The label that marks a sample as unlabeled (NaN also counts in float labels).
 MISSING_LABEL = -1
 
 

@@ -17,6 +17,7 @@ LUNIT_RELEASE = (
     "https://github.com/lunit-io/benchmark-ssl-pathology/releases/download/pretrained-weights/"
 )
 
+#: Pretraining families of the registry entries (``BackboneInfo.family``).
 FAMILIES = ("contrastive", "non-contrastive", "supervised", "unknown")
 LOADERS = ("timm", "transformers")
 POOLINGS = ("default", "cls+mean")

@@ -375,7 +375,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return candidates[np.asarray(chosen) - len(labeled)]
 
     def transform(self, X):
-        """Encoder features of ``X`` after the last round (float32, (n, n_features_out_))."""
+        """Encoder features of ``X`` after the last round (float32, ``(n, n_features_out_)``)."""
         check_is_fitted(self, "simclr_")
         return self.simclr_.transform(X)
 

@@ -396,7 +396,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        ndarray of shape (n, n_features_out_), dtype float32
+        ndarray of shape (n, n_features_out), dtype float32
         """
         check_is_fitted(self, "network_")
         mean, std = backbone_normalisation(self.backbone)

@@ -255,7 +255,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n, n_features_out_), dtype float32
+        ndarray of shape (n, n_features_out), dtype float32
         """
         check_is_fitted(self, "fingerprint_")
         kind, X = check_image_input(X)

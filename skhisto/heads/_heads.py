@@ -25,7 +25,7 @@ _HEAD_DOC = """{summary}
         Number of epochs run.
     n_features_in_ : int
         Embedding dimension seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in,)
         Column names, when ``X`` was a DataFrame with string column names.
 
     See Also

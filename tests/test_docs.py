@@ -1,0 +1,104 @@
+"""The documentation: it builds with warnings as errors, and every public name has an API page."""
+
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+# Build outputs that a local build leaves in docs/ (gitignored): never copied into a test build.
+BUILD_OUTPUTS = ("_build", "api", "auto_examples", "sg_execution_times.rst")
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _all_public_names():
+    api = _load("skhisto_api", DOCS / "_ext" / "skhisto_api.py")
+    names = set()
+    for package, _ in api.PACKAGES:
+        names.update(f"{package}.{name}" for name in api.public_names(package))
+    return api, names
+
+
+def test_api_reference_covers_every_public_package():
+    api, _ = _all_public_names()
+    documented = {package for package, _ in api.PACKAGES}
+    import skhisto
+
+    subpackages = {f"skhisto.{name}" for name in skhisto._SUBPACKAGES}
+    assert subpackages | {"skhisto", "skhisto.cli"} <= documented
+
+
+def test_api_pages_written_for_every_name_in_all(tmp_path):
+    api, names = _all_public_names()
+    written = set(api.write_api(tmp_path))
+    assert written == names
+    pages = {path.stem for path in (tmp_path / "generated").glob("*.rst")}
+    assert pages == names
+    index = (tmp_path / "index.rst").read_text()
+    assert all(f"generated/{name}\n" in index for name in names)
+
+
+def test_api_page_of_a_reexported_class_points_to_its_first_name(tmp_path):
+    api, _ = _all_public_names()
+    api.write_api(tmp_path)
+    alias = (tmp_path / "generated" / "skhisto.active.ActiveLearner.rst").read_text()
+    assert ":class:`skhisto.ActiveLearner`" in alias
+    assert "autoclass" not in alias
+    home = (tmp_path / "generated" / "skhisto.ActiveLearner.rst").read_text()
+    assert ".. autoclass:: ActiveLearner" in home
+
+
+def test_cli_reference_lists_every_subcommand():
+    cli_help = _load("skhisto_cli", DOCS / "_ext" / "skhisto_cli.py")
+    from skhisto.cli import COMMANDS
+
+    helps = dict(cli_help.command_helps())
+    assert set(helps) == {"skhisto"} | {f"skhisto {module.NAME}" for module in COMMANDS}
+    for module in COMMANDS:
+        assert helps[f"skhisto {module.NAME}"].startswith(f"usage: skhisto {module.NAME}")
+
+
+def _copy_sources(dest):
+    """The docs and what their pages include, so that the build writes nothing in the repo."""
+    ignore = shutil.ignore_patterns(*BUILD_OUTPUTS, "__pycache__", ".ipynb_checkpoints")
+    shutil.copytree(DOCS, dest / "docs", ignore=ignore)
+    shutil.copytree(ROOT / "benchmarks" / "results", dest / "benchmarks" / "results")
+    shutil.copy2(ROOT / "CHANGELOG.md", dest / "CHANGELOG.md")
+    return dest / "docs"
+
+
+@pytest.mark.slow
+def test_docs_build_without_warnings(tmp_path, lc25000_dir):
+    # The example gallery runs on the shared data: lc25000_dir skips when it is absent.
+    pytest.importorskip("sphinx_gallery", reason="the docs extra is not installed")
+    source = _copy_sources(tmp_path / "src")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "SKHISTO_DATA": str(lc25000_dir.parent),
+        "OMP_NUM_THREADS": "1",
+    }
+    html = tmp_path / "html"
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    result = subprocess.run(
+        [*command, str(source), str(html)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    _, names = _all_public_names()
+    missing = [name for name in names if not (html / "api" / "generated" / f"{name}.html").exists()]
+    assert not missing, f"no API page for {missing}"
+    examples = sorted(path.stem for path in (DOCS / "examples").glob("plot_*.py"))
+    assert examples and all((html / "auto_examples" / f"{n}.html").exists() for n in examples)
+    assert "skhisto embed" in (html / "guide" / "cli.html").read_text()

@@ -1,0 +1,85 @@
+"""What the experiment commands share: a labelled input checked before any work, the results shown.
+
+``noise-curve`` and ``active`` read labelled images or a labelled embeddings file,
+refuse too small a class before anything is embedded or trained, and end with the
+same three outputs: the table on stdout (or JSON), a CSV and a PNG in ``--out-dir``.
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._backbone_options import announce
+from ._errors import CommandError
+from ._inputs import read_input
+from ._report import EMBEDDING_FORMATS, format_table, read_embeddings, save_figure, write_csv
+
+
+@dataclass
+class LabelledInput:
+    """Labels, and either embeddings (an embeddings file) or image paths."""
+
+    labels: object
+    embeddings: object = None
+    paths: list = None
+    kind: str = "embeddings file"
+
+
+def add_seed_argument(parser):
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seeds the draw, the folds, the noise, the heads and a random init (default: 0)",
+    )
+
+
+def is_embeddings_file(source):
+    return Path(source).suffix.lower() in EMBEDDING_FORMATS
+
+
+def labelled_input(args, *, min_per_class, what, images=True):
+    """Read ``args.input``; a CommandError when it is unlabelled or a class is too small."""
+    import numpy as np
+
+    if is_embeddings_file(args.input) or not images:
+        X, labels, _ = read_embeddings(args.input)
+        data = LabelledInput(labels, embeddings=X)
+        hint = "write it with `skhisto embed` from class folders or a CSV with a 'label' column"
+    else:
+        per_class = getattr(args, "per_class", None)
+        paths, labels, kind = read_input(
+            args.input, max_per_class=per_class, random_state=args.random_state
+        )
+        data = LabelledInput(labels, paths=paths, kind=kind)
+        hint = "pass class folders (<root>/<class>/<image>) or a CSV with a 'label' column"
+    if data.labels is None or any(label == "" for label in data.labels):
+        raise CommandError(f"INPUT {args.input!r} has no labels (or some empty ones); {hint}")
+    data.labels = np.asarray(data.labels)
+    _check_classes(args.input, data.labels, min_per_class, what)
+    return data
+
+
+def _check_classes(source, labels, min_per_class, what):
+    counts = Counter(labels.tolist())
+    if len(counts) < 2:
+        raise CommandError(f"INPUT {source!r} has one class {sorted(counts)}; it needs at least 2")
+    label, count = min(counts.items(), key=lambda item: item[1])
+    if count < min_per_class:
+        raise CommandError(
+            f"INPUT {source!r}: class {label!r} has {count} images, {what} needs at least "
+            f"{min_per_class} per class"
+        )
+
+
+def show_results(args, *, title, rows, columns, csv_columns, csv_path, plot, png_path):
+    """Print the table (or JSON) on stdout, then write the CSV and the plot's PNG."""
+    if args.json:
+        print(json.dumps({"title": title, "rows": rows}, indent=2))
+    else:
+        print(f"{title}\n\n{format_table(rows, columns)}")
+    write_csv(csv_path, rows, csv_columns)
+    save_figure(plot(), png_path)
+    announce(args.command, f"wrote {csv_path} and {png_path}")

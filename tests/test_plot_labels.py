@@ -113,7 +113,8 @@ def test_learning_curve_names_the_learners_scorer():
         )
         return learner.fit(X[:60], Y[:60], X_test=X[60:], y_test=Y[60:])
 
-    assert plot_learning_curve(run("balanced_accuracy")).get_ylabel() == "balanced accuracy"
+    ax = plot_learning_curve(run("balanced_accuracy"))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("labeled samples", "balanced accuracy")
     ax = plot_learning_curve({"a": run("balanced_accuracy"), "b": [run("balanced_accuracy")]})
     assert ax.get_ylabel() == "balanced accuracy" and legend(ax) == ["a", "b"]
     assert plot_learning_curve({"a": run(None), "b": run("f1_macro")}).get_ylabel() == "score"

@@ -74,12 +74,16 @@ def _check_classes(source, labels, min_per_class, what):
         )
 
 
-def show_results(args, *, title, rows, columns, csv_columns, csv_path, plot, png_path):
-    """Print the table (or JSON) on stdout, then write the CSV and the plot's PNG."""
+def show_results(
+    args, *, title, rows, columns, csv_columns, csv_path, plot, png_path, table_rows=None
+):
+    """Print the table (or, with --json, ``rows`` as JSON) on stdout, then write ``rows`` as CSV
+    and the plot's PNG. ``table_rows`` (default ``rows``) is what the text table shows."""
     if args.json:
         print(json.dumps({"title": title, "rows": rows}, indent=2))
     else:
-        print(f"{title}\n\n{format_table(rows, columns)}")
+        table = format_table(rows if table_rows is None else table_rows, columns)
+        print(f"{title}\n\n{table}")
     write_csv(csv_path, rows, csv_columns)
     save_figure(plot(), png_path)
     announce(args.command, f"wrote {csv_path} and {png_path}")

@@ -51,7 +51,7 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylab
     ... }
     >>> ax = plot_learning_curve(runs)
     >>> ax.get_xlabel(), ax.get_ylabel()
-    ('n labeled', 'balanced accuracy')
+    ('labeled samples', 'balanced accuracy')
     >>> [text.get_text() for text in ax.get_legend().get_texts()]
     ['random', 'entropy']
     """
@@ -66,7 +66,7 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylab
         (line,) = ax.plot(xs, mean, marker="o", markersize=3, label=label)
         if np.any(std > 0):
             ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set_xlabel(x.replace("_", " "))
+    ax.set_xlabel(_AXIS_NAMES.get(x, x.replace("_", " ")))
     ax.set_ylabel(ylabel or _score_name(runs.values(), y).replace("_", " "))
     if title:
         ax.set_title(title)
@@ -74,6 +74,10 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylab
         ax.legend()
     ax.grid(alpha=0.3)
     return ax
+
+
+#: Axis text of the counts a history records.
+_AXIS_NAMES = {"n_labeled": "labeled samples", "n_images": "images used"}
 
 
 def _score_name(runs, y):

@@ -44,6 +44,11 @@ def labelled_input(args, *, min_per_class, what, images=True):
     """Read ``args.input``; a CommandError when it is unlabelled or a class is too small."""
     import numpy as np
 
+    if not images and Path(args.input).is_dir():
+        raise CommandError(
+            f"EMBEDDINGS {args.input!r} is a folder: embed it first with "
+            f"`skhisto embed {args.input} --backbone NAME --out emb.npz`, then pass emb.npz"
+        )
     if is_embeddings_file(args.input) or not images:
         X, labels, _ = read_embeddings(args.input)
         data = LabelledInput(labels, embeddings=X)

@@ -128,30 +128,32 @@ def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path
     assert "n_rounds=3 there, 2 now" in last
 
 
+BAD_INPUTS = [
+    ("missing", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
+    ("images", ["{tmp}"], 1, ["is a folder", "skhisto embed"]),
+    ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
+    ("unknown strategy", ["{labelled}", "--strategy", "bald"], 2, ["--strategy", "'bald'"]),
+    ("bad test size", ["{labelled}", "--test-size", "1.5"], 2, ["--test-size", "'1.5'"]),
+    ("tiny test size", ["{labelled}", "--test-size", "0.01"], 1, ["--test-size 0.01"]),
+    (
+        "too many labels",
+        ["{labelled}", "--n-rounds", "100"],
+        1,
+        ["= 1010 labels", "pool has 67"],
+    ),
+    ("zero batch", ["{labelled}", "--batch-size", "0"], 2, ["--batch-size"]),
+    ("unwritable out-dir", ["{labelled}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
+    (
+        "unwritable checkpoints",
+        ["{labelled}", "--checkpoint-dir", "{blocker}/c"],
+        1,
+        ["--checkpoint-dir"],
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    "case, argv, code, words",
-    [
-        ("missing", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
-        ("images", ["{tmp}"], 1, ["is a folder", "skhisto embed"]),
-        ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
-        ("unknown strategy", ["{labelled}", "--strategy", "bald"], 2, ["--strategy", "'bald'"]),
-        ("bad test size", ["{labelled}", "--test-size", "1.5"], 2, ["--test-size", "'1.5'"]),
-        ("tiny test size", ["{labelled}", "--test-size", "0.01"], 1, ["--test-size 0.01"]),
-        (
-            "too many labels",
-            ["{labelled}", "--n-rounds", "100"],
-            1,
-            ["= 1010 labels", "pool has 67"],
-        ),
-        ("zero batch", ["{labelled}", "--batch-size", "0"], 2, ["--batch-size"]),
-        ("unwritable out-dir", ["{labelled}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
-        (
-            "unwritable checkpoints",
-            ["{labelled}", "--checkpoint-dir", "{blocker}/c"],
-            1,
-            ["--checkpoint-dir"],
-        ),
-    ],
+    "case, argv, code, words", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
 )
 def test_bad_input_is_one_line_before_any_work(
     case, argv, code, words, run_cli, embeddings_file, tmp_path, monkeypatch

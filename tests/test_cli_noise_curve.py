@@ -119,28 +119,30 @@ def unlabelled_csv(tiny_folder):
     return listing
 
 
+BAD_INPUTS = [
+    ("missing", ["{tmp}/nowhere"], 1, ["INPUT", "nowhere", "does not exist"]),
+    ("missing embeddings", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
+    ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
+    ("csv without labels", ["{csv}"], 1, ["tiles.csv", "has no labels"]),
+    ("rate 1", ["{folder}", "--rates", "0", "1"], 2, ["--rates", "[0, 1)", "'1'"]),
+    ("rate -0.1", ["{folder}", "--rates", "-0.1"], 2, ["--rates", "'-0.1'"]),
+    ("repeated rate", ["{folder}", "--rates", "0.2", "0.2"], 1, ["--rates", "repeated"]),
+    ("unknown head", ["{folder}", "--heads", "mlp", "svm"], 2, ["--heads", "'svm'"]),
+    ("one fold", ["{folder}", "--cv", "1"], 2, ["--cv", "at least 2 folds"]),
+    ("too few per class", ["{folder}"], 1, ["'benign' has 3 images", "--cv 5"]),
+    ("unwritable out-dir", ["{folder}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
+    ("unknown backbone", ["{folder}", "--cv", "2", "--backbone", "nope"], 1, ["nope"]),
+    (
+        "cache contradiction",
+        ["{folder}", "--cv", "2", "--cache", "{tmp}/c", "--no-cache"],
+        1,
+        ["--no-cache"],
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    "case, argv, code, words",
-    [
-        ("missing", ["{tmp}/nowhere"], 1, ["INPUT", "nowhere", "does not exist"]),
-        ("missing embeddings", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
-        ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
-        ("csv without labels", ["{csv}"], 1, ["tiles.csv", "has no labels"]),
-        ("rate 1", ["{folder}", "--rates", "0", "1"], 2, ["--rates", "[0, 1)", "'1'"]),
-        ("rate -0.1", ["{folder}", "--rates", "-0.1"], 2, ["--rates", "'-0.1'"]),
-        ("repeated rate", ["{folder}", "--rates", "0.2", "0.2"], 1, ["--rates", "repeated"]),
-        ("unknown head", ["{folder}", "--heads", "mlp", "svm"], 2, ["--heads", "'svm'"]),
-        ("one fold", ["{folder}", "--cv", "1"], 2, ["--cv", "at least 2 folds"]),
-        ("too few per class", ["{folder}"], 1, ["'benign' has 3 images", "--cv 5"]),
-        ("unwritable out-dir", ["{folder}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
-        ("unknown backbone", ["{folder}", "--cv", "2", "--backbone", "nope"], 1, ["nope"]),
-        (
-            "cache contradiction",
-            ["{folder}", "--cv", "2", "--cache", "{tmp}/c", "--no-cache"],
-            1,
-            ["--no-cache"],
-        ),
-    ],
+    "case, argv, code, words", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
 )
 def test_bad_input_is_one_line_before_any_work(
     case, argv, code, words, run_cli, embeddings_file, tiny_folder, tmp_path

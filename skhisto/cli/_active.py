@@ -131,15 +131,7 @@ def run(args):
 
 
 def _checkpoint_dir(folder):
-    if folder is None:
-        return None
-    from ..utils import ensure_writable_dir
-
-    try:
-        return ensure_writable_dir(folder, "--checkpoint-dir")
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise CommandError(f"cannot write --checkpoint-dir {folder!r}: {reason}") from exc
+    return None if folder is None else check_out_dir(folder, "--checkpoint-dir")
 
 
 def _split(args, X, y):

@@ -61,7 +61,8 @@ def labelled_input(args, *, min_per_class, what, images=True):
         data = LabelledInput(labels, paths=paths, kind=kind)
         hint = "pass class folders (<root>/<class>/<image>) or a CSV with a 'label' column"
     if data.labels is None or any(label == "" for label in data.labels):
-        raise CommandError(f"INPUT {args.input!r} has no labels (or some empty ones); {hint}")
+        name = "INPUT" if images else "EMBEDDINGS"
+        raise CommandError(f"{name} {args.input!r} has no labels (or some empty ones); {hint}")
     data.labels = np.asarray(data.labels)
     _check_classes(args.input, data.labels, min_per_class, what)
     return data

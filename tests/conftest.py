@@ -114,3 +114,17 @@ def embeddings_file(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def blocker(tmp_path):
+    """A file where a folder should be: no path under it can be created, even by root."""
+    path = tmp_path / "blocker"
+    path.write_text("a file where a folder should be")
+    return path
+
+
+def fill_argv(argv, out_dir, **names):
+    """``argv`` with its ``{name}`` placeholders filled, plus ``--out-dir out_dir`` unless given."""
+    argv = [arg.format(**names) for arg in argv]
+    return argv if "--out-dir" in argv else [*argv, "--out-dir", str(out_dir)]

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import fill_argv
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
@@ -156,10 +157,8 @@ BAD_INPUTS = [
     "case, argv, code, words", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
 )
 def test_bad_input_is_one_line_before_any_work(
-    case, argv, code, words, run_cli, embeddings_file, tmp_path, monkeypatch
+    case, argv, code, words, run_cli, embeddings_file, blocker, tmp_path, monkeypatch
 ):
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where a folder should be")
     names = {
         "tmp": tmp_path,
         "unlabelled": embeddings_file(labels=False),
@@ -171,9 +170,8 @@ def test_bad_input_is_one_line_before_any_work(
         raise AssertionError("nothing is trained before the inputs are checked")
 
     monkeypatch.setattr(ActiveLearner, "fit", no_learning)
-    argv = [arg.format(**names) for arg in argv]
-    out = ["--out-dir", tmp_path / "out"] if "--out-dir" not in argv else []
-    result = run_cli("active", *argv, *out)
+    argv = fill_argv(argv, tmp_path / "out", **names)
+    result = run_cli("active", *argv)
     result.assert_one_line_error(code, *words)
     assert not (tmp_path / "out" / "active.csv").exists()
 

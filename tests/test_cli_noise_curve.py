@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import fill_argv
 from PIL import Image
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
@@ -145,10 +146,8 @@ BAD_INPUTS = [
     "case, argv, code, words", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
 )
 def test_bad_input_is_one_line_before_any_work(
-    case, argv, code, words, run_cli, embeddings_file, tiny_folder, tmp_path
+    case, argv, code, words, run_cli, embeddings_file, tiny_folder, blocker, tmp_path
 ):
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where a folder should be")
     names = {
         "tmp": tmp_path,
         "unlabelled": embeddings_file(labels=False),
@@ -156,10 +155,9 @@ def test_bad_input_is_one_line_before_any_work(
         "folder": tiny_folder,
         "blocker": blocker,
     }
-    argv = [arg.format(**names) for arg in argv]
-    out = ["--out-dir", tmp_path / "out"] if "--out-dir" not in argv else []
+    argv = fill_argv(argv, tmp_path / "out", **names)
     forwards = forward_count()
-    result = run_cli("noise-curve", *argv, *out, "--no-pretrained", "--image-size", "16")
+    result = run_cli("noise-curve", *argv, "--no-pretrained", "--image-size", "16")
     result.assert_one_line_error(code, *words)
     assert forward_count() == forwards, "nothing was embedded"
     assert not (tmp_path / "out" / "noise_curve.csv").exists()

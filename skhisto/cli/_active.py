@@ -4,7 +4,7 @@ import argparse
 
 from ._backbone_options import announce
 from ._errors import CommandError, positive_int
-from ._labelled import add_seed_argument, labelled_input, show_results
+from ._labelled import add_choices, add_seed_argument, labelled_input, show_results
 from ._report import add_out_dir_argument, check_out_dir
 
 NAME = "active"
@@ -58,13 +58,7 @@ def fraction(text):
 
 def add_arguments(parser):
     parser.add_argument("input", metavar="EMBEDDINGS", help="labelled .npz or .parquet")
-    parser.add_argument(
-        "--strategy",
-        nargs="+",
-        choices=STRATEGIES,
-        default=list(STRATEGIES),
-        help="query strategies, one curve each (default: all)",
-    )
+    add_choices(parser, "--strategy", STRATEGIES, "query strategies, one curve each")
     parser.add_argument(
         "--estimator",
         choices=ESTIMATORS,

@@ -36,6 +36,17 @@ def add_seed_argument(parser):
     )
 
 
+def add_choices(parser, flag, choices, text):
+    """An option taking one or more of ``choices`` (all by default), each run and compared."""
+    parser.add_argument(
+        flag,
+        nargs="+",
+        choices=choices,
+        default=list(choices),
+        help=f"{text} (default: all: {' '.join(choices)})",
+    )
+
+
 def is_embeddings_file(source):
     return Path(source).suffix.lower() in EMBEDDING_FORMATS
 

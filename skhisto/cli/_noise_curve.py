@@ -18,7 +18,7 @@ from ._backbone_options import (
     short_weights,
 )
 from ._errors import CommandError, positive_int
-from ._labelled import add_seed_argument, labelled_input, show_results
+from ._labelled import add_choices, add_seed_argument, labelled_input, show_results
 from ._report import add_out_dir_argument, check_out_dir
 
 NAME = "noise-curve"
@@ -91,13 +91,7 @@ def add_arguments(parser):
         metavar="R",
         help="training label-noise rates in [0, 1) (default: 0 0.2 0.4 0.6)",
     )
-    parser.add_argument(
-        "--heads",
-        nargs="+",
-        choices=HEADS,
-        default=list(HEADS),
-        help="mlp: MLPHead (512-128-64), linear: LinearHead (default: both)",
-    )
+    add_choices(parser, "--heads", HEADS, "mlp: MLPHead (512-128-64), linear: LinearHead")
     parser.add_argument(
         "--noise", choices=NOISES, default="uniform", help="noise model (default: uniform)"
     )

@@ -83,7 +83,7 @@ def add_arguments(parser):
         "--checkpoint-dir", metavar="DIR", help="save every round there and resume from it"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    add_seed_argument(parser)
+    add_seed_argument(parser, "the split, the initial labels, the strategies and the estimator")
     add_out_dir_argument(parser, "active")
 
 

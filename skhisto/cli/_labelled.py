@@ -26,13 +26,13 @@ class LabelledInput:
     kind: str = "embeddings file"
 
 
-def add_seed_argument(parser):
+def add_seed_argument(parser, seeds):
     parser.add_argument(
         "--random-state",
         type=int,
         default=0,
         metavar="N",
-        help="seeds the draw, the folds, the noise, the heads and a random init (default: 0)",
+        help=f"seeds {seeds} (default: 0)",
     )
 
 
@@ -43,7 +43,8 @@ def add_choices(parser, flag, choices, text):
         nargs="+",
         choices=choices,
         default=list(choices),
-        help=f"{text} (default: all: {' '.join(choices)})",
+        metavar="NAME",
+        help=f"{text}: one or more of {', '.join(choices)} (default: all)",
     )
 
 

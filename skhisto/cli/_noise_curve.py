@@ -91,7 +91,7 @@ def add_arguments(parser):
         metavar="R",
         help="training label-noise rates in [0, 1) (default: 0 0.2 0.4 0.6)",
     )
-    add_choices(parser, "--heads", HEADS, "mlp: MLPHead (512-128-64), linear: LinearHead")
+    add_choices(parser, "--heads", HEADS, "heads (mlp: MLPHead 512-128-64, linear: LinearHead)")
     parser.add_argument(
         "--noise", choices=NOISES, default="uniform", help="noise model (default: uniform)"
     )
@@ -113,7 +113,7 @@ def add_arguments(parser):
         help="the heads' max_epochs, with early stopping (default: 50)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    add_seed_argument(parser)
+    add_seed_argument(parser, "the draw, the folds, the noise, the heads and a random init")
     add_out_dir_argument(parser, "noise-curve")
     group = add_backbone_arguments(parser, default="resnet18")
     add_default_cache(group)

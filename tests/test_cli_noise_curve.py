@@ -192,3 +192,20 @@ def test_real_images_are_embedded_once_and_equal_the_python_api(lc25000_dir, run
     second = run_cli("noise-curve", *argv)
     assert forward_count() == forwards, "the second run reads the cache"
     assert second.out == first.out
+
+
+@pytest.mark.parametrize("command", ["noise-curve", "active"])
+def test_without_matplotlib_says_what_to_install(
+    command, run_cli, embeddings_file, tmp_path, monkeypatch
+):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a),
+    )
+    result = run_cli(command, embeddings_file(), "--out-dir", tmp_path / "out")
+    result.assert_one_line_error(1, "matplotlib", "pip install 'skhisto[plot]'")
+    assert not (tmp_path / "out").exists()

@@ -4,7 +4,7 @@ import argparse
 
 from ._backbone_options import announce
 from ._errors import CommandError, positive_int
-from ._labelled import add_choices, add_seed_argument, labelled_input, show_results
+from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input, show_results
 from ._report import add_out_dir_argument, check_out_dir
 
 NAME = "active"
@@ -88,7 +88,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    out_dir = check_out_dir(args.out_dir)
+    out_dir = check_outputs(args)
     checkpoints = _checkpoint_dir(args.checkpoint_dir)
     data = labelled_input(
         args, min_per_class=2, what="the stratified --test-size split", images=False

@@ -13,7 +13,14 @@ from pathlib import Path
 from ._backbone_options import announce
 from ._errors import CommandError
 from ._inputs import read_input
-from ._report import EMBEDDING_FORMATS, format_table, read_embeddings, save_figure, write_csv
+from ._report import (
+    EMBEDDING_FORMATS,
+    check_out_dir,
+    format_table,
+    read_embeddings,
+    save_figure,
+    write_csv,
+)
 
 
 @dataclass
@@ -24,6 +31,17 @@ class LabelledInput:
     embeddings: object = None
     paths: list = None
     kind: str = "embeddings file"
+
+
+def check_outputs(args):
+    """The --out-dir, writable, and matplotlib for its PNG: checked before any work starts."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CommandError(
+            f"skhisto {args.command} draws a PNG with matplotlib; pip install 'skhisto[plot]'"
+        )
+    return check_out_dir(args.out_dir)
 
 
 def add_seed_argument(parser, seeds):

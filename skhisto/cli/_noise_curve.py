@@ -18,8 +18,8 @@ from ._backbone_options import (
     short_weights,
 )
 from ._errors import CommandError, positive_int
-from ._labelled import add_choices, add_seed_argument, labelled_input, show_results
-from ._report import add_out_dir_argument, check_out_dir
+from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input, show_results
+from ._report import add_out_dir_argument
 
 NAME = "noise-curve"
 HELP = "the label-noise experiment: balanced accuracy per noise rate and head"
@@ -122,7 +122,7 @@ def add_arguments(parser):
 def run(args):
     from ..model_selection._noise_curve import _checked_rates
 
-    out_dir = check_out_dir(args.out_dir)
+    out_dir = check_outputs(args)
     try:
         rates = _checked_rates(args.rates).tolist()
     except ValueError as exc:

@@ -91,3 +91,40 @@ def run_cli(capsys):
         return CliResult(str(argv[0]), code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def embeddings_file(tmp_path):
+    """``embeddings_file(labels=True)``: a .npz as `skhisto embed` writes (90 x 16, 3 classes)."""
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    def write(labels=True, name="emb.npz"):
+        X, y = make_classification(
+            n_samples=90, n_features=16, n_informative=6, n_classes=3, random_state=0
+        )
+        names = np.array(["adenocarcinoma", "benign", "squamous"])[y] if labels else [""] * len(y)
+        path = tmp_path / name
+        np.savez(
+            path,
+            embeddings=X.astype(np.float32),
+            paths=np.array([f"tile_{i}.png" for i in range(len(y))]),
+            labels=np.asarray(names, dtype=str),
+        )
+        return path
+
+    return write
+
+
+@pytest.fixture
+def blocker(tmp_path):
+    """A file where a folder should be: no path under it can be created, even by root."""
+    path = tmp_path / "blocker"
+    path.write_text("a file where a folder should be")
+    return path
+
+
+def fill_argv(argv, out_dir, **names):
+    """``argv`` with its ``{name}`` placeholders filled, plus ``--out-dir out_dir`` unless given."""
+    argv = [arg.format(**names) for arg in argv]
+    return argv if "--out-dir" in argv else [*argv, "--out-dir", str(out_dir)]

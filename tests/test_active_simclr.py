@@ -293,4 +293,4 @@ def test_plot_learning_curve_draws_score_against_images_used(fitted):
 
     ax = plot_learning_curve(fitted)
     np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [8, 16, 24])
-    assert ax.get_xlabel() == "n images"
+    assert ax.get_xlabel() == "images used"

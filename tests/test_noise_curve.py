@@ -149,7 +149,7 @@ def test_plot_from_curve_table_and_from_cv_results(embeddings):
     ).fit(X[:150], y[:150])
     ax = plot_noise_robustness(search.cv_results_)
     labels = sorted(text.get_text() for text in ax.get_legend().get_texts())
-    assert labels == ["clf__estimator__C=0.1", "clf__estimator__C=1.0"]
+    assert labels == ["C=0.1", "C=1.0"]
     assert all(len(line.get_xdata()) == 2 for line in ax.get_lines())
     with pytest.raises(TypeError, match="noise_robustness_curve DataFrame"):
         plot_noise_robustness([1, 2])

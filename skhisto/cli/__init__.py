@@ -1,4 +1,4 @@
-"""The ``skhisto`` command: ``skhisto backbones`` and ``skhisto embed``.
+"""The ``skhisto`` command: ``backbones``, ``embed``, ``noise-curve``, ``active``, ...
 
 Each subcommand lives in its own module and imports torch only when it runs,
 so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
@@ -6,16 +6,18 @@ so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
 
 import argparse
 
-from . import _backbones, _embed
+from . import _active, _backbones, _embed, _noise_curve
 from ._errors import Parser, run_command
 
 #: One module per subcommand: NAME, HELP, DESCRIPTION, EPILOG, add_arguments(parser), run(args).
-COMMANDS = (_backbones, _embed)
+COMMANDS = (_backbones, _embed, _noise_curve, _active)
 
 EPILOG = """\
 examples:
   skhisto backbones
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
+  skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained
+  skhisto active emb.npz --strategy random coreset typiclust
 
 exit status: 0 success, 1 the run failed, 2 a wrong command line, 130 interrupted.
 Run `skhisto COMMAND --help` for a command's options.

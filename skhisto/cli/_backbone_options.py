@@ -1,8 +1,10 @@
 """The backbone options of every command that embeds images (``embed``, ``noise-curve``, ...)."""
 
+import os
 import sys
+from pathlib import Path
 
-from ._errors import positive_int
+from ._errors import CommandError, positive_int
 
 RANDOM_INIT = "random initialisation instead of the published weights (seeded by --random-state)"
 
@@ -41,6 +43,35 @@ def add_backbone_arguments(parser, *, default=None):
     return group
 
 
+def default_cache_dir():
+    """The user's embedding cache: ``$SKHISTO_CACHE``, else ``<XDG cache>/skhisto/embeddings``."""
+    if os.environ.get("SKHISTO_CACHE"):
+        return Path(os.environ["SKHISTO_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "skhisto" / "embeddings"
+
+
+def add_default_cache(group):
+    """Make the cache on by default (``--cache`` picks the folder, ``--no-cache`` turns it off)."""
+    group.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help=f"embed without a cache (default: --cache {default_cache_dir()}, or $SKHISTO_CACHE)",
+    )
+
+
+def cache_dir(args):
+    """The cache folder the options name: ``--cache``, the user's default, or None."""
+    if not hasattr(args, "use_cache"):  # a command whose cache is off by default
+        return args.cache
+    if not args.use_cache:
+        if args.cache:
+            raise CommandError("--cache and --no-cache contradict each other; pass one")
+        return None
+    return Path(args.cache) if args.cache else default_cache_dir()
+
+
 def make_embedder(args, **params):
     """The ``FoundationEmbedder`` the options describe (seeded by ``args.random_state``)."""
     from ..embedding import FoundationEmbedder
@@ -53,12 +84,16 @@ def make_embedder(args, **params):
 
 def describe_weights(args):
     """What the backbone's weights are, in words: said next to every number it produces."""
+    if args.weights is None and not args.pretrained:
+        return f"{short_weights(args)}, not pretrained: pass --weights FILE for real weights"
+    return short_weights(args)
+
+
+def short_weights(args):
+    """The weights in a few words, for a plot's title."""
     if args.weights is not None:
         return f"weights from {args.weights}"
-    if args.pretrained:
-        return "pretrained weights"
-    seed = args.random_state
-    return f"random init (seed {seed}), not pretrained: pass --weights FILE for real weights"
+    return "pretrained weights" if args.pretrained else f"random init (seed {args.random_state})"
 
 
 def announce(command, message):

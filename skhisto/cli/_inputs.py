@@ -7,7 +7,7 @@ from pathlib import Path
 from ._errors import CommandError
 
 
-def read_input(source):
+def read_input(source, *, max_per_class=None, random_state=None):
     """Image paths and labels (None when unlabelled) listed by ``source``, and its kind.
 
     Parameters
@@ -17,6 +17,10 @@ def read_input(source):
         class names), a flat folder of images (no labels), or a CSV file with a
         ``path`` column and an optional ``label`` column (relative paths are
         resolved against the CSV's folder).
+    max_per_class, random_state : int, optional
+        Keep a seeded draw of at most ``max_per_class`` images of each class
+        folder (as :func:`~skhisto.datasets.load_image_folder`); other inputs
+        are read whole.
 
     Returns
     -------
@@ -31,7 +35,7 @@ def read_input(source):
             f"INPUT {source!r} does not exist; pass an image folder or a CSV with a path column"
         )
     if path.is_dir():
-        return _read_folder(path)
+        return _read_folder(path, max_per_class, random_state)
     if path.suffix.lower() != ".csv":
         raise CommandError(
             f"INPUT {source!r} is a file but not a .csv; pass an image folder or a CSV with a "
@@ -40,13 +44,13 @@ def read_input(source):
     return _read_csv(path)
 
 
-def _read_folder(root):
+def _read_folder(root, max_per_class=None, random_state=None):
     from ..datasets import load_image_folder
     from ..io import IMAGE_EXTENSIONS
 
     entries = [e for e in sorted(os.scandir(root), key=lambda e: e.name) if e.name[0] != "."]
     if any(e.is_dir() for e in entries):
-        data = load_image_folder(root)
+        data = load_image_folder(root, max_per_class=max_per_class, random_state=random_state)
         labels = [data.target_names[i] for i in data.target]
         kind = f"ImageFolder, {len(data.target_names)} classes"
         return data.paths.tolist(), labels, kind

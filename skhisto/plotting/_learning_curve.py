@@ -5,7 +5,7 @@ import numpy as np
 from ._mpl import require_pyplot
 
 
-def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None):
+def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylabel=None):
     """Plot score against the selected count for one or several active-learning runs.
 
     Parameters
@@ -24,30 +24,74 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None):
     ax : matplotlib Axes, default=None
         Axes to draw on; a new figure's when None.
     title : str, default=None
+    ylabel : str, default=None
+        The y-axis label; by default the learners' ``scoring`` when ``y`` is
+        ``"score"`` and they all share one named scorer (``balanced_accuracy``
+        is written "balanced accuracy"), else ``y``.
 
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skhisto import ActiveLearner, RandomSampling, UncertaintySampling
+    >>> from skhisto.plotting import plot_learning_curve
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> strategies = {"random": RandomSampling(random_state=0), "entropy": UncertaintySampling()}
+    >>> runs = {
+    ...     name: ActiveLearner(
+    ...         LogisticRegression(), strategy, n_rounds=3, scoring="balanced_accuracy"
+    ...     ).fit(X[:150], y[:150], X_test=X[150:], y_test=y[150:])
+    ...     for name, strategy in strategies.items()
+    ... }
+    >>> ax = plot_learning_curve(runs)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('labeled samples', 'balanced accuracy')
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['random', 'entropy']
     """
     plt = require_pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    curves = results if isinstance(results, dict) else {None: results}
-    curves = {label: _histories(runs) for label, runs in curves.items()}
+    runs = results if isinstance(results, dict) else {None: results}
+    curves = {label: _histories(run) for label, run in runs.items()}
     x = _count_key(curves) if x is None else x
     for label, histories in curves.items():
         xs, mean, std = _mean_curve(histories, x, y)
         (line,) = ax.plot(xs, mean, marker="o", markersize=3, label=label)
         if np.any(std > 0):
             ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set_xlabel(x.replace("_", " "))
-    ax.set_ylabel(y.replace("_", " "))
+    ax.set_xlabel(_AXIS_NAMES.get(x, x.replace("_", " ")))
+    ax.set_ylabel(ylabel or _score_name(runs.values(), y).replace("_", " "))
     if title:
         ax.set_title(title)
     if any(label is not None for label in curves):
         ax.legend()
     ax.grid(alpha=0.3)
     return ax
+
+
+#: Axis text of the counts a history records.
+_AXIS_NAMES = {"n_labeled": "labeled samples", "n_images": "images used"}
+
+
+def _score_name(runs, y):
+    """The scorer the learners among ``runs`` share, when ``y`` is their score; else ``y``."""
+    if y != "score":
+        return y
+    learners = []
+    for run in runs:
+        learners += (
+            [run] if hasattr(run, "history_") else [r for r in run if hasattr(r, "history_")]
+        )
+    names = {getattr(learner, "scoring", None) for learner in learners}
+    (name,) = names if len(names) == 1 else (None,)
+    return name if isinstance(name, str) else y
 
 
 def _histories(runs):

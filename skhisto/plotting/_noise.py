@@ -10,6 +10,27 @@ def _describe(value):
     return type(value).__name__ if hasattr(value, "get_params") else repr(value)
 
 
+def _metric_label(metric):
+    """Axis text of a scorer name: ``balanced_accuracy`` -> ``balanced accuracy``."""
+    return metric.replace("_", " ")
+
+
+def _line_labels(params, others):
+    """Legend text of each setting: the value alone when it is one estimator parameter, else
+    ``name=value`` pairs with the short names (the last ``__`` component) when they are unique."""
+    short = [name.rsplit("__", 1)[-1] for name in others]
+    names = short if len(set(short)) == len(short) else others
+    estimators_only = len(others) == 1 and all(hasattr(p[others[0]], "get_params") for p in params)
+    if estimators_only:
+        return [_describe(setting[others[0]]) for setting in params]
+    return [
+        ", ".join(
+            f"{name}={_describe(setting[key])}" for name, key in zip(names, others, strict=True)
+        )
+        for setting in params
+    ]
+
+
 def _rate_param(params):
     candidates = [name for name in params if name == "rate" or name.endswith("__rate")]
     if len(candidates) != 1:
@@ -47,8 +68,8 @@ def _curves_from_cv_results(cv_results, rate_param, metric):
         if name != rate_param and len({_describe(p[name]) for p in params}) > 1
     ]
     curves = {}
-    for setting, mean, std in zip(params, means, stds, strict=True):
-        label = ", ".join(f"{name}={_describe(setting[name])}" for name in others)
+    labels = _line_labels(params, others)
+    for setting, label, mean, std in zip(params, labels, means, stds, strict=True):
         curves.setdefault(label, []).append((setting[rate_param], mean, std))
     return {
         label: tuple(np.array(v) for v in zip(*sorted(points), strict=True))
@@ -74,19 +95,63 @@ def _curves_from_table(table, group_by, metric):
     return curves
 
 
+def _search_metric(search, metric):
+    """(cv_results_ key, scorer name) of a fitted search; a multi-metric one plots ``refit``'s."""
+    from sklearn.base import is_classifier
+
+    scoring = search.scoring
+    if metric is not None:
+        return metric, metric
+    if isinstance(scoring, str):
+        return "score", scoring
+    if scoring is None:  # the estimator's own score: accuracy for a classifier
+        return "score", "accuracy" if is_classifier(search.estimator) else "score"
+    if callable(scoring):
+        return "score", getattr(scoring, "__name__", "score")
+    if isinstance(search.refit, str):
+        return search.refit, search.refit
+    raise ValueError(
+        f"the search has several scorers {sorted(scoring)}; pass metric= naming the one to plot."
+    )
+
+
+def _table_metric(table, metric):
+    """The table's score column and its scorer's name (the ``scoring`` column, when one)."""
+    if metric is not None or "scoring" not in table or table["scoring"].nunique() != 1:
+        return metric or "score", metric or "score"
+    name = str(table["scoring"].iloc[0])
+    return "score", name if name.isidentifier() else "score"
+
+
+def _curves(results, rate_param, metric, group_by):
+    """{label: (rates, means, stds)} and the metric's name, from any accepted ``results``."""
+    if hasattr(results, "cv_results_"):
+        key, name = _search_metric(results, metric)
+        return _curves_from_cv_results(results.cv_results_, rate_param, key), name
+    if isinstance(results, dict):
+        return _curves_from_cv_results(results, rate_param, metric or "score"), metric or "score"
+    if hasattr(results, "groupby"):
+        key, name = _table_metric(results, metric)
+        return _curves_from_table(results, group_by, key), name
+    raise TypeError(
+        "results must be a noise_robustness_curve DataFrame, a fitted search or its cv_results_ "
+        f"dict, got {type(results).__name__}."
+    )
+
+
 def plot_noise_robustness(
-    results, *, ax=None, rate_param=None, metric=None, group_by=None, title=None
+    results, *, ax=None, rate_param=None, metric=None, group_by=None, title=None, ylabel=None
 ):
     """Plot mean score (with a one-standard-deviation band) against noise rate.
 
     Parameters
     ----------
-    results : pandas.DataFrame or dict
-        Either the table of
-        :func:`skhisto.model_selection.noise_robustness_curve` (one row per
-        rate and fold), or a search's ``cv_results_`` whose grid includes a
-        noise rate (e.g. ``clf__noise__rate``); one line is drawn per
-        setting of the other searched parameters.
+    results : pandas.DataFrame, fitted search or dict
+        The table of :func:`skhisto.model_selection.noise_robustness_curve`
+        (one row per rate and fold), a fitted
+        :class:`~sklearn.model_selection.GridSearchCV` whose grid includes a
+        noise rate (e.g. ``clf__noise__rate``), or its ``cv_results_``; one
+        line is drawn per setting of the other searched parameters.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure is made when None.
     rate_param : str, optional
@@ -94,35 +159,60 @@ def plot_noise_robustness(
         when exactly one parameter is named ``rate`` or ends in ``__rate``).
     metric : str, optional
         The score to plot: the table's column (default ``"score"``) or the
-        scorer name of a multi-metric search (default ``"score"``).
+        scorer name of a multi-metric search (default: its ``refit`` scorer).
     group_by : str or list of str, optional
         Table columns that separate the lines (default: ``estimator`` and
         ``noise`` when they vary).
     title : str, optional
         Axes title.
+    ylabel : str, optional
+        The y-axis label. By default it names the metric: the search's
+        ``scoring`` or the table's ``scoring`` column (``balanced_accuracy``
+        is written "balanced accuracy"), else ``metric``.
 
     Returns
     -------
     ax : matplotlib Axes
+
+    Notes
+    -----
+    The legend names each line by what separates it: the estimator's class
+    name (``MLPHead``) when the search varies one estimator parameter besides
+    the rate, else ``name=value`` pairs with short parameter names
+    (``estimator=MLPHead, loss='gce'``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skhisto import NoisyLabelClassifier, UniformNoise
+    >>> from skhisto.plotting import plot_noise_robustness
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = NoisyLabelClassifier(LogisticRegression(), UniformNoise(random_state=0))
+    >>> grid = {
+    ...     "noise__rate": [0.0, 0.4],
+    ...     "estimator": [LogisticRegression(max_iter=500), DecisionTreeClassifier(random_state=0)],
+    ... }
+    >>> search = GridSearchCV(model, grid, scoring="balanced_accuracy", cv=2).fit(X, y)
+    >>> ax = plot_noise_robustness(search)
+    >>> ax.get_ylabel()
+    'balanced accuracy (clean test labels)'
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['LogisticRegression', 'DecisionTreeClassifier']
     """
     plt = require_pyplot()
-    metric = metric or "score"
-    if isinstance(results, dict):
-        curves = _curves_from_cv_results(results, rate_param, metric)
-    elif hasattr(results, "groupby"):
-        curves = _curves_from_table(results, group_by, metric)
-    else:
-        raise TypeError(
-            "results must be a noise_robustness_curve DataFrame or a search's cv_results_ "
-            f"dict, got {type(results).__name__}."
-        )
+    curves, name = _curves(results, rate_param, metric, group_by)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     for label, (rates, means, stds) in curves.items():
         (line,) = ax.plot(rates, means, marker="o", label=label or None)
         ax.fill_between(rates, means - stds, means + stds, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("training label-noise rate")
-    ax.set_ylabel(f"{metric} (clean test labels)")
+    ax.set_ylabel(ylabel or f"{_metric_label(name)} (clean test labels)")
     if any(curves):
         ax.legend(fontsize="small")
     if title:

@@ -1,0 +1,125 @@
+"""What the experiment commands share: a labelled input checked before any work, the results shown.
+
+``noise-curve`` and ``active`` read labelled images or a labelled embeddings file,
+refuse too small a class before anything is embedded or trained, and end with the
+same three outputs: the table on stdout (or JSON), a CSV and a PNG in ``--out-dir``.
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._backbone_options import announce
+from ._errors import CommandError
+from ._inputs import read_input
+from ._report import (
+    EMBEDDING_FORMATS,
+    check_out_dir,
+    format_table,
+    read_embeddings,
+    save_figure,
+    write_csv,
+)
+
+
+@dataclass
+class LabelledInput:
+    """Labels, and either embeddings (an embeddings file) or image paths."""
+
+    labels: object
+    embeddings: object = None
+    paths: list = None
+    kind: str = "embeddings file"
+
+
+def check_outputs(args):
+    """The --out-dir, writable, and matplotlib for its PNG: checked before any work starts."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CommandError(
+            f"skhisto {args.command} draws a PNG with matplotlib; pip install 'skhisto[plot]'"
+        )
+    return check_out_dir(args.out_dir)
+
+
+def add_seed_argument(parser, seeds):
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"seeds {seeds} (default: 0)",
+    )
+
+
+def add_choices(parser, flag, choices, text):
+    """An option taking one or more of ``choices`` (all by default), each run and compared."""
+    parser.add_argument(
+        flag,
+        nargs="+",
+        choices=choices,
+        default=list(choices),
+        metavar="NAME",
+        help=f"{text}: one or more of {', '.join(choices)} (default: all)",
+    )
+
+
+def is_embeddings_file(source):
+    return Path(source).suffix.lower() in EMBEDDING_FORMATS
+
+
+def labelled_input(args, *, min_per_class, what, images=True):
+    """Read ``args.input``; a CommandError when it is unlabelled or a class is too small."""
+    import numpy as np
+
+    if not images and Path(args.input).is_dir():
+        raise CommandError(
+            f"EMBEDDINGS {args.input!r} is a folder: embed it first with "
+            f"`skhisto embed {args.input} --backbone NAME --out emb.npz`, then pass emb.npz"
+        )
+    if is_embeddings_file(args.input) or not images:
+        X, labels, _ = read_embeddings(args.input)
+        data = LabelledInput(labels, embeddings=X)
+        hint = "write it with `skhisto embed` from class folders or a CSV with a 'label' column"
+    else:
+        per_class = getattr(args, "per_class", None)
+        paths, labels, kind = read_input(
+            args.input, max_per_class=per_class, random_state=args.random_state
+        )
+        data = LabelledInput(labels, paths=paths, kind=kind)
+        hint = "pass class folders (<root>/<class>/<image>) or a CSV with a 'label' column"
+    if data.labels is None or any(label == "" for label in data.labels):
+        name = "INPUT" if images else "EMBEDDINGS"
+        raise CommandError(f"{name} {args.input!r} has no labels (or some empty ones); {hint}")
+    data.labels = np.asarray(data.labels)
+    _check_classes(args.input, data.labels, min_per_class, what)
+    return data
+
+
+def _check_classes(source, labels, min_per_class, what):
+    counts = Counter(labels.tolist())
+    if len(counts) < 2:
+        raise CommandError(f"INPUT {source!r} has one class {sorted(counts)}; it needs at least 2")
+    label, count = min(counts.items(), key=lambda item: item[1])
+    if count < min_per_class:
+        raise CommandError(
+            f"INPUT {source!r}: class {label!r} has {count} images, {what} needs at least "
+            f"{min_per_class} per class"
+        )
+
+
+def show_results(
+    args, *, title, rows, columns, csv_columns, csv_path, plot, png_path, table_rows=None
+):
+    """Print the table (or, with --json, ``rows`` as JSON) on stdout, then write ``rows`` as CSV
+    and the plot's PNG. ``table_rows`` (default ``rows``) is what the text table shows."""
+    if args.json:
+        print(json.dumps({"title": title, "rows": rows}, indent=2))
+    else:
+        table = format_table(rows if table_rows is None else table_rows, columns)
+        print(f"{title}\n\n{table}")
+    write_csv(csv_path, rows, csv_columns)
+    save_figure(plot(), png_path)
+    announce(args.command, f"wrote {csv_path} and {png_path}")

@@ -1,0 +1,211 @@
+"""`skhisto noise-curve`: the label-noise main job, its outputs, and one-line errors before work."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from conftest import fill_argv
+from PIL import Image
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from skhisto import FoundationEmbedder, LinearHead, MLPHead, NoisyLabelClassifier, UniformNoise
+from skhisto.datasets import load_image_folder
+from skhisto.embedding import forward_count
+
+SMALL = ["--rates", "0", "0.4", "--cv", "2", "--max-epochs", "3"]
+
+
+def api_search(X, y, rates, cv, max_epochs, seed=0):
+    """The Python API's search that `noise-curve` documents in its --help."""
+    heads = [
+        MLPHead(max_epochs=max_epochs, random_state=seed),
+        LinearHead(max_epochs=max_epochs, random_state=seed),
+    ]
+    model = NoisyLabelClassifier(heads[0], UniformNoise(random_state=seed))
+    search = GridSearchCV(
+        model,
+        {"noise__rate": rates, "estimator": heads},
+        cv=StratifiedKFold(cv, shuffle=True, random_state=seed),
+        scoring="balanced_accuracy",
+        refit=False,
+    )
+    return search.fit(X, y)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def api_scores(search, cv):
+    """{(rate, head): fold scores} of a fitted search."""
+    results = search.cv_results_
+    return {
+        (p["noise__rate"], type(p["estimator"]).__name__): [
+            results[f"split{k}_test_score"][i] for k in range(cv)
+        ]
+        for i, p in enumerate(results["params"])
+    }
+
+
+def test_help_exits_0_with_an_example(run_cli):
+    result = run_cli("noise-curve", "--help")
+    assert result.code == 0
+    examples = result.out.split("examples:")[1]
+    assert "skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained" in examples
+    assert "noise_curve.csv" in examples and "GridSearchCV" in examples
+
+
+def test_embeddings_file_equals_the_python_api(run_cli, embeddings_file, tmp_path):
+    source = embeddings_file()
+    out = tmp_path / "results"
+    result = run_cli("noise-curve", source, *SMALL, "--out-dir", out)
+    assert result.code == 0, result.err
+    data = np.load(source)
+    expected = api_scores(api_search(data["embeddings"], data["labels"], [0.0, 0.4], 2, 3), 2)
+    rows = read_csv(out / "noise_curve.csv")
+    assert [(float(r["rate"]), r["head"]) for r in rows] == [
+        (0.0, "MLPHead"),
+        (0.0, "LinearHead"),
+        (0.4, "MLPHead"),
+        (0.4, "LinearHead"),
+    ]
+    for row in rows:
+        folds = [float(row["fold_1"]), float(row["fold_2"])]
+        np.testing.assert_allclose(folds, expected[(float(row["rate"]), row["head"])])
+        assert float(row["balanced_accuracy_mean"]) == pytest.approx(np.mean(folds))
+        assert row["n_images"] == "90" and row["weights"] == f"embeddings read from {source}"
+    assert (out / "noise_curve.png").stat().st_size > 0
+    # stdout: the title naming the metric and the source, then one line per rate x head
+    lines = result.out.strip().splitlines()
+    assert lines[0].startswith("Balanced accuracy on clean test labels") and str(source) in lines[0]
+    assert lines[2].split() == ["rate", "head", "balanced_accuracy_mean", "balanced_accuracy_std"]
+    assert lines[3].split()[:3] == [
+        "0.000",
+        "MLPHead",
+        f"{float(rows[0]['balanced_accuracy_mean']):.3f}",
+    ]
+    assert len(lines) == 3 + len(rows)
+    assert "grid search fits" in result.err and "8 fits: 2 rates x 2 heads x 2 folds" in result.err
+
+
+def test_json_output_one_head_asymmetric_noise(run_cli, embeddings_file, tmp_path):
+    argv = ["--heads", "linear", "--noise", "asymmetric", "--json", "--out-dir", tmp_path / "r"]
+    result = run_cli("noise-curve", embeddings_file(), *SMALL, *argv)
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert [(r["rate"], r["head"], r["noise"]) for r in payload["rows"]] == [
+        (0.0, "LinearHead", "asymmetric"),
+        (0.4, "LinearHead", "asymmetric"),
+    ]
+    assert read_csv(tmp_path / "r" / "noise_curve.csv")[1]["noise"] == "asymmetric"
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    """2 classes x 3 random PNGs."""
+    rng = np.random.default_rng(0)
+    for name in ("benign", "tumour"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    return tmp_path / "images"
+
+
+def unlabelled_csv(tiny_folder):
+    listing = tiny_folder.parent / "tiles.csv"
+    listing.write_text("path\n" + "".join(f"images/benign/{i}.png\n" for i in range(3)))
+    return listing
+
+
+BAD_INPUTS = [
+    ("missing", ["{tmp}/nowhere"], 1, ["INPUT", "nowhere", "does not exist"]),
+    ("missing embeddings", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
+    ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
+    ("csv without labels", ["{csv}"], 1, ["tiles.csv", "has no labels"]),
+    ("rate 1", ["{folder}", "--rates", "0", "1"], 2, ["--rates", "[0, 1)", "'1'"]),
+    ("rate -0.1", ["{folder}", "--rates", "-0.1"], 2, ["--rates", "'-0.1'"]),
+    ("repeated rate", ["{folder}", "--rates", "0.2", "0.2"], 1, ["--rates", "repeated"]),
+    ("unknown head", ["{folder}", "--heads", "mlp", "svm"], 2, ["--heads", "'svm'"]),
+    ("one fold", ["{folder}", "--cv", "1"], 2, ["--cv", "at least 2 folds"]),
+    ("too few per class", ["{folder}"], 1, ["'benign' has 3 images", "--cv 5"]),
+    ("unwritable out-dir", ["{folder}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
+    ("unknown backbone", ["{folder}", "--cv", "2", "--backbone", "nope"], 1, ["nope"]),
+    (
+        "cache contradiction",
+        ["{folder}", "--cv", "2", "--cache", "{tmp}/c", "--no-cache"],
+        1,
+        ["--no-cache"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "case, argv, code, words", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
+)
+def test_bad_input_is_one_line_before_any_work(
+    case, argv, code, words, run_cli, embeddings_file, tiny_folder, blocker, tmp_path
+):
+    names = {
+        "tmp": tmp_path,
+        "unlabelled": embeddings_file(labels=False),
+        "csv": unlabelled_csv(tiny_folder),
+        "folder": tiny_folder,
+        "blocker": blocker,
+    }
+    argv = fill_argv(argv, tmp_path / "out", **names)
+    forwards = forward_count()
+    result = run_cli("noise-curve", *argv, "--no-pretrained", "--image-size", "16")
+    result.assert_one_line_error(code, *words)
+    assert forward_count() == forwards, "nothing was embedded"
+    assert not (tmp_path / "out" / "noise_curve.csv").exists()
+
+
+@pytest.mark.slow  # embeds 30 real LC25000 tiles and trains 8 heads
+def test_real_images_are_embedded_once_and_equal_the_python_api(lc25000_dir, run_cli, tmp_path):
+    cache, out = tmp_path / "cache", tmp_path / "results"
+    argv = [lc25000_dir, "--no-pretrained", "--image-size", "32", "--per-class", "10"]
+    argv += [*SMALL, "--cache", cache, "--out-dir", out]
+    forwards = forward_count()
+    first = run_cli("noise-curve", *argv)
+    assert first.code == 0, first.err
+    assert forward_count() - forwards == 30
+    title = first.out.splitlines()[0]
+    assert "30 images (ImageFolder, 3 classes)" in title
+    assert "backbone resnet18 at 32 px, random init (seed 0), not pretrained" in title
+
+    data = load_image_folder(lc25000_dir, max_per_class=10, random_state=0)
+    X = FoundationEmbedder(
+        "resnet18", pretrained=False, image_size=32, random_state=0
+    ).fit_transform(data.paths)
+    y = np.asarray(data.target_names)[data.target]
+    expected = api_scores(api_search(X, y, [0.0, 0.4], 2, 3), 2)
+    rows = read_csv(out / "noise_curve.csv")
+    for row in rows:
+        folds = [float(row["fold_1"]), float(row["fold_2"])]
+        np.testing.assert_allclose(folds, expected[(float(row["rate"]), row["head"])])
+        assert (row["backbone"], row["weights"]) == ("resnet18", "random init (seed 0)")
+
+    forwards = forward_count()
+    second = run_cli("noise-curve", *argv)
+    assert forward_count() == forwards, "the second run reads the cache"
+    assert second.out == first.out
+
+
+@pytest.mark.parametrize("command", ["noise-curve", "active"])
+def test_without_matplotlib_says_what_to_install(
+    command, run_cli, embeddings_file, tmp_path, monkeypatch
+):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a),
+    )
+    result = run_cli(command, embeddings_file(), "--out-dir", tmp_path / "out")
+    result.assert_one_line_error(1, "matplotlib", "pip install 'skhisto[plot]'")
+    assert not (tmp_path / "out").exists()

@@ -1,4 +1,4 @@
-"""The ``skhisto`` command: ``skhisto backbones`` and ``skhisto embed``.
+"""The ``skhisto`` command: ``backbones``, ``embed``, ``simclr``, ``active-simclr``, ``fetch``.
 
 Each subcommand lives in its own module and imports torch only when it runs,
 so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
@@ -6,16 +6,19 @@ so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
 
 import argparse
 
-from . import _backbones, _embed
+from . import _active_simclr, _backbones, _embed, _fetch, _simclr
 from ._errors import Parser, run_command
 
 #: One module per subcommand: NAME, HELP, DESCRIPTION, EPILOG, add_arguments(parser), run(args).
-COMMANDS = (_backbones, _embed)
+COMMANDS = (_backbones, _embed, _simclr, _active_simclr, _fetch)
 
 EPILOG = """\
 examples:
   skhisto backbones
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
+  skhisto simclr ../shared/data/lc25000_lung --out encoder.safetensors --image-size 64 --epochs 5
+  skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset --max-images 60
+  skhisto fetch crc-val-he-7k --dest ~/skhisto_data
 
 exit status: 0 success, 1 the run failed, 2 a wrong command line, 130 interrupted.
 Run `skhisto COMMAND --help` for a command's options.

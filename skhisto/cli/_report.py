@@ -24,15 +24,15 @@ def add_out_dir_argument(parser, default):
     )
 
 
-def check_out_dir(out_dir):
-    """Create ``out_dir`` and prove it writable before any work starts."""
+def check_out_dir(out_dir, option="--out-dir"):
+    """Create ``out_dir`` (given as ``option``) and prove it writable before any work starts."""
     from ..utils import ensure_writable_dir
 
     try:
-        return ensure_writable_dir(Path(out_dir), "--out-dir")
+        return ensure_writable_dir(Path(out_dir), option)
     except OSError as exc:
         reason = exc.strerror or exc
-        raise CommandError(f"cannot write --out-dir {str(out_dir)!r}: {reason}") from exc
+        raise CommandError(f"cannot write {option} {str(out_dir)!r}: {reason}") from exc
 
 
 def format_table(rows, columns):

@@ -1,5 +1,7 @@
 """``skhisto fetch``: download (or unpack a local archive of) a public histology dataset."""
 
+import os
+
 from ._backbone_options import announce
 from ._errors import CommandError
 from ._report import format_table
@@ -51,8 +53,13 @@ def run(args):
 
     if args.part != "lung" and args.dataset != "lc25000":
         raise CommandError(f"--part is for lc25000, not {args.dataset}")
+    if args.archive is not None and not os.path.isfile(args.archive):
+        raise CommandError(f"--archive {args.archive!r} does not exist or is not a file")
     kwargs = {"part": args.part} if args.dataset == "lc25000" else {}
-    home = datasets.get_data_home(args.dest)
+    try:
+        home = datasets.get_data_home(args.dest)
+    except OSError as exc:
+        raise CommandError(f"cannot use --dest {args.dest!r}: {exc.strerror or exc}") from exc
     announce(
         NAME, f"{args.dataset} into {home}" + (f" from {args.archive}" if args.archive else "")
     )
@@ -75,7 +82,5 @@ def run(args):
 
 def _folder_of(data):
     """The ImageFolder root: the folder common to all images, above the class folder if one."""
-    import os
-
     common = os.path.commonpath(list(data.paths))
     return os.path.dirname(common) if len(data.target_names) == 1 else common

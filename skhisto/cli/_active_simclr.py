@@ -133,7 +133,10 @@ def _make_learner(args):
 
     from .. import ActiveSimCLR, LinearHead
 
-    probe = LinearHead(max_epochs=args.probe_epochs, lr=1e-3, device=args.device)
+    # Seeded here: ActiveSimCLR seeds an unset random_state of the proxy, not of a pipeline step.
+    probe = LinearHead(
+        max_epochs=args.probe_epochs, lr=1e-3, device=args.device, random_state=args.random_state
+    )
     return ActiveSimCLR(
         make_simclr(args, verbose=True),
         make_strategy(args.strategy, args.random_state),

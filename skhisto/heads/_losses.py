@@ -63,7 +63,18 @@ def _true_class_proba(logits, target):
 
 
 class CrossEntropy(WeightedMeanLoss):
-    """Categorical cross-entropy ``-log p_y``."""
+    """Categorical cross-entropy ``-log p_y``.
+
+    Examples
+    --------
+    The second sample's label disagrees with a confident prediction:
+
+    >>> import torch
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> from skhisto.heads import CrossEntropy
+    >>> round(CrossEntropy()(logits, target).item(), 4)
+    1.1269
+    """
 
     def per_sample(self, logits, target):
         return F.cross_entropy(logits, target, reduction="none")
@@ -80,6 +91,16 @@ class GeneralizedCrossEntropy(WeightedMeanLoss):
     q : float in (0, 1], default=0.7
         The value of Zhang & Sabuncu's experiments.
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    The second sample's label disagrees with a confident prediction:
+
+    >>> import torch
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> from skhisto.heads import GeneralizedCrossEntropy
+    >>> round(GeneralizedCrossEntropy(q=0.7)(logits, target).item(), 4)
+    0.6138
     """
 
     def __init__(self, q=0.7, weight=None):
@@ -112,6 +133,16 @@ class SymmetricCrossEntropy(WeightedMeanLoss):
     log_zero : float, default=-4.0
         The truncated ``log 0`` (the paper's ``A``).
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    The second sample's label disagrees with a confident prediction:
+
+    >>> import torch
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> from skhisto.heads import SymmetricCrossEntropy
+    >>> round(SymmetricCrossEntropy()(logits, target).item(), 4)
+    2.1127
     """
 
     def __init__(self, alpha=0.1, beta=1.0, log_zero=-4.0, weight=None):
@@ -138,6 +169,16 @@ class NormalizedCrossEntropyReverse(WeightedMeanLoss):
     log_zero : float, default=-4.0
         The truncated ``log 0`` of the reverse cross-entropy.
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    The second sample's label disagrees with a confident prediction:
+
+    >>> import torch
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> from skhisto.heads import NormalizedCrossEntropyReverse
+    >>> round(NormalizedCrossEntropyReverse()(logits, target).item(), 4)
+    2.5
     """
 
     def __init__(self, alpha=1.0, beta=1.0, log_zero=-4.0, weight=None):
@@ -151,7 +192,18 @@ class NormalizedCrossEntropyReverse(WeightedMeanLoss):
 
 
 class MeanAbsoluteError(WeightedMeanLoss):
-    """Mean absolute error ``sum_k |e_y,k - p_k| = 2 (1 - p_y)``, bounded in ``[0, 2]``."""
+    """Mean absolute error ``sum_k |e_y,k - p_k| = 2 (1 - p_y)``, bounded in ``[0, 2]``.
+
+    Examples
+    --------
+    The second sample's label disagrees with a confident prediction:
+
+    >>> import torch
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> from skhisto.heads import MeanAbsoluteError
+    >>> round(MeanAbsoluteError()(logits, target).item(), 4)
+    1.0
+    """
 
     def per_sample(self, logits, target):
         return 2 * (1 - F.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1))
@@ -171,6 +223,16 @@ class Bootstrapping(WeightedMeanLoss):
     hard : bool, default=False
         Mix in the predicted class instead of the predicted distribution.
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    The second sample's label disagrees with a confident prediction:
+
+    >>> import torch
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> from skhisto.heads import Bootstrapping
+    >>> round(Bootstrapping(beta=0.8, hard=True)(logits, target).item(), 4)
+    0.9269
     """
 
     def __init__(self, beta=0.95, hard=False, weight=None):

@@ -15,7 +15,21 @@ _UINT16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 class ImageReadError(ValueError):
-    """An image file could not be decoded (missing, truncated or not an image)."""
+    """An image file could not be decoded (missing, truncated or not an image).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skhisto.io import ImageReadError, read_image
+    >>> path = os.path.join(tempfile.mkdtemp(), "tile.png")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"not a png")
+    >>> try:
+    ...     read_image(path)
+    ... except ImageReadError as exc:
+    ...     print(isinstance(exc, ValueError), "tile.png" in str(exc))
+    True True
+    """
 
 
 def _to_rgb(image, path):

@@ -28,6 +28,16 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None):
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skhisto.plotting import plot_learning_curve
+    >>> history = [{"n_labeled": 10, "score": 0.62}, {"n_labeled": 20, "score": 0.71}]
+    >>> ax = plot_learning_curve({"coreset": history})
+    >>> ax.get_xlabel(), ax.get_lines()[0].get_label(), ax.get_lines()[0].get_ydata().tolist()
+    ('n labeled', 'coreset', [0.62, 0.71])
+    >>> plt.close("all")
     """
     plt = require_pyplot()
     if ax is None:

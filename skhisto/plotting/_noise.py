@@ -104,6 +104,23 @@ def plot_noise_robustness(
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    One line per head, the mean over folds at each rate:
+
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from skhisto.plotting import plot_noise_robustness
+    >>> table = pd.DataFrame({
+    ...     "estimator": ["MLPHead"] * 4 + ["LinearHead"] * 4,
+    ...     "rate": [0.0, 0.0, 0.4, 0.4] * 2,
+    ...     "score": [0.90, 0.92, 0.80, 0.78, 0.88, 0.90, 0.70, 0.72],
+    ... })
+    >>> ax = plot_noise_robustness(table)
+    >>> {line.get_label(): line.get_ydata().round(2).tolist() for line in ax.get_lines()}
+    {'LinearHead': [0.89, 0.71], 'MLPHead': [0.91, 0.79]}
+    >>> plt.close("all")
     """
     plt = require_pyplot()
     metric = metric or "score"

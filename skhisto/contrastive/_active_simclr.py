@@ -150,7 +150,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     Two rounds on a pool of 8 images, 2 more each round, scored on 4 test images:
 
     >>> import numpy as np
-    >>> from skhisto import ActiveSimCLR, CoresetSampling, SimCLREmbedder
+    >>> from skhisto import ActiveSimCLR, CoresetSampling, LinearHead, SimCLREmbedder
     >>> rng = np.random.default_rng(0)
     >>> pool = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
     >>> labeled, y = pool[:4], np.array([0, 1, 0, 1])
@@ -158,8 +158,8 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     ...     image_size=32, batch_size=4, max_epochs=1, device="cpu", verbose=False
     ... )
     >>> model = ActiveSimCLR(
-    ...     simclr, CoresetSampling(device="cpu"), batch_size=2, n_rounds=2, n_candidates=4,
-    ...     random_state=0, verbose=False,
+    ...     simclr, CoresetSampling(device="cpu"), LinearHead(max_epochs=10),
+    ...     batch_size=2, n_rounds=2, n_candidates=4, random_state=0, verbose=False,
     ... ).fit(pool, X_labeled=labeled, y_labeled=y, X_test=pool[4:], y_test=y)
     >>> [record["n_images"] for record in model.history_], len(model.selected_)
     ([2, 4], 4)

@@ -64,6 +64,7 @@ def test_simclr_writes_encoder_table_and_plot_that_embed_loads(run_cli, images_c
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert all(np.isfinite(float(row["loss"])) and row["n_images"] == "8" for row in rows)
     assert r.out.splitlines()[0].split() == ["epoch", "loss", "time", "n_images"]
+    assert "resnet18 trained from random init (seed 0)" in r.out
     assert (tmp_path / "run" / "simclr.png").read_bytes()[:4] == b"\x89PNG"
 
     emb = tmp_path / "emb.npz"
@@ -121,7 +122,8 @@ def test_another_command_line_against_a_checkpoint_is_refused(run_cli, images_cs
     assert simclr(run_cli, images_csv, tmp_path, "first", *checkpoints).code == 0
     saved = (tmp_path / "ckpt" / _simclr.CHECKPOINT_NAME).read_bytes()
     r = simclr(run_cli, images_csv, tmp_path, "second", *checkpoints, "--temperature", "0.5")
-    errors(r).assert_one_line_error(1, "belongs to another run", "temperature=0.1 there, 0.5 now")
+    words = ("belongs to another run", "temperature=0.1 there, 0.5 now", "--checkpoint-dir")
+    errors(r).assert_one_line_error(1, *words)
     assert (tmp_path / "ckpt" / _simclr.CHECKPOINT_NAME).read_bytes() == saved
     assert not (tmp_path / "second" / "enc.safetensors").exists()
 
@@ -167,7 +169,10 @@ def test_active_simclr_runs_and_resumes_after_a_kill(run_cli, images_csv, tmp_pa
     assert [(r["round"], r["n_images"]) for r in rows] == [("0", "4"), ("1", "8"), ("2", "12")]
     assert all(0 <= float(r["score"]) <= 1 for r in rows)
     assert (tmp_path / "whole" / "active_simclr.png").read_bytes()[:4] == b"\x89PNG"
-    assert "balanced_accuracy of a linear probe" in whole.out
+    assert (
+        "balanced_accuracy of a linear probe on resnet18 trained by SimCLR from random init"
+        in whole.out
+    )
 
     checkpoints = ["--strategy", "coreset", "--checkpoint-dir", tmp_path / "ckpt"]
     with monkeypatch.context() as m:

@@ -10,6 +10,8 @@ from ._simclr_options import (
     add_simclr_arguments,
     announce_resume,
     check_simclr_arguments,
+    checkpoint_errors_in_cli_words,
+    describe_start,
     encoder_file,
     make_simclr,
     subsample,
@@ -161,28 +163,29 @@ def run(args):
     paths, labels, kind = _read_labelled(args)
     labeled, test, pool = _split(labels, args)
     learner = _make_learner(args)
+    start = describe_start(args)
     announce(
         NAME,
         f"{len(paths)} images ({kind}): pool {len(pool)}, labelled {len(labeled)}, test "
         f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
-        f"rounds; {args.backbone} SimCLR from "
-        + ("random init" if args.weights is None else args.weights),
+        f"rounds; {args.backbone} SimCLR from {start}",
     )
+    announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
 
     def take(index, values):
         return [values[i] for i in index]
 
-    announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
-    learner.fit(
-        take(pool, paths),
-        X_labeled=take(labeled, paths),
-        y_labeled=take(labeled, labels),
-        X_test=take(test, paths),
-        y_test=take(test, labels),
-    )
+    with checkpoint_errors_in_cli_words():
+        learner.fit(
+            take(pool, paths),
+            X_labeled=take(labeled, paths),
+            y_labeled=take(labeled, labels),
+            X_test=take(test, paths),
+            y_test=take(test, labels),
+        )
     print(format_table(learner.history_, COLUMNS))
-    probe = f"a linear probe on the encoder's embeddings, {len(test)} test images"
-    print(f"score: {args.scoring} of {probe}")
+    encoder = f"{args.backbone} trained by SimCLR from {start}"
+    print(f"score: {args.scoring} of a linear probe on {encoder}, {len(test)} test images")
     write_csv(out_dir / "active_simclr.csv", learner.history_, COLUMNS)
     _plot(learner, args, out_dir / "active_simclr.png")
     if args.out is not None:

@@ -8,6 +8,8 @@ from ._simclr_options import (
     add_simclr_arguments,
     announce_resume,
     check_simclr_arguments,
+    checkpoint_errors_in_cli_words,
+    describe_start,
     encoder_file,
     make_simclr,
     subsample,
@@ -61,15 +63,17 @@ def run(args):
     paths, _, kind = read_input(args.input)
     paths, _ = subsample(paths, None, args.max_images, args.random_state)
     model = make_simclr(args, checkpoint_dir=args.checkpoint_dir, verbose=True)
-    start = "random init" if args.weights is None else f"weights from {args.weights}"
+    start = describe_start(args)
     announce(NAME, f"{len(paths)} images ({kind}), {args.backbone} from {start}")
     announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
-    model.fit(paths)
+    with checkpoint_errors_in_cli_words():
+        model.fit(paths)
     model.save_encoder(args.out)
     rows = model.history_
     print(format_table(rows, COLUMNS))
     write_csv(out_dir / "simclr.csv", rows, COLUMNS)
     _plot(rows, out_dir / "simclr.png", args.backbone)
+    print(f"SimCLR loss of {args.backbone} trained from {start}")
     print(f"wrote the encoder to {args.out} and simclr.csv, simclr.png to {out_dir}")
     return 0
 

@@ -1,6 +1,7 @@
 """The SimCLR options shared by ``skhisto simclr`` and ``skhisto active-simclr``."""
 
 import argparse
+from contextlib import contextmanager
 from pathlib import Path
 
 from ._errors import CommandError, positive_int
@@ -127,3 +128,21 @@ def announce_resume(command, checkpoint_dir, name):
 
     if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_file():
         announce(command, f"resuming from {Path(checkpoint_dir) / name} if it is this run's")
+
+
+def describe_start(args):
+    """Where training starts, in words: said next to every number the encoder produces."""
+    if args.weights is None:
+        return f"random init (seed {args.random_state})"
+    return f"weights from {args.weights}"
+
+
+@contextmanager
+def checkpoint_errors_in_cli_words():
+    """A checkpoint error names ``--checkpoint-dir``, not the Python parameter."""
+    from ..exceptions import CheckpointError
+
+    try:
+        yield
+    except CheckpointError as exc:
+        raise CommandError(str(exc).replace("checkpoint_dir=", "--checkpoint-dir")) from exc

@@ -2,20 +2,11 @@
 
 import argparse
 
+from . import _simclr_options as simclr_options
 from ._backbone_options import announce
 from ._errors import CommandError, positive_int
 from ._inputs import read_input
 from ._report import add_out_dir_argument, check_out_dir, format_table, save_figure, write_csv
-from ._simclr_options import (
-    add_simclr_arguments,
-    announce_resume,
-    check_simclr_arguments,
-    checkpoint_errors_in_cli_words,
-    describe_start,
-    encoder_file,
-    make_simclr,
-    subsample,
-)
 from ._strategies import STRATEGY_NAMES, make_strategy
 
 NAME = "active-simclr"
@@ -42,6 +33,15 @@ seconds) on stdout and in <out-dir>/active_simclr.csv, the learning curve in
 --checkpoint-dir the run is saved after every round; the same command again resumes after the
 last finished round (another command line against the same folder is refused).
 """
+#: The ActiveSimCLR parameters set by the options of the same names.
+LEARNER_PARAMS = (
+    "batch_size",
+    "n_rounds",
+    "n_candidates",
+    "scoring",
+    "random_state",
+    "checkpoint_dir",
+)
 COLUMNS = ("round", "n_images", "score", "fit_time", "query_time", "time")
 
 
@@ -90,9 +90,11 @@ def add_arguments(parser):
     group.add_argument(
         "--probe-epochs", type=positive_int, default=40, metavar="N", help="default: 40"
     )
-    parser.add_argument("--out", type=encoder_file, metavar="FILE", help="write the encoder here")
+    parser.add_argument(
+        "--out", type=simclr_options.encoder_file, metavar="FILE", help="write the encoder here"
+    )
     add_out_dir_argument(parser, default="results")
-    add_simclr_arguments(
+    simclr_options.add_simclr_arguments(
         parser, epochs=1, image_size=64, batch_size=32, batch_flag="--simclr-batch-size"
     )
 
@@ -125,7 +127,7 @@ def _read_labelled(args):
             f"INPUT {args.input!r} ({kind}) has no labels for every image; pass class folders "
             "or a CSV with a 'label' column"
         )
-    paths, labels = subsample(paths, labels, args.max_images, args.random_state)
+    paths, labels = simclr_options.subsample(paths, labels, args.max_images, args.random_state)
     return paths, labels, kind
 
 
@@ -140,16 +142,11 @@ def _make_learner(args):
         max_epochs=args.probe_epochs, lr=1e-3, device=args.device, random_state=args.random_state
     )
     return ActiveSimCLR(
-        make_simclr(args, verbose=True),
+        simclr_options.make_simclr(args, verbose=True),
         make_strategy(args.strategy, args.random_state),
         make_pipeline(StandardScaler(), probe),
-        batch_size=args.batch_size,
-        n_rounds=args.n_rounds,
-        n_candidates=args.n_candidates,
-        scoring=args.scoring,
-        random_state=args.random_state,
-        checkpoint_dir=args.checkpoint_dir,
         verbose=True,
+        **{name: getattr(args, name) for name in LEARNER_PARAMS},
     )
 
 
@@ -159,23 +156,23 @@ def run(args):
     out_dir = check_out_dir(args.out_dir)
     if args.out is not None:
         check_out_dir(args.out.parent, "--out")
-    check_simclr_arguments(args)
+    simclr_options.check_simclr_arguments(args)
     paths, labels, kind = _read_labelled(args)
     labeled, test, pool = _split(labels, args)
     learner = _make_learner(args)
-    start = describe_start(args)
+    start = simclr_options.describe_start(args)
     announce(
         NAME,
         f"{len(paths)} images ({kind}): pool {len(pool)}, labelled {len(labeled)}, test "
         f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
         f"rounds; {args.backbone} SimCLR from {start}",
     )
-    announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
+    simclr_options.announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
 
     def take(index, values):
         return [values[i] for i in index]
 
-    with checkpoint_errors_in_cli_words():
+    with simclr_options.checkpoint_errors_in_cli_words():
         learner.fit(
             take(pool, paths),
             X_labeled=take(labeled, paths),

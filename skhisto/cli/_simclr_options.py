@@ -85,20 +85,24 @@ def add_simclr_arguments(parser, *, epochs, image_size, batch_size, batch_flag="
     return group
 
 
+#: SimCLREmbedder parameter -> the option (argparse dest) that sets it.
+SIMCLR_PARAMS = {
+    "weights": "weights",
+    "max_epochs": "epochs",
+    "batch_size": "simclr_batch_size",
+    "image_size": "image_size",
+    "lr": "lr",
+    "temperature": "temperature",
+    "device": "device",
+    "random_state": "random_state",
+}
+
+
 def make_simclr(args, **params):
     """The ``SimCLREmbedder`` the options describe."""
     from ..contrastive import SimCLREmbedder
 
-    options = dict(
-        weights=args.weights,
-        max_epochs=args.epochs,
-        batch_size=args.simclr_batch_size,
-        image_size=args.image_size,
-        lr=args.lr,
-        temperature=args.temperature,
-        device=args.device,
-        random_state=args.random_state,
-    )
+    options = {param: getattr(args, dest) for param, dest in SIMCLR_PARAMS.items()}
     return SimCLREmbedder(args.backbone, **{**options, **params})
 
 

@@ -94,13 +94,16 @@ class GeneralizedCrossEntropy(WeightedMeanLoss):
 
     Examples
     --------
-    The second sample's label disagrees with a confident prediction:
+    Near ``q = 0`` it is the cross-entropy, at ``q = 1`` half the MAE:
 
     >>> import torch
+    >>> from skhisto.heads import CrossEntropy, GeneralizedCrossEntropy, MeanAbsoluteError
     >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
-    >>> from skhisto.heads import GeneralizedCrossEntropy
-    >>> round(GeneralizedCrossEntropy(q=0.7)(logits, target).item(), 4)
-    0.6138
+    >>> gce = [GeneralizedCrossEntropy(q=q)(logits, target).item() for q in (1e-4, 1.0)]
+    >>> round(gce[0], 3), round(CrossEntropy()(logits, target).item(), 3)
+    (1.127, 1.127)
+    >>> round(gce[1], 3), round(MeanAbsoluteError()(logits, target).item() / 2, 3)
+    (0.5, 0.5)
     """
 
     def __init__(self, q=0.7, weight=None):
@@ -136,13 +139,16 @@ class SymmetricCrossEntropy(WeightedMeanLoss):
 
     Examples
     --------
-    The second sample's label disagrees with a confident prediction:
+    Without its reverse term it is the cross-entropy:
 
     >>> import torch
-    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
-    >>> from skhisto.heads import SymmetricCrossEntropy
+    >>> from skhisto.heads import CrossEntropy, SymmetricCrossEntropy
+    >>> logits, target = torch.tensor([[1.0, 0.0, -1.0]]), torch.tensor([2])
+    >>> plain = SymmetricCrossEntropy(alpha=1.0, beta=0.0)(logits, target)
+    >>> bool(torch.isclose(plain, CrossEntropy()(logits, target)))
+    True
     >>> round(SymmetricCrossEntropy()(logits, target).item(), 4)
-    2.1127
+    3.8806
     """
 
     def __init__(self, alpha=0.1, beta=1.0, log_zero=-4.0, weight=None):
@@ -172,13 +178,13 @@ class NormalizedCrossEntropyReverse(WeightedMeanLoss):
 
     Examples
     --------
-    The second sample's label disagrees with a confident prediction:
+    The normalized term of a uniform prediction over four classes is 1/4:
 
     >>> import torch
-    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
     >>> from skhisto.heads import NormalizedCrossEntropyReverse
-    >>> round(NormalizedCrossEntropyReverse()(logits, target).item(), 4)
-    2.5
+    >>> nce = NormalizedCrossEntropyReverse(alpha=1.0, beta=0.0)
+    >>> round(nce(torch.zeros(1, 4), torch.tensor([0])).item(), 4)
+    0.25
     """
 
     def __init__(self, alpha=1.0, beta=1.0, log_zero=-4.0, weight=None):
@@ -196,13 +202,12 @@ class MeanAbsoluteError(WeightedMeanLoss):
 
     Examples
     --------
-    The second sample's label disagrees with a confident prediction:
+    Bounded: a confidently wrong prediction costs at most 2, however confident:
 
     >>> import torch
-    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
     >>> from skhisto.heads import MeanAbsoluteError
-    >>> round(MeanAbsoluteError()(logits, target).item(), 4)
-    1.0
+    >>> round(MeanAbsoluteError()(torch.tensor([[-50.0, 50.0]]), torch.tensor([0])).item(), 3)
+    2.0
     """
 
     def per_sample(self, logits, target):
@@ -226,13 +231,13 @@ class Bootstrapping(WeightedMeanLoss):
 
     Examples
     --------
-    The second sample's label disagrees with a confident prediction:
+    ``beta=1`` is the cross-entropy; a lower beta trusts the prediction more:
 
     >>> import torch
-    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
     >>> from skhisto.heads import Bootstrapping
-    >>> round(Bootstrapping(beta=0.8, hard=True)(logits, target).item(), 4)
-    0.9269
+    >>> logits, target = torch.tensor([[2.0, 0.0]]), torch.tensor([1])
+    >>> [round(Bootstrapping(beta=b)(logits, target).item(), 3) for b in (1.0, 0.8)]
+    [2.127, 1.775]
     """
 
     def __init__(self, beta=0.95, hard=False, weight=None):

@@ -60,8 +60,10 @@ def run(args):
         home = datasets.get_data_home(args.dest)
     except OSError as exc:
         raise CommandError(f"cannot use --dest {args.dest!r}: {exc.strerror or exc}") from exc
+    source = f" from {args.archive}" if args.archive else ""
+    # Unpacking has no bar: say up front that the large archives take minutes.
     announce(
-        NAME, f"{args.dataset} into {home}" + (f" from {args.archive}" if args.archive else "")
+        NAME, f"{args.dataset} into {home}{source} (download, md5 check and unzip on first use)"
     )
     try:
         data = getattr(datasets, FETCHERS[args.dataset])(

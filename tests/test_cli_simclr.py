@@ -135,6 +135,7 @@ def test_another_command_line_against_a_checkpoint_is_refused(run_cli, images_cs
         (["{csv}", "--out", "enc.pt"], 2, ["--out", "must end in .safetensors"]),
         (["{csv}", "--out-dir", "{tmp}/file"], 1, ["--out-dir", "file"]),
         (["{csv}", "--out", "{tmp}/file/enc.safetensors"], 1, ["--out", "file"]),
+        (["{csv}", "--out", "{tmp}/dir.safetensors"], 1, ["--out", "is a directory"]),
         (["{csv}", "--backbone", "nosuchnet"], 1, ["Unknown backbone 'nosuchnet'"]),
         (["{csv}", "--weights", "{tmp}/none.safetensors"], 1, ["--weights", "none.safetensors"]),
         (["{csv}", "--epochs", "0"], 2, ["--epochs", "positive integer"]),
@@ -147,6 +148,7 @@ def test_bad_simclr_command_lines_are_one_line(
     monkeypatch.setattr(_simclr.SimCLREmbedder, "fit", lambda *a: pytest.fail("training started"))
     monkeypatch.chdir(tmp_path)  # the default --out-dir is relative
     (tmp_path / "file").write_text("in the way")
+    (tmp_path / "dir.safetensors").mkdir()
     argv = [arg.format(tmp=tmp_path, csv=images_csv) for arg in argv]
     if "--out" not in argv:
         argv += ["--out", "enc.safetensors"]

@@ -6,7 +6,14 @@ from . import _simclr_options as simclr_options
 from ._backbone_options import announce
 from ._errors import CommandError, positive_int
 from ._inputs import read_input
-from ._report import add_out_dir_argument, check_out_dir, format_table, save_figure, write_csv
+from ._report import (
+    add_out_dir_argument,
+    check_out_dir,
+    check_out_file,
+    format_table,
+    save_figure,
+    write_csv,
+)
 from ._strategies import STRATEGY_NAMES, make_strategy
 
 NAME = "active-simclr"
@@ -155,7 +162,7 @@ def run(args):
 
     out_dir = check_out_dir(args.out_dir)
     if args.out is not None:
-        check_out_dir(args.out.parent, "--out")
+        check_out_file(args.out, ".safetensors")
     simclr_options.check_simclr_arguments(args)
     paths, labels, kind = _read_labelled(args)
     labeled, test, pool = _split(labels, args)

@@ -35,6 +35,13 @@ def check_out_dir(out_dir, option="--out-dir"):
         raise CommandError(f"cannot write {option} {str(out_dir)!r}: {reason}") from exc
 
 
+def check_out_file(out, kind):
+    """Refuse an ``--out`` file (a ``kind`` file) that cannot be written, before any work."""
+    if out.is_dir():
+        raise CommandError(f"--out {str(out)!r} is a directory; name a {kind} file")
+    check_out_dir(out.parent, "--out")
+
+
 def format_table(rows, columns):
     """``rows`` (dicts) as an aligned text table; floats with 3 decimals."""
 

@@ -1,9 +1,15 @@
 """``skhisto simclr``: SimCLR pretraining of a timm encoder on the images of INPUT."""
 
 from ._backbone_options import announce
-from ._errors import CommandError
 from ._inputs import read_input
-from ._report import add_out_dir_argument, check_out_dir, format_table, save_figure, write_csv
+from ._report import (
+    add_out_dir_argument,
+    check_out_dir,
+    check_out_file,
+    format_table,
+    save_figure,
+    write_csv,
+)
 from ._simclr_options import (
     add_simclr_arguments,
     announce_resume,
@@ -56,9 +62,7 @@ def run(args):
     from ..contrastive._simclr import CHECKPOINT_NAME
 
     out_dir = check_out_dir(args.out_dir)
-    if args.out.is_dir():
-        raise CommandError(f"--out {str(args.out)!r} is a directory; name a .safetensors file")
-    check_out_dir(args.out.parent, "--out")
+    check_out_file(args.out, ".safetensors")
     check_simclr_arguments(args)
     paths, _, kind = read_input(args.input)
     paths, _ = subsample(paths, None, args.max_images, args.random_state)

@@ -29,6 +29,14 @@ def is_unlabeled(y, missing_label=MISSING_LABEL):
     Returns
     -------
     mask : ndarray of bool of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from skhisto.active import is_unlabeled
+    >>> is_unlabeled([0, -1, 1, -1])
+    array([False,  True, False,  True])
+    >>> is_unlabeled(["tumour", "", "normal"], missing_label="")
+    array([False,  True, False])
     """
     y = np.asarray(y)
     if y.ndim != 1:
@@ -90,6 +98,20 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
     ----------
     missing_label : scalar, str, None or np.nan, default=-1
         The value of ``y`` that marks an unlabeled sample.
+
+    Examples
+    --------
+    A strategy is a :meth:`_select` that returns the chosen candidates and
+    their utilities; :meth:`query` does the rest:
+
+    >>> import numpy as np
+    >>> from skhisto.active import QueryStrategy
+    >>> class FirstCandidates(QueryStrategy):
+    ...     def _select(self, X, y, labeled, candidates, batch_size, estimator, rng):
+    ...         return candidates[:batch_size], np.zeros(len(candidates))
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> FirstCandidates().query(X, [0, -1, 1, -1], batch_size=2)
+    array([1, 3])
     """
 
     _parameter_constraints: dict = {

@@ -34,6 +34,17 @@ class CoresetSampling(QueryStrategy):
     -----
     The utilities returned with ``return_utilities=True`` are each candidate's
     distance to its nearest labeled sample (``inf`` when none is labeled).
+
+    Examples
+    --------
+    Each pick is the candidate farthest from the labeled and picked samples:
+
+    >>> import numpy as np
+    >>> from skhisto import CoresetSampling
+    >>> X = np.array([[0.0], [1.0], [5.0], [10.0]])
+    >>> y = np.array([0, -1, -1, -1])
+    >>> CoresetSampling(device="cpu").query(X, y, batch_size=2)
+    array([3, 2])
     """
 
     _parameter_constraints: dict = {

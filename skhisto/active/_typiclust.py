@@ -28,6 +28,14 @@ def typicality(features, n_neighbors=20):
     typicality : ndarray of shape (n_samples,)
         ``1 / (mean distance to the k nearest neighbours + 1e-5)``; ones when
         there are too few rows to have a neighbour.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.active import typicality
+    >>> features = np.array([[0.0], [0.1], [0.2], [5.0]])
+    >>> typicality(features, n_neighbors=1).round(1)
+    array([10. , 10. , 10. ,  0.2])
     """
     k = min(n_neighbors, len(features) // 2)
     if k < 1:
@@ -75,6 +83,21 @@ class TypiClustSampling(QueryStrategy):
     ----------
     G. Hacohen, A. Dekel and D. Weinshall. Active Learning on a Budget:
     Opposite Strategies Suit High and Low Budgets. ICML 2022.
+
+    Examples
+    --------
+    With one sample labeled in the first of two blobs, the pick is a typical
+    sample of the other, uncovered blob:
+
+    >>> import numpy as np
+    >>> from skhisto import TypiClustSampling
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (20, 2)), rng.normal(10, 1, (20, 2))])
+    >>> y = np.full(40, -1)
+    >>> y[0] = 0
+    >>> picked = TypiClustSampling(random_state=0).query(X, y, batch_size=1)
+    >>> bool(picked[0] >= 20)
+    True
     """
 
     _parameter_constraints: dict = {

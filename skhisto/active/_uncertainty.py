@@ -33,6 +33,15 @@ def uncertainty_scores(proba, method="entropy"):
     Returns
     -------
     scores : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from skhisto.active import uncertainty_scores
+    >>> proba = [[0.5, 0.5], [0.9, 0.1], [1.0, 0.0]]
+    >>> uncertainty_scores(proba).round(3)
+    array([0.693, 0.325, 0.   ])
+    >>> uncertainty_scores(proba, method="margin").round(3)
+    array([1. , 0.2, 0. ])
     """
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2:
@@ -76,6 +85,18 @@ class UncertaintySampling(QueryStrategy):
     ``query`` needs an estimator with ``predict_proba``. A fitted estimator is
     used as it is; an unfitted one is cloned and fitted on the labeled samples
     of ``(X, y)`` first, the caller's estimator is left untouched.
+
+    Examples
+    --------
+    The unlabeled sample nearest the decision boundary comes first:
+
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skhisto import UncertaintySampling
+    >>> X = np.array([[0.0], [0.1], [0.5], [0.9], [1.0]])
+    >>> y = np.array([0, -1, -1, -1, 1])
+    >>> UncertaintySampling().query(X, y, LogisticRegression(), batch_size=1)
+    array([2])
     """
 
     _parameter_constraints: dict = {

@@ -32,7 +32,20 @@ _NAMED_LAYERS = {
 
 
 class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights were asked for but cannot be obtained here."""
+    """Pretrained weights were asked for but cannot be obtained here.
+
+    Examples
+    --------
+    CTransPath has no public download, so asking for its published weights
+    fails (it never falls back to a random init):
+
+    >>> from skhisto.backbones import WeightsUnavailableError, create_backbone
+    >>> try:
+    ...     create_backbone("ctranspath")
+    ... except WeightsUnavailableError as exc:
+    ...     print(str(exc)[:48])
+    Backbone 'ctranspath' has no public download (it
+    """
 
 
 def _how_to_supply(info):
@@ -52,6 +65,12 @@ def resolve_weights(info, weights=None, pretrained=True):
         Local file (or directory, for ``loader="transformers"``); None for random init.
     digest : str
         Content identity of the weights, part of the backbone fingerprint.
+
+    Examples
+    --------
+    >>> from skhisto.backbones import get_backbone_info, resolve_weights
+    >>> resolve_weights(get_backbone_info("resnet18"), pretrained=False)
+    (None, 'random')
     """
     if weights is not None:
         path = os.fspath(weights)
@@ -277,6 +296,14 @@ def create_backbone(
         returns ``(n, embed_dim)`` for normalised float input ``(n, 3, H, W)``.
     digest : str
         Identity of the loaded weights (for cache fingerprints).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.backbones import create_backbone
+    >>> model, digest = create_backbone("resnet18", pretrained=False, random_state=0)
+    >>> model(torch.zeros(2, 3, 64, 64)).shape, digest.split(":")[0]
+    (torch.Size([2, 512]), 'random')
     """
     info = get_backbone_info(name)
     check_image_size(info, image_size)

@@ -9,6 +9,13 @@ class ConvStem(nn.Module):
 
     Keyword arguments follow timm's ``PatchEmbed`` so that
     ``SwinTransformer(embed_layer=ConvStem)`` builds CTransPath.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.backbones import ConvStem
+    >>> ConvStem(img_size=32, embed_dim=96)(torch.zeros(1, 3, 32, 32)).shape
+    torch.Size([1, 8, 8, 96])
     """
 
     def __init__(

@@ -29,6 +29,12 @@ def list_backbones(family=None):
         included. Pass it to ``pandas.DataFrame`` for a table. Any other timm
         model name is also accepted by :func:`get_backbone_info` and the
         embedders.
+
+    Examples
+    --------
+    >>> from skhisto.backbones import list_backbones
+    >>> [row["name"] for row in list_backbones(family="supervised")]
+    ['resnet18', 'resnet50', 'vit_small_patch16_224']
     """
     if family is not None and family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES)}.")
@@ -56,6 +62,15 @@ def get_backbone_info(name):
     ValueError
         When ``name`` is neither registered nor a timm model; the message
         suggests close names.
+
+    Examples
+    --------
+    >>> from skhisto.backbones import get_backbone_info
+    >>> info = get_backbone_info("uni")
+    >>> info.embed_dim, info.input_size, info.gated, info.hub_id
+    (1024, 224, True, 'MahmoodLab/UNI')
+    >>> get_backbone_info("convnext_tiny").embed_dim  # any timm model
+    768
     """
     if not isinstance(name, str):
         raise TypeError(f"backbone must be a string name, got {type(name).__name__}.")
@@ -107,7 +122,14 @@ IMAGENET_DEFAULTS = (*IMAGENET, 224)
 
 
 def patch_size(info):
-    """Side of the square patches a transformer backbone cuts its input into (None for CNNs)."""
+    """Side of the square patches a transformer backbone cuts its input into (None for CNNs).
+
+    Examples
+    --------
+    >>> from skhisto.backbones import get_backbone_info, patch_size
+    >>> patch_size(get_backbone_info("uni")), patch_size(get_backbone_info("resnet18"))
+    (16, None)
+    """
     size = info.timm_kwargs.get("patch_size")
     if size is None and info.loader == "timm":
         match = re.search(r"patch(\d+)", info.architecture)

@@ -25,11 +25,32 @@ _HEAD_PREFIXES = (
 
 
 class WeightsError(ValueError):
-    """A weights file cannot be loaded into the backbone (format, keys or shapes)."""
+    """A weights file cannot be loaded into the backbone (format, keys or shapes).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skhisto.backbones import WeightsError, read_state_dict
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.pth")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("not weights")
+    >>> try:
+    ...     read_state_dict(path)
+    ... except WeightsError as exc:
+    ...     print(type(exc).__name__)
+    WeightsError
+    """
 
 
 class WeightsChangedError(WeightsError):
-    """A weights file no longer holds the bytes it held when its digest was taken (at ``fit``)."""
+    """A weights file no longer holds the bytes it held when its digest was taken (at ``fit``).
+
+    Examples
+    --------
+    >>> from skhisto.backbones import WeightsChangedError, WeightsError
+    >>> issubclass(WeightsChangedError, WeightsError), issubclass(WeightsError, ValueError)
+    (True, True)
+    """
 
 
 def check_weights_path(path):
@@ -64,6 +85,16 @@ def read_state_dict(path):
 
     Torch files are opened with ``weights_only=True``: a checkpoint that
     carries code or arbitrary objects is refused rather than unpickled.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from safetensors.torch import save_file
+    >>> from skhisto.backbones import read_state_dict
+    >>> path = os.path.join(tempfile.mkdtemp(), "head.safetensors")
+    >>> save_file({"fc.weight": torch.ones(2, 3)}, path)
+    >>> {name: tuple(t.shape) for name, t in read_state_dict(path).items()}
+    {'fc.weight': (2, 3)}
     """
     return read_weights(path)[0]
 

@@ -1,4 +1,4 @@
-"""The ``skhisto`` command: ``backbones``, ``embed``, ``noise-curve``, ``active``, ...
+"""The ``skhisto`` command: one subcommand per experiment, from embedding to Active SimCLR.
 
 Each subcommand lives in its own module and imports torch only when it runs,
 so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
@@ -6,11 +6,11 @@ so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
 
 import argparse
 
-from . import _active, _backbones, _embed, _noise_curve
+from . import _active, _active_simclr, _backbones, _embed, _fetch, _noise_curve, _simclr
 from ._errors import Parser, run_command
 
 #: One module per subcommand: NAME, HELP, DESCRIPTION, EPILOG, add_arguments(parser), run(args).
-COMMANDS = (_backbones, _embed, _noise_curve, _active)
+COMMANDS = (_backbones, _embed, _noise_curve, _active, _simclr, _active_simclr, _fetch)
 
 EPILOG = """\
 examples:
@@ -18,6 +18,9 @@ examples:
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
   skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained
   skhisto active emb.npz --strategy random coreset typiclust
+  skhisto simclr ../shared/data/lc25000_lung --out encoder.safetensors --image-size 64 --epochs 5
+  skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset --max-images 60
+  skhisto fetch crc-val-he-7k --dest ~/skhisto_data
 
 exit status: 0 success, 1 the run failed, 2 a wrong command line, 130 interrupted.
 Run `skhisto COMMAND --help` for a command's options.

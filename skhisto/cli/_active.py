@@ -6,6 +6,7 @@ from ._backbone_options import announce
 from ._errors import CommandError, positive_int
 from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input, show_results
 from ._report import add_out_dir_argument, check_out_dir
+from ._strategies import STRATEGY_NAMES, make_strategy
 
 NAME = "active"
 HELP = "active-learning curves: balanced accuracy against labels, per query strategy"
@@ -39,7 +40,6 @@ With --checkpoint-dir, each strategy's state is saved after every round as
 active_<strategy>.npz there, and a rerun of the same command resumes from it.
 """
 
-STRATEGIES = ("random", "entropy", "margin", "coreset", "typiclust")
 ESTIMATORS = ("logistic", "linear")
 CSV_NAME, PNG_NAME = "active.csv", "active.png"
 CSV_COLUMNS = ["strategy", "round", "n_labeled", "balanced_accuracy", "fit_time", "query_time"]
@@ -58,7 +58,7 @@ def fraction(text):
 
 def add_arguments(parser):
     parser.add_argument("input", metavar="EMBEDDINGS", help="labelled .npz or .parquet")
-    add_choices(parser, "--strategy", STRATEGIES, "query strategies, one curve each")
+    add_choices(parser, "--strategy", STRATEGY_NAMES, "query strategies, one curve each")
     parser.add_argument(
         "--estimator",
         choices=ESTIMATORS,
@@ -147,30 +147,17 @@ def build_learner(args, strategy, checkpoint=None):
     """The ActiveLearner of one strategy (see the --help epilog)."""
     from sklearn.linear_model import LogisticRegression
 
-    from ..active import (
-        ActiveLearner,
-        CoresetSampling,
-        RandomSampling,
-        TypiClustSampling,
-        UncertaintySampling,
-    )
+    from ..active import ActiveLearner
     from ..heads import LinearHead
 
     seed = args.random_state
-    strategies = {
-        "random": lambda: RandomSampling(random_state=seed),
-        "entropy": lambda: UncertaintySampling("entropy"),
-        "margin": lambda: UncertaintySampling("margin"),
-        "coreset": lambda: CoresetSampling(random_state=seed),
-        "typiclust": lambda: TypiClustSampling(random_state=seed),
-    }
     if args.estimator == "logistic":
         estimator = LogisticRegression(max_iter=1000, random_state=seed)
     else:
         estimator = LinearHead(random_state=seed)
     return ActiveLearner(
         estimator,
-        strategies[strategy](),
+        make_strategy(strategy, seed),
         batch_size=args.batch_size,
         n_rounds=args.n_rounds,
         n_initial=args.n_initial,

@@ -25,7 +25,7 @@ def add_out_dir_argument(parser, default):
 
 
 def check_out_dir(out_dir, option="--out-dir"):
-    """Create ``out_dir`` and prove it writable before any work starts."""
+    """Create ``out_dir`` (given as ``option``) and prove it writable before any work starts."""
     from ..utils import ensure_writable_dir
 
     try:
@@ -33,6 +33,13 @@ def check_out_dir(out_dir, option="--out-dir"):
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else exc
         raise CommandError(f"cannot write {option} {str(out_dir)!r}: {reason}") from exc
+
+
+def check_out_file(out, kind):
+    """Refuse an ``--out`` file (a ``kind`` file) that cannot be written, before any work."""
+    if out.is_dir():
+        raise CommandError(f"--out {str(out)!r} is a directory; name a {kind} file")
+    check_out_dir(out.parent, "--out")
 
 
 def format_table(rows, columns):

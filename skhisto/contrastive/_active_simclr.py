@@ -144,6 +144,27 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ``proxy_time``, ``score_time`` (None without a test set) and the
         cumulative ``time`` (seconds).
     n_features_out_ : int
+
+    Examples
+    --------
+    Two rounds on a pool of 8 images, 2 more each round, scored on 4 test images:
+
+    >>> import numpy as np
+    >>> from skhisto import ActiveSimCLR, CoresetSampling, LinearHead, SimCLREmbedder
+    >>> rng = np.random.default_rng(0)
+    >>> pool = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    >>> labeled, y = pool[:4], np.array([0, 1, 0, 1])
+    >>> simclr = SimCLREmbedder(
+    ...     image_size=32, batch_size=4, max_epochs=1, device="cpu", verbose=False
+    ... )
+    >>> model = ActiveSimCLR(
+    ...     simclr, CoresetSampling(device="cpu"), LinearHead(max_epochs=10),
+    ...     batch_size=2, n_rounds=2, n_candidates=4, random_state=0, verbose=False,
+    ... ).fit(pool, X_labeled=labeled, y_labeled=y, X_test=pool[4:], y_test=y)
+    >>> [record["n_images"] for record in model.history_], len(model.selected_)
+    ([2, 4], 4)
+    >>> model.transform(pool).shape
+    (8, 512)
     """
 
     _parameter_constraints = {

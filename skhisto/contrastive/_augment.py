@@ -153,6 +153,15 @@ def augment_batch(images, generator, *, output_size=None, params=None):
     Returns
     -------
     torch.Tensor of shape (n, 3, output_size, output_size), float32 in [0, 1]
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.contrastive import augment_batch
+    >>> images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    >>> views = augment_batch(images, torch.Generator().manual_seed(0), output_size=24)
+    >>> views.shape, views.dtype, bool(0 <= views.min() and views.max() <= 1)
+    (torch.Size([2, 3, 24, 24]), torch.float32, True)
     """
     params = {**DEFAULT_AUGMENT, **(params or {})}
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()

@@ -13,6 +13,15 @@ def save_checkpoint(path, state):
 
     Written through :func:`skhisto.utils.atomic_write`, so a run killed
     mid-write leaves the previous checkpoint intact and no temporary file.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from skhisto.contrastive import load_checkpoint, save_checkpoint
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.pt")
+    >>> save_checkpoint(path, {"epoch": 3, "weights": torch.ones(2)})
+    >>> load_checkpoint(path)["epoch"]
+    3
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -33,6 +42,20 @@ def load_checkpoint(path):
         When the file exists but cannot be read safely (truncated, corrupt, or
         holding objects other than tensors and plain containers); the file is
         left in place.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skhisto.contrastive import load_checkpoint
+    >>> folder = tempfile.mkdtemp()
+    >>> load_checkpoint(os.path.join(folder, "none.pt")) is None
+    True
+    >>> with open(os.path.join(folder, "bad.pt"), "wb") as f:
+    ...     _ = f.write(b"not a checkpoint")
+    >>> load_checkpoint(os.path.join(folder, "bad.pt"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    skhisto.exceptions.CheckpointError: Checkpoint '...bad.pt' is corrupt, truncated or not ...
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

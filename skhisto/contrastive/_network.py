@@ -13,6 +13,14 @@ class ProjectionHead(nn.Sequential):
         Encoder feature dimension.
     projection_dim : int
         Width of every layer (the paper uses 128 units throughout).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.contrastive import ProjectionHead
+    >>> head = ProjectionHead(512, 128)
+    >>> head(torch.zeros(2, 512)).shape
+    torch.Size([2, 128])
     """
 
     def __init__(self, in_features, projection_dim):
@@ -26,7 +34,21 @@ class ProjectionHead(nn.Sequential):
 
 
 class SimCLRNetwork(nn.Module):
-    """``encoder`` followed by ``projector``; only the encoder is kept for features."""
+    """``encoder`` followed by ``projector``; only the encoder is kept for features.
+
+    Examples
+    --------
+    Any encoder with ``num_features`` (a timm model with ``num_classes=0``):
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from skhisto.contrastive import SimCLRNetwork
+    >>> encoder = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 16))
+    >>> encoder.num_features = 16
+    >>> network = SimCLRNetwork(encoder, projection_dim=4)
+    >>> network(torch.zeros(2, 3, 8, 8)).shape, network.encoder(torch.zeros(2, 3, 8, 8)).shape
+    (torch.Size([2, 4]), torch.Size([2, 16]))
+    """
 
     def __init__(self, encoder, projection_dim):
         super().__init__()

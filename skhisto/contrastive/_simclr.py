@@ -115,6 +115,17 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Epochs trained in total (across warm starts).
     n_features_out_ : int
         Dimension of the features ``transform`` returns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto import SimCLREmbedder
+    >>> X = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    >>> model = SimCLREmbedder(
+    ...     image_size=32, batch_size=4, max_epochs=1, device="cpu", random_state=0, verbose=False
+    ... ).fit(X)
+    >>> model.transform(X).shape, [record["epoch"] for record in model.history_]
+    ((8, 512), [1])
     """
 
     _parameter_constraints = {

@@ -90,6 +90,28 @@ def train_simclr(
     NonFiniteError
         When a loss or, after a step, a weight is NaN or infinite; raised
         before ``on_epoch_end``, so no checkpoint holds non-finite weights.
+
+    Examples
+    --------
+    Two epochs of a toy encoder on six 16 px images:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from skhisto.contrastive import SimCLRNetwork, train_simclr
+    >>> encoder = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 8))
+    >>> encoder.num_features = 8
+    >>> network = SimCLRNetwork(encoder, projection_dim=4)
+    >>> images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    >>> records = train_simclr(
+    ...     network, torch.optim.Adam(network.parameters(), lr=1e-3), images,
+    ...     start_epoch=0, end_epoch=2, batch_size=3, temperature=0.1,
+    ...     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), device=torch.device("cpu"),
+    ...     index_generator=torch.Generator().manual_seed(0),
+    ...     augment_generator=torch.Generator().manual_seed(1), verbose=False,
+    ... )
+    >>> [r["epoch"] for r in records], records[0]["n_images"]
+    ([1, 2], 6)
     """
     records = []
     network.train()

@@ -19,12 +19,36 @@ ZENODO = "https://zenodo.org/records/1214456/files/{}?download=1"
 
 
 class DatasetUnavailableError(OSError):
-    """A dataset archive is not on disk and cannot be downloaded here."""
+    """A dataset archive is not on disk and cannot be downloaded here.
+
+    Examples
+    --------
+    LC25000 has no anonymous download: without its archive the error says
+    where to get it:
+
+    >>> import tempfile
+    >>> from skhisto.datasets import DatasetUnavailableError, fetch_lc25000
+    >>> try:
+    ...     fetch_lc25000(data_home=tempfile.mkdtemp())
+    ... except DatasetUnavailableError as exc:
+    ...     print(isinstance(exc, OSError), "Kaggle" in str(exc))
+    True True
+    """
 
 
 @dataclass(frozen=True)
 class RemoteArchive:
-    """A zip archive of an ImageFolder dataset with its provenance."""
+    """A zip archive of an ImageFolder dataset with its provenance.
+
+    Examples
+    --------
+    >>> from skhisto.datasets import RemoteArchive
+    >>> remote = RemoteArchive(
+    ...     "tiles.zip", url="https://example.org/tiles.zip", md5=None, size=None, folder="tiles"
+    ... )
+    >>> remote.filename, remote.folder
+    ('tiles.zip', 'tiles')
+    """
 
     filename: str
     url: str | None
@@ -225,6 +249,22 @@ def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=T
     -------
     pathlib.Path
         Root of the unpacked ImageFolder.
+
+    Examples
+    --------
+    >>> import io, os, tempfile, zipfile
+    >>> from PIL import Image
+    >>> png = io.BytesIO()
+    >>> Image.new("RGB", (8, 8)).save(png, "PNG")
+    >>> archive = os.path.join(tempfile.mkdtemp(), "tiles.zip")
+    >>> with zipfile.ZipFile(archive, "w") as zf:
+    ...     for name in ("normal", "tumour"):
+    ...         zf.writestr(f"tiles/{name}/0.png", png.getvalue())
+    >>> from skhisto.datasets import RemoteArchive, fetch_archive
+    >>> remote = RemoteArchive("tiles.zip", url=None, md5=None, size=None, folder="tiles")
+    >>> root = fetch_archive(remote, data_home=tempfile.mkdtemp(), archive=archive)
+    >>> root.name, sorted(p.name for p in root.iterdir())
+    ('tiles', ['normal', 'tumour'])
     """
     if not isinstance(remote, RemoteArchive):
         raise TypeError(f"remote must be a RemoteArchive; got {type(remote).__name__}.")
@@ -268,6 +308,20 @@ def fetch_nct_crc_he_100k(
     -------
     Bunch
         As :func:`load_image_folder`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> home = tempfile.mkdtemp()
+    >>> for name in ("ADI", "TUM"):  # a copy unpacked earlier: read in place, no download
+    ...     folder = os.path.join(home, "NCT-CRC-HE-100K", "NCT-CRC-HE-100K", name)
+    ...     os.makedirs(folder)
+    ...     Image.new("RGB", (8, 8)).save(os.path.join(folder, "0.png"))
+    >>> from skhisto.datasets import fetch_nct_crc_he_100k
+    >>> data = fetch_nct_crc_he_100k(data_home=home, max_per_class=1)
+    >>> data.target_names, len(data.paths)
+    (['ADI', 'TUM'], 2)
     """
     check_bool(normalized=normalized)
     _check_load_kwargs(load_kwargs)
@@ -282,6 +336,20 @@ def fetch_crc_val_he_7k(*, data_home=None, archive=None, download_if_missing=Tru
     """CRC-VAL-HE-7K: 7,180 colorectal H&E patches from 50 patients (Kather et al., 2019).
 
     See :func:`fetch_nct_crc_he_100k` for the parameters.
+
+    Examples
+    --------
+    The first call downloads the 800 MB archive; ``download_if_missing=False``
+    only reads a copy already there (one unpacked in place is read as
+    :func:`fetch_nct_crc_he_100k` shows):
+
+    >>> import tempfile
+    >>> from skhisto.datasets import fetch_crc_val_he_7k
+    >>> fetch_crc_val_he_7k(data_home=tempfile.mkdtemp(), download_if_missing=False)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    skhisto.datasets._fetch.DatasetUnavailableError: CRC-VAL-HE-7K.zip is not in ...
     """
     _check_load_kwargs(load_kwargs)
     root = fetch_archive(
@@ -306,6 +374,22 @@ def fetch_lc25000(
         Which organ's classes to load.
     data_home, archive, download_if_missing, **load_kwargs
         See :func:`fetch_nct_crc_he_100k`.
+
+    Examples
+    --------
+    A stand-in for the zip from Kaggle:
+
+    >>> import io, os, tempfile, zipfile
+    >>> from PIL import Image
+    >>> png = io.BytesIO()
+    >>> Image.new("RGB", (8, 8)).save(png, "PNG")
+    >>> archive = os.path.join(tempfile.mkdtemp(), "lung_colon_image_set.zip")
+    >>> with zipfile.ZipFile(archive, "w") as zf:
+    ...     for name in ("lung_aca", "lung_n", "lung_scc"):
+    ...         zf.writestr(f"lung_colon_image_set/lung_image_sets/{name}/0.png", png.getvalue())
+    >>> from skhisto.datasets import fetch_lc25000
+    >>> fetch_lc25000(data_home=tempfile.mkdtemp(), archive=archive).target_names
+    ['lung_aca', 'lung_n', 'lung_scc']
     """
     if part not in ("lung", "colon"):
         raise ValueError(f"part must be 'lung' or 'colon', got {part!r}.")

@@ -80,6 +80,17 @@ class EmbeddingCache:
     fingerprint : dict
         Everything that determines an embedding: backbone, weights digest,
         preprocessing, precision.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skhisto.embedding import EmbeddingCache
+    >>> cache = EmbeddingCache(tempfile.mkdtemp(), {"backbone": "resnet18", "image_size": 64})
+    >>> cache.store(np.array(["a.png", "b.png"]), np.ones((2, 4)))
+    >>> found, rows = cache.lookup(np.array(["a.png", "c.png"]))
+    >>> found, rows.shape, len(cache)
+    (array([ True, False]), (1, 4), 2)
     """
 
     def __init__(self, root, fingerprint):

@@ -66,6 +66,15 @@ def normalize_batch(batch, image_size, mean, std):
 
     uint8 input is converted to a new float tensor, so the caller's array is
     never written to.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.embedding import normalize_batch
+    >>> batch = torch.full((2, 48, 48, 3), 255, dtype=torch.uint8)
+    >>> x = normalize_batch(batch, 32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    >>> x.shape, round(x.max().item(), 4)
+    (torch.Size([2, 3, 32, 32]), 1.0)
     """
     x = resize_batch(batch.permute(0, 3, 1, 2), image_size).div_(255.0)
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
@@ -153,6 +162,18 @@ def embed_images(
     skhisto.exceptions.NonFiniteError
         When the model outputs NaN or infinite values (e.g. fp16 overflow);
         nothing of that batch is passed to ``on_batch``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.backbones import create_backbone
+    >>> from skhisto.embedding import embed_images
+    >>> model, _ = create_backbone("resnet18", pretrained=False, random_state=0)
+    >>> images = np.zeros((3, 40, 40, 3), dtype=np.uint8)
+    >>> embed_images(
+    ...     model, images, image_size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), device="cpu"
+    ... ).shape
+    (3, 512)
     """
     kind, X = check_image_input(X)
     device = resolve_device(device)

@@ -63,7 +63,18 @@ def _true_class_proba(logits, target):
 
 
 class CrossEntropy(WeightedMeanLoss):
-    """Categorical cross-entropy ``-log p_y``."""
+    """Categorical cross-entropy ``-log p_y``.
+
+    Examples
+    --------
+    The second sample's label disagrees with a confident prediction:
+
+    >>> import torch
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> from skhisto.heads import CrossEntropy
+    >>> round(CrossEntropy()(logits, target).item(), 4)
+    1.1269
+    """
 
     def per_sample(self, logits, target):
         return F.cross_entropy(logits, target, reduction="none")
@@ -80,6 +91,19 @@ class GeneralizedCrossEntropy(WeightedMeanLoss):
     q : float in (0, 1], default=0.7
         The value of Zhang & Sabuncu's experiments.
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    Near ``q = 0`` it is the cross-entropy, at ``q = 1`` half the MAE:
+
+    >>> import torch
+    >>> from skhisto.heads import CrossEntropy, GeneralizedCrossEntropy, MeanAbsoluteError
+    >>> logits, target = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0])
+    >>> gce = [GeneralizedCrossEntropy(q=q)(logits, target).item() for q in (1e-4, 1.0)]
+    >>> round(gce[0], 3), round(CrossEntropy()(logits, target).item(), 3)
+    (1.127, 1.127)
+    >>> round(gce[1], 3), round(MeanAbsoluteError()(logits, target).item() / 2, 3)
+    (0.5, 0.5)
     """
 
     def __init__(self, q=0.7, weight=None):
@@ -112,6 +136,19 @@ class SymmetricCrossEntropy(WeightedMeanLoss):
     log_zero : float, default=-4.0
         The truncated ``log 0`` (the paper's ``A``).
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    Without its reverse term it is the cross-entropy:
+
+    >>> import torch
+    >>> from skhisto.heads import CrossEntropy, SymmetricCrossEntropy
+    >>> logits, target = torch.tensor([[1.0, 0.0, -1.0]]), torch.tensor([2])
+    >>> plain = SymmetricCrossEntropy(alpha=1.0, beta=0.0)(logits, target)
+    >>> bool(torch.isclose(plain, CrossEntropy()(logits, target)))
+    True
+    >>> round(SymmetricCrossEntropy()(logits, target).item(), 4)
+    3.8806
     """
 
     def __init__(self, alpha=0.1, beta=1.0, log_zero=-4.0, weight=None):
@@ -138,6 +175,16 @@ class NormalizedCrossEntropyReverse(WeightedMeanLoss):
     log_zero : float, default=-4.0
         The truncated ``log 0`` of the reverse cross-entropy.
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    The normalized term of a uniform prediction over four classes is 1/4:
+
+    >>> import torch
+    >>> from skhisto.heads import NormalizedCrossEntropyReverse
+    >>> nce = NormalizedCrossEntropyReverse(alpha=1.0, beta=0.0)
+    >>> round(nce(torch.zeros(1, 4), torch.tensor([0])).item(), 4)
+    0.25
     """
 
     def __init__(self, alpha=1.0, beta=1.0, log_zero=-4.0, weight=None):
@@ -151,7 +198,17 @@ class NormalizedCrossEntropyReverse(WeightedMeanLoss):
 
 
 class MeanAbsoluteError(WeightedMeanLoss):
-    """Mean absolute error ``sum_k |e_y,k - p_k| = 2 (1 - p_y)``, bounded in ``[0, 2]``."""
+    """Mean absolute error ``sum_k |e_y,k - p_k| = 2 (1 - p_y)``, bounded in ``[0, 2]``.
+
+    Examples
+    --------
+    Bounded: a confidently wrong prediction costs at most 2, however confident:
+
+    >>> import torch
+    >>> from skhisto.heads import MeanAbsoluteError
+    >>> round(MeanAbsoluteError()(torch.tensor([[-50.0, 50.0]]), torch.tensor([0])).item(), 3)
+    2.0
+    """
 
     def per_sample(self, logits, target):
         return 2 * (1 - F.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1))
@@ -171,6 +228,16 @@ class Bootstrapping(WeightedMeanLoss):
     hard : bool, default=False
         Mix in the predicted class instead of the predicted distribution.
     weight : array-like of shape (n_classes,) or None, default=None
+
+    Examples
+    --------
+    ``beta=1`` is the cross-entropy; a lower beta trusts the prediction more:
+
+    >>> import torch
+    >>> from skhisto.heads import Bootstrapping
+    >>> logits, target = torch.tensor([[2.0, 0.0]]), torch.tensor([1])
+    >>> [round(Bootstrapping(beta=b)(logits, target).item(), 3) for b in (1.0, 0.8)]
+    [2.127, 1.775]
     """
 
     def __init__(self, beta=0.95, hard=False, weight=None):

@@ -15,7 +15,20 @@ _UINT16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 class ImageReadError(ValueError):
-    """An image file could not be decoded (missing, truncated or not an image)."""
+    """An image file could not be decoded (missing, truncated or not an image).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skhisto.io import read_image
+    >>> path = os.path.join(tempfile.mkdtemp(), "tile.png")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"not a png")
+    >>> read_image(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    skhisto.io._images.ImageReadError: ...tile.png...
+    """
 
 
 def _to_rgb(image, path):

@@ -52,6 +52,19 @@ class BaseLabelNoise(BaseSampler):
 
     Subclasses implement ``_noisy_codes(codes, rng)``, which maps the
     integer codes of ``y`` in ``classes_`` to noisy codes.
+
+    Examples
+    --------
+    A sampler only maps label codes to noisy codes:
+
+    >>> import numpy as np
+    >>> from skhisto.noise import BaseLabelNoise
+    >>> class NextClass(BaseLabelNoise):
+    ...     def _noisy_codes(self, codes, rng):
+    ...         return (codes + 1) % len(self.classes_)
+    >>> X, y_noisy = NextClass().fit_resample(np.zeros((3, 1)), ["aca", "n", "scc"])
+    >>> y_noisy
+    ['n', 'scc', 'aca']
     """
 
     # imbalanced-learn's sampling type for samplers that keep every sample.

@@ -54,6 +54,8 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylab
     ('labeled samples', 'balanced accuracy')
     >>> [text.get_text() for text in ax.get_legend().get_texts()]
     ['random', 'entropy']
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close("all")
     """
     plt = require_pyplot()
     if ax is None:

@@ -203,6 +203,8 @@ def plot_noise_robustness(
     'balanced accuracy (clean test labels)'
     >>> [text.get_text() for text in ax.get_legend().get_texts()]
     ['LogisticRegression', 'DecisionTreeClassifier']
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close("all")
     """
     plt = require_pyplot()
     curves, name = _curves(results, rate_param, metric, group_by)

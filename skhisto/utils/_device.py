@@ -25,6 +25,12 @@ def resolve_device(device="auto"):
     Returns
     -------
     torch.device
+
+    Examples
+    --------
+    >>> from skhisto.utils import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
     """
     if isinstance(device, torch.device):
         return device
@@ -49,6 +55,16 @@ def resolve_precision(precision, device):
     ``"auto"`` means bf16 autocast on CUDA and full fp32 elsewhere: bf16 halves
     memory traffic on GPUs with tensor cores and is numerically safe for
     inference, while CPU autocast is usually slower than fp32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.utils import resolve_precision
+    >>> cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    >>> resolve_precision("auto", cpu), resolve_precision("auto", cuda)
+    (None, torch.bfloat16)
+    >>> resolve_precision("fp16", cpu)
+    torch.float16
     """
     if precision == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
@@ -61,14 +77,33 @@ def resolve_precision(precision, device):
 
 
 def autocast(device, dtype):
-    """Autocast context for ``dtype`` on ``device`` (no-op when dtype is None)."""
+    """Autocast context for ``dtype`` on ``device`` (no-op when dtype is None).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.utils import autocast
+    >>> with autocast(torch.device("cpu"), torch.bfloat16):
+    ...     y = torch.nn.Linear(4, 2)(torch.ones(1, 4))
+    >>> y.dtype
+    torch.bfloat16
+    """
     if dtype is None:
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def prepare_model(model, device):
-    """Move ``model`` to ``device`` in the memory layout that is fastest there."""
+    """Move ``model`` to ``device`` in the memory layout that is fastest there.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.utils import prepare_model
+    >>> model = prepare_model(torch.nn.Linear(4, 2), torch.device("cpu"))
+    >>> next(model.parameters()).device
+    device(type='cpu')
+    """
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)

@@ -20,7 +20,16 @@ from ._store import STORE, file_identity
 
 
 def current_umask():
-    """The process umask, read without changing it where the OS allows."""
+    """The process umask, read without changing it where the OS allows.
+
+    Examples
+    --------
+    >>> import os
+    >>> from skhisto.utils import current_umask
+    >>> mask = current_umask()
+    >>> mask == os.umask(mask)  # os.umask sets and returns the previous value
+    True
+    """
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -38,6 +47,13 @@ def io_error(exc, action, path):
 
     Keeps the OSError subclass (PermissionError, FileNotFoundError, ...) and
     errno, so callers can still catch what they expect.
+
+    Examples
+    --------
+    >>> from skhisto.utils import io_error
+    >>> exc = io_error(PermissionError(13, "Permission denied"), "write", "/data/out.csv")
+    >>> type(exc).__name__, str(exc)
+    ('PermissionError', "[Errno 13] Cannot write '/data/out.csv': Permission denied")
     """
     reason = exc.strerror or str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
@@ -131,6 +147,14 @@ def ensure_writable_dir(directory, parameter):
     OSError
         Naming the parameter and the directory when it cannot be created or
         written (read-only file system, no permission, a file in the way).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skhisto.utils import ensure_writable_dir
+    >>> folder = ensure_writable_dir(os.path.join(tempfile.mkdtemp(), "results"), "out_dir")
+    >>> folder.is_dir()
+    True
     """
     directory = Path(directory).expanduser()
     try:
@@ -148,6 +172,16 @@ def file_digest(path):
     The memo lives in :data:`skhisto.utils.STORE`, keyed by
     :func:`file_identity` (real path, device, inode, size, mtime, ctime), so a
     file rewritten or replaced at the same path is hashed again.
+
+    Examples
+    --------
+    >>> import hashlib, os, tempfile
+    >>> from skhisto.utils import file_digest
+    >>> path = os.path.join(tempfile.mkdtemp(), "weights.bin")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"abc")
+    >>> file_digest(path) == hashlib.sha256(b"abc").hexdigest()
+    True
     """
 
     def sha256():

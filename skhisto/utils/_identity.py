@@ -60,6 +60,17 @@ def check_identity(saved, current, source, *, restart):
         The checkpoint file, named in the error.
     restart : str
         How to start afresh (e.g. "delete it or pass another checkpoint=").
+
+    Examples
+    --------
+    >>> from skhisto.utils import check_identity, run_identity
+    >>> check_identity(run_identity({"lr": 0.1}), run_identity({"lr": 0.1}), "run.pt", restart="")
+    >>> check_identity(
+    ...     run_identity({"lr": 0.1}), run_identity({"lr": 0.01}), "run.pt", restart="delete it"
+    ... )  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    skhisto.exceptions.CheckpointMismatchError: Checkpoint 'run.pt' belongs to another run ...
     """
     if saved == current:
         return

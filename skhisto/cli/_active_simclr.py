@@ -1,0 +1,207 @@
+"""``skhisto active-simclr``: ActiveSimCLR on a labelled image set, scored by a linear probe."""
+
+import argparse
+
+from . import _simclr_options as simclr_options
+from ._backbone_options import announce
+from ._errors import CommandError, positive_int
+from ._inputs import read_input
+from ._report import (
+    add_out_dir_argument,
+    check_out_dir,
+    check_out_file,
+    format_table,
+    save_figure,
+    write_csv,
+)
+from ._strategies import STRATEGY_NAMES, make_strategy
+
+NAME = "active-simclr"
+HELP = "the Active SimCLR experiment: SimCLR on actively sampled subsets"
+DESCRIPTION = (
+    "Run ActiveSimCLR (Reasat & Smith, Algorithm 2) on the labelled images of INPUT: each round "
+    "trains SimCLR on the images selected so far, fits a linear probe on the labelled set's "
+    "embeddings, scores it on a held-out test split, and lets --strategy pick the next images."
+)
+EPILOG = """\
+examples:
+  skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset --max-images 60
+  skhisto active-simclr ../shared/data/lc25000_lung --strategy entropy --max-images 2000 \\
+      --batch-size 200 --n-rounds 5 --epochs 3 --checkpoint-dir ckpt --out encoder.safetensors
+
+INPUT is a folder of class folders or a CSV with 'path' and 'label' columns. A stratified
+--test-size split is held out for scoring; the rest is the unlabelled pool SimCLR draws from
+and (all of it, or --n-labeled images) the labelled set the probe (standardised embeddings +
+LinearHead) is trained on.
+
+output: per round (round, n_images SimCLR trained on, score, fit_time, query_time, time in
+seconds) on stdout and in <out-dir>/active_simclr.csv, the learning curve in
+<out-dir>/active_simclr.png, and with --out the last round's encoder (.safetensors). With
+--checkpoint-dir the run is saved after every round; the same command again resumes after the
+last finished round (another command line against the same folder is refused).
+"""
+#: The ActiveSimCLR parameters set by the options of the same names.
+LEARNER_PARAMS = (
+    "batch_size",
+    "n_rounds",
+    "n_candidates",
+    "scoring",
+    "random_state",
+    "checkpoint_dir",
+)
+COLUMNS = ("round", "n_images", "score", "fit_time", "query_time", "time")
+
+
+def fraction(text):
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+def add_arguments(parser):
+    parser.add_argument("input", metavar="INPUT", help="class folders or a CSV with labels")
+    group = parser.add_argument_group("active sampling")
+    group.add_argument(
+        "--strategy", choices=STRATEGY_NAMES, default="entropy", help="default: entropy"
+    )
+    for flag, default, help_text in (
+        ("--batch-size", 10, "images added per round (and the first random subset)"),
+        ("--n-rounds", 3, "rounds of SimCLR training"),
+        ("--n-candidates", 100, "random candidates the strategy chooses from each round"),
+    ):
+        group.add_argument(
+            flag,
+            type=positive_int,
+            default=default,
+            metavar="N",
+            help=f"{help_text} (default: {default})",
+        )
+    group.add_argument(
+        "--test-size",
+        type=fraction,
+        default=0.25,
+        metavar="F",
+        help="held-out fraction (default: 0.25)",
+    )
+    group.add_argument(
+        "--n-labeled", type=positive_int, metavar="N", help="labelled images (default: all)"
+    )
+    group.add_argument(
+        "--scoring", default="balanced_accuracy", help="sklearn scorer (default: balanced_accuracy)"
+    )
+    group.add_argument(
+        "--probe-epochs", type=positive_int, default=40, metavar="N", help="default: 40"
+    )
+    parser.add_argument(
+        "--out", type=simclr_options.encoder_file, metavar="FILE", help="write the encoder here"
+    )
+    add_out_dir_argument(parser, default="results")
+    simclr_options.add_simclr_arguments(
+        parser, epochs=1, image_size=64, batch_size=32, batch_flag="--simclr-batch-size"
+    )
+
+
+def _split(labels, args):
+    """Indices of the labelled set, the test split and the pool (the non-test images)."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(labels))
+    try:
+        pool, test = train_test_split(
+            index, test_size=args.test_size, stratify=labels, random_state=args.random_state
+        )
+        labeled = pool
+        if args.n_labeled is not None and args.n_labeled < len(pool):
+            strata = [labels[i] for i in pool]
+            labeled, _ = train_test_split(
+                pool, train_size=args.n_labeled, stratify=strata, random_state=args.random_state
+            )
+    except ValueError as exc:  # too few images of a class to stratify
+        raise CommandError(f"cannot split the {len(labels)} images of INPUT: {exc}") from exc
+    return np.sort(labeled), np.sort(test), np.sort(pool)
+
+
+def _read_labelled(args):
+    paths, labels, kind = read_input(args.input)
+    if labels is None or any(label == "" for label in labels):
+        raise CommandError(
+            f"INPUT {args.input!r} ({kind}) has no labels for every image; pass class folders "
+            "or a CSV with a 'label' column"
+        )
+    paths, labels = simclr_options.subsample(paths, labels, args.max_images, args.random_state)
+    return paths, labels, kind
+
+
+def _make_learner(args):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .. import ActiveSimCLR, LinearHead
+
+    # Seeded here: ActiveSimCLR seeds an unset random_state of the proxy, not of a pipeline step.
+    probe = LinearHead(
+        max_epochs=args.probe_epochs, lr=1e-3, device=args.device, random_state=args.random_state
+    )
+    return ActiveSimCLR(
+        simclr_options.make_simclr(args, verbose=True),
+        make_strategy(args.strategy, args.random_state),
+        make_pipeline(StandardScaler(), probe),
+        verbose=True,
+        **{name: getattr(args, name) for name in LEARNER_PARAMS},
+    )
+
+
+def run(args):
+    from ..contrastive._active_simclr import CHECKPOINT_NAME
+
+    out_dir = check_out_dir(args.out_dir)
+    if args.out is not None:
+        check_out_file(args.out, ".safetensors")
+    simclr_options.check_simclr_arguments(args)
+    paths, labels, kind = _read_labelled(args)
+    labeled, test, pool = _split(labels, args)
+    learner = _make_learner(args)
+    start = simclr_options.describe_start(args)
+    announce(
+        NAME,
+        f"{len(paths)} images ({kind}): pool {len(pool)}, labelled {len(labeled)}, test "
+        f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
+        f"rounds; {args.backbone} SimCLR from {start}",
+    )
+    simclr_options.announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
+
+    def take(index, values):
+        return [values[i] for i in index]
+
+    with simclr_options.checkpoint_errors_in_cli_words():
+        learner.fit(
+            take(pool, paths),
+            X_labeled=take(labeled, paths),
+            y_labeled=take(labeled, labels),
+            X_test=take(test, paths),
+            y_test=take(test, labels),
+        )
+    print(format_table(learner.history_, COLUMNS))
+    encoder = f"{args.backbone} trained by SimCLR from {start}"
+    print(f"score: {args.scoring} of a linear probe on {encoder}, {len(test)} test images")
+    write_csv(out_dir / "active_simclr.csv", learner.history_, COLUMNS)
+    _plot(learner, args, out_dir / "active_simclr.png")
+    if args.out is not None:
+        learner.simclr_.save_encoder(args.out)
+        print(f"wrote the encoder to {args.out}")
+    print(f"wrote active_simclr.csv and active_simclr.png to {out_dir}")
+    return 0
+
+
+def _plot(learner, args, path):
+    from ..plotting import plot_learning_curve
+
+    ax = plot_learning_curve({args.strategy: learner}, title=f"Active SimCLR ({args.backbone})")
+    ax.set_ylabel(args.scoring.replace("_", " "))
+    save_figure(ax, path)

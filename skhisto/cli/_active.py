@@ -1,9 +1,7 @@
 """``skhisto active``: active-learning curves of query strategies on a labelled embeddings file."""
 
-import argparse
-
 from ._backbone_options import announce
-from ._errors import CommandError, positive_int
+from ._errors import CommandError, fraction, positive_int
 from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input, show_results
 from ._report import add_out_dir_argument, check_out_dir
 from ._strategies import STRATEGY_NAMES, make_strategy
@@ -43,17 +41,6 @@ active_<strategy>.npz there, and a rerun of the same command resumes from it.
 ESTIMATORS = ("logistic", "linear")
 CSV_NAME, PNG_NAME = "active.csv", "active.png"
 CSV_COLUMNS = ["strategy", "round", "n_labeled", "balanced_accuracy", "fit_time", "query_time"]
-
-
-def fraction(text):
-    """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
-    return value
 
 
 def add_arguments(parser):

@@ -1,10 +1,8 @@
 """``skhisto active-simclr``: ActiveSimCLR on a labelled image set, scored by a linear probe."""
 
-import argparse
-
 from . import _simclr_options as simclr_options
 from ._backbone_options import announce
-from ._errors import CommandError, positive_int
+from ._errors import CommandError, fraction, positive_int
 from ._inputs import read_input
 from ._report import (
     add_out_dir_argument,
@@ -50,17 +48,6 @@ LEARNER_PARAMS = (
     "checkpoint_dir",
 )
 COLUMNS = ("round", "n_images", "score", "fit_time", "query_time", "time")
-
-
-def fraction(text):
-    """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
-    return value
 
 
 def add_arguments(parser):

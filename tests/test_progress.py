@@ -92,3 +92,27 @@ def test_the_long_loops_speak_under_their_defaults(monkeypatch, capsys):
     )
     err = capsys.readouterr().err
     assert "embedding" in err and "rounds" in err
+
+
+def test_import_skhisto_keeps_third_party_tqdm_auto_quiet_in_a_notebook(monkeypatch):
+    """huggingface_hub (through timm) imports tqdm.auto, which warns in such a kernel."""
+    import importlib
+
+    from tqdm.std import TqdmWarning, tqdm
+
+    pytest.importorskip("IPython")  # tqdm.autonotebook asks IPython for the shell
+    _fake_notebook(monkeypatch, widgets=False)
+
+    def forget_tqdm_auto():
+        for name in ("tqdm.auto", "tqdm.autonotebook", "tqdm.notebook"):
+            monkeypatch.delitem(sys.modules, name, raising=False)
+
+    forget_tqdm_auto()
+    with pytest.warns(TqdmWarning, match="IProgress not found"):  # the simulation is real
+        importlib.import_module("tqdm.auto")
+    forget_tqdm_auto()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _batching.quiet_notebook_tqdm()
+        bar = importlib.import_module("tqdm.auto").tqdm
+    assert issubclass(bar, tqdm) and bar.__module__ != "tqdm.notebook"  # the text bar, quietly

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings
 
 #: With ``verbose="auto"``, a bar appears once a run has lasted this many seconds:
 #: short runs stay quiet, long ones always speak, however few their batches.
@@ -74,6 +75,19 @@ def _in_notebook():
     if "ipykernel.zmqshell" not in sys.modules:
         return False
     return not any(key == "QT_API" or key.startswith("SPYDER") for key in os.environ)
+
+
+def quiet_notebook_tqdm():
+    """In a Jupyter kernel, import ``tqdm.auto`` once with its ipywidgets warning silenced.
+
+    Libraries skhisto loads (huggingface_hub, through timm) import ``tqdm.auto``, which warns
+    at import in a kernel without ``ipywidgets`` before falling back to the text bar; imported
+    here first, it makes the same choice without a word. Called by ``import skhisto``.
+    """
+    if _in_notebook() and "tqdm.auto" not in sys.modules:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import tqdm.auto  # noqa: F401
 
 
 def iter_slices(n, batch_size):

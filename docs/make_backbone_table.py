@@ -64,7 +64,7 @@ def render():
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
-    for row in list_backbones():
+    for row in list_backbones(as_frame=False):
         source = row["hub_id"] or row["url"] or "local file (`weights=`)"
         cells = [
             row["name"],

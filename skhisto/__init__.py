@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from .utils._batching import quiet_notebook_tqdm
 from .utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
 
 __version__ = "0.1.0.dev0"
+
+quiet_notebook_tqdm()  # before timm or huggingface_hub can import tqdm.auto loudly
 
 __all__ = [
     "ActiveLearner",

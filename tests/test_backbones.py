@@ -41,16 +41,50 @@ PATHOLOGY = {
 
 
 def test_list_backbones_has_every_model_with_its_preprocessing():
-    rows = {row["name"]: row for row in list_backbones()}
+    rows = {row["name"]: row for row in list_backbones(as_frame=False)}
     assert set(PATHOLOGY) <= set(rows)
     for name, (dim, mean, family) in PATHOLOGY.items():
         assert rows[name]["embed_dim"] == dim, name
         assert rows[name]["mean"] == pytest.approx(mean), name
         assert rows[name]["family"] == family, name
         assert len(rows[name]["std"]) == 3 and min(rows[name]["std"]) > 0
-    assert {r["name"] for r in list_backbones(family="contrastive")} >= {"ctranspath", "retccl"}
-    gated = {r["name"] for r in list_backbones() if r["gated"]}
+    assert {r["name"] for r in list_backbones(family="contrastive", as_frame=False)} >= {
+        "ctranspath",
+        "retccl",
+    }
+    gated = {r["name"] for r in list_backbones(as_frame=False) if r["gated"]}
     assert {"uni", "uni2-h", "virchow2", "h-optimus-0", "prov-gigapath"} <= gated
+
+
+def test_list_backbones_is_a_dataframe_in_the_registry_field_order():
+    pd = pytest.importorskip("pandas")
+    rows = list_backbones(as_frame=False)
+    for as_frame in ("auto", True):
+        table = list_backbones(as_frame=as_frame)
+        assert isinstance(table, pd.DataFrame)
+        assert list(table.columns) == list(rows[0])  # name, architecture, embed_dim, ...
+        for row, record in zip(rows, table.to_dict("records"), strict=True):
+            for key, value in row.items():  # None (no hub id, no url) is pandas's missing value
+                assert pd.isna(record[key]) if value is None else record[key] == value, key
+    contrastive = list_backbones(family="contrastive", as_frame=True)
+    assert set(contrastive["family"]) == {"contrastive"} and "ctranspath" in set(contrastive.name)
+
+
+def test_list_backbones_without_pandas(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` fails
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    rows = list_backbones()  # "auto" falls back to the list of dicts
+    assert isinstance(rows, list) and rows[0]["name"] == "ctranspath"
+    with pytest.raises(ImportError, match=r"as_frame=True\) needs pandas.*skhisto\[pandas\]"):
+        list_backbones(as_frame=True)
+
+
+@pytest.mark.parametrize("as_frame", ["yes", None, 1])
+def test_list_backbones_refuses_other_as_frame_values(as_frame):
+    with pytest.raises(ValueError, match="as_frame must be 'auto', True or False"):
+        list_backbones(as_frame=as_frame)
 
 
 @pytest.mark.parametrize("name", [n for n in PATHOLOGY if get_backbone_info(n).loader == "timm"])

@@ -52,7 +52,9 @@ def registered():
 def test_a_registered_timm_model_embeds_through_foundation_embedder(registered):
     registered(TINY)
     assert get_backbone_info("tiny-vit") is TINY
-    assert "tiny-vit" in [row["name"] for row in list_backbones(family="non-contrastive")]
+    assert "tiny-vit" in [
+        row["name"] for row in list_backbones(family="non-contrastive", as_frame=False)
+    ]
     embedder = FoundationEmbedder("tiny-vit", pretrained=False, random_state=0)
     out = embedder.fit_transform(IMAGES)
     assert out.shape == (3, 64) and embedder.image_size_ == 32
@@ -62,7 +64,7 @@ def test_a_registered_timm_model_embeds_through_foundation_embedder(registered):
 
 
 def test_registry_entries_do_not_leak_between_tests():
-    assert "tiny-vit" not in [row["name"] for row in list_backbones()]
+    assert "tiny-vit" not in [row["name"] for row in list_backbones(as_frame=False)]
     with pytest.raises(ValueError, match="Unknown backbone 'tiny-vit'"):
         get_backbone_info("tiny-vit")
 
@@ -126,7 +128,7 @@ def test_register_checks_what_needs_timm():
         register_backbone(BackboneInfo("mine", "resnet_18", 512))
     with pytest.raises(ValueError, match="checkpoint_filter='resnet' is not a timm model module"):
         register_backbone(BackboneInfo("mine", "resnet18", 512, checkpoint_filter="resnet"))
-    assert "mine" not in [row["name"] for row in list_backbones()]
+    assert "mine" not in [row["name"] for row in list_backbones(as_frame=False)]
 
 
 def _renamed_checkpoint(path, seed):
@@ -193,5 +195,5 @@ def test_remote_code_runs_only_for_entries_that_opt_in(fake_transformers):
     for name in ("phikon", "phikon-v2", "hibou-b"):
         _build._transformers_model(get_backbone_info(name), "/hub/snapshot")
     assert fake_transformers == [False, False, True]
-    trusted = {row["name"] for row in list_backbones() if row["trust_remote_code"]}
+    trusted = {row["name"] for row in list_backbones(as_frame=False) if row["trust_remote_code"]}
     assert trusted == {"hibou-b"}

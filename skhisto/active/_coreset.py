@@ -80,6 +80,6 @@ class CoresetSampling(QueryStrategy):
             device=self.device,
             chunk_size=self.chunk_size,
             random_state=rng,
-            verbose=False,
+            verbose="auto",  # a bar only when a selection takes seconds
         )
         return selected, initial

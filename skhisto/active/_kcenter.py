@@ -29,7 +29,7 @@ def k_center_greedy(
     chunk_size=4096,
     random_state=None,
     return_distances=False,
-    verbose=False,
+    verbose="auto",
 ):
     """Greedy k-center (farthest-first) selection, Algorithm 1 of Sener & Savarese.
 
@@ -62,8 +62,9 @@ def k_center_greedy(
     return_distances : bool, default=False
         Also return, for each pick, its distance to the nearest center at the
         moment it was picked (the covering radius, non-increasing).
-    verbose : bool or "auto", default=False
-        Show a progress bar over the picks.
+    verbose : bool or "auto", default="auto"
+        Show a progress bar over the picks (``"auto"``: once the selection
+        has taken a couple of seconds).
 
     Returns
     -------

@@ -91,8 +91,9 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         ``X``) instead of starting over: a finished run gets ``n_rounds`` more
         rounds, an interrupted one is completed. A checkpoint is read only by a
         learner with no state in memory.
-    verbose : bool or "auto", default=False
-        Show a progress bar over the rounds.
+    verbose : bool or "auto", default="auto"
+        Show a progress bar over the rounds (``"auto"``: once the run has
+        taken a couple of seconds).
     random_state : int, RandomState instance or None, default=None
         Draws the initial labeled set and the candidate subsets.
 
@@ -149,7 +150,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         scoring=None,
         checkpoint=None,
         warm_start=False,
-        verbose=False,
+        verbose="auto",
         random_state=None,
     ):
         self.estimator = estimator

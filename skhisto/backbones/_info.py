@@ -1,6 +1,7 @@
 """Looking up backbones: registry entries and timm models passed through."""
 
 import difflib
+import importlib.util
 import re
 import sys
 
@@ -8,10 +9,11 @@ import timm
 import torch
 
 from ..io._normalize import IMAGENET
-from ._registry import FAMILIES, REGISTRY, BackboneInfo
+from ..utils._optional import import_pandas
+from ._registry import FAMILIES, REGISTRY, ROW_FIELDS, BackboneInfo
 
 
-def list_backbones(family=None):
+def list_backbones(family=None, *, as_frame="auto"):
     """Table of the registered backbones.
 
     Parameters
@@ -19,29 +21,47 @@ def list_backbones(family=None):
     family : str, optional
         Keep only one pretraining family (``"contrastive"``, ``"non-contrastive"``,
         ``"supervised"``).
+    as_frame : {"auto"} or bool, default="auto"
+        ``True`` returns a pandas DataFrame (pandas required), ``False`` a list
+        of dicts, ``"auto"`` a DataFrame when pandas is installed, else the list.
 
     Returns
     -------
-    list of dict
-        One row per backbone: name, architecture, embed_dim, input_size, mean,
-        std, family, pretraining, hub_id, url, gated, loader, pooling,
-        trust_remote_code; entries added by :func:`register_backbone`
-        included. Pass it to ``pandas.DataFrame`` for a table. Any other timm
-        model name is also accepted by :func:`get_backbone_info` and the
-        embedders.
+    pandas.DataFrame or list of dict
+        One row per backbone, with the columns name, architecture, embed_dim,
+        input_size, mean, std, family, pretraining, hub_id, url, gated, loader,
+        pooling, trust_remote_code; entries added by :func:`register_backbone`
+        included. Any other timm model name is also accepted by
+        :func:`get_backbone_info` and the embedders.
+
+    Raises
+    ------
+    ImportError
+        With ``as_frame=True`` when pandas is not installed.
 
     Examples
     --------
     >>> from skhisto.backbones import list_backbones
-    >>> [row["name"] for row in list_backbones(family="supervised")]
-    ['resnet18', 'resnet50', 'vit_small_patch16_224']
+    >>> table = list_backbones(as_frame=True)
+    >>> list(table.columns[:4])
+    ['name', 'architecture', 'embed_dim', 'input_size']
+    >>> int(table.set_index("name").loc["uni", "embed_dim"])
+    1024
+    >>> rows = list_backbones(family="contrastive", as_frame=False)
+    >>> rows[0]["name"], rows[0]["family"]
+    ('ctranspath', 'contrastive')
     """
     if family is not None and family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES)}.")
+    if not (isinstance(as_frame, bool) or (isinstance(as_frame, str) and as_frame == "auto")):
+        raise ValueError(f"as_frame must be 'auto', True or False; got {as_frame!r}.")
     rows = [info.as_row() for info in REGISTRY.values()]
     if family is not None:
         rows = [row for row in rows if row["family"] == family]
-    return rows
+    if as_frame is False or (as_frame == "auto" and importlib.util.find_spec("pandas") is None):
+        return rows
+    pd = import_pandas("list_backbones(as_frame=True)")
+    return pd.DataFrame(rows, columns=list(ROW_FIELDS))
 
 
 def get_backbone_info(name):

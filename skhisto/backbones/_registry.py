@@ -1,6 +1,6 @@
 """The backbone registry: each foundation model with its own preprocessing."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from numbers import Integral, Real
 
 from ..io._normalize import IMAGENET
@@ -116,9 +116,14 @@ class BackboneInfo:
     def as_row(self):
         """The public table row of :func:`list_backbones`."""
         row = asdict(self)
-        for private in ("timm_kwargs", "weight_files", "checkpoint_filter"):
+        for private in _PRIVATE_FIELDS:
             row.pop(private)
         return row
+
+
+_PRIVATE_FIELDS = ("timm_kwargs", "weight_files", "checkpoint_filter")
+#: The columns of :func:`list_backbones`, in the dataclass's field order.
+ROW_FIELDS = tuple(f.name for f in fields(BackboneInfo) if f.name not in _PRIVATE_FIELDS)
 
 
 def _text(info):

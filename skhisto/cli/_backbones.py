@@ -32,7 +32,7 @@ def add_arguments(parser):
 def run(args):
     from ..backbones import list_backbones
 
-    rows = [{key: row[key] for key in COLUMNS} for row in list_backbones()]
+    rows = [{key: row[key] for key in COLUMNS} for row in list_backbones(as_frame=False)]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     elif args.format == "csv":

@@ -20,7 +20,14 @@ from ..active._rounds import (
 )
 from ..backbones import check_image_size, get_backbone_info
 from ..io import load_images
-from ..utils import check_labels, digest_arrays, ensure_writable_dir, run_identity, torch_seed
+from ..utils import (
+    check_labels,
+    digest_arrays,
+    ensure_writable_dir,
+    progress,
+    run_identity,
+    torch_seed,
+)
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
@@ -126,6 +133,9 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         :class:`~skhisto.exceptions.CheckpointMismatchError` and is left
         untouched.
     verbose : {"auto"} or bool, default="auto"
+        Progress bar over the rounds (``"auto"``: once the run has taken a
+        couple of seconds); the epochs inside a round follow ``simclr``'s own
+        ``verbose``.
 
     Attributes
     ----------
@@ -304,7 +314,8 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.simclr_ = simclr
         selected = state["selected"].numpy()
         history = [dict(r) for r in state["history"]]
-        for t in range(int(state["round"]), self.n_rounds):
+        rounds = range(int(state["round"]), self.n_rounds)
+        for t in progress(rounds, total=len(rounds), desc="rounds", verbose=self.verbose):
             record, selected = self._round(t, seed, pool, selected, labeled, y_labeled, test)
             history.append(
                 dict(record, time=record["time"] + (history[-1]["time"] if history else 0))

@@ -9,21 +9,11 @@ from sklearn.utils import check_random_state
 
 from ..noise import AsymmetricNoise, NoisyLabelClassifier, UniformNoise
 from ..utils import check_labels
+from ..utils._optional import import_pandas
 from ..utils._sklearn_compat import HasMethods, StrOptions, validate_params
 
 _NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
 _MAX_SEED = np.iinfo(np.int32).max
-
-
-def _import_pandas():
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - pandas is an optional extra
-        raise ImportError(
-            "noise_robustness_curve returns a pandas DataFrame; install pandas with "
-            "`pip install skhisto[pandas]`."
-        ) from exc
-    return pd
 
 
 def _checked_rates(rates):
@@ -139,7 +129,7 @@ def noise_robustness_curve(
     >>> curve.groupby("rate")["score"].size().tolist()
     [3, 3]
     """
-    pd = _import_pandas()
+    pd = import_pandas("noise_robustness_curve (it returns a DataFrame)")
     if not is_classifier(estimator):
         raise ValueError(f"estimator must be a classifier, got {estimator!r}.")
     rates = _checked_rates(rates)

@@ -1,15 +1,20 @@
 """Batching and progress shared by every torch-backed estimator."""
 
+import os
 import sys
+import warnings
 
-from tqdm.auto import tqdm
-
-#: Runs longer than this many batches show a progress bar when ``verbose="auto"``.
-PROGRESS_MIN_BATCHES = 20
+#: With ``verbose="auto"``, a bar appears once a run has lasted this many seconds:
+#: short runs stay quiet, long ones always speak, however few their batches.
+PROGRESS_DELAY = 2.0
 
 
 def progress(iterable, *, total=None, desc=None, verbose="auto"):
     """Wrap ``iterable`` in a tqdm bar when the run is long enough to need one.
+
+    The bar fits the front end: a widget in Jupyter when ``ipywidgets`` is
+    installed, otherwise text on stderr (never tqdm's warning about a missing
+    ``ipywidgets``).
 
     Parameters
     ----------
@@ -19,20 +24,70 @@ def progress(iterable, *, total=None, desc=None, verbose="auto"):
     desc : str, optional
         Label shown before the bar.
     verbose : {"auto"} or bool, default="auto"
-        ``"auto"`` shows the bar for runs of at least ``PROGRESS_MIN_BATCHES``
-        batches; ``True``/``False`` force it on or off.
+        ``"auto"`` shows the bar once the run has taken ``PROGRESS_DELAY``
+        seconds; ``True``/``False`` force it on or off.
+
+    Returns
+    -------
+    tqdm
+        An iterable over ``iterable`` (a disabled bar when ``verbose=False``).
 
     Examples
     --------
     >>> from skhisto.utils import progress
-    >>> sum(progress(range(3), total=3, desc="demo", verbose=False))
-    3
+    >>> sum(progress(range(4), total=4, desc="demo"))  # quick: no bar
+    6
     """
-    if verbose == "auto":
-        disable = total is not None and total < PROGRESS_MIN_BATCHES
-    else:
-        disable = not verbose
-    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, file=sys.stderr)
+    delay = PROGRESS_DELAY if verbose == "auto" else 0
+    bar = _bar_class()
+    return bar(
+        iterable,
+        total=total,
+        desc=desc,
+        disable=not verbose,
+        delay=delay,
+        leave=False,
+        file=sys.stderr,
+    )
+
+
+def _bar_class():
+    """tqdm's notebook bar in a Jupyter kernel with ``ipywidgets``, its text bar otherwise.
+
+    ``tqdm.auto`` picks the notebook bar from the kernel alone and, without
+    ``ipywidgets``, warns at import; this asks for the widgets first.
+    """
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm
+        except ImportError:
+            pass
+        else:
+            return tqdm
+    from tqdm.std import tqdm
+
+    return tqdm
+
+
+def _in_notebook():
+    """Whether this process is a Jupyter kernel that renders widgets (not a Qt console)."""
+    if "ipykernel.zmqshell" not in sys.modules:
+        return False
+    return not any(key == "QT_API" or key.startswith("SPYDER") for key in os.environ)
+
+
+def quiet_notebook_tqdm():
+    """In a Jupyter kernel, import ``tqdm.auto`` once with its ipywidgets warning silenced.
+
+    Libraries skhisto loads (huggingface_hub, through timm) import ``tqdm.auto``, which warns
+    at import in a kernel without ``ipywidgets`` before falling back to the text bar; imported
+    here first, it makes the same choice without a word. Called by ``import skhisto``.
+    """
+    if _in_notebook() and "tqdm.auto" not in sys.modules:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import tqdm.auto  # noqa: F401
 
 
 def iter_slices(n, batch_size):

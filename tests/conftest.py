@@ -128,3 +128,23 @@ def fill_argv(argv, out_dir, **names):
     """``argv`` with its ``{name}`` placeholders filled, plus ``--out-dir out_dir`` unless given."""
     argv = [arg.format(**names) for arg in argv]
     return argv if "--out-dir" in argv else [*argv, "--out-dir", str(out_dir)]
+
+
+def child_env(**extra):
+    """The environment of a child Python (docs build, notebook kernel, README scripts).
+
+    It imports this checkout, stays offline, and runs torch on one thread: two
+    pytest-xdist workers each starting a multi-threaded child on two cores
+    oversubscribe them (a 30 s notebook took 9 minutes).
+    """
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+    }
+    env.update({key: str(value) for key, value in extra.items()})
+    return env

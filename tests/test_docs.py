@@ -2,13 +2,13 @@
 
 import importlib
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -84,12 +84,7 @@ def test_docs_build_without_warnings(tmp_path, lc25000_dir):
     # The example gallery runs on the shared data: lc25000_dir skips when it is absent.
     pytest.importorskip("sphinx_gallery", reason="the docs extra is not installed")
     source = _copy_sources(tmp_path / "src")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        "SKHISTO_DATA": str(lc25000_dir.parent),
-        "OMP_NUM_THREADS": "1",
-    }
+    env = child_env(SKHISTO_DATA=lc25000_dir.parent)
     html = tmp_path / "html"
     command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
     result = subprocess.run(

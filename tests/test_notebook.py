@@ -1,10 +1,10 @@
 """The quickstart notebook runs top to bottom, and is stored without outputs (never stale ones)."""
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "docs" / "examples" / "quickstart.ipynb"
@@ -39,10 +39,10 @@ def test_quickstart_notebook_runs_top_to_bottom(lc25000_dir, tmp_path, monkeypat
     copy = tmp_path / NOTEBOOK.name
     shutil.copy(NOTEBOOK, copy)
     # The kernel inherits this environment: the data, this checkout, temp files under tmp_path.
-    monkeypatch.setenv("SKHISTO_DATA", str(lc25000_dir.parent))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    env = child_env(SKHISTO_DATA=lc25000_dir.parent, TMPDIR=tmp_path)
+    env.pop("MPLBACKEND")  # the kernel shows figures inline
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     notebook = nbformat.read(copy, as_version=4)
     client = nbclient.NotebookClient(
         notebook,

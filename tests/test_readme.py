@@ -1,12 +1,12 @@
 """The README's set-up commands and examples stay true: every python snippet runs as written."""
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A snippet whose first line starts so continues the python snippet before it: it runs after it,
@@ -75,8 +75,7 @@ def test_every_readme_snippet_runs_as_written(lc25000_dir, tmp_path):
     (tmp_path / "shared" / "data").symlink_to(lc25000_dir.parent)
     work, home = tmp_path / "work", tmp_path / "home"  # ~/.cache/skhisto lands in tmp_path
     home.mkdir()
-    env = dict(os.environ, HOME=str(home), MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env = child_env(HOME=home)
     env.pop("SKHISTO_DATA", None)
     for script in _write_scripts(work):
         result = subprocess.run(

@@ -1,12 +1,12 @@
 """Active sampling under bad input and faults: every error names its cause, nothing is lost."""
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from conftest import child_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
@@ -370,7 +370,7 @@ def test_kill_9_between_rounds_then_resume_gives_the_uninterrupted_run(tmp_path)
             X, oracle, X_test=X, y_test=y)
         """
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = child_env()
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
     assert done.returncode == -9, done.stderr.decode()[-2000:]
     params = dict(batch_size=5, n_rounds=5, random_state=0)

@@ -1,6 +1,5 @@
 """SimCLREmbedder: NT-Xent, augmentations, the sklearn contract, checkpoints and resume."""
 
-import os
 import pickle
 import signal
 import subprocess
@@ -10,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from conftest import child_env
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -199,7 +199,7 @@ def test_killed_fit_resumes_from_last_checkpoint(fitted, images, tmp_path):
     ckpt_dir = tmp_path / "ckpt"
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(_KILL_CHILD.format(kill_epoch=2, tiny=repr(TINY))))
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = child_env()
     child = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "images.npy"), str(ckpt_dir)],
         env=env,

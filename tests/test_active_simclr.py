@@ -294,3 +294,20 @@ def test_plot_learning_curve_draws_score_against_images_used(fitted):
     ax = plot_learning_curve(fitted)
     np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [8, 16, 24])
     assert ax.get_xlabel() == "images used"
+
+
+@pytest.mark.slow
+def test_an_unseeded_pipeline_proxy_is_seeded_by_random_state(data):
+    """A proxy inside a Pipeline draws from random_state as a bare one does: runs repeat."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skhisto import LinearHead
+
+    def run():
+        proxy = make_pipeline(StandardScaler(), LinearHead(max_epochs=5))
+        est = _fit(_active(proxy=proxy, n_rounds=2), data)
+        return est.proxy_[-1].random_state, [entry["score"] for entry in est.history_]
+
+    (seed, scores), (_, again) = run(), run()
+    assert seed is not None and scores == again

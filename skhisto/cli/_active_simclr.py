@@ -131,10 +131,8 @@ def _make_learner(args):
 
     from .. import ActiveSimCLR, LinearHead
 
-    # Seeded here: ActiveSimCLR seeds an unset random_state of the proxy, not of a pipeline step.
-    probe = LinearHead(
-        max_epochs=args.probe_epochs, lr=1e-3, device=args.device, random_state=args.random_state
-    )
+    # Unseeded: ActiveSimCLR seeds it (inside the pipeline too) from --random-state, per round.
+    probe = LinearHead(max_epochs=args.probe_epochs, lr=1e-3, device=args.device)
     return ActiveSimCLR(
         simclr_options.make_simclr(args, verbose=True),
         make_strategy(args.strategy, args.random_state),

@@ -28,6 +28,7 @@ from ..utils import (
     run_identity,
     torch_seed,
 )
+from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
@@ -46,15 +47,6 @@ def _default_strategy():
     from .. import UncertaintySampling
 
     return UncertaintySampling(method="entropy")
-
-
-def _with_seed(estimator, seed):
-    """A clone of ``estimator`` whose unset ``random_state`` is fixed to ``seed``."""
-    estimator = clone(estimator)
-    if "random_state" in estimator.get_params(deep=False):
-        if estimator.get_params()["random_state"] is None:
-            estimator.set_params(random_state=seed)
-    return estimator
 
 
 def _check_labels(y, name, n_images, images_name, kind=None):
@@ -347,7 +339,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _fit_proxy(self, seed, t, labeled, y_labeled):
         proxy = self.proxy if self.proxy is not None else _default_proxy()
-        proxy = _with_seed(proxy, seed + t)
+        proxy = with_seed(proxy, seed + t)
         return proxy.fit(self.simclr_.transform(labeled), y_labeled)
 
     def _round(self, t, seed, pool, selected, labeled, y_labeled, test):
@@ -394,7 +386,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             return np.empty(0, dtype=selected.dtype)
         candidates = draw_candidates(remaining, self.n_candidates, seed, t)
         strategy = self.query_strategy
-        strategy = _with_seed(strategy if strategy is not None else _default_strategy(), seed + t)
+        strategy = with_seed(strategy if strategy is not None else _default_strategy(), seed + t)
         missing = getattr(strategy, "missing_label", -1)
         codes = LabelEncoder().fit_transform(y_labeled)
         X_query = np.vstack(

@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from ..noise import AsymmetricNoise, NoisyLabelClassifier, UniformNoise
 from ..utils import check_labels
 from ..utils._optional import import_pandas
+from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, StrOptions, validate_params
 
 _NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
@@ -38,9 +39,7 @@ def _noise_template(noise, seed):
             f"noise={noise!r} has no 'rate' parameter to vary; use 'uniform', 'asymmetric' "
             "or a noise sampler with a rate."
         )
-    if noise.get_params().get("random_state", 0) is None:
-        noise = clone(noise).set_params(random_state=seed)
-    return noise
+    return with_seed(noise, seed)
 
 
 @validate_params(

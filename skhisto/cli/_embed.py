@@ -8,7 +8,7 @@ from pathlib import Path
 from ._backbone_options import add_backbone_arguments, announce, describe_weights, make_embedder
 from ._errors import CommandError
 from ._inputs import read_input
-from ._report import EMBEDDING_FORMATS
+from ._report import EMBEDDING_FORMATS, check_out_file
 
 EPILOG = """\
 examples:
@@ -62,14 +62,7 @@ def _check_output(out):
                 f"--out {str(out)!r}: writing .parquet needs pandas and pyarrow; "
                 f"pip install {' '.join(missing)}, or write .npz"
             )
-    if out.is_dir():
-        raise CommandError(f"--out {str(out)!r} is a directory; name a .npz or .parquet file")
-    from ..utils import ensure_writable_dir
-
-    try:
-        ensure_writable_dir(out.parent, "--out")
-    except OSError as exc:
-        raise CommandError(f"cannot write --out {str(out)!r}: {exc.strerror or exc}") from exc
+    check_out_file(out, ".npz or .parquet")
 
 
 def run(args):

@@ -73,7 +73,7 @@ sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    # Only plot_*.py belong to the gallery: pipeline.py (the README's main job) and other
+    # Only plot_*.py belong to the gallery: pipeline.py (the README's Example) and other
     # scripts kept in docs/examples are not rendered.
     "ignore_pattern": r"^(?!plot_)",
     "within_subsection_order": "FileNameSortKey",

@@ -27,6 +27,14 @@ def _require(path):
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache_in_tmp(tmp_path_factory):
+    """Commands that cache by default (``skhisto embed``) write under pytest's tmp, not ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKHISTO_CACHE", str(tmp_path_factory.mktemp("user-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def lc25000_dir():
     """Root of the LC25000 lung ImageFolder (3 classes x 4,000 JPEGs, 224 px)."""

@@ -51,8 +51,8 @@ class WeightsUnavailableError(RuntimeError):
 def _how_to_supply(info):
     return (
         f"Download the checkpoint of {info.name!r} on a machine with access and pass "
-        f"weights='/path/to/file' (.safetensors, .pth or .bin), or pass pretrained=False for a "
-        "randomly initialised backbone."
+        f"weights='/path/to/file' (.safetensors, .pth or .bin; --weights FILE on the command "
+        "line), or pass pretrained=False (--no-pretrained) for a randomly initialised backbone."
     )
 
 
@@ -113,6 +113,7 @@ def _from_hub(info):
     except Exception as exc:  # offline, gated, missing repo, network: all mean "not here"
         offline = constants.HF_HUB_OFFLINE
         reason = "HF_HUB_OFFLINE is set and the files are not in the hub cache" if offline else exc
+        reason = str(reason).rstrip(". ")  # the sentence goes on after it
         gated = " The repository is gated: accept its terms and log in first." if info.gated else ""
         raise WeightsUnavailableError(
             f"Cannot obtain pretrained weights for {info.name!r} from the Hugging Face Hub "

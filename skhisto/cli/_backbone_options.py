@@ -40,15 +40,20 @@ def add_backbone_arguments(parser, *, default=None):
         )
     for flags, keywords in OPTIONS:
         group.add_argument(*flags, **keywords)
+    add_default_cache(group)
     return group
 
 
 def default_cache_dir():
-    """The user's embedding cache: ``$SKHISTO_CACHE``, else ``<XDG cache>/skhisto/embeddings``."""
+    """The user's embedding cache: ``$SKHISTO_CACHE``, else ``<XDG cache>/skhisto``.
+
+    The folder the README's Python examples use, so the command line and the
+    API share their embeddings (each backbone fingerprint has its own subfolder).
+    """
     if os.environ.get("SKHISTO_CACHE"):
         return Path(os.environ["SKHISTO_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "skhisto" / "embeddings"
+    return Path(base) / "skhisto"
 
 
 def add_default_cache(group):
@@ -63,8 +68,6 @@ def add_default_cache(group):
 
 def cache_dir(args):
     """The cache folder the options name: ``--cache``, the user's default, or None."""
-    if not hasattr(args, "use_cache"):  # a command whose cache is off by default
-        return args.cache
     if not args.use_cache:
         if args.cache:
             raise CommandError("--cache and --no-cache contradict each other; pass one")
@@ -77,6 +80,7 @@ def make_embedder(args, **params):
     from ..embedding import FoundationEmbedder
 
     options = {name: getattr(args, name) for name in EMBEDDER_PARAMS}
+    options["cache"] = cache_dir(args)
     return FoundationEmbedder(
         args.backbone, random_state=args.random_state, **{**options, **params}
     )

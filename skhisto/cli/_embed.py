@@ -13,7 +13,7 @@ from ._report import EMBEDDING_FORMATS, check_out_file
 EPILOG = """\
 examples:
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
-  skhisto embed tiles.csv --backbone uni --cache ~/.cache/skhisto --out tiles.parquet
+  skhisto embed tiles.csv --backbone uni --out tiles.parquet
 
 INPUT is a folder of class folders (<root>/<class>/<image>; labels are the class names), a flat
 folder of images (no labels), or a CSV with a 'path' column and an optional 'label' column
@@ -25,7 +25,9 @@ and pyarrow) holds the columns `path`, `label`, then one float32 column per dime
 <backbone>_0, <backbone>_1, ... Rows are those of the Python API:
   FoundationEmbedder(NAME, weights=FILE, pretrained=..., image_size=N,
                      random_state=N).fit_transform(paths)
-The file is written atomically: an interrupted run leaves no partial file.
+The file is written atomically: an interrupted run leaves no partial file, and the images it
+embedded are in the cache (~/.cache/skhisto or $SKHISTO_CACHE; --no-cache turns it off), so
+the same command again starts where it stopped.
 """
 
 

@@ -6,6 +6,7 @@ argparse), 130 interrupted (Ctrl-C). Errors are one line on stderr,
 """
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -63,6 +64,12 @@ def run_command(prog, command, args):
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         report(prog, message, kind="warning")
 
+    # Download retries are logged line by line; the error that ends them is the one line.
+    # (HF_HUB_VERBOSITY for a hub imported during the run, the level for one imported before.)
+    hub_log = logging.getLogger("huggingface_hub")
+    level, verbosity = hub_log.level, os.environ.get("HF_HUB_VERBOSITY")
+    hub_log.setLevel(logging.ERROR)
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     with warnings.catch_warnings():
         warnings.showwarning = one_line_warning
         try:
@@ -76,3 +83,7 @@ def run_command(prog, command, args):
         except Exception as exc:  # every failure, as one line (--debug shows the traceback)
             report(prog, str(exc) or type(exc).__name__)
             return RUNTIME_ERROR
+        finally:
+            hub_log.setLevel(level)
+            if verbosity is None:
+                os.environ.pop("HF_HUB_VERBOSITY", None)

@@ -10,9 +10,7 @@ import argparse
 
 from ._backbone_options import (
     add_backbone_arguments,
-    add_default_cache,
     announce,
-    cache_dir,
     describe_weights,
     make_embedder,
     short_weights,
@@ -93,7 +91,12 @@ def add_arguments(parser):
     )
     add_choices(parser, "--heads", HEADS, "heads (mlp: MLPHead 512-128-64, linear: LinearHead)")
     parser.add_argument(
-        "--noise", choices=NOISES, default="uniform", help="noise model (default: uniform)"
+        "--noise",
+        choices=NOISES,
+        default="uniform",
+        help="uniform: a flipped label goes to any other class; asymmetric: each class flips to "
+        "the next in sorted order, so past 0.5 the partner is the majority label (default: "
+        "uniform)",
     )
     parser.add_argument(
         "--cv", type=at_least_two, default=5, metavar="K", help="stratified folds (default: 5)"
@@ -115,8 +118,7 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     add_seed_argument(parser, "the draw, the folds, the noise, the heads and a random init")
     add_out_dir_argument(parser, "noise-curve")
-    group = add_backbone_arguments(parser, default="resnet18")
-    add_default_cache(group)
+    add_backbone_arguments(parser, default="resnet18")
 
 
 def run(args):
@@ -132,7 +134,8 @@ def run(args):
     X, source, short_source = _embeddings(args, data)
     search = build_search(args, rates, heads)
     n_fits = len(rates) * len(heads) * args.cv
-    announce(NAME, f"{n_fits} fits: {len(rates)} rates x {len(heads)} heads x {args.cv} folds")
+    counts = f"{len(rates)} rates x {len(heads)} head{'s' * (len(heads) > 1)} x {args.cv} folds"
+    announce(NAME, f"{n_fits} fits: {counts}")
     fit_with_progress(search, X, data.labels, n_fits)
     from_file = data.embeddings is not None
     context = {
@@ -175,7 +178,7 @@ def _embeddings(args, data):
     if data.embeddings is not None:
         source = f"embeddings read from {args.input}"
         return data.embeddings, source, source
-    embedder = make_embedder(args, cache=cache_dir(args), verbose=True).fit(data.paths)
+    embedder = make_embedder(args, verbose=True).fit(data.paths)
     weights = describe_weights(args)
     cache = embedder.cache or "no cache"
     announce(NAME, f"embedding {len(data.paths)} images with {args.backbone} ({weights}; {cache})")

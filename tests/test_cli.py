@@ -299,3 +299,10 @@ def test_embed_real_images_from_a_csv_equal_the_python_api(lc25000_small, tmp_pa
     expected = FoundationEmbedder("resnet18", pretrained=False, random_state=0).fit_transform(paths)
     assert np.array_equal(data["embeddings"], expected)
     assert data["labels"].tolist() == labels and data["paths"].tolist() == paths.tolist()
+
+
+def test_embed_without_weights_says_the_flags_that_fix_it(image_folder, tmp_path, run_cli):
+    """Pretrained weights that cannot be had (offline here): one line naming the CLI's way out."""
+    result = run_cli("embed", image_folder, "--backbone", "resnet18", "--out", tmp_path / "e.npz")
+    result.assert_one_line_error(1, "resnet18", "--weights FILE", "--no-pretrained")
+    assert ".." not in result.err and not (tmp_path / "e.npz").exists()

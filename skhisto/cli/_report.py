@@ -24,22 +24,28 @@ def add_out_dir_argument(parser, default):
     )
 
 
-def check_out_dir(out_dir, option="--out-dir"):
-    """Create ``out_dir`` (given as ``option``) and prove it writable before any work starts."""
+def check_out_dir(out_dir, option="--out-dir", *, target=None):
+    """Create ``out_dir`` (given as ``option``) and prove it writable before any work starts.
+
+    ``target``: the file ``option`` names, when ``out_dir`` is its folder (said in the error).
+    """
     from ..utils import ensure_writable_dir
 
     try:
         return ensure_writable_dir(Path(out_dir), option)
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else exc
-        raise CommandError(f"cannot write {option} {str(out_dir)!r}: {reason}") from exc
+        if Path(out_dir).exists() and not Path(out_dir).is_dir():
+            reason = "it is a file, not a folder"
+        where = f"{str(target)!r} (folder {str(out_dir)!r})" if target else repr(str(out_dir))
+        raise CommandError(f"cannot write {option} {where}: {reason}") from exc
 
 
 def check_out_file(out, kind):
     """Refuse an ``--out`` file (a ``kind`` file) that cannot be written, before any work."""
     if out.is_dir():
         raise CommandError(f"--out {str(out)!r} is a directory; name a {kind} file")
-    check_out_dir(out.parent, "--out")
+    check_out_dir(out.parent, "--out", target=out)
 
 
 def format_table(rows, columns):

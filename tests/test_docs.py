@@ -1,4 +1,5 @@
-"""The documentation: it builds with warnings as errors, and every public name has an API page."""
+"""The documentation: it builds with warnings as errors, every public name has an API page, and
+every python snippet of its pages defines the names it uses."""
 
 import importlib
 import importlib.util
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _snippets import undefined_names, write_scripts
 from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,3 +99,27 @@ def test_docs_build_without_warnings(tmp_path, lc25000_dir):
     examples = sorted(path.stem for path in (DOCS / "examples").glob("plot_*.py"))
     assert examples and all((html / "auto_examples" / f"{n}.html").exists() for n in examples)
     assert "skhisto embed" in (html / "guide" / "cli.html").read_text()
+
+
+def _doc_pages():
+    """The docs' markdown pages, without what a local build left in docs/."""
+    pages = DOCS.rglob("*.md")
+    return sorted(p for p in pages if not set(p.relative_to(DOCS).parts) & set(BUILD_OUTPUTS))
+
+
+def test_python_fences_in_docs_are_spelled_python():
+    """The snippet checks find blocks by their ```python fence: no other spelling hides one."""
+    for page in _doc_pages():
+        for line in page.read_text().splitlines():
+            if line.lstrip().startswith("```py"):
+                assert line == "```python", f"{page.relative_to(ROOT)}: {line!r}"
+
+
+def test_docs_snippets_define_every_name_they_use(tmp_path):
+    """Each python block of docs/**/*.md, with the blocks that continue it, is self-contained."""
+    scripts = []
+    for page in _doc_pages():
+        stem = "_".join(page.relative_to(DOCS).with_suffix("").parts)
+        scripts += write_scripts(page, tmp_path, stem)
+    assert len(scripts) >= 10  # the guide, the home page and the contrastive page
+    assert not undefined_names(scripts)

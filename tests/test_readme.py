@@ -6,66 +6,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from _snippets import undefined_names, write_scripts
 from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
-#: A snippet whose first line starts so continues the python snippet before it: it runs after it,
-#: in its namespace. Every other snippet runs alone.
-CONTINUES = "# continues"
-
-
-def _snippet_groups():
-    """README python blocks as scripts: each block with the blocks that continue it.
-
-    A script is README.md's own lines with every line outside its blocks blanked, so a
-    traceback names the README line at fault.
-    """
-    lines = (ROOT / "README.md").read_text().splitlines()
-    groups, inside = [], None
-    for number, line in enumerate(lines):
-        if inside is None and line == "```python":
-            inside = number + 1
-        elif inside is not None and line == "```":
-            block = range(inside, number)
-            if groups and lines[inside].startswith(CONTINUES):
-                groups[-1].update(block)
-            else:
-                groups.append(set(block))
-            inside = None
-    return [
-        "\n".join(line if number in group else "" for number, line in enumerate(lines))
-        for group in groups
-    ]
-
-
-def _write_scripts(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    scripts = []
-    for i, code in enumerate(_snippet_groups()):
-        scripts.append(folder / f"readme_snippets_{i}.py")
-        scripts[-1].write_text(code + "\n")
-    return scripts
+README = ROOT / "README.md"
 
 
 def test_readme_snippets_define_every_name_they_use(tmp_path):
     """Fast check: each snippet group names only what it imports or defines (pyflakes F821)."""
-    scripts = _write_scripts(tmp_path)
+    scripts = write_scripts(README, tmp_path, "readme_snippets")
     assert len(scripts) >= 3
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ruff",
-            "check",
-            "--isolated",
-            "--select",
-            "F821",
-            *map(str, scripts),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout
+    assert not undefined_names(scripts)
 
 
 @pytest.mark.slow
@@ -77,7 +29,7 @@ def test_every_readme_snippet_runs_as_written(lc25000_dir, tmp_path):
     home.mkdir()
     env = child_env(HOME=home)
     env.pop("SKHISTO_DATA", None)
-    for script in _write_scripts(work):
+    for script in write_scripts(README, work, "readme_snippets"):
         result = subprocess.run(
             [sys.executable, script.name], cwd=work, env=env, capture_output=True, text=True
         )

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 
 USAGE_ERROR = 2
 RUNTIME_ERROR = 1
@@ -76,3 +77,15 @@ def run_command(prog, command, args):
         except Exception as exc:  # every failure, as one line (--debug shows the traceback)
             report(prog, str(exc) or type(exc).__name__)
             return RUNTIME_ERROR
+
+
+@contextmanager
+def checkpoint_errors_in_cli_words():
+    """A checkpoint error names ``--checkpoint-dir``, not the Python parameter."""
+    from ..exceptions import CheckpointError
+
+    try:
+        yield
+    except CheckpointError as exc:
+        message = str(exc).replace("checkpoint_dir=", "--checkpoint-dir")
+        raise CommandError(message.replace("checkpoint=", "--checkpoint-dir")) from exc

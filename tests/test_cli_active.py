@@ -101,6 +101,9 @@ def test_linear_head_and_json(run_cli, embeddings_file, tmp_path):
         [row["balanced_accuracy"] for row in payload["rows"]], [e["score"] for e in history]
     )
     assert "LinearHead" in payload["title"]
+    with open(tmp_path / "r" / "active.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert all(list(row) == header for row in payload["rows"])  # JSON keys in the CSV's order
 
 
 def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path, monkeypatch):

@@ -101,6 +101,9 @@ def test_linear_head_and_json(run_cli, embeddings_file, tmp_path):
         [row["balanced_accuracy"] for row in payload["rows"]], [e["score"] for e in history]
     )
     assert "LinearHead" in payload["title"]
+    with open(tmp_path / "r" / "active.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert all(list(row) == header for row in payload["rows"])  # JSON keys in the CSV's order
 
 
 def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path, monkeypatch):
@@ -121,12 +124,16 @@ def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path
     # resumed after the last round: each strategy refits its final model once, queries nothing
     assert len(fits) == 2
     assert second.out == first.out
+    for strategy in ("random", "typiclust"):
+        where = checkpoints / f"active_{strategy}.npz"
+        assert f"resuming {strategy} from {where} (round 3 done)" in second.err
     # another run's checkpoint is refused, named, and left alone
     changed = run_cli("active", source, *argv, "--n-rounds", "2", "--checkpoint-dir", checkpoints)
     assert changed.code == 1 and "Traceback" not in changed.err
     last = changed.err.strip().splitlines()[-1]  # after the strategy's progress line
     assert last.startswith("skhisto active: error: ") and "active_random.npz" in last
     assert "n_rounds=3 there, 2 now" in last
+    assert "--checkpoint-dir" in last and "checkpoint=" not in last  # the option, not Python
 
 
 BAD_INPUTS = [

@@ -1,6 +1,7 @@
 """`skhisto simclr` and `active-simclr`: real tiny runs, resume after a kill, one-line errors."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -63,8 +64,11 @@ def test_simclr_writes_encoder_table_and_plot_that_embed_loads(run_cli, images_c
     rows = read_csv(tmp_path / "run" / "simclr.csv")
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert all(np.isfinite(float(row["loss"])) and row["n_images"] == "8" for row in rows)
-    assert r.out.splitlines()[0].split() == ["epoch", "loss", "time", "n_images"]
-    assert "resnet18 trained from random init (seed 0)" in r.out
+    # the same layout as noise-curve and active: title, table on stdout, files named on stderr
+    title, blank, header = r.out.splitlines()[:3]
+    assert title == "SimCLR loss of resnet18 trained from random init (seed 0)" and blank == ""
+    assert header.split() == ["epoch", "loss", "time", "n_images"]
+    assert "wrote" not in r.out and "simclr.csv" in r.err and "enc.safetensors" in r.err
     assert (tmp_path / "run" / "simclr.png").read_bytes()[:4] == b"\x89PNG"
 
     emb = tmp_path / "emb.npz"
@@ -104,8 +108,8 @@ def test_killed_simclr_resumes_to_the_uninterrupted_result(
     assert killed.code == 130 and "interrupted" in killed.err
     assert not (tmp_path / "resumed" / "enc.safetensors").exists()
 
-    resumed = simclr(run_cli, images_csv, tmp_path, "resumed", *checkpoints)
-    assert resumed.code == 0 and "resuming from" in resumed.err
+    resumed = simclr(run_cli, images_csv, tmp_path, "resumed", *checkpoints, "--json")
+    assert resumed.code == 0 and "simclr_checkpoint.pt after epoch 1 " in resumed.err
     assert "SimCLR epoch 1/2" not in resumed.err  # epoch 1 was not trained again
     got = load_file(tmp_path / "resumed" / "enc.safetensors")
     want = load_file(tmp_path / "whole" / "enc.safetensors")
@@ -114,6 +118,10 @@ def test_killed_simclr_resumes_to_the_uninterrupted_result(
         np.testing.assert_array_equal(got[key], want[key])
     rows = [read_csv(tmp_path / name / "simclr.csv") for name in ("resumed", "whole")]
     assert without_times(rows[0]) == without_times(rows[1])
+    payload = json.loads(resumed.out)  # --json: the CSV's rows, keys in its column order
+    assert payload["title"].startswith("SimCLR loss of resnet18")
+    assert [list(row) for row in payload["rows"]] == [list(row) for row in rows[0]]
+    assert [row["epoch"] for row in payload["rows"]] == [1, 2]
 
 
 @pytest.mark.slow
@@ -171,10 +179,8 @@ def test_active_simclr_runs_and_resumes_after_a_kill(run_cli, images_csv, tmp_pa
     assert [(r["round"], r["n_images"]) for r in rows] == [("0", "4"), ("1", "8"), ("2", "12")]
     assert all(0 <= float(r["score"]) <= 1 for r in rows)
     assert (tmp_path / "whole" / "active_simclr.png").read_bytes()[:4] == b"\x89PNG"
-    assert (
-        "balanced_accuracy of a linear probe on resnet18 trained by SimCLR from random init"
-        in whole.out
-    )
+    title = "balanced_accuracy of a linear probe on resnet18 trained by SimCLR from random init"
+    assert whole.out.startswith(title) and "wrote" not in whole.out
 
     checkpoints = ["--strategy", "coreset", "--checkpoint-dir", tmp_path / "ckpt"]
     with monkeypatch.context() as m:
@@ -182,7 +188,7 @@ def test_active_simclr_runs_and_resumes_after_a_kill(run_cli, images_csv, tmp_pa
         killed = active(run_cli, images_csv, tmp_path, "resumed", *checkpoints)
     assert killed.code == 130
     resumed = active(run_cli, images_csv, tmp_path, "resumed", *checkpoints)
-    assert resumed.code == 0 and "resuming from" in resumed.err
+    assert resumed.code == 0 and "active_simclr_rounds.pt after round 1 " in resumed.err
     got = read_csv(tmp_path / "resumed" / "active_simclr.csv")
     assert without_times(got) == without_times(rows)
     encoders = [load_file(tmp_path / name / "enc.safetensors") for name in ("resumed", "whole")]

@@ -1,9 +1,9 @@
 """``skhisto active``: active-learning curves of query strategies on a labelled embeddings file."""
 
 from ._backbone_options import announce
-from ._errors import CommandError, fraction, positive_int
-from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input, show_results
-from ._report import add_out_dir_argument, check_out_dir
+from ._errors import CommandError, checkpoint_errors_in_cli_words, fraction, positive_int
+from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input
+from ._report import add_json_argument, add_out_dir_argument, check_out_dir, show_results
 from ._strategies import STRATEGY_NAMES, make_strategy
 
 NAME = "active"
@@ -69,7 +69,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--checkpoint-dir", metavar="DIR", help="save every round there and resume from it"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_json_argument(parser)
     add_seed_argument(parser, "the split, the initial labels, the strategies and the estimator")
     add_out_dir_argument(parser, "active")
 
@@ -92,7 +92,9 @@ def run(args):
         announce(NAME, f"{name}: {args.n_rounds} rounds of {args.batch_size} labels")
         checkpoint = checkpoints / f"active_{name}.npz" if checkpoints else None
         learner = build_learner(args, name, checkpoint)
-        learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
+        _announce_resume(name, checkpoint)
+        with checkpoint_errors_in_cli_words():
+            learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
     title = (
         f"Balanced accuracy on {len(X_test)} held-out samples against labels queried from a pool "
         f"of {len(X_pool)}, {_estimator_name(args)} on embeddings read from {args.input}"
@@ -109,6 +111,20 @@ def run(args):
         png_path=out_dir / PNG_NAME,
     )
     return 0
+
+
+def _announce_resume(strategy, checkpoint):
+    """Say where a strategy resumes: the round its checkpoint file holds (read, never run)."""
+    if checkpoint is None or not checkpoint.is_file():
+        return
+    from ..active._learner import _load_checkpoint
+    from ..exceptions import CheckpointError
+
+    try:
+        where = f" (round {len(_load_checkpoint(checkpoint)['history']) - 1} done)"
+    except CheckpointError:  # fit refuses it, in its own words
+        where = ""
+    announce(NAME, f"resuming {strategy} from {checkpoint}{where} if it is this run's")
 
 
 def _checkpoint_dir(folder):

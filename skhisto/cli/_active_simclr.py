@@ -2,15 +2,14 @@
 
 from . import _simclr_options as simclr_options
 from ._backbone_options import announce
-from ._errors import CommandError, fraction, positive_int
+from ._errors import CommandError, checkpoint_errors_in_cli_words, fraction, positive_int
 from ._inputs import read_input
 from ._report import (
+    add_json_argument,
     add_out_dir_argument,
     check_out_dir,
     check_out_file,
-    format_table,
-    save_figure,
-    write_csv,
+    show_results,
 )
 from ._strategies import STRATEGY_NAMES, make_strategy
 
@@ -91,6 +90,7 @@ def add_arguments(parser):
     simclr_options.add_simclr_arguments(
         parser, epochs=1, image_size=64, batch_size=32, batch_flag="--simclr-batch-size"
     )
+    add_json_argument(parser)
 
 
 def _split(labels, args):
@@ -159,12 +159,14 @@ def run(args):
         f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
         f"rounds; {args.backbone} SimCLR from {start}",
     )
-    simclr_options.announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
+    simclr_options.announce_resume(
+        NAME, args.checkpoint_dir, CHECKPOINT_NAME, lambda ck: f"round {ck['round']}"
+    )
 
     def take(index, values):
         return [values[i] for i in index]
 
-    with simclr_options.checkpoint_errors_in_cli_words():
+    with checkpoint_errors_in_cli_words():
         learner.fit(
             take(pool, paths),
             X_labeled=take(labeled, paths),
@@ -172,21 +174,26 @@ def run(args):
             X_test=take(test, paths),
             y_test=take(test, labels),
         )
-    print(format_table(learner.history_, COLUMNS))
-    encoder = f"{args.backbone} trained by SimCLR from {start}"
-    print(f"score: {args.scoring} of a linear probe on {encoder}, {len(test)} test images")
-    write_csv(out_dir / "active_simclr.csv", learner.history_, COLUMNS)
-    _plot(learner, args, out_dir / "active_simclr.png")
     if args.out is not None:
         learner.simclr_.save_encoder(args.out)
-        print(f"wrote the encoder to {args.out}")
-    print(f"wrote active_simclr.csv and active_simclr.png to {out_dir}")
+        announce(NAME, f"wrote the encoder to {args.out}")
+    encoder = f"{args.backbone} trained by SimCLR from {start}"
+    show_results(
+        args,
+        title=f"{args.scoring} of a linear probe on {encoder}, {len(test)} test images",
+        rows=learner.history_,
+        columns=COLUMNS,
+        csv_columns=COLUMNS,
+        csv_path=out_dir / "active_simclr.csv",
+        plot=lambda: _plot(learner, args),
+        png_path=out_dir / "active_simclr.png",
+    )
     return 0
 
 
-def _plot(learner, args, path):
+def _plot(learner, args):
     from ..plotting import plot_learning_curve
 
     ax = plot_learning_curve({args.strategy: learner}, title=f"Active SimCLR ({args.backbone})")
     ax.set_ylabel(args.scoring.replace("_", " "))
-    save_figure(ax, path)
+    return ax

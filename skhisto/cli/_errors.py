@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 
 USAGE_ERROR = 2
 RUNTIME_ERROR = 1
@@ -87,3 +88,15 @@ def run_command(prog, command, args):
             hub_log.setLevel(level)
             if verbosity is None:
                 os.environ.pop("HF_HUB_VERBOSITY", None)
+
+
+@contextmanager
+def checkpoint_errors_in_cli_words():
+    """A checkpoint error names ``--checkpoint-dir``, not the Python parameter."""
+    from ..exceptions import CheckpointError
+
+    try:
+        yield
+    except CheckpointError as exc:
+        message = str(exc).replace("checkpoint_dir=", "--checkpoint-dir")
+        raise CommandError(message.replace("checkpoint=", "--checkpoint-dir")) from exc

@@ -5,21 +5,16 @@ refuse too small a class before anything is embedded or trained, and end with th
 same three outputs: the table on stdout (or JSON), a CSV and a PNG in ``--out-dir``.
 """
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._backbone_options import announce
 from ._errors import CommandError
 from ._inputs import read_input
 from ._report import (
     EMBEDDING_FORMATS,
     check_out_dir,
-    format_table,
     read_embeddings,
-    save_figure,
-    write_csv,
 )
 
 
@@ -108,18 +103,3 @@ def _check_classes(source, labels, min_per_class, what):
             f"INPUT {source!r}: class {label!r} has {count} images, {what} needs at least "
             f"{min_per_class} per class"
         )
-
-
-def show_results(
-    args, *, title, rows, columns, csv_columns, csv_path, plot, png_path, table_rows=None
-):
-    """Print the table (or, with --json, ``rows`` as JSON) on stdout, then write ``rows`` as CSV
-    and the plot's PNG. ``table_rows`` (default ``rows``) is what the text table shows."""
-    if args.json:
-        print(json.dumps({"title": title, "rows": rows}, indent=2))
-    else:
-        table = format_table(rows if table_rows is None else table_rows, columns)
-        print(f"{title}\n\n{table}")
-    write_csv(csv_path, rows, csv_columns)
-    save_figure(plot(), png_path)
-    announce(args.command, f"wrote {csv_path} and {png_path}")

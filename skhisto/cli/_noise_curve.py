@@ -16,8 +16,8 @@ from ._backbone_options import (
     short_weights,
 )
 from ._errors import CommandError, positive_int
-from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input, show_results
-from ._report import add_out_dir_argument
+from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input
+from ._report import add_json_argument, add_out_dir_argument, show_results
 
 NAME = "noise-curve"
 HELP = "the label-noise experiment: balanced accuracy per noise rate and head"
@@ -115,7 +115,7 @@ def add_arguments(parser):
         metavar="E",
         help="the heads' max_epochs, with early stopping (default: 50)",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_json_argument(parser)
     add_seed_argument(parser, "the draw, the folds, the noise, the heads and a random init")
     add_out_dir_argument(parser, "noise-curve")
     add_backbone_arguments(parser, default="resnet18")

@@ -7,9 +7,11 @@ Every command that produces results writes them under ``--out-dir`` as
 
 import csv
 import io
+import json
 import os
 from pathlib import Path
 
+from ._backbone_options import announce
 from ._errors import CommandError
 
 EMBEDDING_FORMATS = (".npz", ".parquet")
@@ -160,3 +162,28 @@ def _read_parquet(path):
         raise CommandError(f"{os.fspath(path)!r} has no 'path' and 'label' columns")
     X = table.drop(columns=["path", "label"]).to_numpy(dtype=np.float32)
     return X, table["label"].to_numpy(dtype=str), table["path"].to_numpy(dtype=str)
+
+
+def show_results(
+    args, *, title, rows, columns, csv_columns, csv_path, plot, png_path, table_rows=None
+):
+    """Print the table (or, with --json, ``rows`` as JSON) on stdout, then write ``rows`` as CSV
+    and the plot's PNG. ``table_rows`` (default ``rows``) is what the text table shows."""
+    if args.json:
+        ordered = [_in_order(row, csv_columns) for row in rows]
+        print(json.dumps({"title": title, "rows": ordered}, indent=2))
+    else:
+        table = format_table(rows if table_rows is None else table_rows, columns)
+        print(f"{title}\n\n{table}")
+    write_csv(csv_path, rows, csv_columns)
+    save_figure(plot(), png_path)
+    announce(args.command, f"wrote {csv_path} and {png_path}")
+
+
+def _in_order(row, columns):
+    """``row`` with its keys in the CSV's column order (any others after)."""
+    return {**{key: row[key] for key in columns if key in row}, **row}
+
+
+def add_json_argument(parser):
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")

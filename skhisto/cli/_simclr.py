@@ -1,20 +1,19 @@
 """``skhisto simclr``: SimCLR pretraining of a timm encoder on the images of INPUT."""
 
 from ._backbone_options import announce
+from ._errors import checkpoint_errors_in_cli_words
 from ._inputs import read_input
 from ._report import (
+    add_json_argument,
     add_out_dir_argument,
     check_out_dir,
     check_out_file,
-    format_table,
-    save_figure,
-    write_csv,
+    show_results,
 )
 from ._simclr_options import (
     add_simclr_arguments,
     announce_resume,
     check_simclr_arguments,
-    checkpoint_errors_in_cli_words,
     describe_start,
     encoder_file,
     make_simclr,
@@ -37,10 +36,11 @@ examples:
 INPUT is a folder of class folders, a flat folder of images, or a CSV with a 'path' column.
 
 output: the encoder (--out, a timm state dict: FoundationEmbedder(BACKBONE, weights=FILE) and
-`skhisto embed --weights FILE` load it), the loss per epoch on stdout, in <out-dir>/simclr.csv
-(epoch, loss, time, n_images) and as a curve in <out-dir>/simclr.png. With --checkpoint-dir a
-checkpoint is written after every epoch; a killed run started again with the same command
-resumes after the last finished epoch (another command line against the same folder is refused).
+`skhisto embed --weights FILE` load it), the loss per epoch on stdout (--json: as JSON), in
+<out-dir>/simclr.csv (epoch, loss, time, n_images) and as a curve in <out-dir>/simclr.png. With
+--checkpoint-dir a checkpoint is written after every epoch; a killed run started again with the
+same command resumes after the last finished epoch (another command line against the same folder
+is refused).
 """
 COLUMNS = ("epoch", "loss", "time", "n_images")
 
@@ -56,6 +56,7 @@ def add_arguments(parser):
     )
     add_out_dir_argument(parser, default="results")
     add_simclr_arguments(parser, epochs=10, image_size=224, batch_size=128)
+    add_json_argument(parser)
 
 
 def run(args):
@@ -69,21 +70,27 @@ def run(args):
     model = make_simclr(args, checkpoint_dir=args.checkpoint_dir, verbose=True)
     start = describe_start(args)
     announce(NAME, f"{len(paths)} images ({kind}), {args.backbone} from {start}")
-    announce_resume(NAME, args.checkpoint_dir, CHECKPOINT_NAME)
+    announce_resume(
+        NAME, args.checkpoint_dir, CHECKPOINT_NAME, lambda ck: f"epoch {ck['state']['epoch']}"
+    )
     with checkpoint_errors_in_cli_words():
         model.fit(paths)
     model.save_encoder(args.out)
-    rows = model.history_
-    print(format_table(rows, COLUMNS))
-    write_csv(out_dir / "simclr.csv", rows, COLUMNS)
-    _plot(rows, out_dir / "simclr.png", args.backbone)
-    print(f"SimCLR loss of {args.backbone} trained from {start}")
-    print(f"wrote the encoder to {args.out} and simclr.csv, simclr.png to {out_dir}")
+    announce(NAME, f"wrote the encoder to {args.out}")
+    show_results(
+        args,
+        title=f"SimCLR loss of {args.backbone} trained from {start}",
+        rows=model.history_,
+        columns=COLUMNS,
+        csv_columns=COLUMNS,
+        csv_path=out_dir / "simclr.csv",
+        plot=lambda: _plot(model.history_, args.backbone),
+        png_path=out_dir / "simclr.png",
+    )
     return 0
 
 
-def _plot(rows, path, backbone):
+def _plot(rows, backbone):
     from ..plotting import plot_learning_curve
 
-    ax = plot_learning_curve(rows, x="epoch", y="loss", title=f"SimCLR loss ({backbone})")
-    save_figure(ax, path)
+    return plot_learning_curve(rows, x="epoch", y="loss", title=f"SimCLR loss ({backbone})")

@@ -1,7 +1,6 @@
 """The SimCLR options shared by ``skhisto simclr`` and ``skhisto active-simclr``."""
 
 import argparse
-from contextlib import contextmanager
 from pathlib import Path
 
 from ._errors import CommandError, positive_int
@@ -126,12 +125,21 @@ def subsample(paths, labels, max_images, random_state):
     return [paths[i] for i in keep], labels
 
 
-def announce_resume(command, checkpoint_dir, name):
-    """Say that a run resumes from ``checkpoint_dir/name`` (it does when that file is there)."""
+def announce_resume(command, checkpoint_dir, name, where):
+    """Say that a run resumes from ``checkpoint_dir/name`` and, when the file reads, where:
+    ``where(checkpoint)`` words its position (``epoch 3 of 5``)."""
+    from ..contrastive import load_checkpoint
+    from ..exceptions import CheckpointError
     from ._backbone_options import announce
 
-    if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_file():
-        announce(command, f"resuming from {Path(checkpoint_dir) / name} if it is this run's")
+    path = None if checkpoint_dir is None else Path(checkpoint_dir) / name
+    if path is None or not path.is_file():
+        return
+    try:
+        position = f" after {where(load_checkpoint(path))}"
+    except (CheckpointError, KeyError, TypeError):  # fit refuses it, in its own words
+        position = ""
+    announce(command, f"resuming from {path}{position} if it is this run's")
 
 
 def describe_start(args):
@@ -139,14 +147,3 @@ def describe_start(args):
     if args.weights is None:
         return f"random init (seed {args.random_state})"
     return f"weights from {args.weights}"
-
-
-@contextmanager
-def checkpoint_errors_in_cli_words():
-    """A checkpoint error names ``--checkpoint-dir``, not the Python parameter."""
-    from ..exceptions import CheckpointError
-
-    try:
-        yield
-    except CheckpointError as exc:
-        raise CommandError(str(exc).replace("checkpoint_dir=", "--checkpoint-dir")) from exc

@@ -1,8 +1,8 @@
 """``skhisto backbones``: the backbone registry as a table, CSV or JSON."""
 
-import csv
 import json
-import sys
+
+from ._report import csv_text, format_table
 
 COLUMNS = ("name", "family", "embed_dim", "input_size", "gated", "hub_id")
 HEADERS = ("name", "family", "embed dim", "input size", "gated", "hub id")
@@ -36,25 +36,7 @@ def run(args):
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        print(csv_text(rows, COLUMNS), end="")
     else:
-        print(_table(rows))
+        print(format_table(rows, COLUMNS, HEADERS))
     return 0
-
-
-def _table(rows):
-    def cell(value):
-        if value is None:
-            return "-"
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        return str(value)
-
-    cells = [HEADERS, *([cell(row[key]) for key in COLUMNS] for row in rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
-        for line in cells
-    )

@@ -50,8 +50,11 @@ def check_out_file(out, kind):
     check_out_dir(out.parent, "--out", target=out)
 
 
-def format_table(rows, columns):
-    """``rows`` (dicts) as an aligned text table; floats with 3 decimals."""
+def format_table(rows, columns, headers=None):
+    """``rows`` (dicts) as an aligned text table; floats with 3 decimals.
+
+    ``headers`` name the columns (default: the keys in ``columns``).
+    """
 
     def cell(value):
         if value is None:
@@ -62,7 +65,8 @@ def format_table(rows, columns):
             return f"{value:.3f}"
         return str(value)
 
-    cells = [list(columns), *([cell(row[key]) for key in columns] for row in rows)]
+    header = list(columns if headers is None else headers)
+    cells = [header, *([cell(row[key]) for key in columns] for row in rows)]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return "\n".join(
         "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
@@ -74,13 +78,18 @@ def write_csv(path, rows, columns):
     """Write ``rows`` (dicts) as CSV with a header, atomically."""
     from ..utils import atomic_write
 
+    with atomic_write(path, mode="w") as f:
+        f.write(csv_text(rows, columns))
+    return Path(path)
+
+
+def csv_text(rows, columns):
+    """``rows`` (dicts) as CSV text with a header, the ``columns`` in order."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows({key: row[key] for key in columns} for row in rows)
-    with atomic_write(path, mode="w") as f:
-        f.write(text.getvalue())
-    return Path(path)
+    return text.getvalue()
 
 
 def save_figure(ax, path):

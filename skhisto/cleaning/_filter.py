@@ -63,13 +63,15 @@ class LabelIssueFilter(BaseSampler):
     >>> from sklearn.datasets import make_blobs
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skhisto import LabelIssueFilter, UniformNoise
-    >>> X, y = make_blobs(300, centers=3, random_state=0)
+    >>> X, y = make_blobs(300, centers=[[0, 0], [8, 0], [0, 8]], random_state=0)
     >>> pipe = make_pipeline(
     ...     UniformNoise(0.3, random_state=0), LabelIssueFilter(), LogisticRegression()
     ... ).fit(X, y)
     >>> cleaner = pipe.named_steps["labelissuefilter"]
     >>> int(cleaner.label_issues_.sum()), len(cleaner.sample_indices_)
-    (97, 203)
+    (90, 210)
+    >>> round(cleaner.noise_rate_, 2)
+    0.3
     """
 
     # imbalanced-learn's sampling type for samplers that drop samples without a target count.

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_consistent_length, column_or_1d
@@ -24,6 +25,7 @@ PARAMETER_CONSTRAINTS = {
     "cv": [Interval(Integral, 2, None, closed="left")],
     "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "random_state": ["random_state"],
+    "device": [str, torch.device],
     "n_jobs": [Integral, None],
 }
 
@@ -53,8 +55,12 @@ OPTIONS_DOC = """estimator : classifier with predict_proba or None, default=None
         ``"confident_learning"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and ``estimator``; ``"knn"`` is deterministic.
+    device : {"auto"} or str or torch.device, default="auto"
+        Where the neighbour search runs; ``"auto"`` picks CUDA, then MPS,
+        else the CPU. The search is exact on every device and holds one
+        block of at most 256 MiB of similarities at a time.
     n_jobs : int or None, default=None
-        Parallel jobs for the neighbour search and the folds."""
+        Parallel jobs for confident learning's folds."""
 
 
 @dataclass
@@ -72,13 +78,15 @@ class LabelReport:
         return noise_from_joint(self.joint)
 
 
-def inspect_labels(X, y, *, method, estimator, cv, n_neighbors, random_state, n_jobs, owner):
+def inspect_labels(
+    X, y, *, method, estimator, cv, n_neighbors, random_state, device, n_jobs, owner
+):
     """Run one detection method on embeddings ``X`` and labels ``y``; a :class:`LabelReport`."""
     X, classes, codes = _checked_data(X, y, owner)
     parts = []
     if method in ("knn", "ensemble"):
         k = resolve_n_neighbors(n_neighbors, len(codes))
-        parts.append(neighbour_votes(X, codes, len(classes), k, n_jobs))
+        parts.append(neighbour_votes(X, codes, len(classes), k, device))
     if method in ("confident_learning", "ensemble"):
         parts.append(_out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs))
     proba = np.mean(parts, axis=0)
@@ -139,6 +147,7 @@ def find_label_issues(
     cv=5,
     n_neighbors="auto",
     random_state=None,
+    device="auto",
     n_jobs=None,
     return_scores=False,
 ):
@@ -192,6 +201,7 @@ def find_label_issues(
         cv=cv,
         n_neighbors=n_neighbors,
         random_state=random_state,
+        device=device,
         n_jobs=n_jobs,
         owner="find_label_issues",
     )
@@ -211,6 +221,7 @@ def estimate_noise(
     cv=5,
     n_neighbors="auto",
     random_state=None,
+    device="auto",
     n_jobs=None,
 ):
     """Estimate the share of wrong labels and how labels flip between classes.
@@ -265,6 +276,7 @@ def estimate_noise(
         cv=cv,
         n_neighbors=n_neighbors,
         random_state=random_state,
+        device=device,
         n_jobs=n_jobs,
         owner="estimate_noise",
     )

@@ -91,6 +91,7 @@ class LabelIssueFilter(BaseSampler):
         cv=5,
         n_neighbors="auto",
         random_state=None,
+        device="auto",
         n_jobs=None,
     ):
         self.method = method
@@ -99,6 +100,7 @@ class LabelIssueFilter(BaseSampler):
         self.cv = cv
         self.n_neighbors = n_neighbors
         self.random_state = random_state
+        self.device = device
         self.n_jobs = n_jobs
 
     def fit(self, X, y):
@@ -146,6 +148,7 @@ class LabelIssueFilter(BaseSampler):
             cv=self.cv,
             n_neighbors=self.n_neighbors,
             random_state=self.random_state,
+            device=self.device,
             n_jobs=self.n_jobs,
             owner=type(self).__name__,
         )

@@ -34,7 +34,6 @@ import json
 import multiprocessing
 import os
 import platform
-import resource
 import sys
 import time
 import tracemalloc
@@ -47,7 +46,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))  # _common, also when loaded from a file path
 
-from _common import add_common_arguments, lc25000_root, result_stem, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    add_common_arguments,
+    lc25000_root,
+    peak_rss_mb,
+    result_stem,
+    rss_mb,
+    write_results,
+)
 
 FULL = dict(n_candidates=100_000, n_labeled=1_000, n_features=512, batch_size=1_000, n_clusters=50)
 QUICK = dict(n_candidates=3_000, n_labeled=50, n_features=64, batch_size=50, n_clusters=10)
@@ -73,18 +79,6 @@ def make_pool(n_candidates, n_labeled, n_features, n_clusters, seed=0):
     y = np.full(n, -1)
     y[:n_labeled] = component[:n_labeled] % N_CLASSES
     return X, y
-
-
-def _rss_mb():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _make_query(library, strategy, X, y, batch_size):
@@ -122,7 +116,7 @@ def run_query(spec):
     torch.set_num_threads(spec["threads"])
     X, y = make_pool(**spec["pool"])
     query = _make_query(spec["library"], spec["strategy"], X, y, spec["batch_size"])
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -135,8 +129,8 @@ def run_query(spec):
         "batch_size": spec["batch_size"],
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
-        "peak_rss_mb": _peak_rss_mb(),
-        "rss_increase_mb": max(0.0, _peak_rss_mb() - rss_before),
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_increase_mb": max(0.0, peak_rss_mb() - rss_before),
         "picks": picks.tolist(),
     }
     if torch.cuda.is_available():

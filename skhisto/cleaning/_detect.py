@@ -16,6 +16,8 @@ from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
 from ._neighbours import neighbour_votes, resolve_n_neighbors
 
 METHODS = ("knn", "confident_learning", "ensemble")
+# What inspect_labels takes besides the data; the public functions and the filter pass them on.
+OPTIONS = ("method", "estimator", "cv", "n_neighbors", "random_state", "device", "n_jobs")
 _MAX_SEED = np.iinfo(np.int32).max
 
 # Shared by find_label_issues, estimate_noise and LabelIssueFilter.
@@ -61,6 +63,11 @@ OPTIONS_DOC = """estimator : classifier with predict_proba or None, default=None
         block of at most 256 MiB of similarities at a time.
     n_jobs : int or None, default=None
         Parallel jobs for confident learning's folds."""
+
+
+def detection_options(arguments):
+    """The detection options among ``arguments`` (a function's locals or an estimator's params)."""
+    return {name: arguments[name] for name in OPTIONS}
 
 
 @dataclass
@@ -193,18 +200,7 @@ def find_label_issues(
     >>> bool(scores[issues].max() < scores[~issues].min())
     True
     """
-    report = inspect_labels(
-        X,
-        y,
-        method=method,
-        estimator=estimator,
-        cv=cv,
-        n_neighbors=n_neighbors,
-        random_state=random_state,
-        device=device,
-        n_jobs=n_jobs,
-        owner="find_label_issues",
-    )
+    report = inspect_labels(X, y, owner="find_label_issues", **detection_options(locals()))
     return (report.issues, report.quality) if return_scores else report.issues
 
 
@@ -268,18 +264,7 @@ def estimate_noise(
            [0.14, 0.76, 0.1 ],
            [0.16, 0.14, 0.7 ]])
     """
-    report = inspect_labels(
-        X,
-        y,
-        method=method,
-        estimator=estimator,
-        cv=cv,
-        n_neighbors=n_neighbors,
-        random_state=random_state,
-        device=device,
-        n_jobs=n_jobs,
-        owner="estimate_noise",
-    )
+    report = inspect_labels(X, y, owner="estimate_noise", **detection_options(locals()))
     return report.noise()
 
 

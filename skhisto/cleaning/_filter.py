@@ -3,12 +3,13 @@
 import numpy as np
 from imblearn.base import BaseSampler
 
+from ..noise._base import FitByResampling
 from ..utils._labels import like_input
 from ..utils._sklearn_compat import StrOptions, _fit_context, _safe_indexing
-from ._detect import OPTIONS_DOC, PARAMETER_CONSTRAINTS, inspect_labels
+from ._detect import OPTIONS_DOC, PARAMETER_CONSTRAINTS, detection_options, inspect_labels
 
 
-class LabelIssueFilter(BaseSampler):
+class LabelIssueFilter(FitByResampling, BaseSampler):
     """Remove or relabel the samples whose labels look wrong, while fitting only.
 
     A sampler: it has ``fit_resample`` and no ``transform``, so an
@@ -103,24 +104,6 @@ class LabelIssueFilter(BaseSampler):
         self.device = device
         self.n_jobs = n_jobs
 
-    def fit(self, X, y):
-        """Find the label issues of ``(X, y)``; prefer :meth:`fit_resample`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Embeddings.
-        y : array-like of shape (n_samples,)
-            Labels, possibly noisy.
-
-        Returns
-        -------
-        self : object
-            The fitted filter.
-        """
-        self.fit_resample(X, y)
-        return self
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y):
         """Return the cleaned samples and labels.
@@ -140,18 +123,8 @@ class LabelIssueFilter(BaseSampler):
         y_clean : array-like
             The matching labels, in the type of ``y``.
         """
-        report = inspect_labels(
-            X,
-            y,
-            method=self.method,
-            estimator=self.estimator,
-            cv=self.cv,
-            n_neighbors=self.n_neighbors,
-            random_state=self.random_state,
-            device=self.device,
-            n_jobs=self.n_jobs,
-            owner=type(self).__name__,
-        )
+        options = detection_options(self.get_params(deep=False))
+        report = inspect_labels(X, y, owner=type(self).__name__, **options)
         self.n_features_in_ = np.shape(X)[1]
         self.classes_ = report.classes
         self.label_issues_ = report.issues

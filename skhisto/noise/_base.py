@@ -23,7 +23,29 @@ def _as_labels(y):
     return np.asarray(labels), one_hot
 
 
-class BaseLabelNoise(BaseSampler):
+class FitByResampling:
+    """``fit`` for samplers whose fitting is the resampling itself (noise, cleaning)."""
+
+    def fit(self, X, y):
+        """Fit on ``(X, y)``; prefer :meth:`fit_resample`, which also returns the result.
+
+        Parameters
+        ----------
+        X : array-like of length n_samples
+            The samples, as :meth:`fit_resample` takes them.
+        y : array-like of shape (n_samples,)
+            The labels.
+
+        Returns
+        -------
+        self : object
+            The fitted sampler.
+        """
+        self.fit_resample(X, y)
+        return self
+
+
+class BaseLabelNoise(FitByResampling, BaseSampler):
     """Base class of the label-noise samplers.
 
     A label-noise sampler returns ``X`` untouched and a corrupted copy of
@@ -61,24 +83,6 @@ class BaseLabelNoise(BaseSampler):
 
     def __init__(self, *, random_state=None):
         self.random_state = random_state
-
-    def fit(self, X, y):
-        """Draw the noise for ``y``; prefer :meth:`fit_resample`.
-
-        Parameters
-        ----------
-        X : array-like, DataFrame, sparse matrix or list of length n_samples
-            Any samples; only its length matters.
-        y : array-like of shape (n_samples,)
-            Clean labels.
-
-        Returns
-        -------
-        self : object
-            The fitted sampler.
-        """
-        self.fit_resample(X, y)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y):

@@ -99,8 +99,8 @@ def train_paper_loop(X_train, y_train, X_val, y_val, *, seed, init_draws=1, **se
     -------
     model : ClassificationHead
         The last epoch's model, in evaluation mode.
-    n_epochs : int
-        Epochs trained.
+    valid_losses : list of float
+        The validation loss of each epoch trained.
     """
     cfg = {**PAPER, **settings}
     tensors = [torch.as_tensor(np.asarray(a)) for a in (X_train, y_train, X_val, y_val)]
@@ -123,19 +123,18 @@ def train_paper_loop(X_train, y_train, X_val, y_val, *, seed, init_draws=1, **se
             TensorDataset(X_train, y_train), batch_size=cfg["batch_size"], shuffle=True
         )
         valid = DataLoader(TensorDataset(X_val, y_val), batch_size=cfg["batch_size"])
-        best, misses, n_epochs = float("inf"), 0, 0
-        while n_epochs < cfg["epochs"] and misses < cfg["patience"]:
-            n_epochs += 1
+        best, misses, valid_losses = float("inf"), 0, []
+        while len(valid_losses) < cfg["epochs"] and misses < cfg["patience"]:
             model.train()
             for xb, yb in train:
                 optimizer.zero_grad(set_to_none=True)
                 criterion(model(gaussian_augment(xb, cfg["sigma"])), yb).backward()
                 optimizer.step()
-            val_loss = _mean_loss(model, valid, criterion)
+            valid_losses.append(_mean_loss(model, valid, criterion))
             scheduler.step()
             # Any decrease is an improvement; the weights are never restored.
-            best, misses = (val_loss, 0) if val_loss < best else (best, misses + 1)
-    return model.eval(), n_epochs
+            best, misses = (valid_losses[-1], 0) if valid_losses[-1] < best else (best, misses + 1)
+    return model.eval(), valid_losses
 
 
 def predict_paper_loop(model, X):

@@ -60,10 +60,10 @@ def paper_loop_score(fitted, X, y, X_test, y_test, rate, seed, settings):
     valid = fitted.validation_indices_
     train = np.setdiff1d(np.arange(len(y)), valid)
     _, y_noisy = UniformNoise(rate, random_state=seed).fit_resample(X[train], y[train])
-    model, n_epochs = train_paper_loop(
+    model, valid_losses = train_paper_loop(
         X[train], y_noisy, X[valid], y[valid], seed=seed, init_draws=2, **settings
     )
-    return balanced_accuracy_score(y_test, predict_paper_loop(model, X_test)), n_epochs
+    return balanced_accuracy_score(y_test, predict_paper_loop(model, X_test)), len(valid_losses)
 
 
 def run_seed(X, y, rate, seed, settings, default_epochs):

@@ -6,6 +6,7 @@ clean validation split before the noise, SGD with cosine schedule, Gaussian
 feature augmentation, any decrease improves, last weights kept.
 """
 
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -76,3 +77,17 @@ def test_mlp_head_with_the_paper_protocol_reproduces_the_paper_loop(
     head_losses = [epoch["valid_loss"] for epoch in clf.estimator_.net_.history]
     np.testing.assert_allclose(head_losses, losses, rtol=1e-4)
     assert len(losses) < paper_loop.PAPER["epochs"]  # early stopping did stop it
+
+
+@pytest.mark.slow
+def test_bench_paper_protocol_quick(monkeypatch, lc25000_dir, tmp_path):
+    monkeypatch.syspath_prepend(str(_LOOP.parent))
+    bench = importlib.import_module("bench_paper_protocol")
+    payload = bench.main(["--quick", "--data", str(lc25000_dir.parent), "--out", str(tmp_path)])
+    assert set(payload["results"]) == {f"{r}/{m}" for r in (0.0, 0.6) for m in bench.METHODS}
+    # Our loop and MLPHead with the paper's settings see the same draws: the same scores.
+    for rate in (0.0, 0.6):
+        loop = payload["results"][f"{rate}/paper loop (plain torch)"]
+        head = payload["results"][f"{rate}/MLPHead, paper protocol + optimiser"]
+        assert loop == head
+    assert (tmp_path / "bench_paper_protocol_quick.md").exists()

@@ -78,11 +78,11 @@ def test_restore_best_weights_chooses_best_or_last_epoch(data, restore):
 def test_tol_is_the_relative_improvement_an_epoch_needs(data, tol):
     X, y = data
     head = LinearHead(
-        lr=1e-3, patience=2, max_epochs=40, tol=tol, early_stopping=True, random_state=0
+        lr=1e-3, patience=2, max_epochs=15, tol=tol, early_stopping=True, random_state=0
     )
     head.fit(X, y)
     losses = [e["valid_loss"] for e in head.net_.history]
-    assert head.n_iter_ == (_stop_epoch(losses, patience=2, tol=tol) or 40)
+    assert head.n_iter_ == (_stop_epoch(losses, patience=2, tol=tol) or 15)
     if tol == 0.05:  # slow steady decreases are too small to count: stops after patience + 1
         assert head.n_iter_ == 3
     if tol == 0.0:  # every one of them counts

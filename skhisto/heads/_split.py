@@ -20,7 +20,7 @@ def validation_split(y, fraction, random_state):
     Parameters
     ----------
     y : ndarray of shape (n_samples,)
-        Integer class codes.
+        Class labels (integer codes, or labels of any type).
     fraction : float in (0, 1)
         Share of samples held out for validation.
     random_state : int

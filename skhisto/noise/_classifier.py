@@ -92,7 +92,7 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         NoisyLabelClassifier(
             MLPHead(restore_best_weights=False, tol=0.0),
             UniformNoise(0.6),
-            validation_fraction=0.1,
+            validation_fraction=0.2,  # the paper holds out 20 %
         )
 
     Examples

@@ -21,7 +21,7 @@ from ._interrupt import StopOnSigint, record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax
 from ._nonfinite import StopOnNonFinite, check_finite_output
-from ._split import validation_split
+from ._split import check_validation_set, validation_split
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
@@ -55,19 +55,30 @@ default="cross_entropy"
         Optimizer; its other arguments go through ``net_params``
         (``{"optimizer__weight_decay": 1e-4}``).
     early_stopping : "auto" or bool, default="auto"
-        Hold out ``validation_fraction`` of the training data (stratified
-        by class, shuffled plainly when a class is too small) and stop when
-        its loss has not improved for ``patience`` epochs, restoring the
-        best epoch's weights. The held-out labels are the (possibly noisy)
-        training labels. ``"auto"`` does so when the held-out part has at
-        least 50 samples (500 samples at the default
-        ``validation_fraction``) and otherwise trains all ``max_epochs``;
+        Stop when the validation loss (the training loss function, without
+        augmentation) has not improved for ``patience`` epochs. The
+        validation set is the ``X_val, y_val`` given to ``fit``, or else
+        ``validation_fraction`` of the training data held out (stratified
+        by class, shuffled plainly when a class is too small), whose labels
+        are the (possibly noisy) training labels. ``"auto"`` uses a given
+        validation set whatever its size, and holds one out only when it
+        has at least 50 samples (500 samples at the default
+        ``validation_fraction``), otherwise training all ``max_epochs``;
         ``True`` raises a ValueError when fewer than 2 samples would be
         left to train on.
     validation_fraction : float in (0, 1), default=0.1
-        Share of the training data held out for early stopping.
+        Share of the training data held out for early stopping when
+        ``fit`` gets no ``X_val``.
     patience : int, default=10
         Epochs without validation improvement before stopping.
+    restore_best_weights : bool, default=True
+        When early stopping runs, end with the weights of the epoch of
+        lowest validation loss; False keeps the last epoch's weights, as
+        the label-noise paper's protocol does.
+    tol : float in [0, 1), default=1e-4
+        Relative improvement an epoch's validation loss needs to count:
+        ``valid_loss < best * (1 - tol)`` (skorch's ``threshold_mode="rel"``).
+        0 counts any decrease, as the paper's protocol does.
     augment_sigma : float, default=0.0
         Gaussian embedding augmentation during training: each sample gets
         noise of standard deviation ``sigma ~ U(0, augment_sigma)``; the
@@ -104,6 +115,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "restore_best_weights": ["boolean"],
+        "tol": [Interval(Real, 0, 1, closed="left")],
         "augment_sigma": [Interval(Real, 0, None, closed="left")],
         "net_params": [dict, None],
         "device": [str, torch.device],
@@ -123,6 +136,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         early_stopping="auto",
         validation_fraction=0.1,
         patience=10,
+        restore_best_weights=True,
+        tol=1e-4,
         augment_sigma=0.0,
         net_params=None,
         device="auto",
@@ -138,6 +153,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.restore_best_weights = restore_best_weights
+        self.tol = tol
         self.augment_sigma = augment_sigma
         self.net_params = net_params
         self.device = device
@@ -152,7 +169,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         return hasattr(self, "net_")
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, *, X_val=None, y_val=None):
         """Train the head on embeddings ``X`` and labels ``y``.
 
         Parameters
@@ -161,6 +178,15 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             Embeddings (cast to float32).
         y : array-like of shape (n_samples,)
             Class labels of any type.
+        X_val : array-like of shape (n_val_samples, n_features), default=None
+            A validation set for early stopping, such as clean labels held
+            out before noise was injected (see ``NoisyLabelClassifier``'s
+            ``validation_fraction``); all of ``X`` then trains. Given as is:
+            in a Pipeline, earlier steps do not transform it, so pass it
+            transformed as the head will see ``X``. Needs ``y_val`` and
+            ``early_stopping`` True or "auto".
+        y_val : array-like of shape (n_val_samples,), default=None
+            Labels of ``X_val``, all of them classes of ``y``.
 
         Returns
         -------
@@ -182,18 +208,20 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         codes = encoder.transform(y).astype(np.int64)
         weight = self._class_weights(y)
         seed = torch_seed(self.random_state)
-        train_split = None
-        if self._uses_early_stopping(len(codes)):
-            split = validation_split(codes, self.validation_fraction, seed)
-            if split is None:
-                raise ValueError(
-                    f"{name}(early_stopping=True) holds out validation_fraction="
-                    f"{self.validation_fraction} of {len(codes)} samples, leaving fewer than 2 to "
-                    "train on; pass early_stopping=False (or 'auto') or give more samples."
-                )
-            train, valid = split
-            train_split = predefined_split(Dataset(X[valid], codes[valid]))
-            X, codes = X[train], codes[train]
+        if X_val is None and y_val is None:
+            X, codes, train_split = self._hold_out(X, codes, seed)
+        else:
+            X_val, y_val = check_validation_set(
+                X_val,
+                y_val,
+                n_features=X.shape[1],
+                classes=self.classes_,
+                early_stopping=self.early_stopping,
+                owner=name,
+            )
+            train_split = predefined_split(
+                Dataset(X_val, encoder.transform(y_val).astype(np.int64))
+            )
         with seeded_torch(seed), record_sigint() as interrupted:
             net = self._make_net(X.shape[1], weight, train_split, interrupted)
             net.fit(X, codes)
@@ -204,6 +232,20 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.n_iter_ = len(net.history)
         return self
+
+    def _hold_out(self, X, codes, seed):
+        """Training data and skorch train_split: a held-out share for early stopping, or none."""
+        if not self._uses_early_stopping(len(codes)):
+            return X, codes, None
+        split = validation_split(codes, self.validation_fraction, seed)
+        if split is None:
+            raise ValueError(
+                f"{type(self).__name__}(early_stopping=True) holds out validation_fraction="
+                f"{self.validation_fraction} of {len(codes)} samples, leaving fewer than 2 to "
+                "train on; pass early_stopping=False (or 'auto') or give more samples."
+            )
+        train, valid = split
+        return X[train], codes[train], predefined_split(Dataset(X[valid], codes[valid]))
 
     def _uses_early_stopping(self, n_samples):
         if self.early_stopping == "auto":
@@ -279,7 +321,13 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         ).initialize()
 
     def _early_stopping(self):
-        return EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True)
+        return EarlyStopping(
+            monitor="valid_loss",
+            patience=self.patience,
+            threshold=self.tol,
+            threshold_mode="rel",
+            load_best=self.restore_best_weights,
+        )
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.

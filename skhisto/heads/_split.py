@@ -1,9 +1,12 @@
-"""The internal validation split that drives the heads' early stopping."""
+"""The validation set that drives the heads' early stopping: held out, or given by the user."""
 
 import math
 
 import numpy as np
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
+
+from ..utils import check_labels
 
 
 def validation_split(y, fraction, random_state):
@@ -17,7 +20,7 @@ def validation_split(y, fraction, random_state):
     Parameters
     ----------
     y : ndarray of shape (n_samples,)
-        Integer class codes.
+        Class labels (integer codes, or labels of any type).
     fraction : float in (0, 1)
         Share of samples held out for validation.
     random_state : int
@@ -39,3 +42,50 @@ def validation_split(y, fraction, random_state):
     except ValueError:
         splitter = ShuffleSplit(1, test_size=n_valid, random_state=random_state)
         return next(splitter.split(X_dummy))
+
+
+def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, owner):
+    """The user's ``(X_val, y_val)`` as float32 features and labels, checked against the fit.
+
+    Parameters
+    ----------
+    X_val, y_val : array-like or None
+        The validation set given to ``fit``; both or neither.
+    n_features : int
+        Width of the training ``X``.
+    classes : ndarray
+        Classes of the training ``y``.
+    early_stopping : "auto" or bool
+        The head's setting; ``False`` has no use for a validation set.
+    owner : str
+        The head named in the messages.
+
+    Returns
+    -------
+    (X_val, y_val) : tuple of ndarray
+    """
+    if X_val is None or y_val is None:
+        given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+        raise ValueError(f"{owner}.fit got {given} without {missing}; pass both or neither.")
+    if early_stopping is False:
+        raise ValueError(
+            f"{owner}(early_stopping=False) was given X_val and y_val, which only serve early "
+            "stopping; pass early_stopping=True (or 'auto') or leave them out."
+        )
+    check_labels(y_val, owner, "y_val")
+    y_val = column_or_1d(y_val)
+    X_val = check_array(X_val, dtype=np.float32, input_name="X_val")
+    check_consistent_length(X_val, y_val)
+    if X_val.shape[1] != n_features:
+        raise ValueError(
+            f"{owner}: X_val has {X_val.shape[1]} features, but X has {n_features}; the "
+            "validation set must be embedded (and transformed) like the training set."
+        )
+    known = set(classes.tolist())
+    unknown = sorted({label for label in y_val.tolist() if label not in known}, key=str)
+    if unknown:
+        raise ValueError(
+            f"{owner}: y_val holds labels {unknown} that are not classes of y "
+            f"{classes.tolist()}; a validation loss cannot score them."
+        )
+    return X_val, y_val

@@ -1,12 +1,21 @@
 """A meta-classifier that corrupts its training labels and nothing else."""
 
+from numbers import Real
+
+import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, get_tags
+from sklearn.utils.validation import (
+    check_is_fitted,
+    column_or_1d,
+    get_tags,
+    has_fit_parameter,
+)
 
+from ..heads._split import validation_split
 from ..utils import check_labels
-from ..utils._sklearn_compat import HasMethods, _fit_context
+from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
 
 
 def _estimator_has(method):
@@ -43,6 +52,15 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         When not None, replaces the ``random_state`` of the noise clone, so
         a search can seed the corruption (``clf__random_state``); None
         keeps ``noise``'s own. The estimator's seeding is left to it.
+    validation_fraction : float in (0, 1) or None, default=None
+        When set, ``fit`` first holds out this share of the CLEAN labels
+        (stratified by class, seeded by ``random_state``, else by the
+        estimator's own ``random_state``), injects noise into the rest only
+        and fits the estimator with ``X_val`` and ``y_val`` set to the clean
+        held-out part, for early stopping on clean labels. The estimator's
+        ``fit`` must take ``X_val`` (as :class:`~skhisto.MLPHead` and
+        :class:`~skhisto.LinearHead` do); None trains on all samples and
+        leaves validation to the estimator.
 
     Attributes
     ----------
@@ -55,12 +73,27 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Classes known to ``estimator_``.
     n_features_in_ : int
         Number of features seen by ``estimator_``, when it records them.
+    validation_indices_ : ndarray of int or None
+        Indices in ``X`` of the clean validation samples held out by
+        ``validation_fraction`` (sorted); None when it is None.
 
     Notes
     -----
     Extra ``fit`` keyword arguments (such as ``sample_weight``) go to
     ``estimator.fit``; noise never reorders or drops samples, so they stay
-    aligned.
+    aligned (with ``validation_fraction``, per-sample arguments are cut to
+    the training part).
+
+    The label-noise paper's protocol (arXiv 2404.07605: validation split of
+    clean labels taken before noise is injected, early stopping that keeps
+    the last epoch's weights and counts any decrease of the validation
+    loss) is one line::
+
+        NoisyLabelClassifier(
+            MLPHead(restore_best_weights=False, tol=0.0),
+            UniformNoise(0.6),
+            validation_fraction=0.2,  # the paper holds out 20 %
+        )
 
     Examples
     --------
@@ -73,18 +106,29 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> search = GridSearchCV(clf, {"noise__rate": [0.0, 0.4]}, cv=3).fit(X, y)
     >>> search.cv_results_["mean_test_score"].shape
     (2,)
+
+    Early stopping on clean held-out labels:
+
+    >>> from skhisto import LinearHead
+    >>> clf = NoisyLabelClassifier(
+    ...     LinearHead(max_epochs=5, random_state=0), UniformNoise(0.4), validation_fraction=0.2
+    ... ).fit(X, y)
+    >>> len(clf.validation_indices_)
+    30
     """
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"])],
         "noise": [HasMethods(["fit_resample"])],
         "random_state": ["random_state"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
     }
 
-    def __init__(self, estimator, noise, *, random_state=None):
+    def __init__(self, estimator, noise, *, random_state=None, validation_fraction=None):
         self.estimator = estimator
         self.noise = noise
         self.random_state = random_state
+        self.validation_fraction = validation_fraction
 
     # The wrapped estimator and noise validate their own parameters.
     @_fit_context(prefer_skip_nested_validation=False)
@@ -98,7 +142,8 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Clean training labels (left unmodified).
         **fit_params : dict
-            Passed to ``estimator.fit``.
+            Passed to ``estimator.fit`` (with ``validation_fraction``,
+            arrays of one value per sample are cut to the training part).
 
         Returns
         -------
@@ -111,9 +156,46 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.noise_ = clone(self.noise)
         if self.random_state is not None:
             self.noise_.set_params(random_state=self.random_state)
+        self.validation_indices_ = None
+        if self.validation_fraction is not None:
+            X, y, fit_params = self._hold_out_clean(X, y, fit_params)
         X_train, y_noisy = self.noise_.fit_resample(X, y)
         self.estimator_ = clone(self.estimator).fit(X_train, y_noisy, **fit_params)
         return self
+
+    def _hold_out_clean(self, X, y, fit_params):
+        """Training part of (X, y, fit_params), with the clean held-out part as X_val, y_val."""
+        name = type(self).__name__
+        if not has_fit_parameter(self.estimator, "X_val"):
+            raise ValueError(
+                f"{name}(validation_fraction={self.validation_fraction}) passes the clean "
+                f"held-out samples as X_val and y_val, but {type(self.estimator).__name__}.fit "
+                "takes no X_val parameter; use an estimator that does (MLPHead, LinearHead) or "
+                "validation_fraction=None."
+            )
+        given = sorted({"X_val", "y_val"} & set(fit_params))
+        if given:
+            raise ValueError(
+                f"{name}(validation_fraction={self.validation_fraction}) holds out its own "
+                f"validation set; do not also pass {given}."
+            )
+        seed = self.random_state
+        if seed is None:
+            seed = self.estimator.get_params().get("random_state")
+        split = validation_split(y, self.validation_fraction, seed)
+        if split is None:
+            raise ValueError(
+                f"{name}: validation_fraction={self.validation_fraction} of {len(y)} samples "
+                "leaves fewer than 2 to train on; give more samples or a smaller fraction."
+            )
+        train, valid = (np.sort(part) for part in split)
+        self.validation_indices_ = valid
+        fit_params = {
+            key: _safe_indexing(value, train) if _per_sample(value, len(y)) else value
+            for key, value in fit_params.items()
+        }
+        fit_params.update(X_val=_safe_indexing(X, valid), y_val=y[valid])
+        return _safe_indexing(X, train), y[train], fit_params
 
     @property
     def classes_(self):
@@ -190,3 +272,8 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = inner.sparse
         tags.input_tags.allow_nan = inner.allow_nan
         return tags
+
+
+def _per_sample(value, n_samples):
+    """Whether a fit parameter holds one value per sample (scikit-learn's own rule)."""
+    return hasattr(value, "__len__") and not isinstance(value, str) and len(value) == n_samples

@@ -8,12 +8,14 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler, normalize
+from sklearn.svm import LinearSVC
 
 from skhisto import (
     AsymmetricNoise,
@@ -287,3 +289,143 @@ def test_clone_get_params_and_pickle(blobs):
     restored = pickle.loads(pickle.dumps(cleaner))
     np.testing.assert_array_equal(restored.label_issues_, cleaner.label_issues_)
     np.testing.assert_array_equal(restored.fit_resample(X, y_noisy)[1], y_res)
+
+
+# --- acceptance: a grid search over noise x cleaning x heads ---------------------------------
+
+
+class RecordingFilter(LabelIssueFilter):
+    """A LabelIssueFilter that records the samples and labels it is given."""
+
+    calls = []  # clones share it; the search runs in this process (n_jobs=None)
+
+    def fit_resample(self, X, y):
+        RecordingFilter.calls.append((np.array(X, copy=True), np.array(y, copy=True)))
+        return super().fit_resample(X, y)
+
+
+@pytest.mark.slow
+def test_grid_search_cleans_noisy_training_folds_and_scores_on_clean_labels(lc25000_embeddings):
+    from imblearn.pipeline import Pipeline
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from skhisto import MLPHead
+
+    X, y = lc25000_embeddings
+    rows = {row.tobytes(): i for i, row in enumerate(X)}
+    assert len(rows) == len(X)  # every sample is known by its embedding
+
+    def indices(X_part):
+        return np.array([rows[row.tobytes()] for row in np.asarray(X_part)])
+
+    scored = []
+
+    def scorer(estimator, X_test, y_test):
+        scored.append((indices(X_test), np.asarray(y_test)))
+        return balanced_accuracy_score(y_test, estimator.predict(X_test))
+
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    small = dict(max_epochs=5, random_state=0)
+    grid = {
+        "noise__rate": [0.0, 0.4],
+        "clean": [
+            "passthrough",
+            RecordingFilter(),
+            RecordingFilter(method="confident_learning", estimator=LinearHead(**small), cv=3),
+        ],
+        "head": [MLPHead((64,), **small), LinearHead(**small)],
+    }
+    pipe = Pipeline(
+        [("noise", UniformNoise(random_state=0)), ("clean", "passthrough"), ("head", LinearHead())]
+    )
+    RecordingFilter.calls.clear()
+    search = GridSearchCV(pipe, grid, cv=cv, scoring=scorer, refit=False).fit(X, y)
+
+    results = search.cv_results_
+    assert len(results["params"]) == 12 and np.isfinite(results["mean_test_score"]).all()
+    folds = list(cv.split(X, y))
+    test_folds = {tuple(np.sort(test)) for _, test in folds}
+    train_folds = {tuple(np.sort(train)) for train, _ in folds}
+    # The scorer saw every (candidate, fold) once, always a test fold with its clean labels.
+    assert len(scored) == 12 * 3
+    for idx, labels in scored:
+        assert tuple(np.sort(idx)) in test_folds
+        np.testing.assert_array_equal(labels, y[idx])
+    # The filters saw only training folds, with labels as noisy as the searched rate.
+    assert len(RecordingFilter.calls) == 2 * 2 * 2 * 3  # rates x filters x heads x folds
+    flipped = []
+    for X_seen, y_seen in RecordingFilter.calls:
+        idx = indices(X_seen)
+        assert tuple(np.sort(idx)) in train_folds
+        flipped.append((y_seen != y[idx]).mean())
+    assert sorted(set(np.round(flipped, 1))) == [0.0, 0.4], flipped
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+_X, _Y = make_blobs(60, centers=CENTERS, random_state=0)
+_ROW3 = np.arange(60)[:, None] == 3
+
+BAD_INPUTS = {
+    "one class": (dict(y=np.zeros(60)), "needs at least 2 classes in y .* one class: \\[0.0\\]"),
+    "too few for n_neighbors": (
+        dict(X=_X[:5], y=_Y[:5], n_neighbors=5),
+        "n_neighbors=5 needs more than 5 samples .* X has 5",
+    ),
+    "class smaller than cv": (
+        dict(X=_X[:13], y=_Y[:13], method="confident_learning", estimator=LogisticRegression()),
+        "needs at least cv=5 samples of every class .* too few in \\{1: 4, 2: 3\\}",
+    ),
+    "NaN in X": (dict(X=np.where(_ROW3, np.nan, _X)), "Input X contains NaN"),
+    "inf in X": (dict(X=np.where(_ROW3, np.inf, _X)), "Input X contains infinity"),
+    "1-D X": (dict(X=_X[:, 0]), "Expected 2D array, got 1D array"),
+    "3-D X": (dict(X=_X[:, :, None]), "Found array with dim 3"),
+    "sparse X": (
+        dict(X=sparse.csr_matrix(_X)),
+        "Sparse data was passed for X, but dense data is required|'X' parameter .* array-like",
+    ),
+    "X and y lengths differ": (dict(y=_Y[:-1]), "inconsistent numbers of samples: \\[60, 59\\]"),
+    "NaN label": (dict(y=np.where(np.arange(60) == 4, np.nan, _Y)), "y has 1 missing labels"),
+    "None label": (dict(y=[None, *_Y[1:]]), "y has 1 missing labels .* at indices \\[0\\]"),
+    "continuous y": (dict(y=np.linspace(0, 1, 60)), "Unknown label type: continuous"),
+    "one-hot y": (dict(y=np.eye(3)[_Y]), "y should be a 1d array, got an array of shape"),
+    "unknown method": (dict(method="cleanlab"), "'method' parameter .* Got 'cleanlab'"),
+    "no predict_proba": (
+        dict(method="confident_learning", estimator=LinearSVC()),
+        "'estimator' parameter .* implementing 'fit' and 'predict_proba'",
+    ),
+    "empty X": (dict(X=np.empty((0, 2)), y=[]), "y is empty"),
+    "empty X, labels given": (dict(X=np.empty((0, 2))), "Found array with 0 sample\\(s\\)"),
+}
+# The messages that skhisto writes name the function or class that refused the input.
+OWNER_NAMED = {
+    "one class",
+    "NaN label",
+    "None label",
+    "empty X",
+    "unknown method",
+    "no predict_proba",
+}
+
+ENTRIES = {
+    "find_label_issues": find_label_issues,
+    "estimate_noise": estimate_noise,
+    "LabelIssueFilter": lambda X, y, **params: LabelIssueFilter(**params).fit_resample(X, y),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_inputs_raise_errors_naming_the_problem(case, entry):
+    kwargs, match = BAD_INPUTS[case]
+    kwargs = {"X": _X, "y": _Y, **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match) as error:
+        ENTRIES[entry](kwargs.pop("X"), kwargs.pop("y"), **kwargs)
+    if case in OWNER_NAMED:
+        assert entry in str(error.value)
+
+
+def test_unknown_action_is_named():
+    with pytest.raises(ValueError, match="'action' parameter of LabelIssueFilter .* Got 'drop'"):
+        LabelIssueFilter(action="drop").fit_resample(_X, _Y)

@@ -168,11 +168,11 @@ def test_transition_matrix_is_in_sorted_label_order_not_appearance_order():
 
 def test_confident_learning_is_seeded_by_random_state(blobs):
     X, _, y_noisy, _ = blobs
-    head = LinearHead(max_epochs=5)  # its own random_state unset: seeded from random_state
+    head = LinearHead(max_epochs=2)  # its own random_state unset: seeded from random_state
 
     def run(seed):
         return find_label_issues(
-            X, y_noisy, method="confident_learning", estimator=head, cv=3,
+            X, y_noisy, method="confident_learning", estimator=head, cv=2,
             random_state=seed, return_scores=True,
         )  # fmt: skip
 

@@ -221,11 +221,16 @@ def _containers(X, y):
 
 
 def test_any_container_gives_the_same_flags_and_is_never_modified(blobs):
+    # Also through LabelIssueFilter, whose relabel action builds new labels in y's container.
     X, _, y_noisy, _ = blobs
     expected = find_label_issues(X, y_noisy)
     for name, (X_in, y_in) in _containers(X, y_noisy).items():
         X_copy, y_copy = pickle.loads(pickle.dumps((X_in, y_in)))
         np.testing.assert_array_equal(find_label_issues(X_in, y_in), expected, err_msg=name)
+        for action in ("remove", "relabel"):
+            cleaner = LabelIssueFilter(action=action)
+            cleaner.fit_resample(X_in, y_in)
+            np.testing.assert_array_equal(cleaner.label_issues_, expected, err_msg=name)
         assert pickle.dumps((X_in, y_in)) == pickle.dumps((X_copy, y_copy)), name
 
 

@@ -22,6 +22,7 @@ PACKAGES = (
     ("skhisto.embedding", "Embedding and the cache (``skhisto.embedding``)"),
     ("skhisto.backbones", "Backbone registry and weights (``skhisto.backbones``)"),
     ("skhisto.noise", "Label noise (``skhisto.noise``)"),
+    ("skhisto.cleaning", "Label-issue detection and cleaning (``skhisto.cleaning``)"),
     ("skhisto.heads", "Heads and robust losses (``skhisto.heads``)"),
     ("skhisto.active", "Active sampling (``skhisto.active``)"),
     ("skhisto.contrastive", "Contrastive pretraining (``skhisto.contrastive``)"),

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils import check_array, check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ..utils import check_labels
@@ -106,6 +107,7 @@ def inspect_labels(
 def _checked_data(X, y, owner):
     check_labels(y, owner)
     y = column_or_1d(y, warn=True)
+    check_classification_targets(y)  # continuous y would make every value a class
     X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2, input_name="X")
     check_consistent_length(X, y)
     classes, codes = np.unique(y, return_inverse=True)

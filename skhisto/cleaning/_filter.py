@@ -2,6 +2,7 @@
 
 import numpy as np
 from imblearn.base import BaseSampler
+from sklearn.utils.validation import validate_data
 
 from ..noise._base import FitByResampling
 from ..utils._labels import like_input
@@ -47,6 +48,9 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
     transition_matrix_ : ndarray of shape (n_classes, n_classes)
         Estimated ``P(noisy = j | true = i)``, rows and columns in
         ``classes_`` order.
+    sampling_strategy_ : dict
+        Number of returned samples per class (imbalanced-learn's sampler
+        attribute).
     sample_indices_ : ndarray
         Indices of the returned samples in the input (imbalanced-learn's
         attribute of cleaning samplers).
@@ -125,7 +129,7 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
         """
         options = detection_options(self.get_params(deep=False))
         report = inspect_labels(X, y, owner=type(self).__name__, **options)
-        self.n_features_in_ = np.shape(X)[1]
+        validate_data(self, X, skip_check_array=True)  # n_features_in_, feature_names_in_
         self.classes_ = report.classes
         self.label_issues_ = report.issues
         self.label_quality_ = report.quality
@@ -135,8 +139,10 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
         if self.action == "relabel":
             self.sample_indices_ = np.arange(len(labels))
             fixed = np.where(report.issues, self.suggested_labels_, labels)
+            self.sampling_strategy_ = _class_counts(report.classes, fixed)
             return X, like_input(fixed, y)
         self.sample_indices_ = np.flatnonzero(~report.issues)
+        self.sampling_strategy_ = _class_counts(report.classes, labels[self.sample_indices_])
         kept = like_input(labels, y)
         return _safe_indexing(X, self.sample_indices_), _safe_indexing(kept, self.sample_indices_)
 
@@ -146,7 +152,14 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False  # embeddings are dense: check_array refuses sparse X
+        tags.sampler_tags.sample_indices = True
         return tags
+
+
+def _class_counts(classes, labels):
+    """imbalanced-learn's ``sampling_strategy_``: how many returned samples each class has."""
+    return {c: int(np.sum(labels == c)) for c in classes.tolist()}
 
 
 LabelIssueFilter.__doc__ = LabelIssueFilter.__doc__.replace("{params}", OPTIONS_DOC)

@@ -32,43 +32,62 @@ def resolve_n_neighbors(n_neighbors, n_samples):
 
 
 def neighbour_votes(X, codes, n_classes, n_neighbors, device="auto"):
-    """Share of each sample's neighbours holding each label, shape (n, n_classes).
+    """Similarity-weighted share of each sample's neighbours holding each label, (n, n_classes).
 
     Two rounds: the first vote flags likely-wrong labels (confident learning
     on the vote shares); the second counts only the first ``n_neighbors``
     unflagged neighbours, so at high noise a sample is judged by the labels
-    most likely to be right.
+    most likely to be right. Each vote weighs ``(1 + cosine) / 2``: nearer
+    neighbours count more, and shares rarely tie, so which samples are
+    flagged does not depend on the order of the rows.
     """
-    neighbours = nearest(X, min(_CANDIDATE_FACTOR * n_neighbors, len(codes) - 1), device)
-    first = _shares(codes, neighbours[:, :n_neighbors], n_classes)
+    n_candidates = min(_CANDIDATE_FACTOR * n_neighbors, len(codes) - 1)
+    neighbours, similarity = nearest(X, n_candidates, device)
+    weights = (1 + similarity) / 2
+    first = _shares(codes, neighbours[:, :n_neighbors], weights[:, :n_neighbors], n_classes)
     flagged, _ = prune_by_noise_rate(first, codes, confident_joint(first, codes))
     order = np.argsort(flagged[neighbours], axis=1, kind="stable")[:, :n_neighbors]
-    return _shares(codes, np.take_along_axis(neighbours, order, axis=1), n_classes)
+    trusted = np.take_along_axis(neighbours, order, axis=1)
+    return _shares(codes, trusted, np.take_along_axis(weights, order, axis=1), n_classes)
 
 
 def nearest(X, n_neighbors, device="auto"):
-    """Indices of each sample's nearest neighbours by cosine on standardised columns, nearest first.
+    """Each sample's nearest neighbours by cosine on standardised columns, nearest first.
 
     Standardising first stops a few high-variance dimensions from deciding
     every distance. A sample is never its own neighbour, but its exact
     duplicates are.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples, n_neighbors), int64
+    similarity : ndarray of shape (n_samples, n_neighbors), float64
+        The cosine similarity of each neighbour, in [-1, 1].
     """
     Z = normalize(StandardScaler().fit_transform(X), copy=False).astype(np.float32, copy=False)
     device = resolve_device(device)
     n = len(Z)
     rows = max(1, _BLOCK_BYTES // (4 * n))
-    found = np.empty((n, n_neighbors), dtype=np.int64)
+    indices = np.empty((n, n_neighbors), dtype=np.int64)
+    similarity = np.empty((n, n_neighbors), dtype=np.float64)
     with torch.inference_mode():
         Z = torch.from_numpy(Z).to(device)
         for start in progress(range(0, n, rows), total=-(-n // rows), desc="neighbours"):
             block = Z[start : start + rows] @ Z.T
             own = torch.arange(len(block), device=device)
             block[own, own + start] = -torch.inf
-            found[start : start + rows] = block.topk(n_neighbors, dim=1).indices.cpu().numpy()
-    return found
+            top = block.topk(n_neighbors, dim=1)
+            indices[start : start + rows] = top.indices.cpu().numpy()
+            similarity[start : start + rows] = top.values.clamp(-1, 1).cpu().numpy()
+    return indices, similarity
 
 
-def _shares(codes, neighbours, n_classes):
-    n, k = neighbours.shape
+def _shares(codes, neighbours, weights, n_classes):
+    """Per sample, the weight of its neighbours holding each label over their total weight."""
+    n = len(neighbours)
     flat = (np.arange(n)[:, None] * n_classes + codes[neighbours]).ravel()
-    return np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes) / k
+    totals = np.bincount(flat, weights=weights.ravel(), minlength=n * n_classes)
+    totals = totals.reshape(n, n_classes)
+    # All-zero weights (every neighbour exactly opposite) fall back to an even split.
+    sums = totals.sum(axis=1, keepdims=True)
+    return np.divide(totals, sums, out=np.full_like(totals, 1 / n_classes), where=sums > 0)

@@ -132,6 +132,28 @@ def blocker(tmp_path):
     return path
 
 
+@pytest.fixture
+def tiny_folder(tmp_path):
+    """2 classes x 3 random PNGs."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("benign", "tumour"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    return tmp_path / "images"
+
+
+def unlabelled_csv(tiny_folder):
+    """A CSV listing the benign images of ``tiny_folder`` without a label column."""
+    listing = tiny_folder.parent / "tiles.csv"
+    listing.write_text("path\n" + "".join(f"images/benign/{i}.png\n" for i in range(3)))
+    return listing
+
+
 def fill_argv(argv, out_dir, **names):
     """``argv`` with its ``{name}`` placeholders filled, plus ``--out-dir out_dir`` unless given."""
     argv = [arg.format(**names) for arg in argv]

@@ -5,8 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import fill_argv
-from PIL import Image
+from conftest import fill_argv, unlabelled_csv
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skhisto import FoundationEmbedder, LinearHead, MLPHead, NoisyLabelClassifier, UniformNoise
@@ -103,24 +102,6 @@ def test_json_output_one_head_asymmetric_noise(run_cli, embeddings_file, tmp_pat
     assert rows[1]["noise"] == "asymmetric"
     # the JSON keys come in the CSV's column order (fold scores before n_images in both)
     assert [list(row) for row in payload["rows"]] == [list(row) for row in rows]
-
-
-@pytest.fixture
-def tiny_folder(tmp_path):
-    """2 classes x 3 random PNGs."""
-    rng = np.random.default_rng(0)
-    for name in ("benign", "tumour"):
-        (tmp_path / "images" / name).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
-    return tmp_path / "images"
-
-
-def unlabelled_csv(tiny_folder):
-    listing = tiny_folder.parent / "tiles.csv"
-    listing.write_text("path\n" + "".join(f"images/benign/{i}.png\n" for i in range(3)))
-    return listing
 
 
 BAD_INPUTS = [

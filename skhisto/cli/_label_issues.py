@@ -44,12 +44,14 @@ on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED) and the 
 output: a title line with the estimated noise rate and how many labels are flagged, then the
 --show most suspect flagged samples (with --json, one JSON object instead: title, n_samples,
 n_flagged, noise_rate, classes, transition and every row), and in --out-dir
-  label_issues.csv  one row per sample, the flagged first, each group by label_quality
-                    from lowest: path (the row index when an embeddings file lists no
-                    paths), label, label_quality (the probability the method gives the
-                    label, lower is more suspect), issue (True: likely wrong),
-                    suggested_label (the most likely other class when flagged, else the
-                    label itself: the column is the relabelled set)
+  label_issues.csv  one row per sample, columns path, label, label_quality, issue,
+                    suggested_label; the flagged first, each group by label_quality from
+                    the lowest
+    path             the image (the row index when an embeddings file lists no paths)
+    label_quality    the probability the method gives the label; lower is more suspect
+    issue            True: the label is likely wrong
+    suggested_label  the most likely other class when flagged, else the label itself (so
+                     the column is the relabelled set)
 The transition matrix ("transition" in the JSON) is the estimated P(given label = column |
 true class = row), rows and columns in "classes" order.
 Embeddings are cached (see --no-cache): a second run skips embedding.

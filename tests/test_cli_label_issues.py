@@ -180,7 +180,7 @@ BAD_INPUTS = [
     ("n-neighbors >= samples", ["{folder}", "--n-neighbors", "6"], 1, ["--n-neighbors 6", "has 6"]),
     ("unwritable out-dir", ["{folder}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
     ("unknown method", ["{folder}", "--method", "vote"], 2, ["--method", "'vote'"]),
-    ("n-neighbors 0", ["{folder}", "--n-neighbors", "0"], 2, ["--n-neighbors", "'0'"]),
+    ("n-neighbors 0", ["{folder}", "--n-neighbors", "0"], 2, ["--n-neighbors", "auto or a", "'0'"]),
     ("one fold", ["{folder}", "--cv", "1"], 2, ["--cv", "at least 2 folds"]),
     ("negative show", ["{folder}", "--show", "-1"], 2, ["--show", "'-1'"]),
 ]

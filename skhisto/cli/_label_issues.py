@@ -75,7 +75,13 @@ def count(text):
 
 def neighbours(text):
     """argparse type: ``auto`` or a positive integer."""
-    return text if text == "auto" else positive_int(text)
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        message = f"expected auto or a positive integer, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def add_arguments(parser):

@@ -154,6 +154,30 @@ def unlabelled_csv(tiny_folder):
     return listing
 
 
+@pytest.fixture
+def bad_input_names(tmp_path, embeddings_file, tiny_folder, blocker):
+    """The ``{name}`` placeholders of the commands' bad command lines (see ``fill_argv``)."""
+    return {
+        "tmp": tmp_path,
+        "unlabelled": embeddings_file(labels=False),
+        "csv": unlabelled_csv(tiny_folder),
+        "folder": tiny_folder,
+        "blocker": blocker,
+    }
+
+
+def assert_fails_before_embedding(run_cli, argv, code, words, never_written):
+    """``run_cli(*argv)`` with a tiny random backbone fails in one line naming ``words``, having
+    embedded nothing and written no ``never_written`` file."""
+    from skhisto.embedding import forward_count
+
+    forwards = forward_count()
+    result = run_cli(*argv, "--no-pretrained", "--image-size", "16")
+    result.assert_one_line_error(code, *words)
+    assert forward_count() == forwards, "nothing was embedded"
+    assert not never_written.exists()
+
+
 def fill_argv(argv, out_dir, **names):
     """``argv`` with its ``{name}`` placeholders filled, plus ``--out-dir out_dir`` unless given."""
     argv = [arg.format(**names) for arg in argv]

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import fill_argv, unlabelled_csv
+from conftest import assert_fails_before_embedding, fill_argv
 
 from skhisto import FoundationEmbedder, LabelIssueFilter, estimate_noise, find_label_issues
 from skhisto.embedding import forward_count
@@ -190,18 +190,9 @@ BAD_INPUTS = [
     "case, argv, code, words", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
 )
 def test_bad_input_is_one_line_before_any_work(
-    case, argv, code, words, run_cli, embeddings_file, tiny_folder, blocker, tmp_path
+    case, argv, code, words, run_cli, bad_input_names, embeddings_file, tmp_path
 ):
-    names = {
-        "unlabelled": embeddings_file(labels=False),
-        "csv": unlabelled_csv(tiny_folder),
-        "one_class": one_class_file(tmp_path, embeddings_file),
-        "folder": tiny_folder,
-        "blocker": blocker,
-    }
+    names = {**bad_input_names, "one_class": one_class_file(tmp_path, embeddings_file)}
     argv = fill_argv(argv, tmp_path / "out", **names)
-    forwards = forward_count()
-    result = run_cli("label-issues", *argv, "--no-pretrained", "--image-size", "16")
-    result.assert_one_line_error(code, *words)
-    assert forward_count() == forwards, "nothing was embedded"
-    assert not (tmp_path / "out" / "label_issues.csv").exists()
+    never = tmp_path / "out" / "label_issues.csv"
+    assert_fails_before_embedding(run_cli, ["label-issues", *argv], code, words, never)

@@ -9,7 +9,12 @@ import argparse
 
 from ._backbone_options import add_backbone_arguments, announce
 from ._errors import CommandError, positive_int
-from ._labelled import add_seed_argument, embed_labelled, labelled_input
+from ._labelled import (
+    add_labelled_input_argument,
+    add_seed_argument,
+    embed_labelled,
+    labelled_input,
+)
 from ._noise_curve import at_least_two
 from ._report import add_json_argument, add_out_dir_argument, check_out_dir, show_results
 
@@ -62,34 +67,23 @@ CSV_NAME = "label_issues.csv"
 CSV_COLUMNS = ["path", "label", "label_quality", "issue", "suggested_label"]
 
 
-def count(text):
-    """argparse type: an integer of at least 0."""
-    if text.strip() == "0":
-        return 0
-    try:
-        return positive_int(text)
-    except argparse.ArgumentTypeError:
-        message = f"expected 0 or a positive integer, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
+def positive_int_or(word, value):
+    """argparse type: ``word`` (read as ``value``) or a positive integer."""
 
+    def convert(text):
+        if text == word:
+            return value
+        try:
+            return positive_int(text)
+        except argparse.ArgumentTypeError:
+            message = f"expected {word} or a positive integer, got {text!r}"
+            raise argparse.ArgumentTypeError(message) from None
 
-def neighbours(text):
-    """argparse type: ``auto`` or a positive integer."""
-    if text == "auto":
-        return text
-    try:
-        return positive_int(text)
-    except argparse.ArgumentTypeError:
-        message = f"expected auto or a positive integer, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
+    return convert
 
 
 def add_arguments(parser):
-    parser.add_argument(
-        "input",
-        metavar="INPUT",
-        help="labelled images (folder or CSV) or embeddings (.npz/.parquet)",
-    )
+    add_labelled_input_argument(parser)
     parser.add_argument(
         "--method",
         choices=METHODS,
@@ -100,7 +94,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--n-neighbors",
-        type=neighbours,
+        type=positive_int_or("auto", "auto"),
         default="auto",
         metavar="N",
         help="neighbours per vote, or auto: sqrt(n) clipped to [5, 50] (default: auto)",
@@ -120,7 +114,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--show",
-        type=count,
+        type=positive_int_or("0", 0),
         default=20,
         metavar="N",
         help="flagged samples shown on stdout; the CSV lists all (default: 20)",

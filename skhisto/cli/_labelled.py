@@ -40,6 +40,15 @@ def check_outputs(args):
     return check_out_dir(args.out_dir)
 
 
+def add_labelled_input_argument(parser):
+    """INPUT: labelled images or a labelled embeddings file (see ``labelled_input``)."""
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="labelled images (folder or CSV) or embeddings (.npz/.parquet)",
+    )
+
+
 def add_seed_argument(parser, seeds):
     parser.add_argument(
         "--random-state",

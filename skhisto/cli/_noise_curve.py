@@ -12,6 +12,7 @@ from ._backbone_options import add_backbone_arguments, announce, short_weights
 from ._errors import CommandError, positive_int
 from ._labelled import (
     add_choices,
+    add_labelled_input_argument,
     add_seed_argument,
     check_outputs,
     embed_labelled,
@@ -76,11 +77,7 @@ def at_least_two(text):
 
 
 def add_arguments(parser):
-    parser.add_argument(
-        "input",
-        metavar="INPUT",
-        help="labelled images (folder or CSV) or embeddings (.npz/.parquet)",
-    )
+    add_labelled_input_argument(parser)
     parser.add_argument(
         "--rates",
         nargs="+",

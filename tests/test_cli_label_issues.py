@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from conftest import assert_fails_before_embedding, fill_argv
+from PIL import Image
 
 from skhisto import FoundationEmbedder, LabelIssueFilter, estimate_noise, find_label_issues
 from skhisto.embedding import forward_count
@@ -129,10 +130,17 @@ def test_json_keys_follow_the_csv_columns(embeddings_file, run_cli, tmp_path):
     assert f"estimated noise rate {payload['noise_rate']:.3f}" in payload["title"]
 
 
-def test_embeddings_without_paths_name_rows_by_index(embeddings_file, run_cli, tmp_path):
-    with np.load(embeddings_file()) as data:
+def bare_file(tmp_path, embeddings_file):
+    """An embeddings file whose paths are empty."""
+    with np.load(embeddings_file(name="labelled.npz")) as data:
         X, labels = data["embeddings"], data["labels"]
-    source = write_npz(tmp_path / "bare.npz", X, labels, np.full(len(X), ""))
+    return write_npz(tmp_path / "bare.npz", X, labels, np.full(len(X), ""))
+
+
+def test_embeddings_without_paths_name_rows_by_index(embeddings_file, run_cli, tmp_path):
+    source = bare_file(tmp_path, embeddings_file)
+    with np.load(source) as data:
+        X, labels = data["embeddings"], data["labels"]
     result = run_cli("label-issues", source, "--show", "0", "--out-dir", tmp_path)
     assert result.code == 0, result.err
     rows = read_csv(tmp_path / "label_issues.csv")
@@ -162,6 +170,35 @@ def test_image_folder_checks_every_image(tiny_folder, run_cli, tmp_path):
     assert second.out == result.out
 
 
+def test_gallery_draws_the_most_suspect_tiles(tiny_folder, run_cli, tmp_path):
+    argv = [tiny_folder, "--no-pretrained", "--image-size", "16", "--gallery", "3"]
+    result = run_cli("label-issues", *argv, "--out-dir", tmp_path)
+    assert result.code == 0, result.err
+    flagged = [row for row in read_csv(tmp_path / "label_issues.csv") if row["issue"] == "True"]
+    assert flagged, "random tiles: some label is flagged"
+    n_panels = min(3, len(flagged))
+    with Image.open(tmp_path / "label_issues.png") as png:  # one row of panels 2.2 x 2.5 in
+        assert png.width / png.height == pytest.approx(2.2 * n_panels / 2.5, rel=0.02)
+    csv_path, png_path = tmp_path / "label_issues.csv", tmp_path / "label_issues.png"
+    assert f"wrote {csv_path} and {png_path}" in result.err
+
+
+def test_only_the_gallery_needs_matplotlib(tiny_folder, run_cli, tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a),
+    )
+    argv = [tiny_folder, "--no-pretrained", "--image-size", "16"]
+    assert run_cli("label-issues", *argv, "--out-dir", tmp_path / "plain").code == 0
+    result = run_cli("label-issues", *argv, "--gallery", "4", "--out-dir", tmp_path / "out")
+    result.assert_one_line_error(1, "matplotlib", "pip install 'skhisto[plot]'")
+    assert not (tmp_path / "out").exists()
+
+
 def one_class_file(tmp_path, embeddings_file):
     with np.load(embeddings_file(name="labelled.npz")) as data:
         return write_npz(tmp_path / "one.npz", data["embeddings"], ["benign"] * 90, data["paths"])
@@ -178,6 +215,8 @@ BAD_INPUTS = [
         ["'benign' has 3 images", "--method confident_learning with --cv 5"],
     ),
     ("n-neighbors >= samples", ["{folder}", "--n-neighbors", "6"], 1, ["--n-neighbors 6", "has 6"]),
+    ("gallery of missing images", ["{labelled}", "--gallery", "4"], 1, ["do not exist"]),
+    ("gallery without paths", ["{bare}", "--gallery", "4"], 1, ["lists no image paths"]),
     ("unwritable out-dir", ["{folder}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
     ("unknown method", ["{folder}", "--method", "vote"], 2, ["--method", "'vote'"]),
     ("n-neighbors 0", ["{folder}", "--n-neighbors", "0"], 2, ["--n-neighbors", "auto or a", "'0'"]),
@@ -193,6 +232,8 @@ def test_bad_input_is_one_line_before_any_work(
     case, argv, code, words, run_cli, bad_input_names, embeddings_file, tmp_path
 ):
     names = {**bad_input_names, "one_class": one_class_file(tmp_path, embeddings_file)}
+    names["labelled"] = embeddings_file(name="labelled.npz")
+    names["bare"] = bare_file(tmp_path, embeddings_file)
     argv = fill_argv(argv, tmp_path / "out", **names)
     never = tmp_path / "out" / "label_issues.csv"
     assert_fails_before_embedding(run_cli, ["label-issues", *argv], code, words, never)

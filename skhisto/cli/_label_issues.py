@@ -9,9 +9,11 @@ import argparse
 
 from ._backbone_options import add_backbone_arguments, announce
 from ._errors import CommandError, positive_int
+from ._gallery import check_gallery_images, draw_gallery
 from ._labelled import (
     add_labelled_input_argument,
     add_seed_argument,
+    check_outputs,
     embed_labelled,
     labelled_input,
 )
@@ -28,7 +30,7 @@ DESCRIPTION = (
 EPILOG = """\
 examples:
   skhisto label-issues ../shared/data/lc25000_lung --no-pretrained --per-class 200
-  skhisto label-issues emb.npz --method ensemble --cv 3 --show 50
+  skhisto label-issues emb.npz --method ensemble --cv 3 --show 50 --gallery 20
   skhisto label-issues tiles.csv --backbone uni --json > issues.json
 
 INPUT is labelled images (class folders, or a CSV with 'path' and 'label' columns, as
@@ -57,13 +59,15 @@ n_flagged, noise_rate, classes, transition and every row), and in --out-dir
     issue            True: the label is likely wrong
     suggested_label  the most likely other class when flagged, else the label itself (so
                      the column is the relabelled set)
+  label_issues.png  with --gallery N: the N most suspect flagged tiles, each titled
+                    "label -> suggested_label" and its label_quality
 The transition matrix ("transition" in the JSON) is the estimated P(given label = column |
 true class = row), rows and columns in "classes" order.
 Embeddings are cached (see --no-cache): a second run skips embedding.
 """
 
 METHODS = ("knn", "confident_learning", "ensemble")
-CSV_NAME = "label_issues.csv"
+CSV_NAME, PNG_NAME = "label_issues.csv", "label_issues.png"
 CSV_COLUMNS = ["path", "label", "label_quality", "issue", "suggested_label"]
 
 
@@ -112,27 +116,35 @@ def add_arguments(parser):
         metavar="N",
         help="check a draw of N images per class folder (default: every image)",
     )
-    parser.add_argument(
-        "--show",
-        type=positive_int_or("0", 0),
-        default=20,
-        metavar="N",
-        help="flagged samples shown on stdout; the CSV lists all (default: 20)",
+    gallery = (
+        f"draw the N most suspect flagged tiles, each with its label and the suggested class, "
+        f"in {PNG_NAME} (needs matplotlib)"
     )
+    for flag, default, text in (
+        ("--show", 20, "flagged samples shown on stdout; the CSV lists all"),
+        ("--gallery", 0, gallery),
+    ):
+        help_text = f"{text} (default: {default})"
+        parser.add_argument(
+            flag, type=positive_int_or("0", 0), default=default, metavar="N", help=help_text
+        )
     add_json_argument(parser)
     add_seed_argument(parser, "the draw, the folds, the head and a random init")
-    add_out_dir_argument(parser, "label-issues", f"{CSV_NAME} is")
+    add_out_dir_argument(parser, "label-issues", f"{CSV_NAME} (and {PNG_NAME}) are")
     add_backbone_arguments(parser, default="resnet18")
 
 
 def run(args):
-    out_dir = check_out_dir(args.out_dir)
+    out_dir = check_outputs(args) if args.gallery else check_out_dir(args.out_dir)
     data = _read(args)
+    names = _names(data)
+    if args.gallery:
+        check_gallery_images(names, args.input)
     X, source, _ = embed_labelled(args, data)
     announce(NAME, f"checking {len(X)} labels with {_method_words(args, len(X))}")
     report = _inspect(args, X, data.labels)
     noise_rate, transition = report.noise()
-    rows = issue_rows(report, _names(data))
+    rows = issue_rows(report, names)
     flagged = int(report.issues.sum())
     shown = rows[: min(args.show, flagged)]
     title = (
@@ -156,8 +168,20 @@ def run(args):
         csv_columns=CSV_COLUMNS,
         csv_path=out_dir / CSV_NAME,
         summary=summary,
+        **_gallery(args, rows[: min(args.gallery, flagged)], out_dir),
     )
     return 0
+
+
+def _gallery(args, rows, out_dir):
+    """show_results' plot of the --gallery tiles (none when nothing is flagged or asked)."""
+    if not rows:
+        return {}
+
+    def caption(row):
+        return f"{row['label']} -> {row['suggested_label']}\nquality {row['label_quality']:.2f}"
+
+    return {"plot": lambda: draw_gallery(rows, caption), "png_path": out_dir / PNG_NAME}
 
 
 def _read(args):

@@ -149,8 +149,8 @@ def run(args):
     shown = rows[: min(args.show, flagged)]
     title = (
         f"{flagged} of {len(rows)} labels flagged, estimated noise rate {noise_rate:.3f}, by "
-        f"{_method_words(args, len(X))} on {len(rows)} images ({data.kind}); {source}; "
-        f"the {len(shown)} most suspect:"
+        f"{_method_words(args, len(X))} on {len(rows)} images ({data.kind}); {source}"
+        + (f"; the {len(shown)} most suspect:" if shown else "")
     )
     summary = {
         "n_samples": len(rows),

@@ -112,7 +112,8 @@ def test_flipped_labels_rank_first(lc25000_embeddings, run_cli, tmp_path):
 
 
 def test_json_keys_follow_the_csv_columns(embeddings_file, run_cli, tmp_path):
-    result = run_cli("label-issues", embeddings_file(), "--json", "--out-dir", tmp_path)
+    source = embeddings_file()
+    result = run_cli("label-issues", source, "--json", "--out-dir", tmp_path)
     assert result.code == 0, result.err
     payload = json.loads(result.out)
     assert list(payload) == [
@@ -129,7 +130,10 @@ def test_json_keys_follow_the_csv_columns(embeddings_file, run_cli, tmp_path):
     assert [row["path"] for row in payload["rows"]] == [row["path"] for row in rows]
     assert payload["n_flagged"] == sum(row["issue"] for row in payload["rows"])
     assert payload["classes"] == ["adenocarcinoma", "benign", "squamous"]
-    np.testing.assert_allclose(np.sum(payload["transition"], axis=1), 1)
+    with np.load(source) as data:
+        noise_rate, transition = estimate_noise(data["embeddings"], data["labels"])
+    assert payload["noise_rate"] == pytest.approx(noise_rate)
+    np.testing.assert_allclose(payload["transition"], transition)
     assert f"estimated noise rate {payload['noise_rate']:.3f}" in payload["title"]
 
 

@@ -132,6 +132,52 @@ def blocker(tmp_path):
     return path
 
 
+@pytest.fixture
+def tiny_folder(tmp_path):
+    """2 classes x 3 random PNGs."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("benign", "tumour"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    return tmp_path / "images"
+
+
+def unlabelled_csv(tiny_folder):
+    """A CSV listing the benign images of ``tiny_folder`` without a label column."""
+    listing = tiny_folder.parent / "tiles.csv"
+    listing.write_text("path\n" + "".join(f"images/benign/{i}.png\n" for i in range(3)))
+    return listing
+
+
+@pytest.fixture
+def bad_input_names(tmp_path, embeddings_file, tiny_folder, blocker):
+    """The ``{name}`` placeholders of the commands' bad command lines (see ``fill_argv``)."""
+    return {
+        "tmp": tmp_path,
+        "unlabelled": embeddings_file(labels=False),
+        "csv": unlabelled_csv(tiny_folder),
+        "folder": tiny_folder,
+        "blocker": blocker,
+    }
+
+
+def assert_fails_before_embedding(run_cli, argv, code, words, never_written):
+    """``run_cli(*argv)`` with a tiny random backbone fails in one line naming ``words``, having
+    embedded nothing and written no ``never_written`` file."""
+    from skhisto.embedding import forward_count
+
+    forwards = forward_count()
+    result = run_cli(*argv, "--no-pretrained", "--image-size", "16")
+    result.assert_one_line_error(code, *words)
+    assert forward_count() == forwards, "nothing was embedded"
+    assert not never_written.exists()
+
+
 def fill_argv(argv, out_dir, **names):
     """``argv`` with its ``{name}`` placeholders filled, plus ``--out-dir out_dir`` unless given."""
     argv = [arg.format(**names) for arg in argv]

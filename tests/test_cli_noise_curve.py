@@ -5,8 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import fill_argv
-from PIL import Image
+from conftest import assert_fails_before_embedding, fill_argv
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skhisto import FoundationEmbedder, LinearHead, MLPHead, NoisyLabelClassifier, UniformNoise
@@ -105,24 +104,6 @@ def test_json_output_one_head_asymmetric_noise(run_cli, embeddings_file, tmp_pat
     assert [list(row) for row in payload["rows"]] == [list(row) for row in rows]
 
 
-@pytest.fixture
-def tiny_folder(tmp_path):
-    """2 classes x 3 random PNGs."""
-    rng = np.random.default_rng(0)
-    for name in ("benign", "tumour"):
-        (tmp_path / "images" / name).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
-    return tmp_path / "images"
-
-
-def unlabelled_csv(tiny_folder):
-    listing = tiny_folder.parent / "tiles.csv"
-    listing.write_text("path\n" + "".join(f"images/benign/{i}.png\n" for i in range(3)))
-    return listing
-
-
 BAD_INPUTS = [
     ("missing", ["{tmp}/nowhere"], 1, ["INPUT", "nowhere", "does not exist"]),
     ("missing embeddings", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
@@ -149,21 +130,11 @@ BAD_INPUTS = [
     "case, argv, code, words", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
 )
 def test_bad_input_is_one_line_before_any_work(
-    case, argv, code, words, run_cli, embeddings_file, tiny_folder, blocker, tmp_path
+    case, argv, code, words, run_cli, bad_input_names, tmp_path
 ):
-    names = {
-        "tmp": tmp_path,
-        "unlabelled": embeddings_file(labels=False),
-        "csv": unlabelled_csv(tiny_folder),
-        "folder": tiny_folder,
-        "blocker": blocker,
-    }
-    argv = fill_argv(argv, tmp_path / "out", **names)
-    forwards = forward_count()
-    result = run_cli("noise-curve", *argv, "--no-pretrained", "--image-size", "16")
-    result.assert_one_line_error(code, *words)
-    assert forward_count() == forwards, "nothing was embedded"
-    assert not (tmp_path / "out" / "noise_curve.csv").exists()
+    argv = fill_argv(argv, tmp_path / "out", **bad_input_names)
+    never = tmp_path / "out" / "noise_curve.csv"
+    assert_fails_before_embedding(run_cli, ["noise-curve", *argv], code, words, never)
 
 
 @pytest.mark.slow  # embeds 30 real LC25000 tiles and trains 8 heads

@@ -6,17 +6,36 @@ so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
 
 import argparse
 
-from . import _active, _active_simclr, _backbones, _embed, _fetch, _noise_curve, _simclr
+from . import (
+    _active,
+    _active_simclr,
+    _backbones,
+    _embed,
+    _fetch,
+    _label_issues,
+    _noise_curve,
+    _simclr,
+)
 from ._errors import Parser, run_command
 
 #: One module per subcommand: NAME, HELP, DESCRIPTION, EPILOG, add_arguments(parser), run(args).
-COMMANDS = (_backbones, _embed, _noise_curve, _active, _simclr, _active_simclr, _fetch)
+COMMANDS = (
+    _backbones,
+    _embed,
+    _noise_curve,
+    _label_issues,
+    _active,
+    _simclr,
+    _active_simclr,
+    _fetch,
+)
 
 EPILOG = """\
 examples:
   skhisto backbones
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
   skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained
+  skhisto label-issues ../shared/data/lc25000_lung --no-pretrained --per-class 200
   skhisto active emb.npz --strategy random coreset typiclust
   skhisto simclr ../shared/data/lc25000_lung --out encoder.safetensors --image-size 64 --epochs 5
   skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset --max-images 60

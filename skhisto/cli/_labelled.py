@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._backbone_options import announce, describe_weights, make_embedder, short_weights
 from ._errors import CommandError
 from ._inputs import read_input
 from ._report import (
@@ -20,7 +21,7 @@ from ._report import (
 
 @dataclass
 class LabelledInput:
-    """Labels, and either embeddings (an embeddings file) or image paths."""
+    """Labels, and embeddings (an embeddings file, with the paths it lists) or image paths."""
 
     labels: object
     embeddings: object = None
@@ -37,6 +38,15 @@ def check_outputs(args):
             f"skhisto {args.command} draws a PNG with matplotlib; pip install 'skhisto[plot]'"
         )
     return check_out_dir(args.out_dir)
+
+
+def add_labelled_input_argument(parser):
+    """INPUT: labelled images or a labelled embeddings file (see ``labelled_input``)."""
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="labelled images (folder or CSV) or embeddings (.npz/.parquet)",
+    )
 
 
 def add_seed_argument(parser, seeds):
@@ -75,8 +85,8 @@ def labelled_input(args, *, min_per_class, what, images=True):
             f"`skhisto embed {args.input} --backbone NAME --out emb.npz`, then pass emb.npz"
         )
     if is_embeddings_file(args.input) or not images:
-        X, labels, _ = read_embeddings(args.input)
-        data = LabelledInput(labels, embeddings=X)
+        X, labels, paths = read_embeddings(args.input)
+        data = LabelledInput(labels, embeddings=X, paths=paths.tolist())
         hint = "write it with `skhisto embed` from class folders or a CSV with a 'label' column"
     else:
         per_class = getattr(args, "per_class", None)
@@ -103,3 +113,21 @@ def _check_classes(source, labels, min_per_class, what):
             f"INPUT {source!r}: class {label!r} has {count} images, {what} needs at least "
             f"{min_per_class} per class"
         )
+
+
+def embed_labelled(args, data):
+    """The embeddings of ``data`` (read, or computed once through the cache) and their source,
+    in words and in a few words (for a plot's title)."""
+    if data.embeddings is not None:
+        source = f"embeddings read from {args.input}"
+        return data.embeddings, source, source
+    embedder = make_embedder(args, verbose=True).fit(data.paths)
+    weights = describe_weights(args)
+    cache = embedder.cache or "no cache"
+    announce(
+        args.command,
+        f"embedding {len(data.paths)} images with {args.backbone} ({weights}; {cache})",
+    )
+    X = embedder.transform(data.paths)
+    backbone = f"backbone {args.backbone} at {embedder.image_size_} px"
+    return X, f"{backbone}, {weights}", f"{backbone}, {short_weights(args)}"

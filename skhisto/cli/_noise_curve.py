@@ -8,15 +8,16 @@ only, so every score is on clean test labels.
 
 import argparse
 
-from ._backbone_options import (
-    add_backbone_arguments,
-    announce,
-    describe_weights,
-    make_embedder,
-    short_weights,
-)
+from ._backbone_options import add_backbone_arguments, announce, short_weights
 from ._errors import CommandError, positive_int
-from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input
+from ._labelled import (
+    add_choices,
+    add_labelled_input_argument,
+    add_seed_argument,
+    check_outputs,
+    embed_labelled,
+    labelled_input,
+)
 from ._report import add_json_argument, add_out_dir_argument, show_results
 
 NAME = "noise-curve"
@@ -76,11 +77,7 @@ def at_least_two(text):
 
 
 def add_arguments(parser):
-    parser.add_argument(
-        "input",
-        metavar="INPUT",
-        help="labelled images (folder or CSV) or embeddings (.npz/.parquet)",
-    )
+    add_labelled_input_argument(parser)
     parser.add_argument(
         "--rates",
         nargs="+",
@@ -131,7 +128,7 @@ def run(args):
         raise CommandError(f"--rates: {exc}") from exc
     heads = list(dict.fromkeys(args.heads))
     data = labelled_input(args, min_per_class=args.cv, what=f"--cv {args.cv}")
-    X, source, short_source = _embeddings(args, data)
+    X, source, short_source = embed_labelled(args, data)
     search = build_search(args, rates, heads)
     n_fits = len(rates) * len(heads) * args.cv
     counts = f"{len(rates)} rates x {len(heads)} head{'s' * (len(heads) > 1)} x {args.cv} folds"
@@ -170,21 +167,6 @@ def run(args):
         png_path=out_dir / PNG_NAME,
     )
     return 0
-
-
-def _embeddings(args, data):
-    """The embeddings of ``data`` (read, or computed once through the cache) and their source,
-    in words and in a few words."""
-    if data.embeddings is not None:
-        source = f"embeddings read from {args.input}"
-        return data.embeddings, source, source
-    embedder = make_embedder(args, verbose=True).fit(data.paths)
-    weights = describe_weights(args)
-    cache = embedder.cache or "no cache"
-    announce(NAME, f"embedding {len(data.paths)} images with {args.backbone} ({weights}; {cache})")
-    X = embedder.transform(data.paths)
-    backbone = f"backbone {args.backbone} at {embedder.image_size_} px"
-    return X, f"{backbone}, {weights}", f"{backbone}, {short_weights(args)}"
 
 
 def build_search(args, rates, heads):

@@ -17,12 +17,12 @@ from ._errors import CommandError
 EMBEDDING_FORMATS = (".npz", ".parquet")
 
 
-def add_out_dir_argument(parser, default):
+def add_out_dir_argument(parser, default, what="the CSV table and PNG plot are"):
     parser.add_argument(
         "--out-dir",
         default=default,
         metavar="DIR",
-        help=f"where the CSV table and PNG plot are written (default: {default})",
+        help=f"where {what} written (default: {default})",
     )
 
 
@@ -174,19 +174,32 @@ def _read_parquet(path):
 
 
 def show_results(
-    args, *, title, rows, columns, csv_columns, csv_path, plot, png_path, table_rows=None
+    args,
+    *,
+    title,
+    rows,
+    columns,
+    csv_columns,
+    csv_path,
+    plot=None,
+    png_path=None,
+    table_rows=None,
+    summary=None,
 ):
     """Print the table (or, with --json, ``rows`` as JSON) on stdout, then write ``rows`` as CSV
-    and the plot's PNG. ``table_rows`` (default ``rows``) is what the text table shows."""
+    and, when there is a ``plot``, its PNG. ``table_rows`` (default ``rows``) is what the text
+    table shows; ``summary`` (a dict) goes into the JSON object between the title and the rows."""
     if args.json:
         ordered = [_in_order(row, csv_columns) for row in rows]
-        print(json.dumps({"title": title, "rows": ordered}, indent=2))
+        print(json.dumps({"title": title, **(summary or {}), "rows": ordered}, indent=2))
     else:
         table = format_table(rows if table_rows is None else table_rows, columns)
         print(f"{title}\n\n{table}")
     write_csv(csv_path, rows, csv_columns)
-    save_figure(plot(), png_path)
-    announce(args.command, f"wrote {csv_path} and {png_path}")
+    written = [csv_path]
+    if plot is not None:
+        written.append(save_figure(plot(), png_path))
+    announce(args.command, f"wrote {' and '.join(map(str, written))}")
 
 
 def _in_order(row, columns):

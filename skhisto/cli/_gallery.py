@@ -1,0 +1,40 @@
+"""The tiles behind a table's rows, side by side: what a pathologist looks at to judge them."""
+
+import math
+import os
+
+from ._errors import CommandError
+
+COLUMNS = 5
+
+
+def check_gallery_images(names, source):
+    """Refuse, before any work, a gallery of samples that have no readable image file."""
+    if not names or not all(isinstance(name, str) for name in names):
+        raise CommandError(
+            f"--gallery draws the images, but INPUT {source!r} lists no image paths; "
+            "pass the images, or leave --gallery out"
+        )
+    missing = [name for name in names if not os.path.isfile(name)]
+    if missing:
+        raise CommandError(
+            f"--gallery draws the images, but {len(missing)} of the {len(names)} images listed "
+            f"in INPUT {source!r} do not exist, e.g. {missing[0]!r}; leave --gallery out"
+        )
+
+
+def draw_gallery(rows, caption):
+    """One panel per row (its ``path`` image), titled ``caption(row)``; the first Axes."""
+    from ..io import read_image
+    from ..plotting._mpl import require_pyplot
+
+    plt = require_pyplot()
+    n_cols = min(len(rows), COLUMNS)
+    n_rows = math.ceil(len(rows) / n_cols)
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.5 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows, strict=False):
+        ax.imshow(read_image(row["path"]))
+        ax.set_title(caption(row), fontsize="small")
+    return axes.flat[0]

@@ -1,0 +1,254 @@
+"""``skhisto label-issues``: which labels of a labelled set are likely wrong, and how noisy it is.
+
+The images are embedded once (through the embedding cache), then one detection
+run of :mod:`skhisto.cleaning` gives every label's quality score, the flags and
+the estimated noise: the CSV lists every sample, most suspect first.
+"""
+
+import argparse
+
+from ._backbone_options import add_backbone_arguments, announce
+from ._errors import CommandError, positive_int
+from ._gallery import check_gallery_images, draw_gallery
+from ._labelled import (
+    add_labelled_input_argument,
+    add_seed_argument,
+    check_outputs,
+    embed_labelled,
+    labelled_input,
+)
+from ._noise_curve import at_least_two
+from ._report import add_json_argument, add_out_dir_argument, check_out_dir, show_results
+
+NAME = "label-issues"
+HELP = "which labels are likely wrong: every label's quality, the flags, the noise rate"
+DESCRIPTION = (
+    "Embed labelled images once and check every label against the embeddings (k-NN votes of "
+    "its neighbours, confident learning on out-of-fold probabilities, or both): flag the likely "
+    "wrong ones, suggest a class for each and estimate the share of wrong labels."
+)
+EPILOG = """\
+examples:
+  skhisto label-issues ../shared/data/lc25000_lung --no-pretrained --per-class 200
+  skhisto label-issues emb.npz --method ensemble --cv 3 --show 50 --gallery 20
+  skhisto label-issues tiles.csv --backbone uni --json > issues.json
+
+INPUT is labelled images (class folders, or a CSV with 'path' and 'label' columns, as
+`skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Every image is
+checked unless --per-class N draws N per class folder (a seeded draw, as
+load_image_folder(INPUT, max_per_class=N, random_state=SEED)).
+
+With SEED = --random-state, the run equals
+  issues, label_quality = find_label_issues(X, y, method=METHOD, cv=K, n_neighbors=N,
+                                            random_state=SEED, return_scores=True)
+  noise_rate, transition = estimate_noise(X, y, method=METHOD, cv=K, n_neighbors=N,
+                                          random_state=SEED)
+  suggested = LabelIssueFilter(method=METHOD, action="relabel", cv=K, n_neighbors=N,
+                               random_state=SEED).fit_resample(X, y)[1]
+on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED) and the labels y
+(one detection run gives all three).
+
+output: a title line with the estimated noise rate and how many labels are flagged, then the
+--show most suspect flagged samples (with --json, one JSON object instead: title, n_samples,
+n_flagged, noise_rate, classes, transition and every row), and in --out-dir
+  label_issues.csv  one row per sample, columns path, label, label_quality, issue,
+                    suggested_label; the flagged first, each group by label_quality from
+                    the lowest
+    path             the image (the row index when an embeddings file lists no paths)
+    label_quality    the probability the method gives the label; lower is more suspect
+    issue            True: the label is likely wrong
+    suggested_label  the most likely other class when flagged, else the label itself (so
+                     the column is the relabelled set)
+  label_issues.png  with --gallery N: the N most suspect flagged tiles, each titled
+                    "label -> suggested_label" and its label_quality
+The transition matrix ("transition" in the JSON) is the estimated P(given label = column |
+true class = row), rows and columns in "classes" order.
+Embeddings are cached (see --no-cache): a second run skips embedding.
+"""
+
+METHODS = ("knn", "confident_learning", "ensemble")
+CSV_NAME, PNG_NAME = "label_issues.csv", "label_issues.png"
+CSV_COLUMNS = ["path", "label", "label_quality", "issue", "suggested_label"]
+
+
+def positive_int_or(word, value):
+    """argparse type: ``word`` (read as ``value``) or a positive integer."""
+
+    def convert(text):
+        if text == word:
+            return value
+        try:
+            return positive_int(text)
+        except argparse.ArgumentTypeError:
+            message = f"expected {word} or a positive integer, got {text!r}"
+            raise argparse.ArgumentTypeError(message) from None
+
+    return convert
+
+
+def add_arguments(parser):
+    add_labelled_input_argument(parser)
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="knn",
+        help="knn: votes of each sample's nearest neighbours, trains nothing; "
+        "confident_learning: out-of-fold LinearHead probabilities; ensemble: both averaged "
+        "(default: knn)",
+    )
+    parser.add_argument(
+        "--n-neighbors",
+        type=positive_int_or("auto", "auto"),
+        default="auto",
+        metavar="N",
+        help="neighbours per vote, or auto: sqrt(n) clipped to [5, 50] (default: auto)",
+    )
+    parser.add_argument(
+        "--cv",
+        type=at_least_two,
+        default=5,
+        metavar="K",
+        help="stratified folds of confident learning (default: 5)",
+    )
+    parser.add_argument(
+        "--per-class",
+        type=positive_int,
+        metavar="N",
+        help="check a draw of N images per class folder (default: every image)",
+    )
+    gallery = (
+        f"draw the N most suspect flagged tiles, each with its label and the suggested class, "
+        f"in {PNG_NAME} (needs matplotlib)"
+    )
+    for flag, default, text in (
+        ("--show", 20, "flagged samples shown on stdout; the CSV lists all"),
+        ("--gallery", 0, gallery),
+    ):
+        help_text = f"{text} (default: {default})"
+        parser.add_argument(
+            flag, type=positive_int_or("0", 0), default=default, metavar="N", help=help_text
+        )
+    add_json_argument(parser)
+    add_seed_argument(parser, "the draw, the folds, the head and a random init")
+    add_out_dir_argument(parser, "label-issues", f"{CSV_NAME} (and {PNG_NAME}) are")
+    add_backbone_arguments(parser, default="resnet18")
+
+
+def run(args):
+    out_dir = check_outputs(args) if args.gallery else check_out_dir(args.out_dir)
+    data = _read(args)
+    names = _names(data)
+    if args.gallery:
+        check_gallery_images(names, args.input)
+    X, source, _ = embed_labelled(args, data)
+    announce(NAME, f"checking {len(X)} labels with {_method_words(args, len(X))}")
+    report = _inspect(args, X, data.labels)
+    noise_rate, transition = report.noise()
+    rows = issue_rows(report, names)
+    flagged = int(report.issues.sum())
+    shown = rows[: min(args.show, flagged)]
+    title = (
+        f"{flagged} of {len(rows)} labels flagged, estimated noise rate {noise_rate:.3f}, by "
+        f"{_method_words(args, len(X))} on {len(rows)} images ({data.kind}); {source}"
+        + (f"; the {len(shown)} most suspect:" if shown else "")
+    )
+    summary = {
+        "n_samples": len(rows),
+        "n_flagged": flagged,
+        "noise_rate": noise_rate,
+        "classes": report.classes.tolist(),
+        "transition": transition.tolist(),
+    }
+    show_results(
+        args,
+        title=title,
+        rows=rows,
+        columns=["path", "label", "suggested_label", "label_quality"],
+        table_rows=shown,
+        csv_columns=CSV_COLUMNS,
+        csv_path=out_dir / CSV_NAME,
+        summary=summary,
+        **_gallery(args, rows[: min(args.gallery, flagged)], out_dir),
+    )
+    return 0
+
+
+def _gallery(args, rows, out_dir):
+    """show_results' plot of the --gallery tiles (none when nothing is flagged or asked)."""
+    if not rows:
+        return {}
+
+    def caption(row):
+        return f"{row['label']} -> {row['suggested_label']}\nquality {row['label_quality']:.2f}"
+
+    return {"plot": lambda: draw_gallery(rows, caption), "png_path": out_dir / PNG_NAME}
+
+
+def _read(args):
+    """The labelled input, refused in one line before any embedding when it cannot be checked."""
+    uses_folds = args.method != "knn"
+    what = f"--method {args.method} with --cv {args.cv}" if uses_folds else "--method knn"
+    data = labelled_input(args, min_per_class=args.cv if uses_folds else 1, what=what)
+    n, k = len(data.labels), args.n_neighbors
+    if args.method != "confident_learning" and k != "auto" and k >= n:
+        raise CommandError(
+            f"--n-neighbors {k} needs more than {k} samples (a sample is not its own "
+            f"neighbour); INPUT {args.input!r} has {n}. Pass a smaller N or auto"
+        )
+    return data
+
+
+def _method_words(args, n_samples):
+    from ..cleaning._neighbours import resolve_n_neighbors
+
+    words = []
+    if args.method != "confident_learning":
+        words.append(f"k={resolve_n_neighbors(args.n_neighbors, n_samples)}")
+    if args.method != "knn":
+        words.append(f"{args.cv}-fold LinearHead")
+    return f"{args.method} ({', '.join(words)})"
+
+
+def _inspect(args, X, y):
+    """One detection run of :mod:`skhisto.cleaning` (see the --help epilog)."""
+    from ..cleaning._detect import inspect_labels
+
+    return inspect_labels(
+        X,
+        y,
+        method=args.method,
+        estimator=None,
+        cv=args.cv,
+        n_neighbors=args.n_neighbors,
+        random_state=args.random_state,
+        device=args.device,
+        n_jobs=None,
+        owner="skhisto label-issues",
+    )
+
+
+def _names(data):
+    """Each sample's name in the CSV: its path, or its row when the input lists none."""
+    paths = data.paths or []
+    if len(paths) != len(data.labels) or not all(paths):
+        return list(range(len(data.labels)))
+    return list(paths)
+
+
+def issue_rows(report, names):
+    """One row per sample, the flagged first, each group from the lowest label quality."""
+    import numpy as np
+
+    order = np.lexsort((report.quality, ~report.issues))
+    labels = report.classes[report.codes]
+    suggested = np.where(report.issues, report.classes[report.suggested], labels)
+    return [
+        {
+            "path": names[i],
+            "label": labels[i].item(),
+            "label_quality": float(report.quality[i]),
+            "issue": bool(report.issues[i]),
+            "suggested_label": suggested[i].item(),
+        }
+        for i in order
+    ]

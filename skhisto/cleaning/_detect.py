@@ -199,8 +199,9 @@ def find_label_issues(
     >>> issues, scores = find_label_issues(X, y_noisy, return_scores=True)
     >>> int(issues.sum()), int((issues & noise.noise_mask_).sum())
     (58, 58)
-    >>> bool(scores[issues].max() < scores[~issues].min())
-    True
+    >>> flipped = noise.noise_mask_  # flipped labels score low, the others high
+    >>> round(float(scores[flipped].mean()), 2), round(float(scores[~flipped].mean()), 2)
+    (0.03, 0.98)
     """
     report = inspect_labels(X, y, owner="find_label_issues", **detection_options(locals()))
     return (report.issues, report.quality) if return_scores else report.issues

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         TypiClustSampling,
         UncertaintySampling,
     )
+    from .cleaning import LabelIssueFilter, estimate_noise, find_label_issues
     from .contrastive import ActiveSimCLR, SimCLREmbedder
     from .embedding import FoundationEmbedder
     from .heads import LinearHead, MLPHead
@@ -28,6 +29,7 @@ __all__ = [
     "AsymmetricNoise",
     "CoresetSampling",
     "FoundationEmbedder",
+    "LabelIssueFilter",
     "LinearHead",
     "MLPHead",
     "NoisyLabelClassifier",
@@ -38,12 +40,15 @@ __all__ = [
     "UncertaintySampling",
     "UniformNoise",
     "__version__",
+    "estimate_noise",
+    "find_label_issues",
 ]
 
 # Subpackages stay reachable as attributes (skhisto.noise.UniformNoise) after `import skhisto`.
 _SUBPACKAGES = (
     "active",
     "backbones",
+    "cleaning",
     "contrastive",
     "datasets",
     "embedding",

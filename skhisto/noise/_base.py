@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ..utils import check_labels
+from ..utils._labels import like_input
 from ..utils._sklearn_compat import _fit_context
 
 
@@ -20,20 +21,6 @@ def _as_labels(y):
     check_classification_targets(y)
     labels, one_hot = check_target_type(y, indicate_one_vs_all=True)
     return np.asarray(labels), one_hot
-
-
-def _like_input(y_noisy, y):
-    """Return ``y_noisy`` in the container type of the user's ``y``."""
-    if isinstance(y, list):
-        return y_noisy.tolist()
-    module = type(y).__module__
-    if module.startswith("pandas") and hasattr(y, "categories"):  # Categorical
-        return type(y)(y_noisy, categories=y.categories, ordered=y.ordered)
-    if module.startswith("pandas") and hasattr(y, "to_frame"):  # Series
-        return type(y)(y_noisy, index=y.index, name=y.name, dtype=y.dtype)
-    if module.startswith("pandas"):  # single-column DataFrame
-        return type(y)(y_noisy.reshape(-1, 1), index=y.index, columns=y.columns).astype(y.dtypes)
-    return y_noisy
 
 
 class BaseLabelNoise(BaseSampler):
@@ -128,7 +115,7 @@ class BaseLabelNoise(BaseSampler):
         _, y_noisy = self._fit_resample(X, labels)
         if one_hot:
             return X, label_binarize(y_noisy, classes=self.classes_)
-        return X, _like_input(y_noisy, y)
+        return X, like_input(y_noisy, y)
 
     def _fit_resample(self, X, y):
         """Draw the noise for 1-D labels ``y`` and return ``(X, y_noisy)``."""

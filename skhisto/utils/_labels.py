@@ -159,3 +159,22 @@ def check_labels(
                 f"{owner}: {name} has infinite labels at indices {shown[:_SHOWN].tolist()}."
             )
     return expected
+
+
+def like_input(y_new, y):
+    """Return the 1-D labels ``y_new`` in the container type of the user's ``y``.
+
+    A list stays a list; a pandas Series, Categorical or single-column
+    DataFrame keeps its index, name, categories and dtype where the lengths
+    match (a filter that drops samples passes the kept rows of ``y``).
+    """
+    if isinstance(y, list):
+        return y_new.tolist()
+    module = type(y).__module__
+    if module.startswith("pandas") and hasattr(y, "categories"):  # Categorical
+        return type(y)(y_new, categories=y.categories, ordered=y.ordered)
+    if module.startswith("pandas") and hasattr(y, "to_frame"):  # Series
+        return type(y)(y_new, index=y.index, name=y.name, dtype=y.dtype)
+    if module.startswith("pandas"):  # single-column DataFrame
+        return type(y)(y_new.reshape(-1, 1), index=y.index, columns=y.columns).astype(y.dtypes)
+    return y_new

@@ -1,0 +1,13 @@
+"""Find the wrong labels in a labelled set of embeddings, estimate how noisy it is, clean it."""
+
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._detect import estimate_noise, find_label_issues
+    from ._filter import LabelIssueFilter
+
+__all__ = ["LabelIssueFilter", "estimate_noise", "find_label_issues"]
+
+__getattr__, __dir__ = attach(__name__, __file__)

@@ -1,0 +1,275 @@
+"""Find likely-wrong labels and estimate how noisy a labelled set is."""
+
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ..utils import check_labels
+from ..utils._params import with_seed
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
+from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
+from ._neighbours import neighbour_votes, resolve_n_neighbors
+
+METHODS = ("knn", "confident_learning", "ensemble")
+_MAX_SEED = np.iinfo(np.int32).max
+
+# Shared by find_label_issues, estimate_noise and LabelIssueFilter.
+PARAMETER_CONSTRAINTS = {
+    "method": [StrOptions(set(METHODS))],
+    "estimator": [HasMethods(["fit", "predict_proba"]), None],
+    "cv": [Interval(Integral, 2, None, closed="left")],
+    "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "n_jobs": [Integral, None],
+}
+
+_METHOD_DOC = """method : {"knn", "confident_learning", "ensemble"}, default="knn"
+        ``"knn"`` trains nothing: each label is checked against the labels
+        of the sample's ``n_neighbors`` nearest neighbours (cosine on
+        standardised embeddings), in two rounds, the second counting only
+        neighbours the first did not flag. ``"confident_learning"`` uses
+        the out-of-fold ``predict_proba`` of ``estimator``. Both then apply
+        confident learning's rule: per given label, flag as many samples as
+        the calibrated confident joint says are mislabeled, those with the
+        largest margin for another class. ``"ensemble"`` averages the two
+        methods' probabilities before that rule."""
+
+OPTIONS_DOC = """estimator : classifier with predict_proba or None, default=None
+        Model whose out-of-fold probabilities confident learning uses
+        (cloned; unset ``random_state`` parameters are seeded from
+        ``random_state``). None means a :class:`~skhisto.LinearHead`.
+        Unused by ``"knn"``.
+    cv : int, default=5
+        Number of stratified, shuffled folds for the out-of-fold
+        probabilities; every class needs at least ``cv`` samples. Unused
+        by ``"knn"``.
+    n_neighbors : "auto" or int, default="auto"
+        Neighbours whose labels each sample is checked against; ``"auto"``
+        is ``sqrt(n_samples)`` clipped to [5, 50]. Unused by
+        ``"confident_learning"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds and ``estimator``; ``"knn"`` is deterministic.
+    n_jobs : int or None, default=None
+        Parallel jobs for the neighbour search and the folds."""
+
+
+@dataclass
+class LabelReport:
+    """What a detection run found; indices follow ``X`` and ``y``."""
+
+    classes: np.ndarray
+    codes: np.ndarray
+    issues: np.ndarray
+    suggested: np.ndarray
+    quality: np.ndarray
+    joint: np.ndarray
+
+    def noise(self):
+        return noise_from_joint(self.joint)
+
+
+def inspect_labels(X, y, *, method, estimator, cv, n_neighbors, random_state, n_jobs, owner):
+    """Run one detection method on embeddings ``X`` and labels ``y``; a :class:`LabelReport`."""
+    X, classes, codes = _checked_data(X, y, owner)
+    parts = []
+    if method in ("knn", "ensemble"):
+        k = resolve_n_neighbors(n_neighbors, len(codes))
+        parts.append(neighbour_votes(X, codes, len(classes), k, n_jobs))
+    if method in ("confident_learning", "ensemble"):
+        parts.append(_out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs))
+    proba = np.mean(parts, axis=0)
+    joint = confident_joint(proba, codes)
+    issues, suggested = prune_by_noise_rate(proba, codes, joint)
+    quality = proba[np.arange(len(codes)), codes]
+    return LabelReport(classes, codes, issues, suggested, quality, joint)
+
+
+def _checked_data(X, y, owner):
+    check_labels(y, owner)
+    y = column_or_1d(y, warn=True)
+    X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2, input_name="X")
+    check_consistent_length(X, y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"{owner} needs at least 2 classes in y to tell a wrong label from a right one; "
+            f"y has one class: {classes.tolist()}."
+        )
+    return X, classes, codes
+
+
+def _out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs):
+    counts = np.bincount(codes, minlength=len(classes))
+    if counts.min() < cv:
+        small = {classes[i].item(): int(c) for i, c in enumerate(counts) if c < cv}
+        raise ValueError(
+            f"confident learning needs at least cv={cv} samples of every class for its "
+            f"out-of-fold probabilities; too few in {small}. Pass a smaller cv or "
+            "method='knn'."
+        )
+    seed = check_random_state(random_state).randint(_MAX_SEED)
+    if estimator is None:
+        from ..heads import LinearHead  # torch loads only when this method runs
+
+        estimator = LinearHead()
+    folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
+    model = with_seed(estimator, seed)
+    return cross_val_predict(model, X, codes, cv=folds, method="predict_proba", n_jobs=n_jobs)
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        **PARAMETER_CONSTRAINTS,
+        "return_scores": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def find_label_issues(
+    X,
+    y,
+    *,
+    method="knn",
+    estimator=None,
+    cv=5,
+    n_neighbors="auto",
+    random_state=None,
+    n_jobs=None,
+    return_scores=False,
+):
+    """Flag the labels that are likely wrong.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Embeddings, e.g. from :class:`~skhisto.FoundationEmbedder`.
+    y : array-like of shape (n_samples,)
+        Given labels, possibly noisy. Never modified.
+    {params}
+    return_scores : bool, default=False
+        Also return each label's quality score.
+
+    Returns
+    -------
+    issues : ndarray of shape (n_samples,), dtype=bool
+        True where the label is likely wrong.
+    scores : ndarray of shape (n_samples,)
+        Only with ``return_scores=True``: the label quality in [0, 1], the
+        probability the method gives the sample's own label (for
+        ``"knn"``, the share of its neighbours that agree); lower is more
+        likely wrong.
+
+    See Also
+    --------
+    estimate_noise : The share of wrong labels and the transition matrix.
+    LabelIssueFilter : Remove or relabel the flagged samples in a Pipeline.
+
+    Examples
+    --------
+    Three well-separated clusters, 60 of whose 300 labels are flipped:
+
+    >>> from sklearn.datasets import make_blobs
+    >>> from skhisto import UniformNoise, find_label_issues
+    >>> X, y = make_blobs(300, centers=[[0, 0], [8, 0], [0, 8]], random_state=0)
+    >>> noise = UniformNoise(0.2, random_state=0)
+    >>> _, y_noisy = noise.fit_resample(X, y)
+    >>> issues, scores = find_label_issues(X, y_noisy, return_scores=True)
+    >>> int(issues.sum()), int((issues & noise.noise_mask_).sum())
+    (58, 58)
+    >>> bool(scores[issues].max() < scores[~issues].min())
+    True
+    """
+    report = inspect_labels(
+        X,
+        y,
+        method=method,
+        estimator=estimator,
+        cv=cv,
+        n_neighbors=n_neighbors,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        owner="find_label_issues",
+    )
+    return (report.issues, report.quality) if return_scores else report.issues
+
+
+@validate_params(
+    {"X": ["array-like"], "y": ["array-like"], **PARAMETER_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
+def estimate_noise(
+    X,
+    y,
+    *,
+    method="knn",
+    estimator=None,
+    cv=5,
+    n_neighbors="auto",
+    random_state=None,
+    n_jobs=None,
+):
+    """Estimate the share of wrong labels and how labels flip between classes.
+
+    The estimate comes from the calibrated confident joint of ``method``'s
+    probabilities: an estimate of how many samples carry each given label
+    while being of each true class. Samples that the embeddings place among
+    another class count as mislabeled, so on embeddings that separate the
+    classes poorly the estimate includes their confusion too.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Embeddings.
+    y : array-like of shape (n_samples,)
+        Given labels, possibly noisy.
+    {params}
+
+    Returns
+    -------
+    noise_rate : float
+        Estimated share of samples whose label is wrong.
+    transition_matrix : ndarray of shape (n_classes, n_classes)
+        Estimated ``P(noisy = j | true = i)``, rows and columns in the
+        order of ``np.unique(y)``; each row sums to 1, as
+        :class:`~skhisto.TransitionMatrixNoise` takes it. A class no
+        sample is confidently of gets an identity row.
+
+    See Also
+    --------
+    find_label_issues : Which labels are likely wrong.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from skhisto import UniformNoise, estimate_noise
+    >>> X, y = make_blobs(600, centers=[[0, 0], [8, 0], [0, 8]], random_state=0)
+    >>> _, y_noisy = UniformNoise(0.3, random_state=0).fit_resample(X, y)
+    >>> noise_rate, transition = estimate_noise(X, y_noisy)
+    >>> round(noise_rate, 2)
+    0.3
+    >>> transition.round(2)
+    array([[0.64, 0.2 , 0.16],
+           [0.14, 0.76, 0.1 ],
+           [0.16, 0.14, 0.7 ]])
+    """
+    report = inspect_labels(
+        X,
+        y,
+        method=method,
+        estimator=estimator,
+        cv=cv,
+        n_neighbors=n_neighbors,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        owner="estimate_noise",
+    )
+    return report.noise()
+
+
+for _function in (find_label_issues, estimate_noise):
+    _function.__doc__ = _function.__doc__.replace("{params}", f"{_METHOD_DOC}\n    {OPTIONS_DOC}")

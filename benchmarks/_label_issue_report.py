@@ -157,8 +157,8 @@ def _times(get):
     return markdown_table(["embedding", "method", "seconds per run (mean)"], rows)
 
 
-def markdown(summary, meta):
-    """The results page."""
+def markdown(summary, meta, image):
+    """The results page; ``image`` is the plot's file name, next to the page."""
     get = Lookup(summary)
     cfg = meta["config"]
     n_train = int(round(meta["n_images"] * 0.7))
@@ -177,6 +177,8 @@ def markdown(summary, meta):
         "label when another class has strictly more votes. Balanced accuracy: StandardScaler "
         "+ MLPHead on the clean test labels. No pretrained weights can be downloaded here and "
         "LC25000 is augmented from 250 originals per class: compare rows, not absolute values.",
+        "",
+        f"![Detection F1 and clean-test balanced accuracy against the noise rate]({image})",
         "",
         *acceptance(get),
     ]

@@ -24,14 +24,16 @@ originals per class: compare rows, not absolute values.
 
     python benchmarks/bench_label_issues.py          # 500 tiles/class, 3 seeds (docs/results)
     python benchmarks/bench_label_issues.py --quick  # smoke run
+    python benchmarks/bench_label_issues.py --report-only  # page and plot from the last JSON
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import add_common_arguments, lc25000_root, write_results
+from _common import add_common_arguments, lc25000_root, result_stem, write_results
 from _label_issue_data import embeddings
 from _label_issue_report import markdown, plot, summarise
 from sklearn.base import clone
@@ -61,6 +63,7 @@ from skhisto.utils import progress
 METHODS = ("knn", "confident_learning", "ensemble")
 NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
 MAJORITY_K = 20
+NAME = "label_issues"
 
 
 def detection_scores(flips, mask, scores, seconds):
@@ -199,6 +202,11 @@ def parse_args(argv):
     parser.add_argument("--cv", type=int, default=5, help="folds of the out-of-fold fits")
     parser.add_argument("--head-epochs", type=int, default=100, help="LinearHead and MLPHead")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "skhisto-bench"))
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the table and plot from the last run's JSON in --out, measuring nothing",
+    )
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
@@ -207,8 +215,8 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def measure(args):
+    """Every run of the benchmark and what it ran on: the payload less its summary."""
     start = time.perf_counter()
     X, y, embed_s = embeddings(
         lc25000_root(args.data),
@@ -229,19 +237,33 @@ def main(argv=None):
         | run(X[name], y, noise, rate, seed, args)
         for name, noise, rate, seed in progress(jobs, total=len(jobs), desc="runs", verbose=True)
     ]
-    summary = summarise(runs)
-    meta = {
+    return {
         "config": vars(args),
         "n_images": len(y),
         "embed_seconds": embed_s,
         "wall_seconds": time.perf_counter() - start,
         "command": "python benchmarks/bench_label_issues.py" + (" --quick" if args.quick else ""),
+        "runs": runs,
     }
-    payload = meta | {"summary": summary, "runs": runs}
+
+
+def saved(args):
+    """The payload of the last run written to ``--out`` (for ``--report-only``)."""
+    path = Path(args.out) / f"{result_stem(NAME, args.quick)}.json"
+    if not path.is_file():
+        raise SystemExit(f"--report-only needs a finished run's results: {path} not found")
+    return json.loads(path.read_text())
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    payload = saved(args) if args.report_only else measure(args)
+    summary = summarise(payload["runs"])
+    payload = payload | {"summary": summary}
     write_results(
-        "label_issues",
+        NAME,
         payload,
-        markdown(summary, meta),
+        markdown(summary, payload, image=f"{result_stem(NAME, args.quick)}.png"),
         out=args.out,
         quick=args.quick,
         docs=True,

@@ -68,6 +68,12 @@ def test_bench_label_issues_quick(bench, lc25000_dir, tmp_path):
     np.testing.assert_allclose(
         [r["true_rate"] for r in again["runs"]], [r["true_rate"] for r in runs]
     )
+    # --report-only rewrites the page from the JSON alone: the same page, nothing measured.
+    page = (tmp_path / "label_issues_quick.md").read_text()
+    (tmp_path / "label_issues_quick.md").unlink()
+    report = bench("bench_label_issues").main([*argv, "--report-only"])
+    assert report["runs"] == again["runs"]
+    assert (tmp_path / "label_issues_quick.md").read_text() == page
 
 
 def test_skhisto_never_imports_cleanlab():

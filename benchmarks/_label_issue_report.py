@@ -172,8 +172,9 @@ def markdown(summary, meta, image):
         + "; ".join(f"{k} ({v:.0f} s to embed)" for k, v in meta["embed_seconds"].items())
         + ". Confident learning (ours and cleanlab's, on the same out-of-fold probabilities) "
         f"uses StandardScaler + LinearHead ({cfg['head_epochs']} max epochs) in a shuffled "
-        f"{cfg['cv']}-fold StratifiedKFold seeded like the run; kNN is `find_label_issues`' "
-        "default `n_neighbors`; the 20-NN majority vote uses cosine distance and flags a "
+        f"{cfg['cv']}-fold StratifiedKFold seeded like the run; kNN uses the default "
+        f'`n_neighbors="auto"` (sqrt(n) clipped to [5, 50]: {round(np.sqrt(n_train))} here); '
+        "the 20-NN majority vote uses cosine distance and flags a "
         "label when another class has strictly more votes. Balanced accuracy: StandardScaler "
         "+ MLPHead on the clean test labels. No pretrained weights can be downloaded here and "
         "LC25000 is augmented from 250 originals per class: compare rows, not absolute values.",

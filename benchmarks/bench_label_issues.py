@@ -170,11 +170,24 @@ def accuracies(X_train, y_train, y_noisy, X_test, y_test, estimator, seed, args)
     return scores, kept
 
 
+def split(X, y, seed):
+    """The stratified 70/30 train/test split of ``seed``."""
+    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
+
+
+def clean_estimates(X, y, seed, args):
+    """Noise rates estimated on the clean training labels: what the embeddings alone confuse."""
+    X_train, _, y_train, _ = split(X, y, seed)
+    estimator = oof_estimator(seed, args)
+    common = dict(estimator=estimator, cv=args.cv, random_state=seed)
+    rates = {m: float(estimate_noise(X_train, y_train, method=m, **common)[0]) for m in METHODS}
+    rates["cleanlab"] = cleanlab_issues(estimator, X_train, y_train, args.cv, seed)[2]
+    return rates
+
+
 def run(X, y, noise, rate, seed, args):
     """Every figure of one (embedding, noise, rate, seed)."""
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, stratify=y, random_state=seed
-    )
+    X_train, X_test, y_train, y_test = split(X, y, seed)
     sampler = NOISES[noise](rate, random_state=seed)
     y_noisy = sampler.fit_resample(X_train, y_train)[1]
     flips = sampler.noise_mask_
@@ -237,9 +250,11 @@ def measure(args):
         | run(X[name], y, noise, rate, seed, args)
         for name, noise, rate, seed in progress(jobs, total=len(jobs), desc="runs", verbose=True)
     ]
+    clean = {name: [clean_estimates(X[name], y, s, args) for s in range(args.seeds)] for name in X}
     return {
         "config": vars(args),
         "n_images": len(y),
+        "clean_label_estimate": clean,
         "embed_seconds": embed_s,
         "wall_seconds": time.perf_counter() - start,
         "command": "python benchmarks/bench_label_issues.py" + (" --quick" if args.quick else ""),

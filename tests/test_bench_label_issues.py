@@ -47,6 +47,10 @@ def test_bench_label_issues_quick(bench, lc25000_dir, tmp_path):
     assert {r["embedding"].split()[0] for r in runs} == {"SimCLR", "random-init"}
     for run in runs:
         check_run(run)
+    # The clean-label floor of the noise-rate estimates: one per embedding and seed.
+    for per_seed in payload["clean_label_estimate"].values():
+        assert len(per_seed) == 1
+        assert all(0.0 <= r <= 1.0 for r in per_seed[0].values())
     # The summary is the mean of the runs it groups.
     f1 = [r["detection"]["knn"]["f1"] for r in runs if r["noise"] == "uniform" and r["rate"] == 0.2]
     cell = [

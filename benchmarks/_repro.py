@@ -9,6 +9,14 @@ from skhisto.io import load_images
 
 def split_counts(root, counts, *, image_size, random_state):
     """Disjoint per-class draws: ``counts`` maps split name -> {class: n}; images decoded once."""
+    return {
+        split: (load_images(paths, image_size), labels)
+        for split, (paths, labels) in split_paths(root, counts, random_state=random_state).items()
+    }
+
+
+def split_paths(root, counts, *, random_state):
+    """The files and class names :func:`split_counts` draws, without decoding them."""
     need = {}
     for per_class in counts.values():
         for name, n in per_class.items():
@@ -26,11 +34,9 @@ def split_counts(root, counts, *, image_size, random_state):
             chosen[split].extend(idx[start : start + n])
             start += n
     out = {}
-    paths = data.paths
     for split, idx in chosen.items():
         idx = rng.permutation(np.asarray(idx, dtype=int))
-        images = load_images(paths[idx], image_size)
-        out[split] = (images, np.asarray(data.target_names)[data.target[idx]])
+        out[split] = (data.paths[idx], np.asarray(data.target_names)[data.target[idx]])
     return out
 
 

@@ -110,17 +110,36 @@ def cached(cache_dir, key, compute):
     return result
 
 
+def split_sizes(cfg):
+    """Per-class counts of the unlabeled, labeled and test splits of scale ``cfg``."""
+    return {k: dict.fromkeys(CLASSES, cfg[k]) for k in ("unlabeled", "labeled", "test")}
+
+
+def fit_simclr(unlabeled, cfg, cache):
+    """The SimCLR encoder of scale ``cfg`` on the ``unlabeled`` images.
+
+    Resumed from the checkpoint under ``cache``: a finished fit on the same images
+    and parameters is loaded, not retrained (bench_label_issues.py reuses it).
+    """
+    return SimCLREmbedder(
+        "resnet18",
+        image_size=cfg["image_size"],
+        max_epochs=cfg["simclr_epochs"],
+        lr=cfg["simclr_lr"],
+        batch_size=cfg["batch_size"],
+        random_state=0,
+        checkpoint_dir=Path(cache) / "simclr_checkpoints" / checkpoint_name(cfg),
+    ).fit(unlabeled)
+
+
+def checkpoint_name(cfg):
+    """One checkpoint folder per scale, so a quick run never overwrites the CPU-scale fit."""
+    return "-".join(f"{k}{cfg[k]}" for k in ("image_size", "unlabeled", "simclr_epochs"))
+
+
 def simclr_embeddings(split, cfg, args):
     def compute():
-        simclr = SimCLREmbedder(
-            "resnet18",
-            image_size=cfg["image_size"],
-            max_epochs=cfg["simclr_epochs"],
-            lr=cfg["simclr_lr"],
-            batch_size=cfg["batch_size"],
-            random_state=0,
-            checkpoint_dir=Path(args.cache) / "simclr_checkpoints",
-        ).fit(split["unlabeled"][0])
+        simclr = fit_simclr(split["unlabeled"][0], cfg, args.cache)
         # Summed epoch times: a fit resumed from a finished checkpoint still reports its training.
         fit_time = sum(r["time"] for r in simclr.history_)
         return {
@@ -398,13 +417,7 @@ def main(argv=None):
     args.data = str(lc25000_root(args.data))
     start = time.perf_counter()
 
-    n = {k: cfg[k] for k in ("unlabeled", "labeled", "test")}
-    split = split_counts(
-        args.data,
-        {k: dict.fromkeys(CLASSES, v) for k, v in n.items()},
-        image_size=cfg["image_size"],
-        random_state=0,
-    )
+    split = split_counts(args.data, split_sizes(cfg), image_size=cfg["image_size"], random_state=0)
     classes = {c: i for i, c in enumerate(CLASSES)}
     y_train = np.array([classes[c] for c in split["labeled"][1]])
     y_test = np.array([classes[c] for c in split["test"][1]])

@@ -1,6 +1,8 @@
 """Shared fixtures: the real H&E data in ../shared/data (or $SKHISTO_DATA)."""
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ DATA_ROOT = Path(
 )
 LC25000 = DATA_ROOT / "lc25000_lung"
 KATHER = DATA_ROOT / "kather_samples"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _require(path):
@@ -202,3 +205,17 @@ def child_env(**extra):
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env
+
+
+@pytest.fixture
+def bench(monkeypatch, tmp_path):
+    """``bench("bench_x")``: a fresh import of benchmarks/bench_x.py, its results under tmp_path."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    common = importlib.import_module("_common")
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+
+    def load(name):
+        sys.modules.pop(name, None)
+        return importlib.import_module(name)
+
+    return load

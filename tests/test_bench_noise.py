@@ -1,25 +1,6 @@
 """Smoke runs of the noise benchmarks' --quick modes (real LC25000 tiles, seconds each)."""
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-@pytest.fixture
-def bench(monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    common = importlib.import_module("_common")
-    monkeypatch.setattr(common, "RESULTS", tmp_path)
-
-    def load(name):
-        sys.modules.pop(name, None)
-        return importlib.import_module(name)
-
-    return load
 
 
 @pytest.mark.slow

@@ -396,6 +396,7 @@ BAD_INPUTS = {
         "'estimator' parameter .* implementing 'fit' and 'predict_proba'",
     ),
     "empty X": (dict(X=np.empty((0, 2)), y=[]), "y is empty"),
+    "identical rows": (dict(X=np.ones((60, 4))), "every row of X is the same embedding"),
     "empty X, labels given": (dict(X=np.empty((0, 2))), "Found array with 0 sample\\(s\\)"),
 }
 # The messages that skhisto writes name the function or class that refused the input.
@@ -404,6 +405,7 @@ OWNER_NAMED = {
     "NaN label",
     "None label",
     "empty X",
+    "identical rows",
     "unknown method",
     "no predict_proba",
 }

@@ -224,3 +224,25 @@ def test_grid_search_over_noise_rate_and_heads(data):
         rows = [type(e).__name__ == name for e in search.cv_results_["param_clf__estimator"]]
         by_rate = dict(zip(rates[rows], scores[rows], strict=True))
         assert by_rate[0.0] > by_rate[0.6]
+
+
+def test_float32_dataframe_reaches_torch_writable(data, monkeypatch):
+    # pandas' copy-on-write hands out read-only views; torch warns when it batches one.
+    pd = pytest.importorskip("pandas")
+    import skorch
+
+    seen = []
+    for name in ("fit", "predict_proba"):
+        real = getattr(skorch.NeuralNetClassifier, name)
+
+        def spy(net, X, *args, _real=real, name=name, **kwargs):
+            if isinstance(X, np.ndarray):  # skorch's own calls pass Datasets
+                seen.append((name, X.flags.writeable))
+            return _real(net, X, *args, **kwargs)
+
+        monkeypatch.setattr(skorch.NeuralNetClassifier, name, spy)
+    X, y = data
+    frame = pd.DataFrame(X.astype(np.float32))
+    head = LinearHead(max_epochs=2, random_state=0)
+    head.fit(frame, y, X_val=frame.iloc[:20], y_val=y[:20]).predict_proba(frame)
+    assert seen == [("fit", True), ("predict_proba", True)]

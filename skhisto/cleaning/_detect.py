@@ -110,6 +110,11 @@ def _checked_data(X, y, owner):
     check_classification_targets(y)  # continuous y would make every value a class
     X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2, input_name="X")
     check_consistent_length(X, y)
+    if np.ptp(X, axis=0).max() == 0:  # every neighbour ties: the flags would follow row order
+        raise ValueError(
+            f"{owner}: every row of X is the same embedding, so X cannot tell a wrong label "
+            "from a right one; check the embedder (blank or identical images?)."
+        )
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
@@ -189,7 +194,8 @@ def find_label_issues(
 
     Examples
     --------
-    Three well-separated clusters, 60 of whose 300 labels are flipped:
+    Three well-separated clusters, 60 of whose 300 labels are flipped; 58 of
+    them are flagged, and nothing else:
 
     >>> from sklearn.datasets import make_blobs
     >>> from skhisto import UniformNoise, find_label_issues

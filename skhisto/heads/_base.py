@@ -21,7 +21,7 @@ from ._interrupt import StopOnSigint, record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax
 from ._nonfinite import StopOnNonFinite, check_finite_output
-from ._split import check_validation_set, validation_split
+from ._split import check_validation_set, validation_split, writable
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
@@ -198,6 +198,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self.__dict__.pop("net_", None)
         check_labels(y, name)
         X, y = validate_data(self, X, y, dtype=np.float32)
+        X = writable(X)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -342,7 +343,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = writable(validate_data(self, X, dtype=np.float32, reset=False))
         with torch.inference_mode():
             proba = self.net_.predict_proba(X).astype(np.float64)
         check_finite_output(proba, type(self).__name__)

@@ -74,7 +74,7 @@ def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, o
         )
     check_labels(y_val, owner, "y_val")
     y_val = column_or_1d(y_val)
-    X_val = check_array(X_val, dtype=np.float32, input_name="X_val")
+    X_val = writable(check_array(X_val, dtype=np.float32, input_name="X_val"))
     check_consistent_length(X_val, y_val)
     if X_val.shape[1] != n_features:
         raise ValueError(
@@ -89,3 +89,9 @@ def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, o
             f"{classes.tolist()}; a validation loss cannot score them."
         )
     return X_val, y_val
+
+
+def writable(X):
+    """``X``, copied only if read-only: torch warns when it batches a read-only array, such as a
+    float32 DataFrame's values under pandas' copy-on-write."""
+    return np.require(X, requirements="W")

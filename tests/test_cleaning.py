@@ -397,6 +397,7 @@ BAD_INPUTS = {
     ),
     "empty X": (dict(X=np.empty((0, 2)), y=[]), "y is empty"),
     "identical rows": (dict(X=np.ones((60, 4))), "every row of X is the same embedding"),
+    "one feature": (dict(X=np.arange(60.0)[:, None]), "needs at least 2 features; X has 1"),
     "empty X, labels given": (dict(X=np.empty((0, 2))), "Found array with 0 sample\\(s\\)"),
 }
 # The messages that skhisto writes name the function or class that refused the input.
@@ -406,6 +407,7 @@ OWNER_NAMED = {
     "None label",
     "empty X",
     "identical rows",
+    "one feature",
     "unknown method",
     "no predict_proba",
 }

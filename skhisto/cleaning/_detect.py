@@ -93,6 +93,11 @@ def inspect_labels(
     X, classes, codes = _checked_data(X, y, owner)
     parts = []
     if method in ("knn", "ensemble"):
+        if X.shape[1] < 2:  # cosine on one standardised column is its sign: every neighbour ties
+            raise ValueError(
+                f"{owner}(method={method!r}) compares embeddings by cosine similarity and needs "
+                f"at least 2 features; X has {X.shape[1]}. Use method='confident_learning'."
+            )
         k = resolve_n_neighbors(n_neighbors, len(codes))
         parts.append(neighbour_votes(X, codes, len(classes), k, device))
     if method in ("confident_learning", "ensemble"):

@@ -10,6 +10,7 @@ from conftest import assert_fails_before_embedding, fill_argv
 from PIL import Image
 
 from skhisto import FoundationEmbedder, LabelIssueFilter, estimate_noise, find_label_issues
+from skhisto.cli._gallery import PANEL_HEIGHT, PANEL_WIDTH
 from skhisto.embedding import forward_count
 
 IMAGE_SIZE = 32  # a random-init resnet18 at 32 px: 300 tiles embed in about a second
@@ -184,8 +185,9 @@ def test_gallery_draws_the_most_suspect_tiles(tiny_folder, run_cli, tmp_path):
     flagged = [row for row in read_csv(tmp_path / "label_issues.csv") if row["issue"] == "True"]
     assert flagged, "random tiles: some label is flagged"
     n_panels = min(3, len(flagged))
-    with Image.open(tmp_path / "label_issues.png") as png:  # one row of panels 2.2 x 2.5 in
-        assert png.width / png.height == pytest.approx(2.2 * n_panels / 2.5, rel=0.02)
+    with Image.open(tmp_path / "label_issues.png") as png:  # one row of panels
+        ratio = PANEL_WIDTH * n_panels / PANEL_HEIGHT
+        assert png.width / png.height == pytest.approx(ratio, rel=0.02)
     csv_path, png_path = tmp_path / "label_issues.csv", tmp_path / "label_issues.png"
     assert f"wrote {csv_path} and {png_path}" in result.err
 

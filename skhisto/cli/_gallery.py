@@ -6,6 +6,8 @@ import os
 from ._errors import CommandError
 
 COLUMNS = 5
+# Inches per panel: the height leaves room above each tile for a two-line title.
+PANEL_WIDTH, PANEL_HEIGHT = 2.2, 2.8
 
 
 def check_gallery_images(names, source):
@@ -31,7 +33,9 @@ def draw_gallery(rows, caption):
     plt = require_pyplot()
     n_cols = min(len(rows), COLUMNS)
     n_rows = math.ceil(len(rows) / n_cols)
-    figure, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.5 * n_rows), squeeze=False)
+    figure, axes = plt.subplots(
+        n_rows, n_cols, figsize=(PANEL_WIDTH * n_cols, PANEL_HEIGHT * n_rows), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows, strict=False):

@@ -397,7 +397,7 @@ BAD_INPUTS = {
     ),
     "empty X": (dict(X=np.empty((0, 2)), y=[]), "y is empty"),
     "identical rows": (dict(X=np.ones((60, 4))), "every row of X is the same embedding"),
-    "one feature": (dict(X=np.arange(60.0)[:, None]), "needs at least 2 features; X has 1"),
+    "one feature": (dict(X=np.arange(60.0)[:, None]), "at least 2 features; X has n_features=1"),
     "empty X, labels given": (dict(X=np.empty((0, 2))), "Found array with 0 sample\\(s\\)"),
 }
 # The messages that skhisto writes name the function or class that refused the input.

@@ -96,7 +96,8 @@ def inspect_labels(
         if X.shape[1] < 2:  # cosine on one standardised column is its sign: every neighbour ties
             raise ValueError(
                 f"{owner}(method={method!r}) compares embeddings by cosine similarity and needs "
-                f"at least 2 features; X has {X.shape[1]}. Use method='confident_learning'."
+                f"at least 2 features; X has n_features={X.shape[1]}. "
+                "Use method='confident_learning'."
             )
         k = resolve_n_neighbors(n_neighbors, len(codes))
         parts.append(neighbour_votes(X, codes, len(classes), k, device))

@@ -444,3 +444,17 @@ def test_unknown_backbone_without_close_names_points_to_the_listing():
 
     with pytest.raises(ValueError, match=r"Unknown backbone 'nosuch'.*`skhisto backbones` lists"):
         get_backbone_info("nosuch")
+
+
+def test_read_only_images_reach_torch_without_a_warning():
+    # np.load(..., mmap_mode="r") gives read-only arrays; torch warns when it wraps one.
+    images = np.random.RandomState(0).randint(0, 255, (4, 32, 32, 3), dtype=np.uint8)
+    images.flags.writeable = False
+    embedder = FoundationEmbedder(
+        "resnet18", pretrained=False, image_size=32, random_state=0, verbose=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        embeddings = embedder.fit_transform(images)
+    assert embeddings.shape == (4, 512)
+    assert not images.flags.writeable  # the user's array is left as it was

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils import iter_slices, progress
+from ..utils._batching import writable
 from ._base import check_features, check_indices
 
 METRICS = ("euclidean", "cosine")
@@ -192,7 +193,7 @@ class _Space:
     def _to_device(self, array):
         if self.xp is np:
             return array
-        return self.xp.from_numpy(np.ascontiguousarray(array)).to(self.device)
+        return self.xp.from_numpy(writable(np.ascontiguousarray(array))).to(self.device)
 
     def to_numpy(self, values):
         return values if self.xp is np else values.cpu().numpy()

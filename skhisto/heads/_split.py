@@ -7,6 +7,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 
 from ..utils import check_labels
+from ..utils._batching import writable
 
 
 def validation_split(y, fraction, random_state):
@@ -89,9 +90,3 @@ def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, o
             f"{classes.tolist()}; a validation loss cannot score them."
         )
     return X_val, y_val
-
-
-def writable(X):
-    """``X``, copied only if read-only: torch warns when it batches a read-only array, such as a
-    float32 DataFrame's values under pandas' copy-on-write."""
-    return np.require(X, requirements="W")

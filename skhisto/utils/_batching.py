@@ -4,6 +4,8 @@ import os
 import sys
 import warnings
 
+import numpy as np
+
 #: With ``verbose="auto"``, a bar appears once a run has lasted this many seconds:
 #: short runs stay quiet, long ones always speak, however few their batches.
 PROGRESS_DELAY = 2.0
@@ -135,7 +137,7 @@ def iter_array_batches(array, batch_size, device):
     import torch  # here, so that the numpy-only helpers above import without torch
 
     for batch in iter_slices(len(array), batch_size):
-        yield to_device(torch.from_numpy(array[batch]), device)
+        yield to_device(torch.from_numpy(writable(array[batch])), device)
 
 
 def n_batches(n, batch_size):
@@ -148,3 +150,14 @@ def n_batches(n, batch_size):
     (3, 2)
     """
     return -(-n // batch_size)
+
+
+def writable(array):
+    """``array``, copied only if read-only.
+
+    torch warns, once per process, when it wraps a read-only array (a
+    memory-mapped ``np.load(..., mmap_mode="r")``, or a float32 DataFrame's
+    values under pandas' copy-on-write); every user array reaches torch
+    through this.
+    """
+    return np.require(array, requirements="W")

@@ -433,3 +433,19 @@ def test_bad_inputs_raise_errors_naming_the_problem(case, entry):
 def test_unknown_action_is_named():
     with pytest.raises(ValueError, match="'action' parameter of LabelIssueFilter .* Got 'drop'"):
         LabelIssueFilter(action="drop").fit_resample(_X, _Y)
+
+
+def test_samples_tied_at_the_count_are_all_flagged():
+    from skhisto.cleaning._confident import prune_by_noise_rate
+
+    # Three labels of class 0 that every neighbour gives to class 1 tie at margin 1; the joint
+    # counts two flips. All three go, whatever their rows, rather than the first two in order.
+    codes = np.array([0] * 8 + [1] * 8)
+    proba = np.tile([0.9, 0.1], (16, 1))
+    proba[8:] = [0.1, 0.9]
+    suspects = [1, 4, 6]
+    proba[suspects] = [0.0, 1.0]
+    joint = np.array([[6.0, 2.0], [0.0, 8.0]])
+    flagged, suggested = prune_by_noise_rate(proba, codes, joint)
+    assert np.flatnonzero(flagged).tolist() == suspects
+    assert suggested[suspects].tolist() == [1, 1, 1]

@@ -37,8 +37,9 @@ def confident_joint(proba, codes):
 def prune_by_noise_rate(proba, codes, joint):
     """Flag, for each off-diagonal cell (i, j) of ``joint``, that many samples labelled i.
 
-    The flagged ones are those with the largest margin ``p(j) - p(i)``; each
-    given label keeps at least one sample. Returns the mask and each
+    The flagged ones are those with the largest margin ``p(j) - p(i)``, and
+    any tied with the last of them; each given label keeps at least one
+    sample. Returns the mask and each
     sample's suggested class code (the most probable other class).
     """
     n_classes = proba.shape[1]
@@ -49,7 +50,9 @@ def prune_by_noise_rate(proba, codes, joint):
             n_flip = min(int(round(joint[i, j])), len(members) - 1) if i != j else 0
             if n_flip > 0:
                 margin = proba[members, j] - proba[members, i]
-                flagged[members[np.argsort(-margin, kind="stable")[:n_flip]]] = True
+                # Samples tied with the last one in are flagged too: none is left out by row order.
+                cutoff = np.partition(margin, len(margin) - n_flip)[len(margin) - n_flip]
+                flagged[members[margin >= cutoff]] = True
         if len(members) and flagged[members].all():  # flags for several j can cover the class
             flagged[members[np.argmax(proba[members, i])]] = False
     others = np.where(np.eye(n_classes, dtype=bool)[codes], -np.inf, proba)

@@ -85,6 +85,14 @@ class LabelReport:
     def noise(self):
         return noise_from_joint(self.joint)
 
+    def labels(self):
+        """The given labels, as values of ``classes``."""
+        return self.classes[self.codes]
+
+    def relabelled(self):
+        """The given labels with each flagged one replaced by its suggested class."""
+        return np.where(self.issues, self.classes[self.suggested], self.labels())
+
 
 def inspect_labels(
     X, y, *, method, estimator, cv, n_neighbors, random_state, device, n_jobs, owner

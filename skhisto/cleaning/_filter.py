@@ -135,10 +135,10 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
         self.label_quality_ = report.quality
         self.suggested_labels_ = report.classes[report.suggested]
         self.noise_rate_, self.transition_matrix_ = report.noise()
-        labels = report.classes[report.codes]
+        labels = report.labels()
         if self.action == "relabel":
             self.sample_indices_ = np.arange(len(labels))
-            fixed = np.where(report.issues, self.suggested_labels_, labels)
+            fixed = report.relabelled()
             self.sampling_strategy_ = _class_counts(report.classes, fixed)
             return X, like_input(fixed, y)
         self.sample_indices_ = np.flatnonzero(~report.issues)

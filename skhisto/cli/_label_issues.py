@@ -189,12 +189,13 @@ def _read(args):
     uses_folds = args.method != "knn"
     what = f"--method {args.method} with --cv {args.cv}" if uses_folds else "--method knn"
     data = labelled_input(args, min_per_class=args.cv if uses_folds else 1, what=what)
-    n, k = len(data.labels), args.n_neighbors
-    if args.method != "confident_learning" and k != "auto" and k >= n:
-        raise CommandError(
-            f"--n-neighbors {k} needs more than {k} samples (a sample is not its own "
-            f"neighbour); INPUT {args.input!r} has {n}. Pass a smaller N or auto"
-        )
+    if args.method != "confident_learning":
+        from ..cleaning._neighbours import resolve_n_neighbors
+
+        try:  # the library's own check, before any embedding
+            resolve_n_neighbors(args.n_neighbors, len(data.labels))
+        except ValueError as exc:
+            raise CommandError(f"--n-neighbors {args.n_neighbors}: {exc}") from None
     return data
 
 
@@ -240,8 +241,7 @@ def issue_rows(report, names):
     import numpy as np
 
     order = np.lexsort((report.quality, ~report.issues))
-    labels = report.classes[report.codes]
-    suggested = np.where(report.issues, report.classes[report.suggested], labels)
+    labels, suggested = report.labels(), report.relabelled()
     return [
         {
             "path": names[i],

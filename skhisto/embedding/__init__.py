@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
-    from ._cache import EmbeddingCache
+    from ._cache import EmbeddingCache, open_cache
     from ._foundation import FoundationEmbedder
     from ._inference import embed_images, forward_count, normalize_batch
 
@@ -18,6 +18,7 @@ __all__ = [
     "embed_images",
     "forward_count",
     "normalize_batch",
+    "open_cache",
 ]
 
 __getattr__, __dir__ = attach(__name__, __file__)

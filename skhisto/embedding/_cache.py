@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import atomic_write, io_error
+from ..utils import STORE, atomic_write, io_error
 
 #: Shards already reported as unreadable in this process (warn once each).
 _REPORTED = set()
@@ -68,6 +68,25 @@ def _checksum(keys, embeddings):
     digest = hashlib.sha256(keys.tobytes())
     digest.update(np.ascontiguousarray(embeddings).data)
     return digest.hexdigest()
+
+
+def open_cache(root, fingerprint):
+    """The process's one :class:`EmbeddingCache` for ``(root, fingerprint)``.
+
+    Every clone of an embedder (each CV fold, each grid-search candidate)
+    gets the same object, so the index of the cache is built once per process
+    and then kept up to date incrementally.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skhisto.embedding import open_cache
+    >>> root, fingerprint = tempfile.mkdtemp(), {"backbone": "resnet18"}
+    >>> open_cache(root, fingerprint) is open_cache(root, fingerprint)
+    True
+    """
+    directory = Path(root).expanduser().resolve() / fingerprint_id(fingerprint)
+    return STORE.memo("caches", str(directory), lambda: EmbeddingCache(root, fingerprint))
 
 
 class EmbeddingCache:

@@ -61,6 +61,12 @@ class ProcessStore:
         SHA-256 of files by :func:`file_identity`.
     forwards : collections.Counter
         Images embedded by backbones, by model id.
+    builds : collections.Counter
+        Times each model key was built, so a test can check that a worker
+        (a Dask worker, a joblib process) built each backbone once.
+    caches : dict
+        Open embedding caches by fingerprint directory, so every clone in the
+        process shares one index (:func:`skhisto.embedding.open_cache`).
 
     Examples
     --------
@@ -81,6 +87,8 @@ class ProcessStore:
         self.weights = {}
         self.digests = {}
         self.forwards = Counter()
+        self.builds = Counter()
+        self.caches = {}
 
     def model(self, key, build):
         """The model stored under ``key``, made by ``build()`` on first use."""
@@ -88,12 +96,13 @@ class ProcessStore:
             self.models.move_to_end(key)
             return self.models[key]
         model = self.models[key] = build()
+        self.builds[key] += 1
         while len(self.models) > self.max_models:
             self.models.popitem(last=False)
         return model
 
     def memo(self, table, key, compute):
-        """``compute()`` stored in ``table`` (``"weights"`` or ``"digests"``) under ``key``."""
+        """``compute()`` stored in ``table`` (a table name such as ``"digests"``) under ``key``."""
         values = getattr(self, table)
         if key not in values:
             values[key] = compute()
@@ -104,8 +113,9 @@ class ProcessStore:
         self.forwards[model_id] += n_images
 
     def clear(self):
-        """Forget every model, weights look-up and digest, and reset the counter."""
-        for table in (self.models, self.weights, self.digests, self.forwards):
+        """Forget every model, weights look-up, digest and open cache; reset the counters."""
+        tables = (self.models, self.weights, self.digests, self.caches, self.forwards, self.builds)
+        for table in tables:
             table.clear()
 
 
@@ -117,7 +127,7 @@ def clear_caches():
     """Free every process-wide cache of skhisto.
 
     Drops the built backbones (their memory is freed), the hub weights
-    look-ups, the file digests, and resets
+    look-ups, the file digests, the open embedding caches' indexes, and resets
     :func:`skhisto.embedding.forward_count`. Nothing on disk is touched: the
     embedding cache stays, use a new ``cache=`` directory to start afresh.
 

@@ -198,6 +198,21 @@ class EmbeddingCache:
         for key, vector in zip(keys.tolist(), embeddings, strict=True):
             self._index[key] = vector
 
+    def stats(self):
+        """Shards, stored rows (duplicates included) and distinct entries on disk.
+
+        Returns
+        -------
+        dict
+            ``{"shards": int, "rows": int, "entries": int}``; ``rows`` exceeds
+            ``entries`` when processes embedded the same images twice.
+        """
+        shards = [self._read_shard(path) for path in sorted(self.directory.glob("shard-*.npz"))]
+        keys = [content[0] for content in shards if content is not None]
+        rows = sum(len(k) for k in keys)
+        entries = len(np.unique(np.concatenate(keys))) if keys else 0
+        return {"shards": len(keys), "rows": rows, "entries": entries}
+
     def __len__(self):
         self._refresh()
         return len(self._index)

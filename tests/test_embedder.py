@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from skhisto import FoundationEmbedder
 from skhisto.backbones import WeightsError, create_backbone
 from skhisto.embedding import forward_count
-from skhisto.embedding._cache import _checksum
+from skhisto.embedding._shards import Shard
 from skhisto.io import ImageReadError
 from skhisto.utils import STORE, clear_caches
 
@@ -114,7 +114,7 @@ def test_gridsearch_embeds_each_distinct_image_at_most_once(lc25000_small, tmp_p
 def test_corrupted_shard_is_detected_and_recomputed(lc25000_small, tmp_path):
     paths = list(lc25000_small.paths[:10])
     reference = FoundationEmbedder(**SMALL, cache=tmp_path).fit_transform(paths)
-    (shard,) = tmp_path.glob("*/shard-*.npz")
+    (shard,) = tmp_path.glob("*/shard-*.emb")
     raw = bytearray(shard.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     shard.write_bytes(bytes(raw))
@@ -127,9 +127,9 @@ def test_corrupted_shard_is_detected_and_recomputed(lc25000_small, tmp_path):
 
 def _assert_cache_intact(root):
     assert not list(root.glob("*/.tmp-*")) + list(root.glob("*/.*.tmp")), "a partial file"
-    for shard in root.glob("*/shard-*.npz"):
-        with np.load(shard) as data:
-            assert str(data["checksum"]) == _checksum(data["keys"], data["embeddings"]), shard
+    for path in root.glob("*/shard-*.emb"):
+        shard = Shard(path)  # header, keys and digests verify
+        shard.read(np.arange(shard.rows))  # and so does every row
 
 
 @pytest.mark.parametrize(
@@ -199,17 +199,17 @@ def _spawn(tmp_path, lc25000_dir, name):
 def test_killed_run_resumes_from_finished_shards(tmp_path, lc25000_dir):
     proc, _ = _spawn(tmp_path, lc25000_dir, "killed")
     deadline = time.time() + 120
-    while len(list(tmp_path.glob("cache/*/shard-*.npz"))) < 2 and time.time() < deadline:
+    while len(list(tmp_path.glob("cache/*/shard-*.emb"))) < 2 and time.time() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = sum(len(np.load(s)["keys"]) for s in tmp_path.glob("cache/*/shard-*.npz"))
+    done = sum(Shard(s).rows for s in tmp_path.glob("cache/*/shard-*.emb"))
     assert 32 <= done < 120
     _assert_cache_intact(tmp_path / "cache")
     proc, out = _spawn(tmp_path, lc25000_dir, "resumed")
     assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()
-    total = sum(len(np.load(s)["keys"]) for s in tmp_path.glob("cache/*/shard-*.npz"))
+    total = sum(Shard(s).rows for s in tmp_path.glob("cache/*/shard-*.emb"))
     assert total == 120  # the resumed run embedded only what was missing
     from skhisto.datasets import load_image_folder
 

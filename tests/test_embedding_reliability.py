@@ -24,7 +24,7 @@ from skhisto.backbones import (
     get_backbone_info,
     list_backbones,
 )
-from skhisto.embedding import embed_images, forward_count
+from skhisto.embedding import _shards, embed_images, forward_count
 from skhisto.exceptions import NonFiniteError
 from skhisto.io import ImageReadError
 from skhisto.utils import STORE, clear_caches
@@ -71,10 +71,10 @@ def test_weights_replaced_after_fit_are_refused_not_filed_under_the_old_fingerpr
     restored = pickle.loads(pickle.dumps(embedder))  # as in another process:
     clear_caches()  # no model built yet
     new = _save_resnet18(path, 2)
-    shards = sorted(cache.glob("*/shard-*.npz"))
+    shards = sorted(cache.glob("*/shard-*.emb"))
     with pytest.raises(WeightsChangedError, match=r"enc.safetensors.*changed since fit.*Refit"):
         restored.transform(OTHER)
-    assert sorted(cache.glob("*/shard-*.npz")) == shards  # nothing filed under the old one
+    assert sorted(cache.glob("*/shard-*.emb")) == shards  # nothing filed under the old one
     refit = restored.fit(OTHER).transform(OTHER)
     np.testing.assert_allclose(refit, _direct(new, OTHER), rtol=1e-5, atol=1e-6)
 
@@ -132,7 +132,7 @@ def _deny(monkeypatch, pattern):
 def test_another_users_unreadable_shard_is_reported_once_and_never_deleted(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     reference = FoundationEmbedder(**SMALL, cache=cache).fit_transform(IMAGES)
-    (shard,) = cache.glob("*/shard-*.npz")
+    (shard,) = cache.glob("*/shard-*.emb")
     _deny(monkeypatch, shard.name)
     before = forward_count()
     with warnings.catch_warnings(record=True) as caught:
@@ -147,13 +147,13 @@ def test_another_users_unreadable_shard_is_reported_once_and_never_deleted(tmp_p
 
 
 def test_disk_full_names_the_shard_and_leaves_no_partial_file(tmp_path, monkeypatch):
-    def savez_until_full(f, **arrays):
-        f.write(b"PK\x03\x04 half a shard")
+    def write_until_full(f, *args):
+        f.write(b"SKHSHRD1 half a shard")
         raise OSError(errno.ENOSPC, "No space left on device")
 
     cache = tmp_path / "cache"
     embedder = FoundationEmbedder(**SMALL, cache=cache).fit(IMAGES)
-    monkeypatch.setattr(np, "savez", savez_until_full)
+    monkeypatch.setattr(_shards, "write_blocks", write_until_full)
     with pytest.raises(OSError, match=rf"{cache}.*shard-.*No space left") as info:
         embedder.transform(IMAGES)
     assert info.value.errno == errno.ENOSPC
@@ -175,7 +175,7 @@ def test_non_finite_embeddings_raise_and_are_never_cached(tmp_path):
     embedder = FoundationEmbedder("resnet18", weights=tmp_path / "nan.safetensors", cache=cache)
     with pytest.raises(NonFiniteError, match=r"NaN or infinite embeddings for images 0 to 2"):
         embedder.set_params(image_size=32).fit_transform(IMAGES)
-    assert list(cache.glob("*/shard-*.npz")) == []
+    assert list(cache.glob("*/shard-*.emb")) == []
 
 
 # Bullet 4: ViT image size and patch size.
@@ -390,7 +390,7 @@ def test_embedding_width_off_the_registry_is_refused_before_caching(tmp_path, mo
     cache = tmp_path / "cache"
     with pytest.raises(ValueError, match="returned 512-dimensional embeddings.*says 100"):
         FoundationEmbedder(**SMALL, cache=cache).fit_transform(IMAGES)
-    assert list(cache.glob("*/shard-*.npz")) == []
+    assert list(cache.glob("*/shard-*.emb")) == []
 
 
 def test_a_list_of_image_arrays_says_to_stack_them():

@@ -1,73 +1,59 @@
 """On-disk embedding cache keyed by image content and the backbone's fingerprint.
 
-Layout: ``<root>/<fingerprint>/shard-<unique>.npz``, each shard holding the
-content keys and embeddings of images embedded together, plus a checksum.
+Layout: ``<root>/<fingerprint id>/shard-<unique>.emb`` (see ``_shards``), each
+shard holding the content keys and embeddings of images embedded together.
 Shards are immutable and written with :func:`skhisto.utils.atomic_write`
 (umask permissions, fsync, rename), so readers never see a partial shard,
 concurrent writers never clobber each other (duplicate rows are harmless:
 same key, same vector), a run that dies keeps every shard it finished, and
-users sharing a group-writable cache can read each other's shards. A shard
-whose content fails to verify is removed and its images are recomputed; a
-shard that cannot be *opened* (another user's file, an I/O error) is reported
-once and left alone, never deleted.
+users sharing a group-writable cache can read each other's shards.
+
+Each process keeps one :class:`KeyIndex` per cache (:func:`open_cache`): a
+shard's keys are read once, when it first appears, and a look-up then reads
+only the rows it returns, from memory-mapped shards, each row checked against
+its digest. A shard whose content fails to verify is removed and its images
+are recomputed; one that cannot be *opened* (another user's file, an I/O
+error) is reported once and left alone, never deleted.
 """
 
-import hashlib
-import io
 import json
+import os
+import threading
 import uuid
 import warnings
-import zipfile
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import STORE, atomic_write, io_error
+from ._key_index import KeyIndex
+from ._keys import FORMAT_VERSION, KEY_BYTES, array_keys, fingerprint_id, path_keys
+from ._shards import (
+    KEY_DTYPE,
+    SUFFIX,
+    CorruptShard,
+    Shard,
+    read_legacy_shard,
+    write_blocks,
+    write_shard,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KEY_BYTES",
+    "EmbeddingCache",
+    "array_keys",
+    "fingerprint_id",
+    "open_cache",
+    "path_keys",
+]
 
 #: Shards already reported as unreadable in this process (warn once each).
 _REPORTED = set()
 
-#: Bump when the stored layout or the meaning of an embedding changes.
-#: 2: 16-bit images are read as value // 256 (no longer stretched per file).
-FORMAT_VERSION = 2
-KEY_BYTES = 16
-
-
-def fingerprint_id(fingerprint):
-    """Short stable hex id of a fingerprint dict."""
-    blob = json.dumps(fingerprint, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:24]
-
-
-def array_keys(X):
-    """Content keys of uint8 images ``(n, H, W, 3)``: hash of shape and pixels."""
-    keys = np.empty(len(X), dtype=f"S{KEY_BYTES * 2}")
-    for i, image in enumerate(X):
-        digest = hashlib.blake2b(repr(image.shape).encode(), digest_size=KEY_BYTES)
-        digest.update(np.ascontiguousarray(image).data)
-        keys[i] = digest.hexdigest().encode()
-    return keys
-
-
-def path_keys(paths):
-    """Content keys of image files: hash of their bytes (renames keep their entries)."""
-    keys = np.empty(len(paths), dtype=f"S{KEY_BYTES * 2}")
-    for i, path in enumerate(paths):
-        try:
-            with open(path, "rb") as f:
-                digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=KEY_BYTES))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"Image file does not exist: {path!r}") from None
-        except OSError as exc:
-            raise io_error(exc, "read image", path) from exc
-        keys[i] = digest.hexdigest().encode()
-    return keys
-
-
-def _checksum(keys, embeddings):
-    digest = hashlib.sha256(keys.tobytes())
-    digest.update(np.ascontiguousarray(embeddings).data)
-    return digest.hexdigest()
+#: Rows of a shard written by :meth:`EmbeddingCache.compact`.
+COMPACT_ROWS = 65536
 
 
 def open_cache(root, fingerprint):
@@ -76,6 +62,17 @@ def open_cache(root, fingerprint):
     Every clone of an embedder (each CV fold, each grid-search candidate)
     gets the same object, so the index of the cache is built once per process
     and then kept up to date incrementally.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        Cache directory.
+    fingerprint : dict
+        What determines the embeddings (``FoundationEmbedder.fingerprint_``).
+
+    Returns
+    -------
+    EmbeddingCache
 
     Examples
     --------
@@ -89,8 +86,23 @@ def open_cache(root, fingerprint):
     return STORE.memo("caches", str(directory), lambda: EmbeddingCache(root, fingerprint))
 
 
+def _as_keys(keys):
+    keys = np.asarray(keys)
+    if keys.ndim != 1 or keys.dtype.kind not in "SU":
+        raise ValueError(f"keys must be a 1-d array of strings, got {keys.dtype} {keys.shape}")
+    if len(keys) and np.char.str_len(keys).max() > KEY_DTYPE.itemsize:
+        raise ValueError(f"keys must be at most {KEY_DTYPE.itemsize} characters long")
+    return keys.astype(KEY_DTYPE)
+
+
 class EmbeddingCache:
     """Embeddings of one backbone fingerprint under ``root``.
+
+    A look-up costs what it returns, whatever the size of the cache: the keys
+    of every shard are indexed in memory (40 bytes an entry), the embeddings
+    stay on disk, memory-mapped, and only the rows asked for are read and
+    verified. Use :func:`open_cache` to share one object (one index) between
+    the clones of a process.
 
     Parameters
     ----------
@@ -99,6 +111,11 @@ class EmbeddingCache:
     fingerprint : dict
         Everything that determines an embedding: backbone, weights digest,
         preprocessing, precision.
+
+    Attributes
+    ----------
+    directory : pathlib.Path
+        The fingerprint's subdirectory of ``root``.
 
     Examples
     --------
@@ -114,6 +131,19 @@ class EmbeddingCache:
 
     def __init__(self, root, fingerprint):
         self.directory = Path(root).expanduser() / fingerprint_id(fingerprint)
+        self._fingerprint = fingerprint
+        self._ensure_directory()
+        self._index = KeyIndex()
+        self._shards = {}  # shard number -> Shard
+        self._numbers = {}  # file name -> shard number
+        self._skipped = set()  # names not usable in this process (unreadable, migrated)
+        self._next_number = 0
+        self._lock = threading.RLock()
+
+    def __repr__(self):
+        return f"EmbeddingCache({str(self.directory)!r})"
+
+    def _ensure_directory(self):
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -121,82 +151,250 @@ class EmbeddingCache:
         manifest = self.directory / "fingerprint.json"
         if not manifest.exists():
             with atomic_write(manifest) as f:
-                f.write(json.dumps(fingerprint, indent=2, default=str).encode())
-        self._index = {}
-        self._loaded = set()
+                f.write(json.dumps(self._fingerprint, indent=2, default=str).encode())
 
-    def _read_shard(self, shard):
-        """Keys and embeddings of ``shard``, or None when it cannot be used."""
-        try:
-            raw = shard.read_bytes()
-        except FileNotFoundError:
-            return None  # removed by another process since the listing
-        except OSError as exc:
-            # Unreadable is not corrupt: another user's shard must not be deleted.
-            if shard not in _REPORTED:
-                _REPORTED.add(shard)
-                warnings.warn(
-                    f"Skipping unreadable cache shard {shard} ({exc.strerror or exc}); it is "
-                    "left in place and its images are recomputed. In a shared cache, give the "
-                    "group read access (umask 002 and a group-writable directory).",
-                    stacklevel=4,
-                )
-            return None
-        try:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-                keys, embeddings = data["keys"], data["embeddings"]
-                stored = str(data["checksum"])
-            if len(keys) != len(embeddings) or stored != _checksum(keys, embeddings):
-                raise ValueError("checksum mismatch")
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-            warnings.warn(
-                f"Discarding corrupted cache shard {shard} ({exc}); its images will be recomputed.",
-                stacklevel=4,
-            )
-            try:
-                shard.unlink(missing_ok=True)
-            except OSError:
-                pass  # not ours to delete: it is skipped all the same
-            return None
-        return keys, embeddings
+    # -- the index ------------------------------------------------------------
 
     def _refresh(self):
-        for shard in sorted(self.directory.glob("shard-*.npz")):
-            if shard.name in self._loaded:
-                continue
-            content = self._read_shard(shard)
-            if content is None:
-                continue
-            keys, embeddings = content
-            self._loaded.add(shard.name)
-            for key, vector in zip(keys.tolist(), embeddings, strict=True):
-                self._index[key] = vector
+        """Index the shards written since the last look-up; forget removed ones."""
+        try:
+            names = {e.name for e in os.scandir(self.directory) if e.name.startswith("shard-")}
+        except FileNotFoundError:
+            names = set()  # the directory was removed: nothing is cached any more
+        gone = [number for name, number in self._numbers.items() if name not in names]
+        if gone:
+            self._forget(gone)
+        for name in sorted(names - self._numbers.keys() - self._skipped):
+            if name.endswith(SUFFIX):
+                self._open(self.directory / name)
+            elif name.endswith(".npz"):
+                self._migrate(self.directory / name)
+
+    def _open(self, path):
+        try:
+            shard = Shard(path)
+        except FileNotFoundError:
+            return  # removed (compacted) since the listing
+        except CorruptShard as exc:
+            self._discard(path, exc)
+            return
+        except OSError as exc:
+            self._skip_unreadable(path, exc)
+            return
+        number = self._next_number = self._next_number + 1
+        self._numbers[path.name] = number
+        self._shards[number] = shard
+        self._index.add(shard.keys, number)
+
+    def _forget(self, numbers):
+        self._index.drop(numbers)
+        for number in numbers:
+            shard = self._shards.pop(number)
+            self._numbers.pop(shard.name, None)
+            self._skipped.add(shard.name)
+
+    def _discard(self, path, reason):
+        warnings.warn(
+            f"Discarding corrupted cache shard {path} ({reason}); its images will be recomputed.",
+            stacklevel=5,
+        )
+        self._skipped.add(path.name)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # not ours to delete: it is skipped all the same
+
+    def _skip_unreadable(self, path, exc):
+        # Unreadable is not corrupt: another user's shard must not be deleted.
+        self._skipped.add(path.name)
+        if path not in _REPORTED:
+            _REPORTED.add(path)
+            warnings.warn(
+                f"Skipping unreadable cache shard {path} ({exc.strerror or exc}); it is "
+                "left in place and its images are recomputed. In a shared cache, give the "
+                "group read access (umask 002 and a group-writable directory).",
+                stacklevel=5,
+            )
+
+    def _migrate(self, path):
+        """Rewrite a shard of the older ``.npz`` layout in the memory-mapped one."""
+        self._skipped.add(path.name)
+        try:
+            keys, embeddings = read_legacy_shard(path)
+        except FileNotFoundError:
+            return
+        except CorruptShard as exc:
+            self._discard(path, exc)
+            return
+        except OSError as exc:
+            self._skip_unreadable(path, exc)
+            return
+        self.store(keys, embeddings)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # another user's: kept, and skipped in this process
+
+    # -- reading and writing --------------------------------------------------
 
     def lookup(self, keys):
         """Cached embeddings for ``keys``.
 
+        Parameters
+        ----------
+        keys : ndarray of str, shape (n,)
+            Content keys (:func:`array_keys`, :func:`path_keys`).
+
         Returns
         -------
         found : ndarray of bool, shape (n,)
-        embeddings : ndarray of shape (n_found, dim), float32
+        embeddings : ndarray of shape (n_found, dim), float32, or None
+            The rows of the found keys, in order; None when none is found.
         """
-        self._refresh()
-        found = np.fromiter((k in self._index for k in keys.tolist()), dtype=bool, count=len(keys))
-        rows = [self._index[k] for k in keys[found].tolist()]
-        return found, (np.stack(rows) if rows else None)
+        keys = _as_keys(keys)
+        with self._lock:
+            for _ in range(3):  # a shard compacted away since it was indexed: look again
+                self._refresh()
+                found, numbers, rows = self._index.find(keys)
+                out, read = self._gather(numbers, rows)
+                if read.all():
+                    break
+            found[np.flatnonzero(found)[~read]] = False  # recomputed by the caller
+            out = out[read]
+        return found, (out if len(out) else None)
+
+    def _gather(self, numbers, rows):
+        """Rows ``rows`` of shards ``numbers``, reading each shard once, in row order.
+
+        Returns the rows and a mask of those read: a shard that vanished,
+        failed to verify or could not be read is forgotten and its rows are
+        left out.
+        """
+        dim = next((self._shards[n].dim for n in np.unique(numbers)), 0)
+        out = np.empty((len(rows), dim), dtype=np.float32)
+        read = np.ones(len(rows), dtype=bool)
+        for number in np.unique(numbers):
+            where = np.flatnonzero(numbers == number)
+            where = where[np.argsort(rows[where], kind="stable")]
+            shard = self._shards[number]
+            try:
+                if shard.dim != dim:
+                    raise CorruptShard(f"{shard.dim}-dimensional rows among {dim}-dimensional")
+                out[where] = shard.read(rows[where])
+                continue
+            except FileNotFoundError:
+                pass  # compacted away since it was indexed: the next attempt finds the rows
+            except CorruptShard as exc:
+                self._discard(shard.path, exc)
+            except OSError as exc:
+                self._skip_unreadable(shard.path, exc)
+            self._forget([number])
+            read[where] = False
+        return out, read
 
     def store(self, keys, embeddings):
-        """Persist one immutable shard of ``embeddings`` for ``keys``."""
+        """Persist one immutable shard of ``embeddings`` for ``keys``.
+
+        Parameters
+        ----------
+        keys : ndarray of str, shape (n,)
+        embeddings : array-like of shape (n, dim)
+            Finite values, stored as float32.
+        """
+        keys = _as_keys(keys)
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or len(embeddings) != len(keys):
+            raise ValueError(
+                f"embeddings must have shape ({len(keys)}, dim) for {len(keys)} keys, "
+                f"got {embeddings.shape}"
+            )
+        if not np.isfinite(embeddings).all():
+            raise ValueError("embeddings hold NaN or infinite values; they are never cached")
         if len(keys) == 0:
             return
-        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
-        target = self.directory / f"shard-{uuid.uuid4().hex}.npz"
-        checksum = _checksum(keys, embeddings)
+        with self._lock:
+            self._ensure_directory()  # removed since it was opened: start afresh
+            target = self.directory / f"shard-{uuid.uuid4().hex}{SUFFIX}"
+            write_shard(target, keys, embeddings)
+            self._open(target)
+
+    def compact(self, *, shard_rows=COMPACT_ROWS):
+        """Merge the shards smaller than ``shard_rows`` rows, dropping duplicate rows.
+
+        Safe while other processes read and write the cache: merged shards
+        are written atomically before the small ones are removed, a reader
+        that finds a shard gone looks again, and shards written meanwhile are
+        left for the next compaction. One process compacts at a time.
+
+        Parameters
+        ----------
+        shard_rows : int, default=65536
+            Rows of the merged shards.
+
+        Returns
+        -------
+        dict
+            :meth:`stats` after compaction.
+        """
+        from filelock import FileLock
+
+        if isinstance(shard_rows, bool) or not isinstance(shard_rows, Integral) or shard_rows < 1:
+            raise ValueError(f"shard_rows must be a positive int, got {shard_rows!r}")
+        with FileLock(self.directory / ".compact.lock"), self._lock:
+            self._refresh()
+            small = [n for n, s in self._shards.items() if s.rows < shard_rows]
+            if len(small) > 1:
+                self._merge_shards(small, shard_rows)
+            return self.stats()
+
+    def _merge_shards(self, numbers, shard_rows):
+        keep = set(self._shards) - set(numbers)
+        big = KeyIndex()
+        for number in keep:
+            big.add(self._shards[number].keys, number)
+        sources = [self._verified(number) for number in numbers]
+        sources = [(n, s) for n, s in zip(numbers, sources, strict=True) if s is not None]
+        plan, seen = [], set()
+        for number, shard in sources:
+            new = ~big.find(shard.keys)[0]
+            for row in np.flatnonzero(new):
+                key = shard.keys[row]
+                if key not in seen:
+                    seen.add(key)
+                    plan.append((number, row))
+        for start in range(0, len(plan), shard_rows):
+            self._write_merged(plan[start : start + shard_rows])
+        for _, shard in sources:
+            try:
+                shard.path.unlink(missing_ok=True)
+            except OSError:
+                pass  # another user's shard: its rows are now duplicated, harmlessly
+        self._refresh()
+
+    def _verified(self, number):
+        shard = self._shards[number]
+        try:
+            shard.read(np.arange(shard.rows))
+            return shard
+        except FileNotFoundError:
+            return None
+        except CorruptShard as exc:
+            self._discard(shard.path, exc)
+        except OSError as exc:
+            self._skip_unreadable(shard.path, exc)
+        self._forget([number])
+        return None
+
+    def _write_merged(self, plan):
+        numbers = np.array([n for n, _ in plan])
+        rows = np.array([r for _, r in plan])
+        groups = [(self._shards[n], rows[numbers == n]) for n in np.unique(numbers)]
+        keys = np.concatenate([shard.keys[r] for shard, r in groups])
+        digests = np.concatenate([shard.digests[r] for shard, r in groups])
+        blocks = (shard.embeddings()[r] for shard, r in groups)
+        target = self.directory / f"shard-{uuid.uuid4().hex}{SUFFIX}"
         with atomic_write(target) as f:
-            np.savez(f, keys=keys, embeddings=embeddings, checksum=checksum)
-        self._loaded.add(target.name)
-        for key, vector in zip(keys.tolist(), embeddings, strict=True):
-            self._index[key] = vector
+            write_blocks(f, keys, digests, blocks, groups[0][0].dim)
 
     def stats(self):
         """Shards, stored rows (duplicates included) and distinct entries on disk.
@@ -207,12 +405,11 @@ class EmbeddingCache:
             ``{"shards": int, "rows": int, "entries": int}``; ``rows`` exceeds
             ``entries`` when processes embedded the same images twice.
         """
-        shards = [self._read_shard(path) for path in sorted(self.directory.glob("shard-*.npz"))]
-        keys = [content[0] for content in shards if content is not None]
-        rows = sum(len(k) for k in keys)
-        entries = len(np.unique(np.concatenate(keys))) if keys else 0
-        return {"shards": len(keys), "rows": rows, "entries": entries}
+        with self._lock:
+            self._refresh()
+            rows = sum(shard.rows for shard in self._shards.values())
+            entries = self._index.distinct()
+            return {"shards": len(self._shards), "rows": rows, "entries": entries}
 
     def __len__(self):
-        self._refresh()
-        return len(self._index)
+        return self.stats()["entries"]

@@ -20,7 +20,7 @@ from ..utils import (
     torch_seed,
 )
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ._cache import FORMAT_VERSION, EmbeddingCache, array_keys, fingerprint_id, path_keys
+from ._cache import FORMAT_VERSION, array_keys, fingerprint_id, open_cache, path_keys
 from ._inference import embed_images
 
 #: Buffer this many fresh embeddings before writing a cache shard.
@@ -264,7 +264,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         return self._cached_transform(kind, X)
 
     def _cached_transform(self, kind, X):
-        cache = EmbeddingCache(self.cache, self.fingerprint_)
+        cache = open_cache(self.cache, self.fingerprint_)
         keys = array_keys(X) if kind == "array" else path_keys(X)
         found, cached = cache.lookup(keys)
         out = np.empty((len(X), self.n_features_out_), dtype=np.float32)

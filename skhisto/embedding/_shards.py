@@ -1,0 +1,151 @@
+"""The cache's shard file: keys and row digests up front, embeddings memory-mapped.
+
+Layout of ``shard-<unique>.emb``::
+
+    b"SKHSHRD1" | header length (uint64 LE) | JSON header, space-padded |
+    keys (n x S32) | row digests (n x uint64) | padding | embeddings (n x dim float32)
+
+Opening a shard reads its header, keys and digests only (40 bytes a row) and
+checks them against the header's SHA-256; embeddings are memory-mapped and a
+row is checked against its own digest when it is read, so a lookup reads and
+verifies what it returns and nothing else. A shard is written once through
+:func:`skhisto.utils.atomic_write` and never modified.
+"""
+
+import hashlib
+import io
+import json
+import zipfile
+
+import numpy as np
+
+from ..utils import atomic_write
+
+MAGIC = b"SKHSHRD1"
+KEY_DTYPE = np.dtype("S32")
+SUFFIX = ".emb"
+_ALIGN = 64
+
+
+class CorruptShard(ValueError):
+    """A shard whose bytes do not match what it says it holds."""
+
+
+def row_digests(keys, embeddings):
+    """One 64-bit BLAKE2b digest per row, over its key and its float32 bytes."""
+    out = np.empty(len(keys), dtype="<u8")
+    for i, (key, row) in enumerate(zip(keys.tolist(), embeddings, strict=True)):
+        digest = hashlib.blake2b(key, digest_size=8)
+        digest.update(row.data)
+        out[i] = int.from_bytes(digest.digest(), "little")
+    return out
+
+
+def _index_digest(keys, digests):
+    return hashlib.sha256(keys.tobytes() + digests.tobytes()).hexdigest()
+
+
+def _aligned(offset):
+    return -(-offset // _ALIGN) * _ALIGN
+
+
+def _layout(n, dim):
+    """Byte offsets of the blocks after a header padded to ``_ALIGN``."""
+    head = _aligned(len(MAGIC) + 8 + 512)
+    keys_end = head + n * KEY_DTYPE.itemsize
+    embeddings = _aligned(keys_end + n * 8)
+    return head, embeddings, embeddings + n * dim * 4
+
+
+def write_shard(path, keys, embeddings, digests=None):
+    """Write ``keys`` and float32 ``embeddings`` atomically as one shard at ``path``."""
+    keys = np.ascontiguousarray(keys, dtype=KEY_DTYPE)
+    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+    digests = row_digests(keys, embeddings) if digests is None else digests.astype("<u8")
+    with atomic_write(path) as f:
+        write_blocks(f, keys, digests, [embeddings], embeddings.shape[1])
+
+
+def write_blocks(f, keys, digests, blocks, dim):
+    """Write a shard to the open file ``f``; ``blocks`` yields its embedding rows in order."""
+    n = len(keys)
+    head, start, end = _layout(n, dim)
+    header = {"rows": n, "dim": dim, "index_sha256": _index_digest(keys, digests)}
+    text = json.dumps(header).encode()
+    assert len(text) <= head - len(MAGIC) - 8, "shard header outgrew its reserved space"
+    f.write(MAGIC + len(text).to_bytes(8, "little") + text.ljust(head - len(MAGIC) - 8))
+    f.write(keys.tobytes())
+    f.write(digests.tobytes())
+    f.write(b"\0" * (start - head - n * (KEY_DTYPE.itemsize + 8)))
+    written = 0
+    for block in blocks:
+        f.write(np.ascontiguousarray(block, dtype=np.float32).data)
+        written += len(block)
+    if written != n:
+        raise ValueError(f"shard of {n} rows was given {written} embedding rows")
+    return end
+
+
+class Shard:
+    """An open shard: its keys and digests in memory, its embeddings mapped on demand."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as f:
+            self.rows, self.dim, self.keys, self.digests = _read_index(f, path)
+        self._embeddings = None
+
+    @property
+    def name(self):
+        return self.path.name
+
+    def embeddings(self):
+        """The ``(rows, dim)`` float32 memory map (opened once)."""
+        if self._embeddings is None:
+            _, start, _ = _layout(self.rows, self.dim)
+            shape = (self.rows, self.dim)
+            self._embeddings = np.memmap(self.path, np.float32, "r", offset=start, shape=shape)
+        return self._embeddings
+
+    def read(self, rows):
+        """Verified copies of ``rows`` (sorted indices); CorruptShard when one fails."""
+        block = np.asarray(self.embeddings()[rows])
+        if not np.array_equal(row_digests(self.keys[rows], block), self.digests[rows]):
+            raise CorruptShard("an embedding row does not match its digest")
+        return block
+
+
+def _read_index(f, path):
+    if f.read(len(MAGIC)) != MAGIC:
+        raise CorruptShard("not a skhisto cache shard")
+    try:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        n, dim = int(header["rows"]), int(header["dim"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptShard(f"unreadable header ({exc})") from None
+    head, _, end = _layout(n, dim)
+    if path.stat().st_size != end:
+        raise CorruptShard(f"{path.stat().st_size} bytes where {end} were written")
+    f.seek(head)
+    keys = np.frombuffer(f.read(n * KEY_DTYPE.itemsize), dtype=KEY_DTYPE)
+    digests = np.frombuffer(f.read(n * 8), dtype="<u8")
+    if _index_digest(keys, digests) != header["index_sha256"]:
+        raise CorruptShard("keys do not match their checksum")
+    return n, dim, keys, digests
+
+
+def read_legacy_shard(path):
+    """Keys and embeddings of a shard written by skhisto < 0.x (``.npz``), verified."""
+    raw = path.read_bytes()
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            keys, embeddings = data["keys"], data["embeddings"]
+            stored = str(data["checksum"])
+    except (KeyError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        raise CorruptShard(str(exc)) from None
+    digest = hashlib.sha256(keys.tobytes())
+    digest.update(np.ascontiguousarray(embeddings).data)
+    if len(keys) != len(embeddings) or stored != digest.hexdigest():
+        raise CorruptShard("checksum mismatch")
+    return keys, embeddings

@@ -8,7 +8,7 @@ One meaning of ``--quick`` everywhere (:data:`QUICK_HELP`), one data location
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,7 @@ def machine():
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": device or platform.machine(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -10,10 +10,10 @@ users sharing a group-writable cache can read each other's shards.
 
 Each process keeps one :class:`KeyIndex` per cache (:func:`open_cache`): a
 shard's keys are read once, when it first appears, and a look-up then reads
-only the rows it returns, from memory-mapped shards, each row checked against
-its digest. A shard whose content fails to verify is removed and its images
-are recomputed; one that cannot be *opened* (another user's file, an I/O
-error) is reported once and left alone, never deleted.
+only the rows it returns, each checked against its digest. A shard whose
+content fails to verify is removed and its images are recomputed; one that
+cannot be *opened* (another user's file, an I/O error) is reported once and
+left alone, never deleted.
 """
 
 import json
@@ -100,9 +100,9 @@ class EmbeddingCache:
 
     A look-up costs what it returns, whatever the size of the cache: the keys
     of every shard are indexed in memory (40 bytes an entry), the embeddings
-    stay on disk, memory-mapped, and only the rows asked for are read and
-    verified. Use :func:`open_cache` to share one object (one index) between
-    the clones of a process.
+    stay on disk, and only the rows asked for are read and verified. Use
+    :func:`open_cache` to share one object (one index) between the clones of
+    a process.
 
     Parameters
     ----------
@@ -217,7 +217,7 @@ class EmbeddingCache:
             )
 
     def _migrate(self, path):
-        """Rewrite a shard of the older ``.npz`` layout in the memory-mapped one."""
+        """Rewrite a shard of the older ``.npz`` layout (read whole) in the row-readable one."""
         self._skipped.add(path.name)
         try:
             keys, embeddings = read_legacy_shard(path)
@@ -391,7 +391,7 @@ class EmbeddingCache:
         groups = [(self._shards[n], rows[numbers == n]) for n in np.unique(numbers)]
         keys = np.concatenate([shard.keys[r] for shard, r in groups])
         digests = np.concatenate([shard.digests[r] for shard, r in groups])
-        blocks = (shard.embeddings()[r] for shard, r in groups)
+        blocks = (shard.read_unverified(r) for shard, r in groups)  # verified just before
         target = self.directory / f"shard-{uuid.uuid4().hex}{SUFFIX}"
         with atomic_write(target) as f:
             write_blocks(f, keys, digests, blocks, groups[0][0].dim)

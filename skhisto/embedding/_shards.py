@@ -1,4 +1,4 @@
-"""The cache's shard file: keys and row digests up front, embeddings memory-mapped.
+"""The cache's shard file: keys and row digests up front, embeddings read by row.
 
 Layout of ``shard-<unique>.emb``::
 
@@ -6,15 +6,16 @@ Layout of ``shard-<unique>.emb``::
     keys (n x S32) | row digests (n x uint64) | padding | embeddings (n x dim float32)
 
 Opening a shard reads its header, keys and digests only (40 bytes a row) and
-checks them against the header's SHA-256; embeddings are memory-mapped and a
-row is checked against its own digest when it is read, so a lookup reads and
-verifies what it returns and nothing else. A shard is written once through
+checks them against the header's SHA-256; embeddings stay on disk and a row is
+read, and checked against its own digest, when it is asked for, so a look-up
+reads and verifies what it returns and nothing else. A shard is written once through
 :func:`skhisto.utils.atomic_write` and never modified.
 """
 
 import hashlib
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -87,29 +88,43 @@ def write_blocks(f, keys, digests, blocks, dim):
 
 
 class Shard:
-    """An open shard: its keys and digests in memory, its embeddings mapped on demand."""
+    """An open shard: its keys and digests in memory, its embeddings read by row.
+
+    Rows are read with positioned reads (``os.pread``), not a memory map: a
+    look-up holds the rows it returns and nothing more (no read-ahead pages
+    counted against the process), and a shard removed or cut short by
+    someone else is an error to handle, never a crash (SIGBUS).
+    """
 
     def __init__(self, path):
         self.path = path
         with open(path, "rb") as f:
             self.rows, self.dim, self.keys, self.digests = _read_index(f, path)
-        self._embeddings = None
 
     @property
     def name(self):
         return self.path.name
 
-    def embeddings(self):
-        """The ``(rows, dim)`` float32 memory map (opened once)."""
-        if self._embeddings is None:
-            _, start, _ = _layout(self.rows, self.dim)
-            shape = (self.rows, self.dim)
-            self._embeddings = np.memmap(self.path, np.float32, "r", offset=start, shape=shape)
-        return self._embeddings
+    def read_unverified(self, rows):
+        """Float32 embeddings of the sorted ``rows``, runs of neighbours read at once."""
+        _, start, _ = _layout(self.rows, self.dim)
+        width = self.dim * 4
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        runs = np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows) != 1) + 1)
+        with open(self.path, "rb", buffering=0) as f:
+            for run in runs:
+                if not len(run):
+                    continue
+                size = width * len(run)
+                data = os.pread(f.fileno(), size, start + int(rows[run[0]]) * width)
+                if len(data) != size:
+                    raise CorruptShard("cut short since it was written")
+                out[run] = np.frombuffer(data, dtype=np.float32).reshape(len(run), self.dim)
+        return out
 
     def read(self, rows):
-        """Verified copies of ``rows`` (sorted indices); CorruptShard when one fails."""
-        block = np.asarray(self.embeddings()[rows])
+        """Verified embeddings of the sorted ``rows``; CorruptShard when one fails."""
+        block = self.read_unverified(rows)
         if not np.array_equal(row_digests(self.keys[rows], block), self.digests[rows]):
             raise CorruptShard("an embedding row does not match its digest")
         return block

@@ -42,9 +42,9 @@ def spy(monkeypatch):
         counts["opened"] += 1
         init(self, path)
 
-    def counting_read(self, rows):
+    def counting_read(self, rows, keys):
         counts["rows"] += len(rows)
-        return read(self, rows)
+        return read(self, rows, keys)
 
     monkeypatch.setattr(_shards.Shard, "__init__", counting_init)
     monkeypatch.setattr(_shards.Shard, "read", counting_read)

@@ -184,7 +184,7 @@ class EmbeddingCache:
         number = self._next_number = self._next_number + 1
         self._numbers[path.name] = number
         self._shards[number] = shard
-        self._index.add(shard.keys, number)
+        self._index.add(shard.take_keys(), number)
 
     def _forget(self, numbers):
         self._index.drop(numbers)
@@ -256,31 +256,34 @@ class EmbeddingCache:
             for _ in range(3):  # a shard compacted away since it was indexed: look again
                 self._refresh()
                 found, numbers, rows = self._index.find(keys)
-                out, read = self._gather(numbers, rows)
+                out, read = self._gather(keys[found], numbers, rows)
                 if read.all():
                     break
             found[np.flatnonzero(found)[~read]] = False  # recomputed by the caller
             out = out[read]
         return found, (out if len(out) else None)
 
-    def _gather(self, numbers, rows):
-        """Rows ``rows`` of shards ``numbers``, reading each shard once, in row order.
+    def _gather(self, keys, numbers, rows):
+        """Rows ``rows`` of shards ``numbers`` (keys ``keys``), each shard read once, in order.
 
         Returns the rows and a mask of those read: a shard that vanished,
         failed to verify or could not be read is forgotten and its rows are
         left out.
         """
-        dim = next((self._shards[n].dim for n in np.unique(numbers)), 0)
-        out = np.empty((len(rows), dim), dtype=np.float32)
         read = np.ones(len(rows), dtype=bool)
-        for number in np.unique(numbers):
-            where = np.flatnonzero(numbers == number)
-            where = where[np.argsort(rows[where], kind="stable")]
+        if not len(rows):
+            return np.empty((0, 0), dtype=np.float32), read
+        order = np.lexsort((rows, numbers))
+        groups = np.split(order, np.flatnonzero(np.diff(numbers[order])) + 1)
+        dim = self._shards[numbers[order[0]]].dim
+        out = np.empty((len(rows), dim), dtype=np.float32)
+        for where in groups:
+            number = numbers[where[0]]
             shard = self._shards[number]
             try:
                 if shard.dim != dim:
                     raise CorruptShard(f"{shard.dim}-dimensional rows among {dim}-dimensional")
-                out[where] = shard.read(rows[where])
+                out[where] = shard.read(rows[where], keys[where])
                 continue
             except FileNotFoundError:
                 pass  # compacted away since it was indexed: the next attempt finds the rows
@@ -348,23 +351,22 @@ class EmbeddingCache:
             return self.stats()
 
     def _merge_shards(self, numbers, shard_rows):
-        keep = set(self._shards) - set(numbers)
-        big = KeyIndex()
-        for number in keep:
-            big.add(self._shards[number].keys, number)
-        sources = [self._verified(number) for number in numbers]
-        sources = [(n, s) for n, s in zip(numbers, sources, strict=True) if s is not None]
-        plan, seen = [], set()
-        for number, shard in sources:
-            new = ~big.find(shard.keys)[0]
-            for row in np.flatnonzero(new):
-                key = shard.keys[row]
-                if key not in seen:
-                    seen.add(key)
-                    plan.append((number, row))
-        for start in range(0, len(plan), shard_rows):
-            self._write_merged(plan[start : start + shard_rows])
-        for _, shard in sources:
+        big = KeyIndex()  # the shards that stay: their keys are not copied again
+        for number in set(self._shards) - set(numbers):
+            big.add(self._shards[number].read_keys(), number)
+        sources = [(self._shards[n], self._verified(n)) for n in numbers]
+        sources = [(shard, keys) for shard, keys in sources if keys is not None]
+        if not sources:
+            return
+        keys = np.concatenate([k for _, k in sources])
+        origin = np.concatenate([np.full(len(k), i) for i, (_, k) in enumerate(sources)])
+        rows = np.concatenate([np.arange(len(k)) for _, k in sources])
+        first = np.sort(np.unique(keys, return_index=True)[1])  # one row a key
+        first = first[~big.find(keys[first])[0]]
+        for start in range(0, len(first), shard_rows):
+            take = first[start : start + shard_rows]
+            self._write_merged(sources, origin[take], rows[take])
+        for shard, _ in sources:
             try:
                 shard.path.unlink(missing_ok=True)
             except OSError:
@@ -372,10 +374,12 @@ class EmbeddingCache:
         self._refresh()
 
     def _verified(self, number):
+        """Keys of shard ``number`` once every row verifies, else None (and it is dropped)."""
         shard = self._shards[number]
         try:
-            shard.read(np.arange(shard.rows))
-            return shard
+            keys = shard.read_keys()
+            shard.read(np.arange(shard.rows), keys)
+            return keys
         except FileNotFoundError:
             return None
         except CorruptShard as exc:
@@ -385,13 +389,11 @@ class EmbeddingCache:
         self._forget([number])
         return None
 
-    def _write_merged(self, plan):
-        numbers = np.array([n for n, _ in plan])
-        rows = np.array([r for _, r in plan])
-        groups = [(self._shards[n], rows[numbers == n]) for n in np.unique(numbers)]
-        keys = np.concatenate([shard.keys[r] for shard, r in groups])
-        digests = np.concatenate([shard.digests[r] for shard, r in groups])
-        blocks = (shard.read_unverified(r) for shard, r in groups)  # verified just before
+    def _write_merged(self, sources, origin, rows):
+        groups = [(*sources[i], rows[origin == i]) for i in np.unique(origin)]
+        keys = np.concatenate([k[r] for _, k, r in groups])
+        digests = np.concatenate([shard.digests[r] for shard, _, r in groups])
+        blocks = (shard.read_unverified(r) for shard, _, r in groups)  # verified just before
         target = self.directory / f"shard-{uuid.uuid4().hex}{SUFFIX}"
         with atomic_write(target) as f:
             write_blocks(f, keys, digests, blocks, groups[0][0].dim)

@@ -49,9 +49,12 @@ class KeyIndex:
         keys = np.concatenate([k for k, _ in self._pending])
         shards = np.concatenate([np.full(len(k), s, dtype=np.int32) for k, s in self._pending])
         rows = np.concatenate([np.arange(len(k), dtype=np.int32) for k, _ in self._pending])
-        self._pending = []
+        self._pending = []  # frees the shards' key arrays: the index holds the only copy
         order = np.argsort(keys, kind="stable")
         keys, shards, rows = keys[order], shards[order], rows[order]
+        if not len(self.keys):
+            self.keys, self.shards, self.rows = keys, shards, rows
+            return
         at = np.searchsorted(self.keys, keys)
         self.keys = np.insert(self.keys, at, keys)
         self.shards = np.insert(self.shards, at, shards)

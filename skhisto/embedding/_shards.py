@@ -88,44 +88,60 @@ def write_blocks(f, keys, digests, blocks, dim):
 
 
 class Shard:
-    """An open shard: its keys and digests in memory, its embeddings read by row.
+    """An open shard: its row digests in memory, its embeddings read by row.
 
-    Rows are read with positioned reads (``os.pread``), not a memory map: a
+    Rows are read with positioned reads (``os.preadv``), not a memory map: a
     look-up holds the rows it returns and nothing more (no read-ahead pages
     counted against the process), and a shard removed or cut short by
-    someone else is an error to handle, never a crash (SIGBUS).
+    someone else is an error to handle, never a crash (SIGBUS). Its keys are
+    handed to the cache's index once (:meth:`take_keys`), not kept twice.
     """
 
     def __init__(self, path):
         self.path = path
         with open(path, "rb") as f:
-            self.rows, self.dim, self.keys, self.digests = _read_index(f, path)
+            self.rows, self.dim, self._keys, self.digests = _read_index(f, path)
 
     @property
     def name(self):
         return self.path.name
 
+    def take_keys(self):
+        """The keys read when the shard was opened (once; :meth:`read_keys` after)."""
+        keys, self._keys = self._keys, None
+        return keys
+
+    def read_keys(self):
+        """The shard's keys, read again from disk."""
+        with open(self.path, "rb") as f:
+            return _read_index(f, self.path)[2]
+
     def read_unverified(self, rows):
-        """Float32 embeddings of the sorted ``rows``, runs of neighbours read at once."""
+        """Float32 embeddings of the sorted ``rows``; runs of neighbours are one read."""
         _, start, _ = _layout(self.rows, self.dim)
         width = self.dim * 4
         out = np.empty((len(rows), self.dim), dtype=np.float32)
-        runs = np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows) != 1) + 1)
+        view = memoryview(out).cast("B")
+        rows = rows.tolist()
         with open(self.path, "rb", buffering=0) as f:
-            for run in runs:
-                if not len(run):
-                    continue
-                size = width * len(run)
-                data = os.pread(f.fileno(), size, start + int(rows[run[0]]) * width)
-                if len(data) != size:
+            i = 0
+            while i < len(rows):
+                j = i + 1
+                while j < len(rows) and rows[j] == rows[j - 1] + 1:
+                    j += 1
+                chunk = view[i * width : j * width]
+                if os.preadv(f.fileno(), [chunk], start + rows[i] * width) != len(chunk):
                     raise CorruptShard("cut short since it was written")
-                out[run] = np.frombuffer(data, dtype=np.float32).reshape(len(run), self.dim)
+                i = j
         return out
 
-    def read(self, rows):
-        """Verified embeddings of the sorted ``rows``; CorruptShard when one fails."""
+    def read(self, rows, keys):
+        """Verified embeddings of the sorted ``rows``, whose keys are ``keys``.
+
+        Raises CorruptShard when a row does not match its digest.
+        """
         block = self.read_unverified(rows)
-        if not np.array_equal(row_digests(self.keys[rows], block), self.digests[rows]):
+        if not np.array_equal(row_digests(keys, block), self.digests[rows]):
             raise CorruptShard("an embedding row does not match its digest")
         return block
 

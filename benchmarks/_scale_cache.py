@@ -38,6 +38,13 @@ def _embedder(cache):
     )
 
 
+def _random_keys(rng, n):
+    """``n`` keys like content hashes: 32 random hex digits."""
+    digits = np.frombuffer(b"0123456789abcdef", dtype="S1")
+    nibbles = rng.integers(0, 16, (n, 32), dtype=np.uint8)
+    return np.ascontiguousarray(digits[nibbles]).view("S32").ravel()
+
+
 def fill(root, n_entries, n_query):
     """Write ``n_entries`` entries, the ``n_query`` images' among them; returns seconds."""
     from skhisto.embedding import EmbeddingCache
@@ -47,9 +54,7 @@ def fill(root, n_entries, n_query):
     embedder = _embedder(root).fit(_images(1))
     cache = EmbeddingCache(root, embedder.fingerprint_)
     rng = np.random.default_rng(1)
-    filler = np.char.encode(
-        np.char.mod("%032x", np.arange(n_entries - n_query, dtype=np.int64) + (1 << 62)), "ascii"
-    )
+    filler = _random_keys(rng, n_entries - n_query)
     keys = np.concatenate([array_keys(_images(n_query)), filler])
     keys = keys[rng.permutation(len(keys))]
     for start_row in range(0, len(keys), SHARD_ROWS):

@@ -132,7 +132,23 @@ def rss_mb():
 
 
 def peak_rss_mb():
-    """The process's peak resident set so far, in MB (``ru_maxrss`` is KiB on Linux)."""
-    import resource
+    """The process's peak resident set since it started or :func:`reset_peak_rss`, in MB."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource  # not Linux: the lifetime peak (``ru_maxrss`` is KiB on Linux, bytes on macOS)
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss():
+    """Restart the peak-RSS mark (Linux), so the next :func:`peak_rss_mb` is one step's peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass

@@ -7,8 +7,10 @@ shards at random. A fresh spawned process then transforms those 10,000
 images with ``FoundationEmbedder(cache=...)`` twice: ``cold`` is the first
 transform of the process (it builds the key index), ``warm`` the second (the
 case of every later CV fold and grid-search candidate). No image goes
-through the backbone: both are pure look-ups. Memory is the process's peak
-RSS minus its RSS before the transform: index, keys and the rows returned.
+through the backbone: both are pure look-ups. Memory: the process's RSS
+before the first transform (interpreter, torch, the query images), and its
+peak RSS during each transform (the peak mark is reset in between), which
+adds the index, the keys and the rows returned.
 """
 
 import importlib
@@ -19,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from _common import rss_mb
+from _common import peak_rss_mb, reset_peak_rss, rss_mb
 
 SHARD_ROWS = 1024
 IMAGE_SIZE = 32
@@ -63,17 +65,6 @@ def fill(root, n_entries, n_query):
     return time.perf_counter() - start
 
 
-def _reset_peak_rss():
-    """Restart the kernel's peak-RSS mark (VmHWM), so each run's peak is its own."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
-def _peak_rss_mb():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-
-
 def _transform_twice(spec):
     """In a fresh process: cold and warm look-up of the query images (seconds, MB)."""
     for module in ("skhisto.embedding._foundation", "skhisto.io"):
@@ -82,13 +73,13 @@ def _transform_twice(spec):
 
     images = _images(spec["n_query"])
     embedder = _embedder(spec["root"]).fit(images[:1])
-    result = {}
+    result = {"baseline_mb": rss_mb()}  # interpreter, torch, the query images
     for run in ("cold", "warm"):
-        _reset_peak_rss()
-        before_rss, start = rss_mb(), time.perf_counter()
+        reset_peak_rss()
+        start = time.perf_counter()
         embedder.transform(images)
         result[f"{run}_seconds"] = time.perf_counter() - start
-        result[f"{run}_mb"] = _peak_rss_mb() - before_rss
+        result[f"{run}_peak_mb"] = peak_rss_mb()
     assert forward_count() == 0, "a cached image went through the backbone"
     return result
 
@@ -113,7 +104,12 @@ def measure(sizes, n_query, compact_sizes=()):
             spec = {"root": root, "n_query": n_query}
             with ProcessPoolExecutor(1, mp_context=context) as pool:
                 row = pool.submit(_transform_twice, spec).result()
-            row = {"entries": n_entries, "shards": -(-n_entries // SHARD_ROWS), **row}
+            row = {
+                "entries": n_entries,
+                "n_query": n_query,
+                "shards": -(-n_entries // SHARD_ROWS),
+                **row,
+            }
             row.update(disk_mb=disk_mb, fill_seconds=fill_seconds)
             if n_entries in compact_sizes:
                 seconds, stats = _compact(root)

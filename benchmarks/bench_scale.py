@@ -1,0 +1,159 @@
+"""Scale-out: cache look-ups against cache size, parallel grid searches, Dask embedding, coreset.
+
+Four sections, each its own module (``--only`` picks some):
+
+- ``cache`` (``_scale_cache.py``): transforming 10,000 cached images from caches of 10^4,
+  10^5 and 10^6 entries; goal flat, at most 2x from 10^4 to 10^6, memory not growing
+  with the cache.
+- ``grid`` (``_scale_grid.py``): GridSearchCV with ``n_jobs=1`` and ``n_jobs=2`` over a
+  cached pipeline on an empty cache, 300 LC25000 images: each image embedded once.
+- ``dask`` (``_scale_dask.py``): 2,000 LC25000 images embedded by a Dask LocalCluster of
+  two single-threaded workers and by one process with two threads; outputs identical,
+  throughput ratio at least 0.8.
+- ``coreset`` (``_scale_coreset.py``): 1,000 k-center picks from a 1,000,000 x 512 memmap;
+  time and peak RSS.
+
+    python benchmarks/bench_scale.py                  # everything (about 15 minutes on 2 cores)
+    python benchmarks/bench_scale.py --only cache     # one section
+    python benchmarks/bench_scale.py --quick          # smoke run
+"""
+
+import argparse
+import json
+
+from _common import RESULTS, add_common_arguments, lc25000_root, markdown_table, write_results
+
+FULL = {
+    "cache": dict(sizes=[10_000, 100_000, 1_000_000], n_query=10_000, compact_sizes=[1_000_000]),
+    "grid": dict(n_images=300),
+    "dask": dict(n_images=2_000),
+    "coreset": dict(n_rows=1_000_000, dim=512, n_picks=1_000),
+}
+QUICK = {
+    "cache": dict(sizes=[2_000, 10_000], n_query=1_000, compact_sizes=[10_000]),
+    "grid": dict(n_images=60),
+    "dask": dict(n_images=64),
+    "coreset": dict(n_rows=20_000, dim=64, n_picks=50),
+}
+SECTIONS = tuple(FULL)
+
+
+def _cache_table(rows):
+    header = (
+        "entries",
+        "shards",
+        "disk MB",
+        "first transform s",
+        "later transform s",
+        "RSS before MB",
+        "first peak MB",
+        "later peak MB",
+    )
+    body = [
+        (
+            f"{r['entries']:,}",
+            f"{r['shards']:,}",
+            f"{r['disk_mb']:,.0f}",
+            f"{r['cold_seconds']:.3f}",
+            f"{r['warm_seconds']:.3f}",
+            f"{r['baseline_mb']:.0f}",
+            f"{r['cold_peak_mb']:.0f}",
+            f"{r['warm_peak_mb']:.0f}",
+        )
+        for r in rows
+    ]
+    first, last = rows[0], rows[-1]
+    ratio = last["warm_seconds"] / first["warm_seconds"]
+    lines = [
+        "## Cache look-ups against the size of the cache\n",
+        f"Transforming {rows[0]['n_query']:,} cached images (512-d, shards of 1,024 rows) in a "
+        "fresh process: the first transform builds the process's key index, later ones (every "
+        "other CV fold and candidate) only look up. Peak MB is the process's peak resident set "
+        "during that transform.\n",
+        markdown_table(header, body),
+        f"\nLater transforms: {ratio:.2f}x from {first['entries']:,} to {last['entries']:,} "
+        "entries (goal: at most 2x).",
+    ]
+    for r in rows:
+        if "compact_seconds" in r:
+            lines.append(
+                f"`compact()` of the {r['entries']:,}-entry cache: {r['compact_seconds']:.1f} s, "
+                f"{r['shards']:,} shards into {r['compacted_shards']}; a later transform then "
+                f"takes {r['compacted_warm_seconds']:.3f} s."
+            )
+    return "\n".join(lines)
+
+
+def _figures_table(title, figures):
+    rows = [(key, f"{value:,.3f}" if isinstance(value, float) else value) for key, value in figures]
+    return f"## {title}\n\n" + markdown_table(("figure", "value"), rows)
+
+
+def run_section(name, config, data, quick):
+    """Figures of one section (a list of rows for ``cache``, a dict otherwise)."""
+    if name == "cache":
+        import _scale_cache
+
+        return _scale_cache.measure(config["sizes"], config["n_query"], config["compact_sizes"])
+    if name == "grid":
+        import _scale_grid
+
+        return _scale_grid.measure(config["n_images"], lc25000_root(data), quick)
+    if name == "dask":
+        import _scale_dask
+
+        return _scale_dask.measure(config["n_images"], lc25000_root(data), quick)
+    import _scale_coreset
+
+    return _scale_coreset.measure(config["n_rows"], config["dim"], config["n_picks"], quick)
+
+
+TITLES = {
+    "grid": "GridSearchCV over a cached pipeline on an empty cache, n_jobs=1 vs n_jobs=2",
+    "dask": "Embedding on a Dask LocalCluster (2 workers x 1 thread) vs one process (2 threads)",
+    "coreset": "k-center greedy picks from a memory-mapped embedding set",
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}"
+    )
+    args = parser.parse_args(argv)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown:
+        parser.error(f"--only: unknown sections {unknown}; choose from {SECTIONS}")
+    configs = QUICK if args.quick else FULL
+    payload = _previous(args.out, args.quick)  # sections not rerun keep their last figures
+    for name in only:
+        print(f"[{name}] {configs[name]}", flush=True)
+        payload[name] = {
+            "config": configs[name],
+            "results": run_section(name, configs[name], args.data, args.quick),
+        }
+    tables = []
+    for name in SECTIONS:
+        if name not in payload:
+            continue
+        results = payload[name]["results"]
+        if name == "cache":
+            tables.append(_cache_table(results))
+        else:
+            tables.append(_figures_table(TITLES[name], list(results.items())))
+    write_results("bench_scale", payload, "\n\n".join(tables), out=args.out, quick=args.quick)
+    return payload
+
+
+def _previous(out, quick):
+    path = (out or RESULTS) / ("bench_scale_quick.json" if quick else "bench_scale.json")
+    if not path.exists():
+        return {}
+    previous = json.loads(path.read_text())
+    return {name: previous[name] for name in SECTIONS if name in previous}
+
+
+if __name__ == "__main__":
+    main()

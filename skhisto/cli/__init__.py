@@ -10,6 +10,7 @@ from . import (
     _active,
     _active_simclr,
     _backbones,
+    _cache,
     _embed,
     _fetch,
     _label_issues,
@@ -27,6 +28,7 @@ COMMANDS = (
     _active,
     _simclr,
     _active_simclr,
+    _cache,
     _fetch,
 )
 
@@ -39,6 +41,7 @@ examples:
   skhisto active emb.npz --strategy random coreset typiclust
   skhisto simclr ../shared/data/lc25000_lung --out encoder.safetensors --image-size 64 --epochs 5
   skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset --max-images 60
+  skhisto cache info
   skhisto fetch crc-val-he-7k --dest ~/skhisto_data
 
 exit status: 0 success, 1 the run failed, 2 a wrong command line, 130 interrupted.

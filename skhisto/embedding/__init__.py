@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
-    from ._cache import EmbeddingCache, open_cache
+    from ._cache import EmbeddingCache, list_caches, open_cache
     from ._foundation import FoundationEmbedder
     from ._inference import embed_images, forward_count, normalize_batch
 
@@ -17,6 +17,7 @@ __all__ = [
     "FoundationEmbedder",
     "embed_images",
     "forward_count",
+    "list_caches",
     "normalize_batch",
     "open_cache",
 ]

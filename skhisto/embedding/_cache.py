@@ -45,6 +45,7 @@ __all__ = [
     "EmbeddingCache",
     "array_keys",
     "fingerprint_id",
+    "list_caches",
     "open_cache",
     "path_keys",
 ]
@@ -86,6 +87,44 @@ def open_cache(root, fingerprint):
     return STORE.memo("caches", str(directory), lambda: EmbeddingCache(root, fingerprint))
 
 
+def list_caches(root):
+    """The caches of every fingerprint stored under ``root``.
+
+    Subdirectories whose ``fingerprint.json`` is missing or does not match
+    their name are not skhisto caches and are left alone.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        Cache directory (``cache=`` of the embedders).
+
+    Returns
+    -------
+    list of EmbeddingCache
+        Shared objects (:func:`open_cache`), sorted by directory name.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skhisto.embedding import list_caches, open_cache
+    >>> root = tempfile.mkdtemp()
+    >>> open_cache(root, {"backbone": "resnet18"}).store(np.array(["a"]), np.ones((1, 4)))
+    >>> [(c.fingerprint["backbone"], c.stats()["entries"]) for c in list_caches(root)]
+    [('resnet18', 1)]
+    """
+    root = Path(root).expanduser()
+    caches = []
+    for manifest in sorted(root.glob("*/fingerprint.json")):
+        try:
+            fingerprint = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(fingerprint, dict) and fingerprint_id(fingerprint) == manifest.parent.name:
+            caches.append(open_cache(root, fingerprint))
+    return caches
+
+
 def _as_keys(keys):
     keys = np.asarray(keys)
     if keys.ndim != 1 or keys.dtype.kind not in "SU":
@@ -116,6 +155,8 @@ class EmbeddingCache:
     ----------
     directory : pathlib.Path
         The fingerprint's subdirectory of ``root``.
+    fingerprint : dict
+        The fingerprint it was opened with.
 
     Examples
     --------
@@ -131,7 +172,7 @@ class EmbeddingCache:
 
     def __init__(self, root, fingerprint):
         self.directory = Path(root).expanduser() / fingerprint_id(fingerprint)
-        self._fingerprint = fingerprint
+        self.fingerprint = fingerprint
         self._ensure_directory()
         self._index = KeyIndex()
         self._shards = {}  # shard number -> Shard
@@ -151,7 +192,7 @@ class EmbeddingCache:
         manifest = self.directory / "fingerprint.json"
         if not manifest.exists():
             with atomic_write(manifest) as f:
-                f.write(json.dumps(self._fingerprint, indent=2, default=str).encode())
+                f.write(json.dumps(self.fingerprint, indent=2, default=str).encode())
 
     # -- the index ------------------------------------------------------------
 

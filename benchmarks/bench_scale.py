@@ -147,6 +147,12 @@ def run_section(name, config, data, quick):
     return _scale_projection.measure(config["n_images"], quick)
 
 
+HEADING = """# Scale-out benchmarks
+
+Written by `python benchmarks/bench_scale.py` (one section: `--only cache`, `grid`, `dask`,
+`coreset` or `projection`; the others keep their last figures) on the machine in
+`benchmarks/results/bench_scale.json`. What they mean: {doc}`/scaling`."""
+
 TITLES = {
     "grid": "GridSearchCV over a cached pipeline on an empty cache, n_jobs=1 vs n_jobs=2",
     "dask": "Embedding on a Dask LocalCluster (2 workers x 1 thread) vs one process (2 threads)",
@@ -184,7 +190,8 @@ def main(argv=None):
             tables.append(_projection_table(results))
         else:
             tables.append(_figures_table(TITLES[name], list(results.items())))
-    write_results("bench_scale", payload, "\n\n".join(tables), out=args.out, quick=args.quick)
+    text = "\n\n".join([HEADING, *tables])
+    write_results("bench_scale", payload, text, out=args.out, quick=args.quick, docs=True)
     return payload
 
 

@@ -9,12 +9,14 @@ from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
     from ._cache import EmbeddingCache, list_caches, open_cache
+    from ._dataset import embed_dataset
     from ._foundation import FoundationEmbedder
     from ._inference import embed_images, forward_count, normalize_batch
 
 __all__ = [
     "EmbeddingCache",
     "FoundationEmbedder",
+    "embed_dataset",
     "embed_images",
     "forward_count",
     "list_caches",

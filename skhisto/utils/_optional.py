@@ -10,3 +10,18 @@ def import_pandas(feature):
             f"{feature} needs pandas; install it with `pip install skhisto[pandas]`."
         ) from exc
     return pd
+
+
+def import_scale(module, feature):
+    """Import ``module`` (``"zarr"``, ``"distributed"``, ...) of the ``scale`` extra.
+
+    Raises an ImportError naming ``feature`` and ``pip install 'skhisto[scale]'``.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"{feature} needs {module}; install it with `pip install 'skhisto[scale]'`."
+        ) from exc

@@ -1,0 +1,281 @@
+"""embed_dataset: a large image set into a chunked Zarr store, one task per chunk.
+
+The store is the unit of work and of resumption: it holds the paths and
+labels from the start, and a chunk's embeddings are one Zarr chunk, written
+whole (Zarr's local store writes each chunk atomically) before the chunk's
+``done`` flag, itself a chunk of its own. A task needs only the store's
+location, the chunk's number and the fitted embedder, so tasks run anywhere
+the store's filesystem is mounted: in this process, or on Dask workers,
+where each worker builds the backbone once (:data:`skhisto.utils.STORE`).
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+
+from ..utils import progress
+from ..utils._optional import import_scale
+
+#: Attribute marking a store written by embed_dataset (and its layout's version).
+LAYOUT = "skhisto.embed_dataset/1"
+
+
+def _digest(strings):
+    digest = hashlib.sha256()
+    for text in strings:
+        digest.update(text.encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
+def _dataset_inputs(inputs, labels):
+    """Paths and labels (str) of ``inputs``: a sequence of paths or load_image_folder's Bunch."""
+    if hasattr(inputs, "paths") and hasattr(inputs, "target"):  # load_image_folder's Bunch
+        if labels is None:
+            names = getattr(inputs, "target_names", None)
+            target = np.asarray(inputs.target)
+            labels = [str(names[t]) for t in target] if names is not None else target
+        inputs = inputs.paths
+    if isinstance(inputs, (str, bytes, os.PathLike)):
+        raise TypeError(
+            "inputs must be a sequence of image paths (or load_image_folder's result), got the "
+            f"single path {os.fspath(inputs)!r}; list a folder with "
+            "skhisto.datasets.load_image_folder."
+        )
+    if isinstance(inputs, np.ndarray) and inputs.dtype == np.uint8:
+        raise TypeError(
+            "inputs must be image paths: embed_dataset writes a store that names each image; "
+            "embed an array of images with FoundationEmbedder.transform."
+        )
+    paths = [os.fspath(p) for p in inputs]
+    if not paths:
+        raise ValueError("inputs holds no images.")
+    if labels is None:
+        labels = [""] * len(paths)
+    labels = [str(label) for label in np.asarray(labels, dtype=object).tolist()]
+    if len(labels) != len(paths):
+        raise ValueError(f"labels has {len(labels)} entries for {len(paths)} images.")
+    return paths, labels
+
+
+def _check_embedder(embedder, paths):
+    if not (hasattr(embedder, "transform") and "cache" in embedder.get_params()):
+        raise TypeError(
+            f"embedder must be a FoundationEmbedder (or a subclass), got {type(embedder).__name__}."
+        )
+    if hasattr(embedder, "fingerprint_"):
+        return embedder
+    return clone(embedder).fit(paths[:1])  # the user's object stays unfitted
+
+
+def _check_chunk_size(chunk_size):
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
+        raise TypeError(f"chunk_size must be an int, got {chunk_size!r}.")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}.")
+    return int(chunk_size)
+
+
+def _jsonable(fingerprint):
+    return json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
+
+
+def _open_store(out, paths, labels, embedder, chunk_size):
+    """Create the store at ``out``, or reopen it for a resume after checking it matches."""
+    zarr = import_scale("zarr", "embed_dataset")
+    from .. import __version__
+
+    expected = {
+        "layout": LAYOUT,
+        "fingerprint": _jsonable(embedder.fingerprint_),
+        "n_images": len(paths),
+        "chunk_size": chunk_size,
+        "paths_sha256": _digest(paths),
+        "labels_sha256": _digest(labels),
+    }
+    out = Path(out)
+    if out.exists():
+        group = _reopen(zarr, out)
+        _check_same(out, dict(group.attrs), expected)
+        return group
+    n, dim, n_chunks = len(paths), embedder.n_features_out_, -(-len(paths) // chunk_size)
+    group = zarr.open_group(str(out), mode="w-")
+    group.create_array("embeddings", shape=(n, dim), chunks=(chunk_size, dim), dtype="float32")
+    group.create_array("paths", shape=(n,), chunks=(chunk_size,), dtype=str)
+    group.create_array("labels", shape=(n,), chunks=(chunk_size,), dtype=str)
+    group["paths"][:] = np.asarray(paths, dtype=object)
+    group["labels"][:] = np.asarray(labels, dtype=object)
+    group.create_array("done", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False)
+    group.attrs.update(
+        {
+            **expected,
+            "backbone": embedder.backbone,
+            "dim": dim,
+            "skhisto_version": __version__,
+            "complete": False,
+        }
+    )
+    return group
+
+
+def _reopen(zarr, out):
+    try:
+        group = zarr.open_group(str(out), mode="r+")
+    except Exception as exc:  # zarr raises several types for "not a group here"
+        raise FileExistsError(
+            f"out {str(out)!r} exists and is not a Zarr store written by embed_dataset; "
+            "choose another path or remove it."
+        ) from exc
+    if group.attrs.get("layout") != LAYOUT:
+        raise FileExistsError(
+            f"out {str(out)!r} is a Zarr store, but not one written by embed_dataset; "
+            "choose another path or remove it."
+        )
+    return group
+
+
+def _check_same(out, found, expected):
+    """Refuse to resume a store made for other inputs, another model or chunk size."""
+    what = {
+        "fingerprint": f"another backbone or weights ({found.get('backbone')!r})",
+        "n_images": f"{found.get('n_images')} images, not {expected['n_images']}",
+        "chunk_size": f"chunk_size={found.get('chunk_size')}, not {expected['chunk_size']}",
+        "paths_sha256": "other image paths",
+        "labels_sha256": "other labels",
+    }
+    for key, reason in what.items():
+        if found.get(key) != expected[key]:
+            raise ValueError(
+                f"out {str(out)!r} holds embeddings of {reason}; it can only be resumed with "
+                "the inputs, embedder and chunk_size that made it. Choose another path or "
+                "remove it."
+            )
+
+
+def embed_chunk(out, index, embedder):
+    """Embed chunk ``index`` of the store at ``out`` and mark it done (one task).
+
+    Returns the number of images embedded.
+    """
+    zarr = import_scale("zarr", "embed_dataset")
+    group = zarr.open_group(str(out), mode="r+")
+    size = group.attrs["chunk_size"]
+    rows = slice(index * size, min((index + 1) * size, group.attrs["n_images"]))
+    paths = group["paths"][rows].tolist()
+    embeddings = embedder.transform(paths)
+    group["embeddings"][rows] = embeddings  # one whole Zarr chunk, written atomically
+    group["done"][index] = True  # only after the rows are on disk
+    return len(paths)
+
+
+def _note_chunk(exc, index, size):
+    exc.add_note(
+        f"while embedding chunk {index} (images {index * size} to {(index + 1) * size - 1})"
+    )
+
+
+def _run_local(out, pending, embedder, size, verbose):
+    for index in progress(pending, total=len(pending), desc="chunks", verbose=verbose):
+        try:
+            embed_chunk(out, index, embedder)
+        except Exception as exc:
+            _note_chunk(exc, index, size)
+            raise
+
+
+def _run_on_client(client, out, pending, embedder, size, verbose):
+    distributed = import_scale("distributed", "embed_dataset(client=...)")
+    # One copy of the embedder on each worker, not one per task.
+    [shared] = client.scatter([embedder], broadcast=True)
+    futures = {
+        client.submit(
+            embed_chunk, out, index, shared, key=f"skhisto-chunk-{index}-{out}", pure=False
+        ): index
+        for index in pending
+    }
+    done = distributed.as_completed(futures, with_results=False)
+    try:
+        for future in progress(done, total=len(futures), desc="chunks", verbose=verbose):
+            try:
+                future.result()
+            except Exception as exc:
+                _note_chunk(exc, futures[future], size)
+                raise
+    finally:
+        client.cancel(list(futures))  # after an error, nothing keeps running for nobody
+
+
+def embed_dataset(
+    inputs, embedder, out, *, labels=None, client=None, chunk_size=1024, verbose="auto"
+):
+    """Embed a large image set into a chunked Zarr store, one task per chunk.
+
+    The store holds ``embeddings`` (n, dim) float32 in chunks of
+    ``chunk_size`` rows, ``paths`` and ``labels`` (str), a per-chunk ``done``
+    flag, and the embedder's fingerprint in its attributes. A chunk is marked
+    done only once its rows are written, so after a crash the same call
+    resumes: finished chunks are kept and only the others are embedded.
+
+    Parameters
+    ----------
+    inputs : sequence of str or os.PathLike, or Bunch
+        Image files, or the result of :func:`skhisto.datasets.load_image_folder`
+        (its class names become the labels). Workers must see the same paths.
+    embedder : FoundationEmbedder
+        Used as is when fitted; otherwise a clone is fitted (the argument is
+        left untouched). Give it ``device="auto"`` to use each worker's GPU.
+    out : str or os.PathLike
+        The store's directory, e.g. ``"embeddings.zarr"``, on a filesystem
+        every worker sees. An existing store is resumed if it was made for
+        the same inputs, embedder and ``chunk_size``, and refused otherwise.
+    labels : sequence, optional
+        One label per image (stored as str); default: the Bunch's class
+        names, or empty strings.
+    client : distributed.Client, optional
+        Run the chunks as tasks on this Dask cluster (one backbone built per
+        worker); default: in this process.
+    chunk_size : int, default=1024
+        Images per chunk (per task, and rows per Zarr chunk). A multiple of
+        the embedder's ``batch_size`` keeps the batches those of a single
+        ``transform``.
+    verbose : {"auto"} or bool, default="auto"
+        Progress bar over the chunks.
+
+    Returns
+    -------
+    zarr.Group
+        The finished store, opened read-only; ``group["embeddings"]`` is a
+        Zarr array (``dask.array.from_zarr`` or ``np.asarray`` reads it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skhisto import FoundationEmbedder
+    >>> from skhisto.embedding import embed_dataset
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> paths = [folder / f"tile{i}.png" for i in range(5)]
+    >>> for i, path in enumerate(paths):
+    ...     Image.fromarray(np.full((32, 32, 3), 40 * i, dtype=np.uint8)).save(path)
+    >>> embedder = FoundationEmbedder(pretrained=False, image_size=32, random_state=0)
+    >>> store = embed_dataset(paths, embedder, folder / "emb.zarr", chunk_size=2)
+    >>> store["embeddings"].shape, store["embeddings"].chunks, store.attrs["complete"]
+    ((5, 512), (2, 512), True)
+    """
+    paths, labels = _dataset_inputs(inputs, labels)
+    size = _check_chunk_size(chunk_size)
+    embedder = _check_embedder(embedder, paths)
+    group = _open_store(out, paths, labels, embedder, size)
+    pending = np.flatnonzero(~group["done"][:]).tolist()
+    if pending and client is None:
+        _run_local(out, pending, embedder, size, verbose)
+    elif pending:
+        _run_on_client(client, os.fspath(out), pending, embedder, size, verbose)
+    group.attrs["complete"] = True
+    zarr = import_scale("zarr", "embed_dataset")
+    return zarr.open_group(str(out), mode="r")

@@ -235,7 +235,7 @@ def test_embed_image_size_the_backbone_refuses(image_folder, tmp_path, capsys):
     "argv, words",
     [
         (["--out", "e.npz"], ["--backbone"]),  # a required option left out
-        (["--backbone", "resnet18", "--out", "e.csv"], [".npz or .parquet", "e.csv"]),
+        (["--backbone", "resnet18", "--out", "e.csv"], [".npz, .parquet or .zarr", "e.csv"]),
         (["--backbone", "resnet18", "--out", "e.npz", "--colour"], ["--colour"]),
     ],
 )

@@ -18,8 +18,8 @@ examples:
   skhisto active emb.npz --strategy random coreset typiclust
   skhisto active emb.npz --strategy entropy --n-rounds 20 --checkpoint-dir ckpt --out-dir results
 
-EMBEDDINGS is a labelled .npz or .parquet written by `skhisto embed`. Each strategy runs, with
-SEED = --random-state, on the same split
+EMBEDDINGS is a labelled .npz, .parquet or .zarr written by `skhisto embed`. Each strategy
+runs, with SEED = --random-state, on the same split
   X_pool, X_test, y_pool, y_test = train_test_split(X, y, test_size=T, stratify=y,
                                                     random_state=SEED)
   ActiveLearner(ESTIMATOR, STRATEGY, batch_size=B, n_rounds=R, n_initial=N,
@@ -44,7 +44,7 @@ CSV_COLUMNS = ["strategy", "round", "n_labeled", "balanced_accuracy", "fit_time"
 
 
 def add_arguments(parser):
-    parser.add_argument("input", metavar="EMBEDDINGS", help="labelled .npz or .parquet")
+    parser.add_argument("input", metavar="EMBEDDINGS", help="labelled .npz, .parquet or .zarr")
     add_choices(parser, "--strategy", STRATEGY_NAMES, "query strategies, one curve each")
     parser.add_argument(
         "--estimator",

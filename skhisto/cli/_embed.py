@@ -1,19 +1,22 @@
-"""``skhisto embed``: embed images with a backbone and write them as .npz or .parquet."""
+"""``skhisto embed``: embed images with a backbone into a .npz, .parquet or Zarr store."""
 
 import argparse
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
 
 from ._backbone_options import add_backbone_arguments, announce, describe_weights, make_embedder
-from ._errors import CommandError
+from ._errors import CommandError, positive_int
 from ._inputs import read_input
-from ._report import EMBEDDING_FORMATS, check_out_file
+from ._report import EMBEDDING_FORMATS, check_out_dir, check_out_file
 
 EPILOG = """\
 examples:
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
   skhisto embed tiles.csv --backbone uni --out tiles.parquet
+  skhisto embed tiles.csv --backbone uni --out tiles.zarr --workers 4
+  skhisto embed tiles.csv --backbone uni --out /shared/tiles.zarr --scheduler tcp://host:8786
 
 INPUT is a folder of class folders (<root>/<class>/<image>; labels are the class names), a flat
 folder of images (no labels), or a CSV with a 'path' column and an optional 'label' column
@@ -28,11 +31,18 @@ and pyarrow) holds the columns `path`, `label`, then one float32 column per dime
 The file is written atomically: an interrupted run leaves no partial file, and the images it
 embedded are in the cache (~/.cache/skhisto or $SKHISTO_CACHE; --no-cache turns it off), so
 the same command again starts where it stopped.
+
+A .zarr store (needs skhisto[scale]) holds the same arrays, `embeddings` in chunks of
+--chunk-size rows, and is written chunk by chunk (skhisto.embedding.embed_dataset): run the
+same command again after a crash and only the unfinished chunks are embedded. --workers N runs
+the chunks on a local Dask cluster of N single-threaded workers; --scheduler ADDRESS on a
+running Dask cluster, whose workers must see INPUT's files, the store and the cache at the same
+paths. Both write a .zarr store only.
 """
 
 
 NAME = "embed"
-HELP = "embed images with a backbone into a .npz or .parquet file"
+HELP = "embed images with a backbone into a .npz, .parquet or .zarr store"
 DESCRIPTION = (
     "Embed every image of INPUT with a frozen backbone and write one row per image, with its "
     "path and label."
@@ -41,22 +51,55 @@ DESCRIPTION = (
 
 def _output_file(text):
     if Path(text).suffix.lower() not in EMBEDDING_FORMATS:
-        raise argparse.ArgumentTypeError(f"must end in .npz or .parquet, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must end in .npz, .parquet or .zarr, got {text!r}")
     return Path(text)
 
 
 def add_arguments(parser):
     parser.add_argument("input", metavar="INPUT", help="image folder, class folders or CSV")
     parser.add_argument(
-        "--out", required=True, metavar="FILE", type=_output_file, help="output .npz or .parquet"
+        "--out",
+        required=True,
+        metavar="FILE",
+        type=_output_file,
+        help="output .npz, .parquet or .zarr (a chunked store, resumable)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=positive_int, metavar="N", help="embed on a local Dask cluster of N"
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="embed on the Dask cluster at ADDRESS"
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=positive_int,
+        default=1024,
+        metavar="N",
+        help="images per chunk (one task) of a .zarr store (default: 1024)",
     )
     seed_help = "seed of a random init (default: 0)"
     parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)
     add_backbone_arguments(parser)
 
 
-def _check_output(out):
+def _check_output(args):
     """Refuse an output that cannot be written before any image is embedded."""
+    out = args.out
+    if out.suffix.lower() == ".zarr":
+        missing = [m for m in ("zarr", "distributed") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise CommandError(
+                f"--out {str(out)!r}: a .zarr store needs {' and '.join(missing)}; "
+                "pip install 'skhisto[scale]'"
+            )
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"--out {str(out)!r} is a file; name a .zarr folder")
+        check_out_dir(out.parent, "--out", target=out)
+        return
+    if args.workers or args.scheduler or args.chunk_size != 1024:
+        flag = "--workers" if args.workers else "--scheduler" if args.scheduler else "--chunk-size"
+        raise CommandError(f"{flag} writes a chunked .zarr store: name --out something.zarr")
     if out.suffix.lower() == ".parquet":
         missing = [m for m in ("pandas", "pyarrow") if importlib.util.find_spec(m) is None]
         if missing:
@@ -68,18 +111,22 @@ def _check_output(out):
 
 
 def run(args):
-    _check_output(args.out)
+    _check_output(args)
     paths, labels, kind = read_input(args.input)
     embedder = make_embedder(args, verbose=True).fit(paths)
-    weights = describe_weights(args)
-    announce("embed", f"{len(paths)} images ({kind}) with {args.backbone}, {weights}")
-    embeddings = embedder.transform(paths)
     labels = labels if labels is not None else [""] * len(paths)
-    if args.out.suffix.lower() == ".npz":
-        _write_npz(args.out, embeddings, paths, labels)
+    summary = f"{len(paths)} images ({kind}) with {args.backbone}, {describe_weights(args)}"
+    if args.out.suffix.lower() == ".zarr":
+        shape = _embed_to_zarr(args, paths, labels, embedder, summary)
     else:
-        _write_parquet(args.out, embeddings, paths, labels, embedder.get_feature_names_out())
-    print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {args.out}")
+        announce("embed", summary)
+        embeddings = embedder.transform(paths)
+        if args.out.suffix.lower() == ".npz":
+            _write_npz(args.out, embeddings, paths, labels)
+        else:
+            _write_parquet(args.out, embeddings, paths, labels, embedder.get_feature_names_out())
+        shape = embeddings.shape
+    print(f"wrote {shape[0]} x {shape[1]} embeddings to {args.out}")
     return 0
 
 
@@ -107,3 +154,41 @@ def _write_parquet(out, embeddings, paths, labels, columns):
     table.insert(0, "path", [os.fspath(p) for p in paths])
     with atomic_write(out) as f:
         table.to_parquet(f, index=False)
+
+
+def _embed_to_zarr(args, paths, labels, embedder, summary):
+    from ..embedding import embed_dataset
+    from ..embedding._dataset import prepare_store
+
+    options = dict(labels=labels, chunk_size=args.chunk_size)
+    try:  # a store made for other inputs is refused before a cluster starts
+        prepare_store(paths, embedder, args.out, **options)
+    except (ValueError, FileExistsError) as exc:
+        raise CommandError(str(exc)) from exc
+    with _dask_client(args) as client:
+        announce("embed", summary)
+        store = embed_dataset(paths, embedder, args.out, client=client, verbose=True, **options)
+    return store["embeddings"].shape
+
+
+@contextlib.contextmanager
+def _dask_client(args):
+    """A Client for --workers / --scheduler (closed with the run), else None."""
+    if not (args.workers or args.scheduler):
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if args.workers:
+        kwargs = dict(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
+        with LocalCluster(**kwargs) as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(args.scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CommandError(
+            f"--scheduler {args.scheduler!r}: no Dask scheduler answered ({exc})"
+        ) from exc
+    with client:
+        yield client

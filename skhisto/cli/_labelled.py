@@ -79,7 +79,7 @@ def labelled_input(args, *, min_per_class, what, images=True):
     """Read ``args.input``; a CommandError when it is unlabelled or a class is too small."""
     import numpy as np
 
-    if not images and Path(args.input).is_dir():
+    if not images and Path(args.input).is_dir() and not is_embeddings_file(args.input):
         raise CommandError(
             f"EMBEDDINGS {args.input!r} is a folder: embed it first with "
             f"`skhisto embed {args.input} --backbone NAME --out emb.npz`, then pass emb.npz"

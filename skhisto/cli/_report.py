@@ -14,7 +14,7 @@ from pathlib import Path
 from ._backbone_options import announce
 from ._errors import CommandError
 
-EMBEDDING_FORMATS = (".npz", ".parquet")
+EMBEDDING_FORMATS = (".npz", ".parquet", ".zarr")
 
 
 def add_out_dir_argument(parser, default, what="the CSV table and PNG plot are"):
@@ -118,15 +118,18 @@ def read_embeddings(source):
     import numpy as np
 
     path = Path(source)
-    if not path.is_file():
+    suffix = path.suffix.lower()
+    if not (path.is_dir() if suffix == ".zarr" else path.is_file()):
         raise CommandError(f"embeddings file {source!r} does not exist")
-    if path.suffix.lower() == ".npz":
+    if suffix == ".npz":
         X, labels, paths = _read_npz(path)
-    elif path.suffix.lower() == ".parquet":
+    elif suffix == ".parquet":
         X, labels, paths = _read_parquet(path)
+    elif suffix == ".zarr":
+        X, labels, paths = _read_zarr(path)
     else:
         raise CommandError(
-            f"{source!r}: embeddings must be a .npz or .parquet written by `skhisto embed`"
+            f"{source!r}: embeddings must be a .npz, .parquet or .zarr written by `skhisto embed`"
         )
     if X.ndim != 2 or len(X) == 0 or len(labels) != len(X):
         raise CommandError(
@@ -154,6 +157,33 @@ def _read_npz(path):
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
     return np.asarray(X, dtype=np.float32), labels.astype(str), paths.astype(str)
+
+
+def _read_zarr(path):
+    import numpy as np
+
+    from ..embedding._dataset import LAYOUT
+
+    try:
+        import zarr
+
+        group = zarr.open_group(str(path), mode="r")
+        attrs = dict(group.attrs)
+    except ImportError as exc:
+        raise CommandError(f"reading {os.fspath(path)!r} needs zarr: {exc}") from exc
+    except Exception as exc:  # zarr raises several types for "not a group here"
+        raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
+    if attrs.get("layout") != LAYOUT:
+        raise CommandError(f"{os.fspath(path)!r} is not a store written by `skhisto embed`")
+    if not attrs.get("complete"):
+        done = group["done"][:]
+        raise CommandError(
+            f"{os.fspath(path)!r} is incomplete ({int(done.sum())} of {len(done)} chunks "
+            "embedded); run the `skhisto embed` that made it again to finish it"
+        )
+    X = group["embeddings"][:]  # one in-memory copy, float32 as stored
+    strings = [np.array(group[name][:].tolist(), dtype=str) for name in ("labels", "paths")]
+    return X, *strings
 
 
 def _read_parquet(path):

@@ -9,6 +9,7 @@ the store's filesystem is mounted: in this process, or on Dask workers,
 where each worker builds the backbone once (:data:`skhisto.utils.STORE`).
 """
 
+import copy
 import hashlib
 import json
 import os
@@ -66,9 +67,10 @@ def _check_embedder(embedder, paths):
         raise TypeError(
             f"embedder must be a FoundationEmbedder (or a subclass), got {type(embedder).__name__}."
         )
-    if hasattr(embedder, "fingerprint_"):
-        return embedder
-    return clone(embedder).fit(paths[:1])  # the user's object stays unfitted
+    if not hasattr(embedder, "fingerprint_"):
+        embedder = clone(embedder).fit(paths[:1])  # the user's object stays unfitted
+    # The chunks' bar shows progress; one bar per chunk on each worker would bury it.
+    return copy.copy(embedder).set_params(verbose=False)
 
 
 def _check_chunk_size(chunk_size):
@@ -208,6 +210,19 @@ def _run_on_client(client, out, pending, embedder, size, verbose):
         client.cancel(list(futures))  # after an error, nothing keeps running for nobody
 
 
+def prepare_store(inputs, embedder, out, *, labels=None, chunk_size=1024):
+    """Check the arguments of :func:`embed_dataset`, and create or check its store.
+
+    Returns the store (writable), the fitted embedder the chunks use, and the
+    chunk size. Raises before anything is embedded when the arguments are
+    wrong or ``out`` holds something else.
+    """
+    paths, labels = _dataset_inputs(inputs, labels)
+    size = _check_chunk_size(chunk_size)
+    embedder = _check_embedder(embedder, paths)
+    return _open_store(out, paths, labels, embedder, size), embedder, size
+
+
 def embed_dataset(
     inputs, embedder, out, *, labels=None, client=None, chunk_size=1024, verbose="auto"
 ):
@@ -267,10 +282,9 @@ def embed_dataset(
     >>> store["embeddings"].shape, store["embeddings"].chunks, store.attrs["complete"]
     ((5, 512), (2, 512), True)
     """
-    paths, labels = _dataset_inputs(inputs, labels)
-    size = _check_chunk_size(chunk_size)
-    embedder = _check_embedder(embedder, paths)
-    group = _open_store(out, paths, labels, embedder, size)
+    group, embedder, size = prepare_store(
+        inputs, embedder, out, labels=labels, chunk_size=chunk_size
+    )
     pending = np.flatnonzero(~group["done"][:]).tolist()
     if pending and client is None:
         _run_local(out, pending, embedder, size, verbose)

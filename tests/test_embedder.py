@@ -205,7 +205,7 @@ def test_killed_run_resumes_from_finished_shards(tmp_path, lc25000_dir):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = sum(Shard(s).rows for s in tmp_path.glob("cache/*/shard-*.emb"))
-    assert 32 <= done < 120
+    assert 16 <= done < 120  # at least the two shards seen, not everything
     _assert_cache_intact(tmp_path / "cache")
     proc, out = _spawn(tmp_path, lc25000_dir, "resumed")
     assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()

@@ -106,10 +106,11 @@ def test_shards_get_the_umask_permissions_so_a_group_can_share_the_cache(tmp_pat
         FoundationEmbedder(**SMALL, cache=tmp_path / "cache").fit_transform(IMAGES)
     finally:
         os.umask(old)
-    files = list((tmp_path / "cache").glob("*/*"))
+    files = list((tmp_path / "cache").glob("*/*")) + list((tmp_path / "cache").glob("*/leases/*"))
     assert any(f.name.startswith("shard-") for f in files)
+    assert any(f.name == ".claims.lock" for f in files)  # other users must be able to lock it
     for f in files:
-        assert stat.S_IMODE(f.stat().st_mode) == 0o664, f
+        assert stat.S_IMODE(f.stat().st_mode) == (0o775 if f.is_dir() else 0o664), f
     for d in (tmp_path / "cache").glob("*"):
         assert stat.S_IMODE(d.stat().st_mode) == 0o775, d
 
@@ -157,8 +158,9 @@ def test_disk_full_names_the_shard_and_leaves_no_partial_file(tmp_path, monkeypa
     with pytest.raises(OSError, match=rf"{cache}.*shard-.*No space left") as info:
         embedder.transform(IMAGES)
     assert info.value.errno == errno.ENOSPC
-    leftovers = [p.name for p in cache.glob("*/*") if p.name != "fingerprint.json"]
+    leftovers = [p.name for p in cache.glob("*/*") if p.name not in ("fingerprint.json", "leases")]
     assert leftovers == []
+    assert list(cache.glob("*/leases/*.keys")) == []  # the lease was withdrawn
 
 
 @pytest.mark.parametrize("where", ["a file", "under a file"])

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import STORE, atomic_write, io_error
+from ..utils._files import file_lock
 from ._key_index import KeyIndex
 from ._keys import FORMAT_VERSION, KEY_BYTES, array_keys, fingerprint_id, path_keys
 from ._shards import (
@@ -380,11 +381,9 @@ class EmbeddingCache:
         dict
             :meth:`stats` after compaction.
         """
-        from filelock import FileLock
-
         if isinstance(shard_rows, bool) or not isinstance(shard_rows, Integral) or shard_rows < 1:
             raise ValueError(f"shard_rows must be a positive int, got {shard_rows!r}")
-        with FileLock(self.directory / ".compact.lock"), self._lock:
+        with file_lock(self.directory / ".compact.lock"), self._lock:
             self._refresh()
             small = [n for n, s in self._shards.items() if s.rows < shard_rows]
             if len(small) > 1:

@@ -15,6 +15,7 @@ from ..utils import (
     STORE,
     ensure_writable_dir,
     prepare_model,
+    progress,
     resolve_device,
     resolve_precision,
     torch_seed,
@@ -22,6 +23,7 @@ from ..utils import (
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._cache import FORMAT_VERSION, array_keys, fingerprint_id, open_cache, path_keys
 from ._inference import embed_images
+from ._leases import KeyLeases, lease_size, wait_step
 
 #: Buffer this many fresh embeddings before writing a cache shard.
 SHARD_SIZE = 1024
@@ -213,7 +215,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         )
         return prepare_model(model, device)
 
-    def _embed(self, X, on_batch=None):
+    def _embed(self, X, on_batch=None, verbose=None):
         model, key = self._model()
         info = self.backbone_info_
 
@@ -239,7 +241,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             device=self.device,
             precision=self.precision,
             num_workers=self.num_workers,
-            verbose=self.verbose,
+            verbose=self.verbose if verbose is None else verbose,
             model_id=key[0],
             on_batch=checked,
         )
@@ -266,24 +268,56 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     def _cached_transform(self, kind, X):
         cache = open_cache(self.cache, self.fingerprint_)
         keys = array_keys(X) if kind == "array" else path_keys(X)
-        found, cached = cache.lookup(keys)
-        out = np.empty((len(X), self.n_features_out_), dtype=np.float32)
+        # Duplicated images are looked up and embedded once.
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        rows = np.empty((len(unique), self.n_features_out_), dtype=np.float32)
+        found, cached = cache.lookup(unique)
         if cached is not None:
-            out[found] = cached
-        missing = np.flatnonzero(~found)
-        if len(missing):
-            # Duplicated images are embedded once.
-            _, first = np.unique(keys[missing], return_index=True)
-            todo = missing[np.sort(first)]
-            subset = X[todo] if kind == "array" else [X[i] for i in todo]
-            buffer = _ShardBuffer(cache, keys[todo], None if kind == "array" else subset)
-            try:
-                fresh = self._embed(subset, on_batch=buffer.add)
-            finally:
-                buffer.flush()
-            lookup = dict(zip(keys[todo].tolist(), fresh, strict=True))
-            out[missing] = np.stack([lookup[k] for k in keys[missing].tolist()])
-        return out
+            rows[found] = cached
+        if not found.all():
+            self._embed_missing(cache, kind, X, unique, first, rows, ~found)
+        return rows[inverse.ravel()]
+
+    def _embed_missing(self, cache, kind, X, keys, first, rows, missing):
+        """Embed the ``missing`` keys, lease by lease; wait for those others embed."""
+        leases = KeyLeases(cache.directory)
+        size = lease_size(missing.sum(), self.batch_size)
+        bar = progress(None, total=int(missing.sum()), desc="embedding", verbose=self.verbose)
+        attempt = 0
+        with bar:
+            while missing.any():
+                todo = np.flatnonzero(missing)
+                found, cached, mine, lease = leases.claim(keys[todo], cache.lookup, size)
+                if cached is not None:
+                    rows[todo[found]] = cached
+                    missing[todo[found]] = False
+                    bar.update(int(found.sum()))
+                if lease is None:  # the rest is being embedded by other processes
+                    if missing.any():
+                        wait_step(attempt)
+                        attempt += 1
+                    continue
+                attempt = 0
+                try:
+                    chosen = todo[mine]
+                    rows[chosen] = self._embed_stored(cache, kind, X, keys, first, chosen, bar)
+                    missing[chosen] = False
+                finally:
+                    lease.release()  # after the shard is stored: no one redoes these keys
+
+    def _embed_stored(self, cache, kind, X, keys, first, chosen, bar):
+        positions = first[chosen]
+        subset = X[positions] if kind == "array" else [X[i] for i in positions]
+        buffer = _ShardBuffer(cache, keys[chosen], None if kind == "array" else subset)
+
+        def on_batch(start, embeddings):
+            buffer.add(start, embeddings)
+            bar.update(len(embeddings))
+
+        try:
+            return self._embed(subset, on_batch=on_batch, verbose=False)
+        finally:
+            buffer.flush()
 
     def get_feature_names_out(self, input_features=None):
         """Names ``<backbone>_0`` ... ``<backbone>_{dim-1}`` of the embedding columns."""

@@ -215,3 +215,15 @@ def digest_arrays(*arrays):
         digest.update(repr((array.shape, array.dtype.str)).encode())
         digest.update(memoryview(array.reshape(-1)).cast("B"))
     return digest.hexdigest()
+
+
+def file_lock(path):
+    """An inter-process lock on ``path`` (``flock``, released by the OS if its process dies).
+
+    filelock sets the mode it is given with ``fchmod``, past the umask: it is
+    given what the umask allows, so a group sharing a cache (umask 002) can
+    take each other's locks.
+    """
+    from filelock import FileLock
+
+    return FileLock(path, mode=0o666 & ~current_umask())

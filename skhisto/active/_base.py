@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_array
 
 from ..exceptions import NonFiniteError
 from ..utils import check_labels, label_kind
+from ..utils._arrays import materialize
 
 #: The label that marks a sample as unlabeled (NaN also counts in float labels).
 MISSING_LABEL = -1
@@ -157,6 +158,7 @@ class QueryStrategy(BaseEstimator, metaclass=ABCMeta):
             the samples that were not candidates.
         """
         self._validate_params()
+        X = materialize(X)  # a Zarr or Dask pool: read once, indexed as NumPy
         X, unlabeled, candidates, batch_size = self._validate_query(X, y, candidates, batch_size)
         rng = check_random_state(getattr(self, "random_state", None))
         selected, cand_utilities = self._select(

@@ -130,10 +130,17 @@ def _k_center_greedy(
     space = _Space(X, candidates, metric, device)
     min_dist = space.initial_distances(X, centers, chunk_size)
     initial = space.to_numpy(min_dist)[space.candidate_rows].astype(np.float64)
-    first = None
+    first = []
     if centers.size == 0:
-        first = int(space.candidate_rows[check_random_state(random_state).randint(len(candidates))])
-    picks, radii = _ActiveSet(space, min_dist, chunk_size).select(n_select, first, verbose)
+        # The random first pick becomes the first center before the greedy loop starts, so
+        # the loop never begins with every candidate "farthest" (a copy of all rows).
+        row = int(space.candidate_rows[check_random_state(random_state).randint(len(candidates))])
+        space.fold_in(min_dist, space.rows[row : row + 1], space.base[row : row + 1], chunk_size)
+        min_dist[row] = -np.inf
+        first, n_select = [row], n_select - 1
+    picks, radii = _ActiveSet(space, min_dist, chunk_size).select(n_select, verbose)
+    picks = np.concatenate([np.asarray(first, dtype=np.intp), picks])
+    radii = np.concatenate([np.full(len(first), np.inf), radii])
     return space.row_index[picks], space.finish(radii), space.finish(initial)
 
 
@@ -253,11 +260,11 @@ class _ActiveSet:
         self.pending = []
         self._rebuild()
 
-    def select(self, n_select, first, verbose):
+    def select(self, n_select, verbose):
         picks = np.empty(n_select, dtype=np.intp)
         radii = np.empty(n_select, dtype=np.float64)
         for step in progress(range(n_select), total=n_select, desc="k-center", verbose=verbose):
-            slot = self._best() if step or first is None else self._slot(first)
+            slot = self._best()
             picks[step], radii[step] = int(self.active[slot]), float(self.values[slot])
             self._add_center(slot)
         return picks, radii
@@ -268,9 +275,6 @@ class _ActiveSet:
         self.rows = self.space.rows[self.active]
         self.base = self.space.base[self.active]
         self.values = self.min_dist[self.active]
-
-    def _slot(self, index):
-        return int(_flatnonzero(self.xp, self.active == index)[0])
 
     def _best(self):
         slot = int(self.values.argmax())

@@ -25,6 +25,7 @@ from ..utils import (
     progress,
     run_identity,
 )
+from ..utils._arrays import materialize
 from ..utils._labels import _plain
 from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
 from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
@@ -208,6 +209,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         then it is resumed to its planned last round, with or without
         ``warm_start``.
         """
+        X, X_test = materialize(X), materialize(X_test)  # a Zarr or Dask pool: read once
         n_samples = _n_samples(X)
         if n_samples == 0:
             raise ValueError("X is empty (0 samples): there is nothing to label.")

@@ -1,5 +1,6 @@
 """Shared implementation of the skorch-backed classification heads."""
 
+import functools
 import math
 from numbers import Integral, Real
 
@@ -14,9 +15,9 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
+from torch.utils.data import Subset
 
 from ..utils import check_labels, resolve_device, seeded_torch, torch_seed
-from ..utils._batching import writable
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._interrupt import StopOnSigint, record_sigint
 from ._losses import LOSSES
@@ -28,8 +29,39 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torc
 
 # skorch arguments the heads set from their own parameters; net_params may not override them.
 _OWN_NET_ARGS = frozenset(
-    {"module", "criterion", "optimizer", "lr", "max_epochs", "batch_size", "device", "train_split"}
+    {
+        "module",
+        "criterion",
+        "optimizer",
+        "lr",
+        "max_epochs",
+        "batch_size",
+        "device",
+        "train_split",
+        "dataset",
+    }
 )
+
+
+class _Rows(Dataset):
+    """skorch's Dataset, handing torch writable rows.
+
+    A read-only array (a memory-mapped embedding store) is read a batch of rows
+    at a time and each row copied, never the whole array: training and
+    prediction hold no copy of ``X``.
+    """
+
+    def transform(self, X, y):
+        X, y = super().transform(X, y)
+        if isinstance(X, np.ndarray) and not X.flags.writeable:
+            X = X.copy()  # torch warns on arrays it cannot write to
+        return X, y
+
+
+def _split_by_indices(dataset, y=None, *args, train, valid, **kwargs):
+    """skorch ``train_split``: views of the training data, no copy of its rows."""
+    return Subset(dataset, train), Subset(dataset, valid)
+
 
 # early_stopping="auto" holds out a validation set only when it has at least this many samples:
 # the best epoch picked on a handful of (possibly noisy) labels is chance.
@@ -198,8 +230,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         # A failed refit must not leave an earlier fit's network beside new classes_.
         self.__dict__.pop("net_", None)
         check_labels(y, name)
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        X = writable(X)
+        X, y = validate_data(self, X, y, dtype=np.float32)  # a float32 memmap stays one
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -247,7 +278,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
                 "train on; pass early_stopping=False (or 'auto') or give more samples."
             )
         train, valid = split
-        return X[train], codes[train], predefined_split(Dataset(X[valid], codes[valid]))
+        return X, codes, functools.partial(_split_by_indices, train=train, valid=valid)
 
     def _uses_early_stopping(self, n_samples):
         if self.early_stopping == "auto":
@@ -314,6 +345,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
             train_split=train_split,
+            dataset=_Rows,
             callbacks=callbacks,
             classes=list(range(len(self.classes_))),
             predict_nonlinearity=softmax,
@@ -344,7 +376,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = writable(validate_data(self, X, dtype=np.float32, reset=False))
+        X = validate_data(self, X, dtype=np.float32, reset=False)
         with torch.inference_mode():
             proba = self.net_.predict_proba(X).astype(np.float64)
         check_finite_output(proba, type(self).__name__)

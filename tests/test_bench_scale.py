@@ -1,0 +1,29 @@
+"""Smoke run of the scale-out benchmark's --quick mode, every section (about a minute)."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.slow  # fresh processes, a Dask LocalCluster and joblib workers, each importing torch
+def test_bench_scale_quick(monkeypatch, tmp_path, lc25000_dir):
+    pytest.importorskip("distributed")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    sys.modules.pop("bench_scale", None)
+    bench = importlib.import_module("bench_scale")
+    payload = bench.main(["--quick", "--out", str(tmp_path), "--data", str(lc25000_dir)])
+    cache = payload["cache"]["results"]
+    assert [r["entries"] for r in cache] == bench.QUICK["cache"]["sizes"]
+    assert all(r["warm_seconds"] > 0 for r in cache)
+    grid = payload["grid"]["results"]
+    for label in ("n_jobs=1", "n_jobs=2, new workers", "n_jobs=2, workers up"):
+        assert grid[f"{label} cache rows"] == grid["images"]  # each image embedded once
+    assert payload["dask"]["results"]["largest difference of the outputs"] < 1e-5
+    assert payload["coreset"]["results"]["distinct_picks"] == bench.QUICK["coreset"]["n_picks"]
+    assert [r["backbone"] for r in payload["projection"]["results"]] == ["resnet18", "kaiko-vitb16"]
+    text = (tmp_path / "bench_scale_quick.md").read_text()
+    assert text.startswith("# Scale-out benchmarks") and "## Projection" in text

@@ -119,27 +119,29 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def rss_mb():
-    """The process's resident set now, in MB (Linux; NaN elsewhere)."""
+def _status_mb(field):
+    """A memory field of /proc/self/status (``VmRSS``, ``VmHWM``...) in MB, or None."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return float("nan")
+    return None
+
+
+def rss_mb():
+    """The process's resident set now, in MB (Linux; NaN elsewhere)."""
+    value = _status_mb("VmRSS")
+    return float("nan") if value is None else value
 
 
 def peak_rss_mb():
     """The process's peak resident set since it started or :func:`reset_peak_rss`, in MB."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    value = _status_mb("VmHWM")
+    if value is not None:
+        return value
     import resource  # not Linux: the lifetime peak (``ru_maxrss`` is KiB on Linux, bytes on macOS)
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

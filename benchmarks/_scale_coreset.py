@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from _common import peak_rss_mb, reset_peak_rss
+from _common import _status_mb, peak_rss_mb, reset_peak_rss
 
 
 def _write(path, n_rows, dim):
@@ -27,8 +27,7 @@ def _write(path, n_rows, dim):
 
 
 def _anon_mb():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
+    return _status_mb("RssAnon")
 
 
 def _pick(spec):

@@ -16,6 +16,7 @@ cannot be *opened* (another user's file, an I/O error) is reported once and
 left alone, never deleted.
 """
 
+import functools
 import json
 import os
 import threading
@@ -213,20 +214,29 @@ class EmbeddingCache:
                 self._migrate(self.directory / name)
 
     def _open(self, path):
-        try:
-            shard = Shard(path)
-        except FileNotFoundError:
-            return  # removed (compacted) since the listing
-        except CorruptShard as exc:
-            self._discard(path, exc)
-            return
-        except OSError as exc:
-            self._skip_unreadable(path, exc)
+        shard = self._attempt(path, lambda: Shard(path))
+        if shard is None:
             return
         number = self._next_number = self._next_number + 1
         self._numbers[path.name] = number
         self._shards[number] = shard
         self._index.add(shard.take_keys(), number)
+
+    def _attempt(self, path, read):
+        """``read()`` of the shard at ``path``, or None when it cannot be used.
+
+        A shard removed since it was listed (compacted) is passed over, a
+        corrupt one discarded, an unreadable one (another user's) skipped.
+        """
+        try:
+            return read()
+        except FileNotFoundError:
+            return None
+        except CorruptShard as exc:
+            self._discard(path, exc)
+        except OSError as exc:
+            self._skip_unreadable(path, exc)
+        return None
 
     def _forget(self, numbers):
         self._index.drop(numbers)
@@ -261,17 +271,10 @@ class EmbeddingCache:
     def _migrate(self, path):
         """Rewrite a shard of the older ``.npz`` layout (read whole) in the row-readable one."""
         self._skipped.add(path.name)
-        try:
-            keys, embeddings = read_legacy_shard(path)
-        except FileNotFoundError:
+        content = self._attempt(path, lambda: read_legacy_shard(path))
+        if content is None:
             return
-        except CorruptShard as exc:
-            self._discard(path, exc)
-            return
-        except OSError as exc:
-            self._skip_unreadable(path, exc)
-            return
-        self.store(keys, embeddings)
+        self.store(*content)
         try:
             path.unlink(missing_ok=True)
         except OSError:
@@ -322,19 +325,13 @@ class EmbeddingCache:
         for where in groups:
             number = numbers[where[0]]
             shard = self._shards[number]
-            try:
-                if shard.dim != dim:
-                    raise CorruptShard(f"{shard.dim}-dimensional rows among {dim}-dimensional")
-                out[where] = shard.read(rows[where], keys[where])
-                continue
-            except FileNotFoundError:
-                pass  # compacted away since it was indexed: the next attempt finds the rows
-            except CorruptShard as exc:
-                self._discard(shard.path, exc)
-            except OSError as exc:
-                self._skip_unreadable(shard.path, exc)
-            self._forget([number])
-            read[where] = False
+            read_rows = functools.partial(_read_rows, shard, rows[where], keys[where], dim)
+            block = self._attempt(shard.path, read_rows)
+            if block is None:  # e.g. compacted away since it was indexed: the next look finds it
+                self._forget([number])
+                read[where] = False
+            else:
+                out[where] = block
         return out, read
 
     def store(self, keys, embeddings):
@@ -416,18 +413,10 @@ class EmbeddingCache:
     def _verified(self, number):
         """Keys of shard ``number`` once every row verifies, else None (and it is dropped)."""
         shard = self._shards[number]
-        try:
-            keys = shard.read_keys()
-            shard.read(np.arange(shard.rows), keys)
-            return keys
-        except FileNotFoundError:
-            return None
-        except CorruptShard as exc:
-            self._discard(shard.path, exc)
-        except OSError as exc:
-            self._skip_unreadable(shard.path, exc)
-        self._forget([number])
-        return None
+        keys = self._attempt(shard.path, lambda: _read_all(shard))
+        if keys is None:
+            self._forget([number])
+        return keys
 
     def _write_merged(self, sources, origin, rows):
         groups = [(*sources[i], rows[origin == i]) for i in np.unique(origin)]
@@ -455,3 +444,16 @@ class EmbeddingCache:
 
     def __len__(self):
         return self.stats()["entries"]
+
+
+def _read_rows(shard, rows, keys, dim):
+    if shard.dim != dim:
+        raise CorruptShard(f"{shard.dim}-dimensional rows among {dim}-dimensional")
+    return shard.read(rows, keys)
+
+
+def _read_all(shard):
+    """The keys of ``shard`` once every row of it verifies."""
+    keys = shard.read_keys()
+    shard.read(np.arange(shard.rows), keys)
+    return keys

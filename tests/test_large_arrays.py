@@ -90,8 +90,8 @@ def test_active_learner_gives_the_in_memory_history(data, stores, kind):
 
 def test_a_read_only_memmap_is_never_copied_whole(tmp_path):
     rng = np.random.default_rng(0)
-    np.save(tmp_path / "X.npy", rng.standard_normal((50_000, 64), dtype=np.float32))
-    X = np.load(tmp_path / "X.npy", mmap_mode="r")  # 12.8 MB
+    np.save(tmp_path / "X.npy", rng.standard_normal((20_000, 64), dtype=np.float32))
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")  # 5 MB
     y = np.arange(len(X)) % 3
     tracemalloc.start()
     try:

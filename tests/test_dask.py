@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from skhisto import FoundationEmbedder, MLPHead, NoisyLabelClassifier, UniformNoise
-from skhisto.embedding import embed_dataset, forward_count
+from skhisto.embedding import _dataset, embed_dataset, forward_count
 
 distributed = pytest.importorskip("distributed")
 zarr = pytest.importorskip("zarr")
@@ -184,3 +184,20 @@ def test_a_bad_image_names_its_file_and_chunk_and_keeps_finished_chunks(tiles, t
         embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=4)
     assert "while embedding chunk 1 (images 4 to 7)" in "".join(info.value.__notes__)
     assert zarr.open_group(str(out), mode="r")["done"][:].tolist() == [True, False]
+
+
+def test_a_relative_or_home_out_is_made_absolute_for_the_workers(tiles, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    real = _dataset.embed_chunk
+
+    def spy(out, index, embedder):
+        seen.append((out, embedder.cache))
+        return real(out, index, embedder)
+
+    monkeypatch.setattr(_dataset, "embed_chunk", spy)
+    embedder = FoundationEmbedder(**SMALL, cache="rel-cache")
+    embed_dataset(tiles.paths[:2], embedder, "~/emb.zarr", chunk_size=2)
+    assert seen == [(str(tmp_path / "home" / "emb.zarr"), str(tmp_path / "rel-cache"))]
+    assert embedder.cache == "rel-cache"  # the caller's embedder is untouched

@@ -69,8 +69,10 @@ def _check_embedder(embedder, paths):
         )
     if not hasattr(embedder, "fingerprint_"):
         embedder = clone(embedder).fit(paths[:1])  # the user's object stays unfitted
-    # The chunks' bar shows progress; one bar per chunk on each worker would bury it.
-    return copy.copy(embedder).set_params(verbose=False)
+    # The chunks' bar shows progress; one bar per chunk on each worker would bury it. A
+    # relative cache would be relative to each worker's working directory.
+    cache = embedder.cache and os.path.abspath(os.path.expanduser(embedder.cache))
+    return copy.copy(embedder).set_params(verbose=False, cache=cache)
 
 
 def _check_chunk_size(chunk_size):
@@ -220,7 +222,12 @@ def prepare_store(inputs, embedder, out, *, labels=None, chunk_size=1024):
     paths, labels = _dataset_inputs(inputs, labels)
     size = _check_chunk_size(chunk_size)
     embedder = _check_embedder(embedder, paths)
-    return _open_store(out, paths, labels, embedder, size), embedder, size
+    return _open_store(_absolute(out), paths, labels, embedder, size), embedder, size
+
+
+def _absolute(out):
+    """``out`` as the workers must see it: ``~`` expanded, not relative to their cwd."""
+    return os.path.abspath(os.path.expanduser(os.fspath(out)))
 
 
 def embed_dataset(
@@ -242,6 +249,8 @@ def embed_dataset(
     embedder : FoundationEmbedder
         Used as is when fitted; otherwise a clone is fitted (the argument is
         left untouched). Give it ``device="auto"`` to use each worker's GPU.
+        Its ``cache``, like ``out``, is made absolute before it reaches the
+        workers.
     out : str or os.PathLike
         The store's directory, e.g. ``"embeddings.zarr"``, on a filesystem
         every worker sees. An existing store is resumed if it was made for
@@ -285,11 +294,12 @@ def embed_dataset(
     group, embedder, size = prepare_store(
         inputs, embedder, out, labels=labels, chunk_size=chunk_size
     )
+    out = _absolute(out)
     pending = np.flatnonzero(~group["done"][:]).tolist()
     if pending and client is None:
         _run_local(out, pending, embedder, size, verbose)
     elif pending:
-        _run_on_client(client, os.fspath(out), pending, embedder, size, verbose)
+        _run_on_client(client, out, pending, embedder, size, verbose)
     group.attrs["complete"] = True
     zarr = import_scale("zarr", "embed_dataset")
     return zarr.open_group(str(out), mode="r")

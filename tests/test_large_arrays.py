@@ -45,6 +45,7 @@ def test_k_center_greedy_gives_the_in_memory_picks(data, stores, kind):
     np.testing.assert_array_equal(k_center_greedy(stores[kind], 20, random_state=0), expected)
 
 
+@pytest.mark.slow  # two heads trained per store kind
 @pytest.mark.parametrize("kind", KINDS)
 def test_heads_and_strategies_give_the_in_memory_results(data, stores, kind):
     X, y = data

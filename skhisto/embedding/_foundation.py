@@ -268,15 +268,18 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     def _cached_transform(self, kind, X):
         cache = open_cache(self.cache, self.fingerprint_)
         keys = array_keys(X) if kind == "array" else path_keys(X)
-        # Duplicated images are looked up and embedded once.
+        # Duplicated images are looked up and embedded once, in the order they come (files
+        # read in the caller's order, the batches of an uncached transform).
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        unique, first, inverse = unique[order], first[order], np.argsort(order)[inverse.ravel()]
         rows = np.empty((len(unique), self.n_features_out_), dtype=np.float32)
         found, cached = cache.lookup(unique)
         if cached is not None:
             rows[found] = cached
         if not found.all():
             self._embed_missing(cache, kind, X, unique, first, rows, ~found)
-        return rows[inverse.ravel()]
+        return rows[inverse]
 
     def _embed_missing(self, cache, kind, X, keys, first, rows, missing):
         """Embed the ``missing`` keys, lease by lease; wait for those others embed."""

@@ -65,7 +65,8 @@ def test_a_store_for_other_inputs_is_refused_and_an_incomplete_one_is_said_so(
     store = zarr.open_group(str(out), mode="r+")
     store["done"][1] = False
     store.attrs["complete"] = False
-    run_cli("label-issues", out).assert_one_line_error(1, "incomplete", "1 of 2 chunks", "again")
+    issues = run_cli("label-issues", out, "--out-dir", tmp_path / "issues")
+    issues.assert_one_line_error(1, "incomplete", "1 of 2 chunks", "again")
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from .embedding import FoundationEmbedder
     from .heads import LinearHead, MLPHead
     from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
+    from .slides import SlideTiler
 
 __version__ = "0.1.0.dev0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "NoisyLabelClassifier",
     "RandomSampling",
     "SimCLREmbedder",
+    "SlideTiler",
     "TransitionMatrixNoise",
     "TypiClustSampling",
     "UncertaintySampling",
@@ -58,6 +60,7 @@ _SUBPACKAGES = (
     "model_selection",
     "noise",
     "plotting",
+    "slides",
     "utils",
 )
 __getattr__, __dir__ = attach(__name__, __file__, submodules=_SUBPACKAGES)

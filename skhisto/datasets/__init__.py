@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         get_data_home,
     )
     from ._image_folder import load_image_folder
+    from ._slide import make_slide
 
 __all__ = [
     "DatasetUnavailableError",
@@ -25,6 +26,7 @@ __all__ = [
     "fetch_nct_crc_he_100k",
     "get_data_home",
     "load_image_folder",
+    "make_slide",
 ]
 
 __getattr__, __dir__ = attach(__name__, __file__)

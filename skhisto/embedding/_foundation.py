@@ -175,7 +175,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
+        X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths or patch table
         y : ignored
 
         Returns
@@ -251,9 +251,14 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
-            RGB images (any size; they are resized), or JPEG/PNG/TIFF files
-            (RGBA composited on white, grayscale replicated to RGB).
+        X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths or patch table
+            RGB images (any size; they are resized), JPEG/PNG/TIFF files
+            (RGBA composited on white, grayscale replicated to RGB), or a
+            patch table of whole-slide images (:class:`skhisto.SlideTiler`,
+            :func:`skhisto.slides.read_coordinates`) whose regions are read
+            in the DataLoader workers; no patch file is written. A patch's
+            cache key is its slide's identity (head bytes, size, mtime) and
+            its region.
 
         Returns
         -------
@@ -267,7 +272,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
 
     def _cached_transform(self, kind, X):
         cache = open_cache(self.cache, self.fingerprint_)
-        keys = array_keys(X) if kind == "array" else path_keys(X)
+        keys = _keys(kind, X)
         # Duplicated images are looked up and embedded once, in the order they come (files
         # read in the caller's order, the batches of an uncached transform).
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -309,9 +314,8 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
                     lease.release()  # after the shard is stored: no one redoes these keys
 
     def _embed_stored(self, cache, kind, X, keys, first, chosen, bar):
-        positions = first[chosen]
-        subset = X[positions] if kind == "array" else [X[i] for i in positions]
-        buffer = _ShardBuffer(cache, keys[chosen], None if kind == "array" else subset)
+        subset = _take(kind, X, first[chosen])
+        buffer = _ShardBuffer(cache, keys[chosen], None if kind == "array" else (kind, subset))
 
         def on_batch(start, embeddings):
             buffer.add(start, embeddings)
@@ -336,17 +340,30 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
 
+def _keys(kind, X):
+    """Cache keys: pixels of arrays, bytes of files, slide identity and region of patches."""
+    if kind == "array":
+        return array_keys(X)
+    return path_keys(X) if kind == "paths" else X.keys()
+
+
+def _take(kind, X, positions):
+    if kind == "array":
+        return X[positions]
+    return [X[i] for i in positions] if kind == "paths" else X.take(positions)
+
+
 class _ShardBuffer:
     """Collects embeddings batch by batch and writes them as cache shards.
 
-    Files are hashed before they are decoded; a file whose bytes changed in
-    between (replaced mid-run) would file one image's embedding under
-    another's key for every later user of the cache, so each file is hashed
+    Files are keyed before they are decoded; a file that changed in between
+    (replaced mid-run) would file one image's embedding under another's key
+    for every later user of the cache, so each file (or slide) is keyed
     again before its row is stored, and rows whose file changed are not.
     """
 
-    def __init__(self, cache, keys, paths=None):
-        self.cache, self.keys, self.paths = cache, keys, paths
+    def __init__(self, cache, keys, source=None):
+        self.cache, self.keys, self.source = cache, keys, source
         self.parts, self.start, self.size = [], 0, 0
 
     def add(self, start, embeddings):
@@ -361,13 +378,16 @@ class _ShardBuffer:
         block = np.concatenate(self.parts)
         rows = slice(self.start, self.start + len(block))
         keys = self.keys[rows]
-        if self.paths is not None:
-            unchanged = path_keys(self.paths[rows]) == keys
+        if self.source is not None:
+            kind, X = self.source
+            part = _take(kind, X, np.arange(rows.start, rows.stop))
+            unchanged = _keys(kind, part) == keys
             if not unchanged.all():
-                changed = [p for p, ok in zip(self.paths[rows], unchanged, strict=True) if not ok]
+                first = np.flatnonzero(~unchanged)[0]
+                name = part[first] if kind == "paths" else part.slide[first]
                 warnings.warn(
-                    f"{len(changed)} image files changed while they were embedded (e.g. "
-                    f"{changed[0]!r}); their embeddings were returned but not cached.",
+                    f"{int((~unchanged).sum())} images changed while they were embedded (e.g. "
+                    f"{name!r}); their embeddings were returned but not cached.",
                     UserWarning,
                     stacklevel=4,
                 )

@@ -5,7 +5,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..exceptions import NonFiniteError
-from ..io import check_image_input, read_image
+from ..io import check_image_input
+from ..io._images import read_item
 from ..io._resize import resize_batch
 from ..utils import (
     STORE,
@@ -43,21 +44,31 @@ def forward_count(model_id=None):
 
 
 class ImagePathDataset(Dataset):
-    """Decodes image files into float ``(size, size, 3)`` tensors for a DataLoader.
+    """Decodes image files (or slide regions) into float ``(size, size, 3)`` tensors.
 
     Resized images stay float (values 0-255) rather than being rounded back to
-    uint8, so a file and its decoded array give the same embedding.
+    uint8, so a file, its decoded array and the slide region it was cut from
+    give the same embedding.
+
+    Parameters
+    ----------
+    paths : list of str or skhisto.slides.PatchRegions
+        Image files, or patch-table regions (read in the DataLoader worker).
+    image_size : int
+    kind : {"paths", "patches"}, default="paths"
     """
 
-    def __init__(self, paths, image_size):
+    def __init__(self, paths, image_size, kind="paths"):
         self.paths = paths
         self.image_size = image_size
+        self.kind = kind
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, index):
-        image = torch.from_numpy(read_image(self.paths[index])).permute(2, 0, 1)[None]
+        image = read_item(self.kind, self.paths, index)
+        image = torch.from_numpy(image).permute(2, 0, 1)[None]
         return resize_batch(image, self.image_size)[0].permute(1, 2, 0)
 
 
@@ -89,7 +100,7 @@ def _batches(kind, X, image_size, batch_size, device, num_workers):
     if kind == "array":
         return iter_array_batches(X, batch_size, device)
     loader = DataLoader(
-        ImagePathDataset(X, image_size),
+        ImagePathDataset(X, image_size, kind),
         batch_size=batch_size,
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
@@ -133,8 +144,8 @@ def embed_images(
     ----------
     model : torch.nn.Module
         Maps normalised ``(n, 3, S, S)`` float tensors to ``(n, dim)``.
-    X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
-        Images, or files decoded in DataLoader workers (any size).
+    X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths or patch table
+        Images, or files or slide regions read in DataLoader workers (any size).
     image_size : int
         Side ``S`` the images are resized to (antialiased bilinear).
     mean, std : sequence of 3 floats

@@ -191,10 +191,14 @@ def check_image_input(X):
         A batch of RGB images, or image file paths: a list, a 1-D array of
         str or objects (``df["path"].to_numpy()``), a pandas Series.
 
+        Or a patch table (a DataFrame with columns ``slide``, ``x``, ``y``,
+        ``level``, ``size``, see :class:`skhisto.slides.SlideTiler`): regions
+        of whole-slide images, read lazily.
+
     Returns
     -------
-    kind : {"array", "paths"}
-    X : ndarray or list of str
+    kind : {"array", "paths", "patches"}
+    X : ndarray, list of str or skhisto.slides.PatchRegions
         The input itself (arrays are never copied or modified).
 
     Examples
@@ -204,6 +208,12 @@ def check_image_input(X):
     >>> check_image_input(np.array(["a.png", "b.png"], dtype=object))
     ('paths', ['a.png', 'b.png'])
     """
+    from ..slides._table import PatchRegions, check_patch_table, is_patch_table
+
+    if isinstance(X, PatchRegions):  # already checked
+        return "patches", X
+    if is_patch_table(X):
+        return "patches", check_patch_table(X)
     if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
         X = X.to_numpy()  # pandas Series / one-column DataFrame
     if isinstance(X, (str, bytes, os.PathLike)):
@@ -222,3 +232,12 @@ def check_image_input(X):
     if isinstance(X, Iterable):
         return _check_paths(X)
     raise TypeError(f"Expected a uint8 image array or a sequence of paths, got {type(X).__name__}.")
+
+
+def read_item(kind, X, index):
+    """Image ``index`` of input ``X`` of ``kind`` (see :func:`check_image_input`) as uint8 RGB."""
+    if kind == "paths":
+        return read_image(X[index])
+    if kind == "patches":
+        return X.read(index)
+    return X[index]

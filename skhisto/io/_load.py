@@ -4,7 +4,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ._images import check_image_input, read_image
+from ._images import check_image_input, read_item
 
 
 def load_images(X, image_size=None):
@@ -56,14 +56,14 @@ def load_images(X, image_size=None):
         size = image_size or _own_size(X.shape[1:3], "image 0", X.shape[1:3])
         if X.shape[1:3] == (size, size):
             return X
-    first = read_image(X[0]) if kind == "paths" else X[0]
+    first = read_item(kind, X, 0)
     size = image_size or _own_size(first.shape[:2], _name(X, 0, kind), first.shape[:2])
     # Imported here: torch is needed only when an image has to be resized.
     from ._resize import resize_uint8
 
     out = np.empty((len(X), size, size, 3), dtype=np.uint8)
-    for i, item in enumerate(X):
-        image = first if i == 0 else (read_image(item) if kind == "paths" else item)
+    for i in range(len(X)):
+        image = first if i == 0 else read_item(kind, X, i)
         if image_size is None:
             _own_size(image.shape[:2], _name(X, i, kind), (size, size))
         out[i] = resize_uint8(image, size)
@@ -71,7 +71,7 @@ def load_images(X, image_size=None):
 
 
 def _name(X, i, kind):
-    return repr(X[i]) if kind == "paths" else f"image {i}"
+    return repr(X[i]) if kind == "paths" else f"{'patch' if kind == 'patches' else 'image'} {i}"
 
 
 def _own_size(shape, name, expected):

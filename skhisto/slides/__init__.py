@@ -1,0 +1,30 @@
+"""Whole-slide images: reading (OpenSlide), tissue tiling and patch-coordinate files.
+
+Needs the ``slides`` extra: ``pip install 'skhisto[slides]'``.
+"""
+
+from typing import TYPE_CHECKING
+
+from ..utils._lazy import attach
+
+if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._coordinates import read_coordinates, write_coordinates
+    from ._reader import Slide, open_slide, slide_identity
+    from ._table import PATCH_COLUMNS, PatchRegions, check_patch_table
+    from ._tiler import SlideTiler
+    from ._tissue import tissue_mask
+
+__all__ = [
+    "PATCH_COLUMNS",
+    "PatchRegions",
+    "Slide",
+    "SlideTiler",
+    "check_patch_table",
+    "open_slide",
+    "read_coordinates",
+    "slide_identity",
+    "tissue_mask",
+    "write_coordinates",
+]
+
+__getattr__, __dir__ = attach(__name__, __file__)

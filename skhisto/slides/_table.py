@@ -1,0 +1,162 @@
+"""Patch tables: the one description of slide regions that tilers, files and embedders share."""
+
+import hashlib
+import os
+from collections import OrderedDict
+
+import numpy as np
+
+from ..utils._optional import import_pandas
+from ._reader import open_slide, slide_identity
+
+#: Columns of a patch table, in order. ``slide``, ``x``, ``y``, ``level`` and ``size`` say
+#: which pixels a patch is; ``mpp`` and ``tissue`` describe it.
+PATCH_COLUMNS = ("slide", "x", "y", "level", "size", "mpp", "tissue")
+REGION_COLUMNS = ("slide", "x", "y", "level", "size")
+_DTYPES = {
+    "slide": object,
+    "x": np.int64,
+    "y": np.int64,
+    "level": np.int64,
+    "size": np.int64,
+    "mpp": np.float64,
+    "tissue": np.float64,
+}
+
+#: Slides a reader keeps open at once (each holds file handles and a tile cache).
+_OPEN_SLIDES = 8
+
+
+def patch_table(**columns):
+    """A patch table (pandas DataFrame) from its columns, with the canonical dtypes."""
+    pd = import_pandas("A patch table")
+    return pd.DataFrame(
+        {name: np.asarray(columns[name], dtype=_DTYPES[name]) for name in PATCH_COLUMNS}
+    )
+
+
+def is_patch_table(X):
+    """Whether ``X`` is a DataFrame with the region columns of a patch table."""
+    columns = getattr(X, "columns", None)
+    return columns is not None and set(REGION_COLUMNS) <= {str(c) for c in columns}
+
+
+class PatchRegions:
+    """The regions of a patch table as arrays, read one by one (in DataLoader workers).
+
+    Built by :func:`check_patch_table`; embedders take it where they take a
+    list of image paths. Open slides are kept per process (a few at a time)
+    and never pickled, so each DataLoader worker opens its own.
+    """
+
+    def __init__(self, slide, x, y, level, size, mpp):
+        self.slide, self.x, self.y = slide, x, y
+        self.level, self.size, self.mpp = level, size, mpp
+        self._open = OrderedDict()
+
+    def __len__(self):
+        return len(self.x)
+
+    def take(self, positions):
+        """The regions at ``positions``, in that order."""
+        positions = np.asarray(positions, dtype=np.intp)
+        return PatchRegions(
+            *(column[positions] for column in (self.slide, self.x, self.y)),
+            *(column[positions] for column in (self.level, self.size, self.mpp)),
+        )
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_open"] = OrderedDict()
+        return state
+
+    def read(self, index):
+        """RGB pixels ``(size, size, 3)`` uint8 of region ``index``."""
+        path = self.slide[index]
+        slide = self._open.pop(path, None) or open_slide(path)
+        self._open[path] = slide
+        if len(self._open) > _OPEN_SLIDES:
+            self._open.popitem(last=False)[1].close()
+        size = int(self.size[index])
+        return slide.read_region((self.x[index], self.y[index]), size, level=int(self.level[index]))
+
+    def keys(self):
+        """Cache keys: the slide's identity (:func:`slide_identity`), the region and its mpp."""
+        identities = {path: slide_identity(path) for path in dict.fromkeys(self.slide)}
+        keys = np.empty(len(self), dtype="S32")
+        rows = zip(self.slide, self.x, self.y, self.level, self.size, self.mpp, strict=True)
+        for i, (path, x, y, level, size, mpp) in enumerate(rows):
+            blob = f"{identities[path]}:{x}:{y}:{level}:{size}:{mpp:.6g}".encode()
+            keys[i] = hashlib.blake2b(blob, digest_size=16).hexdigest().encode()
+        return keys
+
+
+def check_patch_table(table):
+    """Validate a patch table and return its regions.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``slide``, ``x``, ``y``, ``level``, ``size`` (and usually
+        ``mpp``, ``tissue``), as :meth:`SlideTiler.tile` and
+        :func:`read_coordinates` return.
+
+    Returns
+    -------
+    PatchRegions
+
+    Raises
+    ------
+    ValueError
+        On a missing column, an empty table, non-integer or negative
+        coordinates, a non-positive size or a missing slide file; the
+        message names the column and the first bad row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skhisto.slides import check_patch_table
+    >>> table = pd.DataFrame({"slide": ["a.svs"], "x": [0], "y": [0], "level": [0], "size": [0]})
+    >>> check_patch_table(table)
+    Traceback (most recent call last):
+    ...
+    ValueError: Patch table column 'size' must be positive; row 0 has 0.
+    """
+    missing = [c for c in REGION_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"A patch table needs the columns {list(REGION_COLUMNS)}; {missing} are missing "
+            f"(it has {[str(c) for c in table.columns]})."
+        )
+    if len(table) == 0:
+        raise ValueError("The patch table is empty: no patches to read.")
+    ints = {name: _integer_column(table, name) for name in ("x", "y", "level", "size")}
+    for name, low in (("x", 0), ("y", 0), ("level", 0), ("size", 1)):
+        bad = np.flatnonzero(ints[name] < low)
+        if bad.size:
+            which = "positive" if low else "non-negative"
+            raise ValueError(
+                f"Patch table column {name!r} must be {which}; row {bad[0]} has "
+                f"{ints[name][bad[0]]}."
+            )
+    slides = np.asarray([os.fspath(s) for s in table["slide"]], dtype=object)
+    for path in dict.fromkeys(slides):
+        if not os.path.isfile(path):
+            row = int(np.flatnonzero(slides == path)[0])
+            raise FileNotFoundError(f"Slide file of patch table row {row} does not exist: {path!r}")
+    mpp = np.asarray(table["mpp"], dtype=np.float64) if "mpp" in table.columns else None
+    if mpp is None:
+        mpp = np.full(len(table), np.nan)
+    return PatchRegions(slides, ints["x"], ints["y"], ints["level"], ints["size"], mpp)
+
+
+def _integer_column(table, name):
+    values = np.asarray(table[name])
+    whole = values.dtype.kind == "f" and np.all(np.isfinite(values))
+    if whole and np.all(values == np.round(values)):
+        values = values.astype(np.int64)
+    if values.dtype.kind not in "iu":
+        raise ValueError(
+            f"Patch table column {name!r} must hold integers (pixels); got dtype {values.dtype}."
+        )
+    return values.astype(np.int64)

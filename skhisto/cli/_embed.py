@@ -10,6 +10,7 @@ from ._backbone_options import add_backbone_arguments, announce, describe_weight
 from ._errors import CommandError, positive_int
 from ._inputs import read_input
 from ._report import EMBEDDING_FORMATS, check_out_dir, check_out_file
+from ._slide_inputs import add_slide_arguments, read_slides, wants_slides
 
 EPILOG = """\
 examples:
@@ -21,6 +22,17 @@ examples:
 INPUT is a folder of class folders (<root>/<class>/<image>; labels are the class names), a flat
 folder of images (no labels), or a CSV with a 'path' column and an optional 'label' column
 (relative paths are read from the CSV's folder).
+
+whole-slide images (needs skhisto[slides]): INPUT is a slide file (.svs, .ndpi, .mrxs, .tif, ...),
+or, with --slides, a folder of slides, a folder of class folders of slides (slide labels), or a
+CSV with a 'slide' column and an optional 'label' column. Each slide is tiled into tissue
+patches of --patch-size pixels at --mpp microns per pixel (skhisto.slides.SlideTiler), or its
+patches are read from TRIDENT's or CLAM's coordinate files (--coordinates, a .h5 file or a
+folder of them, matched to slides by name). Regions are read from the slides; no patch file is
+written. One row per patch: `paths` holds its slide, and the patch table's columns (slide, x,
+y, level, size, mpp, tissue) are stored beside the embeddings.
+  skhisto embed slides/ --slides --backbone uni --mpp 0.5 --out patches.npz
+  skhisto embed slides/ --coordinates trident_job/20x_256px_0px_overlap/patches --out p.npz
 
 output: a .npz holds the arrays `embeddings` (float32, one row per image), `paths` (the files
 read, str) and `labels` (str; empty strings when INPUT has no labels). A .parquet (needs pandas
@@ -56,7 +68,9 @@ def _output_file(text):
 
 
 def add_arguments(parser):
-    parser.add_argument("input", metavar="INPUT", help="image folder, class folders or CSV")
+    parser.add_argument(
+        "input", metavar="INPUT", help="image folder, class folders, CSV, or slides (--slides)"
+    )
     parser.add_argument(
         "--out",
         required=True,
@@ -81,11 +95,17 @@ def add_arguments(parser):
     seed_help = "seed of a random init (default: 0)"
     parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)
     add_backbone_arguments(parser)
+    add_slide_arguments(parser)
 
 
 def _check_output(args):
     """Refuse an output that cannot be written before any image is embedded."""
     out = args.out
+    if out.suffix.lower() == ".zarr" and wants_slides(args):
+        raise CommandError(
+            f"--out {str(out)!r}: a .zarr store holds image files' embeddings; write the patches "
+            "of slides to .npz or .parquet"
+        )
     if out.suffix.lower() == ".zarr":
         missing = [m for m in ("zarr", "distributed") if importlib.util.find_spec(m) is None]
         if missing:
@@ -112,46 +132,56 @@ def _check_output(args):
 
 def run(args):
     _check_output(args)
-    paths, labels, kind = read_input(args.input)
-    embedder = make_embedder(args, verbose=True).fit(paths)
+    patches = None
+    if wants_slides(args):
+        patches, labels, kind = read_slides(args)
+        X, paths = patches, patches["slide"].tolist()
+        what = "patches"
+    else:
+        paths, labels, kind = read_input(args.input)
+        X, what = paths, "images"
+    embedder = make_embedder(args, verbose=True).fit(X)
     labels = labels if labels is not None else [""] * len(paths)
-    summary = f"{len(paths)} images ({kind}) with {args.backbone}, {describe_weights(args)}"
+    summary = f"{len(paths)} {what} ({kind}) with {args.backbone}, {describe_weights(args)}"
     if args.out.suffix.lower() == ".zarr":
         shape = _embed_to_zarr(args, paths, labels, embedder, summary)
     else:
         announce("embed", summary)
-        embeddings = embedder.transform(paths)
+        embeddings = embedder.transform(X)
+        columns = {"path": [os.fspath(p) for p in paths], "label": labels}
+        if patches is not None:
+            columns.update({name: patches[name].to_numpy() for name in patches.columns})
         if args.out.suffix.lower() == ".npz":
-            _write_npz(args.out, embeddings, paths, labels)
+            _write_npz(args.out, embeddings, columns)
         else:
-            _write_parquet(args.out, embeddings, paths, labels, embedder.get_feature_names_out())
+            _write_parquet(args.out, embeddings, columns, embedder.get_feature_names_out())
         shape = embeddings.shape
     print(f"wrote {shape[0]} x {shape[1]} embeddings to {args.out}")
     return 0
 
 
-def _write_npz(out, embeddings, paths, labels):
+def _write_npz(out, embeddings, columns):
     import numpy as np
 
     from ..utils import atomic_write
 
+    arrays = {"paths": columns.pop("path"), "labels": columns.pop("label"), **columns}
+    arrays = {
+        k: np.asarray(v, dtype=str if k in ("paths", "labels", "slide") else None)
+        for k, v in arrays.items()
+    }
     with atomic_write(out) as f:
-        np.savez(
-            f,
-            embeddings=embeddings,
-            paths=np.asarray(paths, dtype=str),
-            labels=np.asarray(labels, dtype=str),
-        )
+        np.savez(f, embeddings=embeddings, **arrays)
 
 
-def _write_parquet(out, embeddings, paths, labels, columns):
+def _write_parquet(out, embeddings, columns, names):
     import pandas as pd
 
     from ..utils import atomic_write
 
-    table = pd.DataFrame(embeddings, columns=list(columns))
-    table.insert(0, "label", labels)
-    table.insert(0, "path", [os.fspath(p) for p in paths])
+    table = pd.concat(
+        [pd.DataFrame(columns), pd.DataFrame(embeddings, columns=list(names))], axis=1
+    )
     with atomic_write(out) as f:
         table.to_parquet(f, index=False)
 

@@ -73,7 +73,6 @@ def _tile(args, slides):
         mpp=args.mpp,
         min_tissue=args.min_tissue,
         slide_mpp=args.slide_mpp,
-        verbose=True,
     )
     try:
         return tiler.tile(slides)

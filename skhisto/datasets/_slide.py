@@ -117,6 +117,7 @@ def make_slide(path, images, layout, *, mpp=0.25, n_levels=3, tile_size=256, ran
                 tile=(tile_size, tile_size),
                 photometric="rgb",
                 compression="zlib",
+                compressionargs={"level": 1},  # test slides: fast to write beats small
                 resolution=(per_cm, per_cm),
                 resolutionunit="CENTIMETER",
                 subfiletype=1 if index else 0,

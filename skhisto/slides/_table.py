@@ -36,9 +36,9 @@ def patch_table(**columns):
 
 
 def is_patch_table(X):
-    """Whether ``X`` is a DataFrame with the region columns of a patch table."""
+    """Whether ``X`` is meant as a patch table: a DataFrame with a ``slide`` column."""
     columns = getattr(X, "columns", None)
-    return columns is not None and set(REGION_COLUMNS) <= {str(c) for c in columns}
+    return columns is not None and "slide" in {str(c) for c in columns}
 
 
 class PatchRegions:

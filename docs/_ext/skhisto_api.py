@@ -20,6 +20,7 @@ from skhisto.utils._lazy import deferred_imports
 PACKAGES = (
     ("skhisto", "Estimators (``skhisto``)"),
     ("skhisto.embedding", "Embedding and the cache (``skhisto.embedding``)"),
+    ("skhisto.slides", "Whole-slide images (``skhisto.slides``)"),
     ("skhisto.backbones", "Backbone registry and weights (``skhisto.backbones``)"),
     ("skhisto.noise", "Label noise (``skhisto.noise``)"),
     ("skhisto.cleaning", "Label-issue detection and cleaning (``skhisto.cleaning``)"),

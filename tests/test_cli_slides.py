@@ -1,0 +1,99 @@
+"""``skhisto embed`` on whole-slide images: tiled here, or from TRIDENT coordinate files."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from skhisto import FoundationEmbedder, SlideTiler
+from skhisto.datasets import make_slide
+from skhisto.slides import write_coordinates
+
+EMBED = ("--backbone", "resnet18", "--no-pretrained", "--image-size", "32", "--no-cache")
+
+
+@pytest.fixture(scope="module")
+def slide_folder(lc25000_dir, tmp_path_factory):
+    """Class folders of two small slides each (tumour: squamous carcinoma; benign: lung)."""
+    root = tmp_path_factory.mktemp("slides")
+    layout = np.full((4, 4), -1)
+    layout[1:3, :] = [[0, 1, 2, 3], [1, 2, 3, 0]]
+    for label, source in (("tumour", "lung_scc"), ("benign", "lung_aca")):
+        (root / label).mkdir()
+        tiles = sorted(str(p) for p in (lc25000_dir / source).iterdir())[:4]
+        for i in range(2):
+            make_slide(root / label / f"{label}-{i}.tif", tiles, layout, mpp=0.5, random_state=i)
+    return root
+
+
+def test_embed_tiles_class_folders_of_slides(run_cli, slide_folder, tmp_path):
+    out = tmp_path / "patches.npz"
+    result = run_cli("embed", slide_folder, "--slides", "--mpp", "0.5", "--out", out, *EMBED)
+    assert result.code == 0, result.err
+    data = np.load(out)
+    table = SlideTiler(patch_size=224, mpp=0.5).tile(sorted(slide_folder.glob("*/*.tif")))
+    assert len(data["embeddings"]) == len(table) == 32  # 2 x 4 tissue cells x 4 slides
+    assert sorted(set(data["labels"])) == ["benign", "tumour"]
+    assert (data["paths"] == data["slide"]).all()
+    assert all(data["labels"][i] in data["slide"][i] for i in range(len(table)))
+    # Rows are those of the Python API on the same patch table.
+    rows = {(s, x, y): i for i, (s, x, y) in enumerate(zip(table.slide, table.x, table.y))}
+    order = [rows[(s, x, y)] for s, x, y in zip(data["slide"], data["x"], data["y"])]
+    expected = FoundationEmbedder(
+        "resnet18", pretrained=False, image_size=32, random_state=0
+    ).fit_transform(table)
+    np.testing.assert_allclose(data["embeddings"], expected[order], atol=1e-5)
+
+
+def test_embed_one_slide_file_needs_no_flag(run_cli, slide_folder, tmp_path):
+    slide = slide_folder / "tumour" / "tumour-0.tif"
+    result = run_cli("embed", slide, "--out", tmp_path / "one.npz", *EMBED)
+    assert result.code == 0, result.err
+    assert np.load(tmp_path / "one.npz")["labels"].tolist() == [""] * 8
+
+
+def test_embed_reads_trident_coordinates(run_cli, slide_folder, tmp_path):
+    slide = slide_folder / "benign" / "benign-1.tif"
+    table = SlideTiler(patch_size=112, mpp=1.0, min_tissue=0.9).tile(slide)
+    write_coordinates(table, tmp_path / "benign-1_patches.h5")
+    out = tmp_path / "coords.npz"
+    result = run_cli(
+        "embed", slide_folder, "--coordinates", tmp_path, "--out", out, *EMBED
+    )
+    assert result.code == 0, result.err
+    data = np.load(out)
+    assert data["x"].tolist() == table["x"].tolist() and set(data["labels"]) == {"benign"}
+
+
+def test_embed_reads_a_csv_of_slides(run_cli, slide_folder, tmp_path):
+    listing = tmp_path / "slides.csv"
+    with open(listing, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["slide", "label"])
+        writer.writerow([slide_folder / "tumour" / "tumour-1.tif", "high"])
+    result = run_cli("embed", listing, "--slides", "--out", tmp_path / "c.npz", *EMBED)
+    assert result.code == 0, result.err
+    assert set(np.load(tmp_path / "c.npz")["labels"]) == {"high"}
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("--mpp", "0.1"), ("scanned at 0.5", "mpp >= 0.5")),
+        (("--mpp", "0"), ("mpp", "--mpp")),
+        (("--min-tissue", "1.5"), ("--min-tissue",)),
+        (("--coordinates", "nowhere"), ("--coordinates", "does not exist")),
+        (("--out", "x.zarr"), (".zarr", ".npz or .parquet")),
+    ],
+)
+def test_embed_slide_errors_are_one_line(run_cli, slide_folder, tmp_path, args, words):
+    out = ("--out", tmp_path / "e.npz") if "--out" not in args else ()
+    result = run_cli("embed", slide_folder, "--slides", *out, *args, *EMBED)
+    result.assert_one_line_error(1, *words)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_embed_folder_without_slides_is_named(run_cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_cli("embed", tmp_path / "empty", "--slides", "--out", tmp_path / "e.npz", *EMBED)
+    result.assert_one_line_error(1, "holds no slides")

@@ -37,8 +37,9 @@ def test_embed_tiles_class_folders_of_slides(run_cli, slide_folder, tmp_path):
     assert (data["paths"] == data["slide"]).all()
     assert all(data["labels"][i] in data["slide"][i] for i in range(len(table)))
     # Rows are those of the Python API on the same patch table.
-    rows = {(s, x, y): i for i, (s, x, y) in enumerate(zip(table.slide, table.x, table.y))}
-    order = [rows[(s, x, y)] for s, x, y in zip(data["slide"], data["x"], data["y"])]
+    keys = zip(table["slide"], table["x"], table["y"], strict=True)
+    rows = {key: i for i, key in enumerate(keys)}
+    order = [rows[key] for key in zip(data["slide"], data["x"], data["y"], strict=True)]
     expected = FoundationEmbedder(
         "resnet18", pretrained=False, image_size=32, random_state=0
     ).fit_transform(table)
@@ -57,9 +58,7 @@ def test_embed_reads_trident_coordinates(run_cli, slide_folder, tmp_path):
     table = SlideTiler(patch_size=112, mpp=1.0, min_tissue=0.9).tile(slide)
     write_coordinates(table, tmp_path / "benign-1_patches.h5")
     out = tmp_path / "coords.npz"
-    result = run_cli(
-        "embed", slide_folder, "--coordinates", tmp_path, "--out", out, *EMBED
-    )
+    result = run_cli("embed", slide_folder, "--coordinates", tmp_path, "--out", out, *EMBED)
     assert result.code == 0, result.err
     data = np.load(out)
     assert data["x"].tolist() == table["x"].tolist() and set(data["labels"]) == {"benign"}

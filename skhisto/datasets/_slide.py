@@ -42,12 +42,29 @@ def _load_tiles(images):
     return tiles
 
 
-def make_slide(path, images, layout, *, mpp=0.25, n_levels=3, tile_size=256, random_state=None):
+_COMPRESSION = {
+    # tifffile's name and arguments; deflate is built in, JPEG needs imagecodecs
+    "deflate": ("zlib", {"level": 1}),  # test slides: fast to write beats small
+    "jpeg": ("jpeg", {"level": 90}),  # as Aperio's .svs: lossy, fast to decode
+}
+
+
+def make_slide(
+    path,
+    images,
+    layout,
+    *,
+    mpp=0.25,
+    n_levels=3,
+    tile_size=256,
+    compression="deflate",
+    random_state=None,
+):
     """Write a pyramidal tiled TIFF whose tissue is laid out cell by cell.
 
     Each cell of ``layout`` is one image of ``images`` (all of one size), or
     glass (``-1``): near-white with a little noise. The file is a generic
-    tiled TIFF, deflate-compressed, with levels downsampled by 2 and the
+    tiled TIFF (deflate or JPEG tiles) with levels downsampled by 2 and the
     resolution recorded in microns per pixel, which OpenSlide reads; it
     needs ``tifffile``. Tests, benchmarks and examples use it to get slides
     whose tissue regions and classes are known exactly.
@@ -68,6 +85,9 @@ def make_slide(path, images, layout, *, mpp=0.25, n_levels=3, tile_size=256, ran
         smaller than a tile.
     tile_size : int, default=256
         TIFF tile side (a multiple of 16).
+    compression : {"deflate", "jpeg"}, default="deflate"
+        Of the tiles: lossless deflate, or JPEG (quality 90, as most
+        scanners write; needs ``imagecodecs``).
     random_state : int, RandomState instance or None, default=None
         Seeds the glass's noise.
 
@@ -94,6 +114,16 @@ def make_slide(path, images, layout, *, mpp=0.25, n_levels=3, tile_size=256, ran
         raise ImportError(
             "make_slide needs tifffile; install it with `pip install 'skhisto[slides]'`."
         ) from exc
+    if compression not in _COMPRESSION:
+        raise ValueError(f"compression must be 'deflate' or 'jpeg'; got {compression!r}.")
+    codec, codec_args = _COMPRESSION[compression]
+    if compression == "jpeg":
+        try:
+            import imagecodecs  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "make_slide(compression='jpeg') needs imagecodecs; `pip install imagecodecs`."
+            ) from exc
     tiles = _load_tiles(images)
     layout = _check_layout(layout, len(tiles))
     if not (np.isfinite(mpp) and mpp > 0):
@@ -116,8 +146,8 @@ def make_slide(path, images, layout, *, mpp=0.25, n_levels=3, tile_size=256, ran
                 level,
                 tile=(tile_size, tile_size),
                 photometric="rgb",
-                compression="zlib",
-                compressionargs={"level": 1},  # test slides: fast to write beats small
+                compression=codec,
+                compressionargs=codec_args,
                 resolution=(per_cm, per_cm),
                 resolutionunit="CENTIMETER",
                 subfiletype=1 if index else 0,

@@ -150,6 +150,8 @@ def test_dataframe_feature_names_as_the_other_heads():
         ([np.ones((3, 4)), np.array([[1.0, np.nan, 0, 0]])], "bag 1 .*NaN or infinity"),
         ([np.ones((3, 4)), np.array([[1.0, np.inf, 0, 0]])], "bag 1 .*NaN or infinity"),
         ([np.ones((3, 4)), np.ones(4)], r"bag 1 has shape \(4,\); every bag must be a 2-D"),
+        ([np.ones((3, 4)), np.full((2, 4), "a")], "bag 1 is not a numeric 2-D array"),
+        ([np.ones((3, 4)), np.ones((2, 4)) * 1j], "bag 1 is not a numeric 2-D array.*complex"),
         (np.ones(4), "Expected 2D array"),
         (np.ones((2, 0, 4)), "empty bags"),
     ],
@@ -157,6 +159,14 @@ def test_dataframe_feature_names_as_the_other_heads():
 def test_bad_bags_are_named(X, match):
     with pytest.raises(ValueError, match=match):
         ABMILHead(**FAST).fit(X, [0, 1] if len(X) != 3 else [0, 1, 0])
+
+
+def test_float16_bags_are_cast_a_batch_at_a_time():
+    rng = np.random.default_rng(9)
+    bags = [rng.normal(size=(n, 4)).astype(np.float16) for n in (3, 5, 2, 6)]
+    head = ABMILHead(**FAST).fit(bags, [0, 1, 0, 1])
+    as_float32 = [bag.astype(np.float32) for bag in bags]
+    np.testing.assert_allclose(head.predict_proba(bags), head.predict_proba(as_float32))
 
 
 def test_predict_checks_the_width():

@@ -49,7 +49,7 @@ def bag_width(X):
 
 
 def check_bags(X, *, estimator, reset, input_name="X"):
-    """Validate bags of patch embeddings and return them as float32 arrays.
+    """Validate bags of patch embeddings and return them as numeric arrays.
 
     Accepted forms:
 
@@ -78,7 +78,10 @@ def check_bags(X, *, estimator, reset, input_name="X"):
     Returns
     -------
     bags : list of ndarray or ndarray of shape (n_bags, n_patches, d)
-        float32 bags; ``bags[i]`` is bag ``i`` of shape ``(n_patches_i, d)``.
+        ``bags[i]`` is bag ``i`` of shape ``(n_patches_i, d)``. The arrays
+        of a bag list keep their real dtype (a float16 or memory-mapped
+        store is not copied; batches are cast to float32); other forms are
+        float32.
 
     Examples
     --------
@@ -121,7 +124,11 @@ def _check_bag(bag, i, owner, input_name):
     if hasattr(bag, "tocsr") or hasattr(bag, "toarray"):
         raise ValueError(f"{owner}: {input_name} bag {i} is sparse; bags must be dense arrays.")
     try:
-        arr = np.asarray(bag, dtype=np.float32)
+        arr = np.asarray(bag)
+        if arr.dtype.kind == "c":
+            raise ValueError("complex data is not supported")
+        if arr.dtype.kind not in "fiu":  # real numbers stay as given: cast a batch at a time
+            arr = arr.astype(np.float32)
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{owner}: {input_name} bag {i} is not a numeric 2-D array: {exc}"

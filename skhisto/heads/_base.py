@@ -138,7 +138,12 @@ default="cross_entropy"
 
 
 class BaseHead(ClassifierMixin, BaseEstimator):
-    """Base class of the skorch heads; subclasses define ``_hidden_layer_sizes``."""
+    """Base class of the skorch heads.
+
+    Table heads define ``_hidden_layer_sizes``; heads of other inputs (the
+    MIL heads' bags) override the input hooks below ``fit`` and ``_module``,
+    and share training, early stopping, interruption and divergence checks.
+    """
 
     _parameter_constraints: dict = {
         "loss": [StrOptions(set(LOSSES))],

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from .cleaning import LabelIssueFilter, estimate_noise, find_label_issues
     from .contrastive import ActiveSimCLR, SimCLREmbedder
     from .embedding import FoundationEmbedder
-    from .heads import LinearHead, MLPHead
+    from .heads import ABMILHead, LinearHead, MeanPoolHead, MLPHead, make_bags
     from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
     from .slides import SlideTiler
 
@@ -25,6 +25,7 @@ __version__ = "0.1.0.dev0"
 quiet_notebook_tqdm()  # before timm or huggingface_hub can import tqdm.auto loudly
 
 __all__ = [
+    "ABMILHead",
     "ActiveLearner",
     "ActiveSimCLR",
     "AsymmetricNoise",
@@ -33,6 +34,7 @@ __all__ = [
     "LabelIssueFilter",
     "LinearHead",
     "MLPHead",
+    "MeanPoolHead",
     "NoisyLabelClassifier",
     "RandomSampling",
     "SimCLREmbedder",
@@ -44,6 +46,7 @@ __all__ = [
     "__version__",
     "estimate_noise",
     "find_label_issues",
+    "make_bags",
 ]
 
 # Subpackages stay reachable as attributes (skhisto.noise.UniformNoise) after `import skhisto`.

@@ -58,12 +58,15 @@ def lc25000_small(lc25000_dir):
     return load_image_folder(lc25000_dir, max_per_class=100, random_state=0)
 
 
-# scikit-learn's checks train a net per check: MLPHead's (about 20 s together) and both heads'
-# training checks run in the full lane, not in the fast one (`-m "not slow"`); LinearHead's
-# other checks keep the heads' contract in the fast lane.
+# scikit-learn's checks train a net per check: MLPHead's (about 20 s together), the MIL heads'
+# (50 epochs of 8-bag batches: minutes together) and every head's training checks run in the
+# full lane, not in the fast one (`-m "not slow"`); LinearHead's other checks keep the heads'
+# contract in the fast lane.
 SLOW_ESTIMATOR_CHECKS = (
     "Head(random_state=0)-check_classifiers_train",
     "[MLPHead(random_state=0)-",
+    "[ABMILHead(random_state=0)-",
+    "[MeanPoolHead(random_state=0)-",
 )
 
 

@@ -16,9 +16,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skhisto
 from skhisto import (
+    ABMILHead,
     AsymmetricNoise,
     LabelIssueFilter,
     LinearHead,
+    MeanPoolHead,
     MLPHead,
     NoisyLabelClassifier,
     TransitionMatrixNoise,
@@ -45,6 +47,9 @@ CHECKED_INSTANCES = [
     # Default parameters: the heads' defaults must converge on small data.
     MLPHead(random_state=0),
     LinearHead(random_state=0),
+    # The slide-level heads take a 2-D table as bags of one patch each.
+    ABMILHead(random_state=0),
+    MeanPoolHead(random_state=0),
     NoisyLabelClassifier(LogisticRegression(), UniformNoise(0.3)),
     *SAMPLER_INSTANCES,
 ]

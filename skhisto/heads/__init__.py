@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._bags import make_bags
     from ._heads import LinearHead, MLPHead
     from ._losses import (
         LOSSES,
@@ -15,17 +16,21 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         NormalizedCrossEntropyReverse,
         SymmetricCrossEntropy,
     )
+    from ._mil import ABMILHead, MeanPoolHead
 
 __all__ = [
     "LOSSES",
+    "ABMILHead",
     "Bootstrapping",
     "CrossEntropy",
     "GeneralizedCrossEntropy",
     "LinearHead",
     "MLPHead",
     "MeanAbsoluteError",
+    "MeanPoolHead",
     "NormalizedCrossEntropyReverse",
     "SymmetricCrossEntropy",
+    "make_bags",
 ]
 
 __getattr__, __dir__ = attach(__name__, __file__)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -18,6 +19,7 @@ from skorch.helper import predefined_split
 from torch.utils.data import Subset
 
 from ..utils import check_labels, resolve_device, seeded_torch, torch_seed
+from ..utils._batching import writable
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._interrupt import StopOnSigint, record_sigint
 from ._losses import LOSSES
@@ -136,7 +138,12 @@ default="cross_entropy"
 
 
 class BaseHead(ClassifierMixin, BaseEstimator):
-    """Base class of the skorch heads; subclasses define ``_hidden_layer_sizes``."""
+    """Base class of the skorch heads.
+
+    Table heads define ``_hidden_layer_sizes``; heads of other inputs (the
+    MIL heads' bags) override the input hooks below ``fit`` and ``_module``,
+    and share training, early stopping, interruption and divergence checks.
+    """
 
     _parameter_constraints: dict = {
         "loss": [StrOptions(set(LOSSES))],
@@ -230,7 +237,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         # A failed refit must not leave an earlier fit's network beside new classes_.
         self.__dict__.pop("net_", None)
         check_labels(y, name)
-        X, y = validate_data(self, X, y, dtype=np.float32)  # a float32 memmap stays one
+        X, y = self._validate_fit_data(X, y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -247,17 +254,18 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             X_val, y_val = check_validation_set(
                 X_val,
                 y_val,
-                n_features=X.shape[1],
+                n_features=self.n_features_in_,
                 classes=self.classes_,
                 early_stopping=self.early_stopping,
                 owner=name,
+                check_X=self._check_X_val,
             )
             train_split = predefined_split(
-                Dataset(X_val, encoder.transform(y_val).astype(np.int64))
+                self._dataset(X_val, encoder.transform(y_val).astype(np.int64))
             )
         with seeded_torch(seed), record_sigint() as interrupted:
-            net = self._make_net(X.shape[1], weight, train_split, interrupted)
-            net.fit(X, codes)
+            net = self._make_net(self.n_features_in_, weight, train_split, interrupted)
+            net.fit(*self._net_fit_args(X, codes))
         if interrupted:
             raise KeyboardInterrupt(
                 f"{name}.fit was interrupted in epoch {len(net.history)}; the head is unfitted."
@@ -265,6 +273,44 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.n_iter_ = len(net.history)
         return self
+
+    # Input hooks: the tabular heads take a (n_samples, n_features) table; the MIL heads
+    # (_mil.py) override them to take bags of patch embeddings.
+    def _validate_fit_data(self, X, y):
+        """``(X, y)`` checked for ``fit``; sets ``n_features_in_`` (and feature names)."""
+        return validate_data(self, X, y, dtype=np.float32)  # a float32 memmap stays one
+
+    def _check_X(self, X):
+        """``X`` checked for prediction against the fitted ``n_features_in_``."""
+        return validate_data(self, X, dtype=np.float32, reset=False)
+
+    def _check_X_val(self, X_val):
+        """The ``X_val`` given to ``fit``, checked (its width is compared by the caller)."""
+        return writable(check_array(X_val, dtype=np.float32, input_name="X_val"))
+
+    def _dataset(self, X, codes):
+        """skorch Dataset of checked ``X`` and label codes (the given validation set)."""
+        return Dataset(X, codes)
+
+    def _net_fit_args(self, X, codes):
+        """Positional arguments of ``net.fit`` for the checked training data."""
+        return X, codes
+
+    def _net_input(self, X):
+        """What ``net.predict_proba`` gets for checked ``X``."""
+        return X
+
+    def _module(self, n_features):
+        """The torch module class and its keyword arguments (without ``n_classes``)."""
+        return HeadModule, {
+            "n_features": n_features,
+            "hidden_layer_sizes": self._hidden_layer_sizes(),
+            "augment_sigma": self.augment_sigma,
+        }
+
+    def _iterator_params(self):
+        """Extra skorch arguments of the data loaders (the MIL heads' collate function)."""
+        return {}
 
     def _hold_out(self, X, codes, seed):
         """Training data and skorch train_split: a held-out share for early stopping, or none."""
@@ -315,11 +361,11 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         callbacks.append(("stop_on_ctrl_c", StopOnSigint(interrupted)))
         # Last, so it sees the weights early stopping restored.
         callbacks.append(("stop_on_non_finite", StopOnNonFinite(name, len(self.classes_))))
-        hidden = self._hidden_layer_sizes()
+        module, module_params = self._module(n_features)
         device = str(resolve_device(self.device))
         try:  # built and initialised before training: a bad net_params key fails here
             return self._build_net(
-                n_features, hidden, weight, train_split, optimizer, callbacks, extra, device
+                module, module_params, weight, train_split, optimizer, callbacks, extra, device
             )
         except (TypeError, ValueError) as exc:
             keys = sorted(self.net_params or {})
@@ -329,14 +375,12 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             ) from exc
 
     def _build_net(
-        self, n_features, hidden, weight, train_split, optimizer, callbacks, extra, device
+        self, module, module_params, weight, train_split, optimizer, callbacks, extra, device
     ):
         return NeuralNetClassifier(
-            HeadModule,
-            module__n_features=n_features,
+            module,
             module__n_classes=len(self.classes_),
-            module__hidden_layer_sizes=hidden,
-            module__augment_sigma=self.augment_sigma,
+            **{f"module__{key}": value for key, value in module_params.items()},
             criterion=LOSSES[self.loss],
             criterion__weight=weight,
             optimizer=optimizer,
@@ -351,6 +395,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             predict_nonlinearity=softmax,
             device=device,
             verbose=self.verbose,
+            **self._iterator_params(),
             **extra,
         ).initialize()
 
@@ -376,9 +421,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._check_X(X)
         with torch.inference_mode():
-            proba = self.net_.predict_proba(X).astype(np.float64)
+            proba = self.net_.predict_proba(self._net_input(X)).astype(np.float64)
         check_finite_output(proba, type(self).__name__)
         return proba / proba.sum(axis=1, keepdims=True)
 

@@ -45,7 +45,7 @@ def validation_split(y, fraction, random_state):
         return next(splitter.split(X_dummy))
 
 
-def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, owner):
+def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, owner, check_X=None):
     """The user's ``(X_val, y_val)`` as float32 features and labels, checked against the fit.
 
     Parameters
@@ -60,6 +60,9 @@ def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, o
         The head's setting; ``False`` has no use for a validation set.
     owner : str
         The head named in the messages.
+    check_X : callable or None, default=None
+        Checks and converts ``X_val`` (the MIL heads take bags); None reads
+        a float32 table.
 
     Returns
     -------
@@ -75,11 +78,15 @@ def check_validation_set(X_val, y_val, *, n_features, classes, early_stopping, o
         )
     check_labels(y_val, owner, "y_val")
     y_val = column_or_1d(y_val)
-    X_val = writable(check_array(X_val, dtype=np.float32, input_name="X_val"))
+    if check_X is None:
+        X_val = writable(check_array(X_val, dtype=np.float32, input_name="X_val"))
+    else:
+        X_val = check_X(X_val)
     check_consistent_length(X_val, y_val)
-    if X_val.shape[1] != n_features:
+    width = X_val.shape[-1] if hasattr(X_val, "shape") else X_val[0].shape[-1]
+    if width != n_features:
         raise ValueError(
-            f"{owner}: X_val has {X_val.shape[1]} features, but X has {n_features}; the "
+            f"{owner}: X_val has {width} features, but X has {n_features}; the "
             "validation set must be embedded (and transformed) like the training set."
         )
     known = set(classes.tolist())

@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ..utils import check_labels
+from ..utils._bags import bag_width, is_bag_list
 from ..utils._labels import like_input
 from ..utils._sklearn_compat import _fit_context
 
@@ -91,7 +92,8 @@ class BaseLabelNoise(FitByResampling, BaseSampler):
         Parameters
         ----------
         X : array-like, DataFrame, sparse matrix or list of length n_samples
-            Any samples (tables, images, image paths); returned as is.
+            Any samples (tables, images, image paths, a list of bags of
+            patch embeddings); returned as is.
         y : array-like of shape (n_samples,)
             Clean labels (integers or strings; a one-hot matrix is
             accepted as imbalanced-learn does). Never modified.
@@ -105,17 +107,21 @@ class BaseLabelNoise(FitByResampling, BaseSampler):
         check_labels(y, type(self).__name__)
         labels, one_hot = _as_labels(y)
         check_consistent_length(X, labels)
-        # Checked (non-empty, any dimension), never converted: the caller's X is returned.
-        check_array(
-            X,
-            accept_sparse=True,
-            dtype=None,
-            ensure_2d=False,
-            allow_nd=True,
-            ensure_all_finite=False,
-            input_name="X",
-        )
-        validate_data(self, X, skip_check_array=True)  # n_features_in_ for tables
+        if is_bag_list(X):  # ragged bags of patch embeddings (the MIL heads' input)
+            self.n_features_in_ = bag_width(X)
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            # Checked (non-empty, any dimension), never converted: the caller's X is returned.
+            check_array(
+                X,
+                accept_sparse=True,
+                dtype=None,
+                ensure_2d=False,
+                allow_nd=True,
+                ensure_all_finite=False,
+                input_name="X",
+            )
+            validate_data(self, X, skip_check_array=True)  # n_features_in_ for tables
         _, y_noisy = self._fit_resample(X, labels)
         if one_hot:
             return X, label_binarize(y_noisy, classes=self.classes_)

@@ -1,0 +1,61 @@
+"""Grouping patch embeddings into slide bags for the multiple-instance heads."""
+
+import numpy as np
+from sklearn.utils import check_array, column_or_1d
+from sklearn.utils.validation import check_consistent_length
+
+
+def make_bags(X, groups):
+    """Group row embeddings into bags, one bag per group (slide).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_patches, n_features)
+        One embedding per patch, such as the rows of a patch table.
+    groups : array-like of shape (n_patches,)
+        The bag of each row (e.g. a patch table's ``slide`` column); any
+        hashable values, no missing ones.
+
+    Returns
+    -------
+    bags : list of ndarray
+        ``bags[i]`` holds the rows of group ``keys[i]``, shape
+        ``(n_patches_i, n_features)``, in input order. The input for
+        :class:`~skhisto.ABMILHead` and :class:`~skhisto.MeanPoolHead`.
+    keys : ndarray of shape (n_bags,)
+        The group of each bag, in order of first appearance in ``groups``
+        (to look up slide labels: ``y = slide_labels.loc[keys]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto import make_bags
+    >>> X = np.arange(10.0).reshape(5, 2)
+    >>> bags, keys = make_bags(X, ["s2", "s1", "s2", "s3", "s1"])
+    >>> keys.tolist()
+    ['s2', 's1', 's3']
+    >>> bags[0].tolist()
+    [[0.0, 1.0], [4.0, 5.0]]
+    >>> [len(bag) for bag in bags]
+    [2, 2, 1]
+    """
+    X = check_array(X, dtype="numeric", ensure_all_finite=False, input_name="X")
+    groups = column_or_1d(groups)
+    check_consistent_length(X, groups)
+    first, first_rows = {}, []
+    codes = np.empty(len(groups), dtype=np.intp)
+    for i, key in enumerate(groups.tolist()):
+        if key is None or (isinstance(key, float) and key != key):
+            raise ValueError(
+                f"make_bags: groups[{i}] is missing ({key!r}); every row needs its group "
+                "(slide) key."
+            )
+        code = first.get(key)
+        if code is None:
+            code = first[key] = len(first)
+            first_rows.append(i)
+        codes[i] = code
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(first)))[:-1]
+    bags = np.split(X[order], bounds)
+    return bags, groups[np.asarray(first_rows, dtype=np.intp)]

@@ -100,6 +100,8 @@ NOT_FIT_PREDICT = {
 } | {
     "ActiveLearner": "fit(X, oracle) labels only the samples it queries, so its model never "
     "sees all of y, which the classifier checks assume",
+    "SlideTiler": "no fit: tile(slides) turns slide files into a patch table (tests/test_slides.py "
+    "tests its clone, get_params, pickling and parameter checks)",
 }
 
 

@@ -281,3 +281,19 @@ def test_make_slide_checks_its_inputs(tmp_path):
     with pytest.raises(ValueError, match="image 1 has shape \\(4, 4, 3\\)"):
         make_slide(tmp_path / "a.tif", [tile, tile[:4, :4]], [[0, 1]])
     assert not list(tmp_path.iterdir())
+
+
+def test_tiler_is_a_scikit_learn_estimator(slide):
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    tiler = SlideTiler(patch_size=112, mpp=1.0, min_tissue=0.8)
+    assert clone(tiler).get_params() == tiler.get_params()
+    again = pickle.loads(pickle.dumps(tiler))
+    assert again.tile(slide[0]).equals(tiler.tile(slide[0]))
+    with pytest.raises(InvalidParameterError, match="'min_tissue' parameter"):
+        SlideTiler(min_tissue=2).tile(slide[0])
+    with pytest.raises(ValueError, match="overlap \\(224\\) must be smaller"):
+        SlideTiler(overlap=224).tile(slide[0])

@@ -158,7 +158,17 @@ def write_coordinates(table, path):
 
     Examples
     --------
-    See :func:`read_coordinates`.
+    >>> import tempfile, os, h5py, numpy as np
+    >>> from skhisto.datasets import make_slide
+    >>> from skhisto.slides import SlideTiler, write_coordinates
+    >>> folder = tempfile.mkdtemp()
+    >>> tissue = np.full((64, 64, 3), (200, 80, 160), np.uint8)
+    >>> slide = make_slide(os.path.join(folder, "s1.tif"), [tissue], [[0, 0], [0, -1]])
+    >>> table = SlideTiler(patch_size=32, mpp=0.5).tile(slide)
+    >>> h5 = write_coordinates(table, os.path.join(folder, "s1_patches.h5"))
+    >>> with h5py.File(h5) as f:
+    ...     f["coords"].shape, int(f["coords"].attrs["patch_size_level0"])
+    ((3, 2), 64)
     """
     h5py = _import_h5py("write_coordinates")
     for column in ("slide", "level", "size", "mpp"):

@@ -85,6 +85,17 @@ class Slide:
         :func:`open_slide`); None when neither says.
     properties : mapping
         OpenSlide's metadata of the file.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from skhisto.datasets import make_slide
+    >>> from skhisto.slides import open_slide
+    >>> tissue = np.full((64, 64, 3), (200, 80, 160), np.uint8)
+    >>> slide = open_slide(make_slide(tempfile.mktemp(suffix=".tif"), [tissue], [[0, -1]]))
+    >>> slide.level_for(mpp=0.5, patch_size=32)  # level 0, 64 px read for a 32 px patch
+    (0, 64)
+    >>> slide.close()
     """
 
     def __init__(self, path, handle, mpp):

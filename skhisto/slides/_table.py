@@ -47,6 +47,17 @@ class PatchRegions:
     Built by :func:`check_patch_table`; embedders take it where they take a
     list of image paths. Open slides are kept per process (a few at a time)
     and never pickled, so each DataLoader worker opens its own.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from skhisto.datasets import make_slide
+    >>> from skhisto.slides import SlideTiler, check_patch_table
+    >>> tissue = np.full((64, 64, 3), (200, 80, 160), np.uint8)
+    >>> path = make_slide(tempfile.mktemp(suffix=".tif"), [tissue], [[0, 0], [0, -1]])
+    >>> regions = check_patch_table(SlideTiler(patch_size=32, mpp=0.5).tile(path))
+    >>> len(regions), regions.read(0).shape, regions.keys().dtype  # 32 px at 0.5 = 64 at 0.25
+    (3, (64, 64, 3), dtype('S32'))
     """
 
     def __init__(self, slide, x, y, level, size, mpp):

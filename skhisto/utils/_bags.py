@@ -2,7 +2,9 @@
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils.validation import _check_feature_names, validate_data
+from sklearn.utils.validation import validate_data
+
+from ._sklearn_compat import _check_feature_names
 
 
 def is_bag_list(X):

@@ -11,11 +11,13 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils._param_validation import validate_params
+from sklearn_compat.utils.validation import _check_feature_names
 
 __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
+    "_check_feature_names",
     "_fit_context",
     "_safe_indexing",
     "validate_params",

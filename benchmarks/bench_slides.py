@@ -143,6 +143,9 @@ def main(argv=None):
     lines = [
         "# Whole-slide benchmarks",
         "",
+        "Written by `python benchmarks/bench_slides.py`; the machine and every figure are in "
+        "`benchmarks/results/bench_slides.json`. What they mean: {doc}`/guide/slides`.",
+        "",
         f"{patches['patches']} patches of 224 px at 0.5 mpp from a slide made of LC25000 tiles "
         f"(0.25 mpp, {patches['slide_compression']} tiles, a tiled TIFF read through "
         "OpenSlide) and the same "

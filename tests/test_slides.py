@@ -233,6 +233,8 @@ def test_patch_cache_keys_follow_the_slide_and_the_region(slide, tmp_path):
         ({"size": 0}, ValueError, "'size' must be positive"),
         ({"y": 0.5}, ValueError, "'y' must hold integers"),
         ({"slide": "missing.svs"}, FileNotFoundError, "row 0 does not exist: 'missing.svs'"),
+        ({"x": 10**6}, ValueError, "row 0 has x=1000000, outside its slide .* 3584 x 2688 px"),
+        ({"level": 3}, ValueError, "row 0 has level=3, outside its slide .* has 3 levels"),
     ],
 )
 def test_bad_patch_tables_are_refused_by_the_embedder(slide, change, error, match):

@@ -120,8 +120,11 @@ def check_patch_table(table):
     ------
     ValueError
         On a missing column, an empty table, non-integer or negative
-        coordinates, a non-positive size or a missing slide file; the
-        message names the column and the first bad row.
+        coordinates, a non-positive size, or a region starting outside its
+        slide or at a level it does not have; the message names the column
+        and the first bad row.
+    FileNotFoundError
+        When a slide file does not exist.
 
     Examples
     --------
@@ -152,13 +155,35 @@ def check_patch_table(table):
             )
     slides = np.asarray([os.fspath(s) for s in table["slide"]], dtype=object)
     for path in dict.fromkeys(slides):
+        rows = np.flatnonzero(slides == path)
         if not os.path.isfile(path):
-            row = int(np.flatnonzero(slides == path)[0])
-            raise FileNotFoundError(f"Slide file of patch table row {row} does not exist: {path!r}")
+            raise FileNotFoundError(
+                f"Slide file of patch table row {rows[0]} does not exist: {path!r}"
+            )
+        _check_inside(path, rows, ints)
     mpp = np.asarray(table["mpp"], dtype=np.float64) if "mpp" in table.columns else None
     if mpp is None:
         mpp = np.full(len(table), np.nan)
     return PatchRegions(slides, ints["x"], ints["y"], ints["level"], ints["size"], mpp)
+
+
+def _check_inside(path, rows, ints):
+    """Each region of ``rows`` starts inside its slide, at one of its levels.
+
+    A coordinates file matched to the wrong slide would otherwise embed
+    blank glass (OpenSlide reads outside the scan as transparent).
+    """
+    with open_slide(path) as slide:
+        width, height = slide.dimensions
+        levels = slide.level_count
+    for name, limit in (("level", levels), ("x", width), ("y", height)):
+        bad = rows[ints[name][rows] >= limit]
+        if bad.size:
+            what = f"has {levels} levels" if name == "level" else f"is {width} x {height} px"
+            raise ValueError(
+                f"Patch table row {bad[0]} has {name}={ints[name][bad[0]]}, outside its slide "
+                f"{path!r}, which {what} (level 0); is the table for another slide?"
+            )
 
 
 def _integer_column(table, name):

@@ -299,3 +299,13 @@ def test_tiler_is_a_scikit_learn_estimator(slide):
         SlideTiler(min_tissue=2).tile(slide[0])
     with pytest.raises(ValueError, match="overlap \\(224\\) must be smaller"):
         SlideTiler(overlap=224).tile(slide[0])
+
+
+def test_embed_dataset_refuses_a_patch_table_and_says_what_embeds_it(slide, tmp_path):
+    from skhisto.embedding import embed_dataset
+
+    table = SlideTiler(mpp=0.5).tile(slide[0])
+    embedder = FoundationEmbedder("resnet18", pretrained=False, image_size=32, random_state=0)
+    with pytest.raises(TypeError, match="not a DataFrame; a patch table of slides is embedded"):
+        embed_dataset(table, embedder, tmp_path / "store.zarr")
+    assert not (tmp_path / "store.zarr").exists()

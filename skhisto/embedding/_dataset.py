@@ -46,6 +46,14 @@ def _dataset_inputs(inputs, labels):
             f"single path {os.fspath(inputs)!r}; list a folder with "
             "skhisto.datasets.load_image_folder."
         )
+    if hasattr(inputs, "columns"):  # iterating a DataFrame gives its column names
+        hint = (
+            "a patch table of slides is embedded with FoundationEmbedder.transform (or "
+            "`skhisto embed --slides` into a .npz)"
+            if "slide" in inputs.columns
+            else "pass its column of paths, e.g. df['path']"
+        )
+        raise TypeError(f"inputs must be a sequence of image paths, not a DataFrame; {hint}.")
     if isinstance(inputs, np.ndarray) and inputs.dtype == np.uint8:
         raise TypeError(
             "inputs must be image paths: embed_dataset writes a store that names each image; "

@@ -309,3 +309,11 @@ def test_embed_dataset_refuses_a_patch_table_and_says_what_embeds_it(slide, tmp_
     with pytest.raises(TypeError, match="not a DataFrame; a patch table of slides is embedded"):
         embed_dataset(table, embedder, tmp_path / "store.zarr")
     assert not (tmp_path / "store.zarr").exists()
+
+
+def test_pandas_output_keeps_the_patch_table_index(slide):
+    table = SlideTiler(mpp=0.5).tile(slide[0]).iloc[3:7]
+    embedder = FoundationEmbedder("resnet18", pretrained=False, image_size=32, random_state=0)
+    out = embedder.set_output(transform="pandas").fit_transform(table)
+    assert out.index.tolist() == [3, 4, 5, 6] and out.shape == (4, 512)
+    assert table.columns.tolist() == list(PATCH_COLUMNS)  # the caller's table untouched

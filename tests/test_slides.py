@@ -73,6 +73,9 @@ def test_open_slide_reads_levels_mpp_and_regions(slide):
         box = full.reshape(112, 2, 112, 2, 3).mean(axis=(1, 3))
         assert region.shape == (112, 112, 3)
         assert np.abs(region - box).mean() < 1.0
+        # Beyond the scan OpenSlide has no pixels: they come back white, not black.
+        edge = wsi.read_region((16 * CELL - 8, 0), 16, level=0)
+        assert (edge[:, 8:] == 255).all() and (edge[:, :8] < 255).any()
         thumb = wsi.thumbnail(256)
         assert max(thumb.shape[:2]) == 256 and thumb.dtype == np.uint8
 

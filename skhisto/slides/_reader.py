@@ -230,6 +230,8 @@ def _on_white(rgba):
     """Composite OpenSlide's premultiplied RGBA on white (transparent = no scan)."""
     if rgba.shape[-1] == 3:
         return np.ascontiguousarray(rgba)
+    if rgba[..., 3].min() == 255:  # inside the scan, the usual case: no arithmetic
+        return np.ascontiguousarray(rgba[..., :3])
     alpha = rgba[..., 3:4].astype(np.uint16)
     rgb = rgba[..., :3].astype(np.uint16) + (255 - alpha)
     return np.minimum(rgb, 255).astype(np.uint8)

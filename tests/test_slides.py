@@ -272,6 +272,10 @@ def test_slides_without_mpp_need_slide_mpp(lc25000_dir, tmp_path):
         SlideTiler(mpp=0.5).tile(path)
     table = SlideTiler(mpp=0.5, patch_size=112, slide_mpp=0.25).tile(path)
     assert len(table) == 4 and (table["size"] == 224).all()
+    # A slide that records its mpp keeps it: slide_mpp is only the fallback.
+    recorded = make_slide(tmp_path / "rec.tif", [image], [[0, 0], [0, 0]], mpp=0.5)
+    both = SlideTiler(mpp=0.5, patch_size=112, slide_mpp=0.25).tile([path, recorded])
+    assert both.groupby("slide")["size"].first().to_dict() == {str(path): 224, recorded: 112}
 
 
 def test_upsampling_is_refused(slide):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import atomic_write
-from ._reader import open_slide
+from ._reader import open_slide, open_slide_or_assume
 from ._table import patch_table
 
 
@@ -60,7 +60,8 @@ def read_coordinates(path, *, slide=None, slide_mpp=None):
         ``name`` attribute). Not needed for files :func:`write_coordinates`
         wrote, which record it.
     slide_mpp : float, optional
-        Microns per pixel of level 0, for slides that do not record it.
+        Microns per pixel of level 0, for a slide that does not record it
+        (a slide that does keeps its own).
 
     Returns
     -------
@@ -98,7 +99,7 @@ def read_coordinates(path, *, slide=None, slide_mpp=None):
     if coords.ndim != 2 or coords.shape[1] != 2:
         raise ValueError(f"{path!r}: 'coords' must have shape (n, 2); it has {coords.shape}.")
     slide_path = _find_slide(path, attrs, slide)
-    with open_slide(slide_path, mpp=slide_mpp) as wsi:
+    with open_slide_or_assume(slide_path, slide_mpp) as wsi:
         level, size, mpp = _region(path, attrs, wsi)
     n = len(coords)
     return patch_table(

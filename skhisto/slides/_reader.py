@@ -237,6 +237,21 @@ def _on_white(rgba):
     return np.minimum(rgb, 255).astype(np.uint8)
 
 
+def open_slide_or_assume(path, slide_mpp):
+    """:func:`open_slide`, with ``slide_mpp`` used only where the file records no mpp.
+
+    The tiler and the coordinate readers take one ``slide_mpp`` for many
+    slides: it must not override the slides that do record theirs.
+    """
+    slide = open_slide(path)
+    if slide.mpp is None and slide_mpp is not None:
+        if not (np.isfinite(slide_mpp) and slide_mpp > 0):
+            slide.close()
+            raise ValueError(f"slide_mpp must be a positive number; got {slide_mpp!r}.")
+        slide.mpp = float(slide_mpp)
+    return slide
+
+
 def open_slide(path, *, mpp=None):
     """Open a whole-slide image with OpenSlide.
 

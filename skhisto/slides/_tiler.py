@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator
 
 from ..utils import progress
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._reader import open_slide
+from ._reader import open_slide_or_assume
 from ._table import patch_table
 from ._tissue import tissue_mask
 
@@ -39,7 +39,8 @@ class SlideTiler(BaseEstimator):
     min_tissue : float in [0, 1], default=0.5
         Least tissue share a patch must have to be kept.
     slide_mpp : float, optional
-        Microns per pixel of level 0 for slides that do not record it.
+        Microns per pixel of level 0 for slides that do not record it
+        (slides that do keep theirs).
     verbose : {"auto"} or bool, default="auto"
         Progress bar over slides.
 
@@ -121,7 +122,7 @@ class SlideTiler(BaseEstimator):
         return patch_table(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
 
     def _tile_one(self, path):
-        with open_slide(path, mpp=self.slide_mpp) as slide:
+        with open_slide_or_assume(path, self.slide_mpp) as slide:
             level, size = slide.level_for(self.mpp, self.patch_size)
             footprint = size * slide.level_downsamples[level]  # level-0 pixels per patch
             mask, scale = self._mask(slide, footprint)

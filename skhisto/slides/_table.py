@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..utils import STORE, file_identity
 from ..utils._optional import import_pandas
 from ._reader import open_slide, slide_identity
 
@@ -93,7 +94,8 @@ class PatchRegions:
 
     def keys(self):
         """Cache keys: the slide's identity (:func:`slide_identity`), the region and its mpp."""
-        identities = {path: slide_identity(path) for path in dict.fromkeys(self.slide)}
+        slides = dict.fromkeys(self.slide)
+        identities = {path: _memo("identity", path, slide_identity) for path in slides}
         keys = np.empty(len(self), dtype="S32")
         rows = zip(self.slide, self.x, self.y, self.level, self.size, self.mpp, strict=True)
         for i, (path, x, y, level, size, mpp) in enumerate(rows):
@@ -167,15 +169,23 @@ def check_patch_table(table):
     return PatchRegions(slides, ints["x"], ints["y"], ints["level"], ints["size"], mpp)
 
 
+def _geometry(path):
+    with open_slide(path) as slide:
+        return slide.dimensions, slide.level_count
+
+
+def _memo(what, path, compute):
+    """``compute(path)``, once per process and version of the file (STORE.slides)."""
+    return STORE.memo("slides", (what, file_identity(path)), lambda: compute(path))
+
+
 def _check_inside(path, rows, ints):
     """Each region of ``rows`` starts inside its slide, at one of its levels.
 
     A coordinates file matched to the wrong slide would otherwise embed
     blank glass (OpenSlide reads outside the scan as transparent).
     """
-    with open_slide(path) as slide:
-        width, height = slide.dimensions
-        levels = slide.level_count
+    (width, height), levels = _memo("geometry", path, _geometry)
     for name, limit in (("level", levels), ("x", width), ("y", height)):
         bad = rows[ints[name][rows] >= limit]
         if bad.size:

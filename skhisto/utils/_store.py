@@ -67,6 +67,9 @@ class ProcessStore:
     caches : dict
         Open embedding caches by fingerprint directory, so every clone in the
         process shares one index (:func:`skhisto.embedding.open_cache`).
+    slides : dict
+        Identity and geometry of slide files by :func:`file_identity`, so a
+        patch table over thousands of slides opens each slide once.
 
     Examples
     --------
@@ -89,6 +92,7 @@ class ProcessStore:
         self.forwards = Counter()
         self.builds = Counter()
         self.caches = {}
+        self.slides = {}
 
     def model(self, key, build):
         """The model stored under ``key``, made by ``build()`` on first use."""
@@ -113,8 +117,11 @@ class ProcessStore:
         self.forwards[model_id] += n_images
 
     def clear(self):
-        """Forget every model, weights look-up, digest and open cache; reset the counters."""
-        tables = (self.models, self.weights, self.digests, self.caches, self.forwards, self.builds)
+        """Forget every model, weights look-up, digest, open cache and slide; reset the counters."""
+        tables = (
+            *(self.models, self.weights, self.digests, self.caches, self.slides),
+            *(self.forwards, self.builds),
+        )
         for table in tables:
             table.clear()
 

@@ -124,7 +124,8 @@ def test_overlap_and_several_slides(slide, lc25000_dir, tmp_path):
 def test_blank_slide_has_no_tissue(tmp_path):
     glass = np.full((224, 224, 3), 240, np.uint8)
     path = make_slide(tmp_path / "glass.tif", [glass], np.zeros((4, 4), int), random_state=0)
-    assert len(SlideTiler(mpp=0.5).tile(path)) == 0
+    with pytest.warns(UserWarning, match="1 of 1 slides gave no patches.*min_tissue=0.5"):
+        assert len(SlideTiler(mpp=0.5).tile(path)) == 0
     assert not tissue_mask(open_slide(path).thumbnail(256)).any()
 
 
@@ -324,3 +325,48 @@ def test_pandas_output_keeps_the_patch_table_index(slide):
     out = embedder.set_output(transform="pandas").fit_transform(table)
     assert out.index.tolist() == [3, 4, 5, 6] and out.shape == (4, 512)
     assert table.columns.tolist() == list(PATCH_COLUMNS)  # the caller's table untouched
+
+
+def test_a_slide_listed_twice_or_giving_no_patch_is_said_so(slide, tmp_path, monkeypatch):
+    path, _ = slide
+    with pytest.raises(ValueError, match="is listed twice \\(items 0 and 1\\)"):
+        SlideTiler().tile([path, path])
+    tiny = make_slide(tmp_path / "tiny.tif", [np.full((40, 40, 3), 120, np.uint8)], [[0]])
+    with pytest.warns(UserWarning, match="1 of 2 slides .*tiny.tif.*40 x 40 px, smaller than"):
+        table = SlideTiler(mpp=0.5).tile([path, tiny])
+    assert table["slide"].unique().tolist() == [path]
+    # Paths are stored absolute: the table works from any working directory.
+    monkeypatch.chdir(os.path.dirname(path))
+    relative = SlideTiler(mpp=0.5).tile(os.path.basename(path))
+    assert relative["slide"].unique().tolist() == [path]
+
+
+def test_write_coordinates_records_the_overlap(slide, tmp_path):
+    table = SlideTiler(patch_size=224, mpp=0.5, overlap=56).tile(slide[0])
+    h5 = write_coordinates(table, tmp_path / "o_patches.h5")
+    with h5py.File(h5) as f:
+        assert f["coords"].attrs["overlap"] == 56
+    assert read_coordinates(h5).equals(table)
+
+
+def test_coordinate_files_for_another_slide_are_refused(slide, tmp_path):
+    with pytest.raises(FileNotFoundError, match="Coordinates file does not exist"):
+        read_coordinates(tmp_path / "none.h5", slide=slide[0])
+    h5 = tmp_path / "clam.h5"
+    with h5py.File(h5, "w") as f:
+        f.create_dataset("coords", data=np.zeros((1, 2), int)).attrs.update(
+            patch_level=5, patch_size=256
+        )
+    with pytest.raises(ValueError, match="patches at level 5, but its slide .* levels 0 to 2"):
+        read_coordinates(h5, slide=slide[0])
+
+
+def test_a_patch_table_without_a_slide_path_or_finite_scores_is_refused(slide):
+    table = SlideTiler(mpp=0.5).tile(slide[0]).iloc[:2].copy()
+    table.loc[table.index[1], "slide"] = np.nan
+    with pytest.raises(ValueError, match="'slide' must hold slide paths; row 1 has nan"):
+        check_patch_table(table)
+    from skhisto.plotting import plot_attention_heatmap
+
+    with pytest.raises(ValueError, match="scores must be finite; 1 of 2"):
+        plot_attention_heatmap(slide[0], table.iloc[:1].assign(slide=slide[0]), [np.nan, 1.0])

@@ -55,6 +55,11 @@ def plot_attention_heatmap(
 
     plt = require_pyplot()
     scores = np.asarray(scores, dtype=np.float64).ravel()
+    if not np.isfinite(scores).all():
+        raise ValueError(
+            f"scores must be finite; {int((~np.isfinite(scores)).sum())} of {len(scores)} are "
+            "NaN or infinite."
+        )
     if len(scores) != len(table):
         raise ValueError(
             f"scores has {len(scores)} values but the patch table has {len(table)} rows; give "

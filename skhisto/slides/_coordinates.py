@@ -84,6 +84,8 @@ def read_coordinates(path, *, slide=None, slide_mpp=None):
     """
     h5py = _import_h5py("read_coordinates")
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Coordinates file does not exist: {path!r}")
     try:
         with h5py.File(path, "r") as f:
             if "coords" not in f:
@@ -98,7 +100,7 @@ def read_coordinates(path, *, slide=None, slide_mpp=None):
         raise ValueError(f"Cannot read coordinates file {path!r}: {exc}") from exc
     if coords.ndim != 2 or coords.shape[1] != 2:
         raise ValueError(f"{path!r}: 'coords' must have shape (n, 2); it has {coords.shape}.")
-    slide_path = _find_slide(path, attrs, slide)
+    slide_path = os.path.abspath(_find_slide(path, attrs, slide))
     with open_slide_or_assume(slide_path, slide_mpp) as wsi:
         level, size, mpp = _region(path, attrs, wsi)
     n = len(coords)
@@ -117,6 +119,11 @@ def _region(path, attrs, wsi):
     """(level, size, mpp) of the patches a file's attributes describe."""
     if "patch_level" in attrs:  # CLAM
         level, size = int(attrs["patch_level"]), int(attrs["patch_size"])
+        if not 0 <= level < wsi.level_count:
+            raise ValueError(
+                f"{path!r} has patches at level {level}, but its slide {wsi.path!r} has levels "
+                f"0 to {wsi.level_count - 1}; is it the coordinates file of another slide?"
+            )
         mpp = np.nan if wsi.mpp is None else wsi.mpp * wsi.level_downsamples[level]
         return level, size, float(attrs.get("skhisto_mpp", mpp))
     if "patch_size_level0" in attrs:  # TRIDENT
@@ -133,6 +140,16 @@ def _region(path, attrs, wsi):
         f"{path!r}: 'coords' has neither TRIDENT's attributes (patch_size, patch_size_level0) "
         f"nor CLAM's (patch_level, patch_size); it has {sorted(attrs)}."
     )
+
+
+def _overlap(coords, footprint, patch_size):
+    """TRIDENT's ``overlap`` (pixels at the target mpp) from the grid step of the coordinates."""
+    steps = [np.diff(np.unique(coords[:, axis])) for axis in (0, 1)]
+    steps = np.concatenate(steps)
+    step = steps.min() if steps.size else footprint
+    if step >= footprint:
+        return 0
+    return round((footprint - step) * patch_size / footprint)
 
 
 def write_coordinates(table, path):
@@ -187,6 +204,7 @@ def write_coordinates(table, path):
         patch_size = round(footprint * wsi.mpp / mpp) if wsi.mpp else size
         base_mag = round(10 / wsi.mpp) if wsi.mpp else -1
     coords = np.stack([table["x"].to_numpy(np.int64), table["y"].to_numpy(np.int64)], axis=1)
+    overlap = _overlap(coords, footprint, patch_size)
     with atomic_write(path) as out, h5py.File(out, "w") as f:
         dataset = f.create_dataset("coords", data=coords)
         dataset.attrs.update(
@@ -194,7 +212,7 @@ def write_coordinates(table, path):
             patch_size_level0=footprint,
             level0_magnification=base_mag,
             target_magnification=round(10 / mpp) if np.isfinite(mpp) else -1,
-            overlap=0,
+            overlap=overlap,
             name=Path(slide_path).name.split(".")[0],
             savetodir=os.fspath(Path(path).parent),
             skhisto_slide=slide_path,

@@ -155,7 +155,14 @@ def check_patch_table(table):
                 f"Patch table column {name!r} must be {which}; row {bad[0]} has "
                 f"{ints[name][bad[0]]}."
             )
-    slides = np.asarray([os.fspath(s) for s in table["slide"]], dtype=object)
+    slides = table["slide"].to_numpy()
+    bad = [i for i, s in enumerate(slides) if not isinstance(s, (str, os.PathLike))]
+    if bad:
+        raise ValueError(
+            f"Patch table column 'slide' must hold slide paths; row {bad[0]} has "
+            f"{slides[bad[0]]!r}."
+        )
+    slides = np.asarray([os.fspath(s) for s in slides], dtype=object)
     for path in dict.fromkeys(slides):
         rows = np.flatnonzero(slides == path)
         if not os.path.isfile(path):

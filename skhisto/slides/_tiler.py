@@ -1,6 +1,7 @@
 """SlideTiler: a grid of tissue patches at a target resolution, as a patch table."""
 
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -96,13 +97,15 @@ class SlideTiler(BaseEstimator):
         Parameters
         ----------
         slides : str, os.PathLike or sequence of them
-            Slide files (any format :func:`open_slide` reads).
+            Slide files (any format :func:`open_slide` reads), each once. A
+            slide that gives no patch (smaller than a patch, or no tissue)
+            is named in a ``UserWarning``: it will have no bag.
 
         Returns
         -------
         pandas.DataFrame
             One row per patch, slide by slide, row-major within a slide:
-            ``slide`` (the path), ``x``, ``y`` (top-left, level-0 pixels),
+            ``slide`` (the absolute path), ``x``, ``y`` (top-left, level-0 pixels),
             ``level`` and ``size`` (the region read: ``size`` pixels a side
             at ``level``), ``mpp`` and ``tissue`` (share of the patch that
             is tissue).
@@ -112,11 +115,21 @@ class SlideTiler(BaseEstimator):
             raise ValueError(
                 f"overlap ({self.overlap}) must be smaller than patch_size ({self.patch_size})."
             )
-        paths = [slides] if isinstance(slides, (str, os.PathLike)) else list(slides)
+        paths = _slide_paths(slides)
         parts = [
-            self._tile_one(os.fspath(path))
+            self._tile_one(path)
             for path in progress(paths, total=len(paths), desc="tiling", verbose=self.verbose)
         ]
+        empty = [(path, why) for path, (part, why) in zip(paths, parts, strict=True) if why]
+        if empty:
+            warnings.warn(
+                f"{len(empty)} of {len(paths)} slides gave no patches, so they will have no "
+                f"bag: {'; '.join(f'{p!r} ({why})' for p, why in empty[:3])}"
+                f"{'; ...' if len(empty) > 3 else ''}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        parts = [part for part, _ in parts]
         if not parts:
             return patch_table(slide=[], x=[], y=[], level=[], size=[], mpp=[], tissue=[])
         return patch_table(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
@@ -134,6 +147,11 @@ class SlideTiler(BaseEstimator):
         tissue = _coverage(mask, scale, gx.ravel(), gy.ravel(), footprint)
         keep = tissue >= self.min_tissue
         n = int(keep.sum())
+        why = None
+        if n == 0:
+            side = f"{self.patch_size} px patch at {self.mpp:g} mpp ({footprint:.0f} px at level 0)"
+            small = f"it is {width} x {height} px, smaller than one {side}"
+            why = small if not len(tissue) else f"no {side} has min_tissue={self.min_tissue:g}"
         return {
             "slide": np.full(n, path, dtype=object),
             "x": gx.ravel()[keep],
@@ -142,7 +160,7 @@ class SlideTiler(BaseEstimator):
             "size": np.full(n, size),
             "mpp": np.full(n, float(self.mpp)),
             "tissue": tissue[keep],
-        }
+        }, why
 
     def _mask(self, slide, footprint):
         side = max(slide.dimensions) * _MASK_PIXELS_PER_PATCH / footprint
@@ -153,6 +171,21 @@ class SlideTiler(BaseEstimator):
             thumbnail.shape[0] / slide.dimensions[1],
         )
         return tissue_mask(thumbnail, self.tissue_threshold), scale
+
+
+def _slide_paths(slides):
+    """Absolute slide paths (a table must not depend on the working directory), each once."""
+    items = [slides] if isinstance(slides, (str, os.PathLike)) else list(slides)
+    paths = [os.path.abspath(os.fspath(item)) for item in items]
+    seen = {}
+    for index, path in enumerate(paths):
+        if path in seen:
+            raise ValueError(
+                f"Slide {path!r} is listed twice (items {seen[path]} and {index}); each slide "
+                "is one bag of patches, so list it once."
+            )
+        seen[path] = index
+    return paths
 
 
 def _grid(length, footprint, step):

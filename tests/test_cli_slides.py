@@ -96,3 +96,20 @@ def test_embed_folder_without_slides_is_named(run_cli, tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_cli("embed", tmp_path / "empty", "--slides", "--out", tmp_path / "e.npz", *EMBED)
     result.assert_one_line_error(1, "holds no slides")
+
+
+def test_label_issues_names_and_draws_patches_of_slides(run_cli, slide_folder, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "patches.npz"
+    assert run_cli("embed", slide_folder, "--slides", "--out", out, *EMBED).code == 0
+    result = run_cli(
+        "label-issues", out, "--gallery", "2", "--out-dir", tmp_path / "issues", "--json"
+    )
+    assert result.code == 0, result.err
+    with open(tmp_path / "issues" / "label_issues.csv") as f:
+        names = [row["path"] for row in csv.DictReader(f)]
+    assert len(set(names)) == 32 and all(".tif@" in name for name in names)
+    slide, corner = names[0].rsplit("@", 1)
+    assert slide.endswith(".tif") and len(corner.split(",")) == 2
+    if '"n_flagged": 0' not in result.out:
+        assert (tmp_path / "issues" / "label_issues.png").stat().st_size > 0

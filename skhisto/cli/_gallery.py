@@ -11,7 +11,17 @@ PANEL_WIDTH, PANEL_HEIGHT = 2.2, 2.8
 
 
 def check_gallery_images(names, source):
-    """Refuse, before any work, a gallery of samples that have no readable image file."""
+    """Refuse, before any work, a gallery of samples that have no readable image file.
+
+    Returns the function that reads a sample's image by name: the file, or for
+    patches of slides (names ``<slide>@<x>,<y>``) the region of its slide.
+    """
+    from ..io import read_image
+    from ._report import read_patch_regions
+
+    regions = read_patch_regions(source) if isinstance(source, str) else None
+    if regions is not None:
+        return lambda name: regions[name][0].read(regions[name][1])
     if not names or not all(isinstance(name, str) for name in names):
         raise CommandError(
             f"--gallery draws the images, but INPUT {source!r} lists no image paths; "
@@ -23,11 +33,11 @@ def check_gallery_images(names, source):
             f"--gallery draws the images, but {len(missing)} of the {len(names)} images listed "
             f"in INPUT {source!r} do not exist, e.g. {missing[0]!r}; leave --gallery out"
         )
+    return read_image
 
 
-def draw_gallery(rows, caption):
-    """One panel per row (its ``path`` image), titled ``caption(row)``; the first Axes."""
-    from ..io import read_image
+def draw_gallery(rows, caption, read):
+    """One panel per row (``read(row["path"])``), titled ``caption(row)``; the first Axes."""
     from ..plotting._mpl import require_pyplot
 
     plt = require_pyplot()
@@ -39,6 +49,6 @@ def draw_gallery(rows, caption):
     for ax in axes.flat:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows, strict=False):
-        ax.imshow(read_image(row["path"]))
+        ax.imshow(read(row["path"]))
         ax.set_title(caption(row), fontsize="small")
     return axes.flat[0]

@@ -54,7 +54,8 @@ n_flagged, noise_rate, classes, transition and every row), and in --out-dir
   label_issues.csv  one row per sample, columns path, label, label_quality, issue,
                     suggested_label; the flagged first, each group by label_quality from
                     the lowest
-    path             the image (the row index when an embeddings file lists no paths)
+    path             the image (the row index when an embeddings file lists no paths;
+                     <slide>@<x>,<y> for a patch of a slide, its level-0 corner)
     label_quality    the probability the method gives the label; lower is more suspect
     issue            True: the label is likely wrong
     suggested_label  the most likely other class when flagged, else the label itself (so
@@ -138,8 +139,7 @@ def run(args):
     out_dir = check_outputs(args) if args.gallery else check_out_dir(args.out_dir)
     data = _read(args)
     names = _names(data)
-    if args.gallery:
-        check_gallery_images(names, args.input)
+    read = check_gallery_images(names, args.input) if args.gallery else None
     X, source, _ = embed_labelled(args, data)
     announce(NAME, f"checking {len(X)} labels with {_method_words(args, len(X))}")
     report = _inspect(args, X, data.labels)
@@ -168,12 +168,12 @@ def run(args):
         csv_columns=CSV_COLUMNS,
         csv_path=out_dir / CSV_NAME,
         summary=summary,
-        **_gallery(args, rows[: min(args.gallery, flagged)], out_dir),
+        **_gallery(rows[: min(args.gallery, flagged)], out_dir, read),
     )
     return 0
 
 
-def _gallery(args, rows, out_dir):
+def _gallery(rows, out_dir, read):
     """show_results' plot of the --gallery tiles (none when nothing is flagged or asked)."""
     if not rows:
         return {}
@@ -181,7 +181,7 @@ def _gallery(args, rows, out_dir):
     def caption(row):
         return f"{row['label']} -> {row['suggested_label']}\nquality {row['label_quality']:.2f}"
 
-    return {"plot": lambda: draw_gallery(rows, caption), "png_path": out_dir / PNG_NAME}
+    return {"plot": lambda: draw_gallery(rows, caption, read), "png_path": out_dir / PNG_NAME}
 
 
 def _read(args):

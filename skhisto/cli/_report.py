@@ -131,6 +131,9 @@ def read_embeddings(source):
         raise CommandError(
             f"{source!r}: embeddings must be a .npz, .parquet or .zarr written by `skhisto embed`"
         )
+    patches = _patch_columns(path)
+    if patches is not None:  # patches of slides: each named by its slide and its corner
+        paths = np.array([f"{s}@{x},{y}" for s, x, y in zip(*patches[:3], strict=True)])
     if X.ndim != 2 or len(X) == 0 or len(labels) != len(X):
         raise CommandError(
             f"{source!r}: expected a 2-D 'embeddings' array with one label per row, got shape "
@@ -140,6 +143,55 @@ def read_embeddings(source):
         raise CommandError(f"{source!r}: the embeddings hold NaN or infinite values")
     labels = None if all(label == "" for label in labels) else labels
     return X, labels, paths
+
+
+#: What `skhisto embed` stores beside the embeddings of slide patches (the patch table).
+PATCH_COLUMNS = ("slide", "x", "y", "level", "size", "mpp", "tissue")
+
+
+def _patch_columns(path):
+    """``(slide, x, y, level, size)`` arrays of a .npz or .parquet of slide patches, else None."""
+    import numpy as np
+
+    names = PATCH_COLUMNS[:5]
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            if not set(names) <= set(data.files):
+                return None
+            return tuple(data[name] for name in names)
+    if path.suffix.lower() == ".parquet":
+        import pandas as pd
+
+        table = pd.read_parquet(path, columns=None)
+        if not set(names) <= set(table.columns):
+            return None
+        return tuple(table[name].to_numpy() for name in names)
+    return None
+
+
+def read_patch_regions(source):
+    """The slide regions of an embeddings file of slide patches, by name; None for images.
+
+    Returns
+    -------
+    dict
+        ``{"<slide>@<x>,<y>": (regions, row)}`` for :class:`skhisto.slides.PatchRegions`.
+    """
+    import pandas as pd
+
+    from ..slides import check_patch_table
+
+    patches = _patch_columns(Path(source))
+    if patches is None:
+        return None
+    table = pd.DataFrame(dict(zip(PATCH_COLUMNS[:5], patches, strict=True)))
+    try:
+        regions = check_patch_table(table)
+    except (ValueError, OSError) as exc:
+        raise CommandError(f"{source!r}: cannot read its patches from their slides: {exc}") from exc
+    return {
+        f"{s}@{x},{y}": (regions, i) for i, (s, x, y) in enumerate(zip(*patches[:3], strict=True))
+    }
 
 
 def _read_npz(path):
@@ -199,7 +251,8 @@ def _read_parquet(path):
         raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
     if not {"path", "label"} <= set(table.columns):
         raise CommandError(f"{os.fspath(path)!r} has no 'path' and 'label' columns")
-    X = table.drop(columns=["path", "label"]).to_numpy(dtype=np.float32)
+    stored = ["path", "label", *(c for c in PATCH_COLUMNS if c in table.columns)]
+    X = table.drop(columns=stored).to_numpy(dtype=np.float32)
     return X, table["label"].to_numpy(dtype=str), table["path"].to_numpy(dtype=str)
 
 

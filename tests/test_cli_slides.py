@@ -76,20 +76,55 @@ def test_embed_reads_a_csv_of_slides(run_cli, slide_folder, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, words",
+    "args, code, words",
     [
-        (("--mpp", "0.1"), ("scanned at 0.5", "mpp >= 0.5")),
-        (("--mpp", "0"), ("mpp", "--mpp")),
-        (("--min-tissue", "1.5"), ("--min-tissue",)),
-        (("--coordinates", "nowhere"), ("--coordinates", "does not exist")),
-        (("--out", "x.zarr"), (".zarr", ".npz or .parquet")),
+        (("--mpp", "0.1"), 1, ("scanned at 0.5", "mpp >= 0.5")),
+        (("--mpp", "0"), 2, ("--mpp", "expected a positive number")),
+        (("--min-tissue", "1.5"), 2, ("--min-tissue", "from 0 to 1")),
+        (("--overlap", "224"), 1, ("--overlap 224 must be smaller than --patch-size 224",)),
+        (("--coordinates", "nowhere"), 1, ("--coordinates", "does not exist")),
+        (("--coordinates", "x.h5", "--mpp", "0.5"), 1, ("--mpp", "--coordinates gives")),
+        (("--out", "x.zarr"), 1, (".zarr", ".npz or .parquet")),
     ],
 )
-def test_embed_slide_errors_are_one_line(run_cli, slide_folder, tmp_path, args, words):
+def test_embed_slide_errors_are_one_line(run_cli, slide_folder, tmp_path, args, code, words):
     out = ("--out", tmp_path / "e.npz") if "--out" not in args else ()
     result = run_cli("embed", slide_folder, "--slides", *out, *args, *EMBED)
-    result.assert_one_line_error(1, *words)
+    result.assert_one_line_error(code, *words)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_slide_csv_lists_each_slide_once_with_a_label(run_cli, slide_folder, tmp_path):
+    slide = slide_folder / "tumour" / "tumour-1.tif"
+    for rows, words in (
+        ([[slide, "high"], [slide, "low"]], ("lists slide", "twice (lines 2 and 3)")),
+        ([[slide, ""]], ("line 2", "has no label")),
+    ):
+        listing = tmp_path / "slides.csv"
+        with open(listing, "w", newline="") as f:
+            csv.writer(f).writerows([["slide", "label"], *rows])
+        result = run_cli("embed", listing, "--slides", "--out", tmp_path / "c.npz", *EMBED)
+        result.assert_one_line_error(1, *words)
+
+
+def test_unmatched_coordinate_files_and_slides_are_said(run_cli, slide_folder, tmp_path):
+    slide = slide_folder / "benign" / "benign-1.tif"
+    write_coordinates(SlideTiler().tile(slide), tmp_path / "benign-1_patches.h5")
+    write_coordinates(SlideTiler().tile(slide), tmp_path / "orphan_patches.h5")
+    out = tmp_path / "p.npz"
+    result = run_cli("embed", slide_folder, "--coordinates", tmp_path, "--out", out, *EMBED)
+    assert result.code == 0
+    assert "warning: 3 slides of INPUT without a coordinates file" in result.err
+    assert "1 coordinates file without a slide (e.g. 'orphan_patches.h5')" in result.err
+
+
+def test_slides_read_as_images_point_to_slides(run_cli, slide_folder, tmp_path):
+    result = run_cli("embed", slide_folder / "tumour", "--out", tmp_path / "e.npz", *EMBED)
+    result.assert_one_line_error(1, "holds 2 pages", "pass --slides")
+    listing = tmp_path / "slides.csv"
+    listing.write_text(f"slide\n{slide_folder / 'tumour' / 'tumour-0.tif'}\n")
+    result = run_cli("embed", listing, "--out", tmp_path / "e.npz", *EMBED)
+    result.assert_one_line_error(1, "no 'path' column", "pass --slides")
 
 
 def test_embed_folder_without_slides_is_named(run_cli, tmp_path):

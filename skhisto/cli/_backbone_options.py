@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._errors import CommandError, positive_int
+from ._errors import CommandError, non_negative_int, positive_int
 
 RANDOM_INIT = "random initialisation instead of the published weights (seeded by --random-state)"
 
@@ -22,10 +22,27 @@ OPTIONS = (
         {"type": positive_int, "default": 64, "metavar": "N", "help": "default: 64"},
     ),
     (("--device",), {"default": "auto", "metavar": "D", "help": "cpu, cuda, ... (default: auto)"}),
+    (
+        ("--num-workers",),
+        {
+            "type": non_negative_int,
+            "default": 0,
+            "metavar": "N",
+            "help": "DataLoader processes decoding images or reading slide regions (default: 0)",
+        },
+    ),
 )
 
 #: The FoundationEmbedder parameters the options set, under the same names.
-EMBEDDER_PARAMS = ("weights", "pretrained", "device", "batch_size", "image_size", "cache")
+EMBEDDER_PARAMS = (
+    "weights",
+    "pretrained",
+    "device",
+    "batch_size",
+    "image_size",
+    "cache",
+    "num_workers",
+)
 
 
 def add_backbone_arguments(parser, *, default=None):

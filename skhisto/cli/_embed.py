@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ._backbone_options import add_backbone_arguments, announce, describe_weights, make_embedder
 from ._errors import CommandError, positive_int
-from ._inputs import read_input
+from ._inputs import check_not_slides, read_input
 from ._report import EMBEDDING_FORMATS, check_out_dir, check_out_file
 from ._slide_inputs import add_slide_arguments, read_slides, wants_slides
 
@@ -139,6 +139,7 @@ def run(args):
         what = "patches"
     else:
         paths, labels, kind = read_input(args.input)
+        check_not_slides(paths)
         X, what = paths, "images"
     embedder = make_embedder(args, verbose=True).fit(X)
     labels = labels if labels is not None else [""] * len(paths)

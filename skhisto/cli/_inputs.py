@@ -32,7 +32,8 @@ def read_input(source, *, max_per_class=None, random_state=None):
     path = Path(source)
     if not path.exists():
         raise CommandError(
-            f"INPUT {source!r} does not exist; pass an image folder or a CSV with a path column"
+            f"INPUT {source!r} does not exist; pass an image folder, a CSV with a path column "
+            "or a slide file"
         )
     if path.is_dir():
         return _read_folder(path, max_per_class, random_state)
@@ -58,6 +59,7 @@ def _read_folder(root, max_per_class=None, random_state=None):
     if not paths:
         raise CommandError(
             f"INPUT folder {str(root)!r} holds no images {IMAGE_EXTENSIONS} and no class folders"
+            + _slides_hint(e.path for e in entries)
         )
     return paths, None, "flat folder, no labels"
 
@@ -71,6 +73,7 @@ def _read_csv(path):
                 raise CommandError(
                     f"CSV {str(path)!r} has no 'path' column (columns: {columns}); name the "
                     "image column 'path' and the optional class column 'label'"
+                    + ("; for a CSV of slides, pass --slides" if "slide" in columns else "")
                 )
             reader.fieldnames = columns
             rows = list(reader)
@@ -94,3 +97,31 @@ def _read_csv(path):
         )
     labels = [(row.get("label") or "").strip() for row in rows] if "label" in columns else None
     return paths, labels, "CSV, labelled" if labels is not None else "CSV, no labels"
+
+
+def _slides_hint(paths):
+    """A pointer to --slides when files that can only be whole-slide images are there."""
+    from ._slide_inputs import SLIDE_EXTENSIONS
+
+    only_slides = set(SLIDE_EXTENSIONS) - {".tif", ".tiff"}
+    found = next((p for p in paths if Path(p).suffix.lower() in only_slides), None)
+    return "" if found is None else f"; it holds slides (e.g. {Path(found).name!r}): pass --slides"
+
+
+def check_not_slides(paths):
+    """Refuse multi-page pyramidal TIFFs read as images, pointing to --slides."""
+    first = paths[0]
+    if Path(first).suffix.lower() not in (".tif", ".tiff"):
+        return
+    from PIL import Image
+
+    try:
+        with Image.open(first) as image:
+            pages = getattr(image, "n_frames", 1)
+    except OSError:
+        return  # read_image names the file when it is embedded
+    if pages > 1:
+        raise CommandError(
+            f"{first!r} holds {pages} pages, as a pyramidal whole-slide image does; pass "
+            "--slides to tile slides into patches"
+        )

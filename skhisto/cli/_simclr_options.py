@@ -3,18 +3,7 @@
 import argparse
 from pathlib import Path
 
-from ._errors import CommandError, positive_int
-
-
-def positive_float(text):
-    """argparse type: a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from ._errors import CommandError, positive_float, positive_int
 
 
 def encoder_file(text):

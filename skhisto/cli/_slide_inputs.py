@@ -2,15 +2,20 @@
 
 import csv
 import os
+import warnings
 from pathlib import Path
 
-from ._errors import CommandError, positive_int
+from ._errors import CommandError, non_negative_int, positive_float, positive_int, share
 
 #: Extensions of the whole-slide formats OpenSlide reads.
 SLIDE_EXTENSIONS = (
     *(".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms", ".vmu", ".svslide"),
     *(".tif", ".tiff", ".dcm"),
 )
+
+
+#: The tiling options and their defaults; --coordinates takes its patches as they are.
+TILING = {"mpp": 0.5, "patch_size": 224, "overlap": 0, "min_tissue": 0.5}
 
 
 def add_slide_arguments(parser):
@@ -26,15 +31,20 @@ def add_slide_arguments(parser):
         metavar="PATH",
         help="TRIDENT or CLAM patch-coordinate .h5 file, or a folder of them, instead of tiling",
     )
-    group.add_argument("--mpp", type=float, default=0.5, help="patch microns per pixel (0.5)")
     group.add_argument(
-        "--patch-size", type=positive_int, default=224, metavar="N", help="patch side (224)"
+        "--mpp", type=positive_float, metavar="F", help="patch microns per pixel (default: 0.5)"
     )
     group.add_argument(
-        "--min-tissue", type=float, default=0.5, metavar="F", help="least tissue share (0.5)"
+        "--patch-size", type=positive_int, metavar="N", help="patch side in pixels (default: 224)"
     )
     group.add_argument(
-        "--slide-mpp", type=float, metavar="F", help="level-0 mpp of slides that lack it"
+        "--overlap", type=non_negative_int, metavar="N", help="pixels shared by neighbours (0)"
+    )
+    group.add_argument(
+        "--min-tissue", type=share, metavar="F", help="least tissue share of a patch (0.5)"
+    )
+    group.add_argument(
+        "--slide-mpp", type=positive_float, metavar="F", help="level-0 mpp of slides that lack it"
     )
 
 
@@ -47,39 +57,42 @@ def wants_slides(args):
 
 def read_slides(args):
     """The patch table of INPUT's slides, one label per patch (None: unlabelled), and a summary."""
+    given = [f"--{name.replace('_', '-')}" for name in TILING if getattr(args, name) is not None]
+    if args.coordinates and given:
+        raise CommandError(
+            f"{', '.join(given)} set how slides are tiled, but --coordinates gives the patches; "
+            "pass one or the other"
+        )
     slides, labels = _list_slides(Path(args.input))
     try:
         table = _coordinates(args, slides) if args.coordinates else _tile(args, slides)
     except (ValueError, OSError, ImportError) as exc:
-        raise CommandError(str(exc)) from exc
+        raise CommandError(str(exc).replace("slide_mpp", "--slide-mpp")) from exc
     if len(table) == 0:
-        raise CommandError(
-            f"no patches: no tissue covers --min-tissue {args.min_tissue} of a "
-            f"{args.patch_size} px patch at {args.mpp} mpp in {len(slides)} slide(s)"
-        )
+        raise CommandError(f"no patches in {_count(len(slides), 'slide')} (see the warning)")
     by_slide = dict(zip(slides, labels, strict=True)) if labels is not None else None
     patch_labels = None if by_slide is None else [by_slide[s] for s in table["slide"]]
-    kind = f"patches of {len(slides)} slides"
+    kind = f"patches of {_count(len(slides), 'slide')}"
     return table, patch_labels, kind
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _tile(args, slides):
     from ..slides import SlideTiler
 
-    if not 0 <= args.min_tissue <= 1:
-        raise ValueError(f"--min-tissue must be between 0 and 1; got {args.min_tissue}")
-    tiler = SlideTiler(
-        patch_size=args.patch_size,
-        mpp=args.mpp,
-        min_tissue=args.min_tissue,
-        slide_mpp=args.slide_mpp,
-    )
-    try:
-        return tiler.tile(slides)
-    except Exception as exc:  # InvalidParameterError names the parameter, not the option
-        if type(exc).__name__ == "InvalidParameterError":
-            raise ValueError(f"{exc} (options --mpp, --patch-size, --slide-mpp)") from exc
-        raise
+    options = {
+        name: default if getattr(args, name) is None else getattr(args, name)
+        for name, default in TILING.items()
+    }
+    if options["overlap"] >= options["patch_size"]:
+        raise ValueError(
+            f"--overlap {options['overlap']} must be smaller than --patch-size "
+            f"{options['patch_size']}"
+        )
+    return SlideTiler(**options, slide_mpp=args.slide_mpp).tile(slides)
 
 
 def _coordinates(args, slides):
@@ -97,15 +110,25 @@ def _coordinates(args, slides):
     if not files:
         raise ValueError(f"--coordinates folder {args.coordinates!r} holds no .h5 files")
     by_name = {Path(s).name.split(".")[0]: s for s in slides}
-    tables = []
+    tables, unmatched = [], []
     for file in files:
         name = file.name.split(".")[0].removesuffix("_patches")
         if name in by_name:
-            tables.append(read_coordinates(file, slide=by_name[name], slide_mpp=args.slide_mpp))
+            tables.append(read_coordinates(file, slide=by_name.pop(name), slide_mpp=args.slide_mpp))
+        else:
+            unmatched.append(file.name)
     if not tables:
         raise ValueError(
             f"no coordinate file of --coordinates {args.coordinates!r} names a slide of INPUT "
-            f"(files like {files[0].name!r}; slides like {next(iter(by_name))!r})"
+            f"(files like {files[0].name!r}; slides like {Path(slides[0]).name!r})"
+        )
+    if by_name or unmatched:  # said, never skipped in silence
+        warnings.warn(
+            f"{_count(len(by_name), 'slide')} of INPUT without a coordinates file (e.g. "
+            f"{next(iter(by_name), '-')!r}) and {_count(len(unmatched), 'coordinates file')} "
+            f"without a slide (e.g. {next(iter(unmatched), '-')!r}) are left out",
+            UserWarning,
+            stacklevel=2,
         )
     return pd.concat(tables, ignore_index=True)
 
@@ -117,18 +140,18 @@ def _list_slides(source):
     if source.is_file() and source.suffix.lower() == ".csv":
         return _read_slide_csv(source)
     if source.is_file():
-        return [os.fspath(source)], None
+        return [os.path.abspath(source)], None
     entries = sorted(p for p in source.iterdir() if not p.name.startswith("."))
     classes = [p for p in entries if p.is_dir() and _slides_in(p)]
     if classes:
-        pairs = [(os.fspath(s), c.name) for c in classes for s in _slides_in(c)]
+        pairs = [(os.path.abspath(s), c.name) for c in classes for s in _slides_in(c)]
         return [s for s, _ in pairs], [label for _, label in pairs]
     slides = _slides_in(source)
     if not slides:
         raise CommandError(
             f"INPUT folder {str(source)!r} holds no slides ({', '.join(SLIDE_EXTENSIONS)})"
         )
-    return [os.fspath(s) for s in slides], None
+    return [os.path.abspath(s) for s in slides], None
 
 
 def _slides_in(folder):
@@ -150,12 +173,21 @@ def _read_slide_csv(path):
         raise CommandError(
             f"CSV {str(path)!r} lists no slides: it needs a 'slide' column (columns: {columns})"
         )
-    slides = []
+    slides, lines = [], {}
+    labelled = "label" in rows[0]
     for number, row in enumerate(rows, start=2):
         value = (row["slide"] or "").strip()
-        full = value if os.path.isabs(value) else os.path.join(path.parent, value)
+        full = os.path.abspath(os.path.join(path.parent, value))  # an absolute value stays
         if not value or not os.path.isfile(full):
             raise CommandError(f"CSV {str(path)!r} line {number}: no slide file {value!r}")
+        if full in lines:
+            raise CommandError(
+                f"CSV {str(path)!r} lists slide {value!r} twice (lines {lines[full]} and "
+                f"{number}); a slide has one label, list it once"
+            )
+        if labelled and not (row.get("label") or "").strip():
+            raise CommandError(f"CSV {str(path)!r} line {number}: slide {value!r} has no label")
+        lines[full] = number
         slides.append(full)
-    labels = [(row.get("label") or "").strip() for row in rows] if "label" in rows[0] else None
+    labels = [row["label"].strip() for row in rows] if labelled else None
     return slides, labels

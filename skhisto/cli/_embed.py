@@ -32,7 +32,7 @@ folder of them, matched to slides by name). Regions are read from the slides; no
 written. One row per patch: `paths` holds its slide, and the patch table's columns (slide, x,
 y, level, size, mpp, tissue) are stored beside the embeddings.
   skhisto embed slides/ --slides --backbone uni --mpp 0.5 --out patches.npz
-  skhisto embed slides/ --coordinates trident_job/20x_256px_0px_overlap/patches --out p.npz
+  skhisto embed slides/ --coordinates trident/patches --backbone uni --out p.npz
 
 output: a .npz holds the arrays `embeddings` (float32, one row per image), `paths` (the files
 read, str) and `labels` (str; empty strings when INPUT has no labels). A .parquet (needs pandas

@@ -85,6 +85,21 @@ def test_weights_that_end_training_non_finite_are_refused(data):
         check.on_train_end(head.net_)
 
 
+@pytest.fixture
+def ctrl_c_reaches_python():
+    """SIGINT handled by Python and not blocked, as in a user's shell.
+
+    Other tests of the same pytest-xdist worker start libraries (loky's process pools,
+    Jupyter kernels) that may leave this process ignoring or blocking SIGINT; the
+    Ctrl-C tests need the state a user's terminal gives.
+    """
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    yield
+    signal.signal(signal.SIGINT, handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 class _InterruptAt(Callback):
     """Sends this process a real SIGINT (a user's Ctrl-C) at the end of one epoch."""
 
@@ -96,7 +111,7 @@ class _InterruptAt(Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_ctrl_c_during_fit_propagates_and_leaves_the_head_unfitted(data):
+def test_ctrl_c_during_fit_propagates_and_leaves_the_head_unfitted(data, ctrl_c_reaches_python):
     # skorch alone swallows the interrupt and returns a half-trained net as if fitted.
     X, y = data
     head = LinearHead(max_epochs=10, net_params={"callbacks": [("stop", _InterruptAt(2))]})
@@ -224,7 +239,9 @@ def test_predict_with_another_embedding_width_is_refused(data):
         head.predict(X[:, :4])
 
 
-def test_ctrl_c_whose_exception_was_swallowed_still_stops_training(data, monkeypatch):
+def test_ctrl_c_whose_exception_was_swallowed_still_stops_training(
+    data, monkeypatch, ctrl_c_reaches_python
+):
     # A KeyboardInterrupt raised inside a finalizer is swallowed by Python; training must
     # still stop in the epoch the Ctrl-C came in, not run on to max_epochs.
     import skhisto.heads._interrupt as interrupt

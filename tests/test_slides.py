@@ -370,3 +370,12 @@ def test_a_patch_table_without_a_slide_path_or_finite_scores_is_refused(slide):
 
     with pytest.raises(ValueError, match="scores must be finite; 1 of 2"):
         plot_attention_heatmap(slide[0], table.iloc[:1].assign(slide=slide[0]), [np.nan, 1.0])
+
+
+def test_a_table_of_patch_files_with_a_slide_column_is_pointed_to_its_paths(tmp_path):
+    import pandas as pd
+
+    table = pd.DataFrame({"path": ["a.png"], "slide": ["s1"], "label": ["tumour"]})
+    embedder = FoundationEmbedder("resnet18", pretrained=False, image_size=32, random_state=0)
+    with pytest.raises(ValueError, match="are missing .*pass the column of paths: df\\['path'\\]"):
+        embedder.fit(table)

@@ -140,9 +140,10 @@ def check_patch_table(table):
     """
     missing = [c for c in REGION_COLUMNS if c not in table.columns]
     if missing:
+        files = "; for patch files, pass the column of paths: df['path']"
         raise ValueError(
             f"A patch table needs the columns {list(REGION_COLUMNS)}; {missing} are missing "
-            f"(it has {[str(c) for c in table.columns]})."
+            f"(it has {[str(c) for c in table.columns]}){files if 'path' in table.columns else ''}."
         )
     if len(table) == 0:
         raise ValueError("The patch table is empty: no patches to read.")

@@ -64,21 +64,25 @@ def _read_folder(root, max_per_class=None, random_state=None):
     return paths, None, "flat folder, no labels"
 
 
-def _read_csv(path):
+def read_csv_rows(path):
+    """Column names (stripped) and rows (dicts) of a CSV; a CommandError when it is unreadable."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            columns = [name.strip() for name in reader.fieldnames or ()]
-            if "path" not in columns:
-                raise CommandError(
-                    f"CSV {str(path)!r} has no 'path' column (columns: {columns}); name the "
-                    "image column 'path' and the optional class column 'label'"
-                    + ("; for a CSV of slides, pass --slides" if "slide" in columns else "")
-                )
-            reader.fieldnames = columns
-            rows = list(reader)
+            reader.fieldnames = [name.strip() for name in reader.fieldnames or ()]
+            return reader.fieldnames, list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CommandError(f"cannot read CSV {str(path)!r}: {exc}") from exc
+
+
+def _read_csv(path):
+    columns, rows = read_csv_rows(path)
+    if "path" not in columns:
+        raise CommandError(
+            f"CSV {str(path)!r} has no 'path' column (columns: {columns}); name the "
+            "image column 'path' and the optional class column 'label'"
+            + ("; for a CSV of slides, pass --slides" if "slide" in columns else "")
+        )
     if not rows:
         raise CommandError(f"CSV {str(path)!r} lists no images")
     folder = path.parent

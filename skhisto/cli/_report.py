@@ -122,16 +122,16 @@ def read_embeddings(source):
     if not (path.is_dir() if suffix == ".zarr" else path.is_file()):
         raise CommandError(f"embeddings file {source!r} does not exist")
     if suffix == ".npz":
-        X, labels, paths = _read_npz(path)
+        X, labels, paths, patches = _read_npz(path)
     elif suffix == ".parquet":
-        X, labels, paths = _read_parquet(path)
+        X, labels, paths, patches = _read_parquet(path)
     elif suffix == ".zarr":
         X, labels, paths = _read_zarr(path)
+        patches = None
     else:
         raise CommandError(
             f"{source!r}: embeddings must be a .npz, .parquet or .zarr written by `skhisto embed`"
         )
-    patches = _patch_columns(path)
     if patches is not None:  # patches of slides: each named by its slide and its corner
         paths = np.array([f"{s}@{x},{y}" for s, x, y in zip(*patches[:3], strict=True)])
     if X.ndim != 2 or len(X) == 0 or len(labels) != len(X):
@@ -149,24 +149,14 @@ def read_embeddings(source):
 PATCH_COLUMNS = ("slide", "x", "y", "level", "size", "mpp", "tissue")
 
 
-def _patch_columns(path):
-    """``(slide, x, y, level, size)`` arrays of a .npz or .parquet of slide patches, else None."""
+def _patch_columns(columns):
+    """``(slide, x, y, level, size)`` of a file of slide patches (``columns[name]``), else None."""
     import numpy as np
 
     names = PATCH_COLUMNS[:5]
-    if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            if not set(names) <= set(data.files):
-                return None
-            return tuple(data[name] for name in names)
-    if path.suffix.lower() == ".parquet":
-        import pandas as pd
-
-        table = pd.read_parquet(path, columns=None)
-        if not set(names) <= set(table.columns):
-            return None
-        return tuple(table[name].to_numpy() for name in names)
-    return None
+    if not set(names) <= set(columns):
+        return None
+    return tuple(np.asarray(columns[name]) for name in names)
 
 
 def read_patch_regions(source):
@@ -181,7 +171,8 @@ def read_patch_regions(source):
 
     from ..slides import check_patch_table
 
-    patches = _patch_columns(Path(source))
+    read = {".npz": _read_npz, ".parquet": _read_parquet}.get(Path(source).suffix.lower())
+    patches = None if read is None else read(Path(source))[-1]
     if patches is None:
         return None
     table = pd.DataFrame(dict(zip(PATCH_COLUMNS[:5], patches, strict=True)))
@@ -206,9 +197,10 @@ def _read_npz(path):
                     f"{sorted(data.files)}); write it with `skhisto embed`"
                 )
             X, labels, paths = data["embeddings"], data["labels"], data["paths"]
+            patches = _patch_columns(data)
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
-    return np.asarray(X, dtype=np.float32), labels.astype(str), paths.astype(str)
+    return np.asarray(X, dtype=np.float32), labels.astype(str), paths.astype(str), patches
 
 
 def _read_zarr(path):
@@ -253,7 +245,8 @@ def _read_parquet(path):
         raise CommandError(f"{os.fspath(path)!r} has no 'path' and 'label' columns")
     stored = ["path", "label", *(c for c in PATCH_COLUMNS if c in table.columns)]
     X = table.drop(columns=stored).to_numpy(dtype=np.float32)
-    return X, table["label"].to_numpy(dtype=str), table["path"].to_numpy(dtype=str)
+    labels, paths = table["label"].to_numpy(dtype=str), table["path"].to_numpy(dtype=str)
+    return X, labels, paths, _patch_columns(table)
 
 
 def show_results(

@@ -1,11 +1,11 @@
 """What ``skhisto embed --slides`` reads: slides (tiled here) or TRIDENT/CLAM coordinate files."""
 
-import csv
 import os
 import warnings
 from pathlib import Path
 
 from ._errors import CommandError, non_negative_int, positive_float, positive_int, share
+from ._inputs import read_csv_rows
 
 #: Extensions of the whole-slide formats OpenSlide reads.
 SLIDE_EXTENSIONS = (
@@ -163,18 +163,13 @@ def _slides_in(folder):
 
 
 def _read_slide_csv(path):
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CommandError(f"cannot read CSV {str(path)!r}: {exc}") from exc
-    if not rows or "slide" not in rows[0]:
-        columns = list(rows[0]) if rows else []
+    columns, rows = read_csv_rows(path)
+    if not rows or "slide" not in columns:
         raise CommandError(
             f"CSV {str(path)!r} lists no slides: it needs a 'slide' column (columns: {columns})"
         )
     slides, lines = [], {}
-    labelled = "label" in rows[0]
+    labelled = "label" in columns
     for number, row in enumerate(rows, start=2):
         value = (row["slide"] or "").strip()
         full = os.path.abspath(os.path.join(path.parent, value))  # an absolute value stays

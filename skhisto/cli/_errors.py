@@ -35,59 +35,40 @@ def report(prog, message, kind="error"):
     print(f"{prog}: {kind}: {line}", file=sys.stderr, flush=True)
 
 
+def _number(text, convert, ok, expected):
+    """``convert(text)`` when ``ok`` of it, else argparse's error "expected ..., got 'text'"."""
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):  # a NaN fails every ok()
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
 def positive_int(text):
     """argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def positive_float(text):
-    """argparse type: a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def share(text):
-    """argparse type: a number from 0 to 1, both included."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "a positive integer")
 
 
 def non_negative_int(text):
     """argparse type: an integer of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 0, got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 0, "an integer of at least 0")
+
+
+def positive_float(text):
+    """argparse type: a finite number above 0."""
+    return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number")
+
+
+def share(text):
+    """argparse type: a number from 0 to 1, both included."""
+    return _number(text, float, lambda v: 0 <= v <= 1, "a number from 0 to 1")
 
 
 def fraction(text):
     """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
-    return value
+    return _number(text, float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
 
 
 def run_command(prog, command, args):

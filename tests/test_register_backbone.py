@@ -1,5 +1,6 @@
 """Users' own backbones: register_backbone, its checks, checkpoint filters, remote code."""
 
+import dataclasses
 import sys
 import types
 
@@ -12,13 +13,13 @@ from skhisto import FoundationEmbedder
 from skhisto.backbones import (
     BackboneInfo,
     WeightsError,
-    _build,
     create_backbone,
     get_backbone_info,
     list_backbones,
     register_backbone,
     unregister_backbone,
 )
+from skhisto.backbones._transformers import build_transformers
 from skhisto.embedding import embed_images
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
@@ -183,7 +184,12 @@ def fake_transformers(monkeypatch):
     class Auto:
         @staticmethod
         def from_pretrained(path, **kwargs):
-            calls.append(kwargs["trust_remote_code"])
+            calls.append(("config", path, kwargs["trust_remote_code"]))
+            return types.SimpleNamespace()
+
+        @staticmethod
+        def from_config(config, **kwargs):
+            calls.append(("model", kwargs["trust_remote_code"]))
             return torch.nn.Identity()
 
     module = types.SimpleNamespace(AutoModel=Auto, AutoConfig=Auto)
@@ -191,9 +197,18 @@ def fake_transformers(monkeypatch):
     return calls
 
 
-def test_remote_code_runs_only_for_entries_that_opt_in(fake_transformers):
-    for name in ("phikon", "phikon-v2", "hibou-b"):
-        _build._transformers_model(get_backbone_info(name), "/hub/snapshot")
-    assert fake_transformers == [False, False, True]
+def test_remote_code_runs_only_for_entries_that_opt_in(fake_transformers, registered, tmp_path):
+    remote = BackboneInfo("remote", "AutoModel", 8, loader="transformers", hub_id="me/remote")
+    registered(dataclasses.replace(remote, trust_remote_code=True))
+    registered(BackboneInfo("plain", "AutoModel", 8, loader="transformers", hub_id="me/plain"))
+    build_transformers(get_backbone_info("remote"), tmp_path)  # a checkpoint folder
+    build_transformers(get_backbone_info("plain"), None)  # the Hub repository
+    assert fake_transformers == [
+        ("config", tmp_path, True),
+        ("model", True),
+        ("config", "me/plain", False),
+        ("model", False),
+    ]
+    # Built-in entries record their published config: none runs code from the Hub.
     trusted = {row["name"] for row in list_backbones(as_frame=False) if row["trust_remote_code"]}
-    assert trusted == {"hibou-b"}
+    assert trusted == {"remote"}

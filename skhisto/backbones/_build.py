@@ -5,6 +5,8 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import warnings
+from collections import Counter
 from pathlib import Path
 
 import timm
@@ -13,13 +15,16 @@ import torch.nn as nn
 from timm.layers import SwiGLUPacked
 
 from ..utils import atomic_write, file_digest, seeded_torch, torch_seed
+from . import _pathoduet  # noqa: F401  (registers PathoDuet's ViT with timm)
 from ._ctranspath import ConvStem
 from ._info import check_image_size, get_backbone_info
+from ._transformers import TransformersPool, build_transformers
 from ._weights import (
     WeightsChangedError,
     WeightsError,
+    check_conformance,
     check_weights_path,
-    load_weights_into,
+    conformance,
     read_weights,
     strip_prefixes,
 )
@@ -154,40 +159,25 @@ class ClsMeanPool(nn.Module):
         return torch.cat([tokens[:, 0], tokens[:, prefix:].mean(dim=1)], dim=-1)
 
 
-class TransformersPool(nn.Module):
-    """Class-token embedding of a Hugging Face ``transformers`` vision model."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(pixel_values=x).last_hidden_state[:, 0]
-
-
-def _timm_model(info):
+def _timm_model(info, overrides=None):
     # The registry names layers by string so that entries stay plain data.
     kwargs = {
         k: _NAMED_LAYERS.get(v, v) if isinstance(v, str) else v for k, v in info.timm_kwargs.items()
     }
+    kwargs.update(overrides or {})
     return timm.create_model(info.architecture, pretrained=False, num_classes=0, **kwargs)
 
 
-def _transformers_model(info, path):
-    try:
-        import transformers
-    except ImportError as exc:
-        raise ImportError(
-            f"Backbone {info.name!r} is a Hugging Face transformers model: "
-            "pip install 'skhisto[transformers]'."
-        ) from exc
-    # Code shipped with a Hub repository runs only for entries that opt in.
-    trust = info.trust_remote_code
-    if path is None:
-        config = transformers.AutoConfig.from_pretrained(info.hub_id, trust_remote_code=trust)
-        return TransformersPool(transformers.AutoModel.from_config(config, trust_remote_code=trust))
-    model = transformers.AutoModel.from_pretrained(path, trust_remote_code=trust)
-    return TransformersPool(model)
+def build_architecture(info, path=None, overrides=None):
+    """The entry's network with random weights, before any checkpoint or pooling.
+
+    ``overrides`` change recipe arguments (``{"depth": 2}`` for timm,
+    ``{"num_hidden_layers": 2}`` for transformers): the conformance tests
+    build large models at reduced depth.
+    """
+    if info.loader == "transformers":
+        return build_transformers(info, path, overrides)
+    return _timm_model(info, overrides)
 
 
 def checkpoint_filter_fn(info):
@@ -242,7 +232,60 @@ def _filter_checkpoint(info, model, state_dict):
     try:
         return convert(state_dict, model)
     except (KeyError, AttributeError, RuntimeError, ValueError):
-        return state_dict  # not a layout it knows: load_weights_into reports the keys
+        return state_dict  # not a layout it knows: the conformance check names the keys
+
+
+def _resampled(before, after):
+    # timm's converters quietly resample a patch kernel or position table of another
+    # size to fit the model: a checkpoint of another recipe would load, and embed wrongly.
+    # Renaming and reshaping keep each tensor's size, so a size the file never held is one.
+    sizes = Counter(v.numel() for v in before.values())
+    resampled = []
+    for key, value in after.items():
+        if sizes[value.numel()] > 0:
+            sizes[value.numel()] -= 1
+            continue
+        was = f"file {tuple(before[key].shape)} -> " if key in before else ""
+        resampled.append(f"{key}: {was}{tuple(value.shape)}")
+    return resampled
+
+
+def convert_checkpoint(info, model, state_dict, source):
+    """A checkpoint's state dict in ``model``'s layout, checked key by key and shape by shape.
+
+    Wrapper prefixes are stripped, the entry's ``checkpoint_filter`` converts
+    older layouts (without resampling anything), and every key must then fit
+    exactly (:func:`conformance`).
+
+    Returns
+    -------
+    state_dict : dict
+        Ready for ``model.load_state_dict``.
+    report : dict
+        The conformance report (``ignored`` lists the head keys left out).
+
+    Raises
+    ------
+    WeightsError
+        Naming the missing, unexpected, reshaped or resampled keys.
+    """
+    expected = model.state_dict()
+    state_dict = strip_prefixes(state_dict, expected)
+    target = f"backbone {info.name!r} ({info.architecture})"
+    if info.loader == "timm":
+        converted = _filter_checkpoint(info, model, state_dict)
+        resampled = _resampled(state_dict, converted)
+        if resampled:
+            raise WeightsError(
+                f"Weights from {source} do not fit {target}: {len(resampled)} tensors of "
+                f"another size ({'; '.join(resampled[:4])}). timm would resample them quietly; "
+                "skhisto loads checkpoints exactly. The file was trained with another patch "
+                "size or input size: register an entry with its own recipe."
+            )
+        state_dict = converted
+    report = conformance(state_dict, expected)
+    check_conformance(report, source, target)
+    return {k: v for k, v in state_dict.items() if k in expected}, report
 
 
 def _check_unchanged(expected, digest, weights):
@@ -315,23 +358,56 @@ def create_backbone(
     else:
         seed = 0
     state_dict = None
-    if path is not None and info.loader == "timm":
+    if path is not None:
         state_dict, sha = read_weights(path)
         if digest.startswith("sha256:"):
             digest = "sha256:" + sha  # what was loaded, even if the file moved since
     _check_unchanged(expected_digest, digest, weights)
     with seeded_torch(seed):
-        if info.loader == "transformers":
-            model = _transformers_model(info, path)
-        else:
-            model = _timm_model(info)
+        model = build_architecture(info, path)
     if state_dict is not None:
-        state_dict = _filter_checkpoint(info, model, strip_prefixes(state_dict))
-        load_weights_into(model, state_dict, source=repr(os.fspath(path)))
-    if image_size and image_size != info.input_size and hasattr(model, "set_input_size"):
-        if info.architecture.startswith(("vit", "swin", "deit", "eva")):
-            model.set_input_size(img_size=image_size)
-    if info.pooling == "cls+mean":
-        model = ClsMeanPool(model)
+        state_dict, _ = convert_checkpoint(info, model, state_dict, repr(os.fspath(path)))
+        model.load_state_dict(state_dict, strict=False)  # strict by convert_checkpoint
+    model = _resize_input(info, model, image_size)
+    model = _pool(info, model, image_size)
     model.eval().requires_grad_(False)
     return model, digest
+
+
+def _resize_input(info, model, image_size):
+    """Resample a ViT or Swin position table for another input size, saying so."""
+    if not image_size or image_size == info.input_size or info.loader != "timm":
+        return model
+    if not hasattr(model, "set_input_size") or not hasattr(model, "patch_embed"):
+        return model  # convolutional: any input size, nothing resampled
+    before = model.patch_embed.grid_size
+    model.set_input_size(img_size=image_size)
+    after = model.patch_embed.grid_size
+    if tuple(before) != tuple(after):
+        _warn_resampled(info, image_size, f"{before[0]}x{before[1]}", f"{after[0]}x{after[1]}")
+    return model
+
+
+def _warn_resampled(info, image_size, before, after):
+    warnings.warn(
+        f"Backbone {info.name!r} was trained on {info.input_size} px inputs: image_size="
+        f"{image_size} resamples its position embeddings from a {before} to a {after} patch "
+        "grid, so its embeddings differ from the published model's.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _pool(info, model, image_size):
+    if info.loader == "transformers":
+        resized = bool(image_size) and image_size != info.input_size
+        if resized:
+            side = int(info.config.get("image_size", info.input_size)) // (
+                int(info.config.get("patch_size", 1)) or 1
+            )
+            new = image_size // (int(info.config.get("patch_size", 1)) or 1)
+            _warn_resampled(info, image_size, f"{side}x{side}", f"{new}x{new}")
+        return TransformersPool(model, info.pooling, interpolate=resized)
+    if info.pooling == "cls+mean":
+        return ClsMeanPool(model)
+    return model

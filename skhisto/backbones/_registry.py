@@ -67,6 +67,18 @@ class BackboneInfo:
     trust_remote_code : bool
         Run the Python code shipped in the Hub repository (``loader="transformers"``
         only). An explicit opt-in per entry: off unless the model needs it.
+    mpp : tuple of (float, float) or None
+        The resolution the model was trained at, in microns per pixel, as the
+        range ``(finest, coarsest)`` (a single number is one resolution: 0.5 is
+        about 20x, 0.25 about 40x); None where its authors do not say.
+        Embedding patches cut far from it warns (:func:`check_resolution`).
+    source : str
+        Where the recipe (architecture arguments, pooling, preprocessing) comes
+        from: the model card, configuration or code its values were read in.
+    config : dict
+        The published ``config.json`` values of a ``loader="transformers"``
+        model: with them a single weights file loads without the Hub, and a
+        checkpoint folder's own ``config.json`` is checked against them.
 
     Raises
     ------
@@ -102,13 +114,18 @@ class BackboneInfo:
     weight_files: tuple = ("model.safetensors", "pytorch_model.bin")
     checkpoint_filter: object = None
     trust_remote_code: bool = False
+    mpp: tuple | None = None
+    source: str = ""
+    config: dict = field(default_factory=dict)
 
     def __post_init__(self):
         # Sequences become tuples so that entries stay plain, comparable data.
-        for name in ("mean", "std", "weight_files"):
+        for name in ("mean", "std", "weight_files", "mpp"):
             value = getattr(self, name)
             if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, tuple(value))
+        if isinstance(self.mpp, Real) and not isinstance(self.mpp, bool):
+            object.__setattr__(self, "mpp", (self.mpp, self.mpp))
         problems = [problem for check in _CHECKS for problem in check(self)]
         if problems:
             raise ValueError(f"Invalid BackboneInfo {self.name!r}: " + "; ".join(problems) + ".")
@@ -121,7 +138,7 @@ class BackboneInfo:
         return row
 
 
-_PRIVATE_FIELDS = ("timm_kwargs", "weight_files", "checkpoint_filter")
+_PRIVATE_FIELDS = ("timm_kwargs", "weight_files", "checkpoint_filter", "config")
 #: The columns of :func:`list_backbones`, in the dataclass's field order.
 ROW_FIELDS = tuple(f.name for f in fields(BackboneInfo) if f.name not in _PRIVATE_FIELDS)
 
@@ -135,6 +152,8 @@ def _text(info):
         value = getattr(info, name)
         if value is not None and not isinstance(value, str):
             yield f"{name} must be a string or None, got {value!r}"
+    if not isinstance(info.source, str):
+        yield f"source must be a string, got {info.source!r}"
 
 
 def _sizes(info):
@@ -176,19 +195,37 @@ def _loading(info):
         yield "checkpoint_filter applies to loader='timm' only"
     if info.trust_remote_code is True and info.loader != "transformers":
         yield "trust_remote_code applies to loader='transformers' only"
+    if not isinstance(info.config, dict):
+        yield f"config must be a dict, got {info.config!r}"
+    elif info.config and info.loader != "transformers":
+        yield "config applies to loader='transformers' only (timm models take timm_kwargs)"
 
 
-_CHECKS = (_text, _sizes, _statistics, _choices, _loading)
+def _resolution(info):
+    mpp = info.mpp
+    if mpp is None:
+        return
+    numbers = isinstance(mpp, tuple) and len(mpp) == 2
+    if not numbers or not all(isinstance(v, Real) and not isinstance(v, bool) for v in mpp):
+        yield f"mpp must be a number, a (finest, coarsest) pair or None, got {mpp!r}"
+    elif not 0 < mpp[0] <= mpp[1]:
+        yield f"mpp must be positive with finest <= coarsest, got {mpp!r}"
+
+
+_CHECKS = (_text, _sizes, _statistics, _choices, _loading, _resolution)
 
 
 # timm's converters for published layouts that predate or differ from timm 1.0.
 _VIT = "vision_transformer"
 _SWIN = "swin_transformer"
+# Microns per pixel: 20x is about 0.5, 40x about 0.25.
+_20X = (0.5, 0.5)
 
 
 def _lunit(name, architecture, embed_dim, method, release_file):
     # Lunit's four models share data, statistics and release page (Kang et al., CVPR 2023).
     # 2404.07605 groups Barlow Twins, SwAV and MoCo with the contrastive methods, DINO without.
+    # Their trunks load with strict=True: flat state dicts, torchvision / timm keys, no fc.
     return BackboneInfo(
         name,
         architecture,
@@ -199,10 +236,15 @@ def _lunit(name, architecture, embed_dim, method, release_file):
         pretraining=f"{method} on 33M TCGA+TULIP patches (Lunit)",
         url=f"{LUNIT_RELEASE}{release_file}.torch",
         checkpoint_filter=_VIT if architecture.startswith("vit") else None,
+        mpp=(0.25, 0.5),  # 20x and 40x patches (Kang et al., CVPR 2023)
+        source="github.com/lunit-io/benchmark-ssl-pathology (README: models, weights, statistics)",
     )
 
 
-_UNI2_KWARGS = dict(
+# Published recipes. Each value is the one in the source named next to the entry; a
+# conformance test per entry (tests/test_conformance.py) builds that recipe with the
+# authors' own arguments, saves a checkpoint in their layout and checks the embedding.
+_UNI2_KWARGS = dict(  # github.com/mahmoodlab/UNI README (UNI2-h timm_kwargs)
     img_size=224,
     patch_size=14,
     depth=24,
@@ -216,14 +258,61 @@ _UNI2_KWARGS = dict(
     reg_tokens=8,
     dynamic_img_size=True,
 )
-_VIRCHOW2_KWARGS = dict(
+_VIRCHOW_KWARGS = dict(  # huggingface.co/paige-ai/Virchow config.json model_args + model card
     img_size=224,
     init_values=1e-5,
     mlp_ratio=5.3375,
     mlp_layer="swiglu_packed",
     act_layer="silu",
-    reg_tokens=4,
     dynamic_img_size=True,
+)
+_VIRCHOW2_KWARGS = dict(_VIRCHOW_KWARGS, reg_tokens=4)  # paige-ai/Virchow2 config.json
+_HOPTIMUS_KWARGS = {"img_size": 224, "init_values": 1e-5, "dynamic_img_size": False}
+_GIGAPATH_KWARGS = dict(  # huggingface.co/prov-gigapath/prov-gigapath config.json model_args
+    img_size=224,
+    patch_size=16,
+    embed_dim=1536,
+    depth=40,
+    num_heads=24,
+    init_values=1e-5,
+    mlp_ratio=5.33334,
+)
+_PHIKON_CONFIG = dict(  # huggingface.co/owkin/phikon config.json
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    hidden_act="gelu",
+    image_size=224,
+    patch_size=16,
+    num_channels=3,
+    qkv_bias=True,
+    layer_norm_eps=1e-12,
+)
+_PHIKON2_CONFIG = dict(  # owkin/phikon-v2: DINOv2 ViT-L/16 (Filiot et al., 2024)
+    hidden_size=1024,
+    num_hidden_layers=24,
+    num_attention_heads=16,
+    mlp_ratio=4,
+    image_size=224,
+    patch_size=16,
+    num_channels=3,
+    qkv_bias=True,
+    layer_norm_eps=1e-6,
+    use_swiglu_ffn=False,
+)
+_HIBOU_B_CONFIG = dict(  # huggingface.co/histai/hibou-b config.json
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    mlp_ratio=4,
+    image_size=224,
+    patch_size=14,
+    num_channels=3,
+    qkv_bias=True,
+    layer_norm_eps=1e-6,
+    use_swiglu_ffn=True,
+    num_register_tokens=4,
 )
 
 _ENTRIES = [
@@ -235,24 +324,28 @@ _ENTRIES = [
         pretraining="SRCL (semantically-relevant contrastive) on 15M TCGA+PAIP patches",
         timm_kwargs={"embed_layer": "ctranspath_convstem"},
         checkpoint_filter=_SWIN,
+        mpp=(1.0, 1.0),  # README: "extract features at 1.0mpp"
+        source="github.com/Xiyue-Wang/TransPath (ctran.py, get_features_CTransPath.py, README)",
     ),
     BackboneInfo(
         "retccl",
         "resnet50",
         2048,
+        input_size=256,  # get_feature.py: Resize(256), no crop
         family="contrastive",
         pretraining="clustering-guided contrastive learning on TCGA+PAIP",
+        mpp=(1.0, 1.0),  # README: "extract features at 1.0mpp"
+        source="github.com/Xiyue-Wang/RetCCL (get_feature.py, ResNet.py, README)",
     ),
     BackboneInfo(
         "pathoduet",
-        "vit_base_patch16_224",
+        "vit_base_patch16_224_pathoduet",
         768,
         mean=UNIT[0],
         std=UNIT[1],
         family="contrastive",
         pretraining="MoCo v3 + cross-scale positioning on TCGA (H&E model)",
-        timm_kwargs={"global_pool": "avg"},
-        checkpoint_filter=_VIT,
+        source="github.com/openmedlab/PathoDuet (vits.py VisionTransformerMoCo, README)",
     ),
     BackboneInfo(
         "phikon",
@@ -262,6 +355,9 @@ _ENTRIES = [
         pretraining="iBOT on 40M TCGA patches",
         hub_id="owkin/phikon",
         loader="transformers",
+        mpp=_20X,  # HistoSSLscaling README: tiles at 0.5 um/px
+        source="huggingface.co/owkin/phikon config.json; github.com/owkin/HistoSSLscaling",
+        config=_PHIKON_CONFIG,
     ),
     BackboneInfo(
         "phikon-v2",
@@ -271,6 +367,9 @@ _ENTRIES = [
         pretraining="DINOv2 on 460M patches (PANCAN-XL)",
         hub_id="owkin/phikon-v2",
         loader="transformers",
+        mpp=_20X,
+        source="huggingface.co/owkin/phikon-v2 (AutoModel, last_hidden_state[:, 0])",
+        config=_PHIKON2_CONFIG,
     ),
     _lunit(
         "lunit-dino-vits16", "vit_small_patch16_224", 384, "DINO", "dino_vit_small_patch16_ep200"
@@ -286,9 +385,11 @@ _ENTRIES = [
         pretraining="DINOv2 on 100M patches from 100k WSIs (Mass-100K)",
         hub_id="MahmoodLab/UNI",
         gated=True,
-        timm_kwargs={"init_values": 1e-5, "dynamic_img_size": True},
+        timm_kwargs={"img_size": 224, "init_values": 1e-5, "dynamic_img_size": True},
         weight_files=("pytorch_model.bin",),
         checkpoint_filter=_VIT,
+        mpp=_20X,
+        source="github.com/mahmoodlab/UNI (uni/get_encoder/get_encoder.py uni_kwargs)",
     ),
     BackboneInfo(
         "uni2-h",
@@ -301,6 +402,22 @@ _ENTRIES = [
         timm_kwargs=_UNI2_KWARGS,
         weight_files=("pytorch_model.bin",),
         checkpoint_filter=_VIT,
+        mpp=_20X,
+        source="github.com/mahmoodlab/UNI (README, UNI2-h timm_kwargs)",
+    ),
+    BackboneInfo(
+        "virchow",
+        "vit_huge_patch14_224",
+        2560,
+        family="non-contrastive",
+        pretraining="DINOv2 on 1.5M WSIs (Paige); class token + mean patch token",
+        hub_id="paige-ai/Virchow",
+        gated=True,
+        pooling="cls+mean",
+        timm_kwargs=_VIRCHOW_KWARGS,
+        checkpoint_filter=_VIT,
+        mpp=_20X,
+        source="huggingface.co/paige-ai/Virchow (config.json, model card)",
     ),
     BackboneInfo(
         "virchow2",
@@ -313,6 +430,8 @@ _ENTRIES = [
         pooling="cls+mean",
         timm_kwargs=_VIRCHOW2_KWARGS,
         checkpoint_filter=_VIT,
+        mpp=(0.25, 2.0),  # mixed 5x to 40x
+        source="huggingface.co/paige-ai/Virchow2 (config.json, model card)",
     ),
     BackboneInfo(
         "h-optimus-0",
@@ -324,8 +443,25 @@ _ENTRIES = [
         pretraining="DINOv2 on >500k WSIs (Bioptimus)",
         hub_id="bioptimus/H-optimus-0",
         gated=True,
-        timm_kwargs={"img_size": 224, "init_values": 1e-5, "dynamic_img_size": False},
+        timm_kwargs=_HOPTIMUS_KWARGS,
         checkpoint_filter=_VIT,
+        mpp=_20X,
+        source="huggingface.co/bioptimus/H-optimus-0 (config.json, model card)",
+    ),
+    BackboneInfo(
+        "h-optimus-1",
+        "vit_giant_patch14_reg4_dinov2",
+        1536,
+        mean=HOPTIMUS[0],
+        std=HOPTIMUS[1],
+        family="non-contrastive",
+        pretraining="DINOv2 on >1M WSIs (Bioptimus)",
+        hub_id="bioptimus/H-optimus-1",
+        gated=True,
+        timm_kwargs=_HOPTIMUS_KWARGS,
+        checkpoint_filter=_VIT,
+        mpp=_20X,
+        source="huggingface.co/bioptimus/H-optimus-1 (model card: the H-optimus-0 recipe)",
     ),
     BackboneInfo(
         "prov-gigapath",
@@ -335,8 +471,10 @@ _ENTRIES = [
         pretraining="DINOv2 on 1.3B patches from 171k WSIs (Providence)",
         hub_id="prov-gigapath/prov-gigapath",
         gated=True,
-        timm_kwargs={"img_size": 224, "init_values": 1e-5},
+        timm_kwargs=_GIGAPATH_KWARGS,
         checkpoint_filter=_VIT,
+        mpp=_20X,  # demo/1_slide_mpp_check.py: "trained with 0.5 mpp"
+        source="huggingface.co/prov-gigapath/prov-gigapath config.json; github prov-gigapath",
     ),
     BackboneInfo(
         "kaiko-vitb16",
@@ -349,18 +487,20 @@ _ENTRIES = [
         hub_id="1aurent/vit_base_patch16_224.kaiko_ai_towards_large_pathology_fms",
         timm_kwargs={"dynamic_img_size": True},
         checkpoint_filter=_VIT,
+        source="github.com/kaiko-ai/towards_large_pathology_fms (hubconf.py, README)",
     ),
     BackboneInfo(
         "hibou-b",
-        "AutoModel",
+        "Dinov2WithRegistersModel",
         768,
         mean=HIBOU[0],
         std=HIBOU[1],
         family="non-contrastive",
-        pretraining="DINOv2 on 1.2B patches (HistAI)",
+        pretraining="DINOv2 with registers on 1.2B patches (HistAI)",
         hub_id="histai/hibou-b",
         loader="transformers",
-        trust_remote_code=True,
+        source="huggingface.co/histai/hibou-b config.json; github.com/HistAI/hibou",
+        config=_HIBOU_B_CONFIG,
     ),
     BackboneInfo(
         "resnet18",
@@ -369,6 +509,7 @@ _ENTRIES = [
         family="supervised",
         pretraining="ImageNet-1k supervised (torchvision weights)",
         hub_id="timm/resnet18.tv_in1k",
+        source="timm resnet18.tv_in1k",
     ),
     BackboneInfo(
         "resnet50",
@@ -377,6 +518,7 @@ _ENTRIES = [
         family="supervised",
         pretraining="ImageNet-1k supervised (torchvision weights)",
         hub_id="timm/resnet50.tv_in1k",
+        source="timm resnet50.tv_in1k",
     ),
     BackboneInfo(
         "vit_small_patch16_224",
@@ -388,6 +530,7 @@ _ENTRIES = [
         pretraining="ImageNet-21k, fine-tuned on ImageNet-1k (AugReg)",
         hub_id="timm/vit_small_patch16_224.augreg_in21k_ft_in1k",
         checkpoint_filter=_VIT,
+        source="timm vit_small_patch16_224.augreg_in21k_ft_in1k",
     ),
 ]
 

@@ -4,7 +4,6 @@ import hashlib
 import io
 import os
 import pickle
-import warnings
 
 import torch
 
@@ -12,16 +11,11 @@ from ..utils import io_error
 
 _PREFIXES = ("module.", "backbone.", "model.", "encoder.")
 _NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict")
-# Classifier/projection weights that a headless (num_classes=0) backbone legitimately ignores.
-_HEAD_PREFIXES = (
-    "fc.",
-    "head.",
-    "heads.",
-    "classifier.",
-    "head_dist.",
-    "projection",
-    "pretext_token",
-)
+#: Classifier, projection and pooler heads: a headless backbone (``num_classes=0``, no
+#: pooler) never uses them, and published files often carry them.
+HEAD_PREFIXES = ("fc.", "head.", "heads.", "head_dist.", "classifier.", "pooler.")
+# Buffers an architecture recomputes from its own geometry; older layouts saved them.
+_DERIVED_BUFFERS = ("num_batches_tracked", "position_ids", "relative_position_index", "attn_mask")
 
 
 class WeightsError(ValueError):
@@ -65,19 +59,45 @@ def check_weights_path(path):
     return path
 
 
+def weight_files(folder):
+    """The weights files of a checkpoint folder (``save_pretrained``): safetensors first."""
+    folder = os.fspath(folder)
+    names = sorted(os.listdir(folder))
+    for suffix in (".safetensors", ".bin", ".pth", ".pt"):
+        files = [os.path.join(folder, n) for n in names if n.endswith(suffix)]
+        if files:
+            return files
+    raise WeightsError(
+        f"Checkpoint folder {folder!r} holds no weights file (.safetensors, .bin, .pth): "
+        "pass the folder `save_pretrained` wrote, or the weights file itself."
+    )
+
+
 def read_weights(path):
-    """State dict of a weights file and the SHA-256 of the very bytes it was read from.
+    """State dict of a weights file (or folder) and the SHA-256 of the bytes it was read from.
 
     Hashing what is loaded (not the file before or after) means a file
     replaced while it is being read can never pass for the one fingerprinted.
+    A folder's shards are merged; a key in two shards is refused.
     """
-    path = check_weights_path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise io_error(exc, "read weights file", path) from exc
-    return _parse(raw, path), hashlib.sha256(raw).hexdigest()
+    if os.path.isdir(path):
+        files = weight_files(path)
+    else:
+        files = [check_weights_path(path)]
+    state_dict, sha = {}, hashlib.sha256()
+    for file in files:
+        try:
+            with open(file, "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            raise io_error(exc, "read weights file", file) from exc
+        sha.update(raw)
+        shard = _parse(raw, file)
+        twice = sorted(set(shard) & set(state_dict))
+        if twice:
+            raise WeightsError(f"{file!r} repeats keys of another shard: {twice[:5]}")
+        state_dict.update(shard)
+    return state_dict, sha.hexdigest()
 
 
 def read_state_dict(path):
@@ -139,55 +159,117 @@ def _is_tensor_dict(obj):
     return bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values() if v is not None)
 
 
-def strip_prefixes(state_dict):
-    """Remove wrapper prefixes (``module.``, ``backbone.``, ``model.``, ``encoder.``)."""
+def strip_prefixes(state_dict, expected=()):
+    """Remove wrapper prefixes (``module.``, ``backbone.``, ``model.``, ``encoder.``).
+
+    A key the model knows as it is (``expected``) keeps its prefix: a Hugging
+    Face model's own ``encoder.layer.0...`` is no wrapper.
+
+    Raises
+    ------
+    WeightsError
+        When two keys become one (``module.x`` and ``x`` in the same file).
+    """
     cleaned = {}
-    for key, value in state_dict.items():
-        changed = True
-        while changed:
-            changed = False
-            for prefix in _PREFIXES:
-                if key.startswith(prefix):
-                    key, changed = key[len(prefix) :], True
+    for original, value in state_dict.items():
+        key = original
+        while key not in expected:
+            prefix = next((p for p in _PREFIXES if key.startswith(p)), None)
+            if prefix is None:
+                break
+            key = key[len(prefix) :]
+        if key in cleaned:
+            raise WeightsError(
+                f"The checkpoint holds {key!r} twice (as {original!r} and under another "
+                "wrapper prefix); save one copy of the weights."
+            )
         cleaned[key] = value
     return cleaned
 
 
-def load_weights_into(model, state_dict, source):
-    """Load ``state_dict`` into ``model``, failing loudly on missing keys or shapes.
+def conformance(state_dict, expected):
+    """Compare a checkpoint with a model, key by key and shape by shape.
 
-    Unexpected keys that belong to classifier or projection heads are ignored
-    (the backbone is headless); any other unexpected key is reported in a
-    warning. Missing keys and shape mismatches raise :class:`WeightsError`.
+    Parameters
+    ----------
+    state_dict : dict of str to tensor
+        The checkpoint, after prefixes are stripped and its layout converted.
+    expected : dict of str to tensor
+        ``model.state_dict()`` (meta tensors do: only shapes are read).
+
+    Returns
+    -------
+    dict
+        ``missing`` (model keys the file lacks), ``unexpected`` (file keys the
+        model lacks, heads and derived buffers left out), ``mismatched``
+        (``"key: file (...) vs model (...)"``) and ``ignored`` (head keys and
+        derived buffers a headless backbone does not use).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.backbones import conformance
+    >>> model = torch.nn.Linear(3, 2)
+    >>> report = conformance({"weight": torch.zeros(2, 4), "fc.weight": torch.zeros(1)},
+    ...                      model.state_dict())
+    >>> report["missing"], report["mismatched"], report["ignored"]
+    (['bias'], ['weight: file (2, 4) vs model (2, 3)'], ['fc.weight'])
     """
-    state_dict = strip_prefixes(state_dict)
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict and not k.endswith("num_batches_tracked")]
+    missing = [k for k in expected if k not in state_dict and not k.endswith(_DERIVED_BUFFERS)]
     mismatched = [
         f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
         for k, v in expected.items()
-        if k in state_dict and state_dict[k].shape != v.shape
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
     ]
-    unexpected = [k for k in state_dict if k not in expected]
-    if missing or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing keys (e.g. {missing[:5]})")
-        if mismatched:
-            problems.append(f"{len(mismatched)} shape mismatches (e.g. {mismatched[:3]})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:5]})")
+    extra = [k for k in state_dict if k not in expected]
+    ignored = [k for k in extra if k.startswith(HEAD_PREFIXES) or k.endswith(_DERIVED_BUFFERS)]
+    unexpected = [k for k in extra if k not in ignored]
+    return {
+        "missing": missing,
+        "unexpected": unexpected,
+        "mismatched": mismatched,
+        "ignored": ignored,
+    }
+
+
+def _listed(keys, limit=8):
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def check_conformance(report, source, target):
+    """Raise :class:`WeightsError` naming every key of ``report`` that does not fit."""
+    problems = [
+        f"{len(report[kind])} {label}: {_listed(report[kind])}"
+        for kind, label in (
+            ("missing", "missing keys"),
+            ("unexpected", "unexpected keys"),
+            ("mismatched", "shape mismatches"),
+        )
+        if report[kind]
+    ]
+    if problems:
         raise WeightsError(
-            f"Weights from {source} do not fit architecture {type(model).__name__}: "
+            f"Weights from {source} do not fit {target}: "
             + "; ".join(problems)
-            + ". Check that the file belongs to this backbone."
+            + ". Check that the file belongs to this backbone: skhisto loads checkpoints "
+            "exactly, and no layer is left at its random initialisation."
         )
-    ignorable = [k for k in unexpected if not k.startswith(_HEAD_PREFIXES)]
-    if ignorable:
-        warnings.warn(
-            f"Ignoring {len(ignorable)} unexpected keys in weights from {source} "
-            f"(e.g. {ignorable[:5]}).",
-            stacklevel=3,
-        )
+
+
+def load_weights_into(model, state_dict, source, target=None):
+    """Load ``state_dict`` into ``model`` exactly, or raise naming what does not fit.
+
+    Classifier, projection and pooler heads, which a headless backbone does
+    not use, and buffers the architecture recomputes are left out; every
+    other key must be in the model with the model's shape, and every model
+    key in the file. Anything else raises :class:`WeightsError` naming the
+    keys and shapes: no layer is ever left at its random initialisation.
+    """
+    state_dict = strip_prefixes(state_dict, model.state_dict())
+    expected = model.state_dict()
+    check_conformance(
+        conformance(state_dict, expected), source, target or f"architecture {type(model).__name__}"
+    )
     model.load_state_dict({k: v for k, v in state_dict.items() if k in expected}, strict=False)
     return model

@@ -18,7 +18,7 @@ from ..utils import atomic_write, file_digest, seeded_torch, torch_seed
 from . import _pathoduet  # noqa: F401  (registers PathoDuet's ViT with timm)
 from ._ctranspath import ConvStem
 from ._info import check_image_size, get_backbone_info
-from ._transformers import TransformersPool, build_transformers
+from ._transformers import TransformersPool, build_transformers, load_transformers
 from ._weights import (
     WeightsChangedError,
     WeightsError,
@@ -358,13 +358,16 @@ def create_backbone(
     else:
         seed = 0
     state_dict = None
-    if path is not None:
+    if path is not None and info.loader == "timm":
         state_dict, sha = read_weights(path)
         if digest.startswith("sha256:"):
             digest = "sha256:" + sha  # what was loaded, even if the file moved since
     _check_unchanged(expected_digest, digest, weights)
     with seeded_torch(seed):
-        model = build_architecture(info, path)
+        if path is not None and info.loader == "transformers":
+            model, _ = load_transformers(info, path)
+        else:
+            model = build_architecture(info, path)
     if state_dict is not None:
         state_dict, _ = convert_checkpoint(info, model, state_dict, repr(os.fspath(path)))
         model.load_state_dict(state_dict, strict=False)  # strict by convert_checkpoint

@@ -3,12 +3,13 @@
 import inspect
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from ._weights import WeightsError
+from ._weights import HEAD_PREFIXES, WeightsError, check_conformance, weight_files
 
 
 def import_transformers(info):
@@ -52,13 +53,8 @@ def check_folder_config(info, published):
         )
 
 
-def build_transformers(info, path=None, overrides=None):
-    """The model of a transformers entry, randomly initialised (weights load separately).
-
-    Entries with a recorded ``config`` build the named class from it, no code
-    from the Hub runs; others read their configuration from the checkpoint
-    folder or the Hub (running its code only when ``trust_remote_code``).
-    """
+def _recipe(info, path, overrides):
+    """The model class, its config and constructor arguments for a transformers entry."""
     transformers = import_transformers(info)
     if info.config:
         check_folder_config(info, folder_config(path))
@@ -68,13 +64,87 @@ def build_transformers(info, path=None, overrides=None):
         kwargs = {}
         if "add_pooling_layer" in inspect.signature(cls.__init__).parameters:
             kwargs["add_pooling_layer"] = False
-        return cls(config, **kwargs)
+        return cls, config, kwargs
     trust = info.trust_remote_code
-    source = path if path is not None and os.path.isdir(path) else info.hub_id
+    if path is not None and not os.path.isdir(path):
+        raise WeightsError(
+            f"Backbone {info.name!r} records no config, so a single weights file cannot be "
+            "built: pass the checkpoint folder (config.json and weights) instead."
+        )
+    source = path if path is not None else info.hub_id
     config = transformers.AutoConfig.from_pretrained(source, trust_remote_code=trust)
     for key, value in (overrides or {}).items():
         setattr(config, key, value)
-    return transformers.AutoModel.from_config(config, trust_remote_code=trust)
+    return transformers.AutoModel, config, {"trust_remote_code": trust}
+
+
+def build_transformers(info, path=None, overrides=None):
+    """The model of a transformers entry, randomly initialised.
+
+    Entries with a recorded ``config`` build the named class from it, no code
+    from the Hub runs; others read their configuration from the checkpoint
+    folder or the Hub (running its code only when ``trust_remote_code``).
+    """
+    cls, config, kwargs = _recipe(info, path, overrides)
+    if cls.__name__ == "AutoModel":
+        return cls.from_config(config, **kwargs)
+    return cls(config, **kwargs)
+
+
+def _weights_folder(path, tmp):
+    # from_pretrained reads folders: a single file is linked into one under its Hub name.
+    if os.path.isdir(path):
+        return path
+    name = "model.safetensors" if str(path).endswith(".safetensors") else "pytorch_model.bin"
+    os.symlink(os.path.abspath(path), os.path.join(tmp, name))
+    return tmp
+
+
+def load_transformers(info, path, overrides=None):
+    """A transformers entry with the checkpoint at ``path`` (folder or file) loaded exactly.
+
+    transformers maps the Hub layout onto its classes (its key renamings
+    included); every key must then fit: missing, unexpected (heads aside)
+    and reshaped keys raise :class:`WeightsError` naming them.
+    """
+    cls, config, kwargs = _recipe(info, path, overrides)
+    if os.path.isdir(path):
+        weight_files(path)  # a folder without weights is named, not loaded at random
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            model, loading = cls.from_pretrained(
+                _weights_folder(path, tmp),
+                config=config,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported below, never kept
+                **kwargs,
+            )
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise WeightsError(
+                f"transformers could not load {os.fspath(path)!r} as backbone {info.name!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    unexpected = sorted(loading.get("unexpected_keys") or ())
+    report = {
+        "missing": sorted(loading.get("missing_keys") or ()),
+        "unexpected": [k for k in unexpected if not _unused(k)],
+        "mismatched": [
+            f"{key}: file {tuple(file)} vs model {tuple(ours)}"
+            for key, file, ours in loading.get("mismatched_keys") or ()
+        ],
+        "ignored": [k for k in unexpected if _unused(k)],
+    }
+    check_conformance(report, repr(os.fspath(path)), f"backbone {info.name!r} ({cls.__name__})")
+    return model.float(), report
+
+
+def _unused(key):
+    # Heads and pooler weights, under the model's own prefix or none.
+    return (
+        key.split(".", 1)[-1].startswith(HEAD_PREFIXES)
+        or key.startswith(HEAD_PREFIXES)
+        or (key.endswith("position_ids"))
+    )
 
 
 class TransformersPool(nn.Module):

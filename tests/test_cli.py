@@ -92,8 +92,9 @@ def test_backbones_lists_the_registry(fmt, capsys):
     if fmt == "json":
         rows = {row["name"]: row for row in json.loads(out)}
         assert rows["uni"]["gated"] is True and rows["uni"]["hub_id"] == "MahmoodLab/UNI"
-        columns = ["name", "family", "embed_dim", "input_size", "gated", "hub_id"]
+        columns = ["name", "family", "embed_dim", "input_size", "mpp", "gated", "hub_id"]
         assert list(rows["ctranspath"]) == columns
+        assert rows["uni"]["mpp"] == [0.5, 0.5] and rows["pathoduet"]["mpp"] is None
     elif fmt == "csv":
         rows = {row["name"]: row for row in csv.DictReader(out.splitlines())}
         assert rows["ctranspath"]["embed_dim"] == "768"

@@ -357,7 +357,20 @@ def create_backbone(
         digest = f"random:{seed}"
     else:
         seed = 0
-    state_dict = None
+    model, digest, _ = load_backbone(info, path, digest, seed, expected_digest, weights)
+    model = _resize_input(info, model, image_size)
+    model = _pool(info, model, image_size)
+    model.eval().requires_grad_(False)
+    return model, digest
+
+
+def load_backbone(info, path, digest, seed=0, expected_digest=None, weights=None):
+    """The entry's network with the checkpoint at ``path`` loaded exactly (None: random).
+
+    Returns the model (no pooling wrapper, native input size), the weights
+    digest of what was loaded, and the conformance report (None when random).
+    """
+    state_dict, report = None, None
     if path is not None and info.loader == "timm":
         state_dict, sha = read_weights(path)
         if digest.startswith("sha256:"):
@@ -365,16 +378,13 @@ def create_backbone(
     _check_unchanged(expected_digest, digest, weights)
     with seeded_torch(seed):
         if path is not None and info.loader == "transformers":
-            model, _ = load_transformers(info, path)
+            model, report = load_transformers(info, path)
         else:
             model = build_architecture(info, path)
     if state_dict is not None:
-        state_dict, _ = convert_checkpoint(info, model, state_dict, repr(os.fspath(path)))
+        state_dict, report = convert_checkpoint(info, model, state_dict, repr(os.fspath(path)))
         model.load_state_dict(state_dict, strict=False)  # strict by convert_checkpoint
-    model = _resize_input(info, model, image_size)
-    model = _pool(info, model, image_size)
-    model.eval().requires_grad_(False)
-    return model, digest
+    return model, digest, report
 
 
 def _resize_input(info, model, image_size):

@@ -4,6 +4,7 @@ import difflib
 import importlib.util
 import re
 import sys
+import warnings
 
 import timm
 import torch
@@ -202,3 +203,59 @@ def check_image_size(info, image_size):
         f"{info.name!r}: the {image_size - below} border pixels that do not fill a patch would "
         f"be ignored. Use image_size={' or '.join(map(str, nearest))}."
     )
+
+
+def _magnification(mpp):
+    return f"{10 / mpp:.3g}x"  # 0.5 um/px is about 20x on most scanners
+
+
+def _trained_at(info):
+    low, high = info.mpp
+    if low == high:
+        return f"{low:g} um/px (about {_magnification(low)})"
+    return f"{low:g}-{high:g} um/px (about {_magnification(high)}-{_magnification(low)})"
+
+
+def check_resolution(info, mpp, *, factor=1.5):
+    """Warn when patches at ``mpp`` are far from the resolution a backbone was trained at.
+
+    Parameters
+    ----------
+    info : BackboneInfo
+        From :func:`get_backbone_info`; nothing is checked when its ``mpp`` is None.
+    mpp : float or None
+        Microns per pixel of the patches (a patch table's ``mpp`` column).
+    factor : float, default=1.5
+        How far outside the trained range (as a ratio) counts as far.
+
+    Returns
+    -------
+    bool
+        Whether a warning was issued.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skhisto.backbones import check_resolution, get_backbone_info
+    >>> check_resolution(get_backbone_info("uni"), 0.5)
+    False
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_resolution(get_backbone_info("uni"), 2.0)
+    True
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    Patches at 2 um/px (about 5x) are far from the 0.5 um/px (about 20x) backbone 'uni' ...
+    """
+    if info.mpp is None or mpp is None:
+        return False
+    low, high = info.mpp
+    if low / factor <= mpp <= high * factor:
+        return False
+    warnings.warn(
+        f"Patches at {mpp:g} um/px (about {_magnification(mpp)}) are far from the "
+        f"{_trained_at(info)} backbone {info.name!r} was trained at: its embeddings may be "
+        "poor. Tile at the model's resolution (SlideTiler(mpp=...), skhisto embed --mpp).",
+        UserWarning,
+        stacklevel=3,
+    )
+    return True

@@ -64,7 +64,7 @@ def _recipe(info, path, overrides):
         kwargs = {}
         if "add_pooling_layer" in inspect.signature(cls.__init__).parameters:
             kwargs["add_pooling_layer"] = False
-        return cls, config, kwargs
+        return cls, config, kwargs, False
     trust = info.trust_remote_code
     if path is not None and not os.path.isdir(path):
         raise WeightsError(
@@ -75,7 +75,7 @@ def _recipe(info, path, overrides):
     config = transformers.AutoConfig.from_pretrained(source, trust_remote_code=trust)
     for key, value in (overrides or {}).items():
         setattr(config, key, value)
-    return transformers.AutoModel, config, {"trust_remote_code": trust}
+    return transformers.AutoModel, config, {"trust_remote_code": trust}, True
 
 
 def build_transformers(info, path=None, overrides=None):
@@ -85,10 +85,8 @@ def build_transformers(info, path=None, overrides=None):
     from the Hub runs; others read their configuration from the checkpoint
     folder or the Hub (running its code only when ``trust_remote_code``).
     """
-    cls, config, kwargs = _recipe(info, path, overrides)
-    if cls.__name__ == "AutoModel":
-        return cls.from_config(config, **kwargs)
-    return cls(config, **kwargs)
+    cls, config, kwargs, auto = _recipe(info, path, overrides)
+    return cls.from_config(config, **kwargs) if auto else cls(config, **kwargs)
 
 
 def _weights_folder(path, tmp):
@@ -107,7 +105,7 @@ def load_transformers(info, path, overrides=None):
     included); every key must then fit: missing, unexpected (heads aside)
     and reshaped keys raise :class:`WeightsError` naming them.
     """
-    cls, config, kwargs = _recipe(info, path, overrides)
+    cls, config, kwargs, _ = _recipe(info, path, overrides)
     if os.path.isdir(path):
         weight_files(path)  # a folder without weights is named, not loaded at random
     with tempfile.TemporaryDirectory() as tmp:

@@ -255,21 +255,3 @@ def check_conformance(report, source, target):
             + ". Check that the file belongs to this backbone: skhisto loads checkpoints "
             "exactly, and no layer is left at its random initialisation."
         )
-
-
-def load_weights_into(model, state_dict, source, target=None):
-    """Load ``state_dict`` into ``model`` exactly, or raise naming what does not fit.
-
-    Classifier, projection and pooler heads, which a headless backbone does
-    not use, and buffers the architecture recomputes are left out; every
-    other key must be in the model with the model's shape, and every model
-    key in the file. Anything else raises :class:`WeightsError` naming the
-    keys and shapes: no layer is ever left at its random initialisation.
-    """
-    state_dict = strip_prefixes(state_dict, model.state_dict())
-    expected = model.state_dict()
-    check_conformance(
-        conformance(state_dict, expected), source, target or f"architecture {type(model).__name__}"
-    )
-    model.load_state_dict({k: v for k, v in state_dict.items() if k in expected}, strict=False)
-    return model

@@ -104,8 +104,8 @@ def main(argv=None):
     --------
     >>> from skhisto.cli import main
     >>> main(["backbones", "--format", "csv"])  # doctest: +ELLIPSIS
-    name,family,embed_dim,input_size,gated,hub_id
-    ctranspath,contrastive,768,224,False,
+    name,family,embed_dim,input_size,mpp,gated,hub_id
+    ctranspath,contrastive,768,224,1,False,
     ...
     0
     """

@@ -9,7 +9,13 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..backbones import check_image_size, create_backbone, get_backbone_info, resolve_weights
+from ..backbones import (
+    check_image_size,
+    check_resolution,
+    create_backbone,
+    get_backbone_info,
+    resolve_weights,
+)
 from ..io import check_image_input
 from ..utils import (
     STORE,
@@ -62,6 +68,14 @@ def _fingerprint(info, weights, image_size, dtype):
         name = getattr(convert, "__qualname__", type(convert).__qualname__)
         fingerprint["checkpoint_filter"] = f"{getattr(convert, '__module__', '')}.{name}"
     return fingerprint
+
+
+def _check_patch_resolution(info, kind, X):
+    # Patches of slides carry their resolution: warn when it is far from the model's.
+    if kind == "patches":
+        for mpp in np.unique(np.asarray(X.mpp, dtype=float)):
+            if check_resolution(info, float(mpp)):
+                break
 
 
 class FoundationEmbedder(TransformerMixin, BaseEstimator):
@@ -182,9 +196,10 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        check_image_input(X)
+        kind, X = check_image_input(X)
         info = get_backbone_info(self.backbone)
         check_image_size(info, self.image_size)
+        _check_patch_resolution(info, kind, X)
         if self.cache is not None:
             ensure_writable_dir(self.cache, "cache")
         _, digest = _weights_digest(info, self.weights, self.pretrained)
@@ -266,6 +281,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "fingerprint_")
         kind, X = check_image_input(X)
+        _check_patch_resolution(self.backbone_info_, kind, X)
         if self.cache is None:
             return self._embed(X)
         return self._cached_transform(kind, X)

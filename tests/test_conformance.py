@@ -121,8 +121,9 @@ def timm_0_5_swin(model, folder):
             key = f"layers.{int(match.group(1)) - 1}.downsample{match.group(2)}"
         legacy[key] = value.clone()
     for name, module in model.named_modules():
-        if hasattr(module, "relative_position_index"):
-            legacy[f"{name}.relative_position_index"] = module.relative_position_index.clone()
+        for buffer in ("relative_position_index", "attn_mask"):
+            if getattr(module, buffer, None) is not None:
+                legacy[f"{name}.{buffer}"] = getattr(module, buffer).clone()
     path = folder / "ctranspath.pth"
     torch.save({"model": legacy}, path)
     return path
@@ -232,6 +233,17 @@ def _lunit_vit(depth=None):
 DEPTH2 = {"depth": 2}
 LAYERS2 = {"num_hidden_layers": 2}
 SWIGLU = {"mlp_layer": SwiGLUPacked, "act_layer": nn.SiLU}
+
+# bioptimus/H-optimus-0 config.json + card: create_model(..., init_values=1e-5,
+# dynamic_img_size=False); H-optimus-1 the same recipe.
+HOPTIMUS_RECIPE = timm_recipe(
+    "vit_giant_patch14_reg4_dinov2",
+    img_size=224,
+    num_classes=0,
+    global_pool="token",
+    init_values=1e-5,
+    dynamic_img_size=False,
+)
 
 RECIPES = {
     # TransPath ctran.py: timm.create_model('swin_tiny_patch4_window7_224', embed_layer=ConvStem)
@@ -362,35 +374,11 @@ RECIPES = {
         IMAGENET,
         depth=DEPTH2,
     ),
-    # bioptimus/H-optimus-0 config.json + card: create_model(..., init_values=1e-5,
-    # dynamic_img_size=False); H-optimus-1 the same recipe.
     "h-optimus-0": Recipe(
-        timm_recipe(
-            "vit_giant_patch14_reg4_dinov2",
-            img_size=224,
-            num_classes=0,
-            global_pool="token",
-            init_values=1e-5,
-            dynamic_img_size=False,
-        ),
-        class_token,
-        torch_file("pytorch_model.bin"),
-        HOPTIMUS,
-        depth=DEPTH2,
+        HOPTIMUS_RECIPE, class_token, torch_file("pytorch_model.bin"), HOPTIMUS, depth=DEPTH2
     ),
     "h-optimus-1": Recipe(
-        timm_recipe(
-            "vit_giant_patch14_reg4_dinov2",
-            img_size=224,
-            num_classes=0,
-            global_pool="token",
-            init_values=1e-5,
-            dynamic_img_size=False,
-        ),
-        class_token,
-        safetensors_file("model.safetensors"),
-        HOPTIMUS,
-        depth=DEPTH2,
+        HOPTIMUS_RECIPE, class_token, safetensors_file("model.safetensors"), HOPTIMUS, depth=DEPTH2
     ),
     # prov-gigapath/prov-gigapath config.json: patch 16 (197 positions), mlp_ratio 5.33334.
     "prov-gigapath": Recipe(

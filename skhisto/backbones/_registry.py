@@ -241,6 +241,25 @@ def _lunit(name, architecture, embed_dim, method, release_file):
     )
 
 
+def _hoptimus(name, pretraining, where):
+    # Bioptimus's two releases share architecture, statistics and the card's create_model call.
+    return BackboneInfo(
+        name,
+        "vit_giant_patch14_reg4_dinov2",
+        1536,
+        mean=HOPTIMUS[0],
+        std=HOPTIMUS[1],
+        family="non-contrastive",
+        pretraining=pretraining,
+        hub_id=f"bioptimus/{name.replace('h-optimus', 'H-optimus')}",
+        gated=True,
+        timm_kwargs=_HOPTIMUS_KWARGS,
+        checkpoint_filter=_VIT,
+        mpp=_20X,
+        source=f"huggingface.co/bioptimus/{name.replace('h-optimus', 'H-optimus')} ({where})",
+    )
+
+
 # Published recipes. Each value is the one in the source named next to the entry; a
 # conformance test per entry (tests/test_conformance.py) builds that recipe with the
 # authors' own arguments, saves a checkpoint in their layout and checks the embedding.
@@ -433,36 +452,8 @@ _ENTRIES = [
         mpp=(0.25, 2.0),  # mixed 5x to 40x
         source="huggingface.co/paige-ai/Virchow2 (config.json, model card)",
     ),
-    BackboneInfo(
-        "h-optimus-0",
-        "vit_giant_patch14_reg4_dinov2",
-        1536,
-        mean=HOPTIMUS[0],
-        std=HOPTIMUS[1],
-        family="non-contrastive",
-        pretraining="DINOv2 on >500k WSIs (Bioptimus)",
-        hub_id="bioptimus/H-optimus-0",
-        gated=True,
-        timm_kwargs=_HOPTIMUS_KWARGS,
-        checkpoint_filter=_VIT,
-        mpp=_20X,
-        source="huggingface.co/bioptimus/H-optimus-0 (config.json, model card)",
-    ),
-    BackboneInfo(
-        "h-optimus-1",
-        "vit_giant_patch14_reg4_dinov2",
-        1536,
-        mean=HOPTIMUS[0],
-        std=HOPTIMUS[1],
-        family="non-contrastive",
-        pretraining="DINOv2 on >1M WSIs (Bioptimus)",
-        hub_id="bioptimus/H-optimus-1",
-        gated=True,
-        timm_kwargs=_HOPTIMUS_KWARGS,
-        checkpoint_filter=_VIT,
-        mpp=_20X,
-        source="huggingface.co/bioptimus/H-optimus-1 (model card: the H-optimus-0 recipe)",
-    ),
+    _hoptimus("h-optimus-0", "DINOv2 on >500k WSIs (Bioptimus)", "config.json, model card"),
+    _hoptimus("h-optimus-1", "DINOv2 on >1M WSIs (Bioptimus)", "model card: H-optimus-0's recipe"),
     BackboneInfo(
         "prov-gigapath",
         "vit_giant_patch14_dinov2",

@@ -650,7 +650,11 @@ def test_every_timm_path_refuses_missing_unexpected_and_reshaped_keys(name, tmp_
             create_backbone(name, weights=_save(checkpoint, tmp_path / f"{case}.safetensors"))
 
 
-def test_a_different_image_size_warns_naming_what_is_resampled():
-    with pytest.warns(UserWarning, match=r"'uni'.*224 px.*image_size=112.*14x14 to a 7x7"):
-        with torch.device("meta"):
-            create_backbone("uni", pretrained=False, image_size=112)
+@pytest.mark.parametrize(
+    "name, grids",
+    [("kaiko-vitb16", "14x14 to 7x7"), ("ctranspath", "56x56 to 28x28"), ("phikon", "14x14 to 7x7")],
+)
+def test_a_different_image_size_warns_naming_what_is_resampled(name, grids):
+    with pytest.warns(UserWarning, match=rf"{name!r}.*224 px.*image_size=112.*{grids}"):
+        model, _ = create_backbone(name, pretrained=False, random_state=0, image_size=112)
+    assert model(torch.zeros(1, 3, 112, 112)).shape == (1, get_backbone_info(name).embed_dim)

@@ -404,8 +404,8 @@ def _resize_input(info, model, image_size):
 def _warn_resampled(info, image_size, before, after):
     warnings.warn(
         f"Backbone {info.name!r} was trained on {info.input_size} px inputs: image_size="
-        f"{image_size} resamples its position embeddings from a {before} to a {after} patch "
-        "grid, so its embeddings differ from the published model's.",
+        f"{image_size} changes its patch grid from {before} to {after}, resampling its position "
+        "embeddings, so its embeddings differ from the published model's.",
         UserWarning,
         stacklevel=4,
     )

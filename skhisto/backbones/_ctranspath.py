@@ -47,6 +47,15 @@ class ConvStem(nn.Module):
         self.proj = nn.Sequential(*stem)
         self.norm = norm_layer(embed_dim) if norm_layer else nn.Identity()
 
+    def set_input_size(self, img_size=None, patch_size=None):
+        """Follow timm's ``PatchEmbed``: a new input size changes the patch grid only."""
+        if patch_size is not None and to_2tuple(patch_size) != (4, 4):
+            raise ValueError("CTransPath's ConvStem only supports patch_size=4.")
+        if img_size is not None:
+            self.img_size = to_2tuple(img_size)
+            self.grid_size = (self.img_size[0] // 4, self.img_size[1] // 4)
+            self.num_patches = self.grid_size[0] * self.grid_size[1]
+
     def forward(self, x):
         x = self.proj(x)
         if self.output_fmt == "NHWC":

@@ -315,10 +315,12 @@ def create_backbone(
     name : str
         Registry name or timm model name (see :func:`get_backbone_info`).
     weights : str or os.PathLike, optional
-        Local weights file (``.safetensors``, ``.pth``, ``.bin``); prefixes
-        ``module.``, ``backbone.``, ``model.`` and ``encoder.`` are stripped,
-        the entry's ``checkpoint_filter`` converts the layout, missing keys
-        raise and unexpected keys are reported.
+        Local weights file (``.safetensors``, ``.pth``, ``.bin``), or for a
+        transformers entry a ``save_pretrained`` folder. Loaded exactly:
+        wrapper prefixes (``module.``, ``backbone.``, ``model.``,
+        ``encoder.``) are stripped and the entry's ``checkpoint_filter``
+        converts older layouts, then missing, unexpected (classifier heads
+        aside), reshaped or resampled keys raise :class:`WeightsError`.
     pretrained : bool, default=True
         Load the published weights (from the Hub or the authors' URL). Never
         falls back to random weights: if they cannot be had, an error says how
@@ -326,9 +328,10 @@ def create_backbone(
     random_state : int, RandomState instance or None
         Seeds the random initialisation (used when no weights are loaded).
     image_size : int, optional
-        Input size, when it differs from the backbone's native one (ViT and
-        Swin position tables are resampled). It must be a multiple of the
-        patch size (see :func:`check_image_size`).
+        Input size, when it differs from the backbone's native one: ViT and
+        Swin position tables are resampled, with a warning naming the patch
+        grids (nothing is resampled at the native size). It must be a
+        multiple of the patch size (see :func:`check_image_size`).
     expected_digest : str, optional
         The weights digest recorded at ``fit``: a local file whose bytes no
         longer hash to it raises :class:`WeightsChangedError`.
@@ -415,11 +418,9 @@ def _pool(info, model, image_size):
     if info.loader == "transformers":
         resized = bool(image_size) and image_size != info.input_size
         if resized:
-            side = int(info.config.get("image_size", info.input_size)) // (
-                int(info.config.get("patch_size", 1)) or 1
-            )
-            new = image_size // (int(info.config.get("patch_size", 1)) or 1)
-            _warn_resampled(info, image_size, f"{side}x{side}", f"{new}x{new}")
+            patch = int(getattr(model.config, "patch_size", 1))
+            old, new = info.input_size // patch, image_size // patch
+            _warn_resampled(info, image_size, f"{old}x{old}", f"{new}x{new}")
         return TransformersPool(model, info.pooling, interpolate=resized)
     if info.pooling == "cls+mean":
         return ClsMeanPool(model)

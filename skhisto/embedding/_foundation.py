@@ -93,7 +93,11 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         timm model name. Each registered model brings its own normalisation.
     weights : str or os.PathLike, optional
         Local weights file (``.safetensors``, ``.pth``, ``.bin``), e.g. a
-        checkpoint downloaded elsewhere or saved by :class:`SimCLREmbedder`.
+        checkpoint downloaded elsewhere or saved by :class:`SimCLREmbedder`,
+        or a transformers entry's ``save_pretrained`` folder. It is loaded
+        exactly at the first transform: a key or shape that does not fit the
+        entry's published recipe raises :class:`~skhisto.backbones.WeightsError`
+        naming it (``skhisto.backbones.check_checkpoint`` checks a file first).
     pretrained : bool, default=True
         Load the published weights when ``weights`` is None. Never falls back
         to random weights silently; ``False`` asks for a random init.

@@ -536,7 +536,11 @@ def test_prov_gigapath_patch14_recipe_refuses_the_published_patch16_file(tmp_pat
         dataclasses.replace(old, name="gigapath-p14", timm_kwargs={**kwargs, "depth": 2})
     )
     try:  # skhisto's former recipe: timm would resample the kernel and the table, quietly
-        with pytest.raises(WeightsError, match=r"patch_embed\.proj\.weight.*pos_embed"):
+        named = r"(?=.*patch_embed\.proj\.weight: file \(1536, 3, 16, 16\) vs model "
+        named += (
+            r"\(1536, 3, 14, 14\))(?=.*pos_embed: file \(1, 197, 1536\) vs model \(1, 257, 1536\))"
+        )
+        with pytest.raises(WeightsError, match=named):
             create_backbone("gigapath-p14", weights=path)
     finally:
         unregister_backbone("gigapath-p14")
@@ -559,12 +563,22 @@ def test_pathoduet_without_its_pretext_token_is_refused(tmp_path):
         unregister_backbone("pd-1")
 
 
-def test_lunit_entry_refuses_a_patch8_checkpoint(tmp_path):
+@pytest.mark.parametrize(
+    "name, architecture, width",
+    [
+        ("lunit-dino-vits16", "vit_small_patch8_224", 384),
+        ("kaiko-vitb16", "vit_base_patch8_224", 768),
+    ],
+)
+def test_a_patch8_checkpoint_is_refused_naming_the_kernel(name, architecture, width, tmp_path):
     torch.manual_seed(0)
-    patch8 = timm.create_model("vit_small_patch8_224", pretrained=False, num_classes=0)
-    path = _save(patch8.state_dict(), tmp_path / "dino_p8.safetensors")
-    with pytest.raises(WeightsError, match=r"patch_embed\.proj\.weight: file \(384, 3, 8, 8\)"):
-        create_backbone("lunit-dino-vits16", weights=path)
+    patch8 = timm.create_model(architecture, pretrained=False, num_classes=0, depth=1)
+    path = _save(patch8.state_dict(), tmp_path / "p8.safetensors")
+    kernel = (
+        rf"patch_embed\.proj\.weight: file \({width}, 3, 8, 8\) vs model \({width}, 3, 16, 16\)"
+    )
+    with pytest.raises(WeightsError, match=kernel):
+        create_backbone(name, weights=path)
 
 
 @pytest.fixture
@@ -632,6 +646,32 @@ def test_transformers_entry_loads_a_single_file_and_checks_the_folder_config(phi
         create_backbone("phikon-2", weights=folder)
 
 
+def test_transformers_checkpoints_are_read_safely_and_unwrapped(phikon_folder, tmp_path, capfd):
+    import os
+    import pickle
+
+    model, folder = phikon_folder
+    state = model.state_dict()
+    x = torch.rand(1, 3, 224, 224)
+    wrapped = tmp_path / "wrapped.pth"  # a training script's checkpoint of a DDP model
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}, "epoch": 3}, wrapped)
+    loaded, _ = create_backbone("phikon-2", weights=wrapped)
+    np.testing.assert_allclose(
+        loaded(x).numpy(), last_hidden_cls(model, x).detach().numpy(), rtol=1e-5, atol=1e-5
+    )
+    assert "LOAD REPORT" not in capfd.readouterr().err  # transformers' own report stays quiet
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > /tmp/skhisto_pwned_hf",))
+
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps({"state_dict": Payload()}))
+    with pytest.raises(WeightsError, match="Refusing to load"):
+        create_backbone("phikon-2", weights=evil)
+    assert not os.path.exists("/tmp/skhisto_pwned_hf")
+
+
 @pytest.mark.parametrize("name", ["resnet18", "ctranspath"])
 def test_every_timm_path_refuses_missing_unexpected_and_reshaped_keys(name, tmp_path):
     model, _ = create_backbone(name, pretrained=False, random_state=0)
@@ -652,7 +692,11 @@ def test_every_timm_path_refuses_missing_unexpected_and_reshaped_keys(name, tmp_
 
 @pytest.mark.parametrize(
     "name, grids",
-    [("kaiko-vitb16", "14x14 to 7x7"), ("ctranspath", "56x56 to 28x28"), ("phikon", "14x14 to 7x7")],
+    [
+        ("kaiko-vitb16", "14x14 to 7x7"),
+        ("ctranspath", "56x56 to 28x28"),
+        ("phikon", "14x14 to 7x7"),
+    ],
 )
 def test_a_different_image_size_warns_naming_what_is_resampled(name, grids):
     with pytest.warns(UserWarning, match=rf"{name!r}.*224 px.*image_size=112.*{grids}"):

@@ -218,6 +218,8 @@ def _filter_checkpoint(info, model, state_dict):
     Published pathology checkpoints often predate timm 1.0 (CTransPath was saved with
     timm 0.5.4, whose Swin downsamples at the end of a stage): timm's converters remap
     such layouts and drop non-persistent buffers, exactly as for its own hub weights.
+    What they would resample (a patch kernel or position table of another size) is
+    refused before they run (:func:`_resampled`).
     """
     convert = checkpoint_filter_fn(info)
     if convert is None:
@@ -235,19 +237,33 @@ def _filter_checkpoint(info, model, state_dict):
         return state_dict  # not a layout it knows: the conformance check names the keys
 
 
-def _resampled(before, after):
-    # timm's converters quietly resample a patch kernel or position table of another
-    # size to fit the model: a checkpoint of another recipe would load, and embed wrongly.
-    # Renaming and reshaping keep each tensor's size, so a size the file never held is one.
+# Tensors timm's converters resize to fit: patch kernels, absolute and relative position tables.
+_RESIZABLE = ("patch_embed.proj.weight", "pos_embed", "relative_position_bias_table")
+
+
+def _resampled(before, after, expected):
+    """Tensors of another size that a converter resized to fit the model, as text.
+
+    A resizable tensor (patch kernel, position table) whose size differs from
+    the model's under its own name is named with both shapes. Renaming and
+    reshaping keep each tensor's size, so any other size that the file never
+    held was made by resampling too.
+    """
+    named = [
+        f"{key}: file {tuple(value.shape)} vs model {tuple(expected[key].shape)}"
+        for key, value in before.items()
+        if key.endswith(_RESIZABLE) and key in expected and value.numel() != expected[key].numel()
+    ]
+    if named:
+        return named
     sizes = Counter(v.numel() for v in before.values())
-    resampled = []
+    made = []
     for key, value in after.items():
         if sizes[value.numel()] > 0:
             sizes[value.numel()] -= 1
-            continue
-        was = f"file {tuple(before[key].shape)} -> " if key in before else ""
-        resampled.append(f"{key}: {was}{tuple(value.shape)}")
-    return resampled
+        else:
+            made.append(f"{key}: {tuple(value.shape)}, a size the file does not hold")
+    return made
 
 
 def convert_checkpoint(info, model, state_dict, source):
@@ -272,9 +288,9 @@ def convert_checkpoint(info, model, state_dict, source):
     expected = model.state_dict()
     state_dict = strip_prefixes(state_dict, expected)
     target = f"backbone {info.name!r} ({info.architecture})"
-    if info.loader == "timm":
+    if info.loader == "timm" and checkpoint_filter_fn(info) is not None:
         converted = _filter_checkpoint(info, model, state_dict)
-        resampled = _resampled(state_dict, converted)
+        resampled = _resampled(state_dict, converted, expected)
         if resampled:
             raise WeightsError(
                 f"Weights from {source} do not fit {target}: {len(resampled)} tensors of "
@@ -374,18 +390,19 @@ def load_backbone(info, path, digest, seed=0, expected_digest=None, weights=None
     digest of what was loaded, and the conformance report (None when random).
     """
     state_dict, report = None, None
-    if path is not None and info.loader == "timm":
+    if path is not None:
         state_dict, sha = read_weights(path)
         if digest.startswith("sha256:"):
             digest = "sha256:" + sha  # what was loaded, even if the file moved since
     _check_unchanged(expected_digest, digest, weights)
+    source = repr(os.fspath(path)) if path is not None else None
     with seeded_torch(seed):
-        if path is not None and info.loader == "transformers":
-            model, report = load_transformers(info, path)
+        if state_dict is not None and info.loader == "transformers":
+            model, report = load_transformers(info, state_dict, source, path)
         else:
             model = build_architecture(info, path)
-    if state_dict is not None:
-        state_dict, report = convert_checkpoint(info, model, state_dict, repr(os.fspath(path)))
+    if state_dict is not None and info.loader == "timm":
+        state_dict, report = convert_checkpoint(info, model, state_dict, source)
         model.load_state_dict(state_dict, strict=False)  # strict by convert_checkpoint
     return model, digest, report
 

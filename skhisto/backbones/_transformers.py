@@ -3,13 +3,13 @@
 import inspect
 import json
 import os
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from ._weights import HEAD_PREFIXES, WeightsError, check_conformance, weight_files
+from ._weights import HEAD_PREFIXES, WeightsError, check_conformance, strip_shared_prefixes
 
 
 def import_transformers(info):
@@ -89,39 +89,51 @@ def build_transformers(info, path=None, overrides=None):
     return cls.from_config(config, **kwargs) if auto else cls(config, **kwargs)
 
 
-def _weights_folder(path, tmp):
-    # from_pretrained reads folders: a single file is linked into one under its Hub name.
-    if os.path.isdir(path):
-        return path
-    name = "model.safetensors" if str(path).endswith(".safetensors") else "pytorch_model.bin"
-    os.symlink(os.path.abspath(path), os.path.join(tmp, name))
-    return tmp
+@contextmanager
+def _quiet(transformers):
+    # from_pretrained prints a load report and progress bars; skhisto reports in one line.
+    logging = transformers.utils.logging
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
-def load_transformers(info, path, overrides=None):
-    """A transformers entry with the checkpoint at ``path`` (folder or file) loaded exactly.
+def load_transformers(info, state_dict, source, path=None, overrides=None):
+    """A transformers entry with ``state_dict`` loaded exactly.
 
-    transformers maps the Hub layout onto its classes (its key renamings
-    included); every key must then fit: missing, unexpected (heads aside)
-    and reshaped keys raise :class:`WeightsError` naming them.
+    ``state_dict`` was read safely by skhisto (safetensors or weights-only
+    torch files, nested dicts unwrapped); wrapper prefixes every key shares
+    (``module.``, ``backbone.``, ``model.``) are stripped. transformers maps
+    the Hub layout onto its classes (its own key renamings included); every
+    key must then fit: missing, unexpected (heads aside) and reshaped keys
+    raise :class:`WeightsError`, named as the transformers model calls them.
     """
-    cls, config, kwargs, _ = _recipe(info, path, overrides)
-    if os.path.isdir(path):
-        weight_files(path)  # a folder without weights is named, not loaded at random
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
+    transformers = import_transformers(info)
+    cls, config, kwargs, auto = _recipe(info, path, overrides)
+    if auto:  # the class the configuration names (the repository's own code if trusted)
+        cls = type(cls.from_config(config, **kwargs))
+        kwargs = {}
+    try:
+        with _quiet(transformers):
             model, loading = cls.from_pretrained(
-                _weights_folder(path, tmp),
+                None,
                 config=config,
+                state_dict=strip_shared_prefixes(state_dict),
                 output_loading_info=True,
                 ignore_mismatched_sizes=True,  # reported below, never kept
                 **kwargs,
             )
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise WeightsError(
-                f"transformers could not load {os.fspath(path)!r} as backbone {info.name!r}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:
+        raise WeightsError(
+            f"transformers could not load {source} as backbone {info.name!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     unexpected = sorted(loading.get("unexpected_keys") or ())
     report = {
         "missing": sorted(loading.get("missing_keys") or ()),
@@ -132,7 +144,8 @@ def load_transformers(info, path, overrides=None):
         ],
         "ignored": [k for k in unexpected if _unused(k)],
     }
-    check_conformance(report, repr(os.fspath(path)), f"backbone {info.name!r} ({cls.__name__})")
+    target = f"backbone {info.name!r} ({cls.__name__}; keys as transformers names them)"
+    check_conformance(report, source, target)
     return model.float(), report
 
 

@@ -187,6 +187,20 @@ def strip_prefixes(state_dict, expected=()):
     return cleaned
 
 
+def strip_shared_prefixes(state_dict, prefixes=("module.", "backbone.", "model.")):
+    """Strip wrapper prefixes that every key shares (``module.`` of DDP, ...).
+
+    For layouts whose own keys may start like a wrapper (a Hugging Face
+    model's ``encoder.``), only a prefix on every key is a wrapper.
+    """
+    while state_dict:
+        prefix = next((p for p in prefixes if all(k.startswith(p) for k in state_dict)), None)
+        if prefix is None:
+            break
+        state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}
+    return state_dict
+
+
 def conformance(state_dict, expected):
     """Compare a checkpoint with a model, key by key and shape by shape.
 

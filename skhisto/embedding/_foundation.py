@@ -61,6 +61,8 @@ def _fingerprint(info, weights, image_size, dtype):
         "precision": str(dtype),
         "format": FORMAT_VERSION,
     }
+    if info.config:  # a transformers entry's recorded architecture
+        fingerprint["config"] = repr(sorted(info.config.items()))
     if callable(info.checkpoint_filter):
         # A user's converter changes the weights loaded; built-in ones follow
         # from the architecture, already here (and old caches keep their keys).

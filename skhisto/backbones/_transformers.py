@@ -136,7 +136,7 @@ def load_transformers(info, state_dict, source, path=None, overrides=None):
         ) from exc
     unexpected = sorted(loading.get("unexpected_keys") or ())
     report = {
-        "missing": sorted(loading.get("missing_keys") or ()),
+        "missing": _published_names(model, sorted(loading.get("missing_keys") or ())),
         "unexpected": [k for k in unexpected if not _unused(k)],
         "mismatched": [
             f"{key}: file {tuple(file)} vs model {tuple(ours)}"
@@ -144,9 +144,25 @@ def load_transformers(info, state_dict, source, path=None, overrides=None):
         ],
         "ignored": [k for k in unexpected if _unused(k)],
     }
-    target = f"backbone {info.name!r} ({cls.__name__}; keys as transformers names them)"
+    target = f"backbone {info.name!r} ({cls.__name__})"
     check_conformance(report, source, target)
     return model.float(), report
+
+
+def _published_names(model, keys, limit=8):
+    """Model keys as a Hub checkpoint names them (transformers 5 renames keys on loading)."""
+    try:
+        from transformers.core_model_loading import revert_weight_conversion
+    except ImportError:  # transformers 4: the model's names are the file's
+        return keys
+    state, named = model.state_dict(), []
+    for key in keys[:limit]:
+        try:
+            (published,) = revert_weight_conversion(model, {key: state[key]})
+        except Exception:  # a fused tensor, or a layout transformers cannot revert alone
+            published = key
+        named.append(key if published == key else f"{published} (transformers: {key})")
+    return named + keys[limit:]
 
 
 def _unused(key):

@@ -245,6 +245,23 @@ HOPTIMUS_RECIPE = timm_recipe(
     dynamic_img_size=False,
 )
 
+
+def virchow_recipe(**registers):
+    # paige-ai/Virchow config.json model_args + model card (SwiGLUPacked, SiLU); Virchow2's
+    # config adds reg_tokens=4, and its card averages tokens[:, 5:].
+    return timm_recipe(
+        "vit_huge_patch14_224",
+        img_size=224,
+        init_values=1e-5,
+        num_classes=0,
+        mlp_ratio=5.3375,
+        global_pool="",
+        dynamic_img_size=True,
+        **SWIGLU,
+        **registers,
+    )
+
+
 RECIPES = {
     # TransPath ctran.py: timm.create_model('swin_tiny_patch4_window7_224', embed_layer=ConvStem)
     # with head = Identity; features: the 768-d average pooled tokens.
@@ -339,40 +356,15 @@ RECIPES = {
         IMAGENET,
         depth=DEPTH2,
     ),
-    # paige-ai/Virchow config.json model_args + model card (SwiGLUPacked, SiLU).
     "virchow": Recipe(
-        timm_recipe(
-            "vit_huge_patch14_224",
-            img_size=224,
-            init_values=1e-5,
-            num_classes=0,
-            mlp_ratio=5.3375,
-            global_pool="",
-            dynamic_img_size=True,
-            **SWIGLU,
-        ),
-        cls_and_mean(registers=0),
-        safetensors_file("model.safetensors"),
-        IMAGENET,
-        depth=DEPTH2,
+        virchow_recipe(), cls_and_mean(0), safetensors_file("model.safetensors"), IMAGENET, DEPTH2
     ),
-    # paige-ai/Virchow2 config.json: Virchow's plus reg_tokens=4; tokens[:, 5:] averaged.
     "virchow2": Recipe(
-        timm_recipe(
-            "vit_huge_patch14_224",
-            img_size=224,
-            init_values=1e-5,
-            num_classes=0,
-            reg_tokens=4,
-            mlp_ratio=5.3375,
-            global_pool="",
-            dynamic_img_size=True,
-            **SWIGLU,
-        ),
-        cls_and_mean(registers=4),
+        virchow_recipe(reg_tokens=4),
+        cls_and_mean(4),
         torch_file("pytorch_model.bin"),
         IMAGENET,
-        depth=DEPTH2,
+        DEPTH2,
     ),
     "h-optimus-0": Recipe(
         HOPTIMUS_RECIPE, class_token, torch_file("pytorch_model.bin"), HOPTIMUS, depth=DEPTH2

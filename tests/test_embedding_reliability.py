@@ -119,15 +119,23 @@ def _deny(monkeypatch, pattern):
     # Tests run as root, which chmod cannot stop: refuse opens of matching files instead.
     import builtins
 
-    real = io.open
+    real, real_os = io.open, os.open
 
-    def guarded(file, *args, **kwargs):
+    def refuse(file):
         if isinstance(file, (str, os.PathLike)) and pattern in os.fspath(file):
             raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
+
+    def guarded(file, *args, **kwargs):
+        refuse(file)
         return real(file, *args, **kwargs)
+
+    def guarded_os(file, *args, **kwargs):  # skhisto.utils.open_regular opens with os.open
+        refuse(file)
+        return real_os(file, *args, **kwargs)
 
     monkeypatch.setattr(io, "open", guarded)
     monkeypatch.setattr(builtins, "open", guarded)
+    monkeypatch.setattr(os, "open", guarded_os)
 
 
 def test_another_users_unreadable_shard_is_reported_once_and_never_deleted(tmp_path, monkeypatch):

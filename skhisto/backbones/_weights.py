@@ -7,7 +7,7 @@ import pickle
 
 import torch
 
-from ..utils import io_error
+from ..utils import check_regular_file, io_error, open_regular
 
 _PREFIXES = ("module.", "backbone.", "model.", "encoder.")
 _NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict")
@@ -54,6 +54,7 @@ def check_weights_path(path):
         raise IsADirectoryError(
             f"Weights must be a file (.safetensors, .pth or .bin), got a directory: {path!r}"
         )
+    check_regular_file(path, "weights file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Weights file does not exist: {path!r}")
     return path
@@ -87,7 +88,7 @@ def read_weights(path):
     state_dict, sha = {}, hashlib.sha256()
     for file in files:
         try:
-            with open(file, "rb") as f:
+            with open_regular(file, "weights file") as f:
                 raw = f.read()
         except OSError as exc:
             raise io_error(exc, "read weights file", file) from exc

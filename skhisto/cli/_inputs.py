@@ -119,8 +119,10 @@ def check_not_slides(paths):
         return
     from PIL import Image
 
+    from ..utils import open_regular
+
     try:
-        with Image.open(first) as image:
+        with open_regular(first, "image") as f, Image.open(f) as image:
             pages = getattr(image, "n_frames", 1)
     except OSError:
         return  # read_image names the file when it is embedded

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from ..utils import io_error
+from ..utils import io_error, open_regular
 
 #: Bump when the stored layout or the meaning of an embedding changes.
 #: 2: 16-bit images are read as value // 256 (no longer stretched per file).
@@ -34,7 +34,7 @@ def path_keys(paths):
     keys = np.empty(len(paths), dtype=f"S{KEY_BYTES * 2}")
     for i, path in enumerate(paths):
         try:
-            with open(path, "rb") as f:
+            with open_regular(path, "image") as f:
                 digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=KEY_BYTES))
         except FileNotFoundError:
             raise FileNotFoundError(f"Image file does not exist: {path!r}") from None

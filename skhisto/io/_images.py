@@ -8,6 +8,8 @@ from collections.abc import Iterable
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..utils import NotRegularFileError, check_regular_file, open_regular
+
 #: File extensions recognised as images when scanning folders.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -101,10 +103,10 @@ def read_image(path):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ImageReadError(f"Expected an image file, got a directory: {path!r}")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise ImageReadError(f"Image file does not exist: {path!r}")
     try:
-        with Image.open(path) as image:
+        with open_regular(path, "image") as f, Image.open(f) as image:
             frames = getattr(image, "n_frames", 1)
             if frames > 1:
                 raise ImageReadError(
@@ -117,6 +119,8 @@ def read_image(path):
         raise
     except Image.DecompressionBombError as exc:
         raise _bomb_error(path, exc) from exc
+    except NotRegularFileError as exc:
+        raise ImageReadError(str(exc)) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"Cannot decode image {path!r}: {exc}") from exc
     return np.array(rgb, dtype=np.uint8)  # writable: torch.from_numpy warns on read-only
@@ -179,7 +183,10 @@ def _check_paths(items):
                 f"{index} is {reprlib.repr(item)} of type {type(item).__name__}."
             )
     # Plain str: numpy's np.str_ would show as np.str_('...') in every message.
-    return "paths", [str(os.fspath(p)) for p in paths]
+    paths = [str(os.fspath(p)) for p in paths]
+    for path in paths:  # a FIFO or /dev/zero would hang a hash or a decoder: refused now
+        check_regular_file(path, "image")
+    return "paths", paths
 
 
 def check_image_input(X):

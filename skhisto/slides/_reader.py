@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import io_error
+from ..utils import io_error, open_regular
 
 #: Target resolutions this much finer than the scan are still read from level 0 (scanners
 #: report e.g. 0.2527 mpp for a nominal 0.25): the patch is then slightly smaller.
@@ -54,7 +54,7 @@ def slide_identity(path):
     """
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "slide") as f:
             stat = os.fstat(f.fileno())
             head = f.read(_HEAD_BYTES)
     except FileNotFoundError:

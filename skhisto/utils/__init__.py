@@ -8,12 +8,15 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._batching import iter_array_batches, iter_slices, n_batches, progress, to_device
     from ._device import autocast, prepare_model, resolve_device, resolve_precision
     from ._files import (
+        NotRegularFileError,
         atomic_write,
+        check_regular_file,
         current_umask,
         digest_arrays,
         ensure_writable_dir,
         file_digest,
         io_error,
+        open_regular,
     )
     from ._identity import check_identity, run_identity
     from ._labels import check_labels, label_kind
@@ -22,11 +25,13 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
 
 __all__ = [
     "STORE",
+    "NotRegularFileError",
     "ProcessStore",
     "atomic_write",
     "autocast",
     "check_identity",
     "check_labels",
+    "check_regular_file",
     "clear_caches",
     "current_umask",
     "digest_arrays",
@@ -38,6 +43,7 @@ __all__ = [
     "iter_slices",
     "label_kind",
     "n_batches",
+    "open_regular",
     "prepare_model",
     "progress",
     "resolve_device",

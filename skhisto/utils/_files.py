@@ -9,6 +9,7 @@ shared directory get the permissions the user's umask asks for.
 import errno
 import hashlib
 import os
+import stat
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -42,6 +43,94 @@ def current_umask():
     return mask
 
 
+class NotRegularFileError(OSError):
+    """An input path is a FIFO, device, socket or directory, not a regular file.
+
+    Reading one could hang (a FIFO without a writer) or never end (``/dev/zero``),
+    so such paths are refused by name before anything is read.
+
+    Examples
+    --------
+    >>> from skhisto.utils import NotRegularFileError, check_regular_file
+    >>> try:
+    ...     check_regular_file("/dev/null", "image")
+    ... except NotRegularFileError as exc:
+    ...     print(exc)  # doctest: +ELLIPSIS
+    The image '/dev/null' is a character device, not a regular file: ...
+    """
+
+
+class _DirectoryError(NotRegularFileError, IsADirectoryError):
+    """A directory where a file was expected (``except IsADirectoryError`` catches it)."""
+
+
+_KINDS = (
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def _refuse_special(mode, path, what):
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "special file")
+    error = _DirectoryError if stat.S_ISDIR(mode) else NotRegularFileError
+    raise error(
+        f"The {what} {os.fspath(path)!r} is a {kind}, not a regular file: skhisto reads regular "
+        "files only."
+    )
+
+
+def check_regular_file(path, what="file"):
+    """Refuse ``path`` by name if it exists and is not a regular file (symlinks followed).
+
+    A missing path passes: whoever reads it reports it missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skhisto.utils import check_regular_file
+    >>> check_regular_file(tempfile.mkstemp()[1], "image")
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    _refuse_special(mode, path, what)
+
+
+def open_regular(path, what="file"):
+    """Open a user's input file for binary reading, refusing anything but a regular file.
+
+    The file is opened without blocking (a FIFO with no writer would block
+    ``open`` itself) and checked on the open descriptor, so a path swapped
+    for a FIFO or a device after a check is refused too.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skhisto.utils import open_regular
+    >>> path = tempfile.mkstemp()[1]
+    >>> with open_regular(path, "image") as f:
+    ...     f.read()
+    b''
+    """
+    check_regular_file(path, what)  # a socket cannot even be opened: name it first
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        _refuse_special(os.fstat(fd).st_mode, path, what)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def io_error(exc, action, path):
     """``exc`` (an OSError) again, its message naming ``action`` and ``path``.
 
@@ -55,6 +144,8 @@ def io_error(exc, action, path):
     >>> type(exc).__name__, str(exc)
     ('PermissionError', "[Errno 13] Cannot write '/data/out.csv': Permission denied")
     """
+    if isinstance(exc, NotRegularFileError):
+        return type(exc)(str(exc))  # names its path already
     reason = exc.strerror or str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         reason += " (free some space or point skhisto to another directory)"
@@ -186,7 +277,7 @@ def file_digest(path):
 
     def sha256():
         sha = hashlib.sha256()
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 sha.update(block)
         return sha.hexdigest()

@@ -1,5 +1,6 @@
 """Find likely-wrong labels and estimate how noisy a labelled set is."""
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -14,7 +15,7 @@ from ..utils import check_labels
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
-from ._neighbours import neighbour_votes, resolve_n_neighbors
+from ._neighbours import nearest, neighbour_votes, resolve_n_neighbors
 
 METHODS = ("knn", "confident_learning", "ensemble")
 # What inspect_labels takes besides the data; the public functions and the filter pass them on.
@@ -97,8 +98,56 @@ class LabelReport:
 def inspect_labels(
     X, y, *, method, estimator, cv, n_neighbors, random_state, device, n_jobs, owner
 ):
-    """Run one detection method on embeddings ``X`` and labels ``y``; a :class:`LabelReport`."""
+    """Run one detection method on embeddings ``X`` and labels ``y``; a :class:`LabelReport`.
+
+    A label only one sample carries has nothing to be compared with: such
+    samples are flagged as suspect (quality 0, suggested the class most of
+    their neighbours hold), left out of every statistic of the other classes
+    and of the noise estimate, and named in a warning.
+    """
     X, classes, codes = _checked_data(X, y, owner)
+    options = dict(
+        method=method,
+        estimator=estimator,
+        cv=cv,
+        n_neighbors=n_neighbors,
+        random_state=random_state,
+        device=device,
+        n_jobs=n_jobs,
+        owner=owner,
+    )
+    alone = np.bincount(codes, minlength=len(classes))[codes] < 2
+    if not alone.any():
+        return _inspect(X, classes, codes, **options)
+    kept, kept_codes = np.unique(codes[~alone], return_inverse=True)
+    singles = classes[codes[alone]]
+    if len(kept) < 2:
+        raise ValueError(
+            f"{owner} compares each label with the other samples of its class, but "
+            f"{len(singles)} of the {len(classes)} classes of y have a single sample and "
+            f"{len(kept)} ({_names(classes[kept]) or 'none'}) more than one: too few samples "
+            "per class to tell a wrong label from a right one."
+        )
+    warnings.warn(
+        f"{owner}: {len(singles)} of the {len(classes)} classes of y have a single sample "
+        f"({_names(singles)}). No other sample can vouch for such a label, so those samples "
+        "are reported as suspect (flagged, quality 0) and left out of the other classes' "
+        "statistics and of the noise estimate.",
+        UserWarning,
+        stacklevel=3,
+    )
+    part = _inspect(X[~alone], classes[kept], kept_codes, **options)
+    return _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device)
+
+
+def _names(values, limit=8):
+    shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _inspect(
+    X, classes, codes, *, method, estimator, cv, n_neighbors, random_state, device, n_jobs, owner
+):
     parts = []
     if method in ("knn", "ensemble"):
         if X.shape[1] < 2:  # cosine on one standardised column is its sign: every neighbour ties
@@ -115,6 +164,28 @@ def inspect_labels(
     joint = confident_joint(proba, codes)
     issues, suggested = prune_by_noise_rate(proba, codes, joint)
     quality = proba[np.arange(len(codes)), codes]
+    return LabelReport(classes, codes, issues, suggested, quality, joint)
+
+
+def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device):
+    """The report over every sample: ``part`` for the others, singletons flagged."""
+    issues, quality = np.ones(len(codes), dtype=bool), np.zeros(len(codes))
+    issues[~alone], quality[~alone] = part.issues, part.quality
+    suggested = np.empty(len(codes), dtype=np.intp)
+    suggested[~alone] = kept[part.suggested]
+    # A singleton's suggestion: the class its nearest neighbours hold most (among the others).
+    k = resolve_n_neighbors(n_neighbors, len(codes))
+    neighbours, similarity = nearest(X, k, device)
+    rows = np.flatnonzero(alone)
+    votes = np.zeros((len(rows), len(classes)))
+    np.add.at(
+        votes,
+        (np.repeat(np.arange(len(rows)), k), codes[neighbours[rows]].ravel()),
+        ((1 + similarity[rows]) / 2).ravel(),
+    )
+    suggested[rows] = kept[np.argmax(votes[:, kept], axis=1)]
+    joint = np.zeros((len(classes), len(classes)))
+    joint[np.ix_(kept, kept)] = part.joint
     return LabelReport(classes, codes, issues, suggested, quality, joint)
 
 

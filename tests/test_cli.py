@@ -212,6 +212,22 @@ def test_embed_csv_listing_missing_files(image_folder, capsys, tmp_path):
     assert_one_line_error(code, err, 1, "1 of the 2 images", "gone.png", "line 3")
 
 
+@pytest.mark.parametrize(
+    "listing_text",
+    [
+        "path,label\nnormal/0.png,N\ntumour/0.png,T\nnormal/0.png,T\n",  # two labels
+        "path,label\nnormal/0.png,N\n./normal/../normal/0.png,N\n",  # one image, two spellings
+    ],
+)
+def test_embed_csv_listing_an_image_twice(image_folder, capsys, tmp_path, listing_text):
+    # Listed twice, an image would sit in training and test folds (or carry two labels).
+    listing = image_folder / "tiles.csv"
+    listing.write_text(listing_text)
+    code, err = embed(capsys, listing, *BACKBONE, "--out", tmp_path / "e.npz")
+    assert_one_line_error(code, err, 1, "lists image", "twice (lines 2 and", "list it once")
+    assert not (tmp_path / "e.npz").exists()
+
+
 def test_embed_folder_without_images(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("no images")
     code, err = embed(capsys, tmp_path, *BACKBONE, "--out", tmp_path / "e.npz")

@@ -243,8 +243,11 @@ def test_make_bags_orders_by_first_appearance():
     assert [bag[:, 0].tolist() for bag in bags] == [[0, 4, 10], [2, 8], [6, 12]]
     bags, keys = make_bags(X, [3, 3, 1, 1, 1, 2, 2])
     assert keys.tolist() == [3, 1, 2] and [len(b) for b in bags] == [2, 3, 2]
-    with pytest.raises(ValueError, match=r"groups\[1\] is missing"):
-        make_bags(X[:2], [1.0, np.nan])
+    import pandas as pd
+
+    for missing in (np.nan, None, pd.NA, pd.NaT):  # one rule: every missing value is refused
+        with pytest.raises(ValueError, match=r"groups\[1\] is missing"):
+            make_bags(X[:2], np.array(["s1", missing], dtype=object))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         make_bags(X, [1, 2])
 

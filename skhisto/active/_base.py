@@ -46,8 +46,8 @@ def is_unlabeled(y, missing_label=MISSING_LABEL):
     if y.dtype.kind == "f":
         mask |= np.isnan(y)
     if _is_nan(missing_label):
-        if y.dtype.kind == "O":
-            mask |= np.array([_is_nan(v) for v in y], dtype=bool)
+        if y.dtype.kind == "O":  # None, NaN, pd.NA and pd.NaT: every missing value
+            mask |= np.array([label_kind(v) is None for v in y], dtype=bool)
         return mask
     if y.dtype.kind in "fiub" and isinstance(missing_label, str):
         return mask

@@ -75,6 +75,23 @@ def read_csv_rows(path):
         raise CommandError(f"cannot read CSV {str(path)!r}: {exc}") from exc
 
 
+def refuse_repeats(path, files, noun):
+    """A file a CSV lists twice is refused, naming both lines: one file, one label.
+
+    Listed twice, an image would sit in both the training and the test folds
+    (or carry two labels); files are compared by their real path.
+    """
+    lines = {}
+    for number, file in enumerate(files, start=2):  # line 1 is the header
+        key = os.path.realpath(file)
+        if key in lines:
+            raise CommandError(
+                f"CSV {str(path)!r} lists {noun} {file!r} twice (lines {lines[key]} and "
+                f"{number}); each {noun} has one label: list it once"
+            )
+        lines[key] = number
+
+
 def _read_csv(path):
     columns, rows = read_csv_rows(path)
     if "path" not in columns:
@@ -92,13 +109,14 @@ def _read_csv(path):
         if not value:
             raise CommandError(f"CSV {str(path)!r} line {number} has an empty path")
         paths.append(value if os.path.isabs(value) else os.path.join(folder, value))
-    missing = [(n, p) for n, p in enumerate(paths, start=2) if not os.path.isfile(p)]
+    missing = [(n, p) for n, p in enumerate(paths, start=2) if not os.path.exists(p)]
     if missing:
         number, first = missing[0]
         raise CommandError(
             f"{len(missing)} of the {len(paths)} images listed in CSV {str(path)!r} do not "
             f"exist, e.g. {first!r} (line {number}); relative paths are read from the CSV's folder"
         )
+    refuse_repeats(path, paths, "image")
     labels = [(row.get("label") or "").strip() for row in rows] if "label" in columns else None
     return paths, labels, "CSV, labelled" if labels is not None else "CSV, no labels"
 

@@ -5,7 +5,7 @@ import warnings
 from pathlib import Path
 
 from ._errors import CommandError, non_negative_int, positive_float, positive_int, share
-from ._inputs import read_csv_rows
+from ._inputs import read_csv_rows, refuse_repeats
 
 #: Extensions of the whole-slide formats OpenSlide reads.
 SLIDE_EXTENSIONS = (
@@ -168,21 +168,16 @@ def _read_slide_csv(path):
         raise CommandError(
             f"CSV {str(path)!r} lists no slides: it needs a 'slide' column (columns: {columns})"
         )
-    slides, lines = [], {}
+    slides = []
     labelled = "label" in columns
     for number, row in enumerate(rows, start=2):
         value = (row["slide"] or "").strip()
         full = os.path.abspath(os.path.join(path.parent, value))  # an absolute value stays
         if not value or not os.path.isfile(full):
             raise CommandError(f"CSV {str(path)!r} line {number}: no slide file {value!r}")
-        if full in lines:
-            raise CommandError(
-                f"CSV {str(path)!r} lists slide {value!r} twice (lines {lines[full]} and "
-                f"{number}); a slide has one label, list it once"
-            )
         if labelled and not (row.get("label") or "").strip():
             raise CommandError(f"CSV {str(path)!r} line {number}: slide {value!r} has no label")
-        lines[full] = number
         slides.append(full)
+    refuse_repeats(path, slides, "slide")
     labels = [row["label"].strip() for row in rows] if labelled else None
     return slides, labels

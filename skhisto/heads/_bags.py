@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.validation import check_consistent_length
 
+from ..utils import label_kind
+
 
 def make_bags(X, groups):
     """Group row embeddings into bags, one bag per group (slide).
@@ -45,7 +47,7 @@ def make_bags(X, groups):
     first, first_rows = {}, []
     codes = np.empty(len(groups), dtype=np.intp)
     for i, key in enumerate(groups.tolist()):
-        if key is None or (isinstance(key, float) and key != key):
+        if label_kind(key) is None:  # None, NaN, pd.NA, pd.NaT: one rule for every key
             raise ValueError(
                 f"make_bags: groups[{i}] is missing ({key!r}); every row needs its group "
                 "(slide) key."

@@ -179,6 +179,21 @@ def test_bad_coordinate_files_are_named(slide, tmp_path, make, match):
         read_coordinates(h5, slide=slide[0])
 
 
+def test_coordinates_of_one_slide_are_refused_against_another(slide, lc25000_dir, tmp_path):
+    path, _ = slide
+    other = make_slide(tmp_path / "case-02.tif", _tiles(lc25000_dir, n=1), [[0, 0], [0, 0]])
+    h5 = write_coordinates(SlideTiler(verbose=False).tile(path), tmp_path / "c_patches.h5")
+    with pytest.raises(ValueError, match=r"records slide 'case-01', but was given slide .*case-02"):
+        read_coordinates(h5, slide=other)
+    clam = tmp_path / "clam.h5"  # CLAM's name attribute says the same
+    with h5py.File(clam, "w") as f:
+        coords = f.create_dataset("coords", data=np.array([[0, 0]]))
+        coords.attrs.update(patch_level=0, patch_size=256, name="case-01")
+    with pytest.raises(ValueError, match=r"records slide 'case-01'"):
+        read_coordinates(clam, slide=other)
+    assert len(read_coordinates(clam, slide=path)) == 1
+
+
 def test_coordinates_without_slide_say_so(tmp_path, slide):
     h5 = tmp_path / "x_patches.h5"
     with h5py.File(h5, "w") as f:

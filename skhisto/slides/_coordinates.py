@@ -20,6 +20,23 @@ def _import_h5py(feature):
     return h5py
 
 
+def _slide_name(file):
+    return Path(file).name.split(".")[0]
+
+
+def _check_recorded_slide(path, attrs, slide):
+    """A coordinates file that names its slide is read against that slide only."""
+    recorded = attrs.get("name")  # TRIDENT's
+    if recorded is None and attrs.get("skhisto_slide") is not None:  # write_coordinates's
+        recorded = _slide_name(str(attrs["skhisto_slide"]))
+    if recorded is not None and str(recorded) != _slide_name(slide):
+        raise ValueError(
+            f"Coordinates file {path!r} records slide {str(recorded)!r}, but was given slide "
+            f"{slide!r}: its regions belong to another slide. Pass the slide it names (or the "
+            "folder holding it)."
+        )
+
+
 def _find_slide(path, attrs, slide):
     """The slide file a coordinates file describes."""
     if slide is None:
@@ -32,6 +49,7 @@ def _find_slide(path, attrs, slide):
         )
     slide = os.fspath(slide)
     if not os.path.isdir(slide):
+        _check_recorded_slide(path, attrs, slide)
         return slide
     name = str(attrs.get("name") or Path(path).name.split(".")[0].removesuffix("_patches"))
     found = sorted(p for p in Path(slide).iterdir() if p.name.split(".")[0] == name)

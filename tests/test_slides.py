@@ -194,6 +194,23 @@ def test_coordinates_of_one_slide_are_refused_against_another(slide, lc25000_dir
     assert len(read_coordinates(clam, slide=path)) == 1
 
 
+def test_a_corrupt_tile_is_named_with_its_slide_at_every_level(lc25000_dir, tmp_path):
+    import tifffile
+
+    path = make_slide(
+        tmp_path / "broken.tif", _tiles(lc25000_dir, n=1), [[0, 0], [0, 0]], n_levels=1
+    )
+    with tifffile.TiffFile(path) as tif:
+        offset, count = tif.pages[0].dataoffsets[0], tif.pages[0].databytecounts[0]
+    with open(path, "r+b") as f:  # garbage inside level 0's first tile
+        f.seek(offset + 10)
+        f.write(b"\xff" * min(200, count - 10))
+    slide = open_slide(path)
+    for read in (lambda: slide.thumbnail(64), lambda: slide.read_region((0, 0), 64, level=0)):
+        with pytest.raises(OSError, match=r"Could not read .* of slide '.*broken\.tif'"):
+            read()
+
+
 def test_coordinates_without_slide_say_so(tmp_path, slide):
     h5 = tmp_path / "x_patches.h5"
     with h5py.File(h5, "w") as f:

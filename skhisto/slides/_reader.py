@@ -207,13 +207,18 @@ class Slide:
             raise ValueError(
                 f"Slide {self.path!r} has levels 0 to {self.level_count - 1}; got level {level}."
             )
+        corner = (int(location[0]), int(location[1]))
+        what = f"{size} pixels at {location} (level {level})"
+        return _on_white(
+            np.asarray(self._call(what, self._handle.read_region, corner, level, size))
+        )
+
+    def _call(self, what, function, *args):
+        """An OpenSlide call whose failure names this slide's file (OpenSlide's does not)."""
         try:
-            region = self._handle.read_region((int(location[0]), int(location[1])), level, size)
+            return function(*args)
         except Exception as exc:  # OpenSlide raises its own error types for corrupt tiles
-            raise OSError(
-                f"Could not read {size} pixels at {location} of {self.path!r}: {exc}"
-            ) from exc
-        return _on_white(np.asarray(region))
+            raise OSError(f"Could not read {what} of slide {self.path!r}: {exc}") from exc
 
     def thumbnail(self, max_size=1024):
         """The whole slide, downsampled so its longer side is at most ``max_size``.
@@ -222,7 +227,8 @@ class Slide:
         -------
         ndarray of shape (h, w, 3), dtype uint8
         """
-        image = self._handle.get_thumbnail((int(max_size), int(max_size)))
+        size = (int(max_size), int(max_size))
+        image = self._call("a thumbnail", self._handle.get_thumbnail, size)
         return _on_white(np.asarray(image.convert("RGBA")))
 
 

@@ -217,3 +217,17 @@ def test_bad_active_simclr_runs_fail_before_training(
     argv = [arg.format(tmp=tmp_path, csv=images_csv, flat=flat) for arg in argv]
     r = run_cli("active-simclr", *argv, "--out-dir", tmp_path / "res", *TINY)
     errors(r).assert_one_line_error(1, *words)
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(run_cli, tmp_path, monkeypatch):
+    from PIL import Image
+
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "data" / "a" / "0.png")
+    monkeypatch.chdir(tmp_path)
+    kept = tmp_path / "kept"
+    kept.mkdir()  # the user's own folder stays, empty or not
+    for out_dir in ("results", "deep/er/results", "kept"):
+        r = run_cli("simclr", "data", "--out", "enc.safetensors", "--out-dir", out_dir, *TINY)
+        assert r.code == 1 and "error: SimCLR needs at least 2 images" in r.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "kept"]

@@ -11,10 +11,39 @@ import os
 import sys
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 USAGE_ERROR = 2
 RUNTIME_ERROR = 1
 INTERRUPTED = 130
+
+
+#: Folders a command created for its output, (top, folder): removed again if the run fails
+#: and they are still empty, so a failed run leaves no empty ./results behind.
+CREATED_DIRS = []
+
+
+def note_created(folder):
+    """Remember which of ``folder`` and its parents do not exist yet: the command creates them."""
+    folder = os.path.abspath(folder)
+    missing = [p for p in (folder, *map(str, Path(folder).parents)) if not os.path.exists(p)]
+    if missing:
+        CREATED_DIRS.append((missing[-1], folder))
+
+
+def remove_empty_created():
+    """Remove the output folders this run created that are still empty (innermost first)."""
+    while CREATED_DIRS:
+        top, folder = CREATED_DIRS.pop()
+        current = folder
+        while True:
+            try:
+                os.rmdir(current)  # fails, and stops, on a folder that holds anything
+            except OSError:
+                break
+            if current == top:
+                break
+            current = os.path.dirname(current)
 
 
 class CommandError(Exception):
@@ -85,17 +114,23 @@ def run_command(prog, command, args):
     level, verbosity = hub_log.level, os.environ.get("HF_HUB_VERBOSITY")
     hub_log.setLevel(logging.ERROR)
     os.environ.setdefault("HF_HUB_VERBOSITY", "error")
+    CREATED_DIRS.clear()
     with warnings.catch_warnings():
         warnings.showwarning = one_line_warning
         try:
-            return command(args) or 0
+            code = command(args) or 0
+            if code:
+                remove_empty_created()
+            return code
         except KeyboardInterrupt:
+            remove_empty_created()
             report(prog, "interrupted; no partial file was left")
             return INTERRUPTED
         except BrokenPipeError:  # `skhisto backbones | head`: the reader left, not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except Exception as exc:  # every failure, as one line (--debug shows the traceback)
+            remove_empty_created()
             report(prog, str(exc) or type(exc).__name__)
             return RUNTIME_ERROR
         finally:

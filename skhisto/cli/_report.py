@@ -32,7 +32,9 @@ def check_out_dir(out_dir, option="--out-dir", *, target=None):
     ``target``: the file ``option`` names, when ``out_dir`` is its folder (said in the error).
     """
     from ..utils import ensure_writable_dir
+    from ._errors import note_created
 
+    note_created(out_dir)
     try:
         return ensure_writable_dir(Path(out_dir), option)
     except OSError as exc:

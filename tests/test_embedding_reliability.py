@@ -468,3 +468,16 @@ def test_read_only_images_reach_torch_without_a_warning():
         embeddings = embedder.fit_transform(images)
     assert embeddings.shape == (4, 512)
     assert not images.flags.writeable  # the user's array is left as it was
+
+
+def test_an_error_in_a_dataloader_worker_is_one_short_line(lc25000_small, tmp_path):
+    # torch puts the worker's whole traceback in the message: kilobytes on one error line.
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    paths = [*lc25000_small.paths[:3], str(broken)]
+    embedder = FoundationEmbedder(**SMALL, num_workers=1, batch_size=2)
+    with pytest.raises(ImageReadError) as caught:
+        embedder.fit_transform(paths)
+    message = str(caught.value)
+    assert message.startswith(f"Cannot decode image '{broken}'") and "\n" not in message
+    assert "Original Traceback" not in message and len(message) < 300

@@ -1,5 +1,7 @@
 """The one batched inference loop: uint8 images or paths in, float32 embeddings out."""
 
+import re
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -106,7 +108,38 @@ def _batches(kind, X, image_size, batch_size, device, num_workers):
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    return (batch.to(device, non_blocking=True) for batch in loader)
+    return (batch.to(device, non_blocking=True) for batch in _worker_errors(loader))
+
+
+def _worker_errors(loader):
+    """Iterate ``loader``; an error in a worker comes back as its own message.
+
+    torch re-raises a worker's error with the worker's whole traceback in the
+    message (kilobytes on one error line); the error's own last line is what
+    names the file.
+    """
+    iterator = iter(loader)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise _own_message(exc) from exc
+        yield batch
+
+
+def _own_message(exc):
+    message, name = str(exc), type(exc).__name__
+    # The traceback ends with "module.path.ErrorType: the error's own message".
+    found = list(re.finditer(rf"^(?:[\w.]+\.)?{name}: ", message, flags=re.MULTILINE))
+    if "Original Traceback" not in message or not found:
+        return exc
+    text = message[found[-1].end() :].strip()
+    try:
+        return type(exc)(text)
+    except TypeError:  # an exception type with other constructor arguments
+        return RuntimeError(f"{name}: {text}")
 
 
 def _forward(model, x, device, dtype):

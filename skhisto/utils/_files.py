@@ -125,7 +125,9 @@ def open_regular(path, what="file"):
         _refuse_special(os.fstat(fd).st_mode, path, what)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        f = os.fdopen(fd, "rb")
+        f.raw.name = os.fspath(path)  # decoders name the file, not the descriptor
+        return f
     except BaseException:
         os.close(fd)
         raise

@@ -481,3 +481,45 @@ def test_an_error_in_a_dataloader_worker_is_one_short_line(lc25000_small, tmp_pa
     message = str(caught.value)
     assert message.startswith(f"Cannot decode image '{broken}'") and "\n" not in message
     assert "Original Traceback" not in message and len(message) < 300
+
+
+def _read_only(monkeypatch, folder):
+    """Storage under ``folder`` refuses every write, as a read-only mount does (even for root)."""
+    folder = str(folder)
+    real_access, real_open, real_io = os.access, os.open, io.open
+
+    def access(path, mode, *args, **kwargs):
+        if mode & os.W_OK and os.fspath(path).startswith(folder):
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    def os_open(path, flags, *args, **kwargs):
+        writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+        if flags & writes and os.fspath(path).startswith(folder):
+            raise OSError(errno.EROFS, "Read-only file system", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def io_open(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file).startswith(folder):
+            if any(c in mode for c in "wax+"):
+                raise OSError(errno.EROFS, "Read-only file system", os.fspath(file))
+        return real_io(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(io, "open", io_open)
+    monkeypatch.setattr("builtins.open", io_open)
+
+
+def test_a_read_only_cache_serves_what_it_holds(lc25000_small, tmp_path, monkeypatch):
+    cache = tmp_path / "shared-cache"
+    paths = list(lc25000_small.paths[:4])
+    expected = FoundationEmbedder(**SMALL, cache=cache).fit_transform(paths)  # precomputed
+    before = sorted(p.name for p in cache.rglob("*"))
+    _read_only(monkeypatch, cache)
+    embedder = FoundationEmbedder(**SMALL, cache=cache)
+    np.testing.assert_array_equal(embedder.fit_transform(paths), expected)  # no write needed
+    new = lc25000_small.paths[4]
+    with pytest.raises(PermissionError, match=r"read-only and lacks 1 of the 5 embeddings"):
+        embedder.transform([*paths, new])
+    assert sorted(p.name for p in cache.rglob("*")) == before

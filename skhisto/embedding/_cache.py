@@ -19,6 +19,7 @@ left alone, never deleted.
 import functools
 import json
 import os
+import stat
 import threading
 import uuid
 import warnings
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import STORE, atomic_write, io_error
+from ..utils import STORE, atomic_write, io_error, writable_dir
 from ..utils._files import file_lock
 from ._key_index import KeyIndex
 from ._keys import FORMAT_VERSION, KEY_BYTES, array_keys, fingerprint_id, path_keys
@@ -176,6 +177,7 @@ class EmbeddingCache:
         self.directory = Path(root).expanduser() / fingerprint_id(fingerprint)
         self.fingerprint = fingerprint
         self._ensure_directory()
+        self._warn_if_world_writable()
         self._index = KeyIndex()
         self._shards = {}  # shard number -> Shard
         self._numbers = {}  # file name -> shard number
@@ -186,13 +188,30 @@ class EmbeddingCache:
     def __repr__(self):
         return f"EmbeddingCache({str(self.directory)!r})"
 
+    def _warn_if_world_writable(self):
+        root = self.directory.parent
+        try:
+            mode = root.stat().st_mode
+        except OSError:
+            return
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX and root not in _REPORTED:
+            _REPORTED.add(root)
+            warnings.warn(
+                f"Cache directory {root} is writable by every user: anyone could plant shards "
+                "there. skhisto reads only shards owned by you, the cache's owner or its group; "
+                "restrict the folder (chmod o-w) or keep a private cache.",
+                stacklevel=4,
+            )
+
     def _ensure_directory(self):
+        if not self.directory.exists() and not writable_dir(self.directory.parent):
+            return  # a read-only cache without these embeddings: nothing to serve or write
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise io_error(exc, "create cache directory", self.directory) from exc
         manifest = self.directory / "fingerprint.json"
-        if not manifest.exists():
+        if not manifest.exists() and writable_dir(self.directory):
             with atomic_write(manifest) as f:
                 f.write(json.dumps(self.fingerprint, indent=2, default=str).encode())
 
@@ -214,6 +233,8 @@ class EmbeddingCache:
                 self._migrate(self.directory / name)
 
     def _open(self, path):
+        if not self._trusted(path):
+            return
         shard = self._attempt(path, lambda: Shard(path))
         if shard is None:
             return
@@ -255,6 +276,33 @@ class EmbeddingCache:
             path.unlink(missing_ok=True)
         except OSError:
             pass  # not ours to delete: it is skipped all the same
+
+    def _trusted(self, path):
+        """Whether a shard comes from someone the cache trusts: you, its owner or its group.
+
+        Checksums detect damage, not forgery: a shard another user planted in a
+        folder they can write to would serve their rows. Such shards are
+        skipped (left in place, their images recomputed), as ssh skips keys
+        others could have written.
+        """
+        if not hasattr(os, "getuid"):  # no POSIX owners (Windows): ACLs decide
+            return True
+        try:
+            shard, folder = os.stat(path), os.stat(self.directory.parent)
+        except OSError:
+            return True  # gone or unreadable: the reading reports it
+        if shard.st_uid in (os.getuid(), folder.st_uid) or shard.st_gid == folder.st_gid:
+            return True
+        self._skipped.add(path.name)
+        if path not in _REPORTED:
+            _REPORTED.add(path)
+            warnings.warn(
+                f"Skipping cache shard {path}: it is owned by uid {shard.st_uid} (gid "
+                f"{shard.st_gid}), neither you, the cache's owner nor its group, so its rows "
+                "cannot be trusted; its images are recomputed. Remove it if you do not know it.",
+                stacklevel=5,
+            )
+        return False
 
     def _skip_unreadable(self, path, exc):
         # Unreadable is not corrupt: another user's shard must not be deleted.

@@ -1,8 +1,10 @@
 """FoundationEmbedder: a frozen foundation model as a scikit-learn transformer."""
 
+import errno
 import os
 import warnings
 from numbers import Integral
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +27,7 @@ from ..utils import (
     resolve_device,
     resolve_precision,
     torch_seed,
+    writable_dir,
 )
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._cache import FORMAT_VERSION, array_keys, fingerprint_id, open_cache, path_keys
@@ -70,6 +73,29 @@ def _fingerprint(info, weights, image_size, dtype):
         name = getattr(convert, "__qualname__", type(convert).__qualname__)
         fingerprint["checkpoint_filter"] = f"{getattr(convert, '__module__', '')}.{name}"
     return fingerprint
+
+
+def _check_cache(cache):
+    # A read-only cache (a lab's precomputed one on read-only storage) serves what it holds;
+    # it is refused only when an embedding must be written (_refuse_read_only).
+    folder = Path(cache).expanduser()
+    if folder.is_dir() and not writable_dir(folder):
+        return
+    ensure_writable_dir(cache, "cache")
+
+
+def _refuse_read_only(root, cache, X, missing, n):
+    folder = cache.directory if cache.directory.exists() else Path(root).expanduser()
+    if writable_dir(folder):
+        return
+    index = int(missing[0])
+    first = repr(X[index]) if isinstance(X, list) else f"item {index}"
+    raise PermissionError(
+        errno.EACCES,
+        f"Cache {str(root)!r} is read-only and lacks {len(missing)} of the {n} embeddings asked "
+        f"for (e.g. {first}); it serves what it holds. Embed the others with a writable "
+        "cache= (or none).",
+    )
 
 
 def _check_patch_resolution(info, kind, X):
@@ -207,7 +233,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         check_image_size(info, self.image_size)
         _check_patch_resolution(info, kind, X)
         if self.cache is not None:
-            ensure_writable_dir(self.cache, "cache")
+            _check_cache(self.cache)
         _, digest = _weights_digest(info, self.weights, self.pretrained)
         self.backbone_info_ = info
         self.image_size_ = self.image_size or info.input_size
@@ -305,6 +331,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         if cached is not None:
             rows[found] = cached
         if not found.all():
+            _refuse_read_only(self.cache, cache, X, first[~found], len(unique))
             self._embed_missing(cache, kind, X, unique, first, rows, ~found)
         return rows[inverse]
 

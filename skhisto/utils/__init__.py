@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         file_digest,
         io_error,
         open_regular,
+        writable_dir,
     )
     from ._identity import check_identity, run_identity
     from ._labels import check_labels, label_kind
@@ -53,6 +54,7 @@ __all__ = [
     "to_device",
     "torch_generator",
     "torch_seed",
+    "writable_dir",
 ]
 
 __getattr__, __dir__ = attach(__name__, __file__)

@@ -259,6 +259,22 @@ def ensure_writable_dir(directory, parameter):
     return directory
 
 
+def writable_dir(path):
+    """Whether files can be created in the existing directory ``path``.
+
+    False on read-only storage and for folders the user may only read: a
+    shared, precomputed cache there is served, never written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skhisto.utils import writable_dir
+    >>> writable_dir(tempfile.mkdtemp()), writable_dir("/proc")
+    (True, False)
+    """
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
 def file_digest(path):
     """SHA-256 of a file's bytes, memoised per file identity within the process.
 

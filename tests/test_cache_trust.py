@@ -24,6 +24,7 @@ STRANGER = 54321
 def filled(lc25000_small, tmp_path):
     cache = tmp_path / "cache"
     paths = list(lc25000_small.paths[:4])
+    clear_caches()  # a model another test left in this process's store is not this one
     expected = FoundationEmbedder(**SMALL, cache=cache).fit_transform(paths)
     clear_caches()  # a new process: the cache index is built again from the files
     return cache, paths, expected

@@ -267,9 +267,10 @@ def writable_dir(path):
 
     Examples
     --------
-    >>> import tempfile
+    >>> import os, tempfile
     >>> from skhisto.utils import writable_dir
-    >>> writable_dir(tempfile.mkdtemp()), writable_dir("/proc")
+    >>> folder = tempfile.mkdtemp()
+    >>> writable_dir(folder), writable_dir(os.path.join(folder, "missing"))
     (True, False)
     """
     return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)

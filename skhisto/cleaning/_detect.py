@@ -15,7 +15,7 @@ from ..utils import check_labels
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
-from ._neighbours import nearest, neighbour_votes, resolve_n_neighbors
+from ._neighbours import nearest, neighbour_shares, neighbour_votes, resolve_n_neighbors
 
 METHODS = ("knn", "confident_learning", "ensemble")
 # What inspect_labels takes besides the data; the public functions and the filter pass them on.
@@ -95,9 +95,7 @@ class LabelReport:
         return np.where(self.issues, self.classes[self.suggested], self.labels())
 
 
-def inspect_labels(
-    X, y, *, method, estimator, cv, n_neighbors, random_state, device, n_jobs, owner
-):
+def inspect_labels(X, y, *, owner, **options):
     """Run one detection method on embeddings ``X`` and labels ``y``; a :class:`LabelReport`.
 
     A label only one sample carries has nothing to be compared with: such
@@ -106,16 +104,7 @@ def inspect_labels(
     and of the noise estimate, and named in a warning.
     """
     X, classes, codes = _checked_data(X, y, owner)
-    options = dict(
-        method=method,
-        estimator=estimator,
-        cv=cv,
-        n_neighbors=n_neighbors,
-        random_state=random_state,
-        device=device,
-        n_jobs=n_jobs,
-        owner=owner,
-    )
+    options["owner"] = owner
     alone = np.bincount(codes, minlength=len(classes))[codes] < 2
     if not alone.any():
         return _inspect(X, classes, codes, **options)
@@ -137,7 +126,9 @@ def inspect_labels(
         stacklevel=3,
     )
     part = _inspect(X[~alone], classes[kept], kept_codes, **options)
-    return _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device)
+    return _with_singletons(
+        part, X, classes, codes, alone, kept, options["n_neighbors"], options["device"]
+    )
 
 
 def _names(values, limit=8):
@@ -174,16 +165,11 @@ def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device):
     suggested = np.empty(len(codes), dtype=np.intp)
     suggested[~alone] = kept[part.suggested]
     # A singleton's suggestion: the class its nearest neighbours hold most (among the others).
-    k = resolve_n_neighbors(n_neighbors, len(codes))
-    neighbours, similarity = nearest(X, k, device)
     rows = np.flatnonzero(alone)
-    votes = np.zeros((len(rows), len(classes)))
-    np.add.at(
-        votes,
-        (np.repeat(np.arange(len(rows)), k), codes[neighbours[rows]].ravel()),
-        ((1 + similarity[rows]) / 2).ravel(),
-    )
-    suggested[rows] = kept[np.argmax(votes[:, kept], axis=1)]
+    k = resolve_n_neighbors(n_neighbors, len(codes))
+    neighbours, similarity = nearest(X, k, device, rows=rows)
+    shares = neighbour_shares(codes, neighbours, similarity, len(classes))
+    suggested[rows] = kept[np.argmax(shares[:, kept], axis=1)]
     joint = np.zeros((len(classes), len(classes)))
     joint[np.ix_(kept, kept)] = part.joint
     return LabelReport(classes, codes, issues, suggested, quality, joint)

@@ -51,35 +51,43 @@ def neighbour_votes(X, codes, n_classes, n_neighbors, device="auto"):
     return _shares(codes, trusted, np.take_along_axis(weights, order, axis=1), n_classes)
 
 
-def nearest(X, n_neighbors, device="auto"):
+def nearest(X, n_neighbors, device="auto", rows=None):
     """Each sample's nearest neighbours by cosine on standardised columns, nearest first.
 
     Standardising first stops a few high-variance dimensions from deciding
     every distance. A sample is never its own neighbour, but its exact
-    duplicates are.
+    duplicates are. ``rows`` (default: every sample) limits the search to
+    the neighbours of those samples, among all of ``X``.
 
     Returns
     -------
-    indices : ndarray of shape (n_samples, n_neighbors), int64
-    similarity : ndarray of shape (n_samples, n_neighbors), float64
+    indices : ndarray of shape (n_rows, n_neighbors), int64
+    similarity : ndarray of shape (n_rows, n_neighbors), float64
         The cosine similarity of each neighbour, in [-1, 1].
     """
     Z = normalize(StandardScaler().fit_transform(X), copy=False).astype(np.float32, copy=False)
     device = resolve_device(device)
     n = len(Z)
-    rows = max(1, _BLOCK_BYTES // (4 * n))
-    indices = np.empty((n, n_neighbors), dtype=np.int64)
-    similarity = np.empty((n, n_neighbors), dtype=np.float64)
+    queries = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    step = max(1, _BLOCK_BYTES // (4 * n))
+    indices = np.empty((len(queries), n_neighbors), dtype=np.int64)
+    similarity = np.empty((len(queries), n_neighbors), dtype=np.float64)
     with torch.inference_mode():
         Z = torch.from_numpy(Z).to(device)
-        for start in progress(range(0, n, rows), total=-(-n // rows), desc="neighbours"):
-            block = Z[start : start + rows] @ Z.T
-            own = torch.arange(len(block), device=device)
-            block[own, own + start] = -torch.inf
+        starts = range(0, len(queries), step)
+        for start in progress(starts, total=len(starts), desc="neighbours"):
+            block_rows = torch.from_numpy(queries[start : start + step]).to(device)
+            block = Z[block_rows] @ Z.T
+            block[torch.arange(len(block), device=device), block_rows] = -torch.inf
             top = block.topk(n_neighbors, dim=1)
-            indices[start : start + rows] = top.indices.cpu().numpy()
-            similarity[start : start + rows] = top.values.clamp(-1, 1).cpu().numpy()
+            indices[start : start + step] = top.indices.cpu().numpy()
+            similarity[start : start + step] = top.values.clamp(-1, 1).cpu().numpy()
     return indices, similarity
+
+
+def neighbour_shares(codes, neighbours, similarity, n_classes):
+    """Each row's similarity-weighted share of neighbours holding each label, (n, n_classes)."""
+    return _shares(codes, neighbours, (1 + similarity) / 2, n_classes)
 
 
 def _shares(codes, neighbours, weights, n_classes):

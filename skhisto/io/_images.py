@@ -101,10 +101,6 @@ def read_image(path):
     [255, 255, 255]
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ImageReadError(f"Expected an image file, got a directory: {path!r}")
-    if not os.path.exists(path):
-        raise ImageReadError(f"Image file does not exist: {path!r}")
     try:
         with open_regular(path, "image") as f, Image.open(f) as image:
             frames = getattr(image, "n_frames", 1)
@@ -119,6 +115,10 @@ def read_image(path):
         raise
     except Image.DecompressionBombError as exc:
         raise _bomb_error(path, exc) from exc
+    except IsADirectoryError as exc:  # open_regular's check: one stat, no race
+        raise ImageReadError(f"Expected an image file, got a directory: {path!r}") from exc
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"Image file does not exist: {path!r}") from exc
     except NotRegularFileError as exc:
         raise ImageReadError(str(exc)) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -163,18 +163,19 @@ class TransPathConvStem(nn.Module):
         return self.norm(self.proj(x).permute(0, 2, 3, 1))
 
 
-def torchvision_resnet50(depth=None):
+def torchvision_resnet(architecture):
     # RetCCL (ResNet.py, torchvision names; fc = nn.Identity() before load_state_dict strict)
     # and Lunit's ResNetTrunk (torchvision ResNet with `del self.fc`).
-    model = torchvision.models.resnet50()
-    model.fc = nn.Identity()
-    return model
+    def build(depth=None):
+        model = getattr(torchvision.models, architecture)()
+        model.fc = nn.Identity()
+        return model
+
+    return build
 
 
-def torchvision_resnet18(depth=None):
-    model = torchvision.models.resnet18()
-    model.fc = nn.Identity()
-    return model
+torchvision_resnet50 = torchvision_resnet("resnet50")
+torchvision_resnet18 = torchvision_resnet("resnet18")
 
 
 class PathoDuetReference(nn.Module):

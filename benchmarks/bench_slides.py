@@ -8,7 +8,10 @@ repeated (medians):
   * reading alone: regions decoded from the slide vs JPEG files decoded, in patches/s;
   * ``FoundationEmbedder.transform`` on the patch table vs on the JPEG paths (no cache),
     in patches/s, and their ratio (goal: >= 0.9, reading from the slide is not the bottleneck);
-  * ``SlideTiler.tile`` on slides of growing size, in seconds per gigapixel of level 0.
+  * ``SlideTiler.tile`` on slides of growing size, in seconds per gigapixel of level 0;
+  * a slide's content identity (``slide_identity``): the first read of a multi-gigabyte file
+    (SHA-256 of every byte, from the page cache) and a later process's look-up in the cache's
+    ``digests/`` folder (one ``stat`` and a small JSON file).
 
     python benchmarks/bench_slides.py            # resnet18 at 224 px, about 5 minutes on 2 CPUs
     python benchmarks/bench_slides.py --quick    # smoke run
@@ -30,8 +33,12 @@ from skhisto.datasets import make_slide
 from skhisto.io import read_image
 from skhisto.slides import check_patch_table
 
-FULL = dict(cells=(24, 24), tiler_sides=(16, 32, 64), image_size=224, repeats=5, workers=2)
-QUICK = dict(cells=(6, 6), tiler_sides=(8, 16), image_size=64, repeats=1, workers=0)
+FULL = dict(
+    cells=(24, 24), tiler_sides=(16, 32, 64), image_size=224, repeats=5, workers=2, identity_gib=2
+)
+QUICK = dict(
+    cells=(6, 6), tiler_sides=(8, 16), image_size=64, repeats=1, workers=0, identity_gib=0.0625
+)
 
 
 def _compression():
@@ -125,6 +132,34 @@ def measure_tiler(folder, tiles, sides, repeats):
     return rows
 
 
+def measure_identity(folder, gib, repeats):
+    """Seconds to identify a ``gib`` GiB slide: first read, then a later process's look-up."""
+    from skhisto.slides import slide_identity
+    from skhisto.utils import _digests, clear_caches
+
+    slide, digests = folder / "big.svs", folder / "digests"
+    block = np.random.default_rng(0).bytes(1 << 24)
+    with open(slide, "wb") as f:
+        for _ in range(int(gib * 64)):
+            f.write(block)
+    _digests._RACY_NS = 0  # the file was just written; remember it all the same
+
+    def first():
+        clear_caches()
+        for entry in digests.glob("*.json"):
+            entry.unlink()
+        slide_identity(slide, digest_dir=digests)
+
+    def later():
+        clear_caches()
+        slide_identity(slide, digest_dir=digests)
+
+    first_s = _median_time(first, max(repeats, 3))
+    later_s = _median_time(later, max(repeats, 3) * 10)
+    slide.unlink()
+    return {"gib": gib, "first_read_s": first_s, "gib_per_s": gib / first_s, "later_s": later_s}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="resnet18")
@@ -138,7 +173,14 @@ def main(argv=None):
         folder = Path(tmp)
         patches = measure_patches(folder, tiles, config, args.backbone, args.batch_size)
         tiler = measure_tiler(folder, tiles, config["tiler_sides"], config["repeats"])
-    payload = {"config": config, "backbone": args.backbone, "patches": patches, "tiler": tiler}
+        identity = measure_identity(folder, config["identity_gib"], config["repeats"])
+    payload = {
+        "config": config,
+        "backbone": args.backbone,
+        "patches": patches,
+        "tiler": tiler,
+        "identity": identity,
+    }
     rates = patches["patches_per_second"]
     lines = [
         "# Whole-slide benchmarks",
@@ -187,6 +229,13 @@ def main(argv=None):
                 for r in tiler
             ],
         ),
+        "",
+        "## Slide identity",
+        "",
+        f"slide_identity on a {identity['gib']:g} GiB file: the first read hashes every byte "
+        f"(SHA-256, from the page cache) in {identity['first_read_s']:.2f} s "
+        f"({identity['gib_per_s']:.2f} GiB/s); a later process finds the digest in the "
+        f"cache's digests/ folder in {identity['later_s'] * 1e3:.2f} ms.",
     ]
     write_results(
         "bench_slides", payload, "\n".join(lines), out=args.out, quick=args.quick, docs=True

@@ -255,9 +255,10 @@ def test_patch_cache_keys_follow_the_slide_and_the_region(slide, tmp_path):
     assert not set(check_patch_table(moved).keys()) & set(keys)
     copy = tmp_path / "copy.tif"
     copy.write_bytes(open(path, "rb").read())
-    os.utime(copy, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns))
-    assert slide_identity(copy) == slide_identity(path)  # same bytes, size and mtime
-    os.utime(copy, ns=(0, 0))
+    assert slide_identity(copy) == slide_identity(path)  # same bytes, another name and mtime
+    data = bytearray(copy.read_bytes())
+    data[-1] ^= 1
+    copy.write_bytes(bytes(data))
     assert slide_identity(copy) != slide_identity(path)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import STORE, atomic_write, io_error, writable_dir
+from ..utils import STORE, atomic_write, io_error, trusted_owner, writable_dir
 from ..utils._files import file_lock
 from ._key_index import KeyIndex
 from ._keys import FORMAT_VERSION, KEY_BYTES, array_keys, fingerprint_id, path_keys
@@ -160,6 +160,9 @@ class EmbeddingCache:
         The fingerprint's subdirectory of ``root``.
     fingerprint : dict
         The fingerprint it was opened with.
+    digest_dir : pathlib.Path
+        Where slide digests are remembered across processes (``<root>/digests``,
+        shared by every fingerprint; see :func:`skhisto.utils.file_digest`).
 
     Examples
     --------
@@ -176,6 +179,7 @@ class EmbeddingCache:
     def __init__(self, root, fingerprint):
         self.directory = Path(root).expanduser() / fingerprint_id(fingerprint)
         self.fingerprint = fingerprint
+        self.digest_dir = self.directory.parent / "digests"
         self._ensure_directory()
         self._warn_if_world_writable()
         self._index = KeyIndex()
@@ -285,14 +289,12 @@ class EmbeddingCache:
         skipped (left in place, their images recomputed), as ssh skips keys
         others could have written.
         """
-        if not hasattr(os, "getuid"):  # no POSIX owners (Windows): ACLs decide
+        if trusted_owner(path, self.directory.parent):
             return True
         try:
-            shard, folder = os.stat(path), os.stat(self.directory.parent)
+            shard = os.stat(path)
         except OSError:
-            return True  # gone or unreadable: the reading reports it
-        if shard.st_uid in (os.getuid(), folder.st_uid) or shard.st_gid == folder.st_gid:
-            return True
+            return True  # gone since: the reading passes it over
         self._skipped.add(path.name)
         if path not in _REPORTED:
             _REPORTED.add(path)

@@ -320,7 +320,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
 
     def _cached_transform(self, kind, X):
         cache = open_cache(self.cache, self.fingerprint_)
-        keys = _keys(kind, X)
+        keys = _keys(kind, X, cache.digest_dir)
         # Duplicated images are looked up and embedded once, in the order they come (files
         # read in the caller's order, the batches of an uncached transform).
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -389,11 +389,15 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _keys(kind, X):
-    """Cache keys: pixels of arrays, bytes of files, slide identity and region of patches."""
+def _keys(kind, X, digest_dir=None):
+    """Cache keys: pixels of arrays, bytes of files, slide digest and region of patches.
+
+    Slide digests are remembered in ``digest_dir`` (the cache's): a slide is
+    read whole once per version, not once per process.
+    """
     if kind == "array":
         return array_keys(X)
-    return path_keys(X) if kind == "paths" else X.keys()
+    return path_keys(X) if kind == "paths" else X.keys(digest_dir=digest_dir)
 
 
 def _take(kind, X, positions):
@@ -430,7 +434,7 @@ class _ShardBuffer:
         if self.source is not None:
             kind, X = self.source
             part = _take(kind, X, np.arange(rows.start, rows.stop))
-            unchanged = _keys(kind, part) == keys
+            unchanged = _keys(kind, part, self.cache.digest_dir) == keys
             if not unchanged.all():
                 first = np.flatnonzero(~unchanged)[0]
                 name = part[first] if kind == "paths" else part.slide[first]

@@ -1,19 +1,15 @@
 """Whole-slide images through OpenSlide: levels, microns per pixel, regions at a target mpp."""
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ..utils import io_error, open_regular
+from ..utils import file_digest, io_error
 
 #: Target resolutions this much finer than the scan are still read from level 0 (scanners
 #: report e.g. 0.2527 mpp for a nominal 0.25): the patch is then slightly smaller.
 _MPP_TOLERANCE = 0.1
-
-#: Bytes of the file's head hashed into its identity (TIFF header, first IFDs).
-_HEAD_BYTES = 1 << 16
 
 
 def _import_openslide(feature):
@@ -27,16 +23,23 @@ def _import_openslide(feature):
     return openslide
 
 
-def slide_identity(path):
-    """Cheap identity of a slide file: its head bytes, size and modification time.
+def slide_identity(path, *, digest_dir=None):
+    """Content identity of a slide: the digest of all its bytes, read once per version.
 
-    A slide is gigabytes; hashing it for every cache look-up would cost more
-    than embedding its patches. A file rewritten in place keeps its name but
-    changes its size, its mtime or its header, and so its identity.
+    Two files share an identity only if they hold the same bytes, whatever
+    their names, sizes, headers or mtimes. Reading a multi-gigabyte slide
+    whole costs about a second per gigabyte (SHA-256), so the digest is
+    remembered under the file's identity (path, device, inode, size, mtime
+    and ctime, which no user can set back) for the process and, given
+    ``digest_dir``, across processes: later look-ups cost one ``stat``. See
+    :func:`skhisto.utils.file_digest`.
 
     Parameters
     ----------
     path : str or os.PathLike
+    digest_dir : str or os.PathLike, optional
+        Folder remembering digests across processes (embedders pass their
+        cache's ``digests`` folder).
 
     Returns
     -------
@@ -54,16 +57,11 @@ def slide_identity(path):
     """
     path = os.fspath(path)
     try:
-        with open_regular(path, "slide") as f:
-            stat = os.fstat(f.fileno())
-            head = f.read(_HEAD_BYTES)
+        return file_digest(path, what="slide", digest_dir=digest_dir)[:32]
     except FileNotFoundError:
         raise FileNotFoundError(f"Slide file does not exist: {path!r}") from None
     except OSError as exc:
         raise io_error(exc, "read slide", path) from exc
-    digest = hashlib.blake2b(head, digest_size=16)
-    digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
 
 
 class Slide:

@@ -92,10 +92,14 @@ class PatchRegions:
         size = int(self.size[index])
         return slide.read_region((self.x[index], self.y[index]), size, level=int(self.level[index]))
 
-    def keys(self):
-        """Cache keys: the slide's identity (:func:`slide_identity`), the region and its mpp."""
-        slides = dict.fromkeys(self.slide)
-        identities = {path: _memo("identity", path, slide_identity) for path in slides}
+    def keys(self, *, digest_dir=None):
+        """Cache keys: the slide's content identity (:func:`slide_identity`), region and mpp.
+
+        ``digest_dir`` remembers slide digests across processes (the cache's).
+        """
+        identities = {
+            path: slide_identity(path, digest_dir=digest_dir) for path in dict.fromkeys(self.slide)
+        }
         keys = np.empty(len(self), dtype="S32")
         rows = zip(self.slide, self.x, self.y, self.level, self.size, self.mpp, strict=True)
         for i, (path, x, y, level, size, mpp) in enumerate(rows):

@@ -7,16 +7,16 @@ from ._lazy import attach
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
     from ._batching import iter_array_batches, iter_slices, n_batches, progress, to_device
     from ._device import autocast, prepare_model, resolve_device, resolve_precision
+    from ._digests import digest_arrays, file_digest
     from ._files import (
         NotRegularFileError,
         atomic_write,
         check_regular_file,
         current_umask,
-        digest_arrays,
         ensure_writable_dir,
-        file_digest,
         io_error,
         open_regular,
+        trusted_owner,
         writable_dir,
     )
     from ._identity import check_identity, run_identity
@@ -54,6 +54,7 @@ __all__ = [
     "to_device",
     "torch_generator",
     "torch_seed",
+    "trusted_owner",
     "writable_dir",
 ]
 

@@ -1,4 +1,4 @@
-"""Files written and read safely: one atomic write, content digests, clear I/O errors.
+"""Files written and read safely: one atomic write, regular files only, clear I/O errors.
 
 Every file skhisto writes (cache shards, checkpoints, encoders, downloads,
 results) goes through :func:`atomic_write`, so a crash, a full disk or a
@@ -7,17 +7,12 @@ shared directory get the permissions the user's umask asks for.
 """
 
 import errno
-import hashlib
 import os
 import stat
 import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-
-import numpy as np
-
-from ._store import STORE, file_identity
 
 
 def current_umask():
@@ -276,55 +271,32 @@ def writable_dir(path):
     return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
-def file_digest(path):
-    """SHA-256 of a file's bytes, memoised per file identity within the process.
+def trusted_owner(path, folder):
+    """Whether ``path`` was written by someone ``folder`` trusts: you, its owner or its group.
 
-    The memo lives in :data:`skhisto.utils.STORE`, keyed by
-    :func:`file_identity` (real path, device, inode, size, mtime, ctime), so a
-    file rewritten or replaced at the same path is hashed again.
-
-    Examples
-    --------
-    >>> import hashlib, os, tempfile
-    >>> from skhisto.utils import file_digest
-    >>> path = os.path.join(tempfile.mkdtemp(), "weights.bin")
-    >>> with open(path, "wb") as f:
-    ...     _ = f.write(b"abc")
-    >>> file_digest(path) == hashlib.sha256(b"abc").hexdigest()
-    True
-    """
-
-    def sha256():
-        sha = hashlib.sha256()
-        with open_regular(path) as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                sha.update(block)
-        return sha.hexdigest()
-
-    return STORE.memo("digests", file_identity(path), sha256)
-
-
-def digest_arrays(*arrays):
-    """Short hex digest of arrays' shapes, dtypes and contents (a run's data identity).
+    Checksums detect damage, not forgery: a file another user planted in a
+    folder they can write to (a shared cache) must not be believed, as ssh
+    ignores keys others could have written. True where the OS has no POSIX
+    owners (ACLs decide there) and for files that cannot be stat'ed (reading
+    them reports why).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from skhisto.utils import digest_arrays
-    >>> digest_arrays(np.arange(3)) == digest_arrays(np.arange(3))
+    >>> import os, tempfile
+    >>> from skhisto.utils import trusted_owner
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "shard")
+    >>> _ = open(path, "wb").write(b"")
+    >>> trusted_owner(path, folder)
     True
-    >>> digest_arrays(np.arange(3)) == digest_arrays(np.arange(3).astype(np.int8))
-    False
     """
-    digest = hashlib.blake2b(digest_size=16)
-    for array in arrays:
-        array = np.asarray(array)
-        if array.dtype == object:
-            array = array.astype(str)
-        array = np.ascontiguousarray(array)
-        digest.update(repr((array.shape, array.dtype.str)).encode())
-        digest.update(memoryview(array.reshape(-1)).cast("B"))
-    return digest.hexdigest()
+    if not hasattr(os, "getuid"):
+        return True
+    try:
+        owner, home = os.stat(path), os.stat(folder)
+    except OSError:
+        return True
+    return owner.st_uid in (os.getuid(), home.st_uid) or owner.st_gid == home.st_gid
 
 
 def file_lock(path):

@@ -169,3 +169,66 @@ def test_a_file_changing_while_it_is_read_is_not_remembered(tmp_path, reads, mon
     assert not (tmp_path / "digests").exists()
     monkeypatch.setattr(_digests, "_sha256", sha256)
     assert file_digest(scan) == sha256(scan, "file")  # the bytes now there
+
+
+# -- embed_dataset: a resumed store re-embeds the chunks whose files changed --------------
+
+
+@pytest.fixture
+def images(lc25000_dir, tmp_path):
+    """Six private copies of LC25000 tiles (the test rewrites them)."""
+    import shutil
+
+    sources = sorted((lc25000_dir / "lung_aca").iterdir())[:7]
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for source in sources[:6]:
+        shutil.copy(source, folder / source.name)
+    return sorted(str(p) for p in folder.iterdir()), str(sources[6])
+
+
+def test_a_resumed_store_re_embeds_the_chunks_whose_files_changed(images, tmp_path):
+    pytest.importorskip("zarr")
+    from skhisto.embedding import embed_dataset
+
+    paths, other = images
+    out = tmp_path / "emb.zarr"
+    embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=2)
+    os.utime(paths[0])  # touched, same bytes: its chunk is hashed again, not embedded
+    replaced = open(other, "rb").read()
+    stat = os.stat(paths[3])
+    with open(paths[3], "wb") as f:  # another tile at the same path, its mtime set back
+        f.write(replaced)
+    os.utime(paths[3], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    before = forward_count()
+    with pytest.warns(UserWarning, match=r"1 finished chunks .* changed .*chunk 1: images 2 to 3"):
+        store = embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=2)
+    assert forward_count() - before == 2  # chunk 1 only
+    expected = FoundationEmbedder(**SMALL).fit(paths).transform(paths)
+    np.testing.assert_allclose(store["embeddings"][:], expected, rtol=1e-5, atol=1e-6)
+    before = forward_count()
+    embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=2)  # nothing changed
+    assert forward_count() == before
+
+
+def test_a_store_whose_creation_fails_leaves_nothing_and_the_next_call_makes_it(
+    images, tmp_path, monkeypatch
+):
+    pytest.importorskip("zarr")
+    from skhisto.embedding import _dataset, embed_dataset
+
+    paths, _ = images
+    out = tmp_path / "emb.zarr"
+    real = _dataset._create_store
+
+    def dies_half_way(zarr, folder, *args):
+        real(zarr, folder, *args)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_dataset, "_create_store", dies_half_way)
+    with pytest.raises(OSError, match="Cannot create the Zarr store .*emb.zarr.*No space left"):
+        embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=4)
+    assert sorted(os.listdir(tmp_path)) == ["tiles"]  # no store, no temporary
+    monkeypatch.setattr(_dataset, "_create_store", real)
+    store = embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=4)
+    assert store.attrs["complete"] and store["done"][:].all()

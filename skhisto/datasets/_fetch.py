@@ -4,15 +4,13 @@ import hashlib
 import http.client
 import inspect
 import os
-import shutil
-import tempfile
 import urllib.request
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..utils import atomic_write, ensure_writable_dir, io_error, progress
+from ..utils import atomic_write, ensure_writable_dir, io_error, progress, temporary_beside
 from ._image_folder import check_bool, check_load_params, load_image_folder
 
 ZENODO = "https://zenodo.org/records/1214456/files/{}?download=1"
@@ -191,34 +189,27 @@ def _verify(remote, archive):
 def _extract(archive, destination):
     """Unpack into a temporary folder moved into place at the end: never a partial dataset."""
     try:
-        tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".extract-"))
+        with temporary_beside(destination, folder=True) as (tmp, _):
+            _unzip(archive, tmp)
+            os.replace(tmp, destination)
     except OSError as exc:
-        raise io_error(exc, "unpack into", destination.parent) from exc
+        if not destination.is_dir():  # else another process unpacked it first: use it
+            raise io_error(exc, f"unpack {str(archive)!r} into", destination.parent) from exc
+
+
+def _unzip(archive, folder):
     try:
         with zipfile.ZipFile(archive) as zf:
             for member in zf.namelist():
                 # Refuse zip-slip paths that would write outside the destination.
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise ValueError(f"Unsafe path {member!r} in archive {str(archive)!r}.")
-            zf.extractall(tmp)
+            zf.extractall(folder)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise ValueError(
             f"Archive {str(archive)!r} is truncated or corrupt ({exc}); nothing was unpacked. "
             "Delete it and download it again."
         ) from exc
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise io_error(exc, f"unpack {str(archive)!r} into", destination.parent) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    try:
-        os.replace(tmp, destination)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not destination.is_dir():  # else another process unpacked it first: use theirs
-            raise io_error(exc, "move the unpacked data to", destination) from exc
 
 
 def _check_load_kwargs(load_kwargs):

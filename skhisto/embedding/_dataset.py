@@ -1,25 +1,31 @@
 """embed_dataset: a large image set into a chunked Zarr store, one task per chunk.
 
-The store is the unit of work and of resumption: it holds the paths and
-labels from the start, and a chunk's embeddings are one Zarr chunk, written
-whole (Zarr's local store writes each chunk atomically) before the chunk's
-``done`` flag, itself a chunk of its own. A task needs only the store's
-location, the chunk's number and the fitted embedder, so tasks run anywhere
-the store's filesystem is mounted: in this process, or on Dask workers,
-where each worker builds the backbone once (:data:`skhisto.utils.STORE`).
+The store is the unit of work and of resumption: it is made whole in a
+temporary folder and moved into place, holding the paths and labels from the
+start, and a chunk's embeddings are one Zarr chunk, written whole (Zarr's
+local store writes each chunk atomically) before the chunk's ``done`` flag,
+itself a chunk of its own. Beside the flag, each chunk records what it
+embedded: the digest of its files' bytes and of their identities (inode,
+size, mtime, ctime), so a resume re-embeds the chunks whose files changed.
+A task needs only the store's location, the chunk's number and the fitted
+embedder, so tasks run anywhere the store's filesystem is mounted: in this
+process, or on Dask workers, where each worker builds the backbone once
+(:data:`skhisto.utils.STORE`).
 """
 
 import copy
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
 
-from ..utils import progress
+from ..utils import digest_arrays, file_identity, io_error, progress, temporary_beside
 from ..utils._optional import import_scale
+from ._keys import path_keys
 
 #: Attribute marking a store written by embed_dataset (and its layout's version).
 LAYOUT = "skhisto.embed_dataset/1"
@@ -113,24 +119,39 @@ def _open_store(out, paths, labels, embedder, chunk_size):
         group = _reopen(zarr, out)
         _check_same(out, dict(group.attrs), expected)
         return group
-    n, dim, n_chunks = len(paths), embedder.n_features_out_, -(-len(paths) // chunk_size)
-    group = zarr.open_group(str(out), mode="w-")
+    dim = embedder.n_features_out_
+    attrs = {
+        **expected,
+        "backbone": embedder.backbone,
+        "dim": dim,
+        "skhisto_version": __version__,
+        "complete": False,
+    }
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with temporary_beside(out, folder=True) as (tmp, _):
+            _create_store(zarr, tmp, paths, labels, dim, chunk_size, attrs)
+            os.replace(tmp, out)
+    except OSError as exc:
+        if not out.exists():  # else another process made it first: check it as a resume
+            raise io_error(exc, "create the Zarr store", out) from exc
+    group = _reopen(zarr, out)
+    _check_same(out, dict(group.attrs), expected)
+    return group
+
+
+def _create_store(zarr, folder, paths, labels, dim, chunk_size, attrs):
+    n, n_chunks = len(paths), -(-len(paths) // chunk_size)
+    group = zarr.open_group(str(folder), mode="w")
     group.create_array("embeddings", shape=(n, dim), chunks=(chunk_size, dim), dtype="float32")
     group.create_array("paths", shape=(n,), chunks=(chunk_size,), dtype=str)
     group.create_array("labels", shape=(n,), chunks=(chunk_size,), dtype=str)
     group["paths"][:] = np.asarray(paths, dtype=object)
     group["labels"][:] = np.asarray(labels, dtype=object)
     group.create_array("done", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False)
-    group.attrs.update(
-        {
-            **expected,
-            "backbone": embedder.backbone,
-            "dim": dim,
-            "skhisto_version": __version__,
-            "complete": False,
-        }
-    )
-    return group
+    for record in ("content", "identity"):  # what each finished chunk embedded
+        group.create_array(record, shape=(n_chunks,), chunks=(1,), dtype=str)
+    group.attrs.update(attrs)
 
 
 def _reopen(zarr, out):
@@ -177,10 +198,53 @@ def embed_chunk(out, index, embedder):
     size = group.attrs["chunk_size"]
     rows = slice(index * size, min((index + 1) * size, group.attrs["n_images"]))
     paths = group["paths"][rows].tolist()
+    identity, content = _identities(paths), digest_arrays(path_keys(paths))  # before reading
     embeddings = embedder.transform(paths)
     group["embeddings"][rows] = embeddings  # one whole Zarr chunk, written atomically
-    group["done"][index] = True  # only after the rows are on disk
+    if "content" in group:
+        group["identity"][index], group["content"][index] = identity, content
+    group["done"][index] = True  # only after the rows and what they embedded are on disk
     return len(paths)
+
+
+def _identities(paths):
+    """Digest of the files' identities (device, inode, size, mtime, ctime): one stat each."""
+    try:
+        return digest_arrays(np.array([file_identity(p)[1:] for p in paths], dtype=np.int64))
+    except OSError:
+        return ""  # a missing file: the embedding names it
+
+
+def _pending(group, out, chunk_size):
+    """Chunks to embed: those not done, and done ones whose files changed since.
+
+    A chunk's files are stat'ed; only when their identities differ from the
+    recorded ones (copied, touched, replaced) are their bytes hashed again.
+    """
+    done = group["done"][:]
+    if "content" not in group:  # older store: chunks recorded no content, trusted as they are
+        return np.flatnonzero(~done).tolist()
+    identity, content, paths = group["identity"][:], group["content"][:], group["paths"]
+    changed = []
+    for index in np.flatnonzero(done):
+        rows = paths[index * chunk_size : (index + 1) * chunk_size].tolist()
+        if _identities(rows) == identity[index]:
+            continue
+        try:
+            same = digest_arrays(path_keys(rows)) == content[index]
+        except OSError:
+            same = False  # a file gone since: embedding it again names it
+        if not same:
+            changed.append(int(index))
+    if changed:
+        warnings.warn(
+            f"Images of {len(changed)} finished chunks of {str(out)!r} changed since they were "
+            f"embedded (chunk {changed[0]}: images {changed[0] * chunk_size} to "
+            f"{(changed[0] + 1) * chunk_size - 1}); those chunks are embedded again.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return sorted(changed + np.flatnonzero(~done).tolist())
 
 
 def _note_chunk(exc, index, size):
@@ -303,7 +367,7 @@ def embed_dataset(
         inputs, embedder, out, labels=labels, chunk_size=chunk_size
     )
     out = _absolute(out)
-    pending = np.flatnonzero(~group["done"][:]).tolist()
+    pending = _pending(group, out, size)
     if pending and client is None:
         _run_local(out, pending, embedder, size, verbose)
     elif pending:

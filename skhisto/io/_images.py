@@ -9,28 +9,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..utils import NotRegularFileError, check_regular_file, open_regular
+from ._errors import ImageReadError
+from ._jpeg import decode_jpeg
 
 #: File extensions recognised as images when scanning folders.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _UINT16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
-
-
-class ImageReadError(ValueError):
-    """An image file could not be decoded (missing, truncated or not an image).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from skhisto.io import read_image
-    >>> path = os.path.join(tempfile.mkdtemp(), "tile.png")
-    >>> with open(path, "wb") as f:
-    ...     _ = f.write(b"not a png")
-    >>> read_image(path)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    skhisto.io._images.ImageReadError: ...tile.png...
-    """
 
 
 def _to_rgb(image, path):
@@ -63,6 +48,18 @@ def _bomb_error(path, exc):
         f"({Image.MAX_IMAGE_PIXELS:,} pixels). Tile a whole-slide image into patches first, or, "
         "if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS."
     )
+
+
+def _decode(image, f, path):
+    # Baseline RGB and grayscale JPEGs (every scanner tile) go through the
+    # strict decoder, which reports the damage Pillow decodes silently.
+    if image.format == "JPEG" and image.mode in ("RGB", "L"):
+        f.seek(0)
+        pixels = decode_jpeg(f.read(), path)
+        if pixels is not None:
+            return pixels
+    image.load()
+    return np.array(_to_rgb(image, path), dtype=np.uint8)  # writable: torch warns on read-only
 
 
 def read_image(path):
@@ -109,8 +106,7 @@ def read_image(path):
                     f"Cannot read {path!r}: it holds {frames} frames (animated or multi-page); "
                     "save the frame you want as a single image."
                 )
-            image.load()
-            rgb = _to_rgb(image, path)
+            rgb = _decode(image, f, path)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
@@ -123,7 +119,7 @@ def read_image(path):
         raise ImageReadError(str(exc)) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"Cannot decode image {path!r}: {exc}") from exc
-    return np.array(rgb, dtype=np.uint8)  # writable: torch.from_numpy warns on read-only
+    return rgb
 
 
 def _shape_hint(shape):

@@ -10,7 +10,6 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._digests import digest_arrays, file_digest
     from ._files import (
         NotRegularFileError,
-        atomic_write,
         check_regular_file,
         current_umask,
         ensure_writable_dir,
@@ -23,6 +22,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._labels import check_labels, label_kind
     from ._random import seeded_torch, torch_generator, torch_seed
     from ._store import STORE, ProcessStore, clear_caches, file_identity
+    from ._writes import atomic_write, sweep_orphans, temporary_beside
 
 __all__ = [
     "STORE",
@@ -51,6 +51,8 @@ __all__ = [
     "resolve_precision",
     "run_identity",
     "seeded_torch",
+    "sweep_orphans",
+    "temporary_beside",
     "to_device",
     "torch_generator",
     "torch_seed",

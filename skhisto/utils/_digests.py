@@ -15,8 +15,9 @@ import time
 
 import numpy as np
 
-from ._files import atomic_write, open_regular, trusted_owner, writable_dir
+from ._files import open_regular, trusted_owner, writable_dir
 from ._store import STORE, file_identity
+from ._writes import atomic_write
 
 #: A file changed this recently may change again within one tick of its
 #: timestamps (git's "racy" entries): its digest is not remembered.

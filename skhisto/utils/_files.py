@@ -1,17 +1,9 @@
-"""Files written and read safely: one atomic write, regular files only, clear I/O errors.
-
-Every file skhisto writes (cache shards, checkpoints, encoders, downloads,
-results) goes through :func:`atomic_write`, so a crash, a full disk or a
-second writer never leaves a partial or foreign file behind, and files in a
-shared directory get the permissions the user's umask asks for.
-"""
+"""Files read safely: regular files only, trusted owners, writable folders, clear I/O errors."""
 
 import errno
 import os
 import stat
 import tempfile
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -149,72 +141,6 @@ def io_error(exc, action, path):
     if isinstance(exc, OSError) and exc.errno is not None:
         return type(exc)(exc.errno, f"Cannot {action} {os.fspath(path)!r}: {reason}")
     return OSError(f"Cannot {action} {os.fspath(path)!r}: {reason}")
-
-
-@contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file beside ``path`` that replaces ``path`` on success.
-
-    The temporary file has a unique name in the target directory (so several
-    writers never share one), gets the permissions ``0o666 & ~umask`` (a
-    shared directory stays readable by the group the umask allows), is
-    fsynced, then moved over ``path`` with :func:`os.replace`. On any
-    exception, ``KeyboardInterrupt`` included, it is removed and ``path`` is
-    untouched. OS errors are re-raised naming ``path``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Final file. Its directory must exist.
-    mode : {"wb", "w"}, default="wb"
-
-    Yields
-    ------
-    file object
-        The open temporary file.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from skhisto.utils import atomic_write
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "result.txt"
-    >>> with atomic_write(target, "w") as f:
-    ...     _ = f.write("done")
-    >>> target.read_text()
-    'done'
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~current_umask())
-    except OSError as exc:
-        raise io_error(exc, "write", path) from exc
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise io_error(exc, "write", path) from exc
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory):
-    # Makes the rename itself durable; not possible on every platform.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def ensure_writable_dir(directory, parameter):

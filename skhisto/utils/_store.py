@@ -68,8 +68,11 @@ class ProcessStore:
         Open embedding caches by fingerprint directory, so every clone in the
         process shares one index (:func:`skhisto.embedding.open_cache`).
     slides : dict
-        Identity and geometry of slide files by :func:`file_identity`, so a
-        patch table over thousands of slides opens each slide once.
+        Geometry of slide files by :func:`file_identity`, so a patch table
+        over thousands of slides opens each slide once.
+    swept : set
+        Folders already cleared of the temporary files of killed writers
+        (:func:`skhisto.utils.sweep_orphans`).
 
     Examples
     --------
@@ -93,6 +96,7 @@ class ProcessStore:
         self.builds = Counter()
         self.caches = {}
         self.slides = {}
+        self.swept = set()
 
     def model(self, key, build):
         """The model stored under ``key``, made by ``build()`` on first use."""
@@ -119,7 +123,7 @@ class ProcessStore:
     def clear(self):
         """Forget every model, weights look-up, digest, open cache and slide; reset the counters."""
         tables = (
-            *(self.models, self.weights, self.digests, self.caches, self.slides),
+            *(self.models, self.weights, self.digests, self.caches, self.slides, self.swept),
             *(self.forwards, self.builds),
         )
         for table in tables:

@@ -6,11 +6,23 @@ import warnings
 
 import numpy as np
 
+from ._constraints import NON_NEGATIVE_INT, POSITIVE_INT, TORCH_DEVICE, VERBOSE
+from ._sklearn_compat import HasMethods, validate_params
+
 #: With ``verbose="auto"``, a bar appears once a run has lasted this many seconds:
 #: short runs stay quiet, long ones always speak, however few their batches.
 PROGRESS_DELAY = 2.0
 
 
+@validate_params(
+    {
+        "iterable": [HasMethods(["__iter__"])],
+        "total": NON_NEGATIVE_INT + [None],
+        "desc": [str, None],
+        "verbose": VERBOSE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def progress(iterable, *, total=None, desc=None, verbose="auto"):
     """Wrap ``iterable`` in a tqdm bar when the run is long enough to need one.
 
@@ -92,6 +104,10 @@ def quiet_notebook_tqdm():
             import tqdm.auto  # noqa: F401
 
 
+@validate_params(
+    {"n": NON_NEGATIVE_INT, "batch_size": POSITIVE_INT},
+    prefer_skip_nested_validation=True,
+)
 def iter_slices(n, batch_size):
     """Yield consecutive ``slice`` objects covering ``range(n)``.
 
@@ -101,12 +117,14 @@ def iter_slices(n, batch_size):
     >>> list(iter_slices(5, 2))
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))
 
 
+@validate_params(
+    {"tensor": [HasMethods(["to", "pin_memory"])], "device": TORCH_DEVICE},
+    prefer_skip_nested_validation=True,
+)
 def to_device(tensor, device):
     """Copy a CPU tensor to ``device``, through pinned memory on CUDA.
 
@@ -122,6 +140,10 @@ def to_device(tensor, device):
     return tensor.to(device)
 
 
+@validate_params(
+    {"array": ["array-like"], "batch_size": POSITIVE_INT, "device": TORCH_DEVICE},
+    prefer_skip_nested_validation=True,
+)
 def iter_array_batches(array, batch_size, device):
     """Yield ``torch`` batches of a numpy array on ``device`` without copying it whole.
 
@@ -140,6 +162,10 @@ def iter_array_batches(array, batch_size, device):
         yield to_device(torch.from_numpy(writable(array[batch])), device)
 
 
+@validate_params(
+    {"n": NON_NEGATIVE_INT, "batch_size": POSITIVE_INT},
+    prefer_skip_nested_validation=True,
+)
 def n_batches(n, batch_size):
     """Number of batches of ``batch_size`` needed for ``n`` items.
 

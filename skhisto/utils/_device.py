@@ -4,6 +4,9 @@ from contextlib import nullcontext
 
 import torch
 
+from ._constraints import DEVICE
+from ._sklearn_compat import HasMethods, StrOptions, validate_params
+
 _PRECISIONS = {
     "fp32": torch.float32,
     "float32": torch.float32,
@@ -14,6 +17,7 @@ _PRECISIONS = {
 }
 
 
+@validate_params({"device": DEVICE + [None]}, prefer_skip_nested_validation=True)
 def resolve_device(device="auto"):
     """Return the :class:`torch.device` to compute on.
 
@@ -49,6 +53,10 @@ def resolve_device(device="auto"):
     return resolved
 
 
+@validate_params(
+    {"precision": [StrOptions({"auto", *_PRECISIONS})], "device": [torch.device]},
+    prefer_skip_nested_validation=True,
+)
 def resolve_precision(precision, device):
     """Return the autocast dtype for ``precision`` on ``device``, or None for fp32.
 
@@ -68,14 +76,14 @@ def resolve_precision(precision, device):
     """
     if precision == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
-    if precision not in _PRECISIONS:
-        raise ValueError(
-            f"precision={precision!r} is not supported; use 'auto' or one of {sorted(_PRECISIONS)}."
-        )
     dtype = _PRECISIONS[precision]
     return None if dtype is torch.float32 else dtype
 
 
+@validate_params(
+    {"device": [torch.device], "dtype": [torch.dtype, None]},
+    prefer_skip_nested_validation=True,
+)
 def autocast(device, dtype):
     """Autocast context for ``dtype`` on ``device`` (no-op when dtype is None).
 
@@ -93,6 +101,10 @@ def autocast(device, dtype):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+@validate_params(
+    {"model": [HasMethods(["to"])], "device": [torch.device]},
+    prefer_skip_nested_validation=True,
+)
 def prepare_model(model, device):
     """Move ``model`` to ``device`` in the memory layout that is fastest there.
 

@@ -6,6 +6,9 @@ import stat
 import tempfile
 from pathlib import Path
 
+from ._constraints import PATH
+from ._sklearn_compat import validate_params
+
 
 def current_umask():
     """The process umask, read without changing it where the OS allows.
@@ -71,6 +74,7 @@ def _refuse_special(mode, path, what):
     )
 
 
+@validate_params({"path": PATH, "what": [str]}, prefer_skip_nested_validation=True)
 def check_regular_file(path, what="file"):
     """Refuse ``path`` by name if it exists and is not a regular file (symlinks followed).
 
@@ -89,6 +93,7 @@ def check_regular_file(path, what="file"):
     _refuse_special(mode, path, what)
 
 
+@validate_params({"path": PATH, "what": [str]}, prefer_skip_nested_validation=True)
 def open_regular(path, what="file"):
     """Open a user's input file for binary reading, refusing anything but a regular file.
 
@@ -120,6 +125,9 @@ def open_regular(path, what="file"):
         raise
 
 
+@validate_params(
+    {"exc": [Exception], "action": [str], "path": PATH}, prefer_skip_nested_validation=True
+)
 def io_error(exc, action, path):
     """``exc`` (an OSError) again, its message naming ``action`` and ``path``.
 
@@ -143,6 +151,7 @@ def io_error(exc, action, path):
     return OSError(f"Cannot {action} {os.fspath(path)!r}: {reason}")
 
 
+@validate_params({"directory": PATH, "parameter": [str]}, prefer_skip_nested_validation=True)
 def ensure_writable_dir(directory, parameter):
     """Create ``directory`` if needed and prove it writable, before any work starts.
 
@@ -180,6 +189,7 @@ def ensure_writable_dir(directory, parameter):
     return directory
 
 
+@validate_params({"path": PATH}, prefer_skip_nested_validation=True)
 def writable_dir(path):
     """Whether files can be created in the existing directory ``path``.
 
@@ -197,6 +207,7 @@ def writable_dir(path):
     return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
+@validate_params({"path": PATH, "folder": PATH}, prefer_skip_nested_validation=True)
 def trusted_owner(path, folder):
     """Whether ``path`` was written by someone ``folder`` trusts: you, its owner or its group.
 

@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from ._sklearn_compat import validate_params
+
 _SHOWN = 5
 _DTYPE_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
 _DTYPE_KINDS.update(U="str", S="str")
@@ -57,6 +59,18 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+@validate_params(
+    {
+        "y": "no_validation",  # anything: the messages below name what is wrong with it
+        "owner": [str],
+        "name": [str],
+        "indices": ["array-like", None],
+        "kind": [str, None],
+        "kind_source": [str, None],
+        "allow_empty": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_labels(
     y, owner, name="y", *, indices=None, kind=None, kind_source=None, allow_empty=False
 ):

@@ -1,14 +1,19 @@
 """Seeding torch from scikit-learn style ``random_state`` values."""
 
 from contextlib import contextmanager
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ._constraints import DEVICE
+from ._sklearn_compat import Interval, validate_params
+
 _MAX_SEED = np.iinfo(np.int32).max
 
 
+@validate_params({"random_state": ["random_state"]}, prefer_skip_nested_validation=True)
 def torch_seed(random_state):
     """Draw a torch seed from ``random_state`` (None, int or RandomState).
 
@@ -24,6 +29,10 @@ def torch_seed(random_state):
     return int(check_random_state(random_state).randint(_MAX_SEED))
 
 
+@validate_params(
+    {"seed": [Interval(Integral, 0, None, closed="left")], "device": DEVICE},
+    prefer_skip_nested_validation=True,
+)
 def torch_generator(seed, device="cpu"):
     """A :class:`torch.Generator` on ``device`` seeded with ``seed``.
 
@@ -40,6 +49,9 @@ def torch_generator(seed, device="cpu"):
     return generator
 
 
+@validate_params(
+    {"seed": [Interval(Integral, 0, None, closed="left")]}, prefer_skip_nested_validation=True
+)
 @contextmanager
 def seeded_torch(seed):
     """Run the block with torch's global RNGs seeded, restoring them afterwards.

@@ -8,14 +8,24 @@ so a future move is mended in this file alone.
 """
 
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Hidden,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils._param_validation import validate_params
 from sklearn_compat.utils.validation import _check_feature_names
 
 __all__ = [
     "HasMethods",
+    "Hidden",
     "Interval",
+    "InvalidParameterError",
+    "Options",
     "StrOptions",
     "_check_feature_names",
     "_fit_context",

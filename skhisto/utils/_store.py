@@ -10,7 +10,11 @@ something that changed since it was stored.
 import os
 from collections import Counter, OrderedDict
 
+from ._constraints import PATH
+from ._sklearn_compat import validate_params
 
+
+@validate_params({"path": PATH}, prefer_skip_nested_validation=True)
 def file_identity(path):
     """Key of a file's current content: real path, device, inode, size, mtime and ctime.
 

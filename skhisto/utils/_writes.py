@@ -17,7 +17,9 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from ._constraints import PATH
 from ._files import current_umask, io_error
+from ._sklearn_compat import StrOptions, validate_params
 from ._store import STORE
 
 try:
@@ -48,6 +50,7 @@ def _remove(path):
             pass  # gone already, or another user's in a sticky folder
 
 
+@validate_params({"path": PATH, "folder": ["boolean"]}, prefer_skip_nested_validation=True)
 @contextmanager
 def temporary_beside(path, *, folder=False):
     """A new temporary file or folder beside ``path``, removed on exit unless moved.
@@ -107,6 +110,7 @@ def temporary_beside(path, *, folder=False):
             os.close(fd)  # only now: the lock lasts until the temporary is moved or removed
 
 
+@validate_params({"folder": PATH}, prefer_skip_nested_validation=True)
 def sweep_orphans(folder):
     """Remove the temporaries that killed writers left in ``folder``, once per process.
 
@@ -170,6 +174,9 @@ def _is_orphan(entry):
         os.close(fd)
 
 
+@validate_params(
+    {"path": PATH, "mode": [StrOptions({"wb", "w"})]}, prefer_skip_nested_validation=True
+)
 @contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file beside ``path`` that replaces ``path`` on success.

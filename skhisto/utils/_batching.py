@@ -16,7 +16,7 @@ PROGRESS_DELAY = 2.0
 
 @validate_params(
     {
-        "iterable": [HasMethods(["__iter__"])],
+        "iterable": [HasMethods(["__iter__"]), None],  # None: a bar updated by hand
         "total": NON_NEGATIVE_INT + [None],
         "desc": [str, None],
         "verbose": VERBOSE,

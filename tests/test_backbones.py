@@ -83,7 +83,9 @@ def test_list_backbones_without_pandas(monkeypatch):
 
 @pytest.mark.parametrize("as_frame", ["yes", None, 1])
 def test_list_backbones_refuses_other_as_frame_values(as_frame):
-    with pytest.raises(ValueError, match="as_frame must be 'auto', True or False"):
+    with pytest.raises(
+        ValueError, match=r"'as_frame' parameter of list_backbones must be .*'auto'"
+    ):
         list_backbones(as_frame=as_frame)
 
 

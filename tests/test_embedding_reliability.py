@@ -262,7 +262,9 @@ def test_bad_weights_files_name_the_file(tmp_path, kind, error, match):
 
 
 def test_unknown_family_is_refused():
-    with pytest.raises(ValueError, match=r"Unknown family 'contrastve'.*'contrastive'"):
+    with pytest.raises(
+        ValueError, match=r"'family' parameter .* among .*'contrastive'.*'contrastve'"
+    ):
         list_backbones(family="contrastve")
 
 

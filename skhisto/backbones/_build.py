@@ -15,9 +15,12 @@ import torch.nn as nn
 from timm.layers import SwiGLUPacked
 
 from ..utils import atomic_write, file_digest, seeded_torch, torch_seed
+from ..utils._constraints import PATH, POSITIVE_INT
+from ..utils._sklearn_compat import validate_params
 from . import _pathoduet  # noqa: F401  (registers PathoDuet's ViT with timm)
 from ._ctranspath import ConvStem
 from ._info import check_image_size, get_backbone_info
+from ._registry import BackboneInfo
 from ._transformers import TransformersPool, build_transformers, load_transformers
 from ._weights import (
     WeightsChangedError,
@@ -61,6 +64,10 @@ def _how_to_supply(info):
     )
 
 
+@validate_params(
+    {"info": [BackboneInfo], "weights": PATH + [None], "pretrained": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def resolve_weights(info, weights=None, pretrained=True):
     """Find the weights to load: a local path, a Hub download, a URL download, or none.
 
@@ -180,6 +187,7 @@ def build_architecture(info, path=None, overrides=None):
     return _timm_model(info, overrides)
 
 
+@validate_params({"info": [BackboneInfo]}, prefer_skip_nested_validation=True)
 def checkpoint_filter_fn(info):
     """The state-dict converter of a registry entry, or None.
 
@@ -315,6 +323,17 @@ def _check_unchanged(expected, digest, weights):
     )
 
 
+@validate_params(
+    {
+        "name": [str],
+        "weights": PATH + [None],
+        "pretrained": ["boolean"],
+        "random_state": ["random_state"],
+        "image_size": POSITIVE_INT + [None],
+        "expected_digest": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def create_backbone(
     name,
     *,

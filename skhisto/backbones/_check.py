@@ -5,10 +5,13 @@ import time
 
 import torch
 
+from ..utils._constraints import PATH
+from ..utils._sklearn_compat import validate_params
 from ._build import _pool, load_backbone, resolve_weights
 from ._info import get_backbone_info
 
 
+@validate_params({"name": [str], "weights": PATH}, prefer_skip_nested_validation=True)
 def check_checkpoint(name, weights):
     """Load a checkpoint into a registry entry exactly and report how it fits.
 

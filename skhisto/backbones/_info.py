@@ -5,15 +5,22 @@ import importlib.util
 import re
 import sys
 import warnings
+from numbers import Real
 
 import timm
 import torch
 
 from ..io._normalize import IMAGENET
+from ..utils._constraints import POSITIVE_INT
 from ..utils._optional import import_pandas
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._registry import FAMILIES, REGISTRY, ROW_FIELDS, BackboneInfo
 
 
+@validate_params(
+    {"family": [StrOptions(set(FAMILIES)), None], "as_frame": [StrOptions({"auto"}), "boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def list_backbones(family=None, *, as_frame="auto"):
     """Table of the registered backbones.
 
@@ -52,10 +59,6 @@ def list_backbones(family=None, *, as_frame="auto"):
     >>> rows[0]["name"], rows[0]["family"]
     ('ctranspath', 'contrastive')
     """
-    if family is not None and family not in FAMILIES:
-        raise ValueError(f"Unknown family {family!r}; choose one of {list(FAMILIES)}.")
-    if not (isinstance(as_frame, bool) or (isinstance(as_frame, str) and as_frame == "auto")):
-        raise ValueError(f"as_frame must be 'auto', True or False; got {as_frame!r}.")
     rows = [info.as_row() for info in REGISTRY.values()]
     if family is not None:
         rows = [row for row in rows if row["family"] == family]
@@ -65,6 +68,7 @@ def list_backbones(family=None, *, as_frame="auto"):
     return pd.DataFrame(rows, columns=list(ROW_FIELDS))
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def get_backbone_info(name):
     """Registry entry for ``name``, or an entry derived from timm for other models.
 
@@ -93,8 +97,6 @@ def get_backbone_info(name):
     >>> get_backbone_info("convnext_tiny").embed_dim  # any timm model
     768
     """
-    if not isinstance(name, str):
-        raise TypeError(f"backbone must be a string name, got {type(name).__name__}.")
     if name in REGISTRY:
         return REGISTRY[name]
     if not timm.is_model(name.split(".")[0]):
@@ -142,6 +144,7 @@ def _timm_filter(model):
 IMAGENET_DEFAULTS = (*IMAGENET, 224)
 
 
+@validate_params({"info": [BackboneInfo]}, prefer_skip_nested_validation=True)
 def patch_size(info):
     """Side of the square patches a transformer backbone cuts its input into (None for CNNs).
 
@@ -158,6 +161,10 @@ def patch_size(info):
     return size
 
 
+@validate_params(
+    {"info": [BackboneInfo], "image_size": POSITIVE_INT + [None]},
+    prefer_skip_nested_validation=True,
+)
 def check_image_size(info, image_size):
     """Check that ``image_size`` fills whole patches of the backbone ``info``.
 
@@ -216,6 +223,14 @@ def _trained_at(info):
     return f"{low:g}-{high:g} um/px (about {_magnification(high)}-{_magnification(low)})"
 
 
+@validate_params(
+    {
+        "info": [BackboneInfo],
+        "mpp": [Interval(Real, 0, None, closed="neither"), None],
+        "factor": [Interval(Real, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_resolution(info, mpp, *, factor=1.5):
     """Warn when patches at ``mpp`` are far from the resolution a backbone was trained at.
 

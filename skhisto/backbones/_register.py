@@ -2,6 +2,7 @@
 
 import timm
 
+from ..utils._sklearn_compat import validate_params
 from ._build import checkpoint_filter_fn
 from ._registry import REGISTRY, BackboneInfo
 
@@ -9,6 +10,9 @@ from ._registry import REGISTRY, BackboneInfo
 BUILTIN = dict(REGISTRY)
 
 
+@validate_params(
+    {"info": [BackboneInfo], "replace": ["boolean"]}, prefer_skip_nested_validation=True
+)
 def register_backbone(info, *, replace=False):
     """Add a backbone to the registry, so every embedder accepts it by name.
 
@@ -51,11 +55,6 @@ def register_backbone(info, *, replace=False):
     (2, 64)
     >>> _ = unregister_backbone("tiny-vit")
     """
-    if not isinstance(info, BackboneInfo):
-        raise TypeError(
-            f"register_backbone expects a BackboneInfo, got {type(info).__name__}; "
-            "build one with skhisto.backbones.BackboneInfo(name, architecture, embed_dim, ...)."
-        )
     if info.name in REGISTRY and not replace:
         raise ValueError(
             f"A backbone named {info.name!r} is already registered; pick another name, or "
@@ -71,6 +70,7 @@ def register_backbone(info, *, replace=False):
     return info
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def unregister_backbone(name):
     """Remove an entry added by :func:`register_backbone`.
 

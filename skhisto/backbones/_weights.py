@@ -8,6 +8,8 @@ import pickle
 import torch
 
 from ..utils import check_regular_file, io_error, open_regular
+from ..utils._constraints import PATH
+from ..utils._sklearn_compat import validate_params
 
 _PREFIXES = ("module.", "backbone.", "model.", "encoder.")
 _NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict")
@@ -101,6 +103,7 @@ def read_weights(path):
     return state_dict, sha.hexdigest()
 
 
+@validate_params({"path": PATH}, prefer_skip_nested_validation=True)
 def read_state_dict(path):
     """Read a state dict from ``.safetensors`` or a weights-only torch file.
 
@@ -202,6 +205,7 @@ def strip_shared_prefixes(state_dict, prefixes=("module.", "backbone.", "model."
     return state_dict
 
 
+@validate_params({"state_dict": [dict], "expected": [dict]}, prefer_skip_nested_validation=True)
 def conformance(state_dict, expected):
     """Compare a checkpoint with a model, key by key and shape by shape.
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import http.client
-import inspect
 import os
 import urllib.request
 import zipfile
@@ -11,7 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..utils import atomic_write, ensure_writable_dir, io_error, progress, temporary_beside
-from ._image_folder import check_bool, check_load_params, load_image_folder
+from ..utils._constraints import PATH
+from ..utils._sklearn_compat import (
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
+from ._image_folder import LOAD_CONSTRAINTS, check_load_contents, load_image_folder
+
+# What every fetcher takes besides load_image_folder's options.
+_FETCH_CONSTRAINTS = {
+    "data_home": PATH + [None],
+    "archive": PATH + [None],
+    "download_if_missing": ["boolean"],
+}
 
 ZENODO = "https://zenodo.org/records/1214456/files/{}?download=1"
 
@@ -93,6 +105,7 @@ LC25000 = RemoteArchive(
 )
 
 
+@validate_params({"data_home": PATH + [None]}, prefer_skip_nested_validation=True)
 def get_data_home(data_home=None):
     """Dataset folder: ``data_home``, else ``$SKHISTO_DATA_HOME``, else ``~/skhisto_data``.
 
@@ -109,10 +122,10 @@ def get_data_home(data_home=None):
     """
     if data_home is None:
         home = os.environ.get("SKHISTO_DATA_HOME") or Path.home() / "skhisto_data"
-    elif isinstance(data_home, str | os.PathLike) and os.fspath(data_home):
+    elif os.fspath(data_home):
         home = data_home
-    else:
-        raise TypeError(f"data_home must be a folder path or None; got {data_home!r}.")
+    else:  # "" would be the working directory, never what was meant
+        raise ValueError(f"data_home must be a folder path or None; got {data_home!r}.")
     home = Path(home).expanduser()
     try:
         home.mkdir(parents=True, exist_ok=True)
@@ -214,15 +227,19 @@ def _unzip(archive, folder):
 
 def _check_load_kwargs(load_kwargs):
     """Validate what a fetcher passes to :func:`load_image_folder`, before any download."""
-    known = set(inspect.signature(check_load_params).parameters)
-    unknown = sorted(set(load_kwargs) - known)
+    unknown = sorted(set(load_kwargs) - set(LOAD_CONSTRAINTS))
     if unknown:
         raise TypeError(
-            f"Unknown parameters {unknown} for load_image_folder; expected some of {sorted(known)}."
+            f"Unknown parameters {unknown} for load_image_folder; expected some of "
+            f"{sorted(LOAD_CONSTRAINTS)}."
         )
-    check_load_params(**load_kwargs)
+    validate_parameter_constraints(LOAD_CONSTRAINTS, load_kwargs, caller_name="load_image_folder")
+    check_load_contents(**load_kwargs)
 
 
+@validate_params(
+    {"remote": [RemoteArchive], **_FETCH_CONSTRAINTS}, prefer_skip_nested_validation=True
+)
 def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=True):
     """Path of the unpacked dataset, downloading and verifying the archive on first use.
 
@@ -257,9 +274,6 @@ def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=T
     >>> root.name, sorted(p.name for p in root.iterdir())
     ('tiles', ['normal', 'tumour'])
     """
-    if not isinstance(remote, RemoteArchive):
-        raise TypeError(f"remote must be a RemoteArchive; got {type(remote).__name__}.")
-    check_bool(download_if_missing=download_if_missing)
     home = get_data_home(data_home)
     unpacked = home / remote.filename.removesuffix(".zip")
     if not unpacked.is_dir():
@@ -281,6 +295,9 @@ def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=T
     return root if root.is_dir() else unpacked
 
 
+@validate_params(
+    {"normalized": ["boolean"], **_FETCH_CONSTRAINTS}, prefer_skip_nested_validation=True
+)
 def fetch_nct_crc_he_100k(
     *, normalized=True, data_home=None, archive=None, download_if_missing=True, **load_kwargs
 ):
@@ -314,7 +331,6 @@ def fetch_nct_crc_he_100k(
     >>> data.target_names, len(data.paths)
     (['ADI', 'TUM'], 2)
     """
-    check_bool(normalized=normalized)
     _check_load_kwargs(load_kwargs)
     remote = NCT_CRC_HE_100K if normalized else NCT_CRC_HE_100K_NONORM
     root = fetch_archive(
@@ -323,6 +339,7 @@ def fetch_nct_crc_he_100k(
     return load_image_folder(root, **load_kwargs)
 
 
+@validate_params(_FETCH_CONSTRAINTS, prefer_skip_nested_validation=True)
 def fetch_crc_val_he_7k(*, data_home=None, archive=None, download_if_missing=True, **load_kwargs):
     """CRC-VAL-HE-7K: 7,180 colorectal H&E patches from 50 patients (Kather et al., 2019).
 
@@ -349,6 +366,10 @@ def fetch_crc_val_he_7k(*, data_home=None, archive=None, download_if_missing=Tru
     return load_image_folder(root, **load_kwargs)
 
 
+@validate_params(
+    {"part": [StrOptions({"lung", "colon"})], **_FETCH_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def fetch_lc25000(
     *, part="lung", data_home=None, archive=None, download_if_missing=True, **load_kwargs
 ):
@@ -382,8 +403,6 @@ def fetch_lc25000(
     >>> fetch_lc25000(data_home=tempfile.mkdtemp(), archive=archive).target_names
     ['lung_aca', 'lung_n', 'lung_scc']
     """
-    if part not in ("lung", "colon"):
-        raise ValueError(f"part must be 'lung' or 'colon', got {part!r}.")
     _check_load_kwargs(load_kwargs)
     root = fetch_archive(
         LC25000, data_home=data_home, archive=archive, download_if_missing=download_if_missing

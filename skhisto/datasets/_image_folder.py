@@ -2,7 +2,6 @@
 
 import os
 import warnings
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -11,42 +10,34 @@ from sklearn.utils import Bunch, check_random_state
 from ..io import IMAGE_EXTENSIONS
 from ..io import load_images as _decode  # the name load_images is a parameter here
 from ..utils import io_error
+from ..utils._constraints import PATH, POSITIVE_INT
+from ..utils._sklearn_compat import validate_params
+
+#: load_image_folder's options, also checked by the fetchers before any download.
+LOAD_CONSTRAINTS = {
+    "classes": ["array-like", None],
+    "max_per_class": POSITIVE_INT + [None],
+    "shuffle": ["boolean"],
+    "load_images": ["boolean"],
+    "image_size": POSITIVE_INT + [None],
+    "extensions": [tuple, list],
+    "random_state": ["random_state"],
+}
 
 
-def check_load_params(
-    *,
-    classes=None,
-    max_per_class=None,
-    shuffle=False,
-    load_images=False,
-    image_size=None,
-    extensions=IMAGE_EXTENSIONS,
-    random_state=None,
-):
-    """Validate :func:`load_image_folder`'s parameters (fetchers call it before downloading)."""
-    for name, value in (("max_per_class", max_per_class), ("image_size", image_size)):
-        if value is not None and (
-            not isinstance(value, Integral) or isinstance(value, bool) or value < 1
-        ):
-            raise ValueError(f"{name} must be a positive int or None; got {value!r}.")
+def check_load_contents(*, classes=None, extensions=IMAGE_EXTENSIONS, **_):
+    """What LOAD_CONSTRAINTS cannot say: folder names are distinct strings, extensions exist."""
     if classes is not None:
-        if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
+        if not all(isinstance(c, str) for c in classes):
             raise TypeError(f"classes must be a list of folder names (str); got {classes!r}.")
-        if not classes:
+        if not len(classes):
             raise ValueError("classes is empty; pass None to keep every class folder.")
         if len(set(classes)) != len(classes):
             raise ValueError(f"classes lists a folder twice: {list(classes)!r}.")
-    if isinstance(extensions, str) or not extensions:
-        raise TypeError(f"extensions must be a non-empty tuple like ('.png',); got {extensions!r}.")
-    check_bool(shuffle=shuffle, load_images=load_images)
-    check_random_state(random_state)
-
-
-def check_bool(**flags):
-    """Refuse a flag that is not a bool (a string such as "no" would count as True)."""
-    for name, value in flags.items():
-        if not isinstance(value, bool | np.bool_):
-            raise TypeError(f"{name} must be True or False; got {value!r}.")
+    if not extensions:
+        raise ValueError(
+            f"extensions must be a non-empty tuple like ('.png',); got {extensions!r}."
+        )
 
 
 def _listdir(directory):
@@ -105,6 +96,7 @@ def _subsample(indices, max_per_class, rng):
     return np.sort(rng.choice(indices, size=max_per_class, replace=False))
 
 
+@validate_params({"path": PATH, **LOAD_CONSTRAINTS}, prefer_skip_nested_validation=True)
 def load_image_folder(
     path,
     *,
@@ -172,17 +164,7 @@ def load_image_folder(
     >>> data.target_names, data.target.tolist(), data.images.shape
     (['normal', 'tumour'], [0, 1], (2, 8, 8, 3))
     """
-    check_load_params(
-        classes=classes,
-        max_per_class=max_per_class,
-        shuffle=shuffle,
-        load_images=load_images,
-        image_size=image_size,
-        extensions=extensions,
-        random_state=random_state,
-    )
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be the dataset folder (str or path); got {path!r}.")
+    check_load_contents(classes=classes, extensions=extensions)
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"Dataset folder does not exist: {str(root)!r}")

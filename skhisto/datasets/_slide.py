@@ -2,11 +2,14 @@
 
 import io
 import os
+from numbers import Real
 
 import numpy as np
 
 from ..io import read_image
 from ..utils import atomic_write
+from ..utils._constraints import PATH, POSITIVE_INT
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 
 #: Near-white glass with a faint grey-blue tint and a little noise, as a scan's background.
 _GLASS = (238, 236, 240)
@@ -49,6 +52,19 @@ _COMPRESSION = {
 }
 
 
+@validate_params(
+    {
+        "path": PATH,
+        "images": ["array-like"],
+        "layout": ["array-like"],
+        "mpp": [Interval(Real, 0, None, closed="neither")],
+        "n_levels": POSITIVE_INT,
+        "tile_size": POSITIVE_INT,
+        "compression": [StrOptions(set(_COMPRESSION))],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_slide(
     path,
     images,
@@ -114,8 +130,6 @@ def make_slide(
         raise ImportError(
             "make_slide needs tifffile; install it with `pip install 'skhisto[slides]'`."
         ) from exc
-    if compression not in _COMPRESSION:
-        raise ValueError(f"compression must be 'deflate' or 'jpeg'; got {compression!r}.")
     codec, codec_args = _COMPRESSION[compression]
     if compression == "jpeg":
         try:
@@ -126,8 +140,6 @@ def make_slide(
             ) from exc
     tiles = _load_tiles(images)
     layout = _check_layout(layout, len(tiles))
-    if not (np.isfinite(mpp) and mpp > 0):
-        raise ValueError(f"mpp must be a positive number of microns per pixel; got {mpp!r}.")
     h, w = tiles[0].shape[:2]
     rng = check_random_state(random_state)
     noise = rng.randint(-3, 4, size=(layout.shape[0] * h, layout.shape[1] * w, 1))

@@ -5,8 +5,12 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.validation import check_consistent_length
 
 from ..utils import label_kind
+from ..utils._sklearn_compat import validate_params
 
 
+@validate_params(
+    {"X": ["array-like"], "groups": ["array-like"]}, prefer_skip_nested_validation=True
+)
 def make_bags(X, groups):
     """Group row embeddings into bags, one bag per group (slide).
 

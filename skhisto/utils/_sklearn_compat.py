@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     Options,
     StrOptions,
+    validate_parameter_constraints,
 )
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils._param_validation import validate_params
@@ -30,5 +31,6 @@ __all__ = [
     "_check_feature_names",
     "_fit_context",
     "_safe_indexing",
+    "validate_parameter_constraints",
     "validate_params",
 ]

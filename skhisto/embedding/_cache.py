@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import STORE, atomic_write, io_error, trusted_owner, writable_dir
+from ..utils._constraints import PATH
 from ..utils._files import file_lock
+from ..utils._sklearn_compat import validate_params
 from ._key_index import KeyIndex
 from ._keys import FORMAT_VERSION, KEY_BYTES, array_keys, fingerprint_id, path_keys
 from ._shards import (
@@ -60,6 +62,7 @@ _REPORTED = set()
 COMPACT_ROWS = 65536
 
 
+@validate_params({"root": PATH, "fingerprint": [dict]}, prefer_skip_nested_validation=True)
 def open_cache(root, fingerprint):
     """The process's one :class:`EmbeddingCache` for ``(root, fingerprint)``.
 
@@ -90,6 +93,7 @@ def open_cache(root, fingerprint):
     return STORE.memo("caches", str(directory), lambda: EmbeddingCache(root, fingerprint))
 
 
+@validate_params({"root": PATH}, prefer_skip_nested_validation=True)
 def list_caches(root):
     """The caches of every fingerprint stored under ``root``.
 

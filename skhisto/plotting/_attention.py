@@ -1,12 +1,27 @@
 """Attention heat maps: per-patch scores drawn over a slide's thumbnail."""
 
 import os
+from numbers import Real
 
 import numpy as np
 
+from ..utils._constraints import PATH, POSITIVE_INT
+from ..utils._sklearn_compat import HasMethods, Interval, validate_params
 from ._mpl import require_pyplot
 
 
+@validate_params(
+    {
+        "slide": PATH + [HasMethods(["thumbnail"])],
+        "table": ["array-like"],
+        "scores": ["array-like"],
+        "ax": [HasMethods(["plot"]), None],
+        "thumbnail_size": POSITIVE_INT,
+        "cmap": [str, callable],
+        "alpha": [Interval(Real, 0, 1, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_attention_heatmap(
     slide, table, scores, *, ax=None, thumbnail_size=1024, cmap="inferno", alpha=0.5
 ):

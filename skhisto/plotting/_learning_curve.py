@@ -2,9 +2,21 @@
 
 import numpy as np
 
+from ..utils._sklearn_compat import HasMethods, validate_params
 from ._mpl import require_pyplot
 
 
+@validate_params(
+    {
+        "results": [dict, list, HasMethods(["fit"])],
+        "x": [str, None],
+        "y": [str],
+        "ax": [HasMethods(["plot"]), None],
+        "title": [str, None],
+        "ylabel": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylabel=None):
     """Plot score against the selected count for one or several active-learning runs.
 

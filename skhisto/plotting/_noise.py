@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..utils._sklearn_compat import HasMethods, validate_params
 from ._mpl import require_pyplot
 
 
@@ -139,6 +140,18 @@ def _curves(results, rate_param, metric, group_by):
     )
 
 
+@validate_params(
+    {
+        "results": [dict, HasMethods(["groupby"]), HasMethods(["fit"])],
+        "ax": [HasMethods(["plot"]), None],
+        "rate_param": [str, None],
+        "metric": [str, None],
+        "group_by": [str, list, tuple, None],
+        "title": [str, None],
+        "ylabel": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_noise_robustness(
     results, *, ax=None, rate_param=None, metric=None, group_by=None, title=None, ylabel=None
 ):

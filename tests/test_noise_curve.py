@@ -151,7 +151,7 @@ def test_plot_from_curve_table_and_from_cv_results(embeddings):
     labels = sorted(text.get_text() for text in ax.get_legend().get_texts())
     assert labels == ["C=0.1", "C=1.0"]
     assert all(len(line.get_xdata()) == 2 for line in ax.get_lines())
-    with pytest.raises(TypeError, match="noise_robustness_curve DataFrame"):
+    with pytest.raises(TypeError, match="'results' parameter of plot_noise_robustness"):
         plot_noise_robustness([1, 2])
     with pytest.raises(ValueError, match="pass rate_param"):
         plot_noise_robustness({"params": [{"C": 1}], "mean_test_score": [1], "std_test_score": [0]})

@@ -1,11 +1,14 @@
 """TRIDENT's and CLAM's patch-coordinate files (``.h5``), read as patch tables and written back."""
 
 import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import atomic_write
+from ..utils._constraints import PATH
+from ..utils._sklearn_compat import HasMethods, Interval, validate_params
 from ._reader import open_slide, open_slide_or_assume
 from ._table import patch_table
 
@@ -60,6 +63,14 @@ def _find_slide(path, attrs, slide):
     return os.fspath(found[0])
 
 
+@validate_params(
+    {
+        "path": PATH,
+        "slide": PATH + [None],
+        "slide_mpp": [Interval(Real, 0, None, closed="neither"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_coordinates(path, *, slide=None, slide_mpp=None):
     """Read a TRIDENT or CLAM patch-coordinate file as a patch table.
 
@@ -170,6 +181,9 @@ def _overlap(coords, footprint, patch_size):
     return round((footprint - step) * patch_size / footprint)
 
 
+@validate_params(
+    {"table": [HasMethods(["groupby"])], "path": PATH}, prefer_skip_nested_validation=True
+)
 def write_coordinates(table, path):
     """Write one slide's patch table as a TRIDENT patch-coordinate file.
 

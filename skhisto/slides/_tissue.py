@@ -4,6 +4,8 @@ from numbers import Real
 
 import numpy as np
 
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
+
 #: Otsu's threshold is kept in this saturation range. Below: on a slide that is (nearly) all
 #: glass, Otsu would split the glass's own noise into "tissue" and background. Above: on a
 #: slide that is (nearly) all tissue, it would split the tissue; H&E-stained tissue is more
@@ -34,6 +36,13 @@ def otsu_threshold(values, bins=256):
     return float(edges[1:][np.argmax(between)])
 
 
+@validate_params(
+    {
+        "thumbnail": ["array-like"],
+        "threshold": [StrOptions({"otsu"}), Interval(Real, 0, 1, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def tissue_mask(thumbnail, threshold="otsu"):
     """Boolean tissue mask of an RGB thumbnail.
 
@@ -74,12 +83,8 @@ def tissue_mask(thumbnail, threshold="otsu"):
     smooth = median_filter(saturation(thumbnail), size=5, mode="nearest")
     if threshold == "otsu":
         cut = float(np.clip(otsu_threshold(smooth), *SATURATION_RANGE))
-    elif isinstance(threshold, Real) and 0 < threshold < 1:
-        cut = float(threshold)
     else:
-        raise ValueError(
-            f"tissue_threshold must be 'otsu' or a saturation in (0, 1); got {threshold!r}."
-        )
+        cut = float(threshold)
     # Closing with a border of background: tissue touching the edge is not grown by it.
     closed = binary_closing(np.pad(smooth > cut, 2), structure=np.ones((5, 5), bool))
     return closed[2:-2, 2:-2]

@@ -406,7 +406,6 @@ def test_active_learner_resumes_from_checkpoint(tmp_path):
     full = ActiveLearner(LogisticRegression(), TypiClustSampling(random_state=0), **params)
     full.fit(X, y_true, X_test=X, y_test=y_true)
 
-    path = tmp_path / "al.npz"
     calls = []
 
     def flaky_oracle(indices):
@@ -416,12 +415,12 @@ def test_active_learner_resumes_from_checkpoint(tmp_path):
         return y_true[indices]
 
     interrupted = ActiveLearner(
-        LogisticRegression(), TypiClustSampling(random_state=0), checkpoint=path, **params
+        LogisticRegression(), TypiClustSampling(random_state=0), checkpoint_dir=tmp_path, **params
     )
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(X, flaky_oracle, X_test=X, y_test=y_true)
     resumed = ActiveLearner(
-        LogisticRegression(), TypiClustSampling(random_state=0), checkpoint=path, **params
+        LogisticRegression(), TypiClustSampling(random_state=0), checkpoint_dir=tmp_path, **params
     ).fit(X, y_true, X_test=X, y_test=y_true)
     np.testing.assert_array_equal(resumed.labeled_indices_, full.labeled_indices_)
     assert [h["score"] for h in resumed.history_] == [h["score"] for h in full.history_]

@@ -1,8 +1,10 @@
 """Active sampling under bad input and faults: every error names its cause, nothing is lost."""
 
+import json
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from skhisto import (
 )
 from skhisto.active import k_center_greedy, uncertainty_scores
 from skhisto.exceptions import CheckpointError, CheckpointMismatchError, NonFiniteError
+from skhisto.utils import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 
 
 def _pool(n=60, seed=0):
@@ -99,10 +102,10 @@ def _state(learner):
 )
 def test_checkpoint_of_another_run_is_refused_and_kept(tmp_path, change, named):
     X, y = _pool()
-    path = tmp_path / "run.npz"
-    _learner(checkpoint=path, n_rounds=1).fit(X, y)
+    path = tmp_path / CHECKPOINT_FILE
+    _learner(checkpoint_dir=tmp_path, n_rounds=1).fit(X, y)
     before = path.read_bytes()
-    params = dict(checkpoint=path, n_rounds=1)
+    params = dict(checkpoint_dir=tmp_path, n_rounds=1)
     X_new, fit_kw = X, {}
     if change.get("X") == "other":
         X_new = X + 1.0  # same pool size, another dataset
@@ -125,11 +128,11 @@ def test_checkpoint_of_another_run_is_refused_and_kept(tmp_path, change, named):
 
 def test_checkpoint_mismatch_says_how_to_start_afresh(tmp_path):
     X, y = _pool()
-    path = tmp_path / "run.npz"
-    _learner(checkpoint=path, n_rounds=1).fit(X, y)
+    path = tmp_path / CHECKPOINT_FILE
+    _learner(checkpoint_dir=tmp_path, n_rounds=1).fit(X, y)
     with pytest.raises(CheckpointMismatchError, match="batch_size=5 there, 6 now") as info:
-        _learner(checkpoint=path, n_rounds=1, batch_size=6).fit(X, y)
-    assert str(path) in str(info.value) and "delete it or pass another checkpoint=" in str(
+        _learner(checkpoint_dir=tmp_path, n_rounds=1, batch_size=6).fit(X, y)
+    assert str(path) in str(info.value) and "delete it or pass another checkpoint_dir=" in str(
         info.value
     )
 
@@ -137,9 +140,8 @@ def test_checkpoint_mismatch_says_how_to_start_afresh(tmp_path):
 def test_checkpoint_of_the_same_run_resumes_with_a_random_state_instance(tmp_path):
     # A RandomState's repr holds its address: it must not make every resume a mismatch.
     X, y = _pool()
-    path = tmp_path / "run.npz"
-    first = _learner(checkpoint=path, random_state=np.random.RandomState(0)).fit(X, y)
-    again = _learner(checkpoint=path, random_state=np.random.RandomState(0)).fit(X, y)
+    first = _learner(checkpoint_dir=tmp_path, random_state=np.random.RandomState(0)).fit(X, y)
+    again = _learner(checkpoint_dir=tmp_path, random_state=np.random.RandomState(0)).fit(X, y)
     np.testing.assert_array_equal(again.labeled_indices_, first.labeled_indices_)
 
 
@@ -157,24 +159,23 @@ def test_warm_start_on_another_pool_is_refused():
 def test_warm_start_and_checkpoint(tmp_path):
     """The documented interaction: memory first, then the checkpoint, never a foreign file."""
     X, y = _pool(80)
-    path = tmp_path / "run.npz"
-    learner = _learner(checkpoint=path, n_rounds=2, warm_start=True).fit(X, y)
+    learner = _learner(checkpoint_dir=tmp_path, n_rounds=2, warm_start=True).fit(X, y)
     learner.fit(X, y)  # a finished run in memory: two more rounds, written to the file
     assert [h["n_labeled"] for h in learner.history_] == [5, 10, 15, 20, 25]
     uninterrupted = _learner(n_rounds=4).fit(X, y)
     np.testing.assert_array_equal(learner.labeled_indices_, uninterrupted.labeled_indices_)
     # A new process (no state in memory) restores the extended run, warm_start or not.
-    restored = _learner(checkpoint=path, n_rounds=2, warm_start=True).fit(X, y)
+    restored = _learner(checkpoint_dir=tmp_path, n_rounds=2, warm_start=True).fit(X, y)
     np.testing.assert_array_equal(restored.labeled_indices_, learner.labeled_indices_)
     assert len(restored.history_) == 5
     # A fitted learner pointed at another run's checkpoint does not overwrite it.
-    other = tmp_path / "other.npz"
-    _learner(checkpoint=other, n_rounds=1, random_state=1).fit(X, y)
-    before = other.read_bytes()
-    learner.set_params(checkpoint=other)
-    with pytest.raises(CheckpointMismatchError, match="holds another run"):
+    other = tmp_path / "other"
+    _learner(checkpoint_dir=other, n_rounds=1, random_state=1).fit(X, y)
+    before = (other / CHECKPOINT_FILE).read_bytes()
+    learner.set_params(checkpoint_dir=other)
+    with pytest.raises(CheckpointMismatchError, match="holds another run.*checkpoint_dir="):
         learner.fit(X, y)
-    assert other.read_bytes() == before
+    assert (other / CHECKPOINT_FILE).read_bytes() == before
 
 
 # --- bullet 2: the oracle's answers are checked, rounds are transactional -------------------
@@ -259,30 +260,36 @@ def _corrupt(path, kind):
         path.write_bytes(data[: len(data) // 2])
     elif kind == "garbage":
         path.write_bytes(b"not a checkpoint at all")
-    elif kind == "pickled":
-        np.savez(path, state=np.array([{"a": 1}], dtype=object))
-    elif kind == "missing-keys":
+    elif kind == "pickled":  # an array member holding pickled objects
+        with np.load(path) as f:
+            members = dict(f)
+        members["array_0"] = np.array([{"a": 1}], dtype=object)
+        np.savez(path, **members)
+    elif kind == "foreign-npz":
         np.savez(path, labels=np.arange(3))
+    elif kind == "missing-keys":  # a whole checkpoint of this run, but not an ActiveLearner's
+        state = load_checkpoint(path)
+        del state["labeled"]
+        save_checkpoint(path, state)
     elif kind == "old-version":
         with np.load(path) as f:
-            arrays = dict(f)
-        arrays["state"] = np.array(
-            '{"version": 1, "n_samples": 60, "seed": 1, "last_round": 3, "history": []}'
-        )
-        np.savez(path, **arrays)
+            members = dict(f)
+        header = json.loads(str(members["checkpoint"]))
+        members["checkpoint"] = np.array(json.dumps(dict(header, version=0)))
+        np.savez(path, **members)
 
 
-@pytest.mark.parametrize("kind", ["truncated", "garbage", "pickled", "missing-keys"])
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "pickled", "foreign-npz", "missing-keys"])
 def test_unreadable_checkpoint_raises_checkpoint_error_and_is_kept(tmp_path, kind):
     X, y = _pool()
-    path = tmp_path / "run.npz"
-    _learner(checkpoint=path, n_rounds=1).fit(X, y)
+    path = tmp_path / CHECKPOINT_FILE
+    _learner(checkpoint_dir=tmp_path, n_rounds=1).fit(X, y)
     _corrupt(path, kind)
     before = path.read_bytes()
     oracle = _Oracle(y)
     with pytest.raises(CheckpointError, match="cannot be read") as info:
-        _learner(checkpoint=path, n_rounds=1).fit(X, oracle)
-    assert str(path) in str(info.value) and "delete it or pass another checkpoint=" in str(
+        _learner(checkpoint_dir=tmp_path, n_rounds=1).fit(X, oracle)
+    assert str(path) in str(info.value) and "delete it or pass another checkpoint_dir=" in str(
         info.value
     )
     assert path.read_bytes() == before and oracle.calls == 0
@@ -290,13 +297,48 @@ def test_unreadable_checkpoint_raises_checkpoint_error_and_is_kept(tmp_path, kin
 
 def test_checkpoint_of_an_older_format_is_not_resumed(tmp_path):
     X, y = _pool()
-    path = tmp_path / "run.npz"
-    _learner(checkpoint=path, n_rounds=1).fit(X, y)
+    path = tmp_path / CHECKPOINT_FILE
+    _learner(checkpoint_dir=tmp_path, n_rounds=1).fit(X, y)
     _corrupt(path, "old-version")
     before = path.read_bytes()
     with pytest.raises(CheckpointMismatchError, match="another version of skhisto"):
-        _learner(checkpoint=path, n_rounds=1).fit(X, y)
+        _learner(checkpoint_dir=tmp_path, n_rounds=1).fit(X, y)
     assert path.read_bytes() == before
+
+
+def test_deprecated_checkpoint_file_still_resumes_and_warns(tmp_path):
+    X, y = _pool()
+    path = tmp_path / "run.npz"
+    rename = r"'checkpoint' of ActiveLearner was renamed 'checkpoint_dir' in 0\.1.*removed in 0\.3"
+    with pytest.warns(FutureWarning, match=rename):
+        first = _learner(checkpoint=path, n_rounds=1).fit(X, y)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # the file as given
+    with (
+        pytest.warns(FutureWarning, match=rename),
+        pytest.raises(
+            CheckpointMismatchError, match=r"batch_size=5 there, 6 now.*another checkpoint="
+        ),
+    ):
+        _learner(checkpoint=path, n_rounds=1, batch_size=6).fit(X, y)
+    with pytest.warns(FutureWarning, match=rename):
+        again = _learner(checkpoint=path, n_rounds=1).fit(X, _Oracle(y, fail_on=1))
+    np.testing.assert_array_equal(again.labeled_indices_, first.labeled_indices_)
+
+
+def test_deprecated_checkpoint_keeps_the_sklearn_contract(tmp_path):
+    learner = _learner(checkpoint_dir=tmp_path)
+    assert learner.get_params()["checkpoint"] == "deprecated"
+    assert clone(learner).get_params(deep=False)["checkpoint"] == "deprecated"
+    assert clone(learner).get_params(deep=False)["checkpoint_dir"] == tmp_path
+    X, y = _pool()
+    with pytest.warns(FutureWarning, match="renamed 'checkpoint_dir'"):
+        _learner().set_params(checkpoint=None).fit(X, y)  # explicitly None warns too
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="checkpoint_dir only"):
+        _learner(checkpoint_dir=tmp_path, checkpoint=tmp_path / "run.npz").fit(X, y)
+    assert not list(tmp_path.iterdir())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the new spelling is silent
+        _learner(checkpoint_dir=tmp_path, n_rounds=1).fit(X, y)
 
 
 def test_checkpoint_directory_is_checked_before_the_first_label(tmp_path):
@@ -304,15 +346,16 @@ def test_checkpoint_directory_is_checked_before_the_first_label(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     oracle = _Oracle(y)
-    with pytest.raises(OSError, match=r"checkpoint= directory.*a-file"):
-        _learner(checkpoint=blocker / "run.npz").fit(X, oracle)
+    with pytest.raises(OSError, match=r"checkpoint_dir= directory.*a-file"):
+        _learner(checkpoint_dir=blocker / "ckpt").fit(X, oracle)
     assert oracle.calls == 0
-    with pytest.raises(ValueError, match="is a directory"):
-        _learner(checkpoint=tmp_path).fit(X, oracle)
+    (tmp_path / "taken" / CHECKPOINT_FILE).mkdir(parents=True)
+    with pytest.raises(ValueError, match="which is not a file"):
+        _learner(checkpoint_dir=tmp_path / "taken").fit(X, oracle)
     assert oracle.calls == 0
     # A missing directory is created, not discovered missing after round 0.
-    learner = _learner(checkpoint=tmp_path / "new" / "run.npz", n_rounds=1).fit(X, y)
-    assert (tmp_path / "new" / "run.npz").is_file() and len(learner.history_) == 2
+    learner = _learner(checkpoint_dir=tmp_path / "new", n_rounds=1).fit(X, y)
+    assert (tmp_path / "new" / CHECKPOINT_FILE).is_file() and len(learner.history_) == 2
 
 
 @pytest.mark.parametrize("fault", ["disk-full", "ctrl-c"])
@@ -320,7 +363,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, f
     from skhisto.active import _learner as module
 
     X, y = _pool()
-    path = tmp_path / "run.npz"
+    path = tmp_path / CHECKPOINT_FILE
     real_savez, writes = np.savez, []
 
     def failing(file, **arrays):
@@ -334,17 +377,16 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, f
 
     monkeypatch.setattr(module.np, "savez", failing)
     if fault == "disk-full":
-        with pytest.raises(OSError, match=r"Cannot write .*run\.npz.*No space left") as info:
-            _learner(checkpoint=path).fit(X, y)
+        with pytest.raises(OSError, match=r"Cannot write .*checkpoint\.npz.*No space left") as info:
+            _learner(checkpoint_dir=tmp_path).fit(X, y)
         assert info.value.errno == 28
     else:
         with pytest.raises(KeyboardInterrupt):
-            _learner(checkpoint=path).fit(X, y)
+            _learner(checkpoint_dir=tmp_path).fit(X, y)
     monkeypatch.setattr(module.np, "savez", real_savez)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # no temporary file
-    with np.load(path) as data:
-        assert len(data["labeled_indices"]) == 10  # round 0 and its query, intact
-    resumed = _learner(checkpoint=path).fit(X, y)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE]  # no temporary
+    assert len(load_checkpoint(path)["labeled"]) == 10  # round 0 and its query, intact
+    resumed = _learner(checkpoint_dir=tmp_path).fit(X, y)
     np.testing.assert_array_equal(resumed.labeled_indices_, _learner().fit(X, y).labeled_indices_)
 
 
@@ -366,7 +408,7 @@ def test_kill_9_between_rounds_then_resume_gives_the_uninterrupted_run(tmp_path)
                 os.kill(os.getpid(), signal.SIGKILL)
             return y[indices]
         ActiveLearner(LogisticRegression(), CoresetSampling(), batch_size=5, n_rounds=5,
-                      random_state=0, checkpoint={str(tmp_path / "run.npz")!r}).fit(
+                      random_state=0, checkpoint_dir={str(tmp_path)!r}).fit(
             X, oracle, X_test=X, y_test=y)
         """
     )
@@ -375,7 +417,7 @@ def test_kill_9_between_rounds_then_resume_gives_the_uninterrupted_run(tmp_path)
     assert done.returncode == -9, done.stderr.decode()[-2000:]
     params = dict(batch_size=5, n_rounds=5, random_state=0)
     resumed = ActiveLearner(
-        LogisticRegression(), CoresetSampling(), checkpoint=tmp_path / "run.npz", **params
+        LogisticRegression(), CoresetSampling(), checkpoint_dir=tmp_path, **params
     ).fit(X, y, X_test=X, y_test=y)
     assert resumed.history_[2]["query_time"] is not None  # rounds 0-2 came from the file
     full = ActiveLearner(LogisticRegression(), CoresetSampling(), **params).fit(
@@ -411,11 +453,11 @@ def test_nan_probabilities_stop_the_active_learner_and_keep_its_state(tmp_path):
         batch_size=5,
         n_rounds=2,
         random_state=0,
-        checkpoint=tmp_path / "run.npz",
+        checkpoint_dir=tmp_path,
     )
     with pytest.raises(NonFiniteError, match="_Proba"):
         learner.fit(X, y)
-    assert not hasattr(learner, "history_") and not (tmp_path / "run.npz").exists()
+    assert not hasattr(learner, "history_") and not (tmp_path / CHECKPOINT_FILE).exists()
 
 
 def test_uncertainty_scores_refuses_non_finite_probabilities():
@@ -561,8 +603,8 @@ def test_y_of_more_than_one_dimension_is_refused():
 def test_one_labeled_class_fails_in_round_0_with_the_estimators_error(tmp_path):
     X, _ = _pool()
     with pytest.raises(ValueError, match="only one class"):
-        _learner(checkpoint=tmp_path / "run.npz").fit(X, np.zeros(len(X), dtype=int))
-    assert not (tmp_path / "run.npz").exists()
+        _learner(checkpoint_dir=tmp_path).fit(X, np.zeros(len(X), dtype=int))
+    assert not (tmp_path / CHECKPOINT_FILE).exists()
 
 
 def test_unfitted_learner_refuses_predict_and_score():
@@ -760,12 +802,12 @@ def test_y_test_classes_the_oracle_never_gives_are_warned_about():
 def test_checkpoint_of_a_run_with_other_oracle_labels_is_refused(tmp_path):
     # Before: the run resumed and mixed rounds chosen and scored on two labelings.
     X, y = make_classification(n_samples=80, n_features=5, random_state=0)
-    make = dict(batch_size=5, n_rounds=2, checkpoint=tmp_path / "run.npz", random_state=0)
+    make = dict(batch_size=5, n_rounds=2, checkpoint_dir=tmp_path, random_state=0)
     ActiveLearner(LogisticRegression(), RandomSampling(random_state=0), **make).fit(X, y)
-    before = (tmp_path / "run.npz").read_bytes()
+    before = (tmp_path / CHECKPOINT_FILE).read_bytes()
     with pytest.raises(
         CheckpointMismatchError,
         match=r"labeled 15 of its 15 samples otherwise than this oracle.*delete it",
     ):
         ActiveLearner(LogisticRegression(), RandomSampling(random_state=0), **make).fit(X, 1 - y)
-    assert (tmp_path / "run.npz").read_bytes() == before
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == before

@@ -10,10 +10,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
 from skhisto import ActiveSimCLR, CoresetSampling, SimCLREmbedder, UncertaintySampling
-from skhisto.contrastive import load_checkpoint
-from skhisto.contrastive._active_simclr import CHECKPOINT_NAME
 from skhisto.exceptions import CheckpointError, CheckpointMismatchError
 from skhisto.io import load_images
+from skhisto.utils import CHECKPOINT_FILE, load_checkpoint
 
 SIMCLR = SimCLREmbedder(
     image_size=32, batch_size=8, max_epochs=1, lr=1e-3, device="cpu", verbose=False
@@ -104,7 +103,7 @@ def test_killed_run_resumes_after_last_finished_round(fitted, data, tmp_path, mo
     monkeypatch.setattr(ActiveSimCLR, "_round", dies_in_round_two)
     with pytest.raises(KeyboardInterrupt):
         _fit(_active(checkpoint_dir=tmp_path), data)
-    saved = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    saved = load_checkpoint(tmp_path / CHECKPOINT_FILE)
     assert saved["round"] == 1
     monkeypatch.setattr(ActiveSimCLR, "_round", original)
 
@@ -180,8 +179,8 @@ def test_checkpoint_of_another_run_is_refused_and_left_untouched(
     data, round_zero_checkpoint, tmp_path, change, match
 ):
     pool, XL, yL, _, _ = data
-    path = tmp_path / CHECKPOINT_NAME
-    path.write_bytes((round_zero_checkpoint / CHECKPOINT_NAME).read_bytes())
+    path = tmp_path / CHECKPOINT_FILE
+    path.write_bytes((round_zero_checkpoint / CHECKPOINT_FILE).read_bytes())
     saved = path.read_bytes()
     kwargs = {} if change == "other labels" else change
     y = 1 - yL if change == "other labels" else yL
@@ -194,14 +193,14 @@ def test_checkpoint_of_another_run_is_refused_and_left_untouched(
 @pytest.mark.slow
 def test_round_simclr_checkpoints_are_cleaned_up(round_zero_checkpoint):
     # Round 0 finished: its SimCLR checkpoint is superseded by the round checkpoint.
-    assert sorted(os.listdir(round_zero_checkpoint)) == [CHECKPOINT_NAME, "simclr"]
+    assert sorted(os.listdir(round_zero_checkpoint)) == [CHECKPOINT_FILE, "simclr"]
     assert os.listdir(round_zero_checkpoint / "simclr") == []
 
 
 def test_corrupt_round_checkpoint_is_named(data, tmp_path):
     pool, XL, yL, _, _ = data
-    (tmp_path / CHECKPOINT_NAME).write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(CheckpointError, match=f"Checkpoint '{tmp_path / CHECKPOINT_NAME}'"):
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match=f"Checkpoint '{tmp_path / CHECKPOINT_FILE}'"):
         _active(checkpoint_dir=tmp_path).fit(pool, X_labeled=XL, y_labeled=yL)
 
 

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from skhisto import FoundationEmbedder, MLPHead, NoisyLabelClassifier, UniformNoise
 from skhisto.embedding import _dataset, embed_dataset, forward_count
+from skhisto.exceptions import CheckpointMismatchError
 
 distributed = pytest.importorskip("distributed")
 zarr = pytest.importorskip("zarr")
@@ -141,17 +142,20 @@ def test_a_store_is_only_resumed_with_what_made_it(tiles, tmp_path):
     assert forward_count() == before
     other_seed = FoundationEmbedder(**{**SMALL, "random_state": 1})
     cases = [
-        (dict(inputs=paths, embedder=other_seed), "another backbone or weights"),
-        (dict(inputs=tiles.paths[:7]), "6 images, not 7"),
-        (dict(inputs=paths[::-1]), "other image paths"),
-        (dict(inputs=paths, labels=list("abcdef")), "other labels"),
-        (dict(inputs=paths, chunk_size=2), "chunk_size=4, not 2"),
+        (dict(inputs=paths, embedder=other_seed), "embedder weights and settings: not the same"),
+        (dict(inputs=tiles.paths[:7]), "n_images=6 there, 7 now"),
+        (dict(inputs=paths[::-1]), "image paths: not the same"),
+        (dict(inputs=paths, labels=list("abcdef")), "labels: not the same"),
+        (dict(inputs=paths, chunk_size=2), "chunk_size=4 there, 2 now"),
     ]
     for changed, reason in cases:
         args = {"inputs": paths, "embedder": FoundationEmbedder(**SMALL), "chunk_size": 4}
         args.update(changed)
-        with pytest.raises(ValueError, match=reason):
+        # The one resume protocol's error, as ActiveLearner's and SimCLREmbedder's.
+        with pytest.raises(CheckpointMismatchError, match=rf"Store '{out}' belongs to .*{reason}"):
             embed_dataset(args.pop("inputs"), args.pop("embedder"), out, **args)
+    with pytest.raises(CheckpointMismatchError, match=r"To start afresh, remove it or pass"):
+        embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=2)
 
 
 def test_bad_inputs_are_refused_before_anything_is_written(tiles, tmp_path):

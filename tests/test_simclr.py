@@ -14,10 +14,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from skhisto import SimCLREmbedder
-from skhisto.contrastive import augment_batch, load_checkpoint, nt_xent_loss
-from skhisto.contrastive._simclr import CHECKPOINT_NAME
+from skhisto.contrastive import augment_batch, nt_xent_loss
 from skhisto.exceptions import CheckpointError, CheckpointMismatchError, NonFiniteError
 from skhisto.io import ImageReadError, load_images
+from skhisto.utils import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 
 TINY = dict(image_size=32, batch_size=8, max_epochs=3, lr=1e-3, device="cpu", verbose=False)
 
@@ -207,7 +207,7 @@ def test_killed_fit_resumes_from_last_checkpoint(fitted, images, tmp_path):
         timeout=120,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-    checkpoint = load_checkpoint(ckpt_dir / CHECKPOINT_NAME)
+    checkpoint = load_checkpoint(ckpt_dir / CHECKPOINT_FILE)
     assert checkpoint["state"]["epoch"] == 1
 
     resumed = SimCLREmbedder(random_state=0, checkpoint_dir=ckpt_dir, **TINY).fit(images)
@@ -215,7 +215,7 @@ def test_killed_fit_resumes_from_last_checkpoint(fitted, images, tmp_path):
     assert resumed.history_[0] == checkpoint["state"]["history"][0]  # epoch 1 was not retrained
     # Model, optimizer and RNG states were all restored: same weights as an uninterrupted fit.
     assert _same_weights(resumed, fitted)
-    assert load_checkpoint(ckpt_dir / CHECKPOINT_NAME)["state"]["epoch"] == 3
+    assert load_checkpoint(ckpt_dir / CHECKPOINT_FILE)["state"]["epoch"] == 3
 
 
 @pytest.mark.slow
@@ -234,8 +234,8 @@ def test_interrupted_epoch_resumes_to_the_same_weights(fitted, images, tmp_path,
     est = SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **TINY)
     with pytest.raises(KeyboardInterrupt):
         est.fit(images)
-    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["state"]["epoch"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]
+    assert load_checkpoint(tmp_path / CHECKPOINT_FILE)["state"]["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_FILE]
     monkeypatch.setattr(train_module, "augment_batch", real)
     torch.use_deterministic_algorithms(True)
     try:
@@ -260,7 +260,7 @@ def test_checkpoint_of_another_run_is_refused_and_left_untouched(
 ):
     first = SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, max_epochs=1))
     first.fit(images)
-    saved = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    saved = (tmp_path / CHECKPOINT_FILE).read_bytes()
     second = clone(first)
     data = images
     if change == "other data":
@@ -269,30 +269,34 @@ def test_checkpoint_of_another_run_is_refused_and_left_untouched(
         second.set_params(**change)
     with pytest.raises(CheckpointMismatchError, match=f"belongs to another run.*{difference}"):
         second.fit(data)
-    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == saved
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == saved
     assert not hasattr(second, "network_")
 
 
 def test_checkpoint_of_an_older_format_is_refused(images, tmp_path):
-    torch.save({"identity": {"config": "{}", "data": "x", "target": 3}}, tmp_path / CHECKPOINT_NAME)
+    path = tmp_path / CHECKPOINT_FILE
+    save_checkpoint(path, {"identity": {"config": "{}", "data": "x", "target": "3"}})
     with pytest.raises(CheckpointMismatchError, match="belongs to another run.*To start afresh"):
         SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
-    torch.save([1, 2], tmp_path / CHECKPOINT_NAME)
+    save_checkpoint(path, {"state": [1, 2]})  # no identity at all
     with pytest.raises(CheckpointMismatchError, match="another version of skhisto"):
+        SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
+    torch.save({"identity": {}}, path)  # a torch file, as versions before 0.1 wrote
+    with pytest.raises(CheckpointError, match="not a skhisto checkpoint"):
         SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
 
 
 def test_corrupt_checkpoint_raises_clear_error(images, tmp_path):
-    (tmp_path / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="corrupt"):
         SimCLREmbedder(checkpoint_dir=tmp_path, **TINY).fit(images)
 
 
 def test_truncated_checkpoint_is_named_and_kept(images, tmp_path):
     SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, max_epochs=1)).fit(images)
-    path = tmp_path / CHECKPOINT_NAME
+    path = tmp_path / CHECKPOINT_FILE
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(CheckpointError, match=f"Checkpoint '{path}' is corrupt, truncated"):
+    with pytest.raises(CheckpointError, match=f"Checkpoint '{path}' cannot be read"):
         SimCLREmbedder(random_state=0, checkpoint_dir=tmp_path, **dict(TINY, max_epochs=1)).fit(
             images
         )
@@ -315,7 +319,7 @@ def test_diverging_loss_raises_and_saves_nothing_non_finite(images, tmp_path):
     with pytest.raises(NonFiniteError, match=r"diverged: the loss is nan at epoch 2.*lr="):
         est.fit(images[:8])  # one step per epoch: epoch 1 finishes, epoch 2 diverges
     assert not hasattr(est, "network_")
-    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)["state"]
+    state = load_checkpoint(tmp_path / CHECKPOINT_FILE)["state"]
     assert state["epoch"] == 1
     assert all(torch.isfinite(t).all() for t in state["network"].values())
 
@@ -374,7 +378,7 @@ def test_truncated_image_path_is_named_before_training(lc25000_small, tmp_path):
     est = SimCLREmbedder(checkpoint_dir=tmp_path / "ckpt", **TINY)
     with pytest.raises(ImageReadError, match="cut.jpeg"):
         est.fit([good, str(bad)])
-    assert not (tmp_path / "ckpt" / CHECKPOINT_NAME).exists()
+    assert not (tmp_path / "ckpt" / CHECKPOINT_FILE).exists()
 
 
 @pytest.mark.parametrize("estimator", ["SimCLREmbedder", "ActiveSimCLR"])

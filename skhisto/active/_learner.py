@@ -1,10 +1,9 @@
 """Pool-based active learning: train, score, query an oracle, repeat."""
 
-import json
 import numbers
 import os
 import time
-import zipfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +14,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import CheckpointError, CheckpointMismatchError
 from ..utils import (
-    atomic_write,
-    check_identity,
     check_labels,
+    checkpoint_file,
     digest_arrays,
     ensure_writable_dir,
-    io_error,
     label_kind,
+    load_checkpoint,
     progress,
+    resume_checkpoint,
     run_identity,
+    save_checkpoint,
 )
 from ..utils._arrays import materialize
 from ..utils._labels import _plain
@@ -36,9 +36,6 @@ from ._rounds import (
     unselected,
     warn_unseen_test_labels,
 )
-
-#: 2 added the run identity; a version-1 checkpoint is refused, never resumed blindly.
-_CHECKPOINT_VERSION = 2
 
 
 def _estimator_has(attr):
@@ -78,15 +75,17 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
     scoring : str or callable, default=None
         Test-set score, as in :func:`sklearn.metrics.check_scoring` (default:
         the estimator's ``score``).
-    checkpoint : str or path-like, default=None
-        File (``.npz``) the state is written to after every round, atomically.
-        ``fit`` resumes from it when it exists, so an interrupted run continues
-        where it stopped, but only when it is this run: same data (and
-        ``initial``) and same estimator, query_strategy, batch_size, n_rounds,
-        n_initial, n_candidates, scoring and random_state, same test set. Otherwise
+    checkpoint_dir : str or path-like, default=None
+        Folder the state is written to after every round, atomically, as
+        :data:`skhisto.utils.CHECKPOINT_FILE` (made when missing, and checked
+        writable before the first label is asked for). ``fit`` resumes from it
+        when it exists, so an interrupted run continues where it stopped, but
+        only when it is this run: same data (and ``initial``) and same
+        estimator, query_strategy, batch_size, n_rounds, n_initial,
+        n_candidates, scoring and random_state, same test set. Otherwise
         :class:`~skhisto.exceptions.CheckpointMismatchError` lists what differs;
         an unreadable file raises :class:`~skhisto.exceptions.CheckpointError`.
-        Either way the file is left as it is. Its directory must be writable.
+        Either way the file is left as it is.
     warm_start : bool, default=False
         When fitted, ``fit`` continues from the state in memory (on the same
         ``X``) instead of starting over: a finished run gets ``n_rounds`` more
@@ -97,6 +96,13 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         taken a couple of seconds).
     random_state : int, RandomState instance or None, default=None
         Draws the initial labeled set and the candidate subsets.
+    checkpoint : str or path-like, default="deprecated"
+        The checkpoint file itself (``.npz``).
+
+        .. deprecated:: 0.1
+            ``checkpoint`` was renamed ``checkpoint_dir`` (a folder, as for
+            :class:`~skhisto.SimCLREmbedder`) in 0.1 and will be removed in
+            0.3. Until then a file given here is still written and resumed.
 
     Attributes
     ----------
@@ -133,10 +139,11 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         "n_initial": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "n_candidates": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "scoring": [str, callable, None],
-        "checkpoint": [str, os.PathLike, None],
+        "checkpoint_dir": [str, os.PathLike, None],
         "warm_start": ["boolean"],
         "verbose": ["boolean", str],
         "random_state": ["random_state"],
+        "checkpoint": [str, os.PathLike, None],  # deprecated; default "deprecated"
     }
 
     def __init__(
@@ -149,10 +156,11 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         n_initial=None,
         n_candidates=None,
         scoring=None,
-        checkpoint=None,
+        checkpoint_dir=None,
         warm_start=False,
         verbose="auto",
         random_state=None,
+        checkpoint="deprecated",
     ):
         self.estimator = estimator
         self.query_strategy = query_strategy
@@ -161,10 +169,11 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         self.n_initial = n_initial
         self.n_candidates = n_candidates
         self.scoring = scoring
-        self.checkpoint = checkpoint
+        self.checkpoint_dir = checkpoint_dir
         self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
+        self.checkpoint = checkpoint
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, oracle, *, initial=None, X_test=None, y_test=None):
@@ -220,12 +229,12 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             initial = check_indices(initial, n_samples, "initial")
             if initial.size == 0:
                 raise ValueError("initial is empty: give at least one index to label first.")
-        path = self._check_checkpoint_path()
+        path = self._checkpoint_path()
         identity = self._identity(X, initial, X_test, y_test)
 
         state = self._resumable_state(path, identity)
         if state is not None and known is not None:
-            _check_same_labels(state, known, path)
+            _check_same_labels(state, known, path, self._checkpoint_parameter())
         if state is None:
             state = self._start(n_samples, oracle, initial)
             if y_test is not None:  # a callable oracle's label type is known only now
@@ -277,8 +286,25 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             warn_unseen_test_labels(y_test, known, "the oracle's labels")
         return check_scorer(self.estimator, self.scoring)
 
-    def _check_checkpoint_path(self):
-        """The checkpoint file, its directory proven writable before any round runs."""
+    def _checkpoint_parameter(self):
+        return "checkpoint_dir" if self.checkpoint == "deprecated" else "checkpoint"
+
+    def _checkpoint_path(self):
+        """The checkpoint file, its folder proven writable before any round runs."""
+        if self.checkpoint == "deprecated":
+            return checkpoint_file(self.checkpoint_dir)
+        warnings.warn(
+            "The parameter 'checkpoint' of ActiveLearner was renamed 'checkpoint_dir' in 0.1 "
+            "and will be removed in 0.3; pass checkpoint_dir=<folder> (the state is written "
+            "to <folder>/checkpoint.npz).",
+            FutureWarning,
+            stacklevel=4,
+        )
+        if self.checkpoint_dir is not None:
+            raise ValueError(
+                "Pass checkpoint_dir only: checkpoint is its deprecated spelling, and both were "
+                "given."
+            )
         if self.checkpoint is None:
             return None
         path = Path(self.checkpoint).expanduser()
@@ -324,15 +350,13 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
                 )
             state = dict(self._state, history=list(self.history_))
             if path is not None and path.exists():
-                _check_own_checkpoint(path, state, identity)
+                _check_own_checkpoint(path, state, identity, self._checkpoint_parameter())
             if state["history"][-1]["query_time"] is None:  # finished: add n_rounds
                 state["last_round"] = len(state["history"]) - 1 + self.n_rounds
             return state
-        if path is not None and path.exists():
-            state = _load_checkpoint(path)
-            check_identity(state["identity"], identity, str(path), restart=_RESTART)
-            return state
-        return None
+        parameter = self._checkpoint_parameter()
+        state = resume_checkpoint(path, identity, parameter=parameter)
+        return None if state is None else _checked(state, path, parameter)
 
     def _start(self, n_samples, oracle, initial):
         rng = check_random_state(self.random_state)
@@ -400,22 +424,8 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         return state
 
     def _save_checkpoint(self, path, state):
-        if path is None:
-            return
-        meta = {
-            "version": _CHECKPOINT_VERSION,
-            "identity": state["identity"],
-            "seed": state["seed"],
-            "last_round": state["last_round"],
-            "history": state["history"],
-        }
-        with atomic_write(path) as f:
-            np.savez(
-                f,
-                labeled_indices=state["labeled"],
-                labels=_savable(state["labels"]),
-                state=np.array(json.dumps(meta)),
-            )
+        if path is not None:
+            save_checkpoint(path, dict(state, labels=_savable(state["labels"])))
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
@@ -441,7 +451,6 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.classes_
 
 
-_RESTART = "delete it or pass another checkpoint="
 _OWNER = "ActiveLearner"
 
 
@@ -478,7 +487,11 @@ def _check_oracle(oracle, n_samples, missing_label):
     return (lambda indices: labels[np.asarray(indices, dtype=np.intp)]), labels
 
 
-def _check_same_labels(state, known, path):
+def _restart(parameter):
+    return f"delete it or pass another {parameter}="
+
+
+def _check_same_labels(state, known, path, parameter):
     """Refuse to continue a run whose labels so far differ from the array oracle's.
 
     Its rounds were chosen and scored on those labels: continuing with others
@@ -490,7 +503,7 @@ def _check_same_labels(state, known, path):
     if differ.size:
         first = differ[0]
         source, restart = (
-            (f"Checkpoint {str(path)!r}", "delete it or pass another checkpoint=")
+            (f"Checkpoint {str(path)!r}", _restart(parameter))
             if path is not None and path.exists()
             else ("The fitted run", "set warm_start=False")
         )
@@ -515,16 +528,17 @@ def _refuse_missing(labels, indices, missing_label, what):
         )
 
 
-def _check_own_checkpoint(path, state, identity):
+def _check_own_checkpoint(path, state, identity, parameter):
     """Refuse to overwrite a checkpoint that is not an earlier state of this learner's run."""
-    saved = _load_checkpoint(path)
+    saved = _load_checkpoint(path, parameter)
     n_saved = len(saved["labeled"])
     if (saved["identity"] or {}).get("data") != identity["data"] or not np.array_equal(
         saved["labeled"], state["labeled"][:n_saved]
     ):
         raise CheckpointMismatchError(
             f"Checkpoint {str(path)!r} holds another run than this fitted learner, and "
-            f"warm_start=True would overwrite it; it was left as it is. To continue, {_RESTART}."
+            f"warm_start=True would overwrite it; it was left as it is. To continue, "
+            f"{_restart(parameter)}."
         )
 
 
@@ -544,36 +558,35 @@ def _digest_pool(X):
         return digest_arrays(np.array([str(x) for x in X]))
 
 
-def _load_checkpoint(path):
+def _load_checkpoint(path, parameter="checkpoint_dir"):
     """A checkpoint's state, or CheckpointError naming the file; the file is never touched."""
+    return _checked(load_checkpoint(path, parameter=parameter), path, parameter)
+
+
+def _checked(state, path, parameter):
+    """The saved state with its types, after checking it is an ActiveLearner's, whole."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["state"]))
-            labeled = data["labeled_indices"].astype(np.intp)
-            labels = data["labels"]
-        identity = meta.get("identity") if meta.get("version") == _CHECKPOINT_VERSION else None
-        state = {
-            "labeled": labeled,
-            "labels": labels,
-            "history": list(meta["history"]),
-            "seed": int(meta["seed"]),
-            "last_round": int(meta["last_round"]),
-            "identity": identity,
+        checked = {
+            "labeled": np.asarray(state["labeled"]).astype(np.intp),
+            "labels": np.asarray(state["labels"]),
+            "history": list(state["history"]),
+            "seed": int(state["seed"]),
+            "last_round": int(state["last_round"]),
+            "identity": dict(state["identity"]),
         }
-    except OSError as exc:
-        raise io_error(exc, "read the checkpoint", path) from exc
-    except (ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile, EOFError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(
-            f"Checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is "
-            f"truncated, corrupt or not an ActiveLearner checkpoint. It was left as it is; "
-            f"to start afresh, {_RESTART}."
+            f"Checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is not "
+            f"an ActiveLearner checkpoint. It was left as it is; to start afresh, "
+            f"{_restart(parameter)}."
         ) from exc
-    if identity is not None and labeled.shape != labels.shape:
+    if checked["labeled"].shape != checked["labels"].shape:
         raise CheckpointError(
-            f"Checkpoint {str(path)!r} is inconsistent: {labeled.shape} labeled indices for "
-            f"{labels.shape} labels. It was left as it is; to start afresh, {_RESTART}."
+            f"Checkpoint {str(path)!r} is inconsistent: {checked['labeled'].shape} labeled "
+            f"indices for {checked['labels'].shape} labels. It was left as it is; to start "
+            f"afresh, {_restart(parameter)}."
         )
-    return state
+    return checked
 
 
 def _labels_with_missing(labels, indices, n_samples, missing_label):

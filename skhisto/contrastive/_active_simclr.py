@@ -21,20 +21,21 @@ from ..active._rounds import (
 from ..backbones import check_image_size, get_backbone_info
 from ..io import load_images
 from ..utils import (
+    CHECKPOINT_FILE,
     check_labels,
+    checkpoint_file,
     digest_arrays,
-    ensure_writable_dir,
     progress,
+    resume_checkpoint,
     run_identity,
+    save_checkpoint,
     torch_seed,
 )
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
-from ._checkpoint import resume_checkpoint, save_checkpoint
-from ._simclr import CHECKPOINT_NAME as SIMCLR_CHECKPOINT_NAME
 from ._simclr import SimCLREmbedder
 
-CHECKPOINT_NAME = "active_simclr_rounds.pt"
+CHECKPOINT_NAME = CHECKPOINT_FILE  # read by the CLI until it uses skhisto.utils.CHECKPOINT_FILE
 
 
 def _default_proxy():
@@ -65,7 +66,7 @@ def _check_labels(y, name, n_images, images_name, kind=None):
 def _discard(directory):
     """Remove a finished round's SimCLR checkpoint (the round checkpoint supersedes it)."""
     with contextlib.suppress(OSError):
-        os.remove(os.path.join(directory, SIMCLR_CHECKPOINT_NAME))
+        os.remove(os.path.join(directory, CHECKPOINT_FILE))
         os.rmdir(directory)
 
 
@@ -117,8 +118,9 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     random_state : int, RandomState instance or None
         Seeds the subset draws and, where unset, SimCLR, proxy and strategy.
     checkpoint_dir : str or path, optional
-        Round state saved atomically after every round (SimCLR's epoch
-        checkpoints under ``checkpoint_dir/simclr/round-<t>``); a killed
+        Round state saved atomically after every round as
+        :data:`skhisto.utils.CHECKPOINT_FILE` (SimCLR's epoch checkpoints
+        under ``checkpoint_dir/simclr/round-<t>``); a killed
         ``fit`` with the same data and parameters resumes after the last
         finished round. Checked writable before training starts; a checkpoint
         of another run raises
@@ -207,11 +209,6 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
 
-    def _checkpoint_path(self):
-        if self.checkpoint_dir is None:
-            return None
-        return os.path.join(os.fspath(self.checkpoint_dir), CHECKPOINT_NAME)
-
     def _identity(self, pool, labeled, y_labeled, test):
         """Parameters (sub-estimators' included) and data that must match to resume."""
         params = {}
@@ -224,10 +221,9 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tested = digest_arrays(*test) if test is not None else None
         return run_identity(params, data=digest_arrays(pool, labeled, y_labeled), test=tested)
 
-    def _start(self, identity, n_pool, simclr):
+    def _start(self, identity, n_pool, simclr, path):
         """Fresh state, or the state after the last finished round of a killed run."""
-        path = self._checkpoint_path()
-        checkpoint = resume_checkpoint(path, identity) if path else None
+        checkpoint = resume_checkpoint(path, identity)
         if checkpoint is not None:
             simclr.set_training_state(checkpoint["simclr"])
             return checkpoint
@@ -273,10 +269,8 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         simclr = clone(self.simclr) if self.simclr is not None else SimCLREmbedder()
         check_image_size(get_backbone_info(simclr.backbone), simclr.image_size)
-        self._simclr_dir = simclr.checkpoint_dir
-        if self.checkpoint_dir is not None:
-            home = ensure_writable_dir(self.checkpoint_dir, "checkpoint_dir")
-            self._simclr_dir = os.path.join(home, "simclr")
+        path = checkpoint_file(self.checkpoint_dir)
+        self._simclr_dir = simclr.checkpoint_dir if path is None else path.parent / "simclr"
         if (X_test is None) != (y_test is None):
             raise ValueError("Pass both X_test and y_test, or neither.")
         size = simclr.image_size
@@ -297,7 +291,7 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._scorer = check_scorer(proxy, self.scoring, y_labeled, y_scored)
 
         identity = self._identity(pool, labeled, y_labeled, test)
-        state = self._start(identity, len(pool), simclr)
+        state = self._start(identity, len(pool), simclr, path)
         seed = state["seed"]
         if self._simclr_dir is not None and state["round"] > 0:  # killed before its cleanup
             _discard(self._round_dir(int(state["round"]) - 1))
@@ -312,9 +306,9 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             history.append(
                 dict(record, time=record["time"] + (history[-1]["time"] if history else 0))
             )
-            if self.checkpoint_dir is not None:
+            if path is not None:
                 save_checkpoint(
-                    self._checkpoint_path(),
+                    path,
                     {
                         "identity": identity,
                         "seed": seed,

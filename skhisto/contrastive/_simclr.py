@@ -12,25 +12,27 @@ from ..backbones import check_image_size, get_backbone_info
 from ..embedding import embed_images
 from ..io import load_images
 from ..utils import (
+    CHECKPOINT_FILE,
     atomic_write,
+    checkpoint_file,
     digest_arrays,
-    ensure_writable_dir,
     file_digest,
     prepare_model,
     resolve_device,
     resolve_precision,
+    resume_checkpoint,
     run_identity,
+    save_checkpoint,
     seeded_torch,
     torch_generator,
     torch_seed,
 )
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._backend import backbone_normalisation, create_encoder
-from ._checkpoint import resume_checkpoint, save_checkpoint
 from ._network import SimCLRNetwork, cpu_state
 from ._train import train_simclr
 
-CHECKPOINT_NAME = "simclr_checkpoint.pt"
+CHECKPOINT_NAME = CHECKPOINT_FILE  # read by the CLI until it uses skhisto.utils.CHECKPOINT_FILE
 
 # Parameters that shape the trained weights: a checkpoint resumes only when they match.
 IDENTITY_PARAMS = (
@@ -92,9 +94,10 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Seeds the encoder init, the shuffling and the augmentations: the same
         value and data give the same weights on CPU.
     checkpoint_dir : str or path, optional
-        A checkpoint is written there atomically after every epoch; a later
-        ``fit`` of the same data and parameters resumes from it. The
-        directory is checked writable before training starts. A checkpoint of
+        A checkpoint (:data:`skhisto.utils.CHECKPOINT_FILE`) is written there
+        atomically after every epoch; a later ``fit`` of the same data and
+        parameters resumes from it. The directory is made when missing and
+        checked writable before training starts. A checkpoint of
         another run (other data, parameters, seed or epochs) raises
         :class:`~skhisto.exceptions.CheckpointMismatchError` saying what
         differs and is left untouched; an unreadable one raises
@@ -323,10 +326,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         # Settings that would fail after hours of decoding or training fail now.
         check_image_size(get_backbone_info(self.backbone), self.image_size)
-        path = None
-        if self.checkpoint_dir is not None:
-            directory = ensure_writable_dir(self.checkpoint_dir, "checkpoint_dir")
-            path = os.path.join(directory, CHECKPOINT_NAME)
+        path = checkpoint_file(self.checkpoint_dir)
         images = load_images(X, self.image_size)
         if len(images) < 2:
             raise ValueError(f"SimCLR needs at least 2 images to contrast; got {len(images)}.")
@@ -338,7 +338,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             state, network = self._fresh_state()
         target = state["epoch"] + self.max_epochs
         identity = self._identity(images, state, warm)
-        checkpoint = resume_checkpoint(path, identity) if path is not None else None
+        checkpoint = resume_checkpoint(path, identity)
         if checkpoint is not None:
             state = checkpoint["state"]
         network.load_state_dict(state["network"])

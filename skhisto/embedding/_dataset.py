@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-from ..utils import digest_arrays, file_identity, io_error, progress, temporary_beside
+from ..utils import (
+    check_identity,
+    digest_arrays,
+    file_identity,
+    io_error,
+    progress,
+    run_identity,
+    temporary_beside,
+)
 from ..utils._optional import import_scale
 from ._keys import path_keys
 
@@ -108,6 +116,7 @@ def _open_store(out, paths, labels, embedder, chunk_size):
 
     expected = {
         "layout": LAYOUT,
+        "backbone": embedder.backbone,
         "fingerprint": _jsonable(embedder.fingerprint_),
         "n_images": len(paths),
         "chunk_size": chunk_size,
@@ -122,7 +131,6 @@ def _open_store(out, paths, labels, embedder, chunk_size):
     dim = embedder.n_features_out_
     attrs = {
         **expected,
-        "backbone": embedder.backbone,
         "dim": dim,
         "skhisto_version": __version__,
         "complete": False,
@@ -171,21 +179,32 @@ def _reopen(zarr, out):
 
 
 def _check_same(out, found, expected):
-    """Refuse to resume a store made for other inputs, another model or chunk size."""
-    what = {
-        "fingerprint": f"another backbone or weights ({found.get('backbone')!r})",
-        "n_images": f"{found.get('n_images')} images, not {expected['n_images']}",
-        "chunk_size": f"chunk_size={found.get('chunk_size')}, not {expected['chunk_size']}",
-        "paths_sha256": "other image paths",
-        "labels_sha256": "other labels",
-    }
-    for key, reason in what.items():
-        if found.get(key) != expected[key]:
-            raise ValueError(
-                f"out {str(out)!r} holds embeddings of {reason}; it can only be resumed with "
-                "the inputs, embedder and chunk_size that made it. Choose another path or "
-                "remove it."
-            )
+    """Refuse to resume a store made for other inputs, another model or chunk size.
+
+    The one resume protocol's check (:func:`skhisto.utils.check_identity`): the
+    error lists every difference.
+    """
+    check_identity(
+        _run_of(found),
+        _run_of(expected),
+        out,
+        restart="remove it or pass another out=",
+        what="Store",
+    )
+
+
+def _run_of(attrs):
+    """The run identity of a store, from the attributes every layout-1 store has."""
+    params = {key: attrs.get(key) for key in ("backbone", "n_images", "chunk_size")}
+    weights = _digest([json.dumps(attrs.get("fingerprint"), sort_keys=True)])
+    return run_identity(
+        params,
+        **{
+            "embedder weights and settings": weights,
+            "image paths": attrs.get("paths_sha256"),
+            "labels": attrs.get("labels_sha256"),
+        },
+    )
 
 
 def embed_chunk(out, index, embedder):

@@ -6,6 +6,15 @@ from ._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
     from ._batching import iter_array_batches, iter_slices, n_batches, progress, to_device
+    from ._checkpoint import (
+        CHECKPOINT_FILE,
+        check_identity,
+        checkpoint_file,
+        load_checkpoint,
+        resume_checkpoint,
+        run_identity,
+        save_checkpoint,
+    )
     from ._device import autocast, prepare_model, resolve_device, resolve_precision
     from ._digests import digest_arrays, file_digest
     from ._files import (
@@ -18,13 +27,13 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         trusted_owner,
         writable_dir,
     )
-    from ._identity import check_identity, run_identity
     from ._labels import check_labels, label_kind
     from ._random import seeded_torch, torch_generator, torch_seed
     from ._store import STORE, ProcessStore, clear_caches, file_identity
     from ._writes import atomic_write, sweep_orphans, temporary_beside
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "STORE",
     "NotRegularFileError",
     "ProcessStore",
@@ -33,6 +42,7 @@ __all__ = [
     "check_identity",
     "check_labels",
     "check_regular_file",
+    "checkpoint_file",
     "clear_caches",
     "current_umask",
     "digest_arrays",
@@ -43,13 +53,16 @@ __all__ = [
     "iter_array_batches",
     "iter_slices",
     "label_kind",
+    "load_checkpoint",
     "n_batches",
     "open_regular",
     "prepare_model",
     "progress",
     "resolve_device",
     "resolve_precision",
+    "resume_checkpoint",
     "run_identity",
+    "save_checkpoint",
     "seeded_torch",
     "sweep_orphans",
     "temporary_beside",

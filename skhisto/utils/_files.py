@@ -88,7 +88,7 @@ def check_regular_file(path, what="file"):
     """
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL or unencodable character, so no such file
         return
     _refuse_special(mode, path, what)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skhisto.cli._report import read_embeddings
+from skhisto.cli._embeddings import read_embeddings
 
 pytest.importorskip("zarr")
 pytest.importorskip("distributed")

@@ -11,6 +11,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from skhisto import FoundationEmbedder, LinearHead, MLPHead, NoisyLabelClassifier, UniformNoise
 from skhisto.datasets import load_image_folder
 from skhisto.embedding import forward_count
+from skhisto.model_selection import noise_robustness_curve
+from skhisto.noise import BaseLabelNoise, register_noise_model, unregister_noise_model
 
 SMALL = ["--rates", "0", "0.4", "--cv", "2", "--max-epochs", "3"]
 
@@ -53,7 +55,7 @@ def test_help_exits_0_with_an_example(run_cli):
     assert result.code == 0
     examples = result.out.split("examples:")[1]
     assert "skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained" in examples
-    assert "noise_curve.csv" in examples and "GridSearchCV" in examples
+    assert "noise_curve.csv" in examples and "noise_robustness_curve(" in examples
 
 
 def test_embeddings_file_equals_the_python_api(run_cli, embeddings_file, tmp_path):
@@ -86,7 +88,87 @@ def test_embeddings_file_equals_the_python_api(run_cli, embeddings_file, tmp_pat
         f"{float(rows[0]['balanced_accuracy_mean']):.3f}",
     ]
     assert len(lines) == 3 + len(rows)
-    assert "grid search fits" in result.err and "8 fits: 2 rates x 2 heads x 2 folds" in result.err
+    assert "noise rate fits" in result.err and "8 fits: 2 rates x 2 heads x 2 folds" in result.err
+
+
+def test_table_equals_noise_robustness_curve(run_cli, embeddings_file, tmp_path):
+    # The command is one noise_robustness_curve call per head, as its --help says.
+    source = embeddings_file()
+    result = run_cli("noise-curve", source, *SMALL, "--random-state", "3", "--out-dir", tmp_path)
+    assert result.code == 0, result.err
+    data = np.load(source)
+    rows = read_csv(tmp_path / "noise_curve.csv")
+    for head in (MLPHead, LinearHead):
+        curve = noise_robustness_curve(
+            head(max_epochs=3, random_state=3),
+            data["embeddings"],
+            data["labels"],
+            [0.0, 0.4],
+            noise=UniformNoise(random_state=3),
+            cv=StratifiedKFold(2, shuffle=True, random_state=3),
+        )
+        mine = [r for r in rows if r["head"] == head.__name__]
+        assert [float(r["rate"]) for r in mine] == [0.0, 0.4]
+        for row in mine:
+            expected = curve[curve["rate"] == float(row["rate"])].sort_values("fold")["score"]
+            folds = [float(row["fold_1"]), float(row["fold_2"])]
+            np.testing.assert_allclose(folds, expected.to_numpy())
+
+
+class EveryOtherNoise(BaseLabelNoise):
+    """A contributor's noise model: ``rate`` of the labels move to the next class."""
+
+    def __init__(self, rate=0.2, *, random_state=None):
+        super().__init__(random_state=random_state)
+        self.rate = rate
+
+    def _noisy_codes(self, codes, rng):
+        flip = rng.permutation(len(codes))[: round(self.rate * len(codes))]
+        noisy = codes.copy()
+        noisy[flip] = (codes[flip] + 1) % len(self.classes_)
+        return noisy
+
+
+@pytest.fixture
+def registered_noise():
+    """``EveryOtherNoise`` registered as "next-class" for one test, then removed."""
+    register_noise_model("next-class")(EveryOtherNoise)
+    yield "next-class"
+    unregister_noise_model("next-class")
+
+
+def test_a_registered_noise_model_is_seen_by_the_library_and_the_cli(
+    registered_noise, run_cli, embeddings_file, tmp_path
+):
+    source = embeddings_file()
+    data = np.load(source)
+    curve = noise_robustness_curve(
+        LinearHead(max_epochs=3, random_state=0),
+        data["embeddings"],
+        data["labels"],
+        [0.0, 0.4],
+        noise=registered_noise,
+        cv=2,
+        random_state=0,
+    )
+    assert set(curve["noise"]) == {"EveryOtherNoise"}
+    assert curve.loc[curve["rate"] == 0.4, "realised_rate"].to_numpy() == pytest.approx(0.4, 0.1)
+    argv = ["--heads", "linear", "--noise", registered_noise, "--out-dir", tmp_path]
+    result = run_cli("noise-curve", source, *SMALL, *argv)
+    assert result.code == 0, result.err
+    assert {row["noise"] for row in read_csv(tmp_path / "noise_curve.csv")} == {"next-class"}
+    assert "next-class" in run_cli("noise-curve", "--help").out
+
+
+def test_an_unregistered_noise_model_is_gone_from_the_cli(run_cli, embeddings_file, tmp_path):
+    register_noise_model("next-class")(EveryOtherNoise)
+    unregister_noise_model("next-class")
+    result = run_cli("noise-curve", embeddings_file(), "--noise", "next-class")
+    result.assert_one_line_error(2, "--noise", "'next-class'", "uniform")
+    with pytest.raises(ValueError, match="'next-class' is not a registered noise model"):
+        noise_robustness_curve(
+            LinearHead(), np.zeros((4, 2)), [0, 0, 1, 1], [0.1], noise="next-class"
+        )
 
 
 def test_json_output_one_head_asymmetric_noise(run_cli, embeddings_file, tmp_path):

@@ -10,6 +10,12 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._kcenter import k_center_greedy
     from ._learner import ActiveLearner
     from ._random import RandomSampling
+    from ._registry import (
+        list_query_strategies,
+        make_query_strategy,
+        register_query_strategy,
+        unregister_query_strategy,
+    )
     from ._typiclust import TypiClustSampling, typicality
     from ._uncertainty import UncertaintySampling, uncertainty_scores
 
@@ -23,8 +29,12 @@ __all__ = [
     "UncertaintySampling",
     "is_unlabeled",
     "k_center_greedy",
+    "list_query_strategies",
+    "make_query_strategy",
+    "register_query_strategy",
     "typicality",
     "uncertainty_scores",
+    "unregister_query_strategy",
 ]
 
 __getattr__, __dir__ = attach(__name__, __file__)

@@ -6,8 +6,10 @@ from ..utils._lazy import TorchDevice
 from ..utils._sklearn_compat import Interval, StrOptions
 from ._base import MISSING_LABEL, QueryStrategy
 from ._kcenter import METRICS, _k_center_greedy
+from ._registry import register_query_strategy
 
 
+@register_query_strategy("coreset")
 class CoresetSampling(QueryStrategy):
     """Select a batch that covers the pool: greedy k-center around the labeled set.
 

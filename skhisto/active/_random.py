@@ -1,8 +1,10 @@
 """Uniform random sampling, the baseline every strategy is compared against."""
 
 from ._base import MISSING_LABEL, QueryStrategy, top_k
+from ._registry import register_query_strategy
 
 
+@register_query_strategy("random")
 class RandomSampling(QueryStrategy):
     """Select unlabeled samples uniformly at random.
 

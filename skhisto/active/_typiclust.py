@@ -8,6 +8,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..utils._sklearn_compat import Interval
 from ._base import MISSING_LABEL, QueryStrategy
+from ._registry import register_query_strategy
 
 #: Up to this many clusters use full KMeans, beyond it MiniBatchKMeans (as the reference code).
 _FULL_KMEANS_MAX_CLUSTERS = 50
@@ -45,6 +46,7 @@ def typicality(features, n_neighbors=20):
     return 1.0 / (dist[:, 1:].mean(axis=1) + 1e-5)
 
 
+@register_query_strategy("typiclust")
 class TypiClustSampling(QueryStrategy):
     """TypiClust (Hacohen et al., ICML 2022): the most typical sample of each uncovered cluster.
 

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils import iter_slices
 from ..utils._sklearn_compat import StrOptions, _safe_indexing
 from ._base import MISSING_LABEL, QueryStrategy, check_finite_output, top_k
+from ._registry import register_query_strategy
 
 UNCERTAINTY_METHODS = ("entropy", "margin", "least_confident")
 
@@ -66,6 +67,8 @@ def uncertainty_scores(proba, method="entropy"):
     raise ValueError(f"method must be one of {UNCERTAINTY_METHODS}, got {method!r}.")
 
 
+@register_query_strategy("entropy", method="entropy")
+@register_query_strategy("margin", method="margin")
 class UncertaintySampling(QueryStrategy):
     """Select the unlabeled samples the estimator is least certain about.
 

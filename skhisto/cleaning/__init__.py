@@ -7,7 +7,8 @@ from ..utils._lazy import attach
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
     from ._detect import estimate_noise, find_label_issues
     from ._filter import LabelIssueFilter
+    from ._neighbours import resolve_n_neighbors
 
-__all__ = ["LabelIssueFilter", "estimate_noise", "find_label_issues"]
+__all__ = ["LabelIssueFilter", "estimate_noise", "find_label_issues", "resolve_n_neighbors"]
 
 __getattr__, __dir__ = attach(__name__, __file__)

@@ -6,11 +6,14 @@ sample's neighbours estimate its label distribution without training a model
 torch, block by block so memory stays bounded, on the GPU when there is one.
 """
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler, normalize
 
 from ..utils import progress, resolve_device
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._confident import confident_joint, prune_by_noise_rate
 
 # The second vote picks its k trusted neighbours among this many times k nearest.
@@ -19,8 +22,42 @@ _CANDIDATE_FACTOR = 3
 _BLOCK_BYTES = 256 * 2**20
 
 
+@validate_params(
+    {
+        "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def resolve_n_neighbors(n_neighbors, n_samples):
-    """``n_neighbors`` as an int: "auto" is sqrt(n) clipped to [5, 50], at most n - 1."""
+    """The number of neighbours the k-NN label check of ``n_samples`` samples uses.
+
+    Parameters
+    ----------
+    n_neighbors : "auto" or int
+        As given to :func:`find_label_issues`: ``"auto"`` is
+        ``sqrt(n_samples)`` clipped to [5, 50] and to ``n_samples - 1``.
+    n_samples : int
+        Number of samples checked.
+
+    Returns
+    -------
+    n_neighbors : int
+
+    Raises
+    ------
+    ValueError
+        When an int ``n_neighbors`` is not below ``n_samples`` (a sample is
+        never its own neighbour).
+
+    Examples
+    --------
+    >>> from skhisto.cleaning import resolve_n_neighbors
+    >>> resolve_n_neighbors("auto", 400), resolve_n_neighbors("auto", 10)
+    (20, 5)
+    >>> resolve_n_neighbors(8, 10)
+    8
+    """
     if n_neighbors == "auto":
         return int(min(np.clip(round(np.sqrt(n_samples)), 5, 50), n_samples - 1))
     if n_neighbors >= n_samples:

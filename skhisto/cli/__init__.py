@@ -1,36 +1,14 @@
 """The ``skhisto`` command: one subcommand per experiment, from embedding to Active SimCLR.
 
-Each subcommand lives in its own module and imports torch only when it runs,
-so ``import skhisto.cli`` and ``skhisto --help`` stay fast.
+Each subcommand is a module of :mod:`skhisto.cli.commands` (see its protocol) and
+imports torch only when it runs, so ``import skhisto.cli`` and ``skhisto --help``
+stay fast.
 """
 
 import argparse
 
-from . import (
-    _active,
-    _active_simclr,
-    _backbones,
-    _cache,
-    _embed,
-    _fetch,
-    _label_issues,
-    _noise_curve,
-    _simclr,
-)
 from ._errors import Parser, run_command
-
-#: One module per subcommand: NAME, HELP, DESCRIPTION, EPILOG, add_arguments(parser), run(args).
-COMMANDS = (
-    _backbones,
-    _embed,
-    _noise_curve,
-    _label_issues,
-    _active,
-    _simclr,
-    _active_simclr,
-    _cache,
-    _fetch,
-)
+from .commands import COMMANDS
 
 EPILOG = """\
 examples:

@@ -1,10 +1,11 @@
 """The backbone options of every command that embeds images (``embed``, ``noise-curve``, ...)."""
 
 import os
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import CommandError, non_negative_int, positive_int
+from ._errors import CommandError
+from ._options import non_negative_int, positive_int
 
 RANDOM_INIT = "random initialisation instead of the published weights (seeded by --random-state)"
 
@@ -83,40 +84,50 @@ def add_default_cache(group):
     )
 
 
-def cache_dir(args):
-    """The cache folder the options name: ``--cache``, the user's default, or None."""
-    if not args.use_cache:
-        if args.cache:
+@dataclass(frozen=True)
+class BackboneOptions:
+    """What the backbone options say: the embedder to build, and its weights in words."""
+
+    backbone: str
+    weights: str = None
+    pretrained: bool = True
+    cache: Path = None
+    image_size: int = None
+    batch_size: int = 64
+    device: str = "auto"
+    num_workers: int = 0
+    random_state: int = 0
+
+    @classmethod
+    def from_args(cls, args):
+        """The options ``add_backbone_arguments`` added, as parsed (the one reader of them)."""
+        if args.cache and not args.use_cache:
             raise CommandError("--cache and --no-cache contradict each other; pass one")
-        return None
-    return Path(args.cache) if args.cache else default_cache_dir()
+        cache = None
+        if args.use_cache:
+            cache = Path(args.cache) if args.cache else default_cache_dir()
+        values = {name: getattr(args, name) for name in EMBEDDER_PARAMS if name != "cache"}
+        return cls(args.backbone, cache=cache, random_state=args.random_state, **values)
 
+    def make_embedder(self, **params):
+        """The ``FoundationEmbedder`` the options describe (seeded by ``random_state``)."""
+        from ..embedding import FoundationEmbedder
 
-def make_embedder(args, **params):
-    """The ``FoundationEmbedder`` the options describe (seeded by ``args.random_state``)."""
-    from ..embedding import FoundationEmbedder
+        options = {name: getattr(self, name) for name in EMBEDDER_PARAMS}
+        return FoundationEmbedder(
+            self.backbone, random_state=self.random_state, **{**options, **params}
+        )
 
-    options = {name: getattr(args, name) for name in EMBEDDER_PARAMS}
-    options["cache"] = cache_dir(args)
-    return FoundationEmbedder(
-        args.backbone, random_state=args.random_state, **{**options, **params}
-    )
+    def describe_weights(self):
+        """What the backbone's weights are, in words: said next to every number it produces."""
+        if self.weights is None and not self.pretrained:
+            return f"{self.short_weights()}, not pretrained: pass --weights FILE for real weights"
+        return self.short_weights()
 
-
-def describe_weights(args):
-    """What the backbone's weights are, in words: said next to every number it produces."""
-    if args.weights is None and not args.pretrained:
-        return f"{short_weights(args)}, not pretrained: pass --weights FILE for real weights"
-    return short_weights(args)
-
-
-def short_weights(args):
-    """The weights in a few words, for a plot's title."""
-    if args.weights is not None:
-        return f"weights from {args.weights}"
-    return "pretrained weights" if args.pretrained else f"random init (seed {args.random_state})"
-
-
-def announce(command, message):
-    """A progress line on stderr, so stdout keeps only the results."""
-    print(f"skhisto {command}: {message}", file=sys.stderr, flush=True)
+    def short_weights(self):
+        """The weights in a few words, for a plot's title."""
+        if self.weights is not None:
+            return f"weights from {self.weights}"
+        if self.pretrained:
+            return "pretrained weights"
+        return f"random init (seed {self.random_state})"

@@ -64,42 +64,6 @@ def report(prog, message, kind="error"):
     print(f"{prog}: {kind}: {line}", file=sys.stderr, flush=True)
 
 
-def _number(text, convert, ok, expected):
-    """``convert(text)`` when ``ok`` of it, else argparse's error "expected ..., got 'text'"."""
-    try:
-        value = convert(text)
-    except ValueError:
-        value = None
-    if value is None or not ok(value):  # a NaN fails every ok()
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
-def positive_int(text):
-    """argparse type: an integer of at least 1."""
-    return _number(text, int, lambda v: v >= 1, "a positive integer")
-
-
-def non_negative_int(text):
-    """argparse type: an integer of at least 0."""
-    return _number(text, int, lambda v: v >= 0, "an integer of at least 0")
-
-
-def positive_float(text):
-    """argparse type: a finite number above 0."""
-    return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number")
-
-
-def share(text):
-    """argparse type: a number from 0 to 1, both included."""
-    return _number(text, float, lambda v: 0 <= v <= 1, "a number from 0 to 1")
-
-
-def fraction(text):
-    """argparse type: a number strictly between 0 and 1."""
-    return _number(text, float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
-
-
 def run_command(prog, command, args):
     """Run ``command(args)`` and turn its failure into one line and an exit code."""
     if args.debug:

@@ -17,7 +17,7 @@ def check_gallery_images(names, source):
     patches of slides (names ``<slide>@<x>,<y>``) the region of its slide.
     """
     from ..io import read_image
-    from ._report import read_patch_regions
+    from ._embeddings import read_patch_regions
 
     regions = read_patch_regions(source) if isinstance(source, str) else None
     if regions is not None:
@@ -38,7 +38,7 @@ def check_gallery_images(names, source):
 
 def draw_gallery(rows, caption, read):
     """One panel per row (``read(row["path"])``), titled ``caption(row)``; the first Axes."""
-    from ..plotting._mpl import require_pyplot
+    from ..plotting import require_pyplot
 
     plt = require_pyplot()
     n_cols = min(len(rows), COLUMNS)

@@ -6,6 +6,12 @@ from pathlib import Path
 
 from ._errors import CommandError
 
+#: Extensions of the whole-slide formats OpenSlide reads.
+SLIDE_EXTENSIONS = (
+    *(".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms", ".vmu", ".svslide"),
+    *(".tif", ".tiff", ".dcm"),
+)
+
 
 def read_input(source, *, max_per_class=None, random_state=None):
     """Image paths and labels (None when unlabelled) listed by ``source``, and its kind.
@@ -123,8 +129,6 @@ def _read_csv(path):
 
 def _slides_hint(paths):
     """A pointer to --slides when files that can only be whole-slide images are there."""
-    from ._slide_inputs import SLIDE_EXTENSIONS
-
     only_slides = set(SLIDE_EXTENSIONS) - {".tif", ".tiff"}
     found = next((p for p in paths if Path(p).suffix.lower() in only_slides), None)
     return "" if found is None else f"; it holds slides (e.g. {Path(found).name!r}): pass --slides"

@@ -1,16 +1,13 @@
 """The SimCLR options shared by ``skhisto simclr`` and ``skhisto active-simclr``."""
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import CommandError, positive_float, positive_int
+from ._errors import CommandError
+from ._options import file_ending, positive_float, positive_int
 
-
-def encoder_file(text):
-    """argparse type: where ``save_encoder`` writes (a .safetensors file)."""
-    if Path(text).suffix.lower() != ".safetensors":
-        raise argparse.ArgumentTypeError(f"must end in .safetensors, got {text!r}")
-    return Path(text)
+#: argparse type: where ``save_encoder`` writes (a .safetensors file).
+encoder_file = file_ending(".safetensors")
 
 
 def add_simclr_arguments(parser, *, epochs, image_size, batch_size, batch_flag="--batch-size"):
@@ -73,34 +70,60 @@ def add_simclr_arguments(parser, *, epochs, image_size, batch_size, batch_flag="
     return group
 
 
-#: SimCLREmbedder parameter -> the option (argparse dest) that sets it.
-SIMCLR_PARAMS = {
-    "weights": "weights",
-    "max_epochs": "epochs",
-    "batch_size": "simclr_batch_size",
-    "image_size": "image_size",
-    "lr": "lr",
-    "temperature": "temperature",
-    "device": "device",
-    "random_state": "random_state",
-}
+@dataclass(frozen=True)
+class SimCLROptions:
+    """What the SimCLR options say: the ``SimCLREmbedder`` to train, and where it starts."""
 
+    backbone: str = "resnet18"
+    weights: str = None
+    max_epochs: int = 10
+    batch_size: int = 128
+    image_size: int = 224
+    lr: float = 1e-3
+    temperature: float = 0.1
+    device: str = "auto"
+    random_state: int = 0
+    max_images: int = None
+    checkpoint_dir: str = None
 
-def make_simclr(args, **params):
-    """The ``SimCLREmbedder`` the options describe."""
-    from ..contrastive import SimCLREmbedder
+    @classmethod
+    def from_args(cls, args):
+        """The options ``add_simclr_arguments`` added, as parsed (the one reader of them)."""
+        return cls(
+            args.backbone,
+            weights=args.weights,
+            max_epochs=args.epochs,
+            batch_size=args.simclr_batch_size,
+            image_size=args.image_size,
+            lr=args.lr,
+            temperature=args.temperature,
+            device=args.device,
+            random_state=args.random_state,
+            max_images=args.max_images,
+            checkpoint_dir=args.checkpoint_dir,
+        )
 
-    options = {param: getattr(args, dest) for param, dest in SIMCLR_PARAMS.items()}
-    return SimCLREmbedder(args.backbone, **{**options, **params})
+    def make_simclr(self, **params):
+        """The ``SimCLREmbedder`` the options describe."""
+        from ..contrastive import SimCLREmbedder
 
+        names = ("weights", "max_epochs", "batch_size", "image_size", "lr", "temperature")
+        options = {name: getattr(self, name) for name in (*names, "device", "random_state")}
+        return SimCLREmbedder(self.backbone, **{**options, **params})
 
-def check_simclr_arguments(args):
-    """Refuse an unknown backbone, a missing --weights or a too small image before any work."""
-    from ..backbones import check_image_size, get_backbone_info
+    def check(self):
+        """Refuse an unknown backbone, a missing --weights or a too small image before any work."""
+        from ..backbones import check_image_size, get_backbone_info
 
-    if args.weights is not None and not Path(args.weights).is_file():
-        raise CommandError(f"--weights {args.weights!r} does not exist")
-    check_image_size(get_backbone_info(args.backbone), args.image_size)  # their errors name it
+        if self.weights is not None and not Path(self.weights).is_file():
+            raise CommandError(f"--weights {self.weights!r} does not exist")
+        check_image_size(get_backbone_info(self.backbone), self.image_size)  # errors name it
+
+    def describe_start(self):
+        """Where training starts, in words: said next to every number the encoder produces."""
+        if self.weights is None:
+            return f"random init (seed {self.random_state})"
+        return f"weights from {self.weights}"
 
 
 def subsample(paths, labels, max_images, random_state):
@@ -112,27 +135,3 @@ def subsample(paths, labels, max_images, random_state):
     keep = np.sort(np.random.default_rng(random_state).choice(len(paths), max_images, False))
     labels = None if labels is None else [labels[i] for i in keep]
     return [paths[i] for i in keep], labels
-
-
-def announce_resume(command, checkpoint_dir, name, where):
-    """Say that a run resumes from ``checkpoint_dir/name`` and, when the file reads, where:
-    ``where(checkpoint)`` words its position (``epoch 3 of 5``)."""
-    from ..contrastive import load_checkpoint
-    from ..exceptions import CheckpointError
-    from ._backbone_options import announce
-
-    path = None if checkpoint_dir is None else Path(checkpoint_dir) / name
-    if path is None or not path.is_file():
-        return
-    try:
-        position = f" after {where(load_checkpoint(path))}"
-    except (CheckpointError, KeyError, TypeError):  # fit refuses it, in its own words
-        position = ""
-    announce(command, f"resuming from {path}{position} if it is this run's")
-
-
-def describe_start(args):
-    """Where training starts, in words: said next to every number the encoder produces."""
-    if args.weights is None:
-        return f"random init (seed {args.random_state})"
-    return f"weights from {args.weights}"

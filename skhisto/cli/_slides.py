@@ -4,18 +4,13 @@ import os
 import warnings
 from pathlib import Path
 
-from ._errors import CommandError, non_negative_int, positive_float, positive_int, share
-from ._inputs import read_csv_rows, refuse_repeats
+from ._errors import CommandError
+from ._inputs import SLIDE_EXTENSIONS, read_csv_rows, refuse_repeats
+from ._options import non_negative_int, positive_float, positive_int, share
 
-#: Extensions of the whole-slide formats OpenSlide reads.
-SLIDE_EXTENSIONS = (
-    *(".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms", ".vmu", ".svslide"),
-    *(".tif", ".tiff", ".dcm"),
-)
-
-
-#: The tiling options and their defaults; --coordinates takes its patches as they are.
-TILING = {"mpp": 0.5, "patch_size": 224, "overlap": 0, "min_tissue": 0.5}
+#: The SlideTiler parameters the tiling options set (its defaults when not given);
+#: --coordinates takes its patches as they are.
+TILING = ("mpp", "patch_size", "overlap", "min_tissue")
 
 
 def add_slide_arguments(parser):
@@ -48,24 +43,36 @@ def add_slide_arguments(parser):
     )
 
 
-def wants_slides(args):
+def tiling_options(args):
+    """The tiling options given on the command line, by SlideTiler parameter."""
+    return {name: getattr(args, name) for name in TILING if getattr(args, name) is not None}
+
+
+def wants_slides(source, slides, coordinates):
     """Whether INPUT is read as slides: asked for, or a single file that can only be a slide."""
-    source = Path(args.input)
+    source = Path(source)
     single = source.is_file() and source.suffix.lower() in SLIDE_EXTENSIONS
-    return args.slides or args.coordinates is not None or single
+    return slides or coordinates is not None or single
 
 
-def read_slides(args):
-    """The patch table of INPUT's slides, one label per patch (None: unlabelled), and a summary."""
-    given = [f"--{name.replace('_', '-')}" for name in TILING if getattr(args, name) is not None]
-    if args.coordinates and given:
+def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
+    """The patch table of INPUT's slides, one label per patch (None: unlabelled), and a summary.
+
+    ``tiling``: the SlideTiler parameters given (the others keep its defaults).
+    """
+    tiling = tiling or {}
+    given = [f"--{name.replace('_', '-')}" for name in tiling]
+    if coordinates and given:
         raise CommandError(
             f"{', '.join(given)} set how slides are tiled, but --coordinates gives the patches; "
             "pass one or the other"
         )
-    slides, labels = _list_slides(Path(args.input))
+    slides, labels = _list_slides(Path(source))
     try:
-        table = _coordinates(args, slides) if args.coordinates else _tile(args, slides)
+        if coordinates:
+            table = _coordinates(coordinates, slides, slide_mpp)
+        else:
+            table = _tile(tiling, slides, slide_mpp)
     except (ValueError, OSError, ImportError) as exc:
         raise CommandError(str(exc).replace("slide_mpp", "--slide-mpp")) from exc
     if len(table) == 0:
@@ -80,46 +87,41 @@ def _count(n, noun):
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _tile(args, slides):
+def _tile(tiling, slides, slide_mpp):
     from ..slides import SlideTiler
 
-    options = {
-        name: default if getattr(args, name) is None else getattr(args, name)
-        for name, default in TILING.items()
-    }
-    if options["overlap"] >= options["patch_size"]:
-        raise ValueError(
-            f"--overlap {options['overlap']} must be smaller than --patch-size "
-            f"{options['patch_size']}"
-        )
-    return SlideTiler(**options, slide_mpp=args.slide_mpp).tile(slides)
+    tiler = SlideTiler(**tiling, slide_mpp=slide_mpp)
+    overlap, patch_size = tiler.overlap, tiler.patch_size
+    if overlap >= patch_size:
+        raise ValueError(f"--overlap {overlap} must be smaller than --patch-size {patch_size}")
+    return tiler.tile(slides)
 
 
-def _coordinates(args, slides):
+def _coordinates(coordinates, slides, slide_mpp):
     import pandas as pd
 
     from ..slides import read_coordinates
 
-    source = Path(args.coordinates)
+    source = Path(coordinates)
     if source.is_dir():
         files = sorted(p for p in source.rglob("*.h5") if not p.name.startswith("."))
     elif source.is_file():
         files = [source]
     else:
-        raise ValueError(f"--coordinates {args.coordinates!r} does not exist")
+        raise ValueError(f"--coordinates {coordinates!r} does not exist")
     if not files:
-        raise ValueError(f"--coordinates folder {args.coordinates!r} holds no .h5 files")
+        raise ValueError(f"--coordinates folder {coordinates!r} holds no .h5 files")
     by_name = {Path(s).name.split(".")[0]: s for s in slides}
     tables, unmatched = [], []
     for file in files:
         name = file.name.split(".")[0].removesuffix("_patches")
         if name in by_name:
-            tables.append(read_coordinates(file, slide=by_name.pop(name), slide_mpp=args.slide_mpp))
+            tables.append(read_coordinates(file, slide=by_name.pop(name), slide_mpp=slide_mpp))
         else:
             unmatched.append(file.name)
     if not tables:
         raise ValueError(
-            f"no coordinate file of --coordinates {args.coordinates!r} names a slide of INPUT "
+            f"no coordinate file of --coordinates {coordinates!r} names a slide of INPUT "
             f"(files like {files[0].name!r}; slides like {Path(slides[0]).name!r})"
         )
     if by_name or unmatched:  # said, never skipped in silence

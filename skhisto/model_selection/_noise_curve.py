@@ -7,36 +7,22 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_validate
 from sklearn.utils import check_random_state
 
-from ..noise import AsymmetricNoise, NoisyLabelClassifier, UniformNoise
-from ..utils import check_labels
+from ..noise import NoisyLabelClassifier, check_noise_rates, get_noise_model, list_noise_models
+from ..utils import check_labels, progress
 from ..utils._optional import import_pandas
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, StrOptions, validate_params
 
-_NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
 _MAX_SEED = np.iinfo(np.int32).max
-
-
-def _checked_rates(rates):
-    """Rates as a 1-D float array: non-empty, distinct, each a finite number in [0, 1)."""
-    try:
-        values = np.asarray(rates, dtype=float).ravel()
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"rates must be numbers in [0, 1); got {rates!r}.") from exc
-    # NaN fails both comparisons, so the range is checked positively.
-    if not len(values) or not ((values >= 0) & (values < 1)).all():
-        raise ValueError(f"rates must be noise rates in [0, 1); got {values.tolist()}.")
-    if len(np.unique(values)) != len(values):
-        raise ValueError(f"rates has repeated values {values.tolist()}; give each rate once.")
-    return values
 
 
 def _noise_template(noise, seed):
     if isinstance(noise, str):
-        return _NOISES[noise](random_state=seed)
+        noise = get_noise_model(noise)()
     if "rate" not in noise.get_params():
+        names = ", ".join(repr(name) for name in list_noise_models())
         raise ValueError(
-            f"noise={noise!r} has no 'rate' parameter to vary; use 'uniform', 'asymmetric' "
+            f"noise={noise!r} has no 'rate' parameter to vary; use {names} "
             "or a noise sampler with a rate."
         )
     return with_seed(noise, seed)
@@ -48,11 +34,13 @@ def _noise_template(noise, seed):
         "X": ["array-like", list],
         "y": ["array-like"],
         "rates": ["array-like"],
-        "noise": [StrOptions(set(_NOISES)), HasMethods(["fit_resample"])],
+        # A registered name (checked by get_noise_model) or a sampler.
+        "noise": [str, HasMethods(["fit_resample"])],
         "cv": ["cv_object"],
         "scoring": [str, callable, None],
         "n_jobs": [int, None],
         "random_state": ["random_state"],
+        "verbose": [StrOptions({"auto"}), "boolean"],
     },
     prefer_skip_nested_validation=False,
 )
@@ -67,6 +55,7 @@ def noise_robustness_curve(
     scoring="balanced_accuracy",
     n_jobs=None,
     random_state=None,
+    verbose=False,
 ):
     """Score ``estimator`` trained on noisy labels, for each noise rate and fold.
 
@@ -89,10 +78,12 @@ def noise_robustness_curve(
         Clean labels.
     rates : array-like of float in [0, 1)
         Noise rates to evaluate.
-    noise : {"uniform", "asymmetric"} or noise sampler, default="uniform"
-        The noise model; a sampler instance must have a ``rate`` parameter
-        (e.g. ``AsymmetricNoise(mapping=...)``). Its ``random_state``, when
-        None, is drawn from ``random_state``.
+    noise : str or noise sampler, default="uniform"
+        The noise model: a name of :func:`~skhisto.noise.list_noise_models`
+        (``"uniform"``, ``"asymmetric"`` or one added with
+        :func:`~skhisto.noise.register_noise_model`), or a sampler instance
+        with a ``rate`` parameter (e.g. ``AsymmetricNoise(mapping=...)``).
+        Its ``random_state``, when None, is drawn from ``random_state``.
     cv : int, cross-validation generator or iterable, default=5
         As in :func:`~sklearn.model_selection.cross_validate`; an int means
         stratified folds shuffled with ``random_state``.
@@ -102,6 +93,9 @@ def noise_robustness_curve(
         Parallel fits within each rate.
     random_state : int, RandomState instance or None, default=None
         Seeds the fold shuffling and the noise.
+    verbose : {"auto"} or bool, default=False
+        Progress bar over the fits (advanced after each rate's folds);
+        ``"auto"`` shows it once the run is long.
 
     Returns
     -------
@@ -131,7 +125,9 @@ def noise_robustness_curve(
     pd = import_pandas("noise_robustness_curve (it returns a DataFrame)")
     if not is_classifier(estimator):
         raise ValueError(f"estimator must be a classifier, got {estimator!r}.")
-    rates = _checked_rates(rates)
+    rates = check_noise_rates(rates)
+    if isinstance(noise, str):
+        get_noise_model(noise)  # an unknown name fails before any work
     check_labels(y, "noise_robustness_curve")
     rng = check_random_state(random_state)
     if isinstance(cv, numbers.Integral):
@@ -139,30 +135,38 @@ def noise_robustness_curve(
     folds = list(check_cv(cv, y, classifier=True).split(X, y))
     template = _noise_template(noise, rng.randint(_MAX_SEED))
     rows = []
-    for rate in rates:
-        model = NoisyLabelClassifier(estimator, clone(template).set_params(rate=rate))
-        result = cross_validate(
-            model,
-            X,
-            y,
-            cv=folds,
-            scoring=scoring,
-            n_jobs=n_jobs,
-            return_estimator=True,
-            error_score="raise",
-        )
-        for fold, fitted in enumerate(result["estimator"]):
-            rows.append(
-                {
-                    "rate": rate,
-                    "fold": fold,
-                    "score": result["test_score"][fold],
-                    "realised_rate": fitted.noise_.noise_mask_.mean(),
-                    "noise": type(template).__name__,
-                    "estimator": type(estimator).__name__,
-                    "scoring": scoring if isinstance(scoring, str) else repr(scoring),
-                    "fit_time": result["fit_time"][fold],
-                    "score_time": result["score_time"][fold],
-                }
-            )
+    bar = progress(None, total=len(rates) * len(folds), desc="noise rate fits", verbose=verbose)
+    with bar:
+        for rate in rates:
+            rows += _rate_rows(estimator, X, y, rate, template, folds, scoring, n_jobs)
+            bar.update(len(folds))
     return pd.DataFrame(rows)
+
+
+def _rate_rows(estimator, X, y, rate, template, folds, scoring, n_jobs):
+    """The rows of one rate: ``estimator`` cross-validated on labels noisy at ``rate``."""
+    model = NoisyLabelClassifier(estimator, clone(template).set_params(rate=rate))
+    result = cross_validate(
+        model,
+        X,
+        y,
+        cv=folds,
+        scoring=scoring,
+        n_jobs=n_jobs,
+        return_estimator=True,
+        error_score="raise",
+    )
+    return [
+        {
+            "rate": rate,
+            "fold": fold,
+            "score": result["test_score"][fold],
+            "realised_rate": fitted.noise_.noise_mask_.mean(),
+            "noise": type(template).__name__,
+            "estimator": type(estimator).__name__,
+            "scoring": scoring if isinstance(scoring, str) else repr(scoring),
+            "fit_time": result["fit_time"][fold],
+            "score_time": result["score_time"][fold],
+        }
+        for fold, fitted in enumerate(result["estimator"])
+    ]

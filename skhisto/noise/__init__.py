@@ -8,6 +8,13 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._asymmetric import AsymmetricNoise
     from ._base import BaseLabelNoise
     from ._classifier import NoisyLabelClassifier
+    from ._rates import check_noise_rates
+    from ._registry import (
+        get_noise_model,
+        list_noise_models,
+        register_noise_model,
+        unregister_noise_model,
+    )
     from ._transition import TransitionMatrixNoise
     from ._uniform import UniformNoise
 
@@ -17,6 +24,11 @@ __all__ = [
     "NoisyLabelClassifier",
     "TransitionMatrixNoise",
     "UniformNoise",
+    "check_noise_rates",
+    "get_noise_model",
+    "list_noise_models",
+    "register_noise_model",
+    "unregister_noise_model",
 ]
 
 __getattr__, __dir__ = attach(__name__, __file__)

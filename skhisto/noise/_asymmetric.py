@@ -6,8 +6,10 @@ import numpy as np
 
 from ..utils._sklearn_compat import Interval
 from ._base import BaseLabelNoise, document_fitted_attributes
+from ._registry import register_noise_model
 
 
+@register_noise_model("asymmetric")
 @document_fitted_attributes
 class AsymmetricNoise(BaseLabelNoise):
     """Flip ``rate`` of each class to its partner class.

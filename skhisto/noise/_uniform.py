@@ -4,8 +4,10 @@ from numbers import Real
 
 from ..utils._sklearn_compat import Interval
 from ._base import BaseLabelNoise, document_fitted_attributes
+from ._registry import register_noise_model
 
 
+@register_noise_model("uniform")
 @document_fitted_attributes
 class UniformNoise(BaseLabelNoise):
     """Flip exactly ``round(rate * n)`` labels, each to a uniformly drawn other class.

@@ -2,7 +2,27 @@
 
 
 def require_pyplot():
-    """Return ``matplotlib.pyplot``, or raise an ImportError naming the ``plot`` extra."""
+    """Import ``matplotlib.pyplot``, or say which extra installs it.
+
+    Every plot of skhisto draws through this, so matplotlib is imported on
+    the first plot only and its absence is one clear ImportError.
+
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed (the message names ``skhisto[plot]``).
+
+    Examples
+    --------
+    >>> from skhisto.plotting import require_pyplot
+    >>> require_pyplot().__name__
+    'matplotlib.pyplot'
+    """
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:

@@ -1,10 +1,20 @@
 """``skhisto active``: active-learning curves of query strategies on a labelled embeddings file."""
 
-from ._backbone_options import announce
-from ._errors import CommandError, checkpoint_errors_in_cli_words, fraction, positive_int
-from ._labelled import add_choices, add_seed_argument, check_outputs, labelled_input
-from ._report import add_json_argument, add_out_dir_argument, check_out_dir, show_results
-from ._strategies import STRATEGY_NAMES, make_strategy
+from .._checkpoints import active_learner_round, announce_resume
+from .._errors import CommandError, checkpoint_errors_in_cli_words
+from .._labelled import labelled_input
+from .._options import (
+    RegisteredNames,
+    add_choices,
+    add_input_argument,
+    add_json_argument,
+    add_out_dir_argument,
+    add_seed_argument,
+    fraction,
+    positive_int,
+    query_strategy_names,
+)
+from .._outputs import announce, check_out_dir, check_outputs, show_results
 
 NAME = "active"
 HELP = "active-learning curves: balanced accuracy against labels, per query strategy"
@@ -26,8 +36,10 @@ runs, with SEED = --random-state, on the same split
                 scoring="balanced_accuracy", random_state=SEED
                ).fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
 where ESTIMATOR is LogisticRegression(max_iter=1000, random_state=SEED) (--estimator logistic)
-or LinearHead(random_state=SEED) (--estimator linear), and STRATEGY is RandomSampling(SEED),
-UncertaintySampling("entropy"|"margin"), CoresetSampling(SEED) or TypiClustSampling(SEED).
+or LinearHead(random_state=SEED) (--estimator linear), and STRATEGY is
+skhisto.active.make_query_strategy(NAME, random_state=SEED): RandomSampling(SEED),
+UncertaintySampling("entropy"|"margin"), CoresetSampling(SEED), TypiClustSampling(SEED), or a
+strategy added with register_query_strategy.
 
 output: the table on stdout (labels, then one balanced-accuracy column per strategy; with
 --json, one JSON object instead), and in --out-dir
@@ -38,17 +50,19 @@ With --checkpoint-dir, each strategy's state is saved after every round as
 active_<strategy>.npz there, and a rerun of the same command resumes from it.
 """
 
-ESTIMATORS = ("logistic", "linear")
+#: --estimator names -> the estimator's class name.
+ESTIMATORS = {"logistic": "LogisticRegression", "linear": "LinearHead"}
 CSV_NAME, PNG_NAME = "active.csv", "active.png"
 CSV_COLUMNS = ["strategy", "round", "n_labeled", "balanced_accuracy", "fit_time", "query_time"]
 
 
 def add_arguments(parser):
-    parser.add_argument("input", metavar="EMBEDDINGS", help="labelled .npz, .parquet or .zarr")
-    add_choices(parser, "--strategy", STRATEGY_NAMES, "query strategies, one curve each")
+    add_input_argument(parser, "EMBEDDINGS", "labelled .npz, .parquet or .zarr")
+    strategies = RegisteredNames(query_strategy_names)
+    add_choices(parser, "--strategy", strategies, "query strategies, one curve each")
     parser.add_argument(
         "--estimator",
-        choices=ESTIMATORS,
+        choices=tuple(ESTIMATORS),
         default="logistic",
         help="logistic: LogisticRegression, linear: LinearHead (default: logistic)",
     )
@@ -75,12 +89,14 @@ def add_arguments(parser):
 
 
 def run(args):
-    out_dir = check_outputs(args)
+    out_dir = check_outputs(NAME, args.out_dir)
     checkpoints = _checkpoint_dir(args.checkpoint_dir)
     data = labelled_input(
-        args, min_per_class=2, what="the stratified --test-size split", images=False
+        args.input, min_per_class=2, what="the stratified --test-size split", images=False
     )
-    X_pool, X_test, y_pool, y_test = _split(args, data.embeddings, data.labels)
+    X_pool, X_test, y_pool, y_test = _split(
+        data.embeddings, data.labels, args.test_size, args.random_state
+    )
     needed = args.n_initial + args.n_rounds * args.batch_size
     if needed > len(X_pool):
         raise CommandError(
@@ -88,82 +104,73 @@ def run(args):
             f"{args.batch_size} = {needed} labels, but the pool has {len(X_pool)} samples"
         )
     learners = {}
-    for name in dict.fromkeys(args.strategy):
+    for name in dict.fromkeys(args.strategy or query_strategy_names()):
         announce(NAME, f"{name}: {args.n_rounds} rounds of {args.batch_size} labels")
         checkpoint = checkpoints / f"active_{name}.npz" if checkpoints else None
-        learner = build_learner(args, name, checkpoint)
-        _announce_resume(name, checkpoint)
+        learner = build_learner(
+            name,
+            estimator=args.estimator,
+            batch_size=args.batch_size,
+            n_rounds=args.n_rounds,
+            n_initial=args.n_initial,
+            random_state=args.random_state,
+            checkpoint=checkpoint,
+        )
+        announce_resume(NAME, checkpoint, active_learner_round, what=f"{name} ")
         with checkpoint_errors_in_cli_words():
             learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
     title = (
         f"Balanced accuracy on {len(X_test)} held-out samples against labels queried from a pool "
-        f"of {len(X_pool)}, {_estimator_name(args)} on embeddings read from {args.input}"
+        f"of {len(X_pool)}, {ESTIMATORS[args.estimator]} on embeddings read from {args.input}"
     )
     show_results(
-        args,
+        NAME,
+        json_output=args.json,
         title=title,
         rows=curve_rows(learners),
         columns=["n_labeled", *learners],
         table_rows=_wide(learners),
         csv_columns=CSV_COLUMNS,
         csv_path=out_dir / CSV_NAME,
-        plot=lambda: _plot(learners, args),
+        plot=lambda: _plot(learners, f"{ESTIMATORS[args.estimator]}, embeddings from {args.input}"),
         png_path=out_dir / PNG_NAME,
     )
     return 0
-
-
-def _announce_resume(strategy, checkpoint):
-    """Say where a strategy resumes: the round its checkpoint file holds (read, never run)."""
-    if checkpoint is None or not checkpoint.is_file():
-        return
-    from ..active._learner import _load_checkpoint
-    from ..exceptions import CheckpointError
-
-    try:
-        where = f" (round {len(_load_checkpoint(checkpoint)['history']) - 1} done)"
-    except CheckpointError:  # fit refuses it, in its own words
-        where = ""
-    announce(NAME, f"resuming {strategy} from {checkpoint}{where} if it is this run's")
 
 
 def _checkpoint_dir(folder):
     return None if folder is None else check_out_dir(folder, "--checkpoint-dir")
 
 
-def _split(args, X, y):
+def _split(X, y, test_size, random_state):
     from sklearn.model_selection import train_test_split
 
     try:
-        return train_test_split(
-            X, y, test_size=args.test_size, stratify=y, random_state=args.random_state
-        )
+        return train_test_split(X, y, test_size=test_size, stratify=y, random_state=random_state)
     except ValueError as exc:
-        raise CommandError(f"--test-size {args.test_size}: {exc}") from exc
+        raise CommandError(f"--test-size {test_size}: {exc}") from exc
 
 
-def _estimator_name(args):
-    return "LogisticRegression" if args.estimator == "logistic" else "LinearHead"
-
-
-def build_learner(args, strategy, checkpoint=None):
+def build_learner(
+    strategy, *, estimator, batch_size, n_rounds, n_initial, random_state, checkpoint=None
+):
     """The ActiveLearner of one strategy (see the --help epilog)."""
     from sklearn.linear_model import LogisticRegression
 
-    from ..active import ActiveLearner
-    from ..heads import LinearHead
+    from ...active import ActiveLearner, make_query_strategy
+    from ...heads import LinearHead
 
-    seed = args.random_state
-    if args.estimator == "logistic":
-        estimator = LogisticRegression(max_iter=1000, random_state=seed)
+    seed = random_state
+    if estimator == "logistic":
+        model = LogisticRegression(max_iter=1000, random_state=seed)
     else:
-        estimator = LinearHead(random_state=seed)
+        model = LinearHead(random_state=seed)
     return ActiveLearner(
-        estimator,
-        make_strategy(strategy, seed),
-        batch_size=args.batch_size,
-        n_rounds=args.n_rounds,
-        n_initial=args.n_initial,
+        model,
+        make_query_strategy(strategy, random_state=seed),
+        batch_size=batch_size,
+        n_rounds=n_rounds,
+        n_initial=n_initial,
         scoring="balanced_accuracy",
         checkpoint=checkpoint,
         verbose=True,
@@ -198,8 +205,7 @@ def _wide(learners):
     return [{name: row.get(name) for name in ["n_labeled", *learners]} for row in rows.values()]
 
 
-def _plot(learners, args):
-    from ..plotting import plot_learning_curve
+def _plot(learners, title):
+    from ...plotting import plot_learning_curve
 
-    title = f"{_estimator_name(args)}, embeddings from {args.input}"
     return plot_learning_curve(learners, title=title)

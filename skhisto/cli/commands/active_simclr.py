@@ -1,17 +1,19 @@
 """``skhisto active-simclr``: ActiveSimCLR on a labelled image set, scored by a linear probe."""
 
-from . import _simclr_options as simclr_options
-from ._backbone_options import announce
-from ._errors import CommandError, checkpoint_errors_in_cli_words, fraction, positive_int
-from ._inputs import read_input
-from ._report import (
+from .._checkpoints import active_simclr_checkpoint, active_simclr_round, announce_resume
+from .._errors import CommandError, checkpoint_errors_in_cli_words
+from .._inputs import read_input
+from .._options import (
+    RegisteredNames,
+    add_input_argument,
     add_json_argument,
     add_out_dir_argument,
-    check_out_dir,
-    check_out_file,
-    show_results,
+    fraction,
+    positive_int,
+    query_strategy_names,
 )
-from ._strategies import STRATEGY_NAMES, make_strategy
+from .._outputs import announce, check_out_dir, check_out_file, show_results
+from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file, subsample
 
 NAME = "active-simclr"
 HELP = "the Active SimCLR experiment: SimCLR on actively sampled subsets"
@@ -50,10 +52,14 @@ COLUMNS = ("round", "n_images", "score", "fit_time", "query_time", "time")
 
 
 def add_arguments(parser):
-    parser.add_argument("input", metavar="INPUT", help="class folders or a CSV with labels")
+    add_input_argument(parser, "INPUT", "class folders or a CSV with labels")
     group = parser.add_argument_group("active sampling")
     group.add_argument(
-        "--strategy", choices=STRATEGY_NAMES, default="entropy", help="default: entropy"
+        "--strategy",
+        choices=RegisteredNames(query_strategy_names),
+        default="entropy",
+        metavar="NAME",
+        help="one of %(choices)s (default: entropy)",
     )
     for flag, default, help_text in (
         ("--batch-size", 10, "images added per round (and the first random subset)"),
@@ -83,17 +89,15 @@ def add_arguments(parser):
     group.add_argument(
         "--probe-epochs", type=positive_int, default=40, metavar="N", help="default: 40"
     )
-    parser.add_argument(
-        "--out", type=simclr_options.encoder_file, metavar="FILE", help="write the encoder here"
-    )
+    parser.add_argument("--out", type=encoder_file, metavar="FILE", help="write the encoder here")
     add_out_dir_argument(parser, default="results")
-    simclr_options.add_simclr_arguments(
+    add_simclr_arguments(
         parser, epochs=1, image_size=64, batch_size=32, batch_flag="--simclr-batch-size"
     )
     add_json_argument(parser)
 
 
-def _split(labels, args):
+def _split(labels, test_size, n_labeled, random_state):
     """Indices of the labelled set, the test split and the pool (the non-test images)."""
     import numpy as np
     from sklearn.model_selection import train_test_split
@@ -101,67 +105,73 @@ def _split(labels, args):
     index = np.arange(len(labels))
     try:
         pool, test = train_test_split(
-            index, test_size=args.test_size, stratify=labels, random_state=args.random_state
+            index, test_size=test_size, stratify=labels, random_state=random_state
         )
         labeled = pool
-        if args.n_labeled is not None and args.n_labeled < len(pool):
+        if n_labeled is not None and n_labeled < len(pool):
             strata = [labels[i] for i in pool]
             labeled, _ = train_test_split(
-                pool, train_size=args.n_labeled, stratify=strata, random_state=args.random_state
+                pool, train_size=n_labeled, stratify=strata, random_state=random_state
             )
     except ValueError as exc:  # too few images of a class to stratify
         raise CommandError(f"cannot split the {len(labels)} images of INPUT: {exc}") from exc
     return np.sort(labeled), np.sort(test), np.sort(pool)
 
 
-def _read_labelled(args):
-    paths, labels, kind = read_input(args.input)
+def _read_labelled(source, max_images, random_state):
+    paths, labels, kind = read_input(source)
     if labels is None or any(label == "" for label in labels):
         raise CommandError(
-            f"INPUT {args.input!r} ({kind}) has no labels for every image; pass class folders "
+            f"INPUT {source!r} ({kind}) has no labels for every image; pass class folders "
             "or a CSV with a 'label' column"
         )
-    paths, labels = simclr_options.subsample(paths, labels, args.max_images, args.random_state)
+    paths, labels = subsample(paths, labels, max_images, random_state)
     return paths, labels, kind
 
 
-def _make_learner(args):
+def _make_learner(simclr, strategy, probe_epochs, **params):
+    """ActiveSimCLR of the ``simclr`` options, ``strategy`` and a linear probe; ``params``
+    are its other parameters (``LEARNER_PARAMS``)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .. import ActiveSimCLR, LinearHead
+    from ... import ActiveSimCLR, LinearHead
+    from ...active import make_query_strategy
 
     # Unseeded: ActiveSimCLR seeds it (inside the pipeline too) from --random-state, per round.
-    probe = LinearHead(max_epochs=args.probe_epochs, lr=1e-3, device=args.device)
+    probe = LinearHead(max_epochs=probe_epochs, lr=1e-3, device=simclr.device)
     return ActiveSimCLR(
-        simclr_options.make_simclr(args, verbose=True),
-        make_strategy(args.strategy, args.random_state),
+        simclr.make_simclr(verbose=True),
+        make_query_strategy(strategy, random_state=simclr.random_state),
         make_pipeline(StandardScaler(), probe),
         verbose=True,
-        **{name: getattr(args, name) for name in LEARNER_PARAMS},
+        **params,
     )
 
 
 def run(args):
-    from ..contrastive._active_simclr import CHECKPOINT_NAME
-
+    simclr = SimCLROptions.from_args(args)
     out_dir = check_out_dir(args.out_dir)
     if args.out is not None:
         check_out_file(args.out, ".safetensors")
-    simclr_options.check_simclr_arguments(args)
-    paths, labels, kind = _read_labelled(args)
-    labeled, test, pool = _split(labels, args)
-    learner = _make_learner(args)
-    start = simclr_options.describe_start(args)
+    simclr.check()
+    paths, labels, kind = _read_labelled(args.input, simclr.max_images, simclr.random_state)
+    labeled, test, pool = _split(labels, args.test_size, args.n_labeled, simclr.random_state)
+    learner = _make_learner(
+        simclr,
+        args.strategy,
+        args.probe_epochs,
+        **{name: getattr(args, name) for name in LEARNER_PARAMS},
+    )
+    start = simclr.describe_start()
     announce(
         NAME,
         f"{len(paths)} images ({kind}): pool {len(pool)}, labelled {len(labeled)}, test "
         f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
         f"rounds; {args.backbone} SimCLR from {start}",
     )
-    simclr_options.announce_resume(
-        NAME, args.checkpoint_dir, CHECKPOINT_NAME, lambda ck: f"round {ck['round']}"
-    )
+    checkpoint = active_simclr_checkpoint(simclr.checkpoint_dir)
+    announce_resume(NAME, checkpoint, active_simclr_round)
 
     def take(index, values):
         return [values[i] for i in index]
@@ -179,21 +189,22 @@ def run(args):
         announce(NAME, f"wrote the encoder to {args.out}")
     encoder = f"{args.backbone} trained by SimCLR from {start}"
     show_results(
-        args,
+        NAME,
+        json_output=args.json,
         title=f"{args.scoring} of a linear probe on {encoder}, {len(test)} test images",
         rows=learner.history_,
         columns=COLUMNS,
         csv_columns=COLUMNS,
         csv_path=out_dir / "active_simclr.csv",
-        plot=lambda: _plot(learner, args),
+        plot=lambda: _plot(learner, args.strategy, args.backbone, args.scoring),
         png_path=out_dir / "active_simclr.png",
     )
     return 0
 
 
-def _plot(learner, args):
-    from ..plotting import plot_learning_curve
+def _plot(learner, strategy, backbone, scoring):
+    from ...plotting import plot_learning_curve
 
-    ax = plot_learning_curve({args.strategy: learner}, title=f"Active SimCLR ({args.backbone})")
-    ax.set_ylabel(args.scoring.replace("_", " "))
+    ax = plot_learning_curve({strategy: learner}, title=f"Active SimCLR ({backbone})")
+    ax.set_ylabel(scoring.replace("_", " "))
     return ax

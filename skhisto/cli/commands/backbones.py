@@ -2,8 +2,8 @@
 
 import json
 
-from ._errors import CommandError
-from ._report import csv_text, format_table
+from .._errors import CommandError
+from .._outputs import csv_text, format_table
 
 COLUMNS = ("name", "family", "embed_dim", "input_size", "mpp", "gated", "hub_id")
 HEADERS = ("name", "family", "embed dim", "input size", "trained at (um/px)", "gated", "hub id")
@@ -51,7 +51,7 @@ def _mpp(value):
 def run(args):
     if args.check is not None or args.weights is not None:
         return _check(args)
-    from ..backbones import list_backbones
+    from ...backbones import list_backbones
 
     rows = [{key: row[key] for key in COLUMNS} for row in list_backbones(as_frame=False)]
     if args.format == "json":
@@ -72,7 +72,7 @@ def _check(args):
             args.parser.error("--check NAME and --weights PATH go together")
         except SystemExit as exc:
             return exc.code
-    from ..backbones import check_checkpoint
+    from ...backbones import check_checkpoint
 
     report = check_checkpoint(args.check, args.weights)
     if report["embed_dim"] != report["expected_dim"]:

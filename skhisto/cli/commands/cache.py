@@ -1,8 +1,8 @@
 """``skhisto cache``: what the embedding cache holds, and compacting it."""
 
-from ._backbone_options import default_cache_dir
-from ._errors import CommandError
-from ._report import format_table
+from .._backbone_options import default_cache_dir
+from .._errors import CommandError
+from .._outputs import format_table
 
 NAME = "cache"
 HELP = "show or compact the embedding cache"
@@ -53,7 +53,7 @@ def _row(cache):
 def run(args):
     from pathlib import Path
 
-    from ..embedding import list_caches
+    from ...embedding import list_caches
 
     root = Path(args.cache).expanduser() if args.cache else default_cache_dir()
     if not root.is_dir():

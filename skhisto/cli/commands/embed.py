@@ -1,16 +1,17 @@
 """``skhisto embed``: embed images with a backbone into a .npz, .parquet or Zarr store."""
 
-import argparse
 import contextlib
 import importlib.util
 import os
-from pathlib import Path
 
-from ._backbone_options import add_backbone_arguments, announce, describe_weights, make_embedder
-from ._errors import CommandError, positive_int
-from ._inputs import check_not_slides, read_input
-from ._report import EMBEDDING_FORMATS, check_out_dir, check_out_file
-from ._slide_inputs import add_slide_arguments, read_slides, wants_slides
+from .._backbone_options import BackboneOptions, add_backbone_arguments
+from .._checkpoints import prepare_zarr_store
+from .._embeddings import EMBEDDING_FORMATS
+from .._errors import CommandError
+from .._inputs import check_not_slides, read_input
+from .._options import add_input_argument, file_ending, positive_int
+from .._outputs import announce, check_out_dir, check_out_file
+from .._slides import add_slide_arguments, read_slides, tiling_options, wants_slides
 
 EPILOG = """\
 examples:
@@ -61,21 +62,13 @@ DESCRIPTION = (
 )
 
 
-def _output_file(text):
-    if Path(text).suffix.lower() not in EMBEDDING_FORMATS:
-        raise argparse.ArgumentTypeError(f"must end in .npz, .parquet or .zarr, got {text!r}")
-    return Path(text)
-
-
 def add_arguments(parser):
-    parser.add_argument(
-        "input", metavar="INPUT", help="image folder, class folders, CSV, or slides (--slides)"
-    )
+    add_input_argument(parser, "INPUT", "image folder, class folders, CSV, or slides (--slides)")
     parser.add_argument(
         "--out",
         required=True,
         metavar="FILE",
-        type=_output_file,
+        type=file_ending(*EMBEDDING_FORMATS),
         help="output .npz, .parquet or .zarr (a chunked store, resumable)",
     )
     where = parser.add_mutually_exclusive_group()
@@ -98,10 +91,9 @@ def add_arguments(parser):
     add_slide_arguments(parser)
 
 
-def _check_output(args):
+def _check_output(out, *, slides, workers, scheduler, chunk_size):
     """Refuse an output that cannot be written before any image is embedded."""
-    out = args.out
-    if out.suffix.lower() == ".zarr" and wants_slides(args):
+    if out.suffix.lower() == ".zarr" and slides:
         raise CommandError(
             f"--out {str(out)!r}: a .zarr store holds image files' embeddings; write the patches "
             "of slides to .npz or .parquet"
@@ -117,8 +109,8 @@ def _check_output(args):
             raise CommandError(f"--out {str(out)!r} is a file; name a .zarr folder")
         check_out_dir(out.parent, "--out", target=out)
         return
-    if args.workers or args.scheduler or args.chunk_size != 1024:
-        flag = "--workers" if args.workers else "--scheduler" if args.scheduler else "--chunk-size"
+    if workers or scheduler or chunk_size != 1024:
+        flag = "--workers" if workers else "--scheduler" if scheduler else "--chunk-size"
         raise CommandError(f"{flag} writes a chunked .zarr store: name --out something.zarr")
     if out.suffix.lower() == ".parquet":
         missing = [m for m in ("pandas", "pyarrow") if importlib.util.find_spec(m) is None]
@@ -131,23 +123,32 @@ def _check_output(args):
 
 
 def run(args):
-    _check_output(args)
+    backbone = BackboneOptions.from_args(args)
+    slides = wants_slides(args.input, args.slides, args.coordinates)
+    cluster = {"workers": args.workers, "scheduler": args.scheduler}
+    _check_output(args.out, slides=slides, chunk_size=args.chunk_size, **cluster)
     patches = None
-    if wants_slides(args):
-        patches, labels, kind = read_slides(args)
+    if slides:
+        patches, labels, kind = read_slides(
+            args.input,
+            coordinates=args.coordinates,
+            tiling=tiling_options(args),
+            slide_mpp=args.slide_mpp,
+        )
         X, paths = patches, patches["slide"].tolist()
         what = "patches"
     else:
         paths, labels, kind = read_input(args.input)
         check_not_slides(paths)
         X, what = paths, "images"
-    embedder = make_embedder(args, verbose=True).fit(X)
+    embedder = backbone.make_embedder(verbose=True).fit(X)
     labels = labels if labels is not None else [""] * len(paths)
-    summary = f"{len(paths)} {what} ({kind}) with {args.backbone}, {describe_weights(args)}"
+    summary = f"{len(paths)} {what} ({kind}) with {args.backbone}, {backbone.describe_weights()}"
     if args.out.suffix.lower() == ".zarr":
-        shape = _embed_to_zarr(args, paths, labels, embedder, summary)
+        options = {"labels": labels, "chunk_size": args.chunk_size}
+        shape = _embed_to_zarr(paths, embedder, args.out, summary, cluster, **options)
     else:
-        announce("embed", summary)
+        announce(NAME, summary)
         embeddings = embedder.transform(X)
         columns = {"path": [os.fspath(p) for p in paths], "label": labels}
         if patches is not None:
@@ -164,7 +165,7 @@ def run(args):
 def _write_npz(out, embeddings, columns):
     import numpy as np
 
-    from ..utils import atomic_write
+    from ...utils import atomic_write
 
     arrays = {"paths": columns.pop("path"), "labels": columns.pop("label"), **columns}
     arrays = {
@@ -178,7 +179,7 @@ def _write_npz(out, embeddings, columns):
 def _write_parquet(out, embeddings, columns, names):
     import pandas as pd
 
-    from ..utils import atomic_write
+    from ...utils import atomic_write
 
     table = pd.concat(
         [pd.DataFrame(columns), pd.DataFrame(embeddings, columns=list(names))], axis=1
@@ -187,39 +188,36 @@ def _write_parquet(out, embeddings, columns, names):
         table.to_parquet(f, index=False)
 
 
-def _embed_to_zarr(args, paths, labels, embedder, summary):
-    from ..embedding import embed_dataset
-    from ..embedding._dataset import prepare_store
+def _embed_to_zarr(paths, embedder, out, summary, cluster, **options):
+    from ...embedding import embed_dataset
 
-    options = dict(labels=labels, chunk_size=args.chunk_size)
     try:  # a store made for other inputs is refused before a cluster starts
-        prepare_store(paths, embedder, args.out, **options)
+        prepare_zarr_store(paths, embedder, out, **options)
     except (ValueError, FileExistsError) as exc:
         raise CommandError(str(exc)) from exc
-    with _dask_client(args) as client:
-        announce("embed", summary)
-        store = embed_dataset(paths, embedder, args.out, client=client, verbose=True, **options)
+    with _dask_client(**cluster) as client:
+        announce(NAME, summary)
+        store = embed_dataset(paths, embedder, out, client=client, verbose=True, **options)
     return store["embeddings"].shape
 
 
 @contextlib.contextmanager
-def _dask_client(args):
+def _dask_client(workers=None, scheduler=None):
     """A Client for --workers / --scheduler (closed with the run), else None."""
-    if not (args.workers or args.scheduler):
+    if not (workers or scheduler):
         yield None
         return
     from distributed import Client, LocalCluster
 
-    if args.workers:
-        kwargs = dict(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
-        with LocalCluster(**kwargs) as cluster, Client(cluster) as client:
+    if workers:
+        kwargs = dict(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+        with LocalCluster(**kwargs) as local, Client(local) as client:
             yield client
         return
     try:
-        client = Client(args.scheduler, timeout="10s")
+        client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise CommandError(
-            f"--scheduler {args.scheduler!r}: no Dask scheduler answered ({exc})"
-        ) from exc
+        message = f"--scheduler {scheduler!r}: no Dask scheduler answered ({exc})"
+        raise CommandError(message) from exc
     with client:
         yield client

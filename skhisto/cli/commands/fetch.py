@@ -2,9 +2,8 @@
 
 import os
 
-from ._backbone_options import announce
-from ._errors import CommandError
-from ._report import format_table
+from .._errors import CommandError
+from .._outputs import announce, format_table
 
 NAME = "fetch"
 HELP = "download and unpack a public histology dataset"
@@ -49,7 +48,7 @@ def add_arguments(parser):
 def run(args):
     import numpy as np
 
-    from .. import datasets
+    from ... import datasets
 
     if args.part != "lung" and args.dataset != "lc25000":
         raise CommandError(f"--part is for lc25000, not {args.dataset}")

@@ -5,20 +5,21 @@ run of :mod:`skhisto.cleaning` gives every label's quality score, the flags and
 the estimated noise: the CSV lists every sample, most suspect first.
 """
 
-import argparse
-
-from ._backbone_options import add_backbone_arguments, announce
-from ._errors import CommandError, positive_int
-from ._gallery import check_gallery_images, draw_gallery
-from ._labelled import (
-    add_labelled_input_argument,
+from .._backbone_options import BackboneOptions, add_backbone_arguments
+from .._errors import CommandError
+from .._gallery import check_gallery_images, draw_gallery
+from .._labelled import embed_labelled, labelled_input
+from .._options import (
+    add_input_argument,
+    add_json_argument,
+    add_out_dir_argument,
     add_seed_argument,
-    check_outputs,
-    embed_labelled,
-    labelled_input,
+    int_at_least,
+    non_negative_int,
+    positive_int,
+    positive_int_or,
 )
-from ._noise_curve import at_least_two
-from ._report import add_json_argument, add_out_dir_argument, check_out_dir, show_results
+from .._outputs import announce, check_out_dir, check_outputs, show_results
 
 NAME = "label-issues"
 HELP = "which labels are likely wrong: every label's quality, the flags, the noise rate"
@@ -38,15 +39,17 @@ INPUT is labelled images (class folders, or a CSV with 'path' and 'label' column
 checked unless --per-class N draws N per class folder (a seeded draw, as
 load_image_folder(INPUT, max_per_class=N, random_state=SEED)).
 
-With SEED = --random-state, the run equals
+With SEED = --random-state, the run is one fit of
+  check = LabelIssueFilter(method=METHOD, action="relabel", cv=K, n_neighbors=N,
+                           random_state=SEED)
+  suggested = check.fit_resample(X, y)[1]
+on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED) and the labels y,
+whose attributes equal
   issues, label_quality = find_label_issues(X, y, method=METHOD, cv=K, n_neighbors=N,
                                             random_state=SEED, return_scores=True)
   noise_rate, transition = estimate_noise(X, y, method=METHOD, cv=K, n_neighbors=N,
                                           random_state=SEED)
-  suggested = LabelIssueFilter(method=METHOD, action="relabel", cv=K, n_neighbors=N,
-                               random_state=SEED).fit_resample(X, y)[1]
-on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED) and the labels y
-(one detection run gives all three).
+(check.label_issues_, check.label_quality_, check.noise_rate_, check.transition_matrix_).
 
 output: a title line with the estimated noise rate and how many labels are flagged, then the
 --show most suspect flagged samples (with --json, one JSON object instead: title, n_samples,
@@ -72,23 +75,10 @@ CSV_NAME, PNG_NAME = "label_issues.csv", "label_issues.png"
 CSV_COLUMNS = ["path", "label", "label_quality", "issue", "suggested_label"]
 
 
-def positive_int_or(word, value):
-    """argparse type: ``word`` (read as ``value``) or a positive integer."""
-
-    def convert(text):
-        if text == word:
-            return value
-        try:
-            return positive_int(text)
-        except argparse.ArgumentTypeError:
-            message = f"expected {word} or a positive integer, got {text!r}"
-            raise argparse.ArgumentTypeError(message) from None
-
-    return convert
-
-
 def add_arguments(parser):
-    add_labelled_input_argument(parser)
+    add_input_argument(
+        parser, "INPUT", "labelled images (folder or CSV) or embeddings (.npz/.parquet)"
+    )
     parser.add_argument(
         "--method",
         choices=METHODS,
@@ -99,14 +89,14 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--n-neighbors",
-        type=positive_int_or("auto", "auto"),
+        type=positive_int_or("auto"),
         default="auto",
         metavar="N",
         help="neighbours per vote, or auto: sqrt(n) clipped to [5, 50] (default: auto)",
     )
     parser.add_argument(
         "--cv",
-        type=at_least_two,
+        type=int_at_least(2, "at least 2 folds"),
         default=5,
         metavar="K",
         help="stratified folds of confident learning (default: 5)",
@@ -127,7 +117,7 @@ def add_arguments(parser):
     ):
         help_text = f"{text} (default: {default})"
         parser.add_argument(
-            flag, type=positive_int_or("0", 0), default=default, metavar="N", help=help_text
+            flag, type=non_negative_int, default=default, metavar="N", help=help_text
         )
     add_json_argument(parser)
     add_seed_argument(parser, "the draw, the folds, the head and a random init")
@@ -136,31 +126,36 @@ def add_arguments(parser):
 
 
 def run(args):
-    out_dir = check_outputs(args) if args.gallery else check_out_dir(args.out_dir)
-    data = _read(args)
+    backbone = BackboneOptions.from_args(args)
+    out_dir = check_outputs(NAME, args.out_dir) if args.gallery else check_out_dir(args.out_dir)
+    options = {"method": args.method, "cv": args.cv, "n_neighbors": args.n_neighbors}
+    data = _read(args.input, per_class=args.per_class, random_state=args.random_state, **options)
     names = _names(data)
     read = check_gallery_images(names, args.input) if args.gallery else None
-    X, source, _ = embed_labelled(args, data)
-    announce(NAME, f"checking {len(X)} labels with {_method_words(args, len(X))}")
-    report = _inspect(args, X, data.labels)
-    noise_rate, transition = report.noise()
-    rows = issue_rows(report, names)
-    flagged = int(report.issues.sum())
+    X, source, _ = embed_labelled(NAME, data, args.input, backbone)
+    method = _method_words(len(X), **options)
+    announce(NAME, f"checking {len(X)} labels with {method}")
+    check, suggested = _check_labels(
+        X, data.labels, **options, random_state=args.random_state, device=args.device
+    )
+    rows = issue_rows(check, data.labels, suggested, names)
+    flagged = int(check.label_issues_.sum())
     shown = rows[: min(args.show, flagged)]
     title = (
-        f"{flagged} of {len(rows)} labels flagged, estimated noise rate {noise_rate:.3f}, by "
-        f"{_method_words(args, len(X))} on {len(rows)} images ({data.kind}); {source}"
+        f"{flagged} of {len(rows)} labels flagged, estimated noise rate "
+        f"{check.noise_rate_:.3f}, by {method} on {len(rows)} images ({data.kind}); {source}"
         + (f"; the {len(shown)} most suspect:" if shown else "")
     )
     summary = {
         "n_samples": len(rows),
         "n_flagged": flagged,
-        "noise_rate": noise_rate,
-        "classes": report.classes.tolist(),
-        "transition": transition.tolist(),
+        "noise_rate": check.noise_rate_,
+        "classes": check.classes_.tolist(),
+        "transition": check.transition_matrix_.tolist(),
     }
     show_results(
-        args,
+        NAME,
+        json_output=args.json,
         title=title,
         rows=rows,
         columns=["path", "label", "suggested_label", "label_quality"],
@@ -184,48 +179,44 @@ def _gallery(rows, out_dir, read):
     return {"plot": lambda: draw_gallery(rows, caption, read), "png_path": out_dir / PNG_NAME}
 
 
-def _read(args):
+def _read(source, *, method, cv, n_neighbors, per_class, random_state):
     """The labelled input, refused in one line before any embedding when it cannot be checked."""
-    uses_folds = args.method != "knn"
-    what = f"--method {args.method} with --cv {args.cv}" if uses_folds else "--method knn"
-    data = labelled_input(args, min_per_class=args.cv if uses_folds else 1, what=what)
-    if args.method != "confident_learning":
-        from ..cleaning._neighbours import resolve_n_neighbors
+    from ...cleaning import resolve_n_neighbors
 
+    uses_folds = method != "knn"
+    what = f"--method {method} with --cv {cv}" if uses_folds else "--method knn"
+    data = labelled_input(
+        source,
+        min_per_class=cv if uses_folds else 1,
+        what=what,
+        per_class=per_class,
+        random_state=random_state,
+    )
+    if method != "confident_learning":
         try:  # the library's own check, before any embedding
-            resolve_n_neighbors(args.n_neighbors, len(data.labels))
+            resolve_n_neighbors(n_neighbors, len(data.labels))
         except ValueError as exc:
-            raise CommandError(f"--n-neighbors {args.n_neighbors}: {exc}") from None
+            raise CommandError(f"--n-neighbors {n_neighbors}: {exc}") from None
     return data
 
 
-def _method_words(args, n_samples):
-    from ..cleaning._neighbours import resolve_n_neighbors
+def _method_words(n_samples, *, method, cv, n_neighbors):
+    from ...cleaning import resolve_n_neighbors
 
     words = []
-    if args.method != "confident_learning":
-        words.append(f"k={resolve_n_neighbors(args.n_neighbors, n_samples)}")
-    if args.method != "knn":
-        words.append(f"{args.cv}-fold LinearHead")
-    return f"{args.method} ({', '.join(words)})"
+    if method != "confident_learning":
+        words.append(f"k={resolve_n_neighbors(n_neighbors, n_samples)}")
+    if method != "knn":
+        words.append(f"{cv}-fold LinearHead")
+    return f"{method} ({', '.join(words)})"
 
 
-def _inspect(args, X, y):
-    """One detection run of :mod:`skhisto.cleaning` (see the --help epilog)."""
-    from ..cleaning._detect import inspect_labels
+def _check_labels(X, y, **options):
+    """One fit of LabelIssueFilter (the flags, qualities and noise) and the relabelled ``y``."""
+    from ...cleaning import LabelIssueFilter
 
-    return inspect_labels(
-        X,
-        y,
-        method=args.method,
-        estimator=None,
-        cv=args.cv,
-        n_neighbors=args.n_neighbors,
-        random_state=args.random_state,
-        device=args.device,
-        n_jobs=None,
-        owner="skhisto label-issues",
-    )
+    check = LabelIssueFilter(action="relabel", **options)
+    return check, check.fit_resample(X, y)[1]
 
 
 def _names(data):
@@ -236,18 +227,18 @@ def _names(data):
     return list(paths)
 
 
-def issue_rows(report, names):
+def issue_rows(check, labels, suggested, names):
     """One row per sample, the flagged first, each group from the lowest label quality."""
     import numpy as np
 
-    order = np.lexsort((report.quality, ~report.issues))
-    labels, suggested = report.labels(), report.relabelled()
+    quality, issues = check.label_quality_, check.label_issues_
+    order = np.lexsort((quality, ~issues))
     return [
         {
             "path": names[i],
             "label": labels[i].item(),
-            "label_quality": float(report.quality[i]),
-            "issue": bool(report.issues[i]),
+            "label_quality": float(quality[i]),
+            "issue": bool(issues[i]),
             "suggested_label": suggested[i].item(),
         }
         for i in order

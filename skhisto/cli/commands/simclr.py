@@ -1,24 +1,11 @@
 """``skhisto simclr``: SimCLR pretraining of a timm encoder on the images of INPUT."""
 
-from ._backbone_options import announce
-from ._errors import checkpoint_errors_in_cli_words
-from ._inputs import read_input
-from ._report import (
-    add_json_argument,
-    add_out_dir_argument,
-    check_out_dir,
-    check_out_file,
-    show_results,
-)
-from ._simclr_options import (
-    add_simclr_arguments,
-    announce_resume,
-    check_simclr_arguments,
-    describe_start,
-    encoder_file,
-    make_simclr,
-    subsample,
-)
+from .._checkpoints import announce_resume, simclr_checkpoint, simclr_epoch
+from .._errors import checkpoint_errors_in_cli_words
+from .._inputs import read_input
+from .._options import add_input_argument, add_json_argument, add_out_dir_argument
+from .._outputs import announce, check_out_dir, check_out_file, show_results
+from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file, subsample
 
 NAME = "simclr"
 HELP = "pretrain an encoder with SimCLR on unlabelled images"
@@ -46,7 +33,7 @@ COLUMNS = ("epoch", "loss", "time", "n_images")
 
 
 def add_arguments(parser):
-    parser.add_argument("input", metavar="INPUT", help="image folder, class folders or CSV")
+    add_input_argument(parser, "INPUT", "image folder, class folders or CSV")
     parser.add_argument(
         "--out",
         required=True,
@@ -60,25 +47,23 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..contrastive._simclr import CHECKPOINT_NAME
-
+    options = SimCLROptions.from_args(args)
     out_dir = check_out_dir(args.out_dir)
     check_out_file(args.out, ".safetensors")
-    check_simclr_arguments(args)
+    options.check()
     paths, _, kind = read_input(args.input)
-    paths, _ = subsample(paths, None, args.max_images, args.random_state)
-    model = make_simclr(args, checkpoint_dir=args.checkpoint_dir, verbose=True)
-    start = describe_start(args)
+    paths, _ = subsample(paths, None, options.max_images, options.random_state)
+    model = options.make_simclr(checkpoint_dir=options.checkpoint_dir, verbose=True)
+    start = options.describe_start()
     announce(NAME, f"{len(paths)} images ({kind}), {args.backbone} from {start}")
-    announce_resume(
-        NAME, args.checkpoint_dir, CHECKPOINT_NAME, lambda ck: f"epoch {ck['state']['epoch']}"
-    )
+    announce_resume(NAME, simclr_checkpoint(options.checkpoint_dir), simclr_epoch)
     with checkpoint_errors_in_cli_words():
         model.fit(paths)
     model.save_encoder(args.out)
     announce(NAME, f"wrote the encoder to {args.out}")
     show_results(
-        args,
+        NAME,
+        json_output=args.json,
         title=f"SimCLR loss of {args.backbone} trained from {start}",
         rows=model.history_,
         columns=COLUMNS,
@@ -91,6 +76,6 @@ def run(args):
 
 
 def _plot(rows, backbone):
-    from ..plotting import plot_learning_curve
+    from ...plotting import plot_learning_curve
 
     return plot_learning_curve(rows, x="epoch", y="loss", title=f"SimCLR loss ({backbone})")

@@ -1,0 +1,155 @@
+"""Embeddings files written by ``skhisto embed`` (.npz, .parquet, .zarr), read back."""
+
+import os
+from pathlib import Path
+
+from ._errors import CommandError
+
+EMBEDDING_FORMATS = (".npz", ".parquet", ".zarr")
+
+
+def is_embeddings_file(source):
+    return Path(source).suffix.lower() in EMBEDDING_FORMATS
+
+
+def read_embeddings(source):
+    """Embeddings, labels and paths from a file written by ``skhisto embed``.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d), float32
+    labels : ndarray of str, or None when the file has no labels
+    paths : ndarray of str
+    """
+    import numpy as np
+
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if not (path.is_dir() if suffix == ".zarr" else path.is_file()):
+        raise CommandError(f"embeddings file {source!r} does not exist")
+    if suffix == ".npz":
+        X, labels, paths, patches = _read_npz(path)
+    elif suffix == ".parquet":
+        X, labels, paths, patches = _read_parquet(path)
+    elif suffix == ".zarr":
+        X, labels, paths = _read_zarr(path)
+        patches = None
+    else:
+        raise CommandError(
+            f"{source!r}: embeddings must be a .npz, .parquet or .zarr written by `skhisto embed`"
+        )
+    if patches is not None:  # patches of slides: each named by its slide and its corner
+        paths = np.array([f"{s}@{x},{y}" for s, x, y in zip(*patches[:3], strict=True)])
+    if X.ndim != 2 or len(X) == 0 or len(labels) != len(X):
+        raise CommandError(
+            f"{source!r}: expected a 2-D 'embeddings' array with one label per row, got shape "
+            f"{X.shape} and {len(labels)} labels"
+        )
+    if not np.isfinite(X).all():
+        raise CommandError(f"{source!r}: the embeddings hold NaN or infinite values")
+    labels = None if all(label == "" for label in labels) else labels
+    return X, labels, paths
+
+
+#: What `skhisto embed` stores beside the embeddings of slide patches (the patch table).
+PATCH_COLUMNS = ("slide", "x", "y", "level", "size", "mpp", "tissue")
+
+
+def _patch_columns(columns):
+    """``(slide, x, y, level, size)`` of a file of slide patches (``columns[name]``), else None."""
+    import numpy as np
+
+    names = PATCH_COLUMNS[:5]
+    if not set(names) <= set(columns):
+        return None
+    return tuple(np.asarray(columns[name]) for name in names)
+
+
+def read_patch_regions(source):
+    """The slide regions of an embeddings file of slide patches, by name; None for images.
+
+    Returns
+    -------
+    dict
+        ``{"<slide>@<x>,<y>": (regions, row)}`` for :class:`skhisto.slides.PatchRegions`.
+    """
+    import pandas as pd
+
+    from ..slides import check_patch_table
+
+    read = {".npz": _read_npz, ".parquet": _read_parquet}.get(Path(source).suffix.lower())
+    patches = None if read is None else read(Path(source))[-1]
+    if patches is None:
+        return None
+    table = pd.DataFrame(dict(zip(PATCH_COLUMNS[:5], patches, strict=True)))
+    try:
+        regions = check_patch_table(table)
+    except (ValueError, OSError) as exc:
+        raise CommandError(f"{source!r}: cannot read its patches from their slides: {exc}") from exc
+    return {
+        f"{s}@{x},{y}": (regions, i) for i, (s, x, y) in enumerate(zip(*patches[:3], strict=True))
+    }
+
+
+def _read_npz(path):
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"embeddings", "labels", "paths"} - set(data.files)
+            if missing:
+                raise CommandError(
+                    f"{os.fspath(path)!r} has no {sorted(missing)} arrays (it has "
+                    f"{sorted(data.files)}); write it with `skhisto embed`"
+                )
+            X, labels, paths = data["embeddings"], data["labels"], data["paths"]
+            patches = _patch_columns(data)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
+    return np.asarray(X, dtype=np.float32), labels.astype(str), paths.astype(str), patches
+
+
+def _read_zarr(path):
+    import numpy as np
+
+    from ._checkpoints import zarr_layout
+
+    try:
+        import zarr
+
+        group = zarr.open_group(str(path), mode="r")
+        attrs = dict(group.attrs)
+    except ImportError as exc:
+        raise CommandError(f"reading {os.fspath(path)!r} needs zarr: {exc}") from exc
+    except Exception as exc:  # zarr raises several types for "not a group here"
+        raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
+    if attrs.get("layout") != zarr_layout():
+        raise CommandError(f"{os.fspath(path)!r} is not a store written by `skhisto embed`")
+    if not attrs.get("complete"):
+        done = group["done"][:]
+        raise CommandError(
+            f"{os.fspath(path)!r} is incomplete ({int(done.sum())} of {len(done)} chunks "
+            "embedded); run the `skhisto embed` that made it again to finish it"
+        )
+    X = group["embeddings"][:]  # one in-memory copy, float32 as stored
+    strings = [np.array(group[name][:].tolist(), dtype=str) for name in ("labels", "paths")]
+    return X, *strings
+
+
+def _read_parquet(path):
+    import numpy as np
+
+    try:
+        import pandas as pd
+
+        table = pd.read_parquet(path)
+    except ImportError as exc:
+        raise CommandError(f"reading {os.fspath(path)!r} needs pandas and pyarrow: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
+    if not {"path", "label"} <= set(table.columns):
+        raise CommandError(f"{os.fspath(path)!r} has no 'path' and 'label' columns")
+    stored = ["path", "label", *(c for c in PATCH_COLUMNS if c in table.columns)]
+    X = table.drop(columns=stored).to_numpy(dtype=np.float32)
+    labels, paths = table["label"].to_numpy(dtype=str), table["path"].to_numpy(dtype=str)
+    return X, labels, paths, _patch_columns(table)

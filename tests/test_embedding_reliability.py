@@ -419,24 +419,27 @@ def test_a_file_changed_while_it_is_embedded_is_never_cached_under_its_old_key(
     # was filed under the old content's key and served to every later user of the cache.
     import shutil
 
-    import skhisto.embedding._foundation as foundation
+    from skhisto.io import ImageFiles
 
     image = tmp_path / "tile.jpeg"
     shutil.copy(lc25000_small.paths[0], image)
-    hashed = foundation.path_keys
+    hashed = ImageFiles.keys
+    calls = []
 
-    def hash_then_replace(paths):
-        keys = hashed(paths)
-        shutil.copy(lc25000_small.paths[150], image)  # another class's tile, same path
+    def hash_then_replace(self, *, digest_dir=None):
+        keys = hashed(self, digest_dir=digest_dir)
+        if not calls:  # the lookup's keys: the file is replaced before it is decoded
+            shutil.copy(lc25000_small.paths[150], image)  # another class's tile, same path
+        calls.append(keys)
         return keys
 
     make = dict(backbone="resnet18", pretrained=False, image_size=64, random_state=0)
     cache = tmp_path / "cache"
     embedder = FoundationEmbedder(**make, cache=cache).fit([image])
-    monkeypatch.setattr(foundation, "path_keys", hash_then_replace)
+    monkeypatch.setattr(ImageFiles, "keys", hash_then_replace)
     with pytest.warns(UserWarning, match="changed while they were embedded.*not cached"):
         embedder.transform([image])
-    monkeypatch.setattr(foundation, "path_keys", hashed)
+    monkeypatch.setattr(ImageFiles, "keys", hashed)
     original = tmp_path / "original.jpeg"
     shutil.copy(lc25000_small.paths[0], original)
     fresh = FoundationEmbedder(**make).fit([original]).transform([original])

@@ -17,7 +17,7 @@ from skorch.callbacks import EpochTimer
 from skhisto import LinearHead, MLPHead, NoisyLabelClassifier, UniformNoise
 from skhisto.heads import LOSSES
 from skhisto.heads._module import HeadModule
-from skhisto.heads._split import validation_split
+from skhisto.utils._split import validation_split
 
 NAMES = np.array(["lung_aca", "lung_n", "lung_scc"])
 

@@ -26,10 +26,10 @@ from ..utils import (
     save_checkpoint,
 )
 from ..utils._arrays import materialize
-from ..utils._labels import _plain
+from ..utils._labels import plain_value
 from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
 from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
-from ._rounds import (
+from ..utils._rounds import (
     check_scorer,
     draw_candidates,
     history_entry,
@@ -510,8 +510,8 @@ def _check_same_labels(state, known, path, parameter):
         raise CheckpointMismatchError(
             f"{source} labeled "
             f"{differ.size} of its {len(labeled)} samples otherwise than this oracle (index "
-            f"{int(labeled[first])}: {_plain(saved[first])!r} there, "
-            f"{_plain(known[labeled[first]])!r} now), so it is another run and is not resumed. "
+            f"{int(labeled[first])}: {plain_value(saved[first])!r} there, "
+            f"{plain_value(known[labeled[first]])!r} now), so it is another run and is not resumed. "
             f"To start afresh, {restart}."
         )
 
@@ -520,7 +520,7 @@ def _refuse_missing(labels, indices, missing_label, what):
     missing = np.flatnonzero(is_unlabeled(labels, missing_label))
     if missing.size:
         raise ValueError(
-            f"{what} the missing-label value {_plain(labels[missing[0]])!r} for index "
+            f"{what} the missing-label value {plain_value(labels[missing[0]])!r} for index "
             f"{int(indices[missing[0]])} ({missing.size} such labels): that value is "
             f"query_strategy's missing_label={missing_label!r} (or NaN), which marks "
             "unlabeled samples and cannot be a class; give the true labels, or set "

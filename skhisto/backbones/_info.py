@@ -10,10 +10,10 @@ from numbers import Real
 import timm
 import torch
 
-from ..io._normalize import IMAGENET
 from ..utils._constraints import POSITIVE_INT
 from ..utils._optional import import_pandas
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
+from ._normalize import IMAGENET
 from ._registry import FAMILIES, REGISTRY, ROW_FIELDS, BackboneInfo
 
 

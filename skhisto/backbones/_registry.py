@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass, field, fields
 from numbers import Integral, Real
 
-from ..io._normalize import IMAGENET
+from ._normalize import IMAGENET
 
 HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 # Lunit's pathology statistics (benchmark-ssl-pathology); 2404.07605 fed these models ImageNet's.

@@ -4,8 +4,8 @@ import numpy as np
 from imblearn.base import BaseSampler
 from sklearn.utils.validation import validate_data
 
-from ..noise._base import FitByResampling
 from ..utils._labels import like_input
+from ..utils._samplers import FitByResampling
 from ..utils._sklearn_compat import StrOptions, _fit_context, _safe_indexing
 from ._detect import OPTIONS_DOC, PARAMETER_CONSTRAINTS, detection_options, inspect_labels
 

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from ..active._rounds import (
+from ..utils._rounds import (
     check_scorer,
     draw_candidates,
     history_entry,
@@ -19,6 +19,7 @@ from ..active._rounds import (
     warn_unseen_test_labels,
 )
 from ..backbones import check_image_size, get_backbone_info
+from ..embedding import as_image_source
 from ..io import load_images
 from ..utils import (
     CHECKPOINT_FILE,
@@ -274,15 +275,15 @@ class ActiveSimCLR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if (X_test is None) != (y_test is None):
             raise ValueError("Pass both X_test and y_test, or neither.")
         size = simclr.image_size
-        pool = load_images(X, size)
+        pool = load_images(as_image_source(X), size)
         self._check_sizes(len(pool))
-        labeled = load_images(X_labeled, size)
+        labeled = load_images(as_image_source(X_labeled), size)
         y_labeled, kind = _check_labels(y_labeled, "y_labeled", len(labeled), "X_labeled")
         if len(np.unique(y_labeled)) < 2:
             raise ValueError("y_labeled must contain at least two classes to train the proxy.")
         test = None
         if X_test is not None:
-            X_test = load_images(X_test, size)
+            X_test = load_images(as_image_source(X_test), size)
             y_test, _ = _check_labels(y_test, "y_test", len(X_test), "X_test", kind)
             warn_unseen_test_labels(y_test, y_labeled, "y_labeled")
             test = (X_test, y_test)

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import check_image_size, get_backbone_info
-from ..embedding import embed_images
+from ..embedding import as_image_source, embed_images
 from ..io import load_images
 from ..utils import (
     CHECKPOINT_FILE,
@@ -327,7 +327,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         # Settings that would fail after hours of decoding or training fail now.
         check_image_size(get_backbone_info(self.backbone), self.image_size)
         path = checkpoint_file(self.checkpoint_dir)
-        images = load_images(X, self.image_size)
+        images = load_images(as_image_source(X), self.image_size)
         if len(images) < 2:
             raise ValueError(f"SimCLR needs at least 2 images to contrast; got {len(images)}.")
         device = resolve_device(self.device)

@@ -12,10 +12,12 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._dataset import embed_dataset
     from ._foundation import FoundationEmbedder
     from ._inference import embed_images, forward_count, normalize_batch
+    from ._inputs import as_image_source
 
 __all__ = [
     "EmbeddingCache",
     "FoundationEmbedder",
+    "as_image_source",
     "embed_dataset",
     "embed_images",
     "forward_count",

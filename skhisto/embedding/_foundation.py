@@ -18,7 +18,6 @@ from ..backbones import (
     get_backbone_info,
     resolve_weights,
 )
-from ..io import check_image_input
 from ..utils import (
     STORE,
     ensure_writable_dir,
@@ -30,8 +29,9 @@ from ..utils import (
     writable_dir,
 )
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ._cache import FORMAT_VERSION, array_keys, fingerprint_id, open_cache, path_keys
+from ._cache import FORMAT_VERSION, fingerprint_id, open_cache
 from ._inference import embed_images
+from ._inputs import as_image_source
 from ._leases import KeyLeases, lease_size, wait_step
 
 #: Buffer this many fresh embeddings before writing a cache shard.
@@ -84,12 +84,11 @@ def _check_cache(cache):
     ensure_writable_dir(cache, "cache")
 
 
-def _refuse_read_only(root, cache, X, missing, n):
+def _refuse_read_only(root, cache, source, missing, n):
     folder = cache.directory if cache.directory.exists() else Path(root).expanduser()
     if writable_dir(folder):
         return
-    index = int(missing[0])
-    first = repr(X[index]) if isinstance(X, list) else f"item {index}"
+    first = source.name(int(missing[0]))
     raise PermissionError(
         errno.EACCES,
         f"Cache {str(root)!r} is read-only and lacks {len(missing)} of the {n} embeddings asked "
@@ -98,10 +97,10 @@ def _refuse_read_only(root, cache, X, missing, n):
     )
 
 
-def _check_patch_resolution(info, kind, X):
-    # Patches of slides carry their resolution: warn when it is far from the model's.
-    if kind == "patches":
-        for mpp in np.unique(np.asarray(X.mpp, dtype=float)):
+def _check_patch_resolution(info, source):
+    # Sources that know their resolution (patches of slides): warn when far from the model's.
+    if source.mpp is not None:
+        for mpp in np.unique(np.asarray(source.mpp, dtype=float)):
             if check_resolution(info, float(mpp)):
                 break
 
@@ -228,10 +227,10 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        kind, X = check_image_input(X)
+        source = as_image_source(X)
         info = get_backbone_info(self.backbone)
         check_image_size(info, self.image_size)
-        _check_patch_resolution(info, kind, X)
+        _check_patch_resolution(info, source)
         if self.cache is not None:
             _check_cache(self.cache)
         _, digest = _weights_digest(info, self.weights, self.pretrained)
@@ -312,15 +311,17 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         ndarray of shape (n, n_features_out), dtype float32
         """
         check_is_fitted(self, "fingerprint_")
-        kind, X = check_image_input(X)
-        _check_patch_resolution(self.backbone_info_, kind, X)
+        source = as_image_source(X)
+        _check_patch_resolution(self.backbone_info_, source)
         if self.cache is None:
-            return self._embed(X)
-        return self._cached_transform(kind, X)
+            return self._embed(source)
+        return self._cached_transform(source)
 
-    def _cached_transform(self, kind, X):
+    def _cached_transform(self, source):
         cache = open_cache(self.cache, self.fingerprint_)
-        keys = _keys(kind, X, cache.digest_dir)
+        # Slide digests are remembered in the cache's digests/ folder: a slide is read
+        # whole once per version, not once per process.
+        keys = source.keys(digest_dir=cache.digest_dir)
         # Duplicated images are looked up and embedded once, in the order they come (files
         # read in the caller's order, the batches of an uncached transform).
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -331,11 +332,11 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         if cached is not None:
             rows[found] = cached
         if not found.all():
-            _refuse_read_only(self.cache, cache, X, first[~found], len(unique))
-            self._embed_missing(cache, kind, X, unique, first, rows, ~found)
+            _refuse_read_only(self.cache, cache, source, first[~found], len(unique))
+            self._embed_missing(cache, source, unique, first, rows, ~found)
         return rows[inverse]
 
-    def _embed_missing(self, cache, kind, X, keys, first, rows, missing):
+    def _embed_missing(self, cache, source, keys, first, rows, missing):
         """Embed the ``missing`` keys, lease by lease; wait for those others embed."""
         leases = KeyLeases(cache.directory)
         size = lease_size(missing.sum(), self.batch_size)
@@ -357,14 +358,14 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
                 attempt = 0
                 try:
                     chosen = todo[mine]
-                    rows[chosen] = self._embed_stored(cache, kind, X, keys, first, chosen, bar)
+                    rows[chosen] = self._embed_stored(cache, source, keys, first, chosen, bar)
                     missing[chosen] = False
                 finally:
                     lease.release()  # after the shard is stored: no one redoes these keys
 
-    def _embed_stored(self, cache, kind, X, keys, first, chosen, bar):
-        subset = _take(kind, X, first[chosen])
-        buffer = _ShardBuffer(cache, keys[chosen], None if kind == "array" else (kind, subset))
+    def _embed_stored(self, cache, source, keys, first, chosen, bar):
+        subset = source.take(first[chosen])
+        buffer = _ShardBuffer(cache, keys[chosen], subset)
 
         def on_batch(start, embeddings):
             buffer.add(start, embeddings)
@@ -389,23 +390,6 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _keys(kind, X, digest_dir=None):
-    """Cache keys: pixels of arrays, bytes of files, slide digest and region of patches.
-
-    Slide digests are remembered in ``digest_dir`` (the cache's): a slide is
-    read whole once per version, not once per process.
-    """
-    if kind == "array":
-        return array_keys(X)
-    return path_keys(X) if kind == "paths" else X.keys(digest_dir=digest_dir)
-
-
-def _take(kind, X, positions):
-    if kind == "array":
-        return X[positions]
-    return [X[i] for i in positions] if kind == "paths" else X.take(positions)
-
-
 class _ShardBuffer:
     """Collects embeddings batch by batch and writes them as cache shards.
 
@@ -415,8 +399,10 @@ class _ShardBuffer:
     again before its row is stored, and rows whose file changed are not.
     """
 
-    def __init__(self, cache, keys, source=None):
-        self.cache, self.keys, self.source = cache, keys, source
+    def __init__(self, cache, keys, source):
+        self.cache, self.keys = cache, keys
+        # Images in memory cannot change between keying and embedding; files can.
+        self.source = source if source.pixels() is None else None
         self.parts, self.start, self.size = [], 0, 0
 
     def add(self, start, embeddings):
@@ -432,15 +418,13 @@ class _ShardBuffer:
         rows = slice(self.start, self.start + len(block))
         keys = self.keys[rows]
         if self.source is not None:
-            kind, X = self.source
-            part = _take(kind, X, np.arange(rows.start, rows.stop))
-            unchanged = _keys(kind, part, self.cache.digest_dir) == keys
+            part = self.source.take(np.arange(rows.start, rows.stop))
+            unchanged = part.keys(digest_dir=self.cache.digest_dir) == keys
             if not unchanged.all():
                 first = np.flatnonzero(~unchanged)[0]
-                name = part[first] if kind == "paths" else part.slide[first]
                 warnings.warn(
                     f"{int((~unchanged).sum())} images changed while they were embedded (e.g. "
-                    f"{name!r}); their embeddings were returned but not cached.",
+                    f"{part.name(first)}); their embeddings were returned but not cached.",
                     UserWarning,
                     stacklevel=4,
                 )

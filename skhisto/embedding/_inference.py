@@ -7,9 +7,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..exceptions import NonFiniteError
-from ..io import check_image_input
-from ..io._images import read_item
-from ..io._resize import resize_batch
+from ..io import resize_batch
 from ..utils import (
     STORE,
     autocast,
@@ -20,8 +18,12 @@ from ..utils import (
     resolve_device,
     resolve_precision,
 )
+from ..utils._constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, VERBOSE
+from ..utils._sklearn_compat import HasMethods, StrOptions, validate_params
+from ._inputs import as_image_source
 
 
+@validate_params({"model_id": [str, None]}, prefer_skip_nested_validation=True)
 def forward_count(model_id=None):
     """Images embedded by backbones in this process (all models, or one ``model_id``).
 
@@ -45,8 +47,8 @@ def forward_count(model_id=None):
     return STORE.forwards[model_id]
 
 
-class ImagePathDataset(Dataset):
-    """Decodes image files (or slide regions) into float ``(size, size, 3)`` tensors.
+class SourceDataset(Dataset):
+    """An image source read into float ``(size, size, 3)`` tensors (in DataLoader workers).
 
     Resized images stay float (values 0-255) rather than being rounded back to
     uint8, so a file, its decoded array and the slide region it was cut from
@@ -54,26 +56,31 @@ class ImagePathDataset(Dataset):
 
     Parameters
     ----------
-    paths : list of str or skhisto.slides.PatchRegions
-        Image files, or patch-table regions (read in the DataLoader worker).
+    source : skhisto.io.ImageSource
     image_size : int
-    kind : {"paths", "patches"}, default="paths"
     """
 
-    def __init__(self, paths, image_size, kind="paths"):
-        self.paths = paths
+    def __init__(self, source, image_size):
+        self.source = source
         self.image_size = image_size
-        self.kind = kind
 
     def __len__(self):
-        return len(self.paths)
+        return len(self.source)
 
     def __getitem__(self, index):
-        image = read_item(self.kind, self.paths, index)
-        image = torch.from_numpy(image).permute(2, 0, 1)[None]
+        image = torch.from_numpy(self.source.read(index)).permute(2, 0, 1)[None]
         return resize_batch(image, self.image_size)[0].permute(1, 2, 0)
 
 
+@validate_params(
+    {
+        "batch": [HasMethods(["float"])],
+        "image_size": POSITIVE_INT,
+        "mean": ["array-like"],
+        "std": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def normalize_batch(batch, image_size, mean, std):
     """``(n, H, W, 3)`` tensor (0-255) -> resized, normalised float ``(n, 3, S, S)``.
 
@@ -98,11 +105,12 @@ def normalize_batch(batch, image_size, mean, std):
     return x
 
 
-def _batches(kind, X, image_size, batch_size, device, num_workers):
-    if kind == "array":
-        return iter_array_batches(X, batch_size, device)
+def _batches(source, image_size, batch_size, device, num_workers):
+    pixels = source.pixels()
+    if pixels is not None:  # in memory: sliced, no workers
+        return iter_array_batches(pixels, batch_size, device)
     loader = DataLoader(
-        ImagePathDataset(X, image_size, kind),
+        SourceDataset(source, image_size),
         batch_size=batch_size,
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
@@ -156,6 +164,25 @@ def _forward(model, x, device, dtype):
         ) from exc
 
 
+@validate_params(
+    {
+        "model": [callable],
+        "X": "no_validation",  # as_image_source names what is wrong with it
+        "image_size": POSITIVE_INT,
+        "mean": ["array-like"],
+        "std": ["array-like"],
+        "batch_size": POSITIVE_INT,
+        "device": DEVICE,
+        "precision": [
+            StrOptions({"auto", "fp32", "float32", "bf16", "bfloat16", "fp16", "float16"})
+        ],
+        "num_workers": NON_NEGATIVE_INT,
+        "verbose": VERBOSE,
+        "model_id": [str, None],
+        "on_batch": [callable, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def embed_images(
     model,
     X,
@@ -177,8 +204,9 @@ def embed_images(
     ----------
     model : torch.nn.Module
         Maps normalised ``(n, 3, S, S)`` float tensors to ``(n, dim)``.
-    X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths or patch table
-        Images, or files or slide regions read in DataLoader workers (any size).
+    X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths, patch table or ImageSource
+        Images, or files or slide regions read in DataLoader workers (any
+        size); see :func:`as_image_source`.
     image_size : int
         Side ``S`` the images are resized to (antialiased bilinear).
     mean, std : sequence of 3 floats
@@ -191,7 +219,7 @@ def embed_images(
         DataLoader workers decoding paths.
     verbose : {"auto"} or bool, default="auto"
         Progress bar (``"auto"``: only for long runs).
-    model_id : hashable, optional
+    model_id : str, optional
         Key under which :func:`forward_count` counts these images.
     on_batch : callable, optional
         Called as ``on_batch(start, embeddings)`` after each batch, e.g. to
@@ -219,13 +247,13 @@ def embed_images(
     ... ).shape
     (3, 512)
     """
-    kind, X = check_image_input(X)
+    source = as_image_source(X)
     device = resolve_device(device)
     dtype = resolve_precision(precision, device)
     model = prepare_model(model, device)
-    total = n_batches(len(X), batch_size)
+    total = n_batches(len(source), batch_size)
     out, start = None, 0
-    batches = _batches(kind, X, image_size, batch_size, device, num_workers)
+    batches = _batches(source, image_size, batch_size, device, num_workers)
     with torch.inference_mode():
         for batch in progress(batches, total=total, desc="embedding", verbose=verbose):
             x = normalize_batch(batch, image_size, mean, std)
@@ -244,7 +272,7 @@ def embed_images(
                     "try precision='fp32', and check the weights file."
                 )
             if out is None:
-                out = np.empty((len(X), features.shape[1]), dtype=np.float32)
+                out = np.empty((len(source), features.shape[1]), dtype=np.float32)
             out[start : start + len(features)] = features
             STORE.count_forwards(model_id, len(features))
             if on_batch is not None:

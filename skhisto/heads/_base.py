@@ -21,11 +21,11 @@ from torch.utils.data import Subset
 from ..utils import check_labels, resolve_device, seeded_torch, torch_seed
 from ..utils._batching import writable
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._split import check_validation_set, validation_split
 from ._interrupt import StopOnSigint, record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax
 from ._nonfinite import StopOnNonFinite, check_finite_output
-from ._split import check_validation_set, validation_split
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 

@@ -1,13 +1,29 @@
-"""Image input: decoding files and validating image batches."""
+"""Image input: decoding files, image sources and the one resizer."""
 
 from typing import TYPE_CHECKING
 
 from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
-    from ._images import IMAGE_EXTENSIONS, ImageReadError, check_image_input, read_image
+    from ._errors import ImageReadError
+    from ._images import IMAGE_EXTENSIONS, read_image
+    from ._inputs import check_image_input, image_source
     from ._load import load_images
+    from ._resize import resize_batch, resize_image
+    from ._sources import ImageArray, ImageFiles, ImageSource
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "check_image_input", "load_images", "read_image"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageArray",
+    "ImageFiles",
+    "ImageReadError",
+    "ImageSource",
+    "check_image_input",
+    "image_source",
+    "load_images",
+    "read_image",
+    "resize_batch",
+    "resize_image",
+]
 
 __getattr__, __dir__ = attach(__name__, __file__)

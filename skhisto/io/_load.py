@@ -1,12 +1,16 @@
 """One image loader: arrays or files in, one uint8 ``(n, s, s, 3)`` batch out."""
 
-from numbers import Integral
-
 import numpy as np
 
-from ._images import check_image_input, read_item
+from ..utils._constraints import POSITIVE_INT
+from ..utils._sklearn_compat import validate_params
+from ._inputs import image_source
 
 
+@validate_params(
+    {"X": "no_validation", "image_size": POSITIVE_INT + [None]},  # image_source checks X
+    prefer_skip_nested_validation=True,
+)
 def load_images(X, image_size=None):
     """Decode and resize images once into a ``(n, s, s, 3)`` uint8 array.
 
@@ -17,8 +21,8 @@ def load_images(X, image_size=None):
 
     Parameters
     ----------
-    X : ndarray of shape (n, H, W, 3), dtype uint8, or sequence of paths
-        Images, or image file paths (see :func:`check_image_input`).
+    X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths or ImageSource
+        Images, image file paths or patches of slides (see :func:`image_source`).
     image_size : int, default=None
         Side ``s`` of the square output. None keeps the images' own size,
         which must then be square and the same for every image.
@@ -47,31 +51,24 @@ def load_images(X, image_size=None):
     >>> load_images(images) is images
     True
     """
-    if image_size is not None and (
-        not isinstance(image_size, Integral) or isinstance(image_size, bool) or image_size < 1
-    ):
-        raise ValueError(f"image_size must be a positive int or None; got {image_size!r}.")
-    kind, X = check_image_input(X)
-    if kind == "array":
-        size = image_size or _own_size(X.shape[1:3], "image 0", X.shape[1:3])
+    source = image_source(X)
+    X = source.pixels()
+    if X is not None:
+        size = image_size or _own_size(X.shape[1:3], source.name(0), X.shape[1:3])
         if X.shape[1:3] == (size, size):
             return X
-    first = read_item(kind, X, 0)
-    size = image_size or _own_size(first.shape[:2], _name(X, 0, kind), first.shape[:2])
+    first = source.read(0)
+    size = image_size or _own_size(first.shape[:2], source.name(0), first.shape[:2])
     # Imported here: torch is needed only when an image has to be resized.
-    from ._resize import resize_uint8
+    from ._resize import resize_image
 
-    out = np.empty((len(X), size, size, 3), dtype=np.uint8)
-    for i in range(len(X)):
-        image = first if i == 0 else read_item(kind, X, i)
+    out = np.empty((len(source), size, size, 3), dtype=np.uint8)
+    for i in range(len(source)):
+        image = first if i == 0 else source.read(i)
         if image_size is None:
-            _own_size(image.shape[:2], _name(X, i, kind), (size, size))
-        out[i] = resize_uint8(image, size)
+            _own_size(image.shape[:2], source.name(i), (size, size))
+        out[i] = resize_image(image, size)
     return out
-
-
-def _name(X, i, kind):
-    return repr(X[i]) if kind == "paths" else f"{'patch' if kind == 'patches' else 'image'} {i}"
 
 
 def _own_size(shape, name, expected):

@@ -1,28 +1,70 @@
-"""Tensor resizing used by every image path (embedders, datasets, SimCLR)."""
+"""The one resizer: antialiased bilinear, for embedders, loaders and slides alike."""
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 
-def resize_batch(batch, size):
-    """Resize an ``(n, C, H, W)`` tensor to ``size x size`` with antialiased bilinear.
+def _size(size):
+    return (size, size) if np.isscalar(size) else (int(size[1]), int(size[0]))
 
-    Returns a float tensor in the input's value range; the input is returned
-    as float unchanged when it already has the target size.
+
+def resize_batch(batch, size):
+    """Resize an ``(n, C, H, W)`` tensor with antialiased bilinear interpolation.
+
+    Parameters
+    ----------
+    batch : torch.Tensor of shape (n, C, H, W)
+    size : int or (int, int)
+        Side of the square output, or its ``(width, height)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Float, in the input's value range (not rounded); the input as float
+        when it already has the target size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhisto.io import resize_batch
+    >>> resize_batch(torch.zeros(2, 3, 64, 48), 32).shape
+    torch.Size([2, 3, 32, 32])
     """
     batch = batch.float()
-    if batch.shape[-2:] == (size, size):
+    height, width = _size(size)
+    if batch.shape[-2:] == (height, width):
         return batch
     return F.interpolate(
-        batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        batch, size=(height, width), mode="bilinear", antialias=True, align_corners=False
     )
 
 
-def resize_uint8(image, size):
-    """Resize one ``(H, W, 3)`` uint8 array to ``(size, size, 3)`` uint8."""
-    if image.shape[:2] == (size, size):
+def resize_image(image, size):
+    """Resize one ``(H, W, 3)`` uint8 image, as every embedder resizes its input.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3), dtype uint8
+    size : int or (int, int)
+        Side of the square output, or its ``(width, height)``.
+
+    Returns
+    -------
+    ndarray of shape (height, width, 3), dtype uint8
+        ``image`` itself when it already has that size, else a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.io import resize_image
+    >>> small = resize_image(np.full((64, 48, 3), 200, np.uint8), (24, 32))
+    >>> small.shape, small[0, 0].tolist()
+    ((32, 24, 3), [200, 200, 200])
+    """
+    height, width = _size(size)
+    if image.shape[:2] == (height, width):
         return image
     tensor = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None]
-    resized = resize_batch(tensor, size).round_().clamp_(0, 255).to(torch.uint8)
+    resized = resize_batch(tensor, (width, height)).round_().clamp_(0, 255).to(torch.uint8)
     return resized[0].permute(1, 2, 0).numpy()

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_consistent_length, validate_data
 from ..utils import check_labels
 from ..utils._bags import bag_width, is_bag_list
 from ..utils._labels import like_input
+from ..utils._samplers import FitByResampling
 from ..utils._sklearn_compat import _fit_context
 
 
@@ -22,28 +23,6 @@ def _as_labels(y):
     check_classification_targets(y)
     labels, one_hot = check_target_type(y, indicate_one_vs_all=True)
     return np.asarray(labels), one_hot
-
-
-class FitByResampling:
-    """``fit`` for samplers whose fitting is the resampling itself (noise, cleaning)."""
-
-    def fit(self, X, y):
-        """Fit on ``(X, y)``; prefer :meth:`fit_resample`, which also returns the result.
-
-        Parameters
-        ----------
-        X : array-like of length n_samples
-            The samples, as :meth:`fit_resample` takes them.
-        y : array-like of shape (n_samples,)
-            The labels.
-
-        Returns
-        -------
-        self : object
-            The fitted sampler.
-        """
-        self.fit_resample(X, y)
-        return self
 
 
 class BaseLabelNoise(FitByResampling, BaseSampler):

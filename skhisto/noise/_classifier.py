@@ -13,7 +13,7 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ..heads._split import validation_split
+from ..utils._split import validation_split
 from ..utils import check_labels
 from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
 

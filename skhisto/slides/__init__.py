@@ -10,7 +10,7 @@ from ..utils._lazy import attach
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
     from ._coordinates import read_coordinates, write_coordinates
     from ._reader import Slide, open_slide, slide_identity
-    from ._table import PATCH_COLUMNS, PatchRegions, check_patch_table
+    from ._table import PATCH_COLUMNS, PatchRegions, check_patch_table, is_patch_table
     from ._tiler import SlideTiler
     from ._tissue import tissue_mask
 
@@ -20,6 +20,7 @@ __all__ = [
     "Slide",
     "SlideTiler",
     "check_patch_table",
+    "is_patch_table",
     "open_slide",
     "read_coordinates",
     "slide_identity",

@@ -1,11 +1,14 @@
 """Whole-slide images through OpenSlide: levels, microns per pixel, regions at a target mpp."""
 
 import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import file_digest, io_error
+from ..utils._constraints import PATH
+from ..utils._sklearn_compat import Interval, validate_params
 
 #: Target resolutions this much finer than the scan are still read from level 0 (scanners
 #: report e.g. 0.2527 mpp for a nominal 0.25): the patch is then slightly smaller.
@@ -23,6 +26,7 @@ def _import_openslide(feature):
     return openslide
 
 
+@validate_params({"path": PATH, "digest_dir": PATH + [None]}, prefer_skip_nested_validation=True)
 def slide_identity(path, *, digest_dir=None):
     """Content identity of a slide: the digest of all its bytes, read once per version.
 
@@ -195,10 +199,9 @@ class Slide:
         pixels = self._read(location, level, read)
         if read == (width, height):
             return pixels
-        from PIL import Image
+        from ..io import resize_image  # torch, only when a region is resized
 
-        resized = Image.fromarray(pixels).resize((int(width), int(height)), Image.BILINEAR)
-        return np.asarray(resized)
+        return resize_image(pixels, (int(width), int(height)))
 
     def _read(self, location, level, size):
         if not 0 <= level < self.level_count:
@@ -256,6 +259,10 @@ def open_slide_or_assume(path, slide_mpp):
     return slide
 
 
+@validate_params(
+    {"path": PATH, "mpp": [Interval(Real, 0, None, closed="neither"), None]},
+    prefer_skip_nested_validation=True,
+)
 def open_slide(path, *, mpp=None):
     """Open a whole-slide image with OpenSlide.
 

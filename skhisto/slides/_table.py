@@ -1,13 +1,14 @@
 """Patch tables: the one description of slide regions that tilers, files and embedders share."""
 
-import hashlib
 import os
 from collections import OrderedDict
 
 import numpy as np
 
-from ..utils import STORE, file_identity
+from ..io import ImageSource
+from ..utils import STORE, content_key, file_identity
 from ..utils._optional import import_pandas
+from ..utils._sklearn_compat import HasMethods, validate_params
 from ._reader import open_slide, slide_identity
 
 #: Columns of a patch table, in order. ``slide``, ``x``, ``y``, ``level`` and ``size`` say
@@ -37,17 +38,38 @@ def patch_table(**columns):
 
 
 def is_patch_table(X):
-    """Whether ``X`` is meant as a patch table: a DataFrame with a ``slide`` column."""
+    """Whether ``X`` is meant as a patch table: a DataFrame with a ``slide`` column.
+
+    Such a table is read as regions of its slides (and checked by
+    :func:`check_patch_table`); a table of patch files has a ``path`` column
+    instead.
+
+    Parameters
+    ----------
+    X : object
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skhisto.slides import is_patch_table
+    >>> is_patch_table(pd.DataFrame({"slide": ["a.svs"], "x": [0]})), is_patch_table(["a.png"])
+    (True, False)
+    """
     columns = getattr(X, "columns", None)
     return columns is not None and "slide" in {str(c) for c in columns}
 
 
-class PatchRegions:
+class PatchRegions(ImageSource):
     """The regions of a patch table as arrays, read one by one (in DataLoader workers).
 
-    Built by :func:`check_patch_table`; embedders take it where they take a
-    list of image paths. Open slides are kept per process (a few at a time)
-    and never pickled, so each DataLoader worker opens its own.
+    The :class:`skhisto.io.ImageSource` of whole-slide patches, built by
+    :func:`check_patch_table` (embedders build it from a patch table). Open
+    slides are kept per process (a few at a time) and never pickled, so each
+    DataLoader worker opens its own.
 
     Examples
     --------
@@ -68,6 +90,11 @@ class PatchRegions:
 
     def __len__(self):
         return len(self.x)
+
+    def name(self, index):
+        """``'<slide>' at (x, y), level l``: where the region is."""
+        where = f"({self.x[index]}, {self.y[index]}), level {self.level[index]}"
+        return f"{self.slide[index]!r} at {where}"
 
     def take(self, positions):
         """The regions at ``positions``, in that order."""
@@ -100,14 +127,17 @@ class PatchRegions:
         identities = {
             path: slide_identity(path, digest_dir=digest_dir) for path in dict.fromkeys(self.slide)
         }
-        keys = np.empty(len(self), dtype="S32")
         rows = zip(self.slide, self.x, self.y, self.level, self.size, self.mpp, strict=True)
-        for i, (path, x, y, level, size, mpp) in enumerate(rows):
-            blob = f"{identities[path]}:{x}:{y}:{level}:{size}:{mpp:.6g}".encode()
-            keys[i] = hashlib.blake2b(blob, digest_size=16).hexdigest().encode()
-        return keys
+        return np.asarray(
+            [
+                content_key(f"{identities[path]}:{x}:{y}:{level}:{size}:{mpp:.6g}".encode())
+                for path, x, y, level, size, mpp in rows
+            ],
+            dtype="S32",
+        )
 
 
+@validate_params({"table": [HasMethods(["groupby"])]}, prefer_skip_nested_validation=True)
 def check_patch_table(table):
     """Validate a patch table and return its regions.
 

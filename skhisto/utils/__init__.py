@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         save_checkpoint,
     )
     from ._device import autocast, prepare_model, resolve_device, resolve_precision
-    from ._digests import digest_arrays, file_digest
+    from ._digests import content_key, digest_arrays, file_content_key, file_digest
     from ._files import (
         NotRegularFileError,
         check_regular_file,
@@ -44,9 +44,11 @@ __all__ = [
     "check_regular_file",
     "checkpoint_file",
     "clear_caches",
+    "content_key",
     "current_umask",
     "digest_arrays",
     "ensure_writable_dir",
+    "file_content_key",
     "file_digest",
     "file_identity",
     "io_error",

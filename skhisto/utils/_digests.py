@@ -1,4 +1,8 @@
-"""Content digests: of files (remembered per file version) and of arrays.
+"""Content digests, the one place skhisto hashes: files, arrays and cache keys.
+
+Cache keys (:func:`content_key`, :func:`file_content_key`) are 16 bytes of
+BLAKE2b written as 32 hex characters: fast, and what every embedding cache
+on disk holds. Identities of large files (:func:`file_digest`) are SHA-256.
 
 A file's digest is its SHA-256, read once per *version* of the file: the
 process remembers it under :func:`file_identity` (real path, device, inode,
@@ -15,15 +19,24 @@ import time
 
 import numpy as np
 
-from ._files import open_regular, trusted_owner, writable_dir
+from ._constraints import PATH
+from ._files import io_error, open_regular, trusted_owner, writable_dir
+from ._sklearn_compat import validate_params
 from ._store import STORE, file_identity
 from ._writes import atomic_write
+
+#: Bytes of a cache key; keys are hex-encoded, so ``S32`` arrays.
+KEY_BYTES = 16
 
 #: A file changed this recently may change again within one tick of its
 #: timestamps (git's "racy" entries): its digest is not remembered.
 _RACY_NS = 2_000_000_000
 
 
+@validate_params(
+    {"path": PATH, "what": [str], "digest_dir": PATH + [None]},
+    prefer_skip_nested_validation=True,
+)
 def file_digest(path, *, what="file", digest_dir=None):
     """SHA-256 of a file's bytes, read once per version of the file.
 
@@ -141,3 +154,45 @@ def digest_arrays(*arrays):
         digest.update(repr((array.shape, array.dtype.str)).encode())
         digest.update(memoryview(array.reshape(-1)).cast("B"))
     return digest.hexdigest()
+
+
+def content_key(*parts):
+    """Cache key (32 hex characters, as bytes) of ``parts`` (bytes or buffers), in order.
+
+    Examples
+    --------
+    >>> from skhisto.utils import content_key
+    >>> content_key(b"slide", b":0:0") == content_key(b"slide:0:0")
+    True
+    >>> len(content_key(b"x"))
+    32
+    """
+    digest = hashlib.blake2b(digest_size=KEY_BYTES)
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest().encode()
+
+
+def file_content_key(path, what="file"):
+    """Cache key of a regular file's bytes, as :func:`content_key` of its whole content.
+
+    Errors name the file as ``what`` ("image", "slide"); special files are
+    refused before a byte is read (:func:`open_regular`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skhisto.utils import content_key, file_content_key
+    >>> path = tempfile.mktemp()
+    >>> _ = open(path, "wb").write(b"tile")
+    >>> file_content_key(path, "image") == content_key(b"tile")
+    True
+    """
+    try:
+        with open_regular(path, what) as f:
+            digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=KEY_BYTES))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what.capitalize()} file does not exist: {path!r}") from None
+    except OSError as exc:
+        raise io_error(exc, f"read {what}", path) from exc
+    return digest.hexdigest().encode()

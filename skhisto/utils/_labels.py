@@ -54,7 +54,7 @@ _KINDS = ((numbers.Integral, "int"), (numbers.Real, "float"), (numbers.Complex, 
 _KINDS += ((str | bytes, "str"),)
 
 
-def _plain(value):
+def plain_value(value):
     """A NumPy scalar as the Python value it holds, for messages (1, not np.int64(1))."""
     return value.item() if isinstance(value, np.generic) else value
 
@@ -146,7 +146,7 @@ def check_labels(
 
     def at(position):
         index = position if indices is None else int(np.asarray(indices)[position])
-        return f"index {index} holds {_plain(flat[position])!r}"
+        return f"index {index} holds {plain_value(flat[position])!r}"
 
     missing = np.flatnonzero(kinds == None)  # noqa: E711 - elementwise comparison
     if len(missing):

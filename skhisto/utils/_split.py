@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 
-from ..utils import check_labels
-from ..utils._batching import writable
+from ._batching import writable
+from ._labels import check_labels
 
 
 def validation_split(y, fraction, random_state):

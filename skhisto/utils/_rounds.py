@@ -19,7 +19,7 @@ def unselected(n_samples, selected):
 
     Examples
     --------
-    >>> from skhisto.active._rounds import unselected
+    >>> from skhisto.utils._rounds import unselected
     >>> unselected(5, [3, 0]).tolist()
     [1, 2, 4]
     """
@@ -38,7 +38,7 @@ def draw_candidates(pool, n_candidates, seed, round_):
     Examples
     --------
     >>> import numpy as np
-    >>> from skhisto.active._rounds import draw_candidates
+    >>> from skhisto.utils._rounds import draw_candidates
     >>> draw_candidates(np.arange(10), 3, seed=0, round_=1).tolist()
     [0, 4, 9]
     >>> draw_candidates(np.arange(4), None, seed=0, round_=1).tolist()
@@ -56,7 +56,7 @@ def history_entry(round_, count, score=None, fit_time=0.0, query_time=None, **ex
 
     Examples
     --------
-    >>> from skhisto.active._rounds import history_entry
+    >>> from skhisto.utils._rounds import history_entry
     >>> history_entry(0, {"n_labeled": 10}, fit_time=1.5)
     {'round': 0, 'n_labeled': 10, 'score': None, 'fit_time': 1.5, 'query_time': None}
     """
@@ -75,7 +75,7 @@ def check_scorer(estimator, scoring, y_train=None, y_test=None, owner="scoring")
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skhisto.active._rounds import check_scorer
+    >>> from skhisto.utils._rounds import check_scorer
     >>> check_scorer(LogisticRegression(), "f1", [0, 1, 2], [0, 1, 2])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -108,7 +108,7 @@ def warn_unseen_test_labels(y_test, known, source):
     Examples
     --------
     >>> import warnings
-    >>> from skhisto.active._rounds import warn_unseen_test_labels
+    >>> from skhisto.utils._rounds import warn_unseen_test_labels
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     warn_unseen_test_labels([0, 1, 2], [0, 1], "y_labeled")

@@ -1,0 +1,162 @@
+"""User input to an image source: arrays, paths, and any registered source."""
+
+import os
+import reprlib
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..utils import check_regular_file
+from ._sources import ImageArray, ImageFiles, ImageSource
+
+
+def _shape_hint(shape):
+    if len(shape) == 3 and shape[-1] == 3:
+        return " This looks like one image: add a batch axis, X[None]."
+    if len(shape) == 4 and shape[-1] == 4:
+        return " This looks like RGBA: drop or composite the alpha channel first."
+    if len(shape) == 4 and shape[1] == 3:
+        return " This looks channels-first: use X.transpose(0, 2, 3, 1)."
+    if len(shape) == 3:
+        return " For grayscale, replicate the channel: np.repeat(X[..., None], 3, axis=-1)."
+    return ""
+
+
+def _conversion_hint(X):
+    """How to convert ``X`` to uint8, judged from its dtype and value range."""
+    if X.dtype in (np.uint16, np.int32, np.uint32, np.int64, np.uint64) and X.size:
+        if X.max() > 255:  # the documented 16-bit rule of read_image
+            return "For 16-bit images, as skhisto reads 16-bit files: (X // 256).astype(np.uint8)."
+    if X.dtype.kind == "f" and X.size and np.nanmax(X) <= 1.0:
+        return "For images scaled to [0, 1]: (X * 255).round().astype(np.uint8)."
+    if X.dtype.kind in "fiub":
+        return "For values in 0-255: X.round().clip(0, 255).astype(np.uint8)."
+    return "Convert them to uint8 RGB explicitly."
+
+
+def _check_image_array(X):
+    if X.ndim != 4 or X.shape[-1] != 3:
+        raise ValueError(
+            "Expected images as a uint8 array of shape (n_images, height, width, 3); "
+            f"got an array of shape {X.shape}.{_shape_hint(X.shape)}"
+        )
+    if X.dtype != np.uint8:
+        raise TypeError(
+            f"Expected uint8 images (0-255); got dtype {X.dtype}. {_conversion_hint(X)}"
+        )
+    if len(X) == 0:
+        raise ValueError("Expected at least one image; got an empty array.")
+    if 0 in X.shape[1:3]:
+        raise ValueError(f"Expected images of at least 1x1 pixel; got shape {X.shape}.")
+    return ImageArray(X)
+
+
+def _check_paths(items):
+    paths = list(items)
+    if not paths:
+        raise ValueError("Expected at least one image path; got an empty sequence.")
+    for index, item in enumerate(paths):
+        if isinstance(item, np.ndarray):
+            raise TypeError(
+                f"Expected image paths or one uint8 array; element {index} is an array of shape "
+                f"{item.shape}. Stack same-size images: np.stack(images)."
+            )
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(
+                "Expected image paths (str or os.PathLike) or a uint8 array; element "
+                f"{index} is {reprlib.repr(item)} of type {type(item).__name__}."
+            )
+    # Plain str: numpy's np.str_ would show as np.str_('...') in every message.
+    paths = [str(os.fspath(p)) for p in paths]
+    for path in paths:  # a FIFO or /dev/zero would hang a hash or a decoder: refused now
+        check_regular_file(path, "image")
+    return ImageFiles(paths)
+
+
+def image_source(X):
+    """The :class:`ImageSource` for user input ``X`` (arrays, paths or a source), validated.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths, or ImageSource
+        A batch of RGB images; image file paths (a list, a 1-D array of str
+        or objects such as ``df["path"].to_numpy()``, a pandas Series); an
+        :class:`ImageSource` (such as :class:`skhisto.slides.PatchRegions`).
+        Embedders also take patch tables: :func:`skhisto.embedding.as_image_source`.
+
+    Returns
+    -------
+    ImageSource
+        :class:`ImageArray` (the array itself, never copied), :class:`ImageFiles`
+        (paths as plain ``str``, each a regular file) or the source itself.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming what is wrong and how to fix it (a single path, a float or
+        RGBA array, an empty sequence, a FIFO among the paths ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.io import image_source
+    >>> source = image_source(np.zeros((2, 8, 8, 3), np.uint8))
+    >>> type(source).__name__, len(source), source.name(1)
+    ('ImageArray', 2, 'image 1')
+    """
+    if isinstance(X, ImageSource):
+        return X
+    if "slide" in {str(c) for c in getattr(X, "columns", ())}:  # a patch table
+        raise TypeError(
+            "A table with a 'slide' column is a patch table: pass "
+            "skhisto.slides.check_patch_table(table) (embedders take the table as it is)."
+        )
+    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
+        X = X.to_numpy()  # pandas Series / one-column DataFrame
+    if isinstance(X, (str, bytes, os.PathLike)):
+        raise TypeError("Expected a sequence of image paths, got a single path; wrap it in a list.")
+    if isinstance(X, np.ndarray) and X.dtype.kind in "OUS":
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]  # one column of paths
+        if X.ndim != 1:
+            raise ValueError(
+                "Expected a 1-D array of image paths; got an array of dtype "
+                f"{X.dtype} and shape {X.shape}."
+            )
+        return _check_paths(X.tolist())
+    if isinstance(X, np.ndarray):
+        return _check_image_array(X)
+    if isinstance(X, Iterable):
+        return _check_paths(X)
+    raise TypeError(f"Expected a uint8 image array or a sequence of paths, got {type(X).__name__}.")
+
+
+def check_image_input(X):
+    """Validate embedder input and tell which kind it is (see :func:`image_source`).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths or ImageSource
+        As :func:`image_source` takes.
+
+    Returns
+    -------
+    kind : {"array", "paths", "source"}
+        ``"source"`` for any other :class:`ImageSource` (patches of slides ...).
+    X : ndarray, list of str or ImageSource
+        The array itself (never copied or modified), the paths as plain
+        ``str``, or the source.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhisto.io import check_image_input
+    >>> check_image_input(np.array(["a.png", "b.png"], dtype=object))
+    ('paths', ['a.png', 'b.png'])
+    """
+    source = image_source(X)
+    if isinstance(source, ImageArray):
+        return "array", source.images
+    if isinstance(source, ImageFiles):
+        return "paths", source.paths
+    return "source", source

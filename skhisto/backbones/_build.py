@@ -60,7 +60,7 @@ def _how_to_supply(info):
     return (
         f"Download the checkpoint of {info.name!r} on a machine with access and pass "
         f"weights='/path/to/file' (.safetensors, .pth or .bin; --weights FILE on the command "
-        "line), or pass pretrained=False (--no-pretrained) for a randomly initialised backbone."
+        "line), or pass pretrained=False (--no-pretrained) for a randomly initialized backbone."
     )
 
 
@@ -343,7 +343,7 @@ def create_backbone(
     image_size=None,
     expected_digest=None,
 ):
-    """Build a frozen, headless backbone that maps normalised images to embeddings.
+    """Build a frozen, headless backbone that maps normalized images to embeddings.
 
     Parameters
     ----------
@@ -359,9 +359,9 @@ def create_backbone(
     pretrained : bool, default=True
         Load the published weights (from the Hub or the authors' URL). Never
         falls back to random weights: if they cannot be had, an error says how
-        to supply a local file. ``False`` gives a random initialisation.
+        to supply a local file. ``False`` gives a random initialization.
     random_state : int, RandomState instance or None
-        Seeds the random initialisation (used when no weights are loaded).
+        Seeds the random initialization (used when no weights are loaded).
     image_size : int, optional
         Input size, when it differs from the backbone's native one: ViT and
         Swin position tables are resampled, with a warning naming the patch
@@ -375,7 +375,7 @@ def create_backbone(
     -------
     model : torch.nn.Module
         In eval mode on the CPU, with ``requires_grad=False``; ``model(x)``
-        returns ``(n, embed_dim)`` for normalised float input ``(n, 3, H, W)``.
+        returns ``(n, embed_dim)`` for normalized float input ``(n, 3, H, W)``.
     digest : str
         Identity of the loaded weights (for cache fingerprints).
 

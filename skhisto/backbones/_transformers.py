@@ -79,7 +79,7 @@ def _recipe(info, path, overrides):
 
 
 def build_transformers(info, path=None, overrides=None):
-    """The model of a transformers entry, randomly initialised.
+    """The model of a transformers entry, randomly initialized.
 
     Entries with a recorded ``config`` build the named class from it, no code
     from the Hub runs; others read their configuration from the checkpoint

@@ -272,5 +272,5 @@ def check_conformance(report, source, target):
             f"Weights from {source} do not fit {target}: "
             + "; ".join(problems)
             + ". Check that the file belongs to this backbone: skhisto loads checkpoints "
-            "exactly, and no layer is left at its random initialisation."
+            "exactly, and no layer is left at its random initialization."
         )

@@ -13,7 +13,7 @@ def confident_joint(proba, codes):
     """Calibrated confident joint, shape (k, k): rows given label, columns likely true class.
 
     A sample counts towards class ``j`` when its probability of ``j`` reaches
-    the mean probability of ``j`` over the samples labelled ``j`` (the
+    the mean probability of ``j`` over the samples labeled ``j`` (the
     class's threshold); of several such classes, the most probable. Rows are
     then scaled to the label counts and the whole to ``n``.
     """
@@ -35,7 +35,7 @@ def confident_joint(proba, codes):
 
 
 def prune_by_noise_rate(proba, codes, joint):
-    """Flag, for each off-diagonal cell (i, j) of ``joint``, that many samples labelled i.
+    """Flag, for each off-diagonal cell (i, j) of ``joint``, that many samples labeled i.
 
     The flagged ones are those with the largest margin ``p(j) - p(i)``, and
     any tied with the last of them; each given label keeps at least one
@@ -63,7 +63,7 @@ def noise_from_joint(joint):
     """Noise rate and row-stochastic P(noisy = j | true = i) from a confident joint.
 
     The joint's rows are given labels and columns true classes, so the
-    transition matrix is its transpose normalised by row. A true class no
+    transition matrix is its transpose normalized by row. A true class no
     sample is confidently of keeps an identity row: nothing says it flips.
     """
     q = joint / joint.sum()

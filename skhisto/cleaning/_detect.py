@@ -1,4 +1,4 @@
-"""Find likely-wrong labels and estimate how noisy a labelled set is."""
+"""Find likely-wrong labels and estimate how noisy a labeled set is."""
 
 import warnings
 from dataclasses import dataclass
@@ -35,9 +35,9 @@ PARAMETER_CONSTRAINTS = {
 
 _METHOD_DOC = """method : {"knn", "confident_learning", "ensemble"}, default="knn"
         ``"knn"`` trains nothing: each label is checked against the labels
-        of the sample's ``n_neighbors`` nearest neighbours (cosine on
-        standardised embeddings), in two rounds, the second counting only
-        neighbours the first did not flag. ``"confident_learning"`` uses
+        of the sample's ``n_neighbors`` nearest neighbors (cosine on
+        standardized embeddings), in two rounds, the second counting only
+        neighbors the first did not flag. ``"confident_learning"`` uses
         the out-of-fold ``predict_proba`` of ``estimator``. Both then apply
         confident learning's rule: per given label, flag as many samples as
         the calibrated confident joint says are mislabeled, those with the
@@ -54,13 +54,13 @@ OPTIONS_DOC = """estimator : classifier with predict_proba or None, default=None
         probabilities; every class needs at least ``cv`` samples. Unused
         by ``"knn"``.
     n_neighbors : "auto" or int, default="auto"
-        Neighbours whose labels each sample is checked against; ``"auto"``
+        Neighbors whose labels each sample is checked against; ``"auto"``
         is ``sqrt(n_samples)`` clipped to [5, 50]. Unused by
         ``"confident_learning"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and ``estimator``; ``"knn"`` is deterministic.
     device : {"auto"} or str or torch.device, default="auto"
-        Where the neighbour search runs; ``"auto"`` picks CUDA, then MPS,
+        Where the neighbor search runs; ``"auto"`` picks CUDA, then MPS,
         else the CPU. The search is exact on every device and holds one
         block of at most 256 MiB of similarities at a time.
     n_jobs : int or None, default=None
@@ -100,7 +100,7 @@ def inspect_labels(X, y, *, owner, **options):
 
     A label only one sample carries has nothing to be compared with: such
     samples are flagged as suspect (quality 0, suggested the class most of
-    their neighbours hold), left out of every statistic of the other classes
+    their neighbors hold), left out of every statistic of the other classes
     and of the noise estimate, and named in a warning.
     """
     X, classes, codes = _checked_data(X, y, owner)
@@ -141,7 +141,7 @@ def _inspect(
 ):
     parts = []
     if method in ("knn", "ensemble"):
-        if X.shape[1] < 2:  # cosine on one standardised column is its sign: every neighbour ties
+        if X.shape[1] < 2:  # cosine on one standardized column is its sign: every neighbor ties
             raise ValueError(
                 f"{owner}(method={method!r}) compares embeddings by cosine similarity and needs "
                 f"at least 2 features; X has n_features={X.shape[1]}. "
@@ -164,11 +164,11 @@ def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device):
     issues[~alone], quality[~alone] = part.issues, part.quality
     suggested = np.empty(len(codes), dtype=np.intp)
     suggested[~alone] = kept[part.suggested]
-    # A singleton's suggestion: the class its nearest neighbours hold most (among the others).
+    # A singleton's suggestion: the class its nearest neighbors hold most (among the others).
     rows = np.flatnonzero(alone)
     k = resolve_n_neighbors(n_neighbors, len(codes))
-    neighbours, similarity = nearest(X, k, device, rows=rows)
-    shares = neighbour_shares(codes, neighbours, similarity, len(classes))
+    neighbors, similarity = nearest(X, k, device, rows=rows)
+    shares = neighbour_shares(codes, neighbors, similarity, len(classes))
     suggested[rows] = kept[np.argmax(shares[:, kept], axis=1)]
     joint = np.zeros((len(classes), len(classes)))
     joint[np.ix_(kept, kept)] = part.joint
@@ -181,7 +181,7 @@ def _checked_data(X, y, owner):
     check_classification_targets(y)  # continuous y would make every value a class
     X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2, input_name="X")
     check_consistent_length(X, y)
-    if np.ptp(X, axis=0).max() == 0:  # every neighbour ties: the flags would follow row order
+    if np.ptp(X, axis=0).max() == 0:  # every neighbor ties: the flags would follow row order
         raise ValueError(
             f"{owner}: every row of X is the same embedding, so X cannot tell a wrong label "
             "from a right one; check the embedder (blank or identical images?)."
@@ -255,7 +255,7 @@ def find_label_issues(
     scores : ndarray of shape (n_samples,)
         Only with ``return_scores=True``: the label quality in [0, 1], the
         probability the method gives the sample's own label (for
-        ``"knn"``, the share of its neighbours that agree); lower is more
+        ``"knn"``, the share of its neighbors that agree); lower is more
         likely wrong.
 
     See Also

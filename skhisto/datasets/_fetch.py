@@ -306,7 +306,7 @@ def fetch_nct_crc_he_100k(
     Parameters
     ----------
     normalized : bool, default=True
-        The Macenko-normalised release; ``False`` for ``NCT-CRC-HE-100K-NONORM``.
+        The Macenko-normalized release; ``False`` for ``NCT-CRC-HE-100K-NONORM``.
     data_home, archive, download_if_missing
         See :func:`fetch_archive`.
     **load_kwargs

@@ -11,7 +11,7 @@ from ..utils import atomic_write
 from ..utils._constraints import PATH, POSITIVE_INT
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 
-#: Near-white glass with a faint grey-blue tint and a little noise, as a scan's background.
+#: Near-white glass with a faint gray-blue tint and a little noise, as a scan's background.
 _GLASS = (238, 236, 240)
 
 

@@ -117,7 +117,7 @@ class Shard:
             return _read_index(f, self.path)[2]
 
     def read_unverified(self, rows):
-        """Float32 embeddings of the sorted ``rows``; runs of neighbours are one read."""
+        """Float32 embeddings of the sorted ``rows``; runs of neighbors are one read."""
         _, start, _ = _layout(self.rows, self.dim)
         width = self.dim * 4
         out = np.empty((len(rows), self.dim), dtype=np.float32)

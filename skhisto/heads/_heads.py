@@ -38,7 +38,7 @@ _HEAD_DOC = """{summary}
     end non-finite) raises :class:`~skhisto.exceptions.NonFiniteError`
     naming the epoch and ``lr``, instead of returning a model that predicts
     NaN probabilities; so do ``predict_proba`` and ``predict`` when the
-    outputs for some inputs are not finite. Lower ``lr`` or standardise the
+    outputs for some inputs are not finite. Lower ``lr`` or standardize the
     embeddings.
 
     Examples

@@ -57,7 +57,7 @@ class WeightedMeanLoss(nn.Module):
 
 
 def _true_class_proba(logits, target):
-    """Softmax probability of the labelled class, clamped away from 0."""
+    """Softmax probability of the labeled class, clamped away from 0."""
     proba = F.softmax(logits, dim=1)
     return proba.gather(1, target[:, None]).squeeze(1).clamp_min(_EPS)
 
@@ -248,12 +248,12 @@ class Bootstrapping(WeightedMeanLoss):
 
     def per_sample(self, logits, target):
         log_proba = F.log_softmax(logits, dim=1)
-        labelled = log_proba.gather(1, target[:, None]).squeeze(1)
+        labeled = log_proba.gather(1, target[:, None]).squeeze(1)
         if self.hard:
             predicted = log_proba.max(dim=1).values
         else:
             predicted = (log_proba.exp() * log_proba).sum(dim=1)
-        return -(self.beta * labelled + (1 - self.beta) * predicted)
+        return -(self.beta * labeled + (1 - self.beta) * predicted)
 
 
 #: Loss names accepted by the heads' ``loss=`` parameter.

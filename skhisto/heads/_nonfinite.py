@@ -7,7 +7,7 @@ from skorch.callbacks import Callback
 from ..exceptions import NonFiniteError
 
 _HINT = (
-    "lower lr, standardise the embeddings (e.g. a StandardScaler before the head), or use a "
+    "lower lr, standardize the embeddings (e.g. a StandardScaler before the head), or use a "
     "bounded loss"
 )
 

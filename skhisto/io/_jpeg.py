@@ -1,7 +1,7 @@
 """JPEG decoding that reports corrupt data instead of inventing pixels.
 
 libjpeg recovers from damaged scan data (a truncated file, a bad Huffman
-code, a missing restart marker) by filling the rest of the image with grey
+code, a missing restart marker) by filling the rest of the image with gray
 or repeated blocks, and only *warns*; Pillow drops the warning, so a damaged
 tile decodes to garbage and is embedded as if it were tissue. simplejpeg
 (libjpeg-turbo, the same decoder Pillow bundles, same pixels) raises on those
@@ -38,6 +38,6 @@ def decode_jpeg(data, path):
             return np.ascontiguousarray(pixels)
         raise ImageReadError(
             f"Corrupt JPEG data in {path!r}: {strict}. The decoder would invent the pixels "
-            "after the damage (grey or repeated blocks); re-export the tile from its source or "
+            "after the damage (gray or repeated blocks); re-export the tile from its source or "
             "leave it out."
         ) from None

@@ -34,7 +34,7 @@ class SlideTiler(BaseEstimator):
     mpp : float, default=0.5
         Target microns per pixel (0.5 ~ 20x, 0.25 ~ 40x).
     overlap : int, default=0
-        Pixels (at ``mpp``) shared by neighbouring patches.
+        Pixels (at ``mpp``) shared by neighboring patches.
     tissue_threshold : "otsu" or float in (0, 1), default="otsu"
         Saturation above which a thumbnail pixel is tissue.
     min_tissue : float in [0, 1], default=0.5

@@ -21,13 +21,13 @@ def saturation(image):
 
 
 def otsu_threshold(values, bins=256):
-    """Otsu's threshold of values in [0, 1]: the cut maximising the between-class variance."""
+    """Otsu's threshold of values in [0, 1]: the cut maximizing the between-class variance."""
     hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
     hist = hist.astype(np.float64)
-    centres = (edges[:-1] + edges[1:]) / 2
+    centers = (edges[:-1] + edges[1:]) / 2
     weight_low = np.cumsum(hist)
     weight_high = weight_low[-1] - weight_low
-    mass_low = np.cumsum(hist * centres)
+    mass_low = np.cumsum(hist * centers)
     mean_low = np.divide(mass_low, weight_low, out=np.zeros(bins), where=weight_low > 0)
     mean_high = np.divide(
         mass_low[-1] - mass_low, weight_high, out=np.zeros(bins), where=weight_high > 0

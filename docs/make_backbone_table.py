@@ -23,7 +23,7 @@ CONFORMANCE = """
 Every entry's recipe (architecture arguments or `config.json`, pooling rule, preprocessing) was
 read in the source below, and every entry is conformance-tested (`tests/test_conformance.py`):
 the test builds the model with the authors' own arguments, independently of the registry, saves
-a randomly initialised checkpoint in the layout the authors publish (a timm state dict, a Hub
+a randomly initialized checkpoint in the layout the authors publish (a timm state dict, a Hub
 `save_pretrained` folder or its single `model.safetensors`, a torchvision ResNet without `fc`,
 TransPath's timm-0.5.4 `{"model": ...}` file, PathoDuet's flat `checkpoint_HE.pth`), loads it
 through `FoundationEmbedder(name, weights=...)` and requires the embedding to equal the
@@ -69,7 +69,7 @@ embedding    512 values, fingerprint 5b414913600b966f
 conformance  OK in 0.44 s
 ```
 
-(a randomly initialised ResNet-18 saved by skhisto; a file that does not fit exits with status 1
+(a randomly initialized ResNet-18 saved by skhisto; a file that does not fit exits with status 1
 and one line naming the keys.)
 """
 
@@ -77,7 +77,7 @@ OWN = """
 ## Your own backbones
 
 `skhisto.backbones.register_backbone(BackboneInfo(...))` adds a model under a name of your
-choice; every embedder then accepts that name, with the entry's own normalisation and input size.
+choice; every embedder then accepts that name, with the entry's own normalization and input size.
 `architecture` is a `timm.create_model` name (models registered with timm's `@register_model`
 included) or, with `loader="transformers"`, a Hugging Face model. Bad fields raise a `ValueError`
 naming each of them; a name already taken raises unless `replace=True` (a replaced built-in entry

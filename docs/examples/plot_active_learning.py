@@ -7,7 +7,7 @@ When labels are scarce, which images should a pathologist label first?
 a test set, ask the query strategy for the next batch, get its labels from the oracle (here
 the known labels). :func:`~skhisto.plotting.plot_learning_curve` compares strategies.
 
-Embeddings of a **randomly initialised** resnet18 (no downloads while the docs build) and a
+Embeddings of a **randomly initialized** resnet18 (no downloads while the docs build) and a
 logistic regression; with so few images the curves are noisy: compare shapes, not points.
 """
 

@@ -7,7 +7,7 @@ transformer, so a backbone and a classification head compose in an ordinary
 :class:`~sklearn.pipeline.Pipeline` and cross-validate like any estimator.
 
 Here: 30 LC25000 lung patches per class (adenocarcinoma, benign, squamous cell carcinoma),
-resnet18 at 64 px. The backbone is **randomly initialised** (``pretrained=False``: no
+resnet18 at 64 px. The backbone is **randomly initialized** (``pretrained=False``: no
 downloads while the docs build), so the accuracy below is a floor, not what a pathology
 foundation model such as UNI or CTransPath gives (``FoundationEmbedder("uni")``).
 """

@@ -10,7 +10,7 @@ draws one line per head.
 
 The images are embedded once, before the search, and the heads train on the embeddings
 (in a full Pipeline, ``FoundationEmbedder(cache=...)`` gives the same saving). The backbone
-is a **randomly initialised** resnet18 (no downloads while the docs build): the curve's
+is a **randomly initialized** resnet18 (no downloads while the docs build): the curve's
 shape is the point here, not its level.
 """
 

@@ -10,7 +10,7 @@ slide (:func:`~skhisto.make_bags`) and learn the slide label with gated attentio
 
 The slides are made here (:func:`~skhisto.datasets.make_slide`): 4 x 4 cells of benign
 LC25000 lung tiles at 0.25 mpp, and in the "tumour" slides three cells of squamous cell
-carcinoma, so where the label comes from is known. The backbone is randomly initialised
+carcinoma, so where the label comes from is known. The backbone is randomly initialized
 (no downloads while the docs build); with a pathology foundation model the same lines apply.
 """
 

@@ -112,3 +112,14 @@ def test_the_layer_rule_catches_upward_and_private_imports(tmp_path, monkeypatch
         "skhisto.io._images.read_item",
         "skhisto.utils._labels._plain",
     ]
+
+
+def test_only_the_digest_module_hashes():
+    # One algorithm per purpose (utils._digests.new_digest): a second copy of a key or
+    # checksum recipe would drift and orphan what is on disk.
+    hashing = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "_digests.py" and re.search(r"^\s*import hashlib", path.read_text(), re.M)
+    ]
+    assert hashing == [], "hash through skhisto.utils.new_digest / content_key"

@@ -27,8 +27,6 @@ from ..utils import (
 )
 from ..utils._arrays import materialize
 from ..utils._labels import plain_value
-from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
-from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
 from ..utils._rounds import (
     check_scorer,
     draw_candidates,
@@ -36,6 +34,8 @@ from ..utils._rounds import (
     unselected,
     warn_unseen_test_labels,
 )
+from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
+from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
 
 
 def _estimator_has(attr):
@@ -511,7 +511,8 @@ def _check_same_labels(state, known, path, parameter):
             f"{source} labeled "
             f"{differ.size} of its {len(labeled)} samples otherwise than this oracle (index "
             f"{int(labeled[first])}: {plain_value(saved[first])!r} there, "
-            f"{plain_value(known[labeled[first]])!r} now), so it is another run and is not resumed. "
+            f"{plain_value(known[labeled[first]])!r} now), so it is another run and is not "
+            "resumed. "
             f"To start afresh, {restart}."
         )
 

@@ -1,6 +1,5 @@
 """Downloading, verifying and unpacking the public histology patch collections."""
 
-import hashlib
 import http.client
 import os
 import urllib.request
@@ -9,7 +8,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..utils import atomic_write, ensure_writable_dir, io_error, progress, temporary_beside
+from ..utils import (
+    atomic_write,
+    ensure_writable_dir,
+    io_error,
+    new_digest,
+    progress,
+    temporary_beside,
+)
 from ..utils._constraints import PATH
 from ..utils._sklearn_compat import (
     StrOptions,
@@ -135,7 +141,7 @@ def get_data_home(data_home=None):
 
 
 def _md5(path):
-    digest = hashlib.md5()
+    digest = new_digest("download")
     try:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 22), b""):

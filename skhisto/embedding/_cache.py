@@ -55,9 +55,6 @@ __all__ = [
     "path_keys",
 ]
 
-#: Shards already reported as unreadable in this process (warn once each).
-_REPORTED = set()
-
 #: Rows of a shard written by :meth:`EmbeddingCache.compact`.
 COMPACT_ROWS = 65536
 
@@ -202,8 +199,8 @@ class EmbeddingCache:
             mode = root.stat().st_mode
         except OSError:
             return
-        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX and root not in _REPORTED:
-            _REPORTED.add(root)
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX and root not in STORE.reported:
+            STORE.reported.add(root)
             warnings.warn(
                 f"Cache directory {root} is writable by every user: anyone could plant shards "
                 "there. skhisto reads only shards owned by you, the cache's owner or its group; "
@@ -300,8 +297,8 @@ class EmbeddingCache:
         except OSError:
             return True  # gone since: the reading passes it over
         self._skipped.add(path.name)
-        if path not in _REPORTED:
-            _REPORTED.add(path)
+        if path not in STORE.reported:
+            STORE.reported.add(path)
             warnings.warn(
                 f"Skipping cache shard {path}: it is owned by uid {shard.st_uid} (gid "
                 f"{shard.st_gid}), neither you, the cache's owner nor its group, so its rows "
@@ -313,8 +310,8 @@ class EmbeddingCache:
     def _skip_unreadable(self, path, exc):
         # Unreadable is not corrupt: another user's shard must not be deleted.
         self._skipped.add(path.name)
-        if path not in _REPORTED:
-            _REPORTED.add(path)
+        if path not in STORE.reported:
+            STORE.reported.add(path)
             warnings.warn(
                 f"Skipping unreadable cache shard {path} ({exc.strerror or exc}); it is "
                 "left in place and its images are recomputed. In a shared cache, give the "

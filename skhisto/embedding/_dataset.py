@@ -14,7 +14,6 @@ process, or on Dask workers, where each worker builds the backbone once
 """
 
 import copy
-import hashlib
 import json
 import os
 import warnings
@@ -28,6 +27,7 @@ from ..utils import (
     digest_arrays,
     file_identity,
     io_error,
+    new_digest,
     progress,
     run_identity,
     temporary_beside,
@@ -40,7 +40,7 @@ LAYOUT = "skhisto.embed_dataset/1"
 
 
 def _digest(strings):
-    digest = hashlib.sha256()
+    digest = new_digest("identity")
     for text in strings:
         digest.update(text.encode("utf-8", "surrogateescape") + b"\0")
     return digest.hexdigest()

@@ -1,9 +1,9 @@
 """Content keys of images and the id of a backbone fingerprint."""
 
-import hashlib
 import json
 
 from ..io import ImageArray, ImageFiles
+from ..utils import new_digest
 
 #: Bump when the stored layout or the meaning of an embedding changes.
 #: 2: 16-bit images are read as value // 256 (no longer stretched per file).
@@ -14,7 +14,7 @@ KEY_BYTES = 16
 def fingerprint_id(fingerprint):
     """Short stable hex id of a fingerprint dict."""
     blob = json.dumps(fingerprint, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:24]
+    return new_digest("identity", blob).hexdigest()[:24]
 
 
 def array_keys(X):

@@ -12,7 +12,6 @@ reads and verifies what it returns and nothing else. A shard is written once thr
 :func:`skhisto.utils.atomic_write` and never modified.
 """
 
-import hashlib
 import io
 import json
 import os
@@ -20,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-from ..utils import atomic_write
+from ..utils import atomic_write, new_digest
 
 MAGIC = b"SKHSHRD1"
 KEY_DTYPE = np.dtype("S32")
@@ -36,14 +35,13 @@ def row_digests(keys, embeddings):
     """One 64-bit BLAKE2b digest per row, over its key and its float32 bytes."""
     out = np.empty(len(keys), dtype="<u8")
     for i, (key, row) in enumerate(zip(keys.tolist(), embeddings, strict=True)):
-        digest = hashlib.blake2b(key, digest_size=8)
-        digest.update(row.data)
+        digest = new_digest("row", key, row.data)
         out[i] = int.from_bytes(digest.digest(), "little")
     return out
 
 
 def _index_digest(keys, digests):
-    return hashlib.sha256(keys.tobytes() + digests.tobytes()).hexdigest()
+    return new_digest("identity", keys.tobytes(), digests.tobytes()).hexdigest()
 
 
 def _aligned(offset):
@@ -175,8 +173,7 @@ def read_legacy_shard(path):
             stored = str(data["checksum"])
     except (KeyError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
         raise CorruptShard(str(exc)) from None
-    digest = hashlib.sha256(keys.tobytes())
-    digest.update(np.ascontiguousarray(embeddings).data)
+    digest = new_digest("identity", keys.tobytes(), np.ascontiguousarray(embeddings).data)
     if len(keys) != len(embeddings) or stored != digest.hexdigest():
         raise CorruptShard("checksum mismatch")
     return keys, embeddings

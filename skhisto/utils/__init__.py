@@ -16,7 +16,13 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         save_checkpoint,
     )
     from ._device import autocast, prepare_model, resolve_device, resolve_precision
-    from ._digests import content_key, digest_arrays, file_content_key, file_digest
+    from ._digests import (
+        content_key,
+        digest_arrays,
+        file_content_key,
+        file_digest,
+        new_digest,
+    )
     from ._files import (
         NotRegularFileError,
         check_regular_file,
@@ -57,6 +63,7 @@ __all__ = [
     "label_kind",
     "load_checkpoint",
     "n_batches",
+    "new_digest",
     "open_regular",
     "prepare_model",
     "progress",

@@ -1,8 +1,11 @@
 """Content digests, the one place skhisto hashes: files, arrays and cache keys.
 
-Cache keys (:func:`content_key`, :func:`file_content_key`) are 16 bytes of
-BLAKE2b written as 32 hex characters: fast, and what every embedding cache
-on disk holds. Identities of large files (:func:`file_digest`) are SHA-256.
+Each digest has one purpose, and one algorithm per purpose (:func:`new_digest`):
+cache keys (:func:`content_key`, :func:`file_content_key`) are 16 bytes of
+BLAKE2b written as 32 hex characters, fast, and what every embedding cache on
+disk holds; identities (:func:`file_digest`, weights, stores, checksums of
+shards) are SHA-256; per-row shard checks are 8 bytes of BLAKE2b; downloads
+are checked against the MD5 their publishers give.
 
 A file's digest is its SHA-256, read once per *version* of the file: the
 process remembers it under :func:`file_identity` (real path, device, inode,
@@ -27,6 +30,44 @@ from ._writes import atomic_write
 
 #: Bytes of a cache key; keys are hex-encoded, so ``S32`` arrays.
 KEY_BYTES = 16
+
+#: The algorithm of each purpose. Changing one changes files on disk: bump their format.
+_PURPOSES = {
+    "identity": hashlib.sha256,
+    "key": lambda: hashlib.blake2b(digest_size=KEY_BYTES),
+    "row": lambda: hashlib.blake2b(digest_size=8),
+    "download": lambda: hashlib.md5(usedforsecurity=False),
+}
+
+
+def new_digest(purpose, *parts):
+    """A new hashlib digest for ``purpose``, fed ``parts`` (bytes or buffers) in order.
+
+    Parameters
+    ----------
+    purpose : {"identity", "key", "row", "download"}
+        SHA-256 for identities and checksums, BLAKE2b-16 for cache keys,
+        BLAKE2b-8 for per-row checks, MD5 for published download checksums.
+    *parts : bytes-like
+
+    Returns
+    -------
+    hashlib digest
+        Update it with more bytes; read ``hexdigest()`` or ``digest()``.
+
+    Examples
+    --------
+    >>> from skhisto.utils import new_digest
+    >>> new_digest("identity", b"slide").hexdigest()[:12]
+    'b8a7e24e9549'
+    >>> new_digest("key", b"sl", b"ide").hexdigest() == new_digest("key", b"slide").hexdigest()
+    True
+    """
+    digest = _PURPOSES[purpose]()
+    for part in parts:
+        digest.update(part)
+    return digest
+
 
 #: A file changed this recently may change again within one tick of its
 #: timestamps (git's "racy" entries): its digest is not remembered.
@@ -95,11 +136,11 @@ def file_digest(path, *, what="file", digest_dir=None):
 
 def _sha256(path, what):
     with open_regular(path, what) as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        return hashlib.file_digest(f, _PURPOSES["identity"]).hexdigest()
 
 
 def _entry_name(identity):
-    return hashlib.blake2b(repr(identity).encode(), digest_size=16).hexdigest() + ".json"
+    return new_digest("key", repr(identity).encode()).hexdigest() + ".json"
 
 
 def _remembered(memo, identity):
@@ -145,7 +186,7 @@ def digest_arrays(*arrays):
     >>> digest_arrays(np.arange(3)) == digest_arrays(np.arange(3).astype(np.int8))
     False
     """
-    digest = hashlib.blake2b(digest_size=16)
+    digest = new_digest("key")
     for array in arrays:
         array = np.asarray(array)
         if array.dtype == object:
@@ -167,10 +208,7 @@ def content_key(*parts):
     >>> len(content_key(b"x"))
     32
     """
-    digest = hashlib.blake2b(digest_size=KEY_BYTES)
-    for part in parts:
-        digest.update(part)
-    return digest.hexdigest().encode()
+    return new_digest("key", *parts).hexdigest().encode()
 
 
 def file_content_key(path, what="file"):
@@ -190,7 +228,7 @@ def file_content_key(path, what="file"):
     """
     try:
         with open_regular(path, what) as f:
-            digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=KEY_BYTES))
+            digest = hashlib.file_digest(f, _PURPOSES["key"])
     except FileNotFoundError:
         raise FileNotFoundError(f"{what.capitalize()} file does not exist: {path!r}") from None
     except OSError as exc:

@@ -77,6 +77,9 @@ class ProcessStore:
     swept : set
         Folders already cleared of the temporary files of killed writers
         (:func:`skhisto.utils.sweep_orphans`).
+    reported : set
+        Cache folders and shards already warned about (world-writable,
+        unreadable, of an untrusted owner), so each is reported once.
 
     Examples
     --------
@@ -101,6 +104,7 @@ class ProcessStore:
         self.caches = {}
         self.slides = {}
         self.swept = set()
+        self.reported = set()
 
     def model(self, key, build):
         """The model stored under ``key``, made by ``build()`` on first use."""
@@ -127,7 +131,8 @@ class ProcessStore:
     def clear(self):
         """Forget every model, weights look-up, digest, open cache and slide; reset the counters."""
         tables = (
-            *(self.models, self.weights, self.digests, self.caches, self.slides, self.swept),
+            *(self.models, self.weights, self.digests, self.caches, self.slides),
+            *(self.swept, self.reported),
             *(self.forwards, self.builds),
         )
         for table in tables:

@@ -1,4 +1,4 @@
-"""Find the wrong labels in a labelled set of embeddings, estimate how noisy it is, clean it."""
+"""Find the wrong labels in a labeled set of embeddings, estimate how noisy it is, clean it."""
 
 from typing import TYPE_CHECKING
 
@@ -7,7 +7,7 @@ from ..utils._lazy import attach
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
     from ._detect import estimate_noise, find_label_issues
     from ._filter import LabelIssueFilter
-    from ._neighbours import resolve_n_neighbors
+    from ._neighbors import resolve_n_neighbors
 
 __all__ = ["LabelIssueFilter", "estimate_noise", "find_label_issues", "resolve_n_neighbors"]
 

@@ -15,7 +15,7 @@ from ..utils import check_labels
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
-from ._neighbours import nearest, neighbour_shares, neighbour_votes, resolve_n_neighbors
+from ._neighbors import nearest, neighbor_shares, neighbor_votes, resolve_n_neighbors
 
 METHODS = ("knn", "confident_learning", "ensemble")
 # What inspect_labels takes besides the data; the public functions and the filter pass them on.
@@ -90,7 +90,7 @@ class LabelReport:
         """The given labels, as values of ``classes``."""
         return self.classes[self.codes]
 
-    def relabelled(self):
+    def relabeled(self):
         """The given labels with each flagged one replaced by its suggested class."""
         return np.where(self.issues, self.classes[self.suggested], self.labels())
 
@@ -148,7 +148,7 @@ def _inspect(
                 "Use method='confident_learning'."
             )
         k = resolve_n_neighbors(n_neighbors, len(codes))
-        parts.append(neighbour_votes(X, codes, len(classes), k, device))
+        parts.append(neighbor_votes(X, codes, len(classes), k, device))
     if method in ("confident_learning", "ensemble"):
         parts.append(_out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs))
     proba = np.mean(parts, axis=0)
@@ -168,7 +168,7 @@ def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device):
     rows = np.flatnonzero(alone)
     k = resolve_n_neighbors(n_neighbors, len(codes))
     neighbors, similarity = nearest(X, k, device, rows=rows)
-    shares = neighbour_shares(codes, neighbors, similarity, len(classes))
+    shares = neighbor_shares(codes, neighbors, similarity, len(classes))
     suggested[rows] = kept[np.argmax(shares[:, kept], axis=1)]
     joint = np.zeros((len(classes), len(classes)))
     joint[np.ix_(kept, kept)] = part.joint

@@ -138,7 +138,7 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
         labels = report.labels()
         if self.action == "relabel":
             self.sample_indices_ = np.arange(len(labels))
-            fixed = report.relabelled()
+            fixed = report.relabeled()
             self.sampling_strategy_ = _class_counts(report.classes, fixed)
             return X, like_input(fixed, y)
         self.sample_indices_ = np.flatnonzero(~report.issues)

@@ -1,8 +1,8 @@
-"""Label votes of each sample's nearest neighbours in embedding space.
+"""Label votes of each sample's nearest neighbors in embedding space.
 
 Frozen embeddings place tissue of one type together, so the labels of a
-sample's neighbours estimate its label distribution without training a model
-(SimiFeat, Zhu et al. 2022). Neighbours are exact: a brute-force search in
+sample's neighbors estimate its label distribution without training a model
+(SimiFeat, Zhu et al. 2022). Neighbors are exact: a brute-force search in
 torch, block by block so memory stays bounded, on the GPU when there is one.
 """
 
@@ -16,7 +16,7 @@ from ..utils import progress, resolve_device
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._confident import confident_joint, prune_by_noise_rate
 
-# The second vote picks its k trusted neighbours among this many times k nearest.
+# The second vote picks its k trusted neighbors among this many times k nearest.
 _CANDIDATE_FACTOR = 3
 # Bytes of one block of similarities: 100,000 samples take blocks of 671 rows.
 _BLOCK_BYTES = 256 * 2**20
@@ -30,7 +30,7 @@ _BLOCK_BYTES = 256 * 2**20
     prefer_skip_nested_validation=True,
 )
 def resolve_n_neighbors(n_neighbors, n_samples):
-    """The number of neighbours the k-NN label check of ``n_samples`` samples uses.
+    """The number of neighbors the k-NN label check of ``n_samples`` samples uses.
 
     Parameters
     ----------
@@ -48,7 +48,7 @@ def resolve_n_neighbors(n_neighbors, n_samples):
     ------
     ValueError
         When an int ``n_neighbors`` is not below ``n_samples`` (a sample is
-        never its own neighbour).
+        never its own neighbor).
 
     Examples
     --------
@@ -63,44 +63,44 @@ def resolve_n_neighbors(n_neighbors, n_samples):
     if n_neighbors >= n_samples:
         raise ValueError(
             f"n_neighbors={n_neighbors} needs more than {n_neighbors} samples (each sample's "
-            f"neighbours exclude itself); X has {n_samples}. Pass a smaller n_neighbors or 'auto'."
+            f"neighbors exclude itself); X has {n_samples}. Pass a smaller n_neighbors or 'auto'."
         )
     return int(n_neighbors)
 
 
-def neighbour_votes(X, codes, n_classes, n_neighbors, device="auto"):
-    """Similarity-weighted share of each sample's neighbours holding each label, (n, n_classes).
+def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto"):
+    """Similarity-weighted share of each sample's neighbors holding each label, (n, n_classes).
 
     Two rounds: the first vote flags likely-wrong labels (confident learning
     on the vote shares); the second counts only the first ``n_neighbors``
-    unflagged neighbours, so at high noise a sample is judged by the labels
+    unflagged neighbors, so at high noise a sample is judged by the labels
     most likely to be right. Each vote weighs ``(1 + cosine) / 2``: nearer
-    neighbours count more, and shares rarely tie, so which samples are
+    neighbors count more, and shares rarely tie, so which samples are
     flagged does not depend on the order of the rows.
     """
     n_candidates = min(_CANDIDATE_FACTOR * n_neighbors, len(codes) - 1)
-    neighbours, similarity = nearest(X, n_candidates, device)
+    neighbors, similarity = nearest(X, n_candidates, device)
     weights = (1 + similarity) / 2
-    first = _shares(codes, neighbours[:, :n_neighbors], weights[:, :n_neighbors], n_classes)
+    first = _shares(codes, neighbors[:, :n_neighbors], weights[:, :n_neighbors], n_classes)
     flagged, _ = prune_by_noise_rate(first, codes, confident_joint(first, codes))
-    order = np.argsort(flagged[neighbours], axis=1, kind="stable")[:, :n_neighbors]
-    trusted = np.take_along_axis(neighbours, order, axis=1)
+    order = np.argsort(flagged[neighbors], axis=1, kind="stable")[:, :n_neighbors]
+    trusted = np.take_along_axis(neighbors, order, axis=1)
     return _shares(codes, trusted, np.take_along_axis(weights, order, axis=1), n_classes)
 
 
 def nearest(X, n_neighbors, device="auto", rows=None):
-    """Each sample's nearest neighbours by cosine on standardised columns, nearest first.
+    """Each sample's nearest neighbors by cosine on standardized columns, nearest first.
 
-    Standardising first stops a few high-variance dimensions from deciding
-    every distance. A sample is never its own neighbour, but its exact
+    Standardizing first stops a few high-variance dimensions from deciding
+    every distance. A sample is never its own neighbor, but its exact
     duplicates are. ``rows`` (default: every sample) limits the search to
-    the neighbours of those samples, among all of ``X``.
+    the neighbors of those samples, among all of ``X``.
 
     Returns
     -------
     indices : ndarray of shape (n_rows, n_neighbors), int64
     similarity : ndarray of shape (n_rows, n_neighbors), float64
-        The cosine similarity of each neighbour, in [-1, 1].
+        The cosine similarity of each neighbor, in [-1, 1].
     """
     Z = normalize(StandardScaler().fit_transform(X), copy=False).astype(np.float32, copy=False)
     device = resolve_device(device)
@@ -112,7 +112,7 @@ def nearest(X, n_neighbors, device="auto", rows=None):
     with torch.inference_mode():
         Z = torch.from_numpy(Z).to(device)
         starts = range(0, len(queries), step)
-        for start in progress(starts, total=len(starts), desc="neighbours"):
+        for start in progress(starts, total=len(starts), desc="neighbors"):
             block_rows = torch.from_numpy(queries[start : start + step]).to(device)
             block = Z[block_rows] @ Z.T
             block[torch.arange(len(block), device=device), block_rows] = -torch.inf
@@ -122,17 +122,17 @@ def nearest(X, n_neighbors, device="auto", rows=None):
     return indices, similarity
 
 
-def neighbour_shares(codes, neighbours, similarity, n_classes):
-    """Each row's similarity-weighted share of neighbours holding each label, (n, n_classes)."""
-    return _shares(codes, neighbours, (1 + similarity) / 2, n_classes)
+def neighbor_shares(codes, neighbors, similarity, n_classes):
+    """Each row's similarity-weighted share of neighbors holding each label, (n, n_classes)."""
+    return _shares(codes, neighbors, (1 + similarity) / 2, n_classes)
 
 
-def _shares(codes, neighbours, weights, n_classes):
-    """Per sample, the weight of its neighbours holding each label over their total weight."""
-    n = len(neighbours)
-    flat = (np.arange(n)[:, None] * n_classes + codes[neighbours]).ravel()
+def _shares(codes, neighbors, weights, n_classes):
+    """Per sample, the weight of its neighbors holding each label over their total weight."""
+    n = len(neighbors)
+    flat = (np.arange(n)[:, None] * n_classes + codes[neighbors]).ravel()
     totals = np.bincount(flat, weights=weights.ravel(), minlength=n * n_classes)
     totals = totals.reshape(n, n_classes)
-    # All-zero weights (every neighbour exactly opposite) fall back to an even split.
+    # All-zero weights (every neighbor exactly opposite) fall back to an even split.
     sums = totals.sum(axis=1, keepdims=True)
     return np.divide(totals, sums, out=np.full_like(totals, 1 / n_classes), where=sums > 0)

@@ -258,7 +258,7 @@ def test_load_images_errors_name_the_file(tmp_path):
         load_images([a, tmp_path / "bad.png"], 8)
     with pytest.raises(ValueError, match="image 0 is not square"):
         load_images(np.zeros((1, 8, 6, 3), np.uint8))
-    with pytest.raises(ValueError, match="image_size must be a positive int or None; got 0"):
+    with pytest.raises(ValueError, match=r"'image_size' parameter of load_images .*Got 0"):
         load_images([a], 0)
     assert load_images([wide, small], 4).shape == (2, 4, 4, 3)
 

@@ -34,8 +34,11 @@ class CorruptShard(ValueError):
 def row_digests(keys, embeddings):
     """One 64-bit BLAKE2b digest per row, over its key and its float32 bytes."""
     out = np.empty(len(keys), dtype="<u8")
+    empty = new_digest("row")  # copied per row: one argument check per call, not per row
     for i, (key, row) in enumerate(zip(keys.tolist(), embeddings, strict=True)):
-        digest = new_digest("row", key, row.data)
+        digest = empty.copy()
+        digest.update(key)
+        digest.update(row.data)
         out[i] = int.from_bytes(digest.digest(), "little")
     return out
 

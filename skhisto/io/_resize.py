@@ -4,11 +4,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..utils._constraints import POSITIVE_INT
+from ..utils._sklearn_compat import HasMethods, validate_params
+
+# A square's side, or a (width, height) pair.
+_SIZE = POSITIVE_INT + [tuple, list]
+
 
 def _size(size):
     return (size, size) if np.isscalar(size) else (int(size[1]), int(size[0]))
 
 
+@validate_params(
+    {"batch": [HasMethods(["float"])], "size": _SIZE}, prefer_skip_nested_validation=True
+)
 def resize_batch(batch, size):
     """Resize an ``(n, C, H, W)`` tensor with antialiased bilinear interpolation.
 
@@ -40,6 +49,7 @@ def resize_batch(batch, size):
     )
 
 
+@validate_params({"image": ["array-like"], "size": _SIZE}, prefer_skip_nested_validation=True)
 def resize_image(image, size):
     """Resize one ``(H, W, 3)`` uint8 image, as every embedder resizes its input.
 

@@ -10,6 +10,7 @@ name for messages. Arrays and image files are built in; whole-slide patches
 from abc import ABC, abstractmethod
 
 import numpy as np
+from sklearn import config_context
 
 from ..utils import content_key, file_content_key
 from ._images import read_image
@@ -149,7 +150,9 @@ class ImageFiles(ImageSource):
         return ImageFiles([self.paths[i] for i in positions])
 
     def keys(self, *, digest_dir=None):
-        return np.asarray([file_content_key(p, "image") for p in self.paths], dtype=KEY_DTYPE)
+        with config_context(skip_parameter_validation=True):  # paths checked on the way in
+            keys = [file_content_key(p, "image") for p in self.paths]
+        return np.asarray(keys, dtype=KEY_DTYPE)
 
     def name(self, index):
         return repr(self.paths[index])

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._constraints import PATH
 from ._files import io_error, open_regular, trusted_owner, writable_dir
-from ._sklearn_compat import validate_params
+from ._sklearn_compat import StrOptions, validate_params
 from ._store import STORE, file_identity
 from ._writes import atomic_write
 
@@ -40,6 +40,7 @@ _PURPOSES = {
 }
 
 
+@validate_params({"purpose": [StrOptions(set(_PURPOSES))]}, prefer_skip_nested_validation=True)
 def new_digest(purpose, *parts):
     """A new hashlib digest for ``purpose``, fed ``parts`` (bytes or buffers) in order.
 
@@ -211,6 +212,7 @@ def content_key(*parts):
     return new_digest("key", *parts).hexdigest().encode()
 
 
+@validate_params({"path": PATH, "what": [str]}, prefer_skip_nested_validation=True)
 def file_content_key(path, what="file"):
     """Cache key of a regular file's bytes, as :func:`content_key` of its whole content.
 

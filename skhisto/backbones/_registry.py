@@ -8,7 +8,7 @@ from ._normalize import IMAGENET
 HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 # Lunit's pathology statistics (benchmark-ssl-pathology); 2404.07605 fed these models ImageNet's.
 LUNIT = ((0.70322989, 0.53606487, 0.66096631), (0.21716536, 0.26081574, 0.20723464))
-# PathoDuet trains without normalisation: pixels scaled to [0, 1] only.
+# PathoDuet trains without normalization: pixels scaled to [0, 1] only.
 UNIT = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 HOPTIMUS = ((0.707223, 0.578729, 0.703617), (0.211883, 0.230117, 0.177517))
 HIBOU = ((0.7068, 0.5755, 0.722), (0.195, 0.2316, 0.1816))
@@ -38,7 +38,7 @@ class BackboneInfo:
     input_size : int
         Native square input size in pixels.
     mean, std : tuple of float
-        Per-channel normalisation applied to pixels scaled to [0, 1].
+        Per-channel normalization applied to pixels scaled to [0, 1].
     family : {"contrastive", "non-contrastive", "supervised", "unknown"}
         Pretraining family, as grouped in arXiv 2404.07605.
     pretraining : str

@@ -117,7 +117,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     ----------
     backbone : str, default="resnet18"
         Registry name (see :func:`skhisto.backbones.list_backbones`) or any
-        timm model name. Each registered model brings its own normalisation.
+        timm model name. Each registered model brings its own normalization.
     weights : str or os.PathLike, optional
         Local weights file (``.safetensors``, ``.pth``, ``.bin``), e.g. a
         checkpoint downloaded elsewhere or saved by :class:`SimCLREmbedder`,
@@ -145,7 +145,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     verbose : {"auto"} or bool, default="auto"
         Progress bar (``"auto"``: only on long runs).
     random_state : int, RandomState instance or None
-        Seeds the random initialisation when ``pretrained=False``: the same
+        Seeds the random initialization when ``pretrained=False``: the same
         value gives the same weights every time.
 
     Attributes
@@ -159,7 +159,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     fingerprint_ : dict
         What determines the embeddings (backbone, weights digest, preprocessing).
     seed_ : int
-        Torch seed drawn from ``random_state`` for a random initialisation.
+        Torch seed drawn from ``random_state`` for a random initialization.
 
     Examples
     --------

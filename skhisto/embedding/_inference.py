@@ -82,7 +82,7 @@ class SourceDataset(Dataset):
     prefer_skip_nested_validation=True,
 )
 def normalize_batch(batch, image_size, mean, std):
-    """``(n, H, W, 3)`` tensor (0-255) -> resized, normalised float ``(n, 3, S, S)``.
+    """``(n, H, W, 3)`` tensor (0-255) -> resized, normalized float ``(n, 3, S, S)``.
 
     uint8 input is converted to a new float tensor, so the caller's array is
     never written to.
@@ -203,14 +203,14 @@ def embed_images(
     Parameters
     ----------
     model : torch.nn.Module
-        Maps normalised ``(n, 3, S, S)`` float tensors to ``(n, dim)``.
+        Maps normalized ``(n, 3, S, S)`` float tensors to ``(n, dim)``.
     X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths, patch table or ImageSource
         Images, or files or slide regions read in DataLoader workers (any
         size); see :func:`as_image_source`.
     image_size : int
         Side ``S`` the images are resized to (antialiased bilinear).
     mean, std : sequence of 3 floats
-        Normalisation of pixels scaled to [0, 1].
+        Normalization of pixels scaled to [0, 1].
     batch_size : int, default=64
     device : str or torch.device, default="auto"
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"

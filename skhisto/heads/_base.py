@@ -131,7 +131,7 @@ default="cross_entropy"
     device : {"auto"} or str, default="auto"
         Torch device; ``"auto"`` picks CUDA, then MPS, else the CPU.
     random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, the batch order, the augmentation
+        Seeds the weight initialization, the batch order, the augmentation
         and the validation split.
     verbose : int, default=0
         skorch's per-epoch log when positive."""
@@ -363,7 +363,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         callbacks.append(("stop_on_non_finite", StopOnNonFinite(name, len(self.classes_))))
         module, module_params = self._module(n_features)
         device = str(resolve_device(self.device))
-        try:  # built and initialised before training: a bad net_params key fails here
+        try:  # built and initialized before training: a bad net_params key fails here
             return self._build_net(
                 module, module_params, weight, train_split, optimizer, callbacks, extra, device
             )

@@ -12,7 +12,7 @@ from ..utils._sklearn_compat import validate_params
 from ._errors import ImageReadError
 from ._jpeg import decode_jpeg
 
-#: File extensions recognised as images when scanning folders.
+#: File extensions recognized as images when scanning folders.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _UINT16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")

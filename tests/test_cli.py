@@ -49,15 +49,6 @@ def assert_one_line_error(code, err, expected_code, *words):
     CliResult("embed", code, "", err).assert_one_line_error(expected_code, *words)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["backbones", "--help"], ["embed", "--help"]])
-def test_help_exits_0_with_an_example(argv, capsys):
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert (
-        "usage: skhisto" in out and "examples:" in out and "skhisto " in out.split("examples:")[1]
-    )
-
-
 def test_version(capsys):
     import skhisto
 

@@ -48,14 +48,6 @@ def api_learner(source, strategy, estimator=None, seed=0):
     return learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
 
 
-def test_help_exits_0_with_an_example(run_cli):
-    result = run_cli("active", "--help")
-    assert result.code == 0
-    examples = result.out.split("examples:")[1]
-    assert "skhisto active emb.npz --strategy random coreset typiclust" in examples
-    assert "LogisticRegression(max_iter=1000" in examples and "active.csv" in examples
-
-
 def test_curves_equal_the_python_api(run_cli, embeddings_file, tmp_path):
     source, out = embeddings_file(), tmp_path / "results"
     argv = ["--strategy", "random", "entropy", "coreset", *SMALL, "--out-dir", out]
@@ -106,14 +98,43 @@ def test_linear_head_and_json(run_cli, embeddings_file, tmp_path):
     assert all(list(row) == header for row in payload["rows"])  # JSON keys in the CSV's order
 
 
+class FirstSampling(RandomSampling):
+    """A contributor's query strategy: the first candidates."""
+
+    def _select(self, X, y, labeled, candidates, batch_size, estimator, rng):
+        return candidates[:batch_size], -np.arange(len(candidates), dtype=float)
+
+
+def test_a_registered_strategy_is_a_cli_choice(run_cli, embeddings_file, tmp_path):
+    from skhisto.active import (
+        list_query_strategies,
+        make_query_strategy,
+        register_query_strategy,
+        unregister_query_strategy,
+    )
+
+    register_query_strategy("first")(FirstSampling)
+    try:
+        assert make_query_strategy("first", random_state=1).random_state == 1
+        argv = ["--strategy", "first", *SMALL, "--out-dir", tmp_path / "r"]
+        result = run_cli("active", embeddings_file(), *argv)
+        assert result.code == 0, result.err
+        assert {row["strategy"] for row in read_csv(tmp_path / "r" / "active.csv")} == {"first"}
+    finally:
+        unregister_query_strategy("first")
+    assert "first" not in list_query_strategies()
+    result = run_cli("active", embeddings_file(), "--strategy", "first")
+    result.assert_one_line_error(2, "--strategy", "'first'", "coreset")
+
+
 def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path, monkeypatch):
     source, checkpoints = embeddings_file(), tmp_path / "ckpt"
     argv = ["--strategy", "random", "typiclust", *SMALL, "--out-dir", tmp_path / "r"]
     first = run_cli("active", source, *argv, "--checkpoint-dir", checkpoints)
     assert first.code == 0, first.err
-    assert sorted(p.name for p in checkpoints.iterdir()) == [
-        "active_random.npz",
-        "active_typiclust.npz",
+    assert sorted(p.relative_to(checkpoints).as_posix() for p in checkpoints.glob("*/*")) == [
+        "random/checkpoint.npz",
+        "typiclust/checkpoint.npz",
     ]
 
     fits = []
@@ -125,13 +146,13 @@ def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path
     assert len(fits) == 2
     assert second.out == first.out
     for strategy in ("random", "typiclust"):
-        where = checkpoints / f"active_{strategy}.npz"
+        where = checkpoints / strategy / "checkpoint.npz"
         assert f"resuming {strategy} from {where} (round 3 done)" in second.err
     # another run's checkpoint is refused, named, and left alone
     changed = run_cli("active", source, *argv, "--n-rounds", "2", "--checkpoint-dir", checkpoints)
     assert changed.code == 1 and "Traceback" not in changed.err
     last = changed.err.strip().splitlines()[-1]  # after the strategy's progress line
-    assert last.startswith("skhisto active: error: ") and "active_random.npz" in last
+    assert last.startswith("skhisto active: error: ") and "random/checkpoint.npz" in last
     assert "n_rounds=3 there, 2 now" in last
     assert "--checkpoint-dir" in last and "checkpoint=" not in last  # the option, not Python
 

@@ -61,7 +61,7 @@ def test_a_store_for_other_inputs_is_refused_and_an_incomplete_one_is_said_so(
     assert run_cli("embed", tiny_folder, *OPTIONS, "--out", out, "--chunk-size", "4").code == 0
     run_cli(
         "embed", tiny_folder, *OPTIONS, "--out", out, "--chunk-size", "2"
-    ).assert_one_line_error(1, "chunk_size=4, not 2")
+    ).assert_one_line_error(1, "chunk_size=4 there, 2 now")
     store = zarr.open_group(str(out), mode="r+")
     store["done"][1] = False
     store.attrs["complete"] = False

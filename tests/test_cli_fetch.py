@@ -23,11 +23,6 @@ def _zip(path, folder, counts):
     return path
 
 
-def test_help_exits_0_with_an_example(run_cli):
-    r = run_cli("fetch", "--help")
-    assert r.code == 0 and "skhisto fetch crc-val-he-7k" in r.out.split("examples:")[1]
-
-
 def test_lc25000_from_a_local_archive_lists_its_classes(run_cli, tmp_path):
     counts = {"lung_aca": 2, "lung_n": 3, "lung_scc": 1}
     archive = _zip(tmp_path / "src" / "lc.zip", "lung_colon_image_set/lung_image_sets", counts)

@@ -38,16 +38,6 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-def test_help_states_the_python_and_the_columns(run_cli):
-    result = run_cli("label-issues", "--help")
-    assert result.code == 0
-    examples = result.out.split("examples:")[1]
-    assert "skhisto label-issues ../shared/data/lc25000_lung --no-pretrained" in examples
-    for words in ("find_label_issues(X, y, method=METHOD", "estimate_noise(", "label_issues.csv"):
-        assert words in examples
-    assert "path, label, label_quality, issue," in " ".join(examples.split())
-
-
 @pytest.mark.parametrize(
     "method, argv",
     [

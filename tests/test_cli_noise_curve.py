@@ -50,14 +50,6 @@ def api_scores(search, cv):
     }
 
 
-def test_help_exits_0_with_an_example(run_cli):
-    result = run_cli("noise-curve", "--help")
-    assert result.code == 0
-    examples = result.out.split("examples:")[1]
-    assert "skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained" in examples
-    assert "noise_curve.csv" in examples and "noise_robustness_curve(" in examples
-
-
 def test_embeddings_file_equals_the_python_api(run_cli, embeddings_file, tmp_path):
     source = embeddings_file()
     out = tmp_path / "results"

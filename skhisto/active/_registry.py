@@ -34,6 +34,7 @@ def register_query_strategy(name, **params):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from skhisto.active import (
     ...     RandomSampling, make_query_strategy, register_query_strategy,
     ...     unregister_query_strategy,
@@ -41,7 +42,7 @@ def register_query_strategy(name, **params):
     >>> @register_query_strategy("first")
     ... class FirstSampling(RandomSampling):
     ...     def _select(self, X, y, labeled, candidates, batch_size, estimator, rng):
-    ...         return candidates[:batch_size], None
+    ...         return candidates[:batch_size], -np.arange(len(candidates), dtype=float)
     >>> make_query_strategy("first", random_state=0)
     FirstSampling(random_state=0)
     >>> unregister_query_strategy("first")

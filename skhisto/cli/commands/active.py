@@ -46,8 +46,9 @@ output: the table on stdout (labels, then one balanced-accuracy column per strat
   active.csv  one row per strategy and round: strategy, round, n_labeled, balanced_accuracy,
               fit_time, query_time (seconds; empty in the last round)
   active.png  the learning curves (skhisto.plotting.plot_learning_curve)
-With --checkpoint-dir, each strategy's state is saved after every round as
-active_<strategy>.npz there, and a rerun of the same command resumes from it.
+With --checkpoint-dir DIR, each strategy's state is saved after every round in
+DIR/<strategy>/checkpoint.npz (ActiveLearner(..., checkpoint_dir=DIR/<strategy>)), and a rerun
+of the same command resumes from it.
 """
 
 #: --estimator names -> the estimator's class name.
@@ -106,7 +107,7 @@ def run(args):
     learners = {}
     for name in dict.fromkeys(args.strategy or query_strategy_names()):
         announce(NAME, f"{name}: {args.n_rounds} rounds of {args.batch_size} labels")
-        checkpoint = checkpoints / f"active_{name}.npz" if checkpoints else None
+        checkpoint_dir = checkpoints / name if checkpoints else None
         learner = build_learner(
             name,
             estimator=args.estimator,
@@ -114,9 +115,9 @@ def run(args):
             n_rounds=args.n_rounds,
             n_initial=args.n_initial,
             random_state=args.random_state,
-            checkpoint=checkpoint,
+            checkpoint_dir=checkpoint_dir,
         )
-        announce_resume(NAME, checkpoint, active_learner_round, what=f"{name} ")
+        announce_resume(NAME, checkpoint_dir, active_learner_round, what=f"{name} ")
         with checkpoint_errors_in_cli_words():
             learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
     title = (
@@ -152,7 +153,7 @@ def _split(X, y, test_size, random_state):
 
 
 def build_learner(
-    strategy, *, estimator, batch_size, n_rounds, n_initial, random_state, checkpoint=None
+    strategy, *, estimator, batch_size, n_rounds, n_initial, random_state, checkpoint_dir=None
 ):
     """The ActiveLearner of one strategy (see the --help epilog)."""
     from sklearn.linear_model import LogisticRegression
@@ -172,7 +173,7 @@ def build_learner(
         n_rounds=n_rounds,
         n_initial=n_initial,
         scoring="balanced_accuracy",
-        checkpoint=checkpoint,
+        checkpoint_dir=checkpoint_dir,
         verbose=True,
         random_state=seed,
     )

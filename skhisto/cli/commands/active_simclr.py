@@ -1,6 +1,6 @@
 """``skhisto active-simclr``: ActiveSimCLR on a labelled image set, scored by a linear probe."""
 
-from .._checkpoints import active_simclr_checkpoint, active_simclr_round, announce_resume
+from .._checkpoints import active_simclr_round, announce_resume
 from .._errors import CommandError, checkpoint_errors_in_cli_words
 from .._inputs import read_input
 from .._options import (
@@ -170,8 +170,7 @@ def run(args):
         f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
         f"rounds; {args.backbone} SimCLR from {start}",
     )
-    checkpoint = active_simclr_checkpoint(simclr.checkpoint_dir)
-    announce_resume(NAME, checkpoint, active_simclr_round)
+    announce_resume(NAME, simclr.checkpoint_dir, active_simclr_round)
 
     def take(index, values):
         return [values[i] for i in index]

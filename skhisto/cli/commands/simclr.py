@@ -1,6 +1,6 @@
 """``skhisto simclr``: SimCLR pretraining of a timm encoder on the images of INPUT."""
 
-from .._checkpoints import announce_resume, simclr_checkpoint, simclr_epoch
+from .._checkpoints import announce_resume, simclr_epoch
 from .._errors import checkpoint_errors_in_cli_words
 from .._inputs import read_input
 from .._options import add_input_argument, add_json_argument, add_out_dir_argument
@@ -56,7 +56,7 @@ def run(args):
     model = options.make_simclr(checkpoint_dir=options.checkpoint_dir, verbose=True)
     start = options.describe_start()
     announce(NAME, f"{len(paths)} images ({kind}), {args.backbone} from {start}")
-    announce_resume(NAME, simclr_checkpoint(options.checkpoint_dir), simclr_epoch)
+    announce_resume(NAME, options.checkpoint_dir, simclr_epoch)
     with checkpoint_errors_in_cli_words():
         model.fit(paths)
     model.save_encoder(args.out)

@@ -49,19 +49,13 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skhisto import (
-    AsymmetricNoise,
-    LabelIssueFilter,
-    LinearHead,
-    MLPHead,
-    UniformNoise,
-    estimate_noise,
-    find_label_issues,
-)
+from skhisto import LabelIssueFilter, LinearHead, MLPHead, estimate_noise, find_label_issues
+from skhisto.noise import get_noise_model
 from skhisto.utils import progress
 
 METHODS = ("knn", "confident_learning", "ensemble")
-NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
+#: The noise models compared (skhisto.noise.get_noise_model names).
+NOISES = ("uniform", "asymmetric")
 MAJORITY_K = 20
 NAME = "label_issues"
 
@@ -188,7 +182,7 @@ def clean_estimates(X, y, seed, args):
 def run(X, y, noise, rate, seed, args):
     """Every figure of one (embedding, noise, rate, seed)."""
     X_train, X_test, y_train, y_test = split(X, y, seed)
-    sampler = NOISES[noise](rate, random_state=seed)
+    sampler = get_noise_model(noise)(rate, random_state=seed)
     y_noisy = sampler.fit_resample(X_train, y_train)[1]
     flips = sampler.noise_mask_
     estimator = oof_estimator(seed, args)

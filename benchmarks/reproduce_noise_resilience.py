@@ -30,18 +30,12 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skhisto import (
-    AsymmetricNoise,
-    FoundationEmbedder,
-    LinearHead,
-    MLPHead,
-    SimCLREmbedder,
-    UniformNoise,
-)
+from skhisto import FoundationEmbedder, LinearHead, MLPHead, SimCLREmbedder
 from skhisto.backbones import create_backbone
 from skhisto.contrastive import augment_batch
 from skhisto.embedding import embed_images, normalize_batch
 from skhisto.heads import LOSSES
+from skhisto.noise import get_noise_model
 from skhisto.utils import atomic_write, iter_slices, resolve_device, seeded_torch, torch_generator
 
 CLASSES = ["lung_aca", "lung_n", "lung_scc"]
@@ -94,7 +88,8 @@ SCALES = {
         simclr_lr=1e-4,
     ),
 }
-NOISES = {"uniform": UniformNoise, "asymmetric": AsymmetricNoise}
+#: The noise models compared (skhisto.noise.get_noise_model names).
+NOISES = ("uniform", "asymmetric")
 
 
 def cached(cache_dir, key, compute):
@@ -211,7 +206,8 @@ def head_runs(name, emb, y_train, y_test, cfg):
     rows = []
     heads = {"LinearHead": LinearHead, "MLPHead": MLPHead}
     for head_name, head in heads.items():
-        for noise_name, noise in NOISES.items():
+        for noise_name in NOISES:
+            noise = get_noise_model(noise_name)
             for rate in cfg["rates"]:
                 if noise_name == "asymmetric" and rate == 0:
                     continue
@@ -251,7 +247,8 @@ def e2e_runs(split, y_train, y_test, cfg, args):
     for loss in ("cross_entropy", "gce"):
         for noise_name, rate in runs:
             for seed in cfg["seeds"]:
-                _, y_noisy = NOISES[noise_name](rate=rate, random_state=seed).fit_resample(
+                noise = get_noise_model(noise_name)
+                _, y_noisy = noise(rate=rate, random_state=seed).fit_resample(
                     np.zeros((len(y_train), 1)), y_train
                 )
                 start = time.perf_counter()

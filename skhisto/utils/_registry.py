@@ -48,6 +48,8 @@ class Registry:
             raise TypeError(f"a {self.kind} name must be a non-empty str, got {name!r}.")
 
         def decorate(cls):
+            if not cls.__module__.startswith(f"{self.package}."):
+                self._load()  # a user's name meets the built-in ones now, not at their import
             taken = self._entries.get(name)
             # Re-running a class definition (a reloaded module) re-registers the same name.
             if taken is not None and taken[0].__qualname__ != cls.__qualname__:

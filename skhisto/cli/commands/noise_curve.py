@@ -131,10 +131,17 @@ def run(args):
     n_fits = len(rates) * len(heads) * args.cv
     counts = f"{len(rates)} rates x {len(heads)} head{'s' * (len(heads) > 1)} x {args.cv} folds"
     announce(NAME, f"{n_fits} fits: {counts}")
-    curve = noise_curve(
-        X, data.labels, rates, heads, noise=args.noise, cv=args.cv,
-        max_epochs=args.max_epochs, device=args.device, random_state=args.random_state,
-    )  # fmt: skip
+    curve = curve_per_head(
+        X,
+        data.labels,
+        rates,
+        heads,
+        noise=args.noise,
+        cv=args.cv,
+        max_epochs=args.max_epochs,
+        device=args.device,
+        random_state=args.random_state,
+    )
     from_file = data.embeddings is not None
     context = {
         "noise": args.noise,
@@ -171,7 +178,7 @@ def run(args):
     return 0
 
 
-def noise_curve(X, y, rates, heads, *, noise, cv, max_epochs, device, random_state):
+def curve_per_head(X, y, rates, heads, *, noise, cv, max_epochs, device, random_state):
     """The table of ``noise_robustness_curve`` for each head (see the --help epilog)."""
     import pandas as pd
     from sklearn.model_selection import StratifiedKFold
@@ -211,7 +218,6 @@ def result_rows(curve, context):
         row = {
             "rate": float(rate),
             "head": head,
-            "noise": context["noise"],
             "balanced_accuracy_mean": float(np.mean(scores)),
             "balanced_accuracy_std": float(np.std(scores)),
             **context,

@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from skhisto import FoundationEmbedder, MLPHead, NoisyLabelClassifier, UniformNoise
-from skhisto.embedding import _dataset, embed_dataset, forward_count
+from skhisto.embedding import _dataset, embed_dataset, forward_count, open_store, prepare_store
 from skhisto.exceptions import CheckpointMismatchError
 
 distributed = pytest.importorskip("distributed")
@@ -156,6 +156,24 @@ def test_a_store_is_only_resumed_with_what_made_it(tiles, tmp_path):
             embed_dataset(args.pop("inputs"), args.pop("embedder"), out, **args)
     with pytest.raises(CheckpointMismatchError, match=r"To start afresh, remove it or pass"):
         embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=2)
+
+
+def test_the_store_is_prepared_and_opened_through_public_functions(tiles, tmp_path):
+    """What a caller (the CLI) checks before a cluster starts, and reads back after."""
+    out, paths = tmp_path / "emb.zarr", tiles.paths[:6]
+    before = forward_count()
+    store = prepare_store(paths, FoundationEmbedder(**SMALL), out, chunk_size=4)
+    assert store["done"][:].tolist() == [False, False] and forward_count() == before
+    assert open_store(out).attrs["complete"] is False
+    with pytest.raises(CheckpointMismatchError, match="chunk_size=4 there, 2 now"):
+        prepare_store(paths, FoundationEmbedder(**SMALL), out, chunk_size=2)
+    embed_dataset(paths, FoundationEmbedder(**SMALL), out, chunk_size=4)
+    assert open_store(out).attrs["complete"] is True
+    with pytest.raises(FileNotFoundError, match="No store at"):
+        open_store(tmp_path / "missing.zarr")
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(FileExistsError, match="not a Zarr store written by embed_dataset"):
+        open_store(tmp_path / "notes")
 
 
 def test_bad_inputs_are_refused_before_anything_is_written(tiles, tmp_path):

@@ -34,9 +34,6 @@ _CHECKPOINT_WORK = "issue 22: owned by the CLI/checkpoint work"
 OWNED_ELSEWHERE = {
     "skhisto.active": _CHECKPOINT_WORK,
     "skhisto.contrastive": _CHECKPOINT_WORK,
-    "skhisto.embedding.embed_dataset": _CHECKPOINT_WORK,
-    "skhisto.utils.check_identity": _CHECKPOINT_WORK,
-    "skhisto.utils.run_identity": _CHECKPOINT_WORK,
 }
 
 

@@ -1,8 +1,10 @@
 """The former home of the checkpoint functions, now :mod:`skhisto.utils` (deprecated here)."""
 
+import os
 import warnings
 
 from .. import utils
+from ..utils._sklearn_compat import validate_params
 
 
 def _moved(name):
@@ -14,6 +16,7 @@ def _moved(name):
     )
 
 
+@validate_params({"path": [str, os.PathLike], "state": [dict]}, prefer_skip_nested_validation=True)
 def save_checkpoint(path, state):
     """Write ``state`` to ``path`` atomically (deprecated, see below).
 
@@ -36,6 +39,7 @@ def save_checkpoint(path, state):
     return utils.save_checkpoint(path, state)
 
 
+@validate_params({"path": [str, os.PathLike, None]}, prefer_skip_nested_validation=True)
 def load_checkpoint(path):
     """The state of the checkpoint at ``path`` (deprecated, see below).
 

@@ -9,7 +9,7 @@ from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
     from ._cache import EmbeddingCache, list_caches, open_cache
-    from ._dataset import embed_dataset
+    from ._dataset import embed_dataset, open_store, prepare_store
     from ._foundation import FoundationEmbedder
     from ._inference import embed_images, forward_count, normalize_batch
     from ._inputs import as_image_source
@@ -24,6 +24,8 @@ __all__ = [
     "list_caches",
     "normalize_batch",
     "open_cache",
+    "open_store",
+    "prepare_store",
 ]
 
 __getattr__, __dir__ = attach(__name__, __file__)

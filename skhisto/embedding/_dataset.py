@@ -33,6 +33,7 @@ from ..utils import (
     temporary_beside,
 )
 from ..utils._optional import import_scale
+from ..utils._sklearn_compat import StrOptions, validate_params
 from ._keys import path_keys
 
 #: Attribute marking a store written by embed_dataset (and its layout's version).
@@ -162,9 +163,9 @@ def _create_store(zarr, folder, paths, labels, dim, chunk_size, attrs):
     group.attrs.update(attrs)
 
 
-def _reopen(zarr, out):
+def _reopen(zarr, out, mode="r+"):
     try:
-        group = zarr.open_group(str(out), mode="r+")
+        group = zarr.open_group(str(out), mode=mode)
     except Exception as exc:  # zarr raises several types for "not a group here"
         raise FileExistsError(
             f"out {str(out)!r} exists and is not a Zarr store written by embed_dataset; "
@@ -303,7 +304,112 @@ def _run_on_client(client, out, pending, embedder, size, verbose):
         client.cancel(list(futures))  # after an error, nothing keeps running for nobody
 
 
+@validate_params(
+    {
+        "inputs": "no_validation",  # paths or a Bunch: checked with embed_dataset's words
+        "embedder": "no_validation",
+        "out": [str, os.PathLike],
+        "labels": ["array-like", None],
+        "chunk_size": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def prepare_store(inputs, embedder, out, *, labels=None, chunk_size=1024):
+    """Create :func:`embed_dataset`'s store at ``out``, or check that the one there is this run's.
+
+    What ``embed_dataset`` does first, on its own: call it before starting a
+    cluster, so that wrong arguments or a store of another run fail before
+    any worker does. Nothing is embedded.
+
+    Parameters
+    ----------
+    inputs, embedder, out, labels, chunk_size
+        As for :func:`embed_dataset`.
+
+    Returns
+    -------
+    zarr.Group
+        The store, writable; its ``done`` flags say which chunks are finished.
+
+    Raises
+    ------
+    CheckpointMismatchError
+        When ``out`` is a store of another run (other inputs, labels, embedder
+        or chunk size), naming every difference; the store is untouched.
+    FileExistsError
+        When ``out`` exists and is not a store written by ``embed_dataset``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skhisto import FoundationEmbedder
+    >>> from skhisto.embedding import prepare_store
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> paths = [folder / f"tile{i}.png" for i in range(3)]
+    >>> for path in paths:
+    ...     Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(path)
+    >>> embedder = FoundationEmbedder(pretrained=False, image_size=32, random_state=0)
+    >>> store = prepare_store(paths, embedder, folder / "emb.zarr", chunk_size=2)
+    >>> store["done"][:].tolist()
+    [False, False]
+    >>> prepare_store(paths, embedder, folder / "emb.zarr", chunk_size=3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    skhisto.exceptions.CheckpointMismatchError: Store '...emb.zarr' belongs to another run ...
+    """
+    return _prepare(inputs, embedder, out, labels=labels, chunk_size=chunk_size)[0]
+
+
+@validate_params({"out": [str, os.PathLike]}, prefer_skip_nested_validation=True)
+def open_store(out):
+    """The store :func:`embed_dataset` wrote at ``out``, finished or not, read-only.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+
+    Returns
+    -------
+    zarr.Group
+        ``attrs["complete"]`` says whether every chunk is embedded (``done``
+        holds one flag per chunk).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is nothing at ``out``.
+    FileExistsError
+        When ``out`` is not a store written by ``embed_dataset``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skhisto import FoundationEmbedder
+    >>> from skhisto.embedding import embed_dataset, open_store
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> paths = [folder / f"tile{i}.png" for i in range(3)]
+    >>> for path in paths:
+    ...     Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(path)
+    >>> embedder = FoundationEmbedder(pretrained=False, image_size=32, random_state=0)
+    >>> _ = embed_dataset(paths, embedder, folder / "emb.zarr", verbose=False)
+    >>> store = open_store(folder / "emb.zarr")
+    >>> store.attrs["complete"], store["embeddings"].shape
+    (True, (3, 512))
+    """
+    zarr = import_scale("zarr", "open_store")
+    out = _absolute(out)
+    if not os.path.exists(out):
+        raise FileNotFoundError(f"No store at {out!r}: embed_dataset writes one there.")
+    return _reopen(zarr, out, mode="r")
+
+
+def _prepare(inputs, embedder, out, *, labels=None, chunk_size=1024):
     """Check the arguments of :func:`embed_dataset`, and create or check its store.
 
     Returns the store (writable), the fitted embedder the chunks use, and the
@@ -321,6 +427,18 @@ def _absolute(out):
     return os.path.abspath(os.path.expanduser(os.fspath(out)))
 
 
+@validate_params(
+    {
+        "inputs": "no_validation",  # paths or a Bunch: checked with their own words
+        "embedder": "no_validation",
+        "out": [str, os.PathLike],
+        "labels": ["array-like", None],
+        "client": "no_validation",  # a distributed.Client, imported only when given
+        "chunk_size": "no_validation",
+        "verbose": ["boolean", StrOptions({"auto"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def embed_dataset(
     inputs, embedder, out, *, labels=None, client=None, chunk_size=1024, verbose="auto"
 ):
@@ -382,9 +500,7 @@ def embed_dataset(
     >>> store["embeddings"].shape, store["embeddings"].chunks, store.attrs["complete"]
     ((5, 512), (2, 512), True)
     """
-    group, embedder, size = prepare_store(
-        inputs, embedder, out, labels=labels, chunk_size=chunk_size
-    )
+    group, embedder, size = _prepare(inputs, embedder, out, labels=labels, chunk_size=chunk_size)
     out = _absolute(out)
     pending = _pending(group, out, size)
     if pending and client is None:

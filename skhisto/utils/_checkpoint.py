@@ -32,6 +32,7 @@ _FORMAT = {"format": "skhisto.checkpoint", "version": 1}
 _HEADER = "checkpoint"  # the JSON member; the arrays are "array_<i>"
 
 
+@validate_params({"params": [dict]}, prefer_skip_nested_validation=True)
 def run_identity(params, **data_digests):
     """The identity of a run: the parameters that shape its result plus data digests.
 
@@ -73,6 +74,16 @@ def _describe(value):
     return type(value).__qualname__ if " at 0x" in text else text
 
 
+@validate_params(
+    {
+        "saved": "no_validation",  # whatever an older file held: it is told apart below
+        "current": [dict],
+        "source": [str, os.PathLike],
+        "restart": [str],
+        "what": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_identity(saved, current, source, *, restart, what="Checkpoint"):
     """Raise :class:`CheckpointMismatchError` unless ``saved == current``.
 

@@ -1,13 +1,11 @@
 """Uncertainty sampling: query where the model's predicted class is least certain."""
 
-import warnings
-
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import iter_slices
+from ..utils import iter_slices, warn
 from ..utils._sklearn_compat import StrOptions, _safe_indexing
 from ._base import MISSING_LABEL, QueryStrategy, check_finite_output, top_k
 from ._registry import register_query_strategy
@@ -122,13 +120,12 @@ class UncertaintySampling(QueryStrategy):
             ]
         )
         if len(candidates) > batch_size and np.ptp(utilities) <= 1e-12:
-            warnings.warn(
+            warn(
                 f"{type(self).__name__}: all {len(candidates)} candidates have the same "
                 f"{self.method} ({utilities[0]:.3g}), so the batch is simply the lowest indices. "
                 f"{type(estimator).__name__}'s probabilities are constant or saturated: check its "
                 "fit (lr, input scaling), or use RandomSampling or CoresetSampling.",
                 UserWarning,
-                stacklevel=3,
             )
         return candidates[top_k(utilities, batch_size)], utilities
 

@@ -5,7 +5,6 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 import torch.nn as nn
 from timm.layers import SwiGLUPacked
 
-from ..utils import atomic_write, file_digest, seeded_torch, torch_seed
+from ..utils import atomic_write, file_digest, seeded_torch, torch_seed, warn
 from ..utils._constraints import PATH, POSITIVE_INT
 from ..utils._sklearn_compat import validate_params
 from . import _pathoduet  # noqa: F401  (registers PathoDuet's ViT with timm)
@@ -441,12 +440,11 @@ def _resize_input(info, model, image_size):
 
 
 def _warn_resampled(info, image_size, before, after):
-    warnings.warn(
+    warn(
         f"Backbone {info.name!r} was trained on {info.input_size} px inputs: image_size="
         f"{image_size} changes its patch grid from {before} to {after}, resampling its position "
         "embeddings, so its embeddings differ from the published model's.",
         UserWarning,
-        stacklevel=4,
     )
 
 

@@ -4,12 +4,12 @@ import difflib
 import importlib.util
 import re
 import sys
-import warnings
 from numbers import Real
 
 import timm
 import torch
 
+from ..utils import warn
 from ..utils._constraints import POSITIVE_INT
 from ..utils._optional import import_pandas
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
@@ -266,11 +266,10 @@ def check_resolution(info, mpp, *, factor=1.5):
     low, high = info.mpp
     if low / factor <= mpp <= high * factor:
         return False
-    warnings.warn(
+    warn(
         f"Patches at {mpp:g} um/px (about {_magnification(mpp)}) are far from the "
         f"{_trained_at(info)} backbone {info.name!r} was trained at: its embeddings may be "
         "poor. Tile at the model's resolution (SlideTiler(mpp=...), skhisto embed --mpp).",
         UserWarning,
-        stacklevel=3,
     )
     return True

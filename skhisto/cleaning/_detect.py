@@ -1,6 +1,5 @@
 """Find likely-wrong labels and estimate how noisy a labeled set is."""
 
-import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -11,7 +10,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ..utils import check_labels
+from ..utils import check_labels, warn
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
@@ -117,13 +116,12 @@ def inspect_labels(X, y, *, owner, **options):
             f"{len(kept)} ({_names(classes[kept]) or 'none'}) more than one: too few samples "
             "per class to tell a wrong label from a right one."
         )
-    warnings.warn(
+    warn(
         f"{owner}: {len(singles)} of the {len(classes)} classes of y have a single sample "
         f"({_names(singles)}). No other sample can vouch for such a label, so those samples "
         "are reported as suspect (flagged, quality 0) and left out of the other classes' "
         "statistics and of the noise estimate.",
         UserWarning,
-        stacklevel=3,
     )
     part = _inspect(X[~alone], classes[kept], kept_codes, **options)
     return _with_singletons(

@@ -1,7 +1,6 @@
 """ImageFolder-layout datasets (``<root>/<class>/<image>``) as sklearn Bunches."""
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from ..io import IMAGE_EXTENSIONS
 from ..io import load_images as _decode  # the name load_images is a parameter here
-from ..utils import io_error
+from ..utils import io_error, warn
 from ..utils._constraints import PATH, POSITIVE_INT
 from ..utils._sklearn_compat import validate_params
 
@@ -52,11 +51,10 @@ def _class_dirs(root, classes, suffixes):
     found = [e.name for e in entries if e.is_dir()]
     loose = [e.name for e in entries if e.is_file() and e.name.lower().endswith(suffixes)]
     if loose:  # images beside the class folders belong to no class
-        warnings.warn(
+        warn(
             f"{len(loose)} images lie directly in {str(root)!r} (e.g. {loose[0]!r}), outside "
             "any class folder, and are not loaded; move them into <root>/<class>/.",
             UserWarning,
-            stacklevel=3,
         )
     if not found:
         raise ValueError(

@@ -22,13 +22,12 @@ import os
 import stat
 import threading
 import uuid
-import warnings
 from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
-from ..utils import STORE, atomic_write, io_error, trusted_owner, writable_dir
+from ..utils import STORE, atomic_write, io_error, trusted_owner, warn, writable_dir
 from ..utils._constraints import PATH
 from ..utils._files import file_lock
 from ..utils._sklearn_compat import validate_params
@@ -201,11 +200,10 @@ class EmbeddingCache:
             return
         if mode & stat.S_IWOTH and not mode & stat.S_ISVTX and root not in STORE.reported:
             STORE.reported.add(root)
-            warnings.warn(
+            warn(
                 f"Cache directory {root} is writable by every user: anyone could plant shards "
                 "there. skhisto reads only shards owned by you, the cache's owner or its group; "
-                "restrict the folder (chmod o-w) or keep a private cache.",
-                stacklevel=4,
+                "restrict the folder (chmod o-w) or keep a private cache."
             )
 
     def _ensure_directory(self):
@@ -272,10 +270,7 @@ class EmbeddingCache:
             self._skipped.add(shard.name)
 
     def _discard(self, path, reason):
-        warnings.warn(
-            f"Discarding corrupted cache shard {path} ({reason}); its images will be recomputed.",
-            stacklevel=5,
-        )
+        warn(f"Discarding corrupted cache shard {path} ({reason}); its images will be recomputed.")
         self._skipped.add(path.name)
         try:
             path.unlink(missing_ok=True)
@@ -299,11 +294,10 @@ class EmbeddingCache:
         self._skipped.add(path.name)
         if path not in STORE.reported:
             STORE.reported.add(path)
-            warnings.warn(
+            warn(
                 f"Skipping cache shard {path}: it is owned by uid {shard.st_uid} (gid "
                 f"{shard.st_gid}), neither you, the cache's owner nor its group, so its rows "
-                "cannot be trusted; its images are recomputed. Remove it if you do not know it.",
-                stacklevel=5,
+                "cannot be trusted; its images are recomputed. Remove it if you do not know it."
             )
         return False
 
@@ -312,11 +306,10 @@ class EmbeddingCache:
         self._skipped.add(path.name)
         if path not in STORE.reported:
             STORE.reported.add(path)
-            warnings.warn(
+            warn(
                 f"Skipping unreadable cache shard {path} ({exc.strerror or exc}); it is "
                 "left in place and its images are recomputed. In a shared cache, give the "
-                "group read access (umask 002 and a group-writable directory).",
-                stacklevel=5,
+                "group read access (umask 002 and a group-writable directory)."
             )
 
     def _migrate(self, path):

@@ -2,7 +2,6 @@
 
 import errno
 import os
-import warnings
 from numbers import Integral
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from ..utils import (
     resolve_device,
     resolve_precision,
     torch_seed,
+    warn,
     writable_dir,
 )
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
@@ -422,11 +422,10 @@ class _ShardBuffer:
             unchanged = part.keys(digest_dir=self.cache.digest_dir) == keys
             if not unchanged.all():
                 first = np.flatnonzero(~unchanged)[0]
-                warnings.warn(
+                warn(
                     f"{int((~unchanged).sum())} images changed while they were embedded (e.g. "
                     f"{part.name(first)}); their embeddings were returned but not cached.",
                     UserWarning,
-                    stacklevel=4,
                 )
             keys, block = keys[unchanged], block[unchanged]
         self.cache.store(keys, block)

@@ -1,13 +1,12 @@
 """SlideTiler: a grid of tissue patches at a target resolution, as a patch table."""
 
 import os
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..utils import progress
+from ..utils import progress, warn
 from ..utils._sklearn_compat import Interval, StrOptions
 from ._reader import open_slide_or_assume
 from ._table import patch_table
@@ -122,12 +121,11 @@ class SlideTiler(BaseEstimator):
         ]
         empty = [(path, why) for path, (part, why) in zip(paths, parts, strict=True) if why]
         if empty:
-            warnings.warn(
+            warn(
                 f"{len(empty)} of {len(paths)} slides gave no patches, so they will have no "
                 f"bag: {'; '.join(f'{p!r} ({why})' for p, why in empty[:3])}"
                 f"{'; ...' if len(empty) > 3 else ''}.",
                 UserWarning,
-                stacklevel=2,
             )
         parts = [part for part, _ in parts]
         if not parts:

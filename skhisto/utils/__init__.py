@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._labels import check_labels, label_kind
     from ._random import seeded_torch, torch_generator, torch_seed
     from ._store import STORE, ProcessStore, clear_caches, file_identity
+    from ._warnings import warn
     from ._writes import atomic_write, sweep_orphans, temporary_beside
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "torch_generator",
     "torch_seed",
     "trusted_owner",
+    "warn",
     "writable_dir",
 ]
 

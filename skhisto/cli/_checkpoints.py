@@ -49,17 +49,3 @@ def active_simclr_round(state):
 def active_learner_round(state):
     """The last finished round of an ``ActiveLearner`` checkpoint."""
     return f"(round {len(state['history']) - 1} done)"
-
-
-def zarr_layout():
-    """The ``layout`` attribute of a Zarr store written by ``embed_dataset``."""
-    from ..embedding._dataset import LAYOUT  # TODO(issue 22): public Zarr store API
-
-    return LAYOUT
-
-
-def prepare_zarr_store(paths, embedder, out, **options):
-    """Create (or check) the store ``embed_dataset`` resumes, before a cluster starts."""
-    from ..embedding._dataset import prepare_store  # TODO(issue 22): public Zarr store API
-
-    return prepare_store(paths, embedder, out, **options)

@@ -112,20 +112,16 @@ def _read_npz(path):
 def _read_zarr(path):
     import numpy as np
 
-    from ._checkpoints import zarr_layout
+    from ..embedding import open_store
 
     try:
-        import zarr
-
-        group = zarr.open_group(str(path), mode="r")
-        attrs = dict(group.attrs)
+        group = open_store(path)
     except ImportError as exc:
         raise CommandError(f"reading {os.fspath(path)!r} needs zarr: {exc}") from exc
-    except Exception as exc:  # zarr raises several types for "not a group here"
-        raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
-    if attrs.get("layout") != zarr_layout():
-        raise CommandError(f"{os.fspath(path)!r} is not a store written by `skhisto embed`")
-    if not attrs.get("complete"):
+    except FileExistsError as exc:
+        message = f"{os.fspath(path)!r} is not a store written by `skhisto embed`"
+        raise CommandError(message) from exc
+    if not group.attrs.get("complete"):
         done = group["done"][:]
         raise CommandError(
             f"{os.fspath(path)!r} is incomplete ({int(done.sum())} of {len(done)} chunks "

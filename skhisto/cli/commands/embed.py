@@ -5,7 +5,6 @@ import importlib.util
 import os
 
 from .._backbone_options import BackboneOptions, add_backbone_arguments
-from .._checkpoints import prepare_zarr_store
 from .._embeddings import EMBEDDING_FORMATS
 from .._errors import CommandError
 from .._inputs import check_not_slides, read_input
@@ -189,10 +188,10 @@ def _write_parquet(out, embeddings, columns, names):
 
 
 def _embed_to_zarr(paths, embedder, out, summary, cluster, **options):
-    from ...embedding import embed_dataset
+    from ...embedding import embed_dataset, prepare_store
 
     try:  # a store made for other inputs is refused before a cluster starts
-        prepare_zarr_store(paths, embedder, out, **options)
+        prepare_store(paths, embedder, out, **options)
     except (ValueError, FileExistsError) as exc:
         raise CommandError(str(exc)) from exc
     with _dask_client(**cluster) as client:

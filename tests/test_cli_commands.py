@@ -85,8 +85,6 @@ def test_no_command_imports_another():
 
 
 def test_the_cli_imports_only_public_names_of_the_library():
-    # The checkpoint files are read in one place until their API is public (issue 22).
-    allowed = {"_checkpoints.py"}
     offenders = []
     for path in CLI.rglob("*.py"):
         for module, names in _imports(path):
@@ -94,7 +92,7 @@ def test_the_cli_imports_only_public_names_of_the_library():
                 continue
             private = [m for m in module.split(".")[1:] if m.startswith("_")]
             private += [n for n in names if n.startswith("_")]
-            if private and path.name not in allowed:
+            if private:
                 offenders.append(f"{path.relative_to(CLI)}: {module} {names}")
     assert offenders == []
 

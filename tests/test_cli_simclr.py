@@ -9,6 +9,7 @@ from safetensors.numpy import load_file
 
 from skhisto import FoundationEmbedder
 from skhisto.contrastive import _active_simclr, _simclr
+from skhisto.utils import CHECKPOINT_FILE
 
 # Tiny and fast: the runs are checked for what they write and resume, not for their quality.
 TINY = ["--image-size", "32", "--lr", "1e-3", "--device", "cpu"]
@@ -122,11 +123,11 @@ def test_killed_simclr_resumes_to_the_uninterrupted_result(
 def test_another_command_line_against_a_checkpoint_is_refused(run_cli, images_csv, tmp_path):
     checkpoints = ["--checkpoint-dir", tmp_path / "ckpt", "--epochs", "1", "--max-images", "4"]
     assert simclr(run_cli, images_csv, tmp_path, "first", *checkpoints).code == 0
-    saved = (tmp_path / "ckpt" / _simclr.CHECKPOINT_NAME).read_bytes()
+    saved = (tmp_path / "ckpt" / CHECKPOINT_FILE).read_bytes()
     r = simclr(run_cli, images_csv, tmp_path, "second", *checkpoints, "--temperature", "0.5")
     words = ("belongs to another run", "temperature=0.1 there, 0.5 now", "--checkpoint-dir")
     errors(r).assert_one_line_error(1, *words)
-    assert (tmp_path / "ckpt" / _simclr.CHECKPOINT_NAME).read_bytes() == saved
+    assert (tmp_path / "ckpt" / CHECKPOINT_FILE).read_bytes() == saved
     assert not (tmp_path / "second" / "enc.safetensors").exists()
 
 

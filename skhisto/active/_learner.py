@@ -559,7 +559,7 @@ def _digest_pool(X):
         return digest_arrays(np.array([str(x) for x in X]))
 
 
-def _load_checkpoint(path, parameter="checkpoint_dir"):
+def _load_checkpoint(path, parameter):
     """A checkpoint's state, or CheckpointError naming the file; the file is never touched."""
     return _checked(load_checkpoint(path, parameter=parameter), path, parameter)
 

@@ -36,8 +36,6 @@ from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._simclr import SimCLREmbedder
 
-CHECKPOINT_NAME = CHECKPOINT_FILE  # read by the CLI until it uses skhisto.utils.CHECKPOINT_FILE
-
 
 def _default_proxy():
     from .. import LinearHead

@@ -12,7 +12,6 @@ from ..backbones import check_image_size, get_backbone_info
 from ..embedding import as_image_source, embed_images
 from ..io import load_images
 from ..utils import (
-    CHECKPOINT_FILE,
     atomic_write,
     checkpoint_file,
     digest_arrays,
@@ -31,8 +30,6 @@ from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._backend import backbone_normalisation, create_encoder
 from ._network import SimCLRNetwork, cpu_state
 from ._train import train_simclr
-
-CHECKPOINT_NAME = CHECKPOINT_FILE  # read by the CLI until it uses skhisto.utils.CHECKPOINT_FILE
 
 # Parameters that shape the trained weights: a checkpoint resumes only when they match.
 IDENTITY_PARAMS = (

@@ -310,8 +310,9 @@ def test_deprecated_checkpoint_file_still_resumes_and_warns(tmp_path):
     X, y = _pool()
     path = tmp_path / "run.npz"
     rename = r"'checkpoint' of ActiveLearner was renamed 'checkpoint_dir' in 0\.1.*removed in 0\.3"
-    with pytest.warns(FutureWarning, match=rename):
+    with pytest.warns(FutureWarning, match=rename) as caught:
         first = _learner(checkpoint=path, n_rounds=1).fit(X, y)
+    assert caught[0].filename == __file__  # the user's line, not sklearn's wrapper
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # the file as given
     with (
         pytest.warns(FutureWarning, match=rename),

@@ -193,7 +193,8 @@ def test_the_former_contrastive_names_warn_and_work(tmp_path):
 
     path = tmp_path / CHECKPOINT_FILE
     moved = r"skhisto.contrastive.save_checkpoint moved to skhisto.utils.*removed in 0\.3"
-    with pytest.warns(FutureWarning, match=moved):
+    with pytest.warns(FutureWarning, match=moved) as caught:
         old_save(path, {"epoch": 4})
+    assert caught[0].filename == __file__
     with pytest.warns(FutureWarning, match="load_checkpoint moved to skhisto.utils"):
         assert old_load(path)["epoch"] == 4

@@ -3,7 +3,6 @@
 import numbers
 import os
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from ..utils import (
     resume_checkpoint,
     run_identity,
     save_checkpoint,
+    warn,
 )
 from ..utils._arrays import materialize
 from ..utils._labels import plain_value
@@ -293,12 +293,11 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         """The checkpoint file, its folder proven writable before any round runs."""
         if self.checkpoint == "deprecated":
             return checkpoint_file(self.checkpoint_dir)
-        warnings.warn(
+        warn(
             "The parameter 'checkpoint' of ActiveLearner was renamed 'checkpoint_dir' in 0.1 "
             "and will be removed in 0.3; pass checkpoint_dir=<folder> (the state is written "
             "to <folder>/checkpoint.npz).",
             FutureWarning,
-            stacklevel=4,
         )
         if self.checkpoint_dir is not None:
             raise ValueError(

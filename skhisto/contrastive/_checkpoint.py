@@ -1,18 +1,16 @@
 """The former home of the checkpoint functions, now :mod:`skhisto.utils` (deprecated here)."""
 
 import os
-import warnings
 
 from .. import utils
 from ..utils._sklearn_compat import validate_params
 
 
 def _moved(name):
-    warnings.warn(
+    utils.warn(
         f"skhisto.contrastive.{name} moved to skhisto.utils.{name} (the one checkpoint module "
         "of every resumable object) in 0.1; the old name will be removed in 0.3.",
         FutureWarning,
-        stacklevel=3,
     )
 
 

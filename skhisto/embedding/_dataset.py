@@ -16,7 +16,6 @@ process, or on Dask workers, where each worker builds the backbone once
 import copy
 import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from ..utils import (
     progress,
     run_identity,
     temporary_beside,
+    warn,
 )
 from ..utils._optional import import_scale
 from ..utils._sklearn_compat import StrOptions, validate_params
@@ -257,12 +257,10 @@ def _pending(group, out, chunk_size):
         if not same:
             changed.append(int(index))
     if changed:
-        warnings.warn(
+        warn(
             f"Images of {len(changed)} finished chunks of {str(out)!r} changed since they were "
             f"embedded (chunk {changed[0]}: images {changed[0] * chunk_size} to "
-            f"{(changed[0] + 1) * chunk_size - 1}); those chunks are embedded again.",
-            UserWarning,
-            stacklevel=3,
+            f"{(changed[0] + 1) * chunk_size - 1}); those chunks are embedded again."
         )
     return sorted(changed + np.flatnonzero(~done).tolist())
 

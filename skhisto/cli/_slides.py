@@ -26,21 +26,33 @@ def add_slide_arguments(parser):
         metavar="PATH",
         help="TRIDENT or CLAM patch-coordinate .h5 file, or a folder of them, instead of tiling",
     )
-    group.add_argument(
-        "--mpp", type=positive_float, metavar="F", help="patch microns per pixel (default: 0.5)"
-    )
-    group.add_argument(
-        "--patch-size", type=positive_int, metavar="N", help="patch side in pixels (default: 224)"
-    )
-    group.add_argument(
-        "--overlap", type=non_negative_int, metavar="N", help="pixels shared by neighbours (0)"
-    )
-    group.add_argument(
-        "--min-tissue", type=share, metavar="F", help="least tissue share of a patch (0.5)"
-    )
+    for flag, kind, metavar, text in (
+        ("--mpp", positive_float, "F", "patch microns per pixel"),
+        ("--patch-size", positive_int, "N", "patch side in pixels"),
+        ("--overlap", non_negative_int, "N", "pixels shared by neighbors"),
+        ("--min-tissue", share, "F", "least tissue share of a patch"),
+    ):
+        action = group.add_argument(
+            flag, type=kind, metavar=metavar, help=f"{text} (default: %(tiler_default)s)"
+        )
+        action.tiler_default = _TilerDefault(action.dest)
     group.add_argument(
         "--slide-mpp", type=positive_float, metavar="F", help="level-0 mpp of slides that lack it"
     )
+
+
+class _TilerDefault:
+    """SlideTiler's default of one parameter, read when --help is shown (not duplicated here)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __str__(self):
+        import inspect
+
+        from ..slides import SlideTiler
+
+        return str(inspect.signature(SlideTiler).parameters[self.name].default)
 
 
 def tiling_options(args):

@@ -139,17 +139,14 @@ def check_not_slides(paths):
     first = paths[0]
     if Path(first).suffix.lower() not in (".tif", ".tiff"):
         return
-    from PIL import Image
-
-    from ..utils import open_regular
+    from ..io import ImageReadError, MultiFrameImageError, read_image
 
     try:
-        with open_regular(first, "image") as f, Image.open(f) as image:
-            pages = getattr(image, "n_frames", 1)
-    except OSError:
-        return  # read_image names the file when it is embedded
-    if pages > 1:
+        read_image(first)  # a pyramid is refused at its header, before any page is decoded
+    except MultiFrameImageError as error:
         raise CommandError(
-            f"{first!r} holds {pages} pages, as a pyramidal whole-slide image does; pass "
+            f"{first!r} holds {error.frames} pages, as a pyramidal whole-slide image does; pass "
             "--slides to tile slides into patches"
-        )
+        ) from None
+    except ImageReadError:
+        pass  # named again when it is embedded

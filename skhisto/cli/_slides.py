@@ -1,9 +1,9 @@
 """What ``skhisto embed --slides`` reads: slides (tiled here) or TRIDENT/CLAM coordinate files."""
 
 import os
-import warnings
 from pathlib import Path
 
+from ..utils import warn
 from ._errors import CommandError
 from ._inputs import SLIDE_EXTENSIONS, read_csv_rows, refuse_repeats
 from ._options import non_negative_int, positive_float, positive_int, share
@@ -137,12 +137,11 @@ def _coordinates(coordinates, slides, slide_mpp):
             f"(files like {files[0].name!r}; slides like {Path(slides[0]).name!r})"
         )
     if by_name or unmatched:  # said, never skipped in silence
-        warnings.warn(
+        warn(
             f"{_count(len(by_name), 'slide')} of INPUT without a coordinates file (e.g. "
             f"{next(iter(by_name), '-')!r}) and {_count(len(unmatched), 'coordinates file')} "
             f"without a slide (e.g. {next(iter(unmatched), '-')!r}) are left out",
             UserWarning,
-            stacklevel=2,
         )
     return pd.concat(tables, ignore_index=True)
 

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
-    from ._errors import ImageReadError
+    from ._errors import ImageReadError, MultiFrameImageError
     from ._images import IMAGE_EXTENSIONS, read_image
     from ._inputs import check_image_input, image_source
     from ._load import load_images
@@ -18,6 +18,7 @@ __all__ = [
     "ImageFiles",
     "ImageReadError",
     "ImageSource",
+    "MultiFrameImageError",
     "check_image_input",
     "image_source",
     "load_images",

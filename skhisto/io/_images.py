@@ -9,7 +9,7 @@ from PIL import Image, UnidentifiedImageError
 from ..utils import NotRegularFileError, open_regular
 from ..utils._constraints import PATH
 from ..utils._sklearn_compat import validate_params
-from ._errors import ImageReadError
+from ._errors import ImageReadError, MultiFrameImageError
 from ._jpeg import decode_jpeg
 
 #: File extensions recognized as images when scanning folders.
@@ -103,9 +103,10 @@ def read_image(path):
         with open_regular(path, "image") as f, Image.open(f) as image:
             frames = getattr(image, "n_frames", 1)
             if frames > 1:
-                raise ImageReadError(
+                raise MultiFrameImageError(
                     f"Cannot read {path!r}: it holds {frames} frames (animated or multi-page); "
-                    "save the frame you want as a single image."
+                    "save the frame you want as a single image.",
+                    frames,
                 )
             rgb = _decode(image, f, path)
     except ImageReadError:

@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import check_scoring
 
+from ._warnings import warn
+
 
 def unselected(n_samples, selected):
     """Sorted indices of ``range(n_samples)`` that are not in ``selected``.
@@ -117,9 +119,8 @@ def warn_unseen_test_labels(y_test, known, source):
     """
     unseen = np.setdiff1d(np.asarray(y_test), np.asarray(known))
     if len(unseen):
-        warnings.warn(
+        warn(
             f"y_test has labels {unseen.tolist()} absent from {source}: the model never "
             "predicts them, so they count as errors in every round's score.",
             UserWarning,
-            stacklevel=3,
         )

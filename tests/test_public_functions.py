@@ -28,15 +28,6 @@ EXEMPT = {
     "skhisto.slides.is_patch_table",
 }
 
-# Issue 22: functions that other parts of the issue are reworking; they gain
-# validate_params there (remove the entry once they do).
-_CHECKPOINT_WORK = "issue 22: owned by the CLI/checkpoint work"
-OWNED_ELSEWHERE = {
-    "skhisto.active": _CHECKPOINT_WORK,
-    "skhisto.contrastive": _CHECKPOINT_WORK,
-}
-
-
 class _Wrong:
     """An argument no constraint accepts (not a str, path, number, array or estimator)."""
 
@@ -55,9 +46,7 @@ def _public_functions():
 def _cases():
     for qualname in _public_functions():
         package, _ = qualname.rsplit(".", 1)
-        reason = OWNED_ELSEWHERE.get(qualname) or OWNED_ELSEWHERE.get(package)
-        marks = pytest.mark.xfail(strict=False, reason=reason) if reason else ()
-        yield pytest.param(qualname, marks=marks, id=qualname)
+        yield pytest.param(qualname, id=qualname)
 
 
 def _resolve(qualname):

@@ -11,11 +11,15 @@ from sklearn.utils.validation import check_array
 from ..exceptions import NonFiniteError
 from ..utils import check_labels, label_kind
 from ..utils._arrays import materialize
+from ..utils._sklearn_compat import validate_params
 
 #: The label that marks a sample as unlabeled (NaN also counts in float labels).
 MISSING_LABEL = -1
 
 
+@validate_params(
+    {"y": ["array-like"], "missing_label": "no_validation"}, prefer_skip_nested_validation=True
+)
 def is_unlabeled(y, missing_label=MISSING_LABEL):
     """Boolean mask of the samples of ``y`` that carry no label.
 

@@ -1,4 +1,4 @@
-"""Vectorised, chunked k-center greedy selection on CPU (numpy) or GPU (torch).
+"""Vectorized, chunked k-center greedy selection on CPU (numpy) or GPU (torch).
 
 Selecting ``b`` points among ``n`` candidates is O(n * b * d) time and
 O(n * d) memory. Each pick costs one matrix-vector product over the farthest
@@ -14,11 +14,28 @@ from sklearn.utils import check_random_state
 
 from ..utils import iter_slices, progress
 from ..utils._batching import writable
+from ..utils._constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, VERBOSE
+from ..utils._sklearn_compat import StrOptions, validate_params
 from ._base import check_features, check_indices
 
 METRICS = ("euclidean", "cosine")
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_select": NON_NEGATIVE_INT,
+        "centers": ["array-like", None],
+        "candidates": ["array-like", None],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "device": DEVICE,
+        "chunk_size": POSITIVE_INT,
+        "random_state": ["random_state"],
+        "return_distances": ["boolean"],
+        "verbose": VERBOSE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def k_center_greedy(
     X,
     n_select,
@@ -152,7 +169,7 @@ def _check_float32_range(X):
         raise ValueError(
             f"X has values up to {largest:.3g}, too large for the float32 distances of "
             f"k-center greedy (at most {limit:.3g} with {X.shape[1]} features); "
-            "standardise or rescale X first."
+            "standardize or rescale X first."
         )
 
 

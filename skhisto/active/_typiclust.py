@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import NearestNeighbors
 
-from ..utils._sklearn_compat import Interval
+from ..utils._constraints import POSITIVE_INT
+from ..utils._sklearn_compat import Interval, validate_params
 from ._base import MISSING_LABEL, QueryStrategy
 from ._registry import register_query_strategy
 
@@ -14,6 +15,9 @@ from ._registry import register_query_strategy
 _FULL_KMEANS_MAX_CLUSTERS = 50
 
 
+@validate_params(
+    {"features": ["array-like"], "n_neighbors": POSITIVE_INT}, prefer_skip_nested_validation=True
+)
 def typicality(features, n_neighbors=20):
     """Inverse mean euclidean distance of each row to its nearest other rows.
 
@@ -21,14 +25,14 @@ def typicality(features, n_neighbors=20):
     ----------
     features : ndarray of shape (n_samples, n_features)
     n_neighbors : int, default=20
-        Neighbours averaged over; capped at half the number of rows, as in the
+        Neighbors averaged over; capped at half the number of rows, as in the
         reference implementation, so tiny clusters still get a density.
 
     Returns
     -------
     typicality : ndarray of shape (n_samples,)
-        ``1 / (mean distance to the k nearest neighbours + 1e-5)``; ones when
-        there are too few rows to have a neighbour.
+        ``1 / (mean distance to the k nearest neighbors + 1e-5)``; ones when
+        there are too few rows to have a neighbor.
 
     Examples
     --------
@@ -54,14 +58,14 @@ class TypiClustSampling(QueryStrategy):
     (at most ``max_clusters``). Clusters with the fewest labeled samples come
     first, larger ones before smaller; from each, in turn, the candidate with
     the highest typicality (inverse mean distance to its ``n_neighbors``
-    nearest unlabeled neighbours in the cluster) is picked. Clusters with at
+    nearest unlabeled neighbors in the cluster) is picked. Clusters with at
     most ``min_cluster_size`` samples are skipped when larger ones exist. It
     targets the low-budget regime, where uncertainty sampling is unreliable.
 
     Parameters
     ----------
     n_neighbors : int, default=20
-        Neighbours in the typicality estimate.
+        Neighbors in the typicality estimate.
     max_clusters : int, default=500
         Cap on the number of k-means clusters; beyond it clusters are visited
         again in the same order.

@@ -6,7 +6,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import iter_slices, warn
-from ..utils._sklearn_compat import StrOptions, _safe_indexing
+from ..utils._sklearn_compat import StrOptions, _safe_indexing, validate_params
 from ._base import MISSING_LABEL, QueryStrategy, check_finite_output, top_k
 from ._registry import register_query_strategy
 
@@ -16,6 +16,10 @@ UNCERTAINTY_METHODS = ("entropy", "margin", "least_confident")
 PREDICT_BLOCK = 16384
 
 
+@validate_params(
+    {"proba": ["array-like"], "method": [StrOptions({"entropy", "margin", "least_confident"})]},
+    prefer_skip_nested_validation=True,
+)
 def uncertainty_scores(proba, method="entropy"):
     """Uncertainty of each row of class probabilities (higher is more uncertain).
 

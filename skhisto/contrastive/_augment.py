@@ -9,6 +9,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..utils._constraints import POSITIVE_INT
+from ..utils._sklearn_compat import validate_params
+
 #: Paper augmentations (Reasat & Smith): colour jitter, random crop, grayscale,
 #: Gaussian blur, h/v flips and 90-degree rotations. Jitter is milder than
 #: SimCLR's ImageNet setting because H&E colour carries class information.
@@ -136,6 +139,15 @@ def _gaussian_blur(x, params, generator):
     return torch.where(active, flat.view(n, c, size, size), x)
 
 
+@validate_params(
+    {
+        "images": [torch.Tensor],
+        "generator": [torch.Generator],
+        "output_size": POSITIVE_INT + [None],
+        "params": [dict, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def augment_batch(images, generator, *, output_size=None, params=None):
     """Draw one random histology view of every image in a batch.
 

@@ -1,9 +1,21 @@
 """NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR."""
 
+from numbers import Real
+
 import torch
 import torch.nn.functional as F
 
+from ..utils._sklearn_compat import Interval, validate_params
 
+
+@validate_params(
+    {
+        "z1": [torch.Tensor],
+        "z2": [torch.Tensor],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def nt_xent_loss(z1, z2, temperature=0.1):
     """NT-Xent loss of two batches of projections of the same images.
 

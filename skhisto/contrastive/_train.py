@@ -1,12 +1,15 @@
 """The plain SimCLR training loop (no estimator state): epochs of NT-Xent on two views."""
 
 import time
+from numbers import Real
 
 import numpy as np
 import torch
 
 from ..exceptions import NonFiniteError
 from ..utils import autocast, iter_slices, n_batches, progress, to_device
+from ..utils._constraints import NON_NEGATIVE_INT, POSITIVE_INT, TORCH_DEVICE, VERBOSE
+from ..utils._sklearn_compat import Interval, validate_params
 from ._augment import augment_batch
 from ._loss import nt_xent_loss
 
@@ -31,6 +34,27 @@ def _diverged(what, epoch, step):
     )
 
 
+@validate_params(
+    {
+        "network": [torch.nn.Module],
+        "optimizer": [torch.optim.Optimizer],
+        "images": [np.ndarray],
+        "start_epoch": NON_NEGATIVE_INT,
+        "end_epoch": NON_NEGATIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "mean": ["array-like"],
+        "std": ["array-like"],
+        "device": TORCH_DEVICE,
+        "dtype": [torch.dtype, None],
+        "index_generator": [torch.Generator],
+        "augment_generator": [torch.Generator],
+        "augment": [dict, None],
+        "on_epoch_end": [callable, None],
+        "verbose": VERBOSE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def train_simclr(
     network,
     optimizer,

@@ -156,4 +156,3 @@ class ImageFiles(ImageSource):
 
     def name(self, index):
         return repr(self.paths[index])
-

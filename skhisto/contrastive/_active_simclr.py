@@ -11,13 +11,6 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._rounds import (
-    check_scorer,
-    draw_candidates,
-    history_entry,
-    unselected,
-    warn_unseen_test_labels,
-)
 from ..backbones import check_image_size, get_backbone_info
 from ..embedding import as_image_source
 from ..io import load_images
@@ -33,6 +26,13 @@ from ..utils import (
     torch_seed,
 )
 from ..utils._params import with_seed
+from ..utils._rounds import (
+    check_scorer,
+    draw_candidates,
+    history_entry,
+    unselected,
+    warn_unseen_test_labels,
+)
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._simclr import SimCLREmbedder
 

@@ -13,9 +13,9 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ..utils._split import validation_split
 from ..utils import check_labels
 from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
+from ..utils._split import validation_split
 
 
 def _estimator_has(method):

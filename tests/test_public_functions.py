@@ -28,6 +28,7 @@ EXEMPT = {
     "skhisto.slides.is_patch_table",
 }
 
+
 class _Wrong:
     """An argument no constraint accepts (not a str, path, number, array or estimator)."""
 

@@ -22,7 +22,8 @@ def _caught(call):
 
 def test_a_public_function_warns_at_the_callers_line():
     # create_backbone is wrapped by validate_params: a fixed stacklevel named sklearn's wrapper.
-    caught = _caught(lambda: create_backbone("vit_small_patch16_224", pretrained=False, image_size=32))
+    build = lambda: create_backbone("vit_small_patch16_224", pretrained=False, image_size=32)  # noqa: E731
+    caught = _caught(build)
     assert caught and {w.filename for w in caught} == {__file__}
 
 

@@ -153,7 +153,7 @@ def tiny_folder(tmp_path):
     return tmp_path / "images"
 
 
-def unlabelled_csv(tiny_folder):
+def unlabeled_csv(tiny_folder):
     """A CSV listing the benign images of ``tiny_folder`` without a label column."""
     listing = tiny_folder.parent / "tiles.csv"
     listing.write_text("path\n" + "".join(f"images/benign/{i}.png\n" for i in range(3)))
@@ -165,8 +165,8 @@ def bad_input_names(tmp_path, embeddings_file, tiny_folder, blocker):
     """The ``{name}`` placeholders of the commands' bad command lines (see ``fill_argv``)."""
     return {
         "tmp": tmp_path,
-        "unlabelled": embeddings_file(labels=False),
-        "csv": unlabelled_csv(tiny_folder),
+        "unlabeled": embeddings_file(labels=False),
+        "csv": unlabeled_csv(tiny_folder),
         "folder": tiny_folder,
         "blocker": blocker,
     }

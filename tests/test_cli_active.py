@@ -160,21 +160,21 @@ def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path
 BAD_INPUTS = [
     ("missing", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
     ("images", ["{tmp}"], 1, ["is a folder", "skhisto embed"]),
-    ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
-    ("unknown strategy", ["{labelled}", "--strategy", "bald"], 2, ["--strategy", "'bald'"]),
-    ("bad test size", ["{labelled}", "--test-size", "1.5"], 2, ["--test-size", "'1.5'"]),
-    ("tiny test size", ["{labelled}", "--test-size", "0.01"], 1, ["--test-size 0.01"]),
+    ("no labels", ["{unlabeled}"], 1, ["emb.npz", "has no labels"]),
+    ("unknown strategy", ["{labeled}", "--strategy", "bald"], 2, ["--strategy", "'bald'"]),
+    ("bad test size", ["{labeled}", "--test-size", "1.5"], 2, ["--test-size", "'1.5'"]),
+    ("tiny test size", ["{labeled}", "--test-size", "0.01"], 1, ["--test-size 0.01"]),
     (
         "too many labels",
-        ["{labelled}", "--n-rounds", "100"],
+        ["{labeled}", "--n-rounds", "100"],
         1,
         ["= 1010 labels", "pool has 67"],
     ),
-    ("zero batch", ["{labelled}", "--batch-size", "0"], 2, ["--batch-size"]),
-    ("unwritable out-dir", ["{labelled}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
+    ("zero batch", ["{labeled}", "--batch-size", "0"], 2, ["--batch-size"]),
+    ("unwritable out-dir", ["{labeled}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
     (
         "unwritable checkpoints",
-        ["{labelled}", "--checkpoint-dir", "{blocker}/c"],
+        ["{labeled}", "--checkpoint-dir", "{blocker}/c"],
         1,
         ["--checkpoint-dir"],
     ),
@@ -189,8 +189,8 @@ def test_bad_input_is_one_line_before_any_work(
 ):
     names = {
         "tmp": tmp_path,
-        "unlabelled": embeddings_file(labels=False),
-        "labelled": embeddings_file(name="labelled.npz"),
+        "unlabeled": embeddings_file(labels=False),
+        "labeled": embeddings_file(name="labeled.npz"),
         "blocker": blocker,
     }
 

@@ -60,8 +60,8 @@ def test_csv_rows_equal_the_python_api(method, argv, lc25000_embeddings, run_cli
     np.testing.assert_array_equal([row["issue"] == "True" for row in rows], issues[order])
     np.testing.assert_allclose([float(row["label_quality"]) for row in rows], quality[order])
     assert [row["label"] for row in rows] == y[order].tolist()
-    relabelled = LabelIssueFilter(action="relabel", **options).fit_resample(X, y)[1]
-    assert [row["suggested_label"] for row in rows] == relabelled[order].tolist()
+    relabeled = LabelIssueFilter(action="relabel", **options).fit_resample(X, y)[1]
+    assert [row["suggested_label"] for row in rows] == relabeled[order].tolist()
     # most suspect first: the flagged, then the others, each by label quality from the lowest
     n_flagged = int(issues.sum())
     assert 0 < n_flagged < len(y) and not issues[order][n_flagged:].any()
@@ -77,7 +77,7 @@ def test_csv_rows_equal_the_python_api(method, argv, lc25000_embeddings, run_cli
 
 
 def test_flipped_labels_rank_first(lc25000_embeddings, run_cli, tmp_path):
-    """Benign tiles labelled tumour and tumour tiles labelled benign, 15 of 300: the CSV puts
+    """Benign tiles labeled tumour and tumour tiles labeled benign, 15 of 300: the CSV puts
     them near the top (median rank 18 on these random-init embeddings, 150 by chance) and flags
     most of them (13; a quarter, by chance)."""
     X, y, paths = lc25000_embeddings
@@ -96,7 +96,7 @@ def test_flipped_labels_rank_first(lc25000_embeddings, run_cli, tmp_path):
     assert np.median(ranks) < 30, sorted(ranks)
     flagged = [rows[r] for r in ranks if rows[r]["issue"] == "True"]
     assert len(flagged) >= 10, sorted(ranks)
-    # a flagged benign tile labelled tumour is suggested benign; a tumour tile, a tumour class
+    # a flagged benign tile labeled tumour is suggested benign; a tumour tile, a tumour class
     truth = dict(zip(paths, y, strict=True))
     for row in flagged:
         assert (row["suggested_label"] == "lung_n") == (truth[row["path"]] == "lung_n"), row
@@ -130,7 +130,7 @@ def test_json_keys_follow_the_csv_columns(embeddings_file, run_cli, tmp_path):
 
 def bare_file(tmp_path, embeddings_file):
     """An embeddings file whose paths are empty."""
-    with np.load(embeddings_file(name="labelled.npz")) as data:
+    with np.load(embeddings_file(name="labeled.npz")) as data:
         X, labels = data["embeddings"], data["labels"]
     return write_npz(tmp_path / "bare.npz", X, labels, np.full(len(X), ""))
 
@@ -199,12 +199,12 @@ def test_only_the_gallery_needs_matplotlib(tiny_folder, run_cli, tmp_path, monke
 
 
 def one_class_file(tmp_path, embeddings_file):
-    with np.load(embeddings_file(name="labelled.npz")) as data:
+    with np.load(embeddings_file(name="labeled.npz")) as data:
         return write_npz(tmp_path / "one.npz", data["embeddings"], ["benign"] * 90, data["paths"])
 
 
 BAD_INPUTS = [
-    ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
+    ("no labels", ["{unlabeled}"], 1, ["emb.npz", "has no labels"]),
     ("csv without labels", ["{csv}"], 1, ["tiles.csv", "has no labels"]),
     ("one class", ["{one_class}"], 1, ["one.npz", "has one class ['benign']"]),
     (
@@ -214,7 +214,7 @@ BAD_INPUTS = [
         ["'benign' has 3 images", "--method confident_learning with --cv 5"],
     ),
     ("n-neighbors >= samples", ["{folder}", "--n-neighbors", "6"], 1, ["--n-neighbors 6", "has 6"]),
-    ("gallery of missing images", ["{labelled}", "--gallery", "4"], 1, ["do not exist"]),
+    ("gallery of missing images", ["{labeled}", "--gallery", "4"], 1, ["do not exist"]),
     ("gallery without paths", ["{bare}", "--gallery", "4"], 1, ["lists no image paths"]),
     ("unwritable out-dir", ["{folder}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
     ("unknown method", ["{folder}", "--method", "vote"], 2, ["--method", "'vote'"]),
@@ -231,7 +231,7 @@ def test_bad_input_is_one_line_before_any_work(
     case, argv, code, words, run_cli, bad_input_names, embeddings_file, tmp_path
 ):
     names = {**bad_input_names, "one_class": one_class_file(tmp_path, embeddings_file)}
-    names["labelled"] = embeddings_file(name="labelled.npz")
+    names["labeled"] = embeddings_file(name="labeled.npz")
     names["bare"] = bare_file(tmp_path, embeddings_file)
     argv = fill_argv(argv, tmp_path / "out", **names)
     never = tmp_path / "out" / "label_issues.csv"

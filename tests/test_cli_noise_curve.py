@@ -181,7 +181,7 @@ def test_json_output_one_head_asymmetric_noise(run_cli, embeddings_file, tmp_pat
 BAD_INPUTS = [
     ("missing", ["{tmp}/nowhere"], 1, ["INPUT", "nowhere", "does not exist"]),
     ("missing embeddings", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
-    ("no labels", ["{unlabelled}"], 1, ["emb.npz", "has no labels"]),
+    ("no labels", ["{unlabeled}"], 1, ["emb.npz", "has no labels"]),
     ("csv without labels", ["{csv}"], 1, ["tiles.csv", "has no labels"]),
     ("rate 1", ["{folder}", "--rates", "0", "1"], 2, ["--rates", "[0, 1)", "'1'"]),
     ("rate -0.1", ["{folder}", "--rates", "-0.1"], 2, ["--rates", "'-0.1'"]),

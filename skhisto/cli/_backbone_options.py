@@ -7,7 +7,7 @@ from pathlib import Path
 from ._errors import CommandError
 from ._options import non_negative_int, positive_int
 
-RANDOM_INIT = "random initialisation instead of the published weights (seeded by --random-state)"
+RANDOM_INIT = "random initialization instead of the published weights (seeded by --random-state)"
 
 # (flags, argparse keywords) of each option, in --help order; {backbone} is the command's default.
 OPTIONS = (

@@ -14,7 +14,7 @@ SLIDE_EXTENSIONS = (
 
 
 def read_input(source, *, max_per_class=None, random_state=None):
-    """Image paths and labels (None when unlabelled) listed by ``source``, and its kind.
+    """Image paths and labels (None when unlabeled) listed by ``source``, and its kind.
 
     Parameters
     ----------
@@ -124,7 +124,7 @@ def _read_csv(path):
         )
     refuse_repeats(path, paths, "image")
     labels = [(row.get("label") or "").strip() for row in rows] if "label" in columns else None
-    return paths, labels, "CSV, labelled" if labels is not None else "CSV, no labels"
+    return paths, labels, "CSV, labeled" if labels is not None else "CSV, no labels"
 
 
 def _slides_hint(paths):

@@ -68,7 +68,7 @@ def wants_slides(source, slides, coordinates):
 
 
 def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
-    """The patch table of INPUT's slides, one label per patch (None: unlabelled), and a summary.
+    """The patch table of INPUT's slides, one label per patch (None: unlabeled), and a summary.
 
     ``tiling``: the SlideTiler parameters given (the others keep its defaults).
     """
@@ -182,15 +182,15 @@ def _read_slide_csv(path):
             f"CSV {str(path)!r} lists no slides: it needs a 'slide' column (columns: {columns})"
         )
     slides = []
-    labelled = "label" in columns
+    labeled = "label" in columns
     for number, row in enumerate(rows, start=2):
         value = (row["slide"] or "").strip()
         full = os.path.abspath(os.path.join(path.parent, value))  # an absolute value stays
         if not value or not os.path.isfile(full):
             raise CommandError(f"CSV {str(path)!r} line {number}: no slide file {value!r}")
-        if labelled and not (row.get("label") or "").strip():
+        if labeled and not (row.get("label") or "").strip():
             raise CommandError(f"CSV {str(path)!r} line {number}: slide {value!r} has no label")
         slides.append(full)
     refuse_repeats(path, slides, "slide")
-    labels = [row["label"].strip() for row in rows] if labelled else None
+    labels = [row["label"].strip() for row in rows] if labeled else None
     return slides, labels

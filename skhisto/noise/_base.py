@@ -117,7 +117,7 @@ class BaseLabelNoise(FitByResampling, BaseSampler):
         self.classes_, codes = self._encode(y)
         noisy_codes = self._noisy_codes(codes, check_random_state(self.random_state))
         self.noise_mask_ = noisy_codes != codes
-        self.transition_matrix_ = _realised_transition(codes, noisy_codes, len(self.classes_))
+        self.transition_matrix_ = _realized_transition(codes, noisy_codes, len(self.classes_))
         # imbalanced-learn's samplers expose their per-class target; noise keeps every sample.
         counts = np.bincount(codes, minlength=len(self.classes_))
         self.sampling_strategy_ = dict(zip(self.classes_.tolist(), counts.tolist(), strict=True))
@@ -165,8 +165,8 @@ def document_fitted_attributes(cls):
     return cls
 
 
-def _realised_transition(codes, noisy_codes, n_classes):
-    """Row-normalised counts of (true, noisy) pairs: P(noisy = j | true = i).
+def _realized_transition(codes, noisy_codes, n_classes):
+    """Row-normalized counts of (true, noisy) pairs: P(noisy = j | true = i).
 
     Rows of classes absent from ``y`` are NaN: nothing was observed for them.
     """

@@ -1,8 +1,8 @@
-"""``skhisto active``: active-learning curves of query strategies on a labelled embeddings file."""
+"""``skhisto active``: active-learning curves of query strategies on a labeled embeddings file."""
 
 from .._checkpoints import active_learner_round, announce_resume
 from .._errors import CommandError, checkpoint_errors_in_cli_words
-from .._labelled import labelled_input
+from .._labeled import labeled_input
 from .._options import (
     RegisteredNames,
     add_choices,
@@ -19,7 +19,7 @@ from .._outputs import announce, check_out_dir, check_outputs, show_results
 NAME = "active"
 HELP = "active-learning curves: balanced accuracy against labels, per query strategy"
 DESCRIPTION = (
-    "Run ActiveLearner on a labelled embeddings file (its labels are the oracle) with each "
+    "Run ActiveLearner on a labeled embeddings file (its labels are the oracle) with each "
     "query strategy and score every round on a held-out, stratified test split."
 )
 EPILOG = """\
@@ -28,7 +28,7 @@ examples:
   skhisto active emb.npz --strategy random coreset typiclust
   skhisto active emb.npz --strategy entropy --n-rounds 20 --checkpoint-dir ckpt --out-dir results
 
-EMBEDDINGS is a labelled .npz, .parquet or .zarr written by `skhisto embed`. Each strategy
+EMBEDDINGS is a labeled .npz, .parquet or .zarr written by `skhisto embed`. Each strategy
 runs, with SEED = --random-state, on the same split
   X_pool, X_test, y_pool, y_test = train_test_split(X, y, test_size=T, stratify=y,
                                                     random_state=SEED)
@@ -58,7 +58,7 @@ CSV_COLUMNS = ["strategy", "round", "n_labeled", "balanced_accuracy", "fit_time"
 
 
 def add_arguments(parser):
-    add_input_argument(parser, "EMBEDDINGS", "labelled .npz, .parquet or .zarr")
+    add_input_argument(parser, "EMBEDDINGS", "labeled .npz, .parquet or .zarr")
     strategies = RegisteredNames(query_strategy_names)
     add_choices(parser, "--strategy", strategies, "query strategies, one curve each")
     parser.add_argument(
@@ -92,7 +92,7 @@ def add_arguments(parser):
 def run(args):
     out_dir = check_outputs(NAME, args.out_dir)
     checkpoints = _checkpoint_dir(args.checkpoint_dir)
-    data = labelled_input(
+    data = labeled_input(
         args.input, min_per_class=2, what="the stratified --test-size split", images=False
     )
     X_pool, X_test, y_pool, y_test = _split(
@@ -196,7 +196,7 @@ def curve_rows(learners):
 
 
 def _wide(learners):
-    """One row per labelled count, one column per strategy (the table on stdout)."""
+    """One row per labeled count, one column per strategy (the table on stdout)."""
     rows = {}
     for name, learner in learners.items():
         for entry in learner.history_:

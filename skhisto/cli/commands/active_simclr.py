@@ -1,4 +1,4 @@
-"""``skhisto active-simclr``: ActiveSimCLR on a labelled image set, scored by a linear probe."""
+"""``skhisto active-simclr``: ActiveSimCLR on a labeled image set, scored by a linear probe."""
 
 from .._checkpoints import active_simclr_round, announce_resume
 from .._errors import CommandError, checkpoint_errors_in_cli_words
@@ -18,8 +18,8 @@ from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file,
 NAME = "active-simclr"
 HELP = "the Active SimCLR experiment: SimCLR on actively sampled subsets"
 DESCRIPTION = (
-    "Run ActiveSimCLR (Reasat & Smith, Algorithm 2) on the labelled images of INPUT: each round "
-    "trains SimCLR on the images selected so far, fits a linear probe on the labelled set's "
+    "Run ActiveSimCLR (Reasat & Smith, Algorithm 2) on the labeled images of INPUT: each round "
+    "trains SimCLR on the images selected so far, fits a linear probe on the labeled set's "
     "embeddings, scores it on a held-out test split, and lets --strategy pick the next images."
 )
 EPILOG = """\
@@ -29,8 +29,8 @@ examples:
       --batch-size 200 --n-rounds 5 --epochs 3 --checkpoint-dir ckpt --out encoder.safetensors
 
 INPUT is a folder of class folders or a CSV with 'path' and 'label' columns. A stratified
---test-size split is held out for scoring; the rest is the unlabelled pool SimCLR draws from
-and (all of it, or --n-labeled images) the labelled set the probe (standardised embeddings +
+--test-size split is held out for scoring; the rest is the unlabeled pool SimCLR draws from
+and (all of it, or --n-labeled images) the labeled set the probe (standardized embeddings +
 LinearHead) is trained on.
 
 output: per round (round, n_images SimCLR trained on, score, fit_time, query_time, time in
@@ -81,7 +81,7 @@ def add_arguments(parser):
         help="held-out fraction (default: 0.25)",
     )
     group.add_argument(
-        "--n-labeled", type=positive_int, metavar="N", help="labelled images (default: all)"
+        "--n-labeled", type=positive_int, metavar="N", help="labeled images (default: all)"
     )
     group.add_argument(
         "--scoring", default="balanced_accuracy", help="sklearn scorer (default: balanced_accuracy)"
@@ -98,7 +98,7 @@ def add_arguments(parser):
 
 
 def _split(labels, test_size, n_labeled, random_state):
-    """Indices of the labelled set, the test split and the pool (the non-test images)."""
+    """Indices of the labeled set, the test split and the pool (the non-test images)."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -118,7 +118,7 @@ def _split(labels, test_size, n_labeled, random_state):
     return np.sort(labeled), np.sort(test), np.sort(pool)
 
 
-def _read_labelled(source, max_images, random_state):
+def _read_labeled(source, max_images, random_state):
     paths, labels, kind = read_input(source)
     if labels is None or any(label == "" for label in labels):
         raise CommandError(
@@ -155,7 +155,7 @@ def run(args):
     if args.out is not None:
         check_out_file(args.out, ".safetensors")
     simclr.check()
-    paths, labels, kind = _read_labelled(args.input, simclr.max_images, simclr.random_state)
+    paths, labels, kind = _read_labeled(args.input, simclr.max_images, simclr.random_state)
     labeled, test, pool = _split(labels, args.test_size, args.n_labeled, simclr.random_state)
     learner = _make_learner(
         simclr,
@@ -166,7 +166,7 @@ def run(args):
     start = simclr.describe_start()
     announce(
         NAME,
-        f"{len(paths)} images ({kind}): pool {len(pool)}, labelled {len(labeled)}, test "
+        f"{len(paths)} images ({kind}): pool {len(pool)}, labeled {len(labeled)}, test "
         f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
         f"rounds; {args.backbone} SimCLR from {start}",
     )

@@ -1,4 +1,4 @@
-"""``skhisto label-issues``: which labels of a labelled set are likely wrong, and how noisy it is.
+"""``skhisto label-issues``: which labels of a labeled set are likely wrong, and how noisy it is.
 
 The images are embedded once (through the embedding cache), then one detection
 run of :mod:`skhisto.cleaning` gives every label's quality score, the flags and
@@ -8,7 +8,7 @@ the estimated noise: the CSV lists every sample, most suspect first.
 from .._backbone_options import BackboneOptions, add_backbone_arguments
 from .._errors import CommandError
 from .._gallery import check_gallery_images, draw_gallery
-from .._labelled import embed_labelled, labelled_input
+from .._labeled import embed_labeled, labeled_input
 from .._options import (
     add_input_argument,
     add_json_argument,
@@ -24,8 +24,8 @@ from .._outputs import announce, check_out_dir, check_outputs, show_results
 NAME = "label-issues"
 HELP = "which labels are likely wrong: every label's quality, the flags, the noise rate"
 DESCRIPTION = (
-    "Embed labelled images once and check every label against the embeddings (k-NN votes of "
-    "its neighbours, confident learning on out-of-fold probabilities, or both): flag the likely "
+    "Embed labeled images once and check every label against the embeddings (k-NN votes of "
+    "its neighbors, confident learning on out-of-fold probabilities, or both): flag the likely "
     "wrong ones, suggest a class for each and estimate the share of wrong labels."
 )
 EPILOG = """\
@@ -34,7 +34,7 @@ examples:
   skhisto label-issues emb.npz --method ensemble --cv 3 --show 50 --gallery 20
   skhisto label-issues tiles.csv --backbone uni --json > issues.json
 
-INPUT is labelled images (class folders, or a CSV with 'path' and 'label' columns, as
+INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
 `skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Every image is
 checked unless --per-class N draws N per class folder (a seeded draw, as
 load_image_folder(INPUT, max_per_class=N, random_state=SEED)).
@@ -62,7 +62,7 @@ n_flagged, noise_rate, classes, transition and every row), and in --out-dir
     label_quality    the probability the method gives the label; lower is more suspect
     issue            True: the label is likely wrong
     suggested_label  the most likely other class when flagged, else the label itself (so
-                     the column is the relabelled set)
+                     the column is the relabeled set)
   label_issues.png  with --gallery N: the N most suspect flagged tiles, each titled
                     "label -> suggested_label" and its label_quality
 The transition matrix ("transition" in the JSON) is the estimated P(given label = column |
@@ -77,13 +77,13 @@ CSV_COLUMNS = ["path", "label", "label_quality", "issue", "suggested_label"]
 
 def add_arguments(parser):
     add_input_argument(
-        parser, "INPUT", "labelled images (folder or CSV) or embeddings (.npz/.parquet)"
+        parser, "INPUT", "labeled images (folder or CSV) or embeddings (.npz/.parquet)"
     )
     parser.add_argument(
         "--method",
         choices=METHODS,
         default="knn",
-        help="knn: votes of each sample's nearest neighbours, trains nothing; "
+        help="knn: votes of each sample's nearest neighbors, trains nothing; "
         "confident_learning: out-of-fold LinearHead probabilities; ensemble: both averaged "
         "(default: knn)",
     )
@@ -92,7 +92,7 @@ def add_arguments(parser):
         type=positive_int_or("auto"),
         default="auto",
         metavar="N",
-        help="neighbours per vote, or auto: sqrt(n) clipped to [5, 50] (default: auto)",
+        help="neighbors per vote, or auto: sqrt(n) clipped to [5, 50] (default: auto)",
     )
     parser.add_argument(
         "--cv",
@@ -132,7 +132,7 @@ def run(args):
     data = _read(args.input, per_class=args.per_class, random_state=args.random_state, **options)
     names = _names(data)
     read = check_gallery_images(names, args.input) if args.gallery else None
-    X, source, _ = embed_labelled(NAME, data, args.input, backbone)
+    X, source, _ = embed_labeled(NAME, data, args.input, backbone)
     method = _method_words(len(X), **options)
     announce(NAME, f"checking {len(X)} labels with {method}")
     check, suggested = _check_labels(
@@ -180,12 +180,12 @@ def _gallery(rows, out_dir, read):
 
 
 def _read(source, *, method, cv, n_neighbors, per_class, random_state):
-    """The labelled input, refused in one line before any embedding when it cannot be checked."""
+    """The labeled input, refused in one line before any embedding when it cannot be checked."""
     from ...cleaning import resolve_n_neighbors
 
     uses_folds = method != "knn"
     what = f"--method {method} with --cv {cv}" if uses_folds else "--method knn"
-    data = labelled_input(
+    data = labeled_input(
         source,
         min_per_class=cv if uses_folds else 1,
         what=what,
@@ -212,7 +212,7 @@ def _method_words(n_samples, *, method, cv, n_neighbors):
 
 
 def _check_labels(X, y, **options):
-    """One fit of LabelIssueFilter (the flags, qualities and noise) and the relabelled ``y``."""
+    """One fit of LabelIssueFilter (the flags, qualities and noise) and the relabeled ``y``."""
     from ...cleaning import LabelIssueFilter
 
     check = LabelIssueFilter(action="relabel", **options)

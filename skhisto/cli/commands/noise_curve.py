@@ -8,7 +8,7 @@ is on clean test labels.
 
 from .._backbone_options import BackboneOptions, add_backbone_arguments
 from .._errors import CommandError
-from .._labelled import embed_labelled, labelled_input
+from .._labeled import embed_labeled, labeled_input
 from .._options import (
     RegisteredNames,
     add_choices,
@@ -26,7 +26,7 @@ from .._outputs import announce, check_outputs, show_results
 NAME = "noise-curve"
 HELP = "the label-noise experiment: balanced accuracy per noise rate and head"
 DESCRIPTION = (
-    "Embed labelled images once, train each head on labels corrupted at each noise rate and "
+    "Embed labeled images once, train each head on labels corrupted at each noise rate and "
     "score it on clean test labels (stratified K-fold noise_robustness_curve)."
 )
 EPILOG = """\
@@ -35,7 +35,7 @@ examples:
   skhisto noise-curve ../shared/data/lc25000_lung --backbone uni --rates 0 0.1 0.3 0.5
   skhisto noise-curve emb.npz --heads linear --noise asymmetric --cv 3 --out-dir results
 
-INPUT is labelled images (class folders, or a CSV with 'path' and 'label' columns, as
+INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
 `skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Class folders are
 subsampled to --per-class images per class (a seeded draw, as
 load_image_folder(INPUT, max_per_class=N, random_state=SEED)); other inputs are used whole.
@@ -66,7 +66,7 @@ FOLDS = int_at_least(2, "at least 2 folds")
 
 def add_arguments(parser):
     add_input_argument(
-        parser, "INPUT", "labelled images (folder or CSV) or embeddings (.npz/.parquet)"
+        parser, "INPUT", "labeled images (folder or CSV) or embeddings (.npz/.parquet)"
     )
     parser.add_argument(
         "--rates",
@@ -120,14 +120,14 @@ def run(args):
     except ValueError as exc:
         raise CommandError(f"--rates: {exc}") from exc
     heads = list(dict.fromkeys(args.heads or HEADS))
-    data = labelled_input(
+    data = labeled_input(
         args.input,
         min_per_class=args.cv,
         what=f"--cv {args.cv}",
         per_class=args.per_class,
         random_state=args.random_state,
     )
-    X, source, short_source = embed_labelled(NAME, data, args.input, backbone)
+    X, source, short_source = embed_labeled(NAME, data, args.input, backbone)
     n_fits = len(rates) * len(heads) * args.cv
     counts = f"{len(rates)} rates x {len(heads)} head{'s' * (len(heads) > 1)} x {args.cv} folds"
     announce(NAME, f"{n_fits} fits: {counts}")

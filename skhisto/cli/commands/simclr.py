@@ -8,7 +8,7 @@ from .._outputs import announce, check_out_dir, check_out_file, show_results
 from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file, subsample
 
 NAME = "simclr"
-HELP = "pretrain an encoder with SimCLR on unlabelled images"
+HELP = "pretrain an encoder with SimCLR on unlabeled images"
 DESCRIPTION = (
     "Train a timm encoder contrastively (SimCLR, NT-Xent) on the images of INPUT (labels are "
     "ignored) and write it as .safetensors."

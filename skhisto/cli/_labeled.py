@@ -1,6 +1,6 @@
-"""A labelled input of the experiment commands, checked before any work, and its embeddings.
+"""A labeled input of the experiment commands, checked before any work, and its embeddings.
 
-``noise-curve``, ``label-issues`` and ``active`` read labelled images or a labelled
+``noise-curve``, ``label-issues`` and ``active`` read labeled images or a labeled
 embeddings file and refuse too small a class before anything is embedded or trained.
 """
 
@@ -15,7 +15,7 @@ from ._outputs import announce
 
 
 @dataclass
-class LabelledInput:
+class LabeledInput:
     """Labels, and embeddings (an embeddings file, with the paths it lists) or image paths."""
 
     labels: object
@@ -24,8 +24,8 @@ class LabelledInput:
     kind: str = "embeddings file"
 
 
-def labelled_input(source, *, min_per_class, what, images=True, per_class=None, random_state=0):
-    """Read ``source``; a CommandError when it is unlabelled or a class is too small.
+def labeled_input(source, *, min_per_class, what, images=True, per_class=None, random_state=0):
+    """Read ``source``; a CommandError when it is unlabeled or a class is too small.
 
     ``images``: images are accepted besides embeddings files, of which class folders
     are subsampled to ``per_class`` images (a draw seeded by ``random_state``).
@@ -39,11 +39,11 @@ def labelled_input(source, *, min_per_class, what, images=True, per_class=None, 
         )
     if is_embeddings_file(source) or not images:
         X, labels, paths = read_embeddings(source)
-        data = LabelledInput(labels, embeddings=X, paths=paths.tolist())
+        data = LabeledInput(labels, embeddings=X, paths=paths.tolist())
         hint = "write it with `skhisto embed` from class folders or a CSV with a 'label' column"
     else:
         paths, labels, kind = read_input(source, max_per_class=per_class, random_state=random_state)
-        data = LabelledInput(labels, paths=paths, kind=kind)
+        data = LabeledInput(labels, paths=paths, kind=kind)
         hint = "pass class folders (<root>/<class>/<image>) or a CSV with a 'label' column"
     if data.labels is None or any(label == "" for label in data.labels):
         name = "INPUT" if images else "EMBEDDINGS"
@@ -65,7 +65,7 @@ def _check_classes(source, labels, min_per_class, what):
         )
 
 
-def embed_labelled(command, data, source, backbone):
+def embed_labeled(command, data, source, backbone):
     """The embeddings of ``data`` (read, or computed once through the cache by the
     ``backbone`` options) and their source, in words and in a few words (a plot's title)."""
     if data.embeddings is not None:

@@ -110,7 +110,7 @@ def _rate_errors(get, embedding, rate):
         ok = "within" if err <= RATE_TOLERANCE else "**outside**"
         parts.append(f"{method} {err:.3f} ({ok} {RATE_TOLERANCE})")
     true = get(embedding, "uniform", rate, "true_rate", "-")
-    return f"{rate:.0%} uniform (realised {true:.3f}): " + ", ".join(parts)
+    return f"{rate:.0%} uniform (realized {true:.3f}): " + ", ".join(parts)
 
 
 def _clean_floor(meta, embedding):
@@ -212,7 +212,7 @@ def markdown(summary, meta, image):
             "",
             _grid(get, noise, "auroc", DETECTORS, _value),
             "",
-            "Estimated noise rate (mean absolute error per seed against the realised rate).",
+            "Estimated noise rate (mean absolute error per seed against the realized rate).",
             "",
             _grid(get, noise, "estimated_rate", DETECTORS[:4], _rate_cell),
             "",

@@ -13,7 +13,7 @@ sampler, then
   AUROC of the label-quality scores, and wall time (cleanlab's includes the
   out-of-fold fit);
 * the noise rate of :func:`~skhisto.estimate_noise` (and cleanlab's joint)
-  against the realised one;
+  against the realized one;
 * the clean-test balanced accuracy of ``StandardScaler`` + ``MLPHead`` trained
   on the clean labels, through the noise (cross-entropy and GCE), and after
   :class:`~skhisto.LabelIssueFilter` with each method, removing the flagged

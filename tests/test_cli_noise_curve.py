@@ -144,7 +144,7 @@ def test_a_registered_noise_model_is_seen_by_the_library_and_the_cli(
         random_state=0,
     )
     assert set(curve["noise"]) == {"EveryOtherNoise"}
-    assert curve.loc[curve["rate"] == 0.4, "realised_rate"].to_numpy() == pytest.approx(0.4, 0.1)
+    assert curve.loc[curve["rate"] == 0.4, "realized_rate"].to_numpy() == pytest.approx(0.4, 0.1)
     argv = ["--heads", "linear", "--noise", registered_noise, "--out-dir", tmp_path]
     result = run_cli("noise-curve", source, *SMALL, *argv)
     assert result.code == 0, result.err

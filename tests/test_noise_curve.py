@@ -75,13 +75,16 @@ def test_grid_search_over_rates_scores_on_clean_labels_only(embeddings):
 def test_noise_robustness_curve_is_tidy_nested_and_clean_scored(embeddings):
     X, y = embeddings
     curve = noise_robustness_curve(_plain(), X, y, RATES, cv=3, random_state=0)
-    assert list(curve.columns[:4]) == ["rate", "fold", "score", "realised_rate"]
+    assert list(curve.columns[:4]) == ["rate", "fold", "score", "realized_rate"]
     assert len(curve) == len(RATES) * 3
     assert sorted(curve["fold"].unique()) == [0, 1, 2]
     assert set(curve["noise"]) == {"UniformNoise"} and set(curve["estimator"]) == {"Pipeline"}
     n_train = len(y) * 2 // 3
-    for rate, realised in curve.groupby("rate")["realised_rate"].first().items():
+    for rate, realised in curve.groupby("rate")["realized_rate"].first().items():
         assert realised == pytest.approx(round(rate * n_train) / n_train)
+    # The former spelling stays, last, until 0.3.
+    assert curve.columns[-1] == "realised_rate"
+    assert curve["realised_rate"].equals(curve["realized_rate"])
     means = curve.groupby("rate")["score"].mean()
     assert means[0.0] > means[0.6]
     again = noise_robustness_curve(_plain(), X, y, RATES, cv=3, random_state=0)

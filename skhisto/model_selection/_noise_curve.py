@@ -101,10 +101,12 @@ def noise_robustness_curve(
     -------
     curve : pandas.DataFrame
         One row per rate and fold, with columns ``rate``, ``fold``,
-        ``score``, ``realised_rate`` (the fraction of training labels
+        ``score``, ``realized_rate`` (the fraction of training labels
         actually flipped), ``noise`` (the sampler's class name),
         ``estimator`` (the estimator's class name), ``scoring``,
-        ``fit_time`` and ``score_time``.
+        ``fit_time`` and ``score_time``; and ``realised_rate``, the same
+        as ``realized_rate`` under its former spelling (deprecated, removed
+        in 0.3).
 
     See Also
     --------
@@ -161,12 +163,13 @@ def _rate_rows(estimator, X, y, rate, template, folds, scoring, n_jobs):
             "rate": rate,
             "fold": fold,
             "score": result["test_score"][fold],
-            "realised_rate": fitted.noise_.noise_mask_.mean(),
+            "realized_rate": fitted.noise_.noise_mask_.mean(),
             "noise": type(template).__name__,
             "estimator": type(estimator).__name__,
             "scoring": scoring if isinstance(scoring, str) else repr(scoring),
             "fit_time": result["fit_time"][fold],
             "score_time": result["score_time"][fold],
+            "realised_rate": fitted.noise_.noise_mask_.mean(),  # deprecated: removed in 0.3
         }
         for fold, fitted in enumerate(result["estimator"])
     ]

@@ -26,6 +26,7 @@ from ..utils import (
     warn,
 )
 from ..utils._arrays import materialize
+from ..utils._checkpoint import restart_hint
 from ..utils._labels import plain_value
 from ..utils._rounds import (
     check_scorer,
@@ -486,10 +487,6 @@ def _check_oracle(oracle, n_samples, missing_label):
     return (lambda indices: labels[np.asarray(indices, dtype=np.intp)]), labels
 
 
-def _restart(parameter):
-    return f"delete it or pass another {parameter}="
-
-
 def _check_same_labels(state, known, path, parameter):
     """Refuse to continue a run whose labels so far differ from the array oracle's.
 
@@ -502,7 +499,7 @@ def _check_same_labels(state, known, path, parameter):
     if differ.size:
         first = differ[0]
         source, restart = (
-            (f"Checkpoint {str(path)!r}", _restart(parameter))
+            (f"Checkpoint {str(path)!r}", restart_hint(parameter))
             if path is not None and path.exists()
             else ("The fitted run", "set warm_start=False")
         )
@@ -538,7 +535,7 @@ def _check_own_checkpoint(path, state, identity, parameter):
         raise CheckpointMismatchError(
             f"Checkpoint {str(path)!r} holds another run than this fitted learner, and "
             f"warm_start=True would overwrite it; it was left as it is. To continue, "
-            f"{_restart(parameter)}."
+            f"{restart_hint(parameter)}."
         )
 
 
@@ -578,13 +575,13 @@ def _checked(state, path, parameter):
         raise CheckpointError(
             f"Checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is not "
             f"an ActiveLearner checkpoint. It was left as it is; to start afresh, "
-            f"{_restart(parameter)}."
+            f"{restart_hint(parameter)}."
         ) from exc
     if checked["labeled"].shape != checked["labels"].shape:
         raise CheckpointError(
             f"Checkpoint {str(path)!r} is inconsistent: {checked['labeled'].shape} labeled "
             f"indices for {checked['labels'].shape} labels. It was left as it is; to start "
-            f"afresh, {_restart(parameter)}."
+            f"afresh, {restart_hint(parameter)}."
         )
     return checked
 

@@ -139,7 +139,8 @@ def _other_version(source, restart, what="Checkpoint"):
     )
 
 
-def _restart(parameter):
+def restart_hint(parameter):
+    """How a refused checkpoint's message says to start afresh (one wording everywhere)."""
     return f"delete it or pass another {parameter}="
 
 
@@ -349,7 +350,7 @@ def load_checkpoint(path, *, parameter="checkpoint_dir"):
         with np.load(path, allow_pickle=False) as members:
             header = json.loads(str(members[_HEADER][()]))
             if {k: header.get(k) for k in _FORMAT} != _FORMAT:
-                raise _other_version(path, _restart(parameter))
+                raise _other_version(path, restart_hint(parameter))
             return _decode(header["state"], members)
     except OSError as exc:
         raise io_error(exc, "read the checkpoint", path) from exc
@@ -359,7 +360,7 @@ def load_checkpoint(path, *, parameter="checkpoint_dir"):
         raise CheckpointError(
             f"Checkpoint {path!r} cannot be read ({type(exc).__name__}: {exc}); it is "
             f"truncated, corrupt or not a skhisto checkpoint. It was left as it is; to start "
-            f"afresh, {_restart(parameter)}."
+            f"afresh, {restart_hint(parameter)}."
         ) from exc
 
 
@@ -408,5 +409,5 @@ def resume_checkpoint(path, identity, *, parameter="checkpoint_dir"):
     state = load_checkpoint(path, parameter=parameter)
     if state is None:
         return None
-    check_identity(state.get("identity"), identity, path, restart=_restart(parameter))
+    check_identity(state.get("identity"), identity, path, restart=restart_hint(parameter))
     return state

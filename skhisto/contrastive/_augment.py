@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from ..utils._constraints import POSITIVE_INT
 from ..utils._sklearn_compat import validate_params
 
-#: Paper augmentations (Reasat & Smith): colour jitter, random crop, grayscale,
+#: Paper augmentations (Reasat & Smith): color jitter, random crop, grayscale,
 #: Gaussian blur, h/v flips and 90-degree rotations. Jitter is milder than
-#: SimCLR's ImageNet setting because H&E colour carries class information.
+#: SimCLR's ImageNet setting because H&E color carries class information.
 DEFAULT_AUGMENT = {
     "crop_scale": (0.3, 1.0),
     "crop_ratio": (3 / 4, 4 / 3),
@@ -52,7 +52,7 @@ def _geometry(n, crop_scale, crop_ratio, generator, device):
     flip_v = torch.where(_bernoulli(n, 0.5, generator, device), -1.0, 1.0)
     angle = k.float() * (math.pi / 2)
     cos, sin = torch.cos(angle).round(), torch.sin(angle).round()
-    # Output grid -> flip -> rotate -> scale to the crop -> shift to its centre.
+    # Output grid -> flip -> rotate -> scale to the crop -> shift to its center.
     theta = torch.zeros(n, 2, 3, device=device)
     theta[:, 0, 0] = w * cos * flip_h
     theta[:, 0, 1] = -w * sin * flip_v
@@ -99,7 +99,7 @@ def _hsv_to_rgb(hue, sat, val):
     return choices.gather(0, index)[0]
 
 
-def _colour_jitter(x, params, generator):
+def _color_jitter(x, params, generator):
     n, device = x.shape[0], x.device
     active = _bernoulli(n, params["p_jitter"], generator, device).view(n, 1, 1, 1)
 
@@ -181,7 +181,7 @@ def augment_batch(images, generator, *, output_size=None, params=None):
     theta = _geometry(n, params["crop_scale"], params["crop_ratio"], generator, x.device)
     grid = F.affine_grid(theta, (n, 3, size, size), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    x = _colour_jitter(x, params, generator)
+    x = _color_jitter(x, params, generator)
     gray = _bernoulli(n, params["p_grayscale"], generator, x.device).view(n, 1, 1, 1)
     x = torch.where(gray, _grayscale(x).expand_as(x), x)
     x = _gaussian_blur(x, params, generator)

@@ -1,4 +1,4 @@
-"""Encoder creation and input normalisation for contrastive training."""
+"""Encoder creation and input normalization for contrastive training."""
 
 from ..backbones import create_backbone, get_backbone_info
 
@@ -15,7 +15,7 @@ def create_encoder(backbone, *, weights=None, random_state=None, image_size=None
     return model.requires_grad_(True)
 
 
-def backbone_normalisation(backbone):
+def backbone_normalization(backbone):
     """Input mean and std of ``backbone`` (what FoundationEmbedder uses for it too)."""
     info = get_backbone_info(backbone)
     return tuple(info.mean), tuple(info.std)

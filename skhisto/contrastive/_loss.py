@@ -1,4 +1,4 @@
-"""NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR."""
+"""NT-Xent, the normalized temperature-scaled cross-entropy of SimCLR."""
 
 from numbers import Real
 

@@ -27,7 +27,7 @@ from ..utils import (
     torch_seed,
 )
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ._backend import backbone_normalisation, create_encoder
+from ._backend import backbone_normalization, create_encoder
 from ._network import SimCLRNetwork, cpu_state
 from ._train import train_simclr
 
@@ -56,7 +56,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     ``fit`` trains a timm encoder and a three-layer projection head with the
     NT-Xent loss and Adam (betas 0.9, 0.999) on two augmented views of every
-    image (colour jitter, random resized crop, random grayscale, Gaussian
+    image (color jitter, random resized crop, random grayscale, Gaussian
     blur, horizontal and vertical flips, 90-degree rotations), drawn
     batch-wise on the device. ``transform`` returns encoder features; the
     projection head is dropped.
@@ -374,7 +374,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             if path is not None:
                 save_checkpoint(path, {"identity": identity, "state": snapshot(epoch)})
 
-        mean, std = backbone_normalisation(self.backbone)
+        mean, std = backbone_normalization(self.backbone)
         train_simclr(
             network,
             optimizer,
@@ -407,7 +407,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ndarray of shape (n, n_features_out), dtype float32
         """
         check_is_fitted(self, "network_")
-        mean, std = backbone_normalisation(self.backbone)
+        mean, std = backbone_normalization(self.backbone)
         features = embed_images(
             self.network_.encoder.eval(),
             X,

@@ -14,7 +14,7 @@ from ._augment import augment_batch
 from ._loss import nt_xent_loss
 
 
-def _normalise(views, mean, std):
+def _normalize(views, mean, std):
     mean = views.new_tensor(mean).view(1, 3, 1, 1)
     std = views.new_tensor(std).view(1, 3, 1, 1)
     return (views - mean) / std
@@ -89,7 +89,7 @@ def train_simclr(
         Images per step (each gives two views, so 2 * batch_size forwards).
     temperature : float
     mean, std : sequence of 3 floats
-        Input normalisation of the encoder.
+        Input normalization of the encoder.
     device : torch.device
     dtype : torch.dtype or None
         Autocast dtype (None: fp32).
@@ -157,7 +157,7 @@ def train_simclr(
             views = torch.cat(
                 [augment_batch(batch, augment_generator, params=augment) for _ in range(2)]
             )
-            views = _normalise(views, mean, std)
+            views = _normalize(views, mean, std)
             if device.type == "cuda":
                 views = views.contiguous(memory_format=torch.channels_last)
             with autocast(device, dtype):

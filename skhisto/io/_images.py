@@ -35,7 +35,7 @@ def _to_rgb(image, path):
         kind = "floating-point" if image.mode == "F" else "32-bit integer"
         raise ImageReadError(
             f"Cannot read {path!r}: {kind} images (mode {image.mode}) have no standard "
-            "mapping to 8-bit colour; convert it to 8- or 16-bit with the scaling you intend."
+            "mapping to 8-bit color; convert it to 8- or 16-bit with the scaling you intend."
         )
     return image.convert("RGB")
 

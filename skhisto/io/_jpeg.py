@@ -8,7 +8,7 @@ tile decodes to garbage and is embedded as if it were tissue. simplejpeg
 warnings in strict mode, and is about three times faster.
 
 What no decoder can tell: a flipped bit inside the entropy-coded data that
-still decodes (JPEG has no checksum) changes a block's colours silently.
+still decodes (JPEG has no checksum) changes a block's colors silently.
 """
 
 import numpy as np

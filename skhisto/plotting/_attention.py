@@ -36,7 +36,7 @@ def plot_attention_heatmap(
         slides are refused.
     scores : array-like of shape (len(table),)
         One score per row of ``table``, e.g. ``ABMILHead.attention(bags)[i]``
-        for the bag of this slide; they are min-max scaled for the colours.
+        for the bag of this slide; they are min-max scaled for the colors.
     ax : matplotlib Axes, default=None
         Axes to draw on; a new figure's when None.
     thumbnail_size : int, default=1024

@@ -2,8 +2,10 @@
 
 from ..io import image_source
 from ..slides import check_patch_table, is_patch_table
+from ..utils._sklearn_compat import validate_params
 
 
+@validate_params({"X": "no_validation"}, prefer_skip_nested_validation=True)  # see image_source
 def as_image_source(X):
     """The image source of embedder input ``X``: the one adapter every embedder uses.
 

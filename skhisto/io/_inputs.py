@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..utils import check_regular_file
+from ..utils._sklearn_compat import validate_params
 from ._sources import ImageArray, ImageFiles, ImageSource
 
 
@@ -73,6 +74,9 @@ def _check_paths(items):
     return ImageFiles(paths)
 
 
+# Any object is input (the checks below name what is wrong with it); being validated, the
+# calls inside skip their own validation, a per-path cost on a list of a million files.
+@validate_params({"X": "no_validation"}, prefer_skip_nested_validation=True)
 def image_source(X):
     """The :class:`ImageSource` for user input ``X`` (arrays, paths or a source), validated.
 

@@ -11,7 +11,12 @@ from ..noise import NoisyLabelClassifier, check_noise_rates, get_noise_model, li
 from ..utils import check_labels, progress
 from ..utils._optional import import_pandas
 from ..utils._params import with_seed
-from ..utils._sklearn_compat import HasMethods, StrOptions, validate_params
+from ..utils._sklearn_compat import (
+    HasMethods,
+    InvalidParameterError,
+    StrOptions,
+    validate_params,
+)
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -128,8 +133,11 @@ def noise_robustness_curve(
     if not is_classifier(estimator):
         raise ValueError(f"estimator must be a classifier, got {estimator!r}.")
     rates = check_noise_rates(rates)
-    if isinstance(noise, str):
-        get_noise_model(noise)  # an unknown name fails before any work
+    if isinstance(noise, str) and noise not in list_noise_models():  # before any work
+        raise InvalidParameterError(
+            "The 'noise' parameter of noise_robustness_curve must be a registered noise model "
+            f"({', '.join(map(repr, list_noise_models()))}) or a sampler; got {noise!r}."
+        )
     check_labels(y, "noise_robustness_curve")
     rng = check_random_state(random_state)
     if isinstance(cv, numbers.Integral):

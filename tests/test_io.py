@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from skhisto.io import ImageReadError, check_image_input, load_images, read_image
+from skhisto.io import (
+    ImageArray,
+    ImageReadError,
+    ImageSource,
+    check_image_input,
+    load_images,
+    read_image,
+)
 
 
 def test_real_formats_decode_to_uint8_rgb(kather_dir, lc25000_small):
@@ -280,3 +287,44 @@ def test_non_uint8_arrays_get_the_conversion_their_values_need(dtype, value, hin
     # Before: every dtype got the [0, 1] hint, which wraps 0-255 data around silently.
     with pytest.raises(TypeError, match=rf"got dtype {np.dtype(dtype).name}\. For .*{hint}"):
         check_image_input(np.full((2, 8, 8, 3), value, dtype))
+
+
+class _Source(ImageSource):
+    """A user's source that breaks the protocol as asked."""
+
+    def __init__(self, pixels, keys=None):
+        self.pixels_, self.keys_ = pixels, keys
+
+    def __len__(self):
+        return len(self.pixels_)
+
+    def read(self, index):
+        return self.pixels_[index]
+
+    def take(self, positions):
+        return _Source([self.pixels_[i] for i in positions], self.keys_)
+
+    def keys(self, *, digest_dir=None):
+        return self.keys_
+
+    def name(self, index):
+        return f"tile #{index}"
+
+
+def test_a_users_source_is_checked_where_skhisto_reads_it(tmp_path):
+    from skhisto import FoundationEmbedder
+
+    good = [np.full((8, 8, 3), v, np.uint8) for v in (0, 255)]
+    floats = [image / 255.0 for image in good]  # [0, 1] floats would embed as black
+    with pytest.raises(TypeError, match=r"_Source.read\(0\) must return .* uint8 .*tile #0"):
+        load_images(_Source(floats), 8)
+    make = dict(pretrained=False, image_size=32, random_state=0)
+    embedder = FoundationEmbedder(**make, cache=tmp_path)
+    with pytest.raises(TypeError, match=r"_Source.keys\(\) must return 2 keys of dtype S32"):
+        embedder.fit(_Source(good, keys=["a", "b"])).transform(_Source(good, keys=["a", "b"]))
+    keys = np.asarray([f"{v:032d}".encode() for v in (0, 1)], dtype="S32")
+    embedded = embedder.transform(_Source(good, keys=keys))
+    expected = FoundationEmbedder(**make).fit_transform(np.stack(good))
+    np.testing.assert_allclose(embedded, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="ImageArray takes a uint8 array; got list"):
+        ImageArray(good)

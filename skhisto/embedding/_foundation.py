@@ -321,7 +321,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         cache = open_cache(self.cache, self.fingerprint_)
         # Slide digests are remembered in the cache's digests/ folder: a slide is read
         # whole once per version, not once per process.
-        keys = source.keys(digest_dir=cache.digest_dir)
+        keys = source.keys_checked(digest_dir=cache.digest_dir)
         # Duplicated images are looked up and embedded once, in the order they come (files
         # read in the caller's order, the batches of an uncached transform).
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
@@ -419,7 +419,7 @@ class _ShardBuffer:
         keys = self.keys[rows]
         if self.source is not None:
             part = self.source.take(np.arange(rows.start, rows.stop))
-            unchanged = part.keys(digest_dir=self.cache.digest_dir) == keys
+            unchanged = part.keys_checked(digest_dir=self.cache.digest_dir) == keys
             if not unchanged.all():
                 first = np.flatnonzero(~unchanged)[0]
                 warn(

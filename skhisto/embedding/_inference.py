@@ -68,7 +68,7 @@ class SourceDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, index):
-        image = torch.from_numpy(self.source.read(index)).permute(2, 0, 1)[None]
+        image = torch.from_numpy(self.source.read_checked(index)).permute(2, 0, 1)[None]
         return resize_batch(image, self.image_size)[0].permute(1, 2, 0)
 
 

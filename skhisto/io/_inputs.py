@@ -11,47 +11,6 @@ from ..utils._sklearn_compat import validate_params
 from ._sources import ImageArray, ImageFiles, ImageSource
 
 
-def _shape_hint(shape):
-    if len(shape) == 3 and shape[-1] == 3:
-        return " This looks like one image: add a batch axis, X[None]."
-    if len(shape) == 4 and shape[-1] == 4:
-        return " This looks like RGBA: drop or composite the alpha channel first."
-    if len(shape) == 4 and shape[1] == 3:
-        return " This looks channels-first: use X.transpose(0, 2, 3, 1)."
-    if len(shape) == 3:
-        return " For grayscale, replicate the channel: np.repeat(X[..., None], 3, axis=-1)."
-    return ""
-
-
-def _conversion_hint(X):
-    """How to convert ``X`` to uint8, judged from its dtype and value range."""
-    if X.dtype in (np.uint16, np.int32, np.uint32, np.int64, np.uint64) and X.size:
-        if X.max() > 255:  # the documented 16-bit rule of read_image
-            return "For 16-bit images, as skhisto reads 16-bit files: (X // 256).astype(np.uint8)."
-    if X.dtype.kind == "f" and X.size and np.nanmax(X) <= 1.0:
-        return "For images scaled to [0, 1]: (X * 255).round().astype(np.uint8)."
-    if X.dtype.kind in "fiub":
-        return "For values in 0-255: X.round().clip(0, 255).astype(np.uint8)."
-    return "Convert them to uint8 RGB explicitly."
-
-
-def _check_image_array(X):
-    if X.ndim != 4 or X.shape[-1] != 3:
-        raise ValueError(
-            "Expected images as a uint8 array of shape (n_images, height, width, 3); "
-            f"got an array of shape {X.shape}.{_shape_hint(X.shape)}"
-        )
-    if X.dtype != np.uint8:
-        raise TypeError(
-            f"Expected uint8 images (0-255); got dtype {X.dtype}. {_conversion_hint(X)}"
-        )
-    if len(X) == 0:
-        raise ValueError("Expected at least one image; got an empty array.")
-    if 0 in X.shape[1:3]:
-        raise ValueError(f"Expected images of at least 1x1 pixel; got shape {X.shape}.")
-    return ImageArray(X)
-
-
 def _check_paths(items):
     paths = list(items)
     if not paths:
@@ -129,7 +88,7 @@ def image_source(X):
             )
         return _check_paths(X.tolist())
     if isinstance(X, np.ndarray):
-        return _check_image_array(X)
+        return ImageArray(X)  # checked there
     if isinstance(X, Iterable):
         return _check_paths(X)
     raise TypeError(f"Expected a uint8 image array or a sequence of paths, got {type(X).__name__}.")

@@ -57,14 +57,14 @@ def load_images(X, image_size=None):
         size = image_size or _own_size(X.shape[1:3], source.name(0), X.shape[1:3])
         if X.shape[1:3] == (size, size):
             return X
-    first = source.read(0)
+    first = source.read_checked(0)
     size = image_size or _own_size(first.shape[:2], source.name(0), first.shape[:2])
     # Imported here: torch is needed only when an image has to be resized.
     from ._resize import resize_image
 
     out = np.empty((len(source), size, size, 3), dtype=np.uint8)
     for i in range(len(source)):
-        image = first if i == 0 else source.read(i)
+        image = first if i == 0 else source.read_checked(i)
         if image_size is None:
             _own_size(image.shape[:2], source.name(i), (size, size))
         out[i] = resize_image(image, size)

@@ -80,6 +80,29 @@ class ImageSource(ABC):
         """All images as one ``(n, H, W, 3)`` uint8 array when held in memory, else None."""
         return None
 
+    def read_checked(self, index):
+        """:meth:`read`, checked to be ``(H, W, 3)`` uint8: what skhisto calls."""
+        image = self.read(index)
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
+            image = None
+        if image is None or image.shape[2] != 3:
+            raise TypeError(
+                f"{type(self).__name__}.read({index}) must return a (H, W, 3) uint8 RGB array; "
+                f"it did not for {self.name(index)}."
+            )
+        return image
+
+    def keys_checked(self, *, digest_dir=None):
+        """:meth:`keys`, checked to be one ``S32`` key per image: what the cache calls."""
+        keys = np.asarray(self.keys(digest_dir=digest_dir))
+        if keys.shape != (len(self),) or keys.dtype != np.dtype(KEY_DTYPE):
+            raise TypeError(
+                f"{type(self).__name__}.keys() must return {len(self)} keys of dtype "
+                f"{KEY_DTYPE} (32 hex characters, as skhisto.utils.content_key makes them); it "
+                f"returned shape {keys.shape} and dtype {keys.dtype}."
+            )
+        return keys
+
 
 class ImageArray(ImageSource):
     """Images held in memory: a uint8 array ``(n, H, W, 3)``, never copied or modified.
@@ -94,6 +117,9 @@ class ImageArray(ImageSource):
     """
 
     def __init__(self, images):
+        if not isinstance(images, np.ndarray):
+            raise TypeError(f"ImageArray takes a uint8 array; got {type(images).__name__}.")
+        _check_image_array(images)  # float or RGBA pixels would be embedded as wrong colors
         self.images = images
 
     def __len__(self):
@@ -103,7 +129,9 @@ class ImageArray(ImageSource):
         return self.images[index]
 
     def take(self, positions):
-        return ImageArray(self.images[np.asarray(positions, dtype=np.intp)])
+        subset = ImageArray.__new__(ImageArray)  # rows of checked images: no second check
+        subset.images = self.images[np.asarray(positions, dtype=np.intp)]
+        return subset
 
     def keys(self, *, digest_dir=None):
         # Shape and pixels: two images share a key only if they are the same picture.
@@ -156,3 +184,43 @@ class ImageFiles(ImageSource):
 
     def name(self, index):
         return repr(self.paths[index])
+
+
+def _shape_hint(shape):
+    if len(shape) == 3 and shape[-1] == 3:
+        return " This looks like one image: add a batch axis, X[None]."
+    if len(shape) == 4 and shape[-1] == 4:
+        return " This looks like RGBA: drop or composite the alpha channel first."
+    if len(shape) == 4 and shape[1] == 3:
+        return " This looks channels-first: use X.transpose(0, 2, 3, 1)."
+    if len(shape) == 3:
+        return " For grayscale, replicate the channel: np.repeat(X[..., None], 3, axis=-1)."
+    return ""
+
+
+def _conversion_hint(X):
+    """How to convert ``X`` to uint8, judged from its dtype and value range."""
+    if X.dtype in (np.uint16, np.int32, np.uint32, np.int64, np.uint64) and X.size:
+        if X.max() > 255:  # the documented 16-bit rule of read_image
+            return "For 16-bit images, as skhisto reads 16-bit files: (X // 256).astype(np.uint8)."
+    if X.dtype.kind == "f" and np.isfinite(X).any() and np.nanmax(X) <= 1.0:
+        return "For images scaled to [0, 1]: (X * 255).round().astype(np.uint8)."
+    if X.dtype.kind in "fiub":
+        return "For values in 0-255: X.round().clip(0, 255).astype(np.uint8)."
+    return "Convert them to uint8 RGB explicitly."
+
+
+def _check_image_array(X):
+    if X.ndim != 4 or X.shape[-1] != 3:
+        raise ValueError(
+            "Expected images as a uint8 array of shape (n_images, height, width, 3); "
+            f"got an array of shape {X.shape}.{_shape_hint(X.shape)}"
+        )
+    if X.dtype != np.uint8:
+        raise TypeError(
+            f"Expected uint8 images (0-255); got dtype {X.dtype}. {_conversion_hint(X)}"
+        )
+    if len(X) == 0:
+        raise ValueError("Expected at least one image; got an empty array.")
+    if 0 in X.shape[1:3]:
+        raise ValueError(f"Expected images of at least 1x1 pixel; got shape {X.shape}.")

@@ -1,14 +1,13 @@
 """Cross-validated score as a function of the training label-noise rate."""
 
-import numbers
 
 import numpy as np
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import StratifiedKFold, check_cv, cross_validate
+from sklearn.model_selection import cross_validate
 from sklearn.utils import check_random_state
 
 from ..noise import NoisyLabelClassifier, check_noise_rates, get_noise_model, list_noise_models
-from ..utils import check_labels, progress
+from ..utils import check_labels, grouped_folds, progress
 from ..utils._optional import import_pandas
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import (
@@ -46,6 +45,7 @@ def _noise_template(noise, seed):
         "n_jobs": [int, None],
         "random_state": ["random_state"],
         "verbose": [StrOptions({"auto"}), "boolean"],
+        "groups": ["array-like", None],
     },
     prefer_skip_nested_validation=False,
 )
@@ -61,6 +61,7 @@ def noise_robustness_curve(
     n_jobs=None,
     random_state=None,
     verbose=False,
+    groups=None,
 ):
     """Score ``estimator`` trained on noisy labels, for each noise rate and fold.
 
@@ -101,6 +102,11 @@ def noise_robustness_curve(
     verbose : {"auto"} or bool, default=False
         Progress bar over the fits (advanced after each rate's folds);
         ``"auto"`` shows it once the run is long.
+    groups : array-like of shape (n_samples,), default=None
+        Patient or slide of each sample. An int ``cv`` is then
+        :class:`~sklearn.model_selection.StratifiedGroupKFold`, and no fold of
+        any ``cv`` may share a group between training and test: patches of
+        one slide are near-copies, and a patch-level split scores memory.
 
     Returns
     -------
@@ -140,9 +146,7 @@ def noise_robustness_curve(
         )
     check_labels(y, "noise_robustness_curve")
     rng = check_random_state(random_state)
-    if isinstance(cv, numbers.Integral):
-        cv = StratifiedKFold(cv, shuffle=True, random_state=rng.randint(_MAX_SEED))
-    folds = list(check_cv(cv, y, classifier=True).split(X, y))
+    folds = grouped_folds(cv, X, y, groups, random_state=rng.randint(_MAX_SEED))
     template = _noise_template(noise, rng.randint(_MAX_SEED))
     rows = []
     bar = progress(None, total=len(rates) * len(folds), desc="noise rate fits", verbose=verbose)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         trusted_owner,
         writable_dir,
     )
+    from ._groups import check_groups, grouped_folds
     from ._labels import check_labels, label_kind
     from ._random import seeded_torch, torch_generator, torch_seed
     from ._store import STORE, ProcessStore, clear_caches, file_identity
@@ -46,6 +47,7 @@ __all__ = [
     "ProcessStore",
     "atomic_write",
     "autocast",
+    "check_groups",
     "check_identity",
     "check_labels",
     "check_regular_file",
@@ -58,6 +60,7 @@ __all__ = [
     "file_content_key",
     "file_digest",
     "file_identity",
+    "grouped_folds",
     "io_error",
     "iter_array_batches",
     "iter_slices",

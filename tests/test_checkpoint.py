@@ -198,3 +198,18 @@ def test_the_former_contrastive_names_warn_and_work(tmp_path):
     assert caught[0].filename == __file__
     with pytest.warns(FutureWarning, match="load_checkpoint moved to skhisto.utils"):
         assert old_load(path)["epoch"] == 4
+
+
+def test_a_folder_or_fifo_given_as_the_checkpoint_file_is_named(tmp_path):
+    import os
+
+    from skhisto.utils import CHECKPOINT_FILE, NotRegularFileError, load_checkpoint
+
+    with pytest.raises(
+        IsADirectoryError, match=rf"is a folder; pass the file in it .*{CHECKPOINT_FILE}"
+    ):
+        load_checkpoint(tmp_path)
+    fifo = tmp_path / "run.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(NotRegularFileError, match="FIFO"):
+        load_checkpoint(fifo)

@@ -314,3 +314,14 @@ def test_embed_without_weights_says_the_flags_that_fix_it(image_folder, tmp_path
     result = run_cli("embed", image_folder, "--backbone", "resnet18", "--out", tmp_path / "e.npz")
     result.assert_one_line_error(1, "resnet18", "--weights FILE", "--no-pretrained")
     assert ".." not in result.err and not (tmp_path / "e.npz").exists()
+
+
+@pytest.mark.parametrize("command", ["label-issues", "noise-curve"])
+def test_an_embeddings_file_that_is_a_fifo_or_a_folder_is_said_so(run_cli, tmp_path, command):
+    import os
+
+    fifo, folder = tmp_path / "fifo.npz", tmp_path / "folder.npz"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    run_cli(command, fifo).assert_one_line_error(1, "fifo.npz", "FIFO")
+    run_cli(command, folder).assert_one_line_error(1, "folder.npz", "directory")

@@ -51,3 +51,40 @@ def test_groups_are_checked_before_any_work():
     with pytest.raises(ValueError, match=r"groups\[5\] is missing \(nan\)"):
         check_groups(missing, len(missing))
     assert check_groups(None, 3) is None
+
+
+def _slides_with_one_wrong_diagnosis(seed=0):
+    """Two tissue classes, 20 slides each of 8 near-copy patches; slide 0's label is wrong."""
+    rng = np.random.default_rng(seed)
+    classes = np.repeat([0, 1], 20)
+    centers = np.where(classes[:, None] == 0, 1.0, -1.0) * np.ones(16) + rng.normal(
+        scale=0.5, size=(40, 16)
+    )
+    X = np.repeat(centers, 8, axis=0) + 0.01 * rng.normal(size=(320, 16))
+    y = np.repeat(classes, 8)
+    groups = np.repeat(np.arange(40), 8)
+    y[groups == 0] = 1  # a slide-level diagnosis copied onto every patch
+    return X, y, groups
+
+
+@pytest.mark.parametrize("method", ["knn", "ensemble"])
+def test_a_slides_copies_never_vouch_for_its_wrong_label(method):
+    from skhisto.cleaning import estimate_noise, find_label_issues
+
+    X, y, groups = _slides_with_one_wrong_diagnosis()
+    options = dict(method=method, n_neighbors=5, random_state=0)
+    alone = find_label_issues(X, y, **options)
+    assert not alone[groups == 0].any()  # its 7 copies agree with each patch
+    grouped = find_label_issues(X, y, groups=groups, **options)
+    assert grouped[groups == 0].all() and grouped[groups != 0].mean() < 0.05
+    rate, _ = estimate_noise(X, y, groups=groups, **options)
+    assert rate == pytest.approx(8 / 320, abs=0.03)
+
+
+def test_too_few_samples_outside_the_largest_group_is_said():
+    from skhisto.cleaning import find_label_issues
+
+    X, y, groups = _slides_with_one_wrong_diagnosis()
+    groups = np.where(groups < 38, 0, groups)  # one group holds almost everything
+    with pytest.raises(ValueError, match=r"largest group leaves only 16 samples outside it"):
+        find_label_issues(X, y, groups=groups, n_neighbors=20)

@@ -328,3 +328,19 @@ def test_a_users_source_is_checked_where_skhisto_reads_it(tmp_path):
     np.testing.assert_allclose(embedded, expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="ImageArray takes a uint8 array; got list"):
         ImageArray(good)
+
+
+def test_an_empty_source_and_a_wrong_resize_are_refused_naming_them():
+    from skhisto.io import image_source, resize_image
+
+    with pytest.raises(ValueError, match="Expected at least one image; _Source holds none"):
+        image_source(_Source([]))
+    image = np.zeros((8, 8, 3), np.uint8)
+    assert resize_image(image, (4, 6)).shape == (6, 4, 3)  # (width, height)
+    for size in ((4, -1), 10**9, (4, 4, 4)):
+        with pytest.raises(ValueError, match="size must be a side or a \\(width, height\\) pair"):
+            resize_image(image, size)
+    with pytest.raises(
+        ValueError, match=r"one \(H, W, 3\) uint8 image; got shape \(8, 8, 3\), dtype float64"
+    ):
+        resize_image(image.astype(float), 4)

@@ -72,6 +72,9 @@ def test_a_user_name_meets_the_built_in_ones_in_a_fresh_process():
     code = (
         "from skhisto.noise import BaseLabelNoise, register_noise_model\n"
         "class Mine(BaseLabelNoise):\n"
+        "    def __init__(self, rate=0.1, *, random_state=None):\n"
+        "        super().__init__(random_state=random_state)\n"
+        "        self.rate = rate\n"
         "    def _noisy_codes(self, codes, rng): return codes\n"
         "try:\n"
         "    register_noise_model('uniform')(Mine)\n"
@@ -111,3 +114,35 @@ def test_check_noise_rates_refuses(rates, message):
 
 def test_check_noise_rates_reads_numbers():
     np.testing.assert_array_equal(check_noise_rates(["0", 0.5]), [0.0, 0.5])
+
+
+def test_a_wrong_class_fails_where_it_is_registered():
+    from skhisto.active import RandomSampling
+
+    class NoRate(BaseLabelNoise):
+        def _noisy_codes(self, codes, rng):
+            return codes
+
+    with pytest.raises(TypeError, match=r"noise model 'x' must be a subclass of BaseLabelNoise"):
+        register_noise_model("x")(int)
+    with pytest.raises(TypeError, match=r"'x' \(NoRate\) must take the parameters \['rate'\]"):
+        register_noise_model("x")(NoRate)
+    with pytest.raises(TypeError, match=r"query strategy 'q' must be a subclass of QueryStrategy"):
+        register_query_strategy("q")(int)
+    with pytest.raises(TypeError, match=r"must take the parameters \['foo'\]"):
+        register_query_strategy("q", foo=3)(RandomSampling)
+    assert "x" not in list_noise_models() and "q" not in list_query_strategies()
+
+
+def test_a_noise_model_returning_bad_codes_is_named():
+
+    class Short(BaseLabelNoise):
+        def __init__(self, rate=0.1, *, random_state=None):
+            super().__init__(random_state=random_state)
+            self.rate = rate
+
+        def _noisy_codes(self, codes, rng):
+            return codes[:-1]
+
+    with pytest.raises(ValueError, match=r"Short._noisy_codes must return one class code in"):
+        Short().fit_resample(np.zeros((4, 1)), [0, 1, 0, 1])

@@ -2,8 +2,9 @@
 
 from ..utils._registry import Registry
 from ..utils._sklearn_compat import validate_params
+from ._base import QueryStrategy
 
-QUERY_STRATEGIES = Registry("query strategy", "skhisto.active")
+QUERY_STRATEGIES = Registry("query strategy", "skhisto.active", base=QueryStrategy)
 
 
 @validate_params({"name": [str]}, prefer_skip_nested_validation=False)

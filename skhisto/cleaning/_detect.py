@@ -5,12 +5,12 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import cross_val_predict
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ..utils import check_labels, warn
+from ..utils import check_groups, check_labels, grouped_folds, warn
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
@@ -94,7 +94,7 @@ class LabelReport:
         return np.where(self.issues, self.classes[self.suggested], self.labels())
 
 
-def inspect_labels(X, y, *, owner, **options):
+def inspect_labels(X, y, *, owner, groups=None, **options):
     """Run one detection method on embeddings ``X`` and labels ``y``; a :class:`LabelReport`.
 
     A label only one sample carries has nothing to be compared with: such
@@ -104,9 +104,10 @@ def inspect_labels(X, y, *, owner, **options):
     """
     X, classes, codes = _checked_data(X, y, owner)
     options["owner"] = owner
+    groups = _group_codes(groups, len(codes), options)
     alone = np.bincount(codes, minlength=len(classes))[codes] < 2
     if not alone.any():
-        return _inspect(X, classes, codes, **options)
+        return _inspect(X, classes, codes, groups=groups, **options)
     kept, kept_codes = np.unique(codes[~alone], return_inverse=True)
     singles = classes[codes[alone]]
     if len(kept) < 2:
@@ -123,10 +124,32 @@ def inspect_labels(X, y, *, owner, **options):
         "statistics and of the noise estimate.",
         UserWarning,
     )
-    part = _inspect(X[~alone], classes[kept], kept_codes, **options)
+    part = _inspect(X[~alone], classes[kept], kept_codes, groups=_subset(groups, ~alone), **options)
     return _with_singletons(
-        part, X, classes, codes, alone, kept, options["n_neighbors"], options["device"]
+        part, X, classes, codes, alone, kept, options["n_neighbors"], options["device"], groups
     )
+
+
+def _group_codes(groups, n_samples, options):
+    """Integer codes of ``groups`` (None stays None), checked against the neighbors asked."""
+    groups = check_groups(groups, n_samples)
+    if groups is None:
+        return None
+    codes = np.unique(groups.astype(str), return_inverse=True)[1].ravel()
+    if options["method"] in ("knn", "ensemble"):
+        outside = n_samples - int(np.bincount(codes).max())
+        k = resolve_n_neighbors(options["n_neighbors"], n_samples)
+        if outside < k:
+            raise ValueError(
+                f"With groups, each sample's {k} neighbors come from other groups, but the "
+                f"largest group leaves only {outside} samples outside it; pass a smaller "
+                "n_neighbors or more groups."
+            )
+    return codes
+
+
+def _subset(groups, mask):
+    return None if groups is None else groups[mask]
 
 
 def _names(values, limit=8):
@@ -135,7 +158,19 @@ def _names(values, limit=8):
 
 
 def _inspect(
-    X, classes, codes, *, method, estimator, cv, n_neighbors, random_state, device, n_jobs, owner
+    X,
+    classes,
+    codes,
+    *,
+    method,
+    estimator,
+    cv,
+    n_neighbors,
+    random_state,
+    device,
+    n_jobs,
+    owner,
+    groups=None,
 ):
     parts = []
     if method in ("knn", "ensemble"):
@@ -146,9 +181,11 @@ def _inspect(
                 "Use method='confident_learning'."
             )
         k = resolve_n_neighbors(n_neighbors, len(codes))
-        parts.append(neighbor_votes(X, codes, len(classes), k, device))
+        parts.append(neighbor_votes(X, codes, len(classes), k, device, groups=groups))
     if method in ("confident_learning", "ensemble"):
-        parts.append(_out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs))
+        parts.append(
+            _out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs, groups)
+        )
     proba = np.mean(parts, axis=0)
     joint = confident_joint(proba, codes)
     issues, suggested = prune_by_noise_rate(proba, codes, joint)
@@ -156,7 +193,7 @@ def _inspect(
     return LabelReport(classes, codes, issues, suggested, quality, joint)
 
 
-def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device):
+def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device, groups=None):
     """The report over every sample: ``part`` for the others, singletons flagged."""
     issues, quality = np.ones(len(codes), dtype=bool), np.zeros(len(codes))
     issues[~alone], quality[~alone] = part.issues, part.quality
@@ -165,7 +202,7 @@ def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device):
     # A singleton's suggestion: the class its nearest neighbors hold most (among the others).
     rows = np.flatnonzero(alone)
     k = resolve_n_neighbors(n_neighbors, len(codes))
-    neighbors, similarity = nearest(X, k, device, rows=rows)
+    neighbors, similarity = nearest(X, k, device, rows=rows, groups=groups)
     shares = neighbor_shares(codes, neighbors, similarity, len(classes))
     suggested[rows] = kept[np.argmax(shares[:, kept], axis=1)]
     joint = np.zeros((len(classes), len(classes)))
@@ -193,7 +230,7 @@ def _checked_data(X, y, owner):
     return X, classes, codes
 
 
-def _out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs):
+def _out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs, groups=None):
     counts = np.bincount(codes, minlength=len(classes))
     if counts.min() < cv:
         small = {classes[i].item(): int(c) for i, c in enumerate(counts) if c < cv}
@@ -207,7 +244,7 @@ def _out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs):
         from ..heads import LinearHead  # torch loads only when this method runs
 
         estimator = LinearHead()
-    folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
+    folds = grouped_folds(cv, X, codes, groups, random_state=seed)  # groups: never split
     model = with_seed(estimator, seed)
     return cross_val_predict(model, X, codes, cv=folds, method="predict_proba", n_jobs=n_jobs)
 
@@ -218,6 +255,7 @@ def _out_of_fold_proba(X, codes, classes, estimator, cv, random_state, n_jobs):
         "y": ["array-like"],
         **PARAMETER_CONSTRAINTS,
         "return_scores": ["boolean"],
+        "groups": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -233,6 +271,7 @@ def find_label_issues(
     device="auto",
     n_jobs=None,
     return_scores=False,
+    groups=None,
 ):
     """Flag the labels that are likely wrong.
 
@@ -245,6 +284,10 @@ def find_label_issues(
     {params}
     return_scores : bool, default=False
         Also return each label's quality score.
+    groups : array-like of shape (n_samples,), default=None
+        Patient or slide of each sample. Neighbors then come from other
+        groups only, and confident learning's folds never split a group:
+        patches of one slide (near-copies) cannot vouch for each other.
 
     Returns
     -------
@@ -278,12 +321,18 @@ def find_label_issues(
     >>> round(float(scores[flipped].mean()), 2), round(float(scores[~flipped].mean()), 2)
     (0.03, 0.98)
     """
-    report = inspect_labels(X, y, owner="find_label_issues", **detection_options(locals()))
+    options = detection_options(locals())
+    report = inspect_labels(X, y, owner="find_label_issues", groups=groups, **options)
     return (report.issues, report.quality) if return_scores else report.issues
 
 
 @validate_params(
-    {"X": ["array-like"], "y": ["array-like"], **PARAMETER_CONSTRAINTS},
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        **PARAMETER_CONSTRAINTS,
+        "groups": ["array-like", None],
+    },
     prefer_skip_nested_validation=True,
 )
 def estimate_noise(
@@ -297,6 +346,7 @@ def estimate_noise(
     random_state=None,
     device="auto",
     n_jobs=None,
+    groups=None,
 ):
     """Estimate the share of wrong labels and how labels flip between classes.
 
@@ -313,6 +363,10 @@ def estimate_noise(
     y : array-like of shape (n_samples,)
         Given labels, possibly noisy.
     {params}
+    groups : array-like of shape (n_samples,), default=None
+        Patient or slide of each sample. Neighbors then come from other
+        groups only, and confident learning's folds never split a group:
+        patches of one slide (near-copies) cannot vouch for each other.
 
     Returns
     -------
@@ -342,7 +396,8 @@ def estimate_noise(
            [0.14, 0.76, 0.1 ],
            [0.16, 0.14, 0.7 ]])
     """
-    report = inspect_labels(X, y, owner="estimate_noise", **detection_options(locals()))
+    options = detection_options(locals())
+    report = inspect_labels(X, y, owner="estimate_noise", groups=groups, **options)
     return report.noise()
 
 

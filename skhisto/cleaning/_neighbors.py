@@ -68,7 +68,7 @@ def resolve_n_neighbors(n_neighbors, n_samples):
     return int(n_neighbors)
 
 
-def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto"):
+def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto", groups=None):
     """Similarity-weighted share of each sample's neighbors holding each label, (n, n_classes).
 
     Two rounds: the first vote flags likely-wrong labels (confident learning
@@ -76,10 +76,11 @@ def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto"):
     unflagged neighbors, so at high noise a sample is judged by the labels
     most likely to be right. Each vote weighs ``(1 + cosine) / 2``: nearer
     neighbors count more, and shares rarely tie, so which samples are
-    flagged does not depend on the order of the rows.
+    flagged does not depend on the order of the rows. With ``groups``
+    (integer codes), neighbors come from other groups only.
     """
-    n_candidates = min(_CANDIDATE_FACTOR * n_neighbors, len(codes) - 1)
-    neighbors, similarity = nearest(X, n_candidates, device)
+    n_candidates = min(_CANDIDATE_FACTOR * n_neighbors, _outside(codes, groups))
+    neighbors, similarity = nearest(X, n_candidates, device, groups=groups)
     weights = (1 + similarity) / 2
     first = _shares(codes, neighbors[:, :n_neighbors], weights[:, :n_neighbors], n_classes)
     flagged, _ = prune_by_noise_rate(first, codes, confident_joint(first, codes))
@@ -88,13 +89,22 @@ def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto"):
     return _shares(codes, trusted, np.take_along_axis(weights, order, axis=1), n_classes)
 
 
-def nearest(X, n_neighbors, device="auto", rows=None):
+def _outside(codes, groups):
+    """How many samples every sample has outside itself (and outside its group)."""
+    if groups is None:
+        return len(codes) - 1
+    return len(codes) - int(np.bincount(groups).max())
+
+
+def nearest(X, n_neighbors, device="auto", rows=None, groups=None):
     """Each sample's nearest neighbors by cosine on standardized columns, nearest first.
 
     Standardizing first stops a few high-variance dimensions from deciding
     every distance. A sample is never its own neighbor, but its exact
     duplicates are. ``rows`` (default: every sample) limits the search to
-    the neighbors of those samples, among all of ``X``.
+    the neighbors of those samples, among all of ``X``. ``groups``
+    (integer codes) keeps each sample's neighbors outside its own group:
+    patches of one slide or patient, near-copies, never vouch for each other.
 
     Returns
     -------
@@ -111,11 +121,14 @@ def nearest(X, n_neighbors, device="auto", rows=None):
     similarity = np.empty((len(queries), n_neighbors), dtype=np.float64)
     with torch.inference_mode():
         Z = torch.from_numpy(Z).to(device)
+        group = None if groups is None else torch.from_numpy(np.asarray(groups)).to(device)
         starts = range(0, len(queries), step)
         for start in progress(starts, total=len(starts), desc="neighbors"):
             block_rows = torch.from_numpy(queries[start : start + step]).to(device)
             block = Z[block_rows] @ Z.T
             block[torch.arange(len(block), device=device), block_rows] = -torch.inf
+            if group is not None:
+                block.masked_fill_(group[block_rows][:, None] == group[None, :], -torch.inf)
             top = block.topk(n_neighbors, dim=1)
             indices[start : start + step] = top.indices.cpu().numpy()
             similarity[start : start + step] = top.values.clamp(-1, 1).cpu().numpy()

@@ -25,8 +25,17 @@ def read_embeddings(source):
 
     path = Path(source)
     suffix = path.suffix.lower()
-    if not (path.is_dir() if suffix == ".zarr" else path.is_file()):
+    if not path.exists():
         raise CommandError(f"embeddings file {source!r} does not exist")
+    if suffix != ".zarr":
+        from ..utils import NotRegularFileError, check_regular_file
+
+        try:
+            check_regular_file(path, "embeddings file")  # a FIFO or a folder, said as such
+        except NotRegularFileError as exc:
+            raise CommandError(str(exc)) from None
+    elif not path.is_dir():
+        raise CommandError(f"{source!r} is not a Zarr store (a folder written by `skhisto embed`)")
     if suffix == ".npz":
         X, labels, paths, patches = _read_npz(path)
     elif suffix == ".parquet":

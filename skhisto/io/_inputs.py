@@ -68,6 +68,8 @@ def image_source(X):
     ('ImageArray', 2, 'image 1')
     """
     if isinstance(X, ImageSource):
+        if len(X) == 0:
+            raise ValueError(f"Expected at least one image; {type(X).__name__} holds none.")
         return X
     if "slide" in {str(c) for c in getattr(X, "columns", ())}:  # a patch table
         raise TypeError(

@@ -11,8 +11,22 @@ from ..utils._sklearn_compat import HasMethods, validate_params
 _SIZE = POSITIVE_INT + [tuple, list]
 
 
+#: Sides above this would allocate gigabytes for one image: surely a mistake.
+_MAX_SIDE = 65536
+
+
 def _size(size):
-    return (size, size) if np.isscalar(size) else (int(size[1]), int(size[0]))
+    """``(height, width)`` of ``size`` (a side, or ``(width, height)``), checked."""
+    pair = (size, size) if np.isscalar(size) else tuple(size)
+    if len(pair) != 2 or not all(
+        isinstance(side, int | np.integer) and not isinstance(side, bool) and 0 < side <= _MAX_SIDE
+        for side in pair
+    ):
+        raise ValueError(
+            f"size must be a side or a (width, height) pair of positive ints up to {_MAX_SIDE}; "
+            f"got {size!r}."
+        )
+    return int(pair[1]), int(pair[0])
 
 
 @validate_params(
@@ -73,6 +87,13 @@ def resize_image(image, size):
     ((32, 24, 3), [200, 200, 200])
     """
     height, width = _size(size)
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3) or (
+        image.shape[2] != 3
+    ):
+        what = (
+            f"shape {image.shape}, dtype {image.dtype}" if hasattr(image, "dtype") else type(image)
+        )
+        raise ValueError(f"resize_image takes one (H, W, 3) uint8 image; got {what}.")
     if image.shape[:2] == (height, width):
         return image
     tensor = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None]

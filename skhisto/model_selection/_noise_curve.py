@@ -1,6 +1,5 @@
 """Cross-validated score as a function of the training label-noise rate."""
 
-
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import cross_validate

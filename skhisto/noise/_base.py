@@ -115,7 +115,9 @@ class BaseLabelNoise(FitByResampling, BaseSampler):
                 f"between; y has one class: {present.tolist()}."
             )
         self.classes_, codes = self._encode(y)
-        noisy_codes = self._noisy_codes(codes, check_random_state(self.random_state))
+        noisy_codes = self._checked_codes(
+            self._noisy_codes(codes, check_random_state(self.random_state)), codes
+        )
         self.noise_mask_ = noisy_codes != codes
         self.transition_matrix_ = _realized_transition(codes, noisy_codes, len(self.classes_))
         # imbalanced-learn's samplers expose their per-class target; noise keeps every sample.
@@ -130,6 +132,22 @@ class BaseLabelNoise(FitByResampling, BaseSampler):
     def _encode(self, y):
         """``classes_`` and the integer code of each label of ``y`` in it."""
         return np.unique(y, return_inverse=True)
+
+    def _checked_codes(self, noisy, codes):
+        # A noise model may be a user's (register_noise_model): its output is checked here.
+        noisy = np.asarray(noisy)
+        n_classes = len(self.classes_)
+        if (
+            noisy.shape != codes.shape
+            or noisy.dtype.kind not in "iu"
+            or (noisy.size and (noisy.min() < 0 or noisy.max() >= n_classes))
+        ):
+            raise ValueError(
+                f"{type(self).__name__}._noisy_codes must return one class code in "
+                f"[0, {n_classes - 1}] per sample ({codes.shape[0]} integers); it returned "
+                f"shape {noisy.shape}, dtype {noisy.dtype}."
+            )
+        return noisy
 
     @abstractmethod
     def _noisy_codes(self, codes, rng):

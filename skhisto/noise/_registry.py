@@ -2,8 +2,11 @@
 
 from ..utils._registry import Registry
 from ..utils._sklearn_compat import validate_params
+from ._base import BaseLabelNoise
 
-NOISE_MODELS = Registry("noise model", "skhisto.noise")
+NOISE_MODELS = Registry(
+    "noise model", "skhisto.noise", base=BaseLabelNoise, required=("rate", "random_state")
+)
 
 
 @validate_params({"name": [str]}, prefer_skip_nested_validation=True)

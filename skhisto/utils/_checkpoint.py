@@ -20,7 +20,7 @@ import zipfile
 import numpy as np
 
 from ..exceptions import CheckpointError, CheckpointMismatchError
-from ._files import ensure_writable_dir, io_error
+from ._files import check_regular_file, ensure_writable_dir, io_error
 from ._sklearn_compat import validate_params
 from ._writes import atomic_write
 
@@ -343,8 +343,14 @@ def load_checkpoint(path, *, parameter="checkpoint_dir"):
     ...
     skhisto.exceptions.CheckpointError: Checkpoint '...bad.npz' cannot be read ...
     """
-    if path is None or not os.path.isfile(path):
+    if path is None or not os.path.lexists(path):
         return None
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"Checkpoint {os.fspath(path)!r} is a folder; pass the file in it "
+            f"({os.path.join(os.fspath(path), CHECKPOINT_FILE)!r})."
+        )
+    check_regular_file(path, "checkpoint")  # a FIFO would block the read
     path = os.fspath(path)
     try:
         with np.load(path, allow_pickle=False) as members:

@@ -6,6 +6,7 @@ classes are defined, so a new class is one class and one registration.
 """
 
 import importlib
+import inspect
 
 
 class Registry:
@@ -19,6 +20,11 @@ class Registry:
         The package whose exports register themselves on import: the first
         look-up imports them, so the built-in names are there without the
         caller importing every module.
+    base : type, optional
+        The class every entry must subclass (checked when it registers, so a
+        wrong class fails where it is written, not where it is used).
+    required : tuple of str, default=()
+        Parameters every entry's ``__init__`` must take.
 
     Examples
     --------
@@ -37,8 +43,9 @@ class Registry:
     []
     """
 
-    def __init__(self, kind, package=None):
+    def __init__(self, kind, package=None, *, base=None, required=()):
         self.kind, self.package = kind, package
+        self.base, self.required = base, tuple(required)
         self._entries = {}
         self._loaded = False
 
@@ -48,6 +55,7 @@ class Registry:
             raise TypeError(f"a {self.kind} name must be a non-empty str, got {name!r}.")
 
         def decorate(cls):
+            self._check_class(name, cls, params)
             if not cls.__module__.startswith(f"{self.package}."):
                 self._load()  # a user's name meets the built-in ones now, not at their import
             taken = self._entries.get(name)
@@ -61,6 +69,19 @@ class Registry:
             return cls
 
         return decorate
+
+    def _check_class(self, name, cls, params):
+        if not isinstance(cls, type) or (self.base is not None and not issubclass(cls, self.base)):
+            base = f"a subclass of {self.base.__name__}" if self.base is not None else "a class"
+            raise TypeError(f"The {self.kind} {name!r} must be {base}; got {cls!r}.")
+        accepted = inspect.signature(cls).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+        missing = [p for p in (*self.required, *params) if p not in accepted and not takes_any]
+        if missing:
+            raise TypeError(
+                f"The {self.kind} {name!r} ({cls.__name__}) must take the parameters "
+                f"{missing}; its __init__ takes {list(accepted)}."
+            )
 
     def unregister(self, name):
         """Remove ``name``; a ValueError naming the registered ones when it is not there."""

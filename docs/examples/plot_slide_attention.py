@@ -9,7 +9,7 @@ slide (:func:`~skhisto.make_bags`) and learn the slide label with gated attentio
 (:class:`~skhisto.ABMILHead`), whose weights are the heat map.
 
 The slides are made here (:func:`~skhisto.datasets.make_slide`): 4 x 4 cells of benign
-LC25000 lung tiles at 0.25 mpp, and in the "tumour" slides three cells of squamous cell
+LC25000 lung tiles at 0.25 mpp, and in the "tumor" slides three cells of squamous cell
 carcinoma, so where the label comes from is known. The backbone is randomly initialized
 (no downloads while the docs build); with a pathology foundation model the same lines apply.
 """
@@ -29,18 +29,18 @@ from skhisto.plotting import plot_attention_heatmap
 
 data_dir = Path(os.environ.get("SKHISTO_DATA", "../shared/data")) / "lc25000_lung"
 benign = sorted(str(p) for p in (data_dir / "lung_n").iterdir())[:12]
-tumour = sorted(str(p) for p in (data_dir / "lung_scc").iterdir())[:12]
+tumor = sorted(str(p) for p in (data_dir / "lung_scc").iterdir())[:12]
 folder = Path(tempfile.mkdtemp())
 rng = np.random.default_rng(0)
-slides, labels, tumour_cells = [], [], {}
+slides, labels, tumor_cells = [], [], {}
 for i in range(16):
     layout = rng.integers(0, len(benign), (4, 4))
     if i % 2:
         layout.flat[rng.choice(16, 3, replace=False)] = len(benign) + rng.integers(0, 12, 3)
-    path = make_slide(folder / f"slide-{i:02d}.tif", benign + tumour, layout, n_levels=2)
+    path = make_slide(folder / f"slide-{i:02d}.tif", benign + tumor, layout, n_levels=2)
     slides.append(path)
-    labels.append("tumour" if i % 2 else "benign")
-    tumour_cells[path] = layout >= len(benign)
+    labels.append("tumor" if i % 2 else "benign")
+    tumor_cells[path] = layout >= len(benign)
 
 # %%
 # Tile, embed, bag
@@ -57,7 +57,7 @@ print(f"{len(table)} patches in {len(bags)} bags of {len(bags[0])}")
 # %%
 # Attention against mean pooling
 # ------------------------------
-# Three tumour patches among sixteen: the mean dilutes them, attention finds them.
+# Three tumor patches among sixteen: the mean dilutes them, attention finds them.
 for head in (ABMILHead(random_state=0), MeanPoolHead(random_state=0)):
     scores = cross_val_score(head, bags, y, cv=4)
     print(f"{type(head).__name__}: accuracy {scores.mean():.2f}")
@@ -65,14 +65,14 @@ for head in (ABMILHead(random_state=0), MeanPoolHead(random_state=0)):
 # %%
 # Where the head looks
 # --------------------
-# The attention weights of a held-out tumour slide over its thumbnail; the cells the
-# slide was built with as tumour are outlined.
+# The attention weights of a held-out tumor slide over its thumbnail; the cells the
+# slide was built with as tumor are outlined.
 head = ABMILHead(random_state=0).fit(bags[:-2], y[:-2])
 slide = names[-1]
 weights = head.attention(bags[-1:])[0]
 ax = plot_attention_heatmap(slide, table[table["slide"] == slide], weights, thumbnail_size=256)
 cell = 256 / 4
-for row, col in zip(*np.nonzero(tumour_cells[slide]), strict=True):
+for row, col in zip(*np.nonzero(tumor_cells[slide]), strict=True):
     ax.add_patch(Rectangle((col * cell, row * cell), cell, cell, fill=False, color="cyan", lw=2))
-ax.set_title("ABMIL attention (tumour cells outlined)")
+ax.set_title("ABMIL attention (tumor cells outlined)")
 plt.show()

@@ -40,7 +40,7 @@ def is_unlabeled(y, missing_label=MISSING_LABEL):
     >>> from skhisto.active import is_unlabeled
     >>> is_unlabeled([0, -1, 1, -1])
     array([False,  True, False,  True])
-    >>> is_unlabeled(["tumour", "", "normal"], missing_label="")
+    >>> is_unlabeled(["tumor", "", "normal"], missing_label="")
     array([False,  True, False])
     """
     y = np.asarray(y)

@@ -66,7 +66,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     backbone : str, default="resnet18"
         timm architecture (or registry name) of the encoder.
     weights : str or path, optional
-        Initialise the encoder from this ``.safetensors`` state dict instead of
+        Initialize the encoder from this ``.safetensors`` state dict instead of
         a random init drawn from ``random_state``.
     projection_dim : int, default=128
         Width of the projection head's three layers.

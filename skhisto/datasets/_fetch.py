@@ -272,13 +272,13 @@ def fetch_archive(remote, *, data_home=None, archive=None, download_if_missing=T
     >>> Image.new("RGB", (8, 8)).save(png, "PNG")
     >>> archive = os.path.join(tempfile.mkdtemp(), "tiles.zip")
     >>> with zipfile.ZipFile(archive, "w") as zf:
-    ...     for name in ("normal", "tumour"):
+    ...     for name in ("normal", "tumor"):
     ...         zf.writestr(f"tiles/{name}/0.png", png.getvalue())
     >>> from skhisto.datasets import RemoteArchive, fetch_archive
     >>> remote = RemoteArchive("tiles.zip", url=None, md5=None, size=None, folder="tiles")
     >>> root = fetch_archive(remote, data_home=tempfile.mkdtemp(), archive=archive)
     >>> root.name, sorted(p.name for p in root.iterdir())
-    ('tiles', ['normal', 'tumour'])
+    ('tiles', ['normal', 'tumor'])
     """
     home = get_data_home(data_home)
     unpacked = home / remote.filename.removesuffix(".zip")

@@ -155,12 +155,12 @@ def load_image_folder(
     >>> from PIL import Image
     >>> from skhisto.datasets import load_image_folder
     >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> for name in ("normal", "tumour"):
+    >>> for name in ("normal", "tumor"):
     ...     (root / name).mkdir()
     ...     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / name / "a.png")
     >>> data = load_image_folder(root, load_images=True)
     >>> data.target_names, data.target.tolist(), data.images.shape
-    (['normal', 'tumour'], [0, 1], (2, 8, 8, 3))
+    (['normal', 'tumor'], [0, 1], (2, 8, 8, 3))
     """
     check_load_contents(classes=classes, extensions=extensions)
     root = Path(path)

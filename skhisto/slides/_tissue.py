@@ -9,7 +9,7 @@ from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 #: Otsu's threshold is kept in this saturation range. Below: on a slide that is (nearly) all
 #: glass, Otsu would split the glass's own noise into "tissue" and background. Above: on a
 #: slide that is (nearly) all tissue, it would split the tissue; H&E-stained tissue is more
-#: saturated than 0.15 (LC25000 tumour tiles: 99% of pixels), glass less than 0.05.
+#: saturated than 0.15 (LC25000 tumor tiles: 99% of pixels), glass less than 0.05.
 SATURATION_RANGE = (0.05, 0.15)
 
 

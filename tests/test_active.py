@@ -447,7 +447,9 @@ def test_active_learner_stops_when_the_pool_is_used_up():
     X, _, y_true = _labeled_pool(n=30)
     learner = ActiveLearner(
         LogisticRegression(), CoresetSampling(), batch_size=8, n_rounds=10, random_state=0
-    ).fit(X, y_true)
+    )
+    with pytest.warns(UserWarning, match="stops 7 rounds early"):
+        learner.fit(X, y_true)
     assert [h["n_labeled"] for h in learner.history_] == [8, 16, 24, 30]
     assert learner.history_[-1]["query_time"] is None
 

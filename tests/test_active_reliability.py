@@ -812,3 +812,25 @@ def test_checkpoint_of_a_run_with_other_oracle_labels_is_refused(tmp_path):
     ):
         ActiveLearner(LogisticRegression(), RandomSampling(random_state=0), **make).fit(X, 1 - y)
     assert (tmp_path / CHECKPOINT_FILE).read_bytes() == before
+
+
+def test_a_pool_that_runs_out_before_the_last_round_is_said():
+    from sklearn.linear_model import LogisticRegression
+
+    from skhisto.active import ActiveLearner, RandomSampling
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(18, 3)), np.tile([0, 1], 9)
+    learner = ActiveLearner(
+        LogisticRegression(),
+        RandomSampling(random_state=0),
+        n_rounds=20,
+        batch_size=5,
+        n_initial=3,
+        random_state=0,
+    )
+    with pytest.warns(
+        UserWarning, match="pool is labeled after round 3, so the run stops 17 rounds early"
+    ):
+        learner.fit(X, y)
+    assert [entry["n_labeled"] for entry in learner.history_] == [3, 8, 13, 18]

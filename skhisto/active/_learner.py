@@ -66,7 +66,8 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         Samples labeled per round.
     n_rounds : int, default=10
         Query rounds; ``history_`` gets ``n_rounds + 1`` entries (the initial
-        labeled set, then one per round).
+        labeled set, then one per round), fewer when the pool runs out first
+        (warned).
     n_initial : int, default=None
         Size of the random initial labeled set when ``fit`` gets no
         ``initial``; defaults to ``batch_size``.
@@ -251,7 +252,8 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         # A finished run's last model is trained again (and queried if rounds are added).
         first = len(state["history"]) - 1 if finished else len(state["history"])
         first = max(first, 0)
-        rounds = range(first, state["last_round"] + 1)
+        last = state["last_round"]
+        rounds = range(first, last + 1)
         for round_ in progress(rounds, total=len(rounds), desc="rounds", verbose=self.verbose):
             estimator, entry = self._train(X, state, round_, scorer, X_test, y_test)
             picked, labels = None, None
@@ -260,6 +262,13 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             state = self._commit(state, round_, estimator, entry, picked, labels)
             self._save_checkpoint(path, state)
             if picked is None:
+                if round_ < last:
+                    warn(
+                        f"ActiveLearner: every sample of the pool is labeled after round "
+                        f"{round_}, so the run stops {last - round_} rounds "
+                        f"early; history_ has {len(state['history'])} entries.",
+                        UserWarning,
+                    )
                 break
         return self
 

@@ -213,3 +213,22 @@ def test_a_folder_or_fifo_given_as_the_checkpoint_file_is_named(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(NotRegularFileError, match="FIFO"):
         load_checkpoint(fifo)
+
+
+def test_what_cannot_be_stored_or_hashed_is_named(tmp_path):
+    import pickle
+
+    from skhisto.utils import check_regular_file, new_digest, save_checkpoint
+
+    with pytest.raises(
+        TypeError,
+        match=r"cannot store state\['history'\]\[0\]\['f'\]: .* got builtin_function_or_method",
+    ):
+        save_checkpoint(tmp_path / "c.npz", {"history": [{"f": len}]})
+    assert not (tmp_path / "c.npz").exists()
+    with pytest.raises(TypeError, match="part 1 is str .* .encode()"):
+        new_digest("key", b"ok", "text")
+    with pytest.raises(IsADirectoryError) as caught:
+        check_regular_file(tmp_path, "image")
+    assert type(caught.value).__name__ == "NotRegularFileError"  # no private name shown
+    assert isinstance(pickle.loads(pickle.dumps(caught.value)), IsADirectoryError)

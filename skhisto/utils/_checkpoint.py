@@ -243,12 +243,17 @@ def save_checkpoint(path, state):
         np.savez(f, **members)
 
 
-def _encode(value, arrays):
-    """``value`` as JSON, its arrays and tensors appended to ``arrays`` and referred to."""
+def _encode(value, arrays, where="state"):
+    """``value`` as JSON, its arrays and tensors appended to ``arrays`` and referred to.
+
+    ``where`` is the value's place in the state (``state['history'][2]``), for messages.
+    """
     torch = sys.modules.get("torch")  # a tensor means torch is loaded: never import it here
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
-            raise TypeError("save_checkpoint cannot store an array of dtype object (a pickle).")
+            raise TypeError(
+                f"save_checkpoint cannot store {where}: an array of dtype object (a pickle)."
+            )
         arrays.append(value)
         return {"__array__": len(arrays) - 1}
     if torch is not None and isinstance(value, torch.Tensor):
@@ -261,16 +266,21 @@ def _encode(value, arrays):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
-        return [_encode(v, arrays) for v in value]
+        return [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, arrays) for v in value]}
+        return {"__tuple__": [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, dict):
         if all(isinstance(k, str) and not k.startswith("__") for k in value):
-            return {k: _encode(v, arrays) for k, v in value.items()}
-        return {"__items__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
+            return {k: _encode(v, arrays, f"{where}[{k!r}]") for k, v in value.items()}
+        return {
+            "__items__": [
+                [_encode(k, arrays, f"a key of {where}"), _encode(v, arrays, f"{where}[{k!r}]")]
+                for k, v in value.items()
+            ]
+        }
     raise TypeError(
-        "save_checkpoint stores arrays, tensors, numbers, strings, None, lists, tuples and "
-        f"dicts; got {type(value).__name__}."
+        f"save_checkpoint cannot store {where}: it stores arrays, tensors, numbers, strings, "
+        f"None, lists, tuples and dicts; got {type(value).__name__}."
     )
 
 

@@ -65,8 +65,15 @@ def new_digest(purpose, *parts):
     True
     """
     digest = _PURPOSES[purpose]()
-    for part in parts:
-        digest.update(part)
+    for i, part in enumerate(parts):
+        try:
+            digest.update(part)
+        except (TypeError, ValueError, BufferError) as exc:
+            raise TypeError(
+                f"new_digest hashes bytes-like parts (bytes, a C-contiguous array); part {i} "
+                f"is {type(part).__name__} ({exc}). Encode text with .encode(), copy arrays "
+                "with np.ascontiguousarray."
+            ) from None
     return digest
 
 

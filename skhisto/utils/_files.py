@@ -53,6 +53,17 @@ class NotRegularFileError(OSError):
 class _DirectoryError(NotRegularFileError, IsADirectoryError):
     """A directory where a file was expected (``except IsADirectoryError`` catches it)."""
 
+    def __reduce__(self):  # by a function: the class's shown name is its parent's
+        return _directory_error, self.args
+
+
+def _directory_error(*args):
+    return _DirectoryError(*args)
+
+
+# Shown as what it is to users: a NotRegularFileError (a FIFO shows the same name).
+_DirectoryError.__name__ = _DirectoryError.__qualname__ = "NotRegularFileError"
+
 
 _KINDS = (
     (stat.S_ISDIR, "directory"),

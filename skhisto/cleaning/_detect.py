@@ -14,7 +14,13 @@ from ..utils import check_groups, check_labels, grouped_folds, warn
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._confident import confident_joint, noise_from_joint, prune_by_noise_rate
-from ._neighbors import nearest, neighbor_shares, neighbor_votes, resolve_n_neighbors
+from ._neighbors import (
+    nearest,
+    neighbor_shares,
+    neighbor_votes,
+    resolve_n_neighbors,
+    samples_outside,
+)
 
 METHODS = ("knn", "confident_learning", "ensemble")
 # What inspect_labels takes besides the data; the public functions and the filter pass them on.
@@ -137,7 +143,7 @@ def _group_codes(groups, n_samples, options):
         return None
     codes = np.unique(groups.astype(str), return_inverse=True)[1].ravel()
     if options["method"] in ("knn", "ensemble"):
-        outside = n_samples - int(np.bincount(codes).max())
+        outside = samples_outside(n_samples, codes)
         k = resolve_n_neighbors(options["n_neighbors"], n_samples)
         if outside < k:
             raise ValueError(

@@ -79,7 +79,7 @@ def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto", groups=None)
     flagged does not depend on the order of the rows. With ``groups``
     (integer codes), neighbors come from other groups only.
     """
-    n_candidates = min(_CANDIDATE_FACTOR * n_neighbors, _outside(codes, groups))
+    n_candidates = min(_CANDIDATE_FACTOR * n_neighbors, samples_outside(len(codes), groups))
     neighbors, similarity = nearest(X, n_candidates, device, groups=groups)
     weights = (1 + similarity) / 2
     first = _shares(codes, neighbors[:, :n_neighbors], weights[:, :n_neighbors], n_classes)
@@ -89,11 +89,11 @@ def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto", groups=None)
     return _shares(codes, trusted, np.take_along_axis(weights, order, axis=1), n_classes)
 
 
-def _outside(codes, groups):
-    """How many samples every sample has outside itself (and outside its group)."""
+def samples_outside(n_samples, groups):
+    """The fewest neighbors any sample has: all others, or those outside the largest group."""
     if groups is None:
-        return len(codes) - 1
-    return len(codes) - int(np.bincount(groups).max())
+        return n_samples - 1
+    return n_samples - int(np.bincount(groups).max())
 
 
 def nearest(X, n_neighbors, device="auto", rows=None, groups=None):

@@ -29,10 +29,11 @@ import numpy as np
 
 from ..utils import STORE, atomic_write, io_error, trusted_owner, warn, writable_dir
 from ..utils._constraints import PATH
+from ..utils._digests import KEY_BYTES
 from ..utils._files import file_lock
 from ..utils._sklearn_compat import validate_params
 from ._key_index import KeyIndex
-from ._keys import FORMAT_VERSION, KEY_BYTES, array_keys, fingerprint_id, path_keys
+from ._keys import FORMAT_VERSION, array_keys, fingerprint_id, path_keys
 from ._shards import (
     KEY_DTYPE,
     SUFFIX,

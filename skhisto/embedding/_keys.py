@@ -8,7 +8,6 @@ from ..utils import new_digest
 #: Bump when the stored layout or the meaning of an embedding changes.
 #: 2: 16-bit images are read as value // 256 (no longer stretched per file).
 FORMAT_VERSION = 2
-KEY_BYTES = 16
 
 
 def fingerprint_id(fingerprint):

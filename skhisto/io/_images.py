@@ -40,6 +40,16 @@ def _to_rgb(image, path):
     return image.convert("RGB")
 
 
+def is_rgb_image(image):
+    """Whether ``image`` is one ``(H, W, 3)`` uint8 array, the only pixels skhisto embeds."""
+    return (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+    )
+
+
 def _bomb_error(path, exc):
     pixels = re.search(r"\((\d+) pixels\)", str(exc))
     size = f"{int(pixels.group(1)):,} pixels" if pixels else "too many pixels"

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from ..utils._constraints import POSITIVE_INT
 from ..utils._sklearn_compat import HasMethods, validate_params
+from ._images import is_rgb_image
 
 # A square's side, or a (width, height) pair.
 _SIZE = POSITIVE_INT + [tuple, list]
@@ -87,9 +88,7 @@ def resize_image(image, size):
     ((32, 24, 3), [200, 200, 200])
     """
     height, width = _size(size)
-    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3) or (
-        image.shape[2] != 3
-    ):
+    if not is_rgb_image(image):
         what = (
             f"shape {image.shape}, dtype {image.dtype}" if hasattr(image, "dtype") else type(image)
         )

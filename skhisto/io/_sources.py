@@ -13,7 +13,7 @@ import numpy as np
 from sklearn import config_context
 
 from ..utils import content_key, file_content_key
-from ._images import read_image
+from ._images import is_rgb_image, read_image
 
 #: dtype of content keys: 32 hex characters (:func:`skhisto.utils.content_key`).
 KEY_DTYPE = "S32"
@@ -83,9 +83,7 @@ class ImageSource(ABC):
     def read_checked(self, index):
         """:meth:`read`, checked to be ``(H, W, 3)`` uint8: what skhisto calls."""
         image = self.read(index)
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
-            image = None
-        if image is None or image.shape[2] != 3:
+        if not is_rgb_image(image):
             raise TypeError(
                 f"{type(self).__name__}.read({index}) must return a (H, W, 3) uint8 RGB array; "
                 f"it did not for {self.name(index)}."

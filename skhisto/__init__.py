@@ -17,7 +17,13 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from .contrastive import ActiveSimCLR, SimCLREmbedder
     from .embedding import FoundationEmbedder
     from .heads import ABMILHead, LinearHead, MeanPoolHead, MLPHead, make_bags
-    from .noise import AsymmetricNoise, NoisyLabelClassifier, TransitionMatrixNoise, UniformNoise
+    from .noise import (
+        AsymmetricNoise,
+        GroupNoise,
+        NoisyLabelClassifier,
+        TransitionMatrixNoise,
+        UniformNoise,
+    )
     from .slides import SlideTiler
 
 __version__ = "0.1.0.dev0"
@@ -31,6 +37,7 @@ __all__ = [
     "AsymmetricNoise",
     "CoresetSampling",
     "FoundationEmbedder",
+    "GroupNoise",
     "LabelIssueFilter",
     "LinearHead",
     "MLPHead",

@@ -1,12 +1,21 @@
 """Cross-validated score as a function of the training label-noise rate."""
 
+import inspect
+
 import numpy as np
+from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import cross_validate
 from sklearn.utils import check_random_state
 
-from ..noise import NoisyLabelClassifier, check_noise_rates, get_noise_model, list_noise_models
-from ..utils import check_labels, grouped_folds, progress
+from ..noise import (
+    GroupNoise,
+    NoisyLabelClassifier,
+    check_noise_rates,
+    get_noise_model,
+    list_noise_models,
+)
+from ..utils import check_groups, check_labels, grouped_folds, progress
 from ..utils._optional import import_pandas
 from ..utils._params import with_seed
 from ..utils._sklearn_compat import (
@@ -85,7 +94,7 @@ def noise_robustness_curve(
         Noise rates to evaluate.
     noise : str or noise sampler, default="uniform"
         The noise model: a name of :func:`~skhisto.noise.list_noise_models`
-        (``"uniform"``, ``"asymmetric"`` or one added with
+        (``"uniform"``, ``"asymmetric"``, ``"group"`` or one added with
         :func:`~skhisto.noise.register_noise_model`), or a sampler instance
         with a ``rate`` parameter (e.g. ``AsymmetricNoise(mapping=...)``).
         Its ``random_state``, when None, is drawn from ``random_state``.
@@ -106,6 +115,9 @@ def noise_robustness_curve(
         :class:`~sklearn.model_selection.StratifiedGroupKFold`, and no fold of
         any ``cv`` may share a group between training and test: patches of
         one slide are near-copies, and a patch-level split scores memory.
+        A noise sampler whose ``fit_resample`` takes ``groups`` gets each
+        training fold's groups: ``noise="group"`` (:class:`~skhisto.GroupNoise`)
+        flips whole groups, and needs them.
 
     Returns
     -------
@@ -147,18 +159,40 @@ def noise_robustness_curve(
     rng = check_random_state(random_state)
     folds = grouped_folds(cv, X, y, groups, random_state=rng.randint(_MAX_SEED))
     template = _noise_template(noise, rng.randint(_MAX_SEED))
+    noise_groups = _noise_groups(template, groups)
     rows = []
     bar = progress(None, total=len(rates) * len(folds), desc="noise rate fits", verbose=verbose)
     with bar:
         for rate in rates:
-            rows += _rate_rows(estimator, X, y, rate, template, folds, scoring, n_jobs)
+            rows += _rate_rows(
+                estimator, X, y, rate, template, folds, scoring, n_jobs, noise_groups
+            )
             bar.update(len(folds))
     return pd.DataFrame(rows)
 
 
-def _rate_rows(estimator, X, y, rate, template, folds, scoring, n_jobs):
-    """The rows of one rate: ``estimator`` cross-validated on labels noisy at ``rate``."""
+def _noise_groups(noise, groups):
+    """The groups to pass to ``noise`` (None when it takes none); refused when it needs them."""
+    if groups is None and isinstance(noise, GroupNoise):  # before any work
+        raise ValueError(
+            f"noise={type(noise).__name__} flips whole groups, and noise_robustness_curve got "
+            "no groups: pass groups=<the slide or patient of each sample>."
+        )
+    takes_groups = "groups" in inspect.signature(noise.fit_resample).parameters
+    return groups if takes_groups else None
+
+
+def _rate_rows(estimator, X, y, rate, template, folds, scoring, n_jobs, groups=None):
+    """The rows of one rate: ``estimator`` cross-validated on labels noisy at ``rate``.
+
+    ``groups``, when given, reaches the noise sampler: each training fold's own.
+    """
     model = NoisyLabelClassifier(estimator, clone(template).set_params(rate=rate))
+    params = None
+    if groups is not None:
+        params = {"groups": check_groups(groups, len(y))}
+        if get_config()["enable_metadata_routing"]:
+            model.set_fit_request(groups=True)
     result = cross_validate(
         model,
         X,
@@ -168,6 +202,7 @@ def _rate_rows(estimator, X, y, rate, template, folds, scoring, n_jobs):
         n_jobs=n_jobs,
         return_estimator=True,
         error_score="raise",
+        params=params,
     )
     return [
         {

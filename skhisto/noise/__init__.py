@@ -8,6 +8,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._asymmetric import AsymmetricNoise
     from ._base import BaseLabelNoise
     from ._classifier import NoisyLabelClassifier
+    from ._group import GroupNoise
     from ._rates import check_noise_rates
     from ._registry import (
         get_noise_model,
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
 __all__ = [
     "AsymmetricNoise",
     "BaseLabelNoise",
+    "GroupNoise",
     "NoisyLabelClassifier",
     "TransitionMatrixNoise",
     "UniformNoise",

@@ -1,5 +1,6 @@
 """A meta-classifier that corrupts its training labels and nothing else."""
 
+import inspect
 from numbers import Real
 
 import numpy as np
@@ -13,7 +14,7 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ..utils import check_labels
+from ..utils import check_groups, check_labels
 from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
 from ..utils._split import validation_split
 
@@ -132,7 +133,7 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # The wrapped estimator and noise validate their own parameters.
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, groups=None, **fit_params):
         """Corrupt ``y`` with a clone of ``noise`` and fit a clone of ``estimator``.
 
         Parameters
@@ -141,6 +142,11 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Training data, as ``estimator`` accepts it.
         y : array-like of shape (n_samples,)
             Clean training labels (left unmodified).
+        groups : array-like of shape (n_samples,), default=None
+            The group (slide, patient) of each sample, passed to the noise
+            sampler's ``fit_resample`` (:class:`GroupNoise` needs it), never
+            to ``estimator``. With ``validation_fraction`` it is cut to the
+            training part.
         **fit_params : dict
             Passed to ``estimator.fit`` (with ``validation_fraction``,
             arrays of one value per sample are cut to the training part).
@@ -157,11 +163,24 @@ class NoisyLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.random_state is not None:
             self.noise_.set_params(random_state=self.random_state)
         self.validation_indices_ = None
+        noise_params = {}
+        if groups is not None:
+            noise_params["groups"] = self._check_noise_takes_groups(groups, len(y))
         if self.validation_fraction is not None:
-            X, y, fit_params = self._hold_out_clean(X, y, fit_params)
-        X_train, y_noisy = self.noise_.fit_resample(X, y)
+            X, y, fit_params = self._hold_out_clean(X, y, {**fit_params, **noise_params})
+            noise_params = {key: fit_params.pop(key) for key in noise_params}
+        X_train, y_noisy = self.noise_.fit_resample(X, y, **noise_params)
         self.estimator_ = clone(self.estimator).fit(X_train, y_noisy, **fit_params)
         return self
+
+    def _check_noise_takes_groups(self, groups, n_samples):
+        if "groups" not in inspect.signature(self.noise_.fit_resample).parameters:
+            raise ValueError(
+                f"{type(self).__name__}.fit got groups, but {type(self.noise_).__name__}."
+                "fit_resample takes no groups (it flips samples, not groups); use GroupNoise "
+                "or leave groups out."
+            )
+        return check_groups(groups, n_samples)
 
     def _hold_out_clean(self, X, y, fit_params):
         """Training part of (X, y, fit_params), with the clean held-out part as X_val, y_val."""

@@ -116,6 +116,6 @@ def list_noise_models():
     --------
     >>> from skhisto.noise import list_noise_models
     >>> list_noise_models()
-    ['asymmetric', 'uniform']
+    ['asymmetric', 'group', 'uniform']
     """
     return NOISE_MODELS.names()

@@ -5,8 +5,9 @@ from typing import TYPE_CHECKING
 from ..utils._lazy import attach
 
 if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._lazy)
+    from ._compare import compare_backbones
     from ._noise_curve import noise_robustness_curve
 
-__all__ = ["noise_robustness_curve"]
+__all__ = ["compare_backbones", "noise_robustness_curve"]
 
 __getattr__, __dir__ = attach(__name__, __file__)

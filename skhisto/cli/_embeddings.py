@@ -21,6 +21,12 @@ def read_embeddings(source):
     labels : ndarray of str, or None when the file has no labels
     paths : ndarray of str
     """
+    return read_embeddings_with_columns(source)[:3]
+
+
+def read_embeddings_with_columns(source):
+    """:func:`read_embeddings`, and the file's per-row columns by name: ``group`` (the
+    groups `skhisto embed` stored) and, for slide patches, ``slide`` (both str arrays)."""
     import numpy as np
 
     path = Path(source)
@@ -37,18 +43,20 @@ def read_embeddings(source):
     elif not path.is_dir():
         raise CommandError(f"{source!r} is not a Zarr store (a folder written by `skhisto embed`)")
     if suffix == ".npz":
-        X, labels, paths, patches = _read_npz(path)
+        X, labels, paths, patches, groups = _read_npz(path)
     elif suffix == ".parquet":
-        X, labels, paths, patches = _read_parquet(path)
+        X, labels, paths, patches, groups = _read_parquet(path)
     elif suffix == ".zarr":
-        X, labels, paths = _read_zarr(path)
+        X, labels, paths, groups = _read_zarr(path)
         patches = None
     else:
         raise CommandError(
             f"{source!r}: embeddings must be a .npz, .parquet or .zarr written by `skhisto embed`"
         )
+    columns = {} if groups is None else {"group": groups}
     if patches is not None:  # patches of slides: each named by its slide and its corner
         paths = np.array([f"{s}@{x},{y}" for s, x, y in zip(*patches[:3], strict=True)])
+        columns["slide"] = patches[0].astype(str)
     if X.ndim != 2 or len(X) == 0 or len(labels) != len(X):
         raise CommandError(
             f"{source!r}: expected a 2-D 'embeddings' array with one label per row, got shape "
@@ -56,8 +64,10 @@ def read_embeddings(source):
         )
     if not np.isfinite(X).all():
         raise CommandError(f"{source!r}: the embeddings hold NaN or infinite values")
+    if any(len(values) != len(X) for values in columns.values()):
+        raise CommandError(f"{source!r}: its groups do not have one entry per row")
     labels = None if all(label == "" for label in labels) else labels
-    return X, labels, paths
+    return X, labels, paths, columns
 
 
 #: What `skhisto embed` stores beside the embeddings of slide patches (the patch table).
@@ -87,7 +97,7 @@ def read_patch_regions(source):
     from ..slides import check_patch_table
 
     read = {".npz": _read_npz, ".parquet": _read_parquet}.get(Path(source).suffix.lower())
-    patches = None if read is None else read(Path(source))[-1]
+    patches = None if read is None else read(Path(source))[3]
     if patches is None:
         return None
     table = pd.DataFrame(dict(zip(PATCH_COLUMNS[:5], patches, strict=True)))
@@ -113,9 +123,11 @@ def _read_npz(path):
                 )
             X, labels, paths = data["embeddings"], data["labels"], data["paths"]
             patches = _patch_columns(data)
+            groups = data["groups"].astype(str) if "groups" in data.files else None
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
-    return np.asarray(X, dtype=np.float32), labels.astype(str), paths.astype(str), patches
+    X = np.asarray(X, dtype=np.float32)
+    return X, labels.astype(str), paths.astype(str), patches, groups
 
 
 def _read_zarr(path):
@@ -137,8 +149,9 @@ def _read_zarr(path):
             "embedded); run the `skhisto embed` that made it again to finish it"
         )
     X = group["embeddings"][:]  # one in-memory copy, float32 as stored
-    strings = [np.array(group[name][:].tolist(), dtype=str) for name in ("labels", "paths")]
-    return X, *strings
+    names = ("labels", "paths", "groups") if "groups" in group else ("labels", "paths")
+    strings = [np.array(group[name][:].tolist(), dtype=str) for name in names]
+    return X, *strings, *([None] if len(strings) == 2 else [])
 
 
 def _read_parquet(path):
@@ -154,7 +167,8 @@ def _read_parquet(path):
         raise CommandError(f"cannot read embeddings {os.fspath(path)!r}: {exc}") from exc
     if not {"path", "label"} <= set(table.columns):
         raise CommandError(f"{os.fspath(path)!r} has no 'path' and 'label' columns")
-    stored = ["path", "label", *(c for c in PATCH_COLUMNS if c in table.columns)]
-    X = table.drop(columns=stored).to_numpy(dtype=np.float32)
+    stored = ["path", "label", "group", *(c for c in PATCH_COLUMNS if c in table.columns)]
+    X = table.drop(columns=stored, errors="ignore").to_numpy(dtype=np.float32)
     labels, paths = table["label"].to_numpy(dtype=str), table["path"].to_numpy(dtype=str)
-    return X, labels, paths, _patch_columns(table)
+    groups = table["group"].to_numpy(dtype=str) if "group" in table.columns else None
+    return X, labels, paths, _patch_columns(table), groups

@@ -2,6 +2,7 @@
 
 import csv
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._errors import CommandError
@@ -13,8 +14,19 @@ SLIDE_EXTENSIONS = (
 )
 
 
+@dataclass
+class Listing:
+    """The images an INPUT lists: paths, labels (None: unlabeled), a few words on its kind,
+    and its other columns by name (a CSV's ``patient``, ``slide``, ...: one str per image)."""
+
+    paths: list
+    labels: list = None
+    kind: str = ""
+    columns: dict = field(default_factory=dict)
+
+
 def read_input(source, *, max_per_class=None, random_state=None):
-    """Image paths and labels (None when unlabeled) listed by ``source``, and its kind.
+    """The :class:`Listing` of the images of ``source``: paths, labels, kind, columns.
 
     Parameters
     ----------
@@ -30,10 +42,10 @@ def read_input(source, *, max_per_class=None, random_state=None):
 
     Returns
     -------
-    paths : list of str
-    labels : list of str or None
-    kind : str
-        A short description for the progress line.
+    Listing
+        ``paths`` (list of str), ``labels`` (list of str, None when unlabeled),
+        ``kind`` (words for the progress line) and ``columns`` (a CSV's other
+        columns, e.g. ``patient``).
     """
     path = Path(source)
     if not path.exists():
@@ -60,14 +72,14 @@ def _read_folder(root, max_per_class=None, random_state=None):
         data = load_image_folder(root, max_per_class=max_per_class, random_state=random_state)
         labels = [data.target_names[i] for i in data.target]
         kind = f"ImageFolder, {len(data.target_names)} classes"
-        return data.paths.tolist(), labels, kind
+        return Listing(data.paths.tolist(), labels, kind)
     paths = [e.path for e in entries if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS)]
     if not paths:
         raise CommandError(
             f"INPUT folder {str(root)!r} holds no images {IMAGE_EXTENSIONS} and no class folders"
             + _slides_hint(e.path for e in entries)
         )
-    return paths, None, "flat folder, no labels"
+    return Listing(paths, None, "flat folder, no labels")
 
 
 def read_csv_rows(path):
@@ -124,7 +136,13 @@ def _read_csv(path):
         )
     refuse_repeats(path, paths, "image")
     labels = [(row.get("label") or "").strip() for row in rows] if "label" in columns else None
-    return paths, labels, "CSV, labeled" if labels is not None else "CSV, no labels"
+    others = {
+        name: [(row.get(name) or "").strip() for row in rows]
+        for name in columns
+        if name not in ("path", "label") and name
+    }
+    kind = "CSV, labeled" if labels is not None else "CSV, no labels"
+    return Listing(paths, labels, kind, others)
 
 
 def _slides_hint(paths):

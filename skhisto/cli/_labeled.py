@@ -8,27 +8,33 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._embeddings import is_embeddings_file, read_embeddings
+from ._embeddings import is_embeddings_file, read_embeddings_with_columns
 from ._errors import CommandError
+from ._groups import Groups, pick_groups
 from ._inputs import read_input
 from ._outputs import announce
 
 
 @dataclass
 class LabeledInput:
-    """Labels, and embeddings (an embeddings file, with the paths it lists) or image paths."""
+    """Labels, and embeddings (an embeddings file, with the paths it lists) or image paths,
+    and the group (patient, slide) of each (see :mod:`skhisto.cli._groups`)."""
 
     labels: object
     embeddings: object = None
     paths: list = None
     kind: str = "embeddings file"
+    groups: Groups = None
 
 
-def labeled_input(source, *, min_per_class, what, images=True, per_class=None, random_state=0):
+def labeled_input(
+    source, *, min_per_class, what, images=True, per_class=None, random_state=0, groups=None
+):
     """Read ``source``; a CommandError when it is unlabeled or a class is too small.
 
     ``images``: images are accepted besides embeddings files, of which class folders
     are subsampled to ``per_class`` images (a draw seeded by ``random_state``).
+    ``groups``: ``--groups`` (None: INPUT's own group column, if any; False: none).
     """
     import numpy as np
 
@@ -38,17 +44,19 @@ def labeled_input(source, *, min_per_class, what, images=True, per_class=None, r
             f"`skhisto embed {source} --backbone NAME --out emb.npz`, then pass emb.npz"
         )
     if is_embeddings_file(source) or not images:
-        X, labels, paths = read_embeddings(source)
+        X, labels, paths, columns = read_embeddings_with_columns(source)
         data = LabeledInput(labels, embeddings=X, paths=paths.tolist())
         hint = "write it with `skhisto embed` from class folders or a CSV with a 'label' column"
     else:
-        paths, labels, kind = read_input(source, max_per_class=per_class, random_state=random_state)
-        data = LabeledInput(labels, paths=paths, kind=kind)
+        listing = read_input(source, max_per_class=per_class, random_state=random_state)
+        data = LabeledInput(listing.labels, paths=listing.paths, kind=listing.kind)
+        columns = listing.columns
         hint = "pass class folders (<root>/<class>/<image>) or a CSV with a 'label' column"
     if data.labels is None or any(label == "" for label in data.labels):
         name = "INPUT" if images else "EMBEDDINGS"
         raise CommandError(f"{name} {source!r} has no labels (or some empty ones); {hint}")
     data.labels = np.asarray(data.labels)
+    data.groups = pick_groups(groups, columns=columns, paths=data.paths, source=source)
     _check_classes(source, data.labels, min_per_class, what)
     return data
 

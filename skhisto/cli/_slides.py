@@ -68,7 +68,8 @@ def wants_slides(source, slides, coordinates):
 
 
 def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
-    """The patch table of INPUT's slides, one label per patch (None: unlabeled), and a summary.
+    """The patch table of INPUT's slides, one label per patch (None: unlabeled), a summary,
+    and per-patch columns: ``slide``, and a slide CSV's other columns (e.g. ``patient``).
 
     ``tiling``: the SlideTiler parameters given (the others keep its defaults).
     """
@@ -79,7 +80,7 @@ def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
             f"{', '.join(given)} set how slides are tiled, but --coordinates gives the patches; "
             "pass one or the other"
         )
-    slides, labels = _list_slides(Path(source))
+    slides, labels, per_slide = _list_slides(Path(source))
     try:
         if coordinates:
             table = _coordinates(coordinates, slides, slide_mpp)
@@ -92,7 +93,10 @@ def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
     by_slide = dict(zip(slides, labels, strict=True)) if labels is not None else None
     patch_labels = None if by_slide is None else [by_slide[s] for s in table["slide"]]
     kind = f"patches of {_count(len(slides), 'slide')}"
-    return table, patch_labels, kind
+    maps = {name: dict(zip(slides, values, strict=True)) for name, values in per_slide.items()}
+    columns = {name: [by[s] for s in table["slide"]] for name, by in maps.items()}
+    columns["slide"] = table["slide"].astype(str).tolist()
+    return table, patch_labels, kind, columns
 
 
 def _count(n, noun):
@@ -147,24 +151,25 @@ def _coordinates(coordinates, slides, slide_mpp):
 
 
 def _list_slides(source):
-    """Slide paths of INPUT and their labels (None when INPUT gives none)."""
+    """Slide paths of INPUT, their labels (None when INPUT gives none) and a slide CSV's
+    other columns (name: one str per slide)."""
     if not source.exists():
         raise CommandError(f"INPUT {str(source)!r} does not exist")
     if source.is_file() and source.suffix.lower() == ".csv":
         return _read_slide_csv(source)
     if source.is_file():
-        return [os.path.abspath(source)], None
+        return [os.path.abspath(source)], None, {}
     entries = sorted(p for p in source.iterdir() if not p.name.startswith("."))
     classes = [p for p in entries if p.is_dir() and _slides_in(p)]
     if classes:
         pairs = [(os.path.abspath(s), c.name) for c in classes for s in _slides_in(c)]
-        return [s for s, _ in pairs], [label for _, label in pairs]
+        return [s for s, _ in pairs], [label for _, label in pairs], {}
     slides = _slides_in(source)
     if not slides:
         raise CommandError(
             f"INPUT folder {str(source)!r} holds no slides ({', '.join(SLIDE_EXTENSIONS)})"
         )
-    return [os.path.abspath(s) for s in slides], None
+    return [os.path.abspath(s) for s in slides], None, {}
 
 
 def _slides_in(folder):
@@ -193,4 +198,9 @@ def _read_slide_csv(path):
         slides.append(full)
     refuse_repeats(path, slides, "slide")
     labels = [row["label"].strip() for row in rows] if labeled else None
-    return slides, labels
+    others = {
+        name: [(row.get(name) or "").strip() for row in rows]
+        for name in columns
+        if name and name not in ("slide", "label")
+    }
+    return slides, labels, others

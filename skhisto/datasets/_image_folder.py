@@ -8,7 +8,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from ..io import IMAGE_EXTENSIONS
 from ..io import load_images as _decode  # the name load_images is a parameter here
-from ..utils import io_error, warn
+from ..utils import groups_from_paths, io_error, warn
 from ..utils._constraints import PATH, POSITIVE_INT
 from ..utils._sklearn_compat import validate_params
 
@@ -20,6 +20,7 @@ LOAD_CONSTRAINTS = {
     "load_images": ["boolean"],
     "image_size": POSITIVE_INT + [None],
     "extensions": [tuple, list],
+    "groups": [str, callable, None],
     "random_state": ["random_state"],
 }
 
@@ -104,6 +105,7 @@ def load_image_folder(
     load_images=False,
     image_size=None,
     extensions=IMAGE_EXTENSIONS,
+    groups=None,
     random_state=None,
 ):
     """Load an ImageFolder-layout dataset (``<path>/<class>/<image>``).
@@ -130,6 +132,12 @@ def load_image_folder(
         images differ in size and ``load_images=True``).
     extensions : tuple of str
         File extensions counted as images (case-insensitive).
+    groups : str or callable, optional
+        The patient or slide of each image, so that no split puts one
+        patient's patches on both sides: a regular expression searched in each
+        file name (in the whole path when it holds a ``/``; its first capture
+        group, else the match), or a callable of the path. See
+        :func:`skhisto.utils.groups_from_paths`.
     random_state : int, RandomState instance or None
         Controls ``max_per_class`` subsampling and ``shuffle``.
 
@@ -137,7 +145,8 @@ def load_image_folder(
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``paths`` (ndarray of str), ``target`` (ndarray of int), ``target_names``
-        (list of str), ``images`` (uint8 ndarray of shape (n, H, W, 3), only with
+        (list of str), ``groups`` (ndarray of str, only with ``groups``),
+        ``images`` (uint8 ndarray of shape (n, H, W, 3), only with
         ``load_images=True``) and ``DESCR``.
 
     Raises
@@ -161,6 +170,13 @@ def load_image_folder(
     >>> data = load_image_folder(root, load_images=True)
     >>> data.target_names, data.target.tolist(), data.images.shape
     (['normal', 'tumor'], [0, 1], (2, 8, 8, 3))
+
+    Groups (here the patient before the first ``_`` of a file name) keep a
+    patient's patches on one side of every split:
+
+    >>> _ = (root / "tumor" / "p7_b.png").write_bytes((root / "tumor" / "a.png").read_bytes())
+    >>> load_image_folder(root, groups=r"^([^_.]+)").groups.tolist()
+    ['a', 'a', 'p7']
     """
     check_load_contents(classes=classes, extensions=extensions)
     root = Path(path)
@@ -195,6 +211,9 @@ def load_image_folder(
         target_names=names,
         DESCR=f"Image folder {str(root)!r}: {len(paths)} images in {len(names)} classes.",
     )
+    if groups is not None:
+        bunch.groups = groups_from_paths(paths, groups)
+        bunch.DESCR += f" {len(set(bunch.groups.tolist()))} groups."
     if load_images:
         bunch.images = _decode(paths, image_size)
     return bunch

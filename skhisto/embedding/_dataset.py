@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..utils import (
+    check_groups,
     check_identity,
     digest_arrays,
     file_identity,
@@ -47,9 +48,12 @@ def _digest(strings):
     return digest.hexdigest()
 
 
-def _dataset_inputs(inputs, labels):
-    """Paths and labels (str) of ``inputs``: a sequence of paths or load_image_folder's Bunch."""
+def _dataset_inputs(inputs, labels, groups=None):
+    """Paths, labels and groups (str; groups None when not given) of ``inputs``: a
+    sequence of paths or load_image_folder's Bunch."""
     if hasattr(inputs, "paths") and hasattr(inputs, "target"):  # load_image_folder's Bunch
+        if groups is None:
+            groups = getattr(inputs, "groups", None)
         if labels is None:
             names = getattr(inputs, "target_names", None)
             target = np.asarray(inputs.target)
@@ -82,7 +86,8 @@ def _dataset_inputs(inputs, labels):
     labels = [str(label) for label in np.asarray(labels, dtype=object).tolist()]
     if len(labels) != len(paths):
         raise ValueError(f"labels has {len(labels)} entries for {len(paths)} images.")
-    return paths, labels
+    groups = check_groups(groups, len(paths))
+    return paths, labels, None if groups is None else [str(g) for g in groups.tolist()]
 
 
 def _check_embedder(embedder, paths):
@@ -110,7 +115,7 @@ def _jsonable(fingerprint):
     return json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
 
 
-def _open_store(out, paths, labels, embedder, chunk_size):
+def _open_store(out, paths, labels, groups, embedder, chunk_size):
     """Create the store at ``out``, or reopen it for a resume after checking it matches."""
     zarr = import_scale("zarr", "embed_dataset")
     from .. import __version__
@@ -124,6 +129,8 @@ def _open_store(out, paths, labels, embedder, chunk_size):
         "paths_sha256": _digest(paths),
         "labels_sha256": _digest(labels),
     }
+    if groups is not None:  # a store without groups keeps its layout-1 identity
+        expected["groups_sha256"] = _digest(groups)
     out = Path(out)
     if out.exists():
         group = _reopen(zarr, out)
@@ -139,7 +146,7 @@ def _open_store(out, paths, labels, embedder, chunk_size):
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with temporary_beside(out, folder=True) as (tmp, _):
-            _create_store(zarr, tmp, paths, labels, dim, chunk_size, attrs)
+            _create_store(zarr, tmp, paths, labels, groups, dim, chunk_size, attrs)
             os.replace(tmp, out)
     except OSError as exc:
         if not out.exists():  # else another process made it first: check it as a resume
@@ -149,7 +156,7 @@ def _open_store(out, paths, labels, embedder, chunk_size):
     return group
 
 
-def _create_store(zarr, folder, paths, labels, dim, chunk_size, attrs):
+def _create_store(zarr, folder, paths, labels, groups, dim, chunk_size, attrs):
     n, n_chunks = len(paths), -(-len(paths) // chunk_size)
     group = zarr.open_group(str(folder), mode="w")
     group.create_array("embeddings", shape=(n, dim), chunks=(chunk_size, dim), dtype="float32")
@@ -157,6 +164,9 @@ def _create_store(zarr, folder, paths, labels, dim, chunk_size, attrs):
     group.create_array("labels", shape=(n,), chunks=(chunk_size,), dtype=str)
     group["paths"][:] = np.asarray(paths, dtype=object)
     group["labels"][:] = np.asarray(labels, dtype=object)
+    if groups is not None:
+        group.create_array("groups", shape=(n,), chunks=(chunk_size,), dtype=str)
+        group["groups"][:] = np.asarray(groups, dtype=object)
     group.create_array("done", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False)
     for record in ("content", "identity"):  # what each finished chunk embedded
         group.create_array(record, shape=(n_chunks,), chunks=(1,), dtype=str)
@@ -204,6 +214,7 @@ def _run_of(attrs):
             "embedder weights and settings": weights,
             "image paths": attrs.get("paths_sha256"),
             "labels": attrs.get("labels_sha256"),
+            "groups": attrs.get("groups_sha256"),
         },
     )
 
@@ -308,11 +319,12 @@ def _run_on_client(client, out, pending, embedder, size, verbose):
         "embedder": "no_validation",
         "out": [str, os.PathLike],
         "labels": ["array-like", None],
+        "groups": ["array-like", None],
         "chunk_size": "no_validation",
     },
     prefer_skip_nested_validation=True,
 )
-def prepare_store(inputs, embedder, out, *, labels=None, chunk_size=1024):
+def prepare_store(inputs, embedder, out, *, labels=None, groups=None, chunk_size=1024):
     """Create :func:`embed_dataset`'s store at ``out``, or check that the one there is this run's.
 
     What ``embed_dataset`` does first, on its own: call it before starting a
@@ -321,7 +333,7 @@ def prepare_store(inputs, embedder, out, *, labels=None, chunk_size=1024):
 
     Parameters
     ----------
-    inputs, embedder, out, labels, chunk_size
+    inputs, embedder, out, labels, groups, chunk_size
         As for :func:`embed_dataset`.
 
     Returns
@@ -358,7 +370,8 @@ def prepare_store(inputs, embedder, out, *, labels=None, chunk_size=1024):
     ...
     skhisto.exceptions.CheckpointMismatchError: Store '...emb.zarr' belongs to another run ...
     """
-    return _prepare(inputs, embedder, out, labels=labels, chunk_size=chunk_size)[0]
+    options = {"labels": labels, "groups": groups, "chunk_size": chunk_size}
+    return _prepare(inputs, embedder, out, **options)[0]
 
 
 @validate_params({"out": [str, os.PathLike]}, prefer_skip_nested_validation=True)
@@ -407,17 +420,18 @@ def open_store(out):
     return _reopen(zarr, out, mode="r")
 
 
-def _prepare(inputs, embedder, out, *, labels=None, chunk_size=1024):
+def _prepare(inputs, embedder, out, *, labels=None, groups=None, chunk_size=1024):
     """Check the arguments of :func:`embed_dataset`, and create or check its store.
 
     Returns the store (writable), the fitted embedder the chunks use, and the
     chunk size. Raises before anything is embedded when the arguments are
     wrong or ``out`` holds something else.
     """
-    paths, labels = _dataset_inputs(inputs, labels)
+    paths, labels, groups = _dataset_inputs(inputs, labels, groups)
     size = _check_chunk_size(chunk_size)
     embedder = _check_embedder(embedder, paths)
-    return _open_store(_absolute(out), paths, labels, embedder, size), embedder, size
+    store = _open_store(_absolute(out), paths, labels, groups, embedder, size)
+    return store, embedder, size
 
 
 def _absolute(out):
@@ -431,6 +445,7 @@ def _absolute(out):
         "embedder": "no_validation",
         "out": [str, os.PathLike],
         "labels": ["array-like", None],
+        "groups": ["array-like", None],
         "client": "no_validation",  # a distributed.Client, imported only when given
         "chunk_size": "no_validation",
         "verbose": ["boolean", StrOptions({"auto"})],
@@ -438,12 +453,21 @@ def _absolute(out):
     prefer_skip_nested_validation=True,
 )
 def embed_dataset(
-    inputs, embedder, out, *, labels=None, client=None, chunk_size=1024, verbose="auto"
+    inputs,
+    embedder,
+    out,
+    *,
+    labels=None,
+    groups=None,
+    client=None,
+    chunk_size=1024,
+    verbose="auto",
 ):
     """Embed a large image set into a chunked Zarr store, one task per chunk.
 
     The store holds ``embeddings`` (n, dim) float32 in chunks of
-    ``chunk_size`` rows, ``paths`` and ``labels`` (str), a per-chunk ``done``
+    ``chunk_size`` rows, ``paths``, ``labels`` and, when given, ``groups``
+    (str), a per-chunk ``done``
     flag, and the embedder's fingerprint in its attributes. A chunk is marked
     done only once its rows are written, so after a crash the same call
     resumes: finished chunks are kept and only the others are embedded.
@@ -465,6 +489,9 @@ def embed_dataset(
     labels : sequence, optional
         One label per image (stored as str); default: the Bunch's class
         names, or empty strings.
+    groups : sequence, optional
+        The patient or slide of each image (stored as str, and part of the
+        store's identity); default: the Bunch's ``groups`` when it has them.
     client : distributed.Client, optional
         Run the chunks as tasks on this Dask cluster (one backbone built per
         worker); default: in this process.
@@ -498,7 +525,8 @@ def embed_dataset(
     >>> store["embeddings"].shape, store["embeddings"].chunks, store.attrs["complete"]
     ((5, 512), (2, 512), True)
     """
-    group, embedder, size = _prepare(inputs, embedder, out, labels=labels, chunk_size=chunk_size)
+    options = {"labels": labels, "groups": groups, "chunk_size": chunk_size}
+    group, embedder, size = _prepare(inputs, embedder, out, **options)
     out = _absolute(out)
     pending = _pending(group, out, size)
     if pending and client is None:

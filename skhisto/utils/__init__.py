@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         trusted_owner,
         writable_dir,
     )
-    from ._groups import check_groups, grouped_folds
+    from ._groups import check_groups, grouped_folds, groups_from_paths
     from ._labels import check_labels, label_kind
     from ._random import seeded_torch, torch_generator, torch_seed
     from ._store import STORE, ProcessStore, clear_caches, file_identity
@@ -61,6 +61,7 @@ __all__ = [
     "file_digest",
     "file_identity",
     "grouped_folds",
+    "groups_from_paths",
     "io_error",
     "iter_array_batches",
     "iter_slices",

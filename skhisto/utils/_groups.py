@@ -7,6 +7,8 @@ known.
 """
 
 import numbers
+import os
+import re
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
@@ -121,3 +123,73 @@ def grouped_folds(cv, X, y, groups=None, *, random_state=None):
                     "group-aware splitter (StratifiedGroupKFold, GroupKFold) or an int cv."
                 )
     return folds
+
+
+@validate_params(
+    {"paths": ["array-like"], "groups": [str, callable]},
+    prefer_skip_nested_validation=True,
+)
+def groups_from_paths(paths, groups):
+    """The group (patient, slide) of each image, read from its path.
+
+    Parameters
+    ----------
+    paths : array-like of str
+        Image paths.
+    groups : str or callable
+        A regular expression searched (``re.search``) in each file's name, or
+        in its whole path (``/`` separators) when the pattern holds a ``/``;
+        the group is the pattern's first capture group, else the whole match.
+        Or a callable taking a path (str) and returning its group.
+
+    Returns
+    -------
+    ndarray of str, shape (n_paths,)
+
+    Raises
+    ------
+    ValueError
+        When the pattern is not a regular expression, or a path does not
+        match it (or the callable returns no group), naming the path.
+
+    Examples
+    --------
+    >>> from skhisto.utils import groups_from_paths
+    >>> paths = ["tumor/TCGA-A7-A0CE_x0_y0.png", "tumor/TCGA-A7-A0CE_x0_y224.png",
+    ...          "normal/TCGA-BH-A18V_x0_y0.png"]
+    >>> groups_from_paths(paths, r"TCGA-\\w\\w-\\w{4}").tolist()
+    ['TCGA-A7-A0CE', 'TCGA-A7-A0CE', 'TCGA-BH-A18V']
+    >>> groups_from_paths(["cases/p01/a.png", "cases/p02/b.png"], r"cases/([^/]+)/").tolist()
+    ['p01', 'p02']
+    """
+    paths = [os.fspath(p) for p in column_or_1d(np.asarray(paths, dtype=object), warn=False)]
+    if callable(groups):
+        found = [groups(path) for path in paths]
+        for path, group in zip(paths, found, strict=True):
+            if label_kind(group) is None:
+                raise ValueError(f"groups({path!r}) returned {group!r}; every image needs a group.")
+        return np.asarray([str(group) for group in found])
+    try:
+        pattern = re.compile(groups)
+    except re.error as exc:
+        raise ValueError(f"groups={groups!r} is not a regular expression: {exc}") from None
+    whole_path = "/" in groups
+    found = [_group_match(pattern, path, whole_path) for path in paths]
+    misses = [i for i, group in enumerate(found) if group is None]
+    if misses:
+        path = paths[misses[0]]
+        where, text = ("path", path) if whole_path else ("file name", os.path.basename(path))
+        raise ValueError(
+            f"groups={groups!r} finds no group in the {where} {text!r}; {len(misses)} of "
+            f"{len(paths)} paths have none. The pattern is searched in each file name, or in "
+            "the whole path when it holds a '/'."
+        )
+    return np.asarray(found, dtype=str)
+
+
+def _group_match(pattern, path, whole_path):
+    text = path.replace(os.sep, "/") if whole_path else os.path.basename(path)
+    match = pattern.search(text)
+    if match is None:
+        return None
+    return (match.group(1) if pattern.groups else match.group(0)) or None

@@ -119,7 +119,8 @@ def _split(labels, test_size, n_labeled, random_state):
 
 
 def _read_labeled(source, max_images, random_state):
-    paths, labels, kind = read_input(source)
+    listing = read_input(source)
+    paths, labels, kind = listing.paths, listing.labels, listing.kind
     if labels is None or any(label == "" for label in labels):
         raise CommandError(
             f"INPUT {source!r} ({kind}) has no labels for every image; pass class folders "

@@ -7,6 +7,7 @@ import os
 from .._backbone_options import BackboneOptions, add_backbone_arguments
 from .._embeddings import EMBEDDING_FORMATS
 from .._errors import CommandError
+from .._groups import add_groups_argument, pick_groups
 from .._inputs import check_not_slides, read_input
 from .._options import add_input_argument, file_ending, positive_int
 from .._outputs import announce, check_out_dir, check_out_file
@@ -43,6 +44,13 @@ and pyarrow) holds the columns `path`, `label`, then one float32 column per dime
 The file is written atomically: an interrupted run leaves no partial file, and the images it
 embedded are in the cache (~/.cache/skhisto or $SKHISTO_CACHE; --no-cache turns it off), so
 the same command again starts where it stopped.
+
+groups: the patient or slide of each image (--groups; by default a CSV's 'group', 'patient'
+or 'slide' column, and for slide patches their slide CSV's 'group' or 'patient' column, else
+their slide) is stored with the embeddings (`groups` in a .npz or .zarr, a `group` column in a
+.parquet), and the commands that split or compare images read it back:
+  skhisto embed tiles/ --groups 'TCGA-..-....' --backbone uni --out tiles.npz
+  skhisto noise-curve tiles.npz     # folds keep each patient's tiles together
 
 A .zarr store (needs skhisto[scale]) holds the same arrays, `embeddings` in chunks of
 --chunk-size rows, and is written chunk by chunk (skhisto.embedding.embed_dataset): run the
@@ -86,6 +94,7 @@ def add_arguments(parser):
     )
     seed_help = "seed of a random init (default: 0)"
     parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)
+    add_groups_argument(parser)
     add_backbone_arguments(parser)
     add_slide_arguments(parser)
 
@@ -128,7 +137,7 @@ def run(args):
     _check_output(args.out, slides=slides, chunk_size=args.chunk_size, **cluster)
     patches = None
     if slides:
-        patches, labels, kind = read_slides(
+        patches, labels, kind, columns = read_slides(
             args.input,
             coordinates=args.coordinates,
             tiling=tiling_options(args),
@@ -137,19 +146,23 @@ def run(args):
         X, paths = patches, patches["slide"].tolist()
         what = "patches"
     else:
-        paths, labels, kind = read_input(args.input)
+        listing = read_input(args.input)
+        paths, labels, kind, columns = listing.paths, listing.labels, listing.kind, listing.columns
         check_not_slides(paths)
         X, what = paths, "images"
+    groups = pick_groups(args.groups, columns=columns, paths=paths, source=args.input)
     embedder = backbone.make_embedder(verbose=True).fit(X)
     labels = labels if labels is not None else [""] * len(paths)
-    summary = f"{len(paths)} {what} ({kind}) with {args.backbone}, {backbone.describe_weights()}"
+    summary = f"{len(paths)} {what} ({kind}; {groups.describe()}) with {args.backbone}, "
+    summary += backbone.describe_weights()
+    stored = {} if groups.values is None else {"group": groups.values}
     if args.out.suffix.lower() == ".zarr":
-        options = {"labels": labels, "chunk_size": args.chunk_size}
+        options = {"labels": labels, "groups": groups.values, "chunk_size": args.chunk_size}
         shape = _embed_to_zarr(paths, embedder, args.out, summary, cluster, **options)
     else:
         announce(NAME, summary)
         embeddings = embedder.transform(X)
-        columns = {"path": [os.fspath(p) for p in paths], "label": labels}
+        columns = {"path": [os.fspath(p) for p in paths], "label": labels, **stored}
         if patches is not None:
             columns.update({name: patches[name].to_numpy() for name in patches.columns})
         if args.out.suffix.lower() == ".npz":
@@ -167,8 +180,10 @@ def _write_npz(out, embeddings, columns):
     from ...utils import atomic_write
 
     arrays = {"paths": columns.pop("path"), "labels": columns.pop("label"), **columns}
+    if "group" in arrays:
+        arrays["groups"] = arrays.pop("group")
     arrays = {
-        k: np.asarray(v, dtype=str if k in ("paths", "labels", "slide") else None)
+        k: np.asarray(v, dtype=str if k in ("paths", "labels", "groups", "slide") else None)
         for k, v in arrays.items()
     }
     with atomic_write(out) as f:

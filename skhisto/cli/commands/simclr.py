@@ -51,7 +51,8 @@ def run(args):
     out_dir = check_out_dir(args.out_dir)
     check_out_file(args.out, ".safetensors")
     options.check()
-    paths, _, kind = read_input(args.input)
+    listing = read_input(args.input)
+    paths, kind = listing.paths, listing.kind
     paths, _ = subsample(paths, None, options.max_images, options.random_state)
     model = options.make_simclr(checkpoint_dir=options.checkpoint_dir, verbose=True)
     start = options.describe_start()

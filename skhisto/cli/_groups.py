@@ -1,0 +1,90 @@
+"""``--groups``: the patient or slide of each image, so no split and no neighbor crosses one.
+
+Where an INPUT names them (a CSV's ``group``, ``patient`` or ``slide`` column, the
+groups ``skhisto embed`` stored, the slide of a patch) they are used by default;
+``--groups`` picks a column or reads them from file names with a regular
+expression, ``--no-groups`` treats patches as independent (a leaking split).
+"""
+
+from dataclasses import dataclass
+
+from ._errors import CommandError
+
+#: Columns that name groups, the first one present used by default: a patient holds
+#: slides, so grouping by patient also keeps each slide whole.
+GROUP_COLUMNS = ("group", "patient", "slide")
+
+
+def add_groups_argument(parser):
+    """``--groups COLUMN|REGEX`` and ``--no-groups`` (``args.groups``: None, False or str)."""
+    options = parser.add_mutually_exclusive_group()
+    options.add_argument(
+        "--groups",
+        metavar="COLUMN|REGEX",
+        help="the patient or slide of each image, kept on one side of every split and never "
+        "its own neighbor: a column of INPUT (a CSV's, or 'slide' of slide patches), else a "
+        "regular expression searched in each file name (in the whole path when it holds a "
+        "'/'), its first group the id, e.g. 'TCGA-..-....' or 'cases/([^/]+)/' "
+        "(default: INPUT's 'group', 'patient' or 'slide' column, else none)",
+    )
+    options.add_argument(
+        "--no-groups",
+        dest="groups",
+        action="store_const",
+        const=False,
+        help="treat every image as independent even when INPUT names groups (patch-level "
+        "splits: scores leak between near-copies of one slide)",
+    )
+
+
+@dataclass
+class Groups:
+    """The group of each image (ndarray of str, or None) and where it came from, in words."""
+
+    values: object = None
+    source: str = "none"
+
+    def describe(self):
+        """Words for a title or a progress line, e.g. "37 groups (column 'patient')"."""
+        if self.values is None:
+            return f"no groups ({self.source})" if self.source != "none" else "no groups"
+        return f"{len(set(self.values.tolist()))} groups ({self.source})"
+
+
+def pick_groups(spec, *, columns, paths, source):
+    """The :class:`Groups` of INPUT ``source`` for ``--groups spec``.
+
+    ``spec`` None: the first of GROUP_COLUMNS in ``columns``, else none; False
+    (``--no-groups``): none; a column name: that column; else a regular
+    expression on ``paths``. A missing group is an error naming its row.
+    """
+    import numpy as np
+
+    from ..utils import check_groups, groups_from_paths
+
+    if spec is False:
+        return Groups(None, "--no-groups")
+    name = spec if spec in columns else None
+    if spec is None:
+        name = next((c for c in GROUP_COLUMNS if c in columns), None)
+        if name is None:
+            return Groups()
+    if name is not None:
+        values = np.asarray(columns[name], dtype=object)
+        empty = [i for i, v in enumerate(values.tolist()) if v is None or str(v).strip() == ""]
+        if empty:
+            raise CommandError(
+                f"INPUT {source!r}: column {name!r} is empty for {len(empty)} of {len(values)} "
+                f"rows, e.g. {paths[empty[0]]!r}; every image needs its group (or pass "
+                "--no-groups)"
+            )
+        return Groups(check_groups(values, len(values)).astype(str), f"column {name!r}")
+    try:
+        values = groups_from_paths(paths, spec)
+    except ValueError as exc:
+        known = f" (its columns: {sorted(columns)})" if columns else ""
+        raise CommandError(
+            f"--groups {spec!r} is no column of INPUT {source!r}{known}; read as a regular "
+            f"expression, {exc}"
+        ) from None
+    return Groups(values, f"pattern {spec!r}")

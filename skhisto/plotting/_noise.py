@@ -73,27 +73,73 @@ def _curves_from_cv_results(cv_results, rate_param, metric):
     for setting, label, mean, std in zip(params, labels, means, stds, strict=True):
         curves.setdefault(label, []).append((setting[rate_param], mean, std))
     return {
-        label: tuple(np.array(v) for v in zip(*sorted(points), strict=True))
+        label: (*(np.array(v) for v in zip(*sorted(points), strict=True)), {})
         for label, points in curves.items()
     }
 
 
+#: The columns that separate the lines of a compare_backbones table, when they vary.
+COMPARED = ("backbone", "head", "loss", "noise")
+LINE_STYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
 def _curves_from_table(table, group_by, metric):
-    """{label: (rates, means, stds)} from a :func:`noise_robustness_curve` table."""
+    """{label: (rates, means, stds, style)} from a :func:`noise_robustness_curve` table or a
+    :func:`compare_backbones` one (a ``backbone`` column: a color per backbone, with its
+    ``family`` in the label, and a line style per head and loss)."""
     if group_by is None:
-        group_by = [c for c in ("estimator", "noise") if c in table and table[c].nunique() > 1]
+        candidates = COMPARED if "backbone" in table else ("estimator", "noise")
+        group_by = [c for c in candidates if c in table and table[c].nunique() > 1]
     group_by = [group_by] if isinstance(group_by, str) else list(group_by)
     hint = "Pass the table of noise_robustness_curve (or metric=/group_by= naming its columns)."
     _require(table.columns, ["rate", metric, *group_by], "the results table", hint)
     if not len(table):
         raise ValueError("the results table is empty: there is nothing to plot.")
-    groups = table.groupby(group_by) if group_by else [("", table)]
+    # A comparison keeps the order of its backbones and heads; other tables sort their lines.
+    groups = table.groupby(group_by, sort="backbone" not in table) if group_by else [((), table)]
+    styles = _Styles(group_by)
     curves = {}
     for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
         stats = part.groupby("rate")[metric].agg(["mean", "std"]).fillna(0.0)
-        label = ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
-        curves[label] = (stats.index.to_numpy(), stats["mean"].to_numpy(), stats["std"].to_numpy())
+        setting = dict(zip(group_by, key, strict=True))
+        label = ", ".join(_key_text(name, value, part) for name, value in setting.items())
+        curves[label] = (
+            stats.index.to_numpy(),
+            stats["mean"].to_numpy(),
+            stats["std"].to_numpy(),
+            styles(setting),
+        )
     return curves
+
+
+def _key_text(column, value, part):
+    """A line's label part: a backbone with its registry family, ``"UNI (contrastive)"``."""
+    if column == "backbone" and "family" in part and str(part["family"].iloc[0]):
+        return f"{value} ({part['family'].iloc[0]})"
+    return str(value)
+
+
+class _Styles:
+    """Plot keywords of each line: with ``backbone`` among the columns, a color per backbone
+    and a line style and marker per setting of the other columns; else matplotlib's cycle."""
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.colors, self.others = {}, {}
+
+    def __call__(self, key):
+        if "backbone" not in self.columns:
+            return {}
+        color = self.colors.setdefault(key["backbone"], f"C{len(self.colors) % 10}")
+        rest = tuple(value for column, value in key.items() if column != "backbone")
+        k = self.others.setdefault(rest, len(self.others))
+        return {
+            "color": color,
+            "linestyle": LINE_STYLES[k % len(LINE_STYLES)],
+            "marker": MARKERS[k % len(MARKERS)],
+        }
 
 
 def _search_metric(search, metric):
@@ -161,7 +207,8 @@ def plot_noise_robustness(
     ----------
     results : pandas.DataFrame, fitted search or dict
         The table of :func:`skhisto.model_selection.noise_robustness_curve`
-        (one row per rate and fold), a fitted
+        or :func:`skhisto.model_selection.compare_backbones` (one row per
+        rate and fold), a fitted
         :class:`~sklearn.model_selection.GridSearchCV` whose grid includes a
         noise rate (e.g. ``clf__noise__rate``), or its ``cv_results_``; one
         line is drawn per setting of the other searched parameters.
@@ -174,8 +221,9 @@ def plot_noise_robustness(
         The score to plot: the table's column (default ``"score"``) or the
         scorer name of a multi-metric search (default: its ``refit`` scorer).
     group_by : str or list of str, optional
-        Table columns that separate the lines (default: ``estimator`` and
-        ``noise`` when they vary).
+        Table columns that separate the lines (default: those of ``estimator``
+        and ``noise`` that vary; in a :func:`compare_backbones` table, those of
+        ``backbone``, ``head``, ``loss`` and ``noise`` that vary).
     title : str, optional
         Axes title.
     ylabel : str, optional
@@ -192,7 +240,11 @@ def plot_noise_robustness(
     The legend names each line by what separates it: the estimator's class
     name (``MLPHead``) when the search varies one estimator parameter besides
     the rate, else ``name=value`` pairs with short parameter names
-    (``estimator=MLPHead, loss='gce'``).
+    (``estimator=MLPHead, loss='gce'``). A
+    :func:`~skhisto.model_selection.compare_backbones` table gets a color per
+    backbone, named with its registry family (``uni (non-contrastive),
+    MLPHead, gce``), and a line style and marker per head and loss; past six
+    lines the legend goes beside the axes.
 
     Examples
     --------
@@ -221,14 +273,17 @@ def plot_noise_robustness(
     """
     plt = require_pyplot()
     curves, name = _curves(results, rate_param, metric, group_by)
+    many = len(curves) > 6
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    for label, (rates, means, stds) in curves.items():
-        (line,) = ax.plot(rates, means, marker="o", label=label or None)
+        _, ax = plt.subplots(figsize=(8, 4.5) if many else (5, 3.5))
+    for label, (rates, means, stds, style) in curves.items():
+        (line,) = ax.plot(rates, means, **{"marker": "o", **style}, label=label or None)
         ax.fill_between(rates, means - stds, means + stds, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("training label-noise rate")
     ax.set_ylabel(ylabel or f"{_metric_label(name)} (clean test labels)")
-    if any(curves):
+    if any(curves) and many:  # beside the axes, not over the curves
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    elif any(curves):
         ax.legend(fontsize="small")
     if title:
         ax.set_title(title)

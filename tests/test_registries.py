@@ -39,7 +39,7 @@ class KeepNoise(BaseLabelNoise):
 
 
 def test_the_built_in_names():
-    assert list_noise_models() == ["asymmetric", "uniform"]
+    assert list_noise_models() == ["asymmetric", "group", "uniform"]
     assert get_noise_model("uniform") is UniformNoise
     assert get_noise_model("asymmetric") is AsymmetricNoise
     assert list_query_strategies() == ["coreset", "entropy", "margin", "random", "typiclust"]

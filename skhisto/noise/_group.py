@@ -5,9 +5,9 @@ from numbers import Real
 import numpy as np
 from sklearn.base import clone
 
-from ..utils import check_groups
+from ..utils import check_groups, check_labels
 from ..utils._sklearn_compat import Interval, _fit_context
-from ._base import BaseLabelNoise, document_fitted_attributes
+from ._base import BaseLabelNoise, _as_labels, document_fitted_attributes
 from ._registry import get_noise_model, register_noise_model
 
 
@@ -35,11 +35,17 @@ class GroupNoise(BaseLabelNoise):
     ``random_state`` alone, so the flipped groups are nested as ``rate``
     grows, and it does not depend on the order of the rows.
 
-    ``groups`` is data: it is passed to :meth:`fit_resample` (in an
-    imbalanced-learn Pipeline ``pipe.fit(X, y, step__groups=groups)``, or
-    ``set_fit_resample_request(groups=True)`` with metadata routing), and
+    ``groups`` is data, passed to :meth:`fit_resample` (or ``fit``).
     ``noise_robustness_curve(..., noise="group", groups=groups)`` passes
-    each training fold's groups to it.
+    each training fold's groups to it, as does
+    ``NoisyLabelClassifier(estimator, GroupNoise()).fit(X, y, groups=groups)``.
+    In an imbalanced-learn Pipeline (which passes a sampler no fit parameter
+    without metadata routing), enable routing and request them:
+    ``sklearn.set_config(enable_metadata_routing=True)``, then
+    ``GroupNoise().set_fit_resample_request(groups=True)``, and
+    ``pipe.fit(X, y, groups=groups)`` or ``GridSearchCV(pipe, ...,
+    cv=GroupKFold()).fit(X, y, groups=groups)`` reach both the splitter and
+    the noise.
 
     Parameters
     ----------
@@ -96,23 +102,6 @@ class GroupNoise(BaseLabelNoise):
         self.rate = rate
         self.noise = noise
 
-    def fit(self, X, y, groups=None):
-        """Fit on ``(X, y)`` and ``groups``; prefer :meth:`fit_resample`.
-
-        Parameters
-        ----------
-        X : array-like of length n_samples
-        y : array-like of shape (n_samples,)
-        groups : array-like of shape (n_samples,)
-            The group (slide, patient) of each sample.
-
-        Returns
-        -------
-        self : GroupNoise
-        """
-        self.fit_resample(X, y, groups=groups)
-        return self
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y, groups=None):
         """Return ``X`` unchanged and ``y`` with whole groups flipped.
@@ -132,15 +121,17 @@ class GroupNoise(BaseLabelNoise):
         X : same object as the input ``X``
         y_noisy : same type as ``y``
         """
+        check_labels(y, type(self).__name__)  # y first: a missing y is said as for the others
+        n_samples = _as_labels(y)[0].shape[0]
         if groups is None:
             raise ValueError(
                 "GroupNoise flips whole groups and needs groups (the slide or patient of each "
-                "sample): call fit_resample(X, y, groups=groups); in a Pipeline pass "
-                "fit(X, y, <step>__groups=groups) (or set_fit_resample_request(groups=True) "
-                "with metadata routing); noise_robustness_curve(..., noise='group', "
-                "groups=groups) passes them itself."
+                "sample): call fit_resample(X, y, groups=groups); in an imbalanced-learn "
+                "Pipeline, enable metadata routing (sklearn.set_config("
+                "enable_metadata_routing=True)) and request them with "
+                "GroupNoise(...).set_fit_resample_request(groups=True); "
+                "noise_robustness_curve(..., noise='group', groups=groups) passes them itself."
             )
-        n_samples = np.asarray(y).shape[0] if np.ndim(y) else 0
         groups = check_groups(groups, n_samples)
         self.noise_ = self._group_model()
         self._fit_groups = groups  # read by _noisy_codes during this call only

@@ -148,3 +148,25 @@ def test_label_issues_names_and_draws_patches_of_slides(run_cli, slide_folder, t
     assert slide.endswith(".tif") and len(corner.split(",")) == 2
     if '"n_flagged": 0' not in result.out:
         assert (tmp_path / "issues" / "label_issues.png").stat().st_size > 0
+
+
+def test_patches_are_grouped_by_patient_of_a_slide_csv_else_by_slide(
+    run_cli, slide_folder, tmp_path
+):
+    slides = sorted(slide_folder.glob("*/*.tif"))
+    listing = tmp_path / "slides.csv"
+    with open(listing, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["slide", "label", "patient"])
+        for i, slide in enumerate(slides):
+            writer.writerow([slide, slide.parent.name, f"patient-{i // 2}"])  # 2 slides each
+    result = run_cli("embed", listing, "--slides", "--out", tmp_path / "p.npz", *EMBED)
+    assert result.code == 0, result.err
+    data = np.load(tmp_path / "p.npz")
+    patient_of = {str(s): f"patient-{i // 2}" for i, s in enumerate(slides)}
+    assert data["groups"].tolist() == [patient_of[s] for s in data["slide"]]
+    assert "2 groups (column 'patient')" in result.err
+    result = run_cli("embed", slide_folder, "--slides", "--out", tmp_path / "s.npz", *EMBED)
+    assert result.code == 0, result.err
+    data = np.load(tmp_path / "s.npz")
+    assert (data["groups"] == data["slide"]).all() and len(set(data["groups"])) == 4

@@ -74,9 +74,9 @@ def pick_groups(spec, *, columns, paths, source):
         empty = [i for i, v in enumerate(values.tolist()) if v is None or str(v).strip() == ""]
         if empty:
             raise CommandError(
-                f"INPUT {source!r}: column {name!r} is empty for {len(empty)} of {len(values)} "
-                f"rows, e.g. {paths[empty[0]]!r}; every image needs its group (or pass "
-                "--no-groups)"
+                f"INPUT {str(source)!r}: column {name!r} is empty for {len(empty)} of "
+                f"{len(values)} rows, e.g. {paths[empty[0]]!r}; every image needs its group "
+                "(or pass --no-groups)"
             )
         return Groups(check_groups(values, len(values)).astype(str), f"column {name!r}")
     try:
@@ -84,7 +84,7 @@ def pick_groups(spec, *, columns, paths, source):
     except ValueError as exc:
         known = f" (its columns: {sorted(columns)})" if columns else ""
         raise CommandError(
-            f"--groups {spec!r} is no column of INPUT {source!r}{known}; read as a regular "
+            f"--groups {spec!r} is no column of INPUT {str(source)!r}{known}; read as a regular "
             f"expression, {exc}"
         ) from None
     return Groups(values, f"pattern {spec!r}")

@@ -1,7 +1,8 @@
 """The backbone options of every command that embeds images (``embed``, ``noise-curve``, ...)."""
 
 import os
-from dataclasses import dataclass
+from argparse import Namespace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._errors import CommandError
@@ -46,15 +47,29 @@ EMBEDDER_PARAMS = (
 )
 
 
-def add_backbone_arguments(parser, *, default=None):
-    """Add ``--backbone`` (required when ``default`` is None) and the embedder options."""
+def add_backbone_arguments(parser, *, default=None, several=False):
+    """Add ``--backbone`` (required when ``default`` is None) and the embedder options.
+
+    ``several``: ``--backbone`` takes one or more names (``args.backbone`` is then a list;
+    :meth:`BackboneOptions.each_from_args` reads it), each embedded with the same options.
+    """
     group = parser.add_argument_group("backbone")
     help_text = "a `skhisto backbones` name or a timm model"
+    many = {}
+    if several:
+        help_text = "one or more `skhisto backbones` names or timm models, each embedded once"
+        many = {"nargs": "+"}
+        default = None if default is None else [default]
     if default is None:
-        group.add_argument("--backbone", required=True, metavar="NAME", help=help_text)
+        group.add_argument("--backbone", required=True, metavar="NAME", help=help_text, **many)
     else:
+        shown = " ".join(default) if several else default
         group.add_argument(
-            "--backbone", default=default, metavar="NAME", help=f"{help_text} (default: {default})"
+            "--backbone",
+            default=default,
+            metavar="NAME",
+            help=f"{help_text} (default: {shown})",
+            **many,
         )
     for flags, keywords in OPTIONS:
         group.add_argument(*flags, **keywords)
@@ -108,6 +123,14 @@ class BackboneOptions:
             cache = Path(args.cache) if args.cache else default_cache_dir()
         values = {name: getattr(args, name) for name in EMBEDDER_PARAMS if name != "cache"}
         return cls(args.backbone, cache=cache, random_state=args.random_state, **values)
+
+    @classmethod
+    def each_from_args(cls, args):
+        """One :class:`BackboneOptions` per ``--backbone`` name (repeats dropped) of a command
+        that takes several (``add_backbone_arguments(..., several=True)``)."""
+        names = list(dict.fromkeys(args.backbone))
+        first = cls.from_args(Namespace(**{**vars(args), "backbone": names[0]}))
+        return [replace(first, backbone=name) for name in names]
 
     def make_embedder(self, **params):
         """The ``FoundationEmbedder`` the options describe (seeded by ``random_state``)."""

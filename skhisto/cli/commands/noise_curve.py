@@ -1,13 +1,14 @@
-"""``skhisto noise-curve``: balanced accuracy per training label-noise rate and head.
+"""``skhisto noise-curve``: balanced accuracy per training label-noise rate, backbone and head.
 
-The images are embedded once (through the embedding cache), then
-:func:`~skhisto.model_selection.noise_robustness_curve` scores each head on
-stratified folds; noise is injected into the training folds only, so every score
-is on clean test labels.
+The images are embedded once per backbone (through the embedding cache), then
+:func:`~skhisto.model_selection.compare_backbones` scores each head (and loss) on the
+same folds, grouped when the images have groups; noise is injected into the training
+folds only, so every score is on clean test labels.
 """
 
 from .._backbone_options import BackboneOptions, add_backbone_arguments
 from .._errors import CommandError
+from .._groups import add_groups_argument
 from .._labeled import embed_labeled, labeled_input
 from .._options import (
     RegisteredNames,
@@ -24,41 +25,62 @@ from .._options import (
 from .._outputs import announce, check_outputs, show_results
 
 NAME = "noise-curve"
-HELP = "the label-noise experiment: balanced accuracy per noise rate and head"
+HELP = "the label-noise experiment: balanced accuracy per noise rate, backbone and head"
 DESCRIPTION = (
-    "Embed labeled images once, train each head on labels corrupted at each noise rate and "
-    "score it on clean test labels (stratified K-fold noise_robustness_curve)."
+    "Embed labeled images once per backbone, train each head on labels corrupted at each noise "
+    "rate and score it on clean test labels, on the same stratified (grouped) folds for all "
+    "(compare_backbones)."
 )
 EPILOG = """\
 examples:
   skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained
   skhisto noise-curve ../shared/data/lc25000_lung --backbone uni --rates 0 0.1 0.3 0.5
+  skhisto noise-curve tiles.csv --backbone ctranspath phikon uni --losses ce gce
   skhisto noise-curve emb.npz --heads linear --noise asymmetric --cv 3 --out-dir results
 
 INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
 `skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Class folders are
 subsampled to --per-class images per class (a seeded draw, as
 load_image_folder(INPUT, max_per_class=N, random_state=SEED)); other inputs are used whole.
+Groups (patient, slide) come from INPUT's 'group', 'patient' or 'slide' column, the groups
+`skhisto embed` stored, or --groups; then no fold splits a group.
 
-Each head's rows are, with SEED = --random-state, HEAD in MLPHead, LinearHead and NOISE the
---noise model (get_noise_model(NAME): UniformNoise, AsymmetricNoise, ...):
-  noise_robustness_curve(HEAD(max_epochs=E, random_state=SEED), X, y, RATES,
-                         noise=NOISE(random_state=SEED),
-                         cv=StratifiedKFold(K, shuffle=True, random_state=SEED),
-                         scoring="balanced_accuracy")
-on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED) (the same as
-GridSearchCV over {"noise__rate": RATES, "estimator": HEADS} with those folds).
+With SEED = --random-state, NAME each --backbone, HEAD in MLPHead, LinearHead, LOSS each
+--losses name (ce: cross_entropy, gce, sce, nce+rce, mae, bootstrap) and NOISE the --noise
+model (get_noise_model(NAME): UniformNoise, AsymmetricNoise, GroupNoise, ...), the table is
+  X[NAME] = FoundationEmbedder(NAME, ..., random_state=SEED).fit_transform(images)
+  compare_backbones(None, y, X, heads=[HEAD(max_epochs=E, random_state=SEED), ...],
+                    losses=[LOSS, ...] (None: the heads' cross_entropy), rates=RATES,
+                    noise=NOISE(random_state=SEED),
+                    cv=StratifiedKFold(K, shuffle=True, random_state=SEED)
+                       (StratifiedGroupKFold with groups), groups=GROUPS,
+                    scoring="balanced_accuracy")
+i.e. for each backbone, head and loss, noise_robustness_curve(HEAD, X[NAME], y, RATES, ...) on
+those folds (the same as GridSearchCV over {"noise__rate": RATES, "estimator": HEADS}).
 
 output: the table on stdout (with --json, one JSON object instead), and in --out-dir
-  noise_curve.csv  one row per rate and head: rate, head, noise, balanced_accuracy_mean,
-                   balanced_accuracy_std (over folds), fold_1 ... fold_K, n_images,
-                   backbone, weights
-  noise_curve.png  the plot of skhisto.plotting.plot_noise_robustness
-Embeddings are cached (see --no-cache): a second run skips embedding.
+  noise_curve.csv  one row per rate, backbone, head and loss: rate, head, loss, noise,
+                   balanced_accuracy_mean, balanced_accuracy_std (over folds),
+                   fold_1 ... fold_K, n_images, n_groups (grouped folds only), backbone,
+                   family (the registry's: contrastive, non-contrastive, supervised),
+                   weights
+  noise_curve.png  the plot of skhisto.plotting.plot_noise_robustness: a color per
+                   backbone (its family in the legend), a line style per head and loss
+Embeddings are cached (see --no-cache): a second run, or another with more backbones, skips
+what was embedded.
 """
 
 #: --heads names -> skhisto head class names, in table order.
 HEADS = {"mlp": "MLPHead", "linear": "LinearHead"}
+#: --losses names -> the heads' loss names (skhisto.heads.LOSSES), in table order.
+LOSSES = {
+    "ce": "cross_entropy",
+    "gce": "gce",
+    "sce": "sce",
+    "nce+rce": "nce+rce",
+    "mae": "mae",
+    "bootstrap": "bootstrap",
+}
 CSV_NAME, PNG_NAME = "noise_curve.csv", "noise_curve.png"
 #: argparse type of --cv: stratified folds.
 FOLDS = int_at_least(2, "at least 2 folds")
@@ -79,6 +101,15 @@ def add_arguments(parser):
     heads = "heads (mlp: MLPHead 512-128-64, linear: LinearHead)"
     add_choices(parser, "--heads", tuple(HEADS), heads)
     parser.add_argument(
+        "--losses",
+        nargs="+",
+        choices=tuple(LOSSES),
+        metavar="NAME",
+        help="train each head once per loss, one or more of %(choices)s (ce: cross_entropy, "
+        "gce: generalized CE, sce: symmetric CE, nce+rce, mae, bootstrap; see "
+        "skhisto.heads) (default: the heads' cross_entropy)",
+    )
+    parser.add_argument(
         "--noise",
         choices=RegisteredNames(noise_model_names),
         default="uniform",
@@ -88,7 +119,11 @@ def add_arguments(parser):
         "sorted order, so past 0.5 the partner is the majority label (default: uniform)",
     )
     parser.add_argument(
-        "--cv", type=FOLDS, default=5, metavar="K", help="stratified folds (default: 5)"
+        "--cv",
+        type=FOLDS,
+        default=5,
+        metavar="K",
+        help="stratified folds, grouped when the images have groups (default: 5)",
     )
     parser.add_argument(
         "--per-class",
@@ -104,126 +139,228 @@ def add_arguments(parser):
         metavar="E",
         help="the heads' max_epochs, with early stopping (default: 50)",
     )
+    add_groups_argument(parser)
     add_json_argument(parser)
     add_seed_argument(parser, "the draw, the folds, the noise, the heads and a random init")
     add_out_dir_argument(parser, "noise-curve")
-    add_backbone_arguments(parser, default="resnet18")
+    add_backbone_arguments(parser, default="resnet18", several=True)
 
 
 def run(args):
     from ...noise import check_noise_rates
 
-    backbone = BackboneOptions.from_args(args)
+    backbones = BackboneOptions.each_from_args(args)
     out_dir = check_outputs(NAME, args.out_dir)
     try:
         rates = check_noise_rates(args.rates).tolist()
     except ValueError as exc:
         raise CommandError(f"--rates: {exc}") from exc
     heads = list(dict.fromkeys(args.heads or HEADS))
+    losses = [LOSSES[name] for name in dict.fromkeys(args.losses)] if args.losses else None
     data = labeled_input(
         args.input,
         min_per_class=args.cv,
         what=f"--cv {args.cv}",
         per_class=args.per_class,
         random_state=args.random_state,
+        groups=args.groups,
     )
-    X, source, short_source = embed_labeled(NAME, data, args.input, backbone)
-    n_fits = len(rates) * len(heads) * args.cv
-    counts = f"{len(rates)} rates x {len(heads)} head{'s' * (len(heads) > 1)} x {args.cv} folds"
-    announce(NAME, f"{n_fits} fits: {counts}")
-    curve = curve_per_head(
-        X,
+    from_file = data.embeddings is not None
+    if from_file and len(backbones) > 1:
+        raise CommandError(
+            f"INPUT {args.input!r} holds one backbone's embeddings; pass the images (folder or "
+            "CSV) to compare --backbone " + " ".join(b.backbone for b in backbones)
+        )
+    groups = data.groups.values if data.groups is not None else None
+    folds = cv_folds(args.cv, data.labels, groups, args.noise, args.random_state)
+    if not from_file:
+        for backbone in backbones:  # every name and its weights resolve before any embedding
+            backbone.make_embedder().fit(data.paths)
+    embedded, sources, contexts = {}, [], {}
+    for backbone in backbones:
+        X, source, short_source = embed_labeled(NAME, data, args.input, backbone)
+        embedded[backbone.backbone] = X
+        sources.append((source, short_source))
+        contexts[backbone.backbone] = {
+            "backbone": backbone.backbone,
+            "weights": backbone.short_weights(),
+        }
+        if from_file:  # the file does not say which backbone embedded it
+            contexts[backbone.backbone] = {
+                "backbone": "",
+                "family": "",
+                "weights": f"embeddings read from {args.input}",
+            }
+    n_images = len(data.labels)
+    announce(NAME, fits_text(len(backbones), rates, heads, losses, args.cv, data.groups))
+    curve = compare_heads(
+        embedded,
         data.labels,
         rates,
         heads,
+        losses=losses,
         noise=args.noise,
-        cv=args.cv,
+        cv=folds,
+        groups=groups,
         max_epochs=args.max_epochs,
         device=args.device,
         random_state=args.random_state,
     )
-    from_file = data.embeddings is not None
-    context = {
-        "noise": args.noise,
-        "n_images": len(X),
-        "backbone": "" if from_file else args.backbone,
-        "weights": f"embeddings read from {args.input}" if from_file else backbone.short_weights(),
-    }
+    context = {"noise": args.noise, "n_images": n_images}
+    if groups is not None:
+        context["n_groups"] = len(set(groups.tolist()))
+    rows = result_rows(curve, context, contexts, order=(list(HEADS.values()), losses))
+    source = "; ".join(words for words, _ in sources)
+    short = sources[0][1] if len(sources) == 1 else _short_sources(backbones)
+    folds_text = f"{args.cv} folds"
+    if groups is not None:
+        folds_text = f"{args.cv} grouped folds, {data.groups.describe()}"
     title = (
-        f"Balanced accuracy on clean test labels (mean and std over {args.cv} folds) of heads "
-        f"trained with {args.noise} label noise; {len(X)} images ({data.kind}); {source}"
+        f"Balanced accuracy on clean test labels (mean and std over {folds_text}) of heads "
+        f"trained with {args.noise} label noise; {n_images} images ({data.kind}); {source}"
     )
     columns = ["rate", "head", "balanced_accuracy_mean", "balanced_accuracy_std"]
-    folds = [f"fold_{k + 1}" for k in range(args.cv)]
+    if losses:
+        columns.insert(2, "loss")
+    if len(backbones) > 1:
+        columns.insert(1, "backbone")
+    fold_columns = [f"fold_{k + 1}" for k in range(args.cv)]
     show_results(
         NAME,
         json_output=args.json,
         title=title,
-        rows=result_rows(curve, context),
+        rows=rows,
         columns=columns,
         csv_columns=[
             "rate",
             "head",
+            "loss",
             "noise",
-            *columns[2:],
-            *folds,
+            "balanced_accuracy_mean",
+            "balanced_accuracy_std",
+            *fold_columns,
             "n_images",
+            *(["n_groups"] if groups is not None else []),
             "backbone",
+            "family",
             "weights",
         ],
         csv_path=out_dir / CSV_NAME,
-        plot=lambda: _plot(curve, f"{len(X)} images, {short_source}"),
+        plot=lambda: _plot(curve, f"{n_images} images, {short}"),
         png_path=out_dir / PNG_NAME,
     )
     return 0
 
 
-def curve_per_head(X, y, rates, heads, *, noise, cv, max_epochs, device, random_state):
-    """The table of ``noise_robustness_curve`` for each head (see the --help epilog)."""
-    import pandas as pd
-    from sklearn.model_selection import StratifiedKFold
+def cv_folds(cv, y, groups, noise, seed):
+    """The folds of every backbone and head, drawn before anything is embedded: ``cv``
+    stratified folds (grouped with ``groups``) shuffled with ``seed``, as the epilog says."""
+    import numpy as np
 
+    from ...noise import GroupNoise, get_noise_model
+    from ...utils import grouped_folds
+
+    if groups is None and issubclass(get_noise_model(noise), GroupNoise):
+        raise CommandError(
+            f"--noise {noise} flips whole groups, and INPUT has none: give it a 'group', "
+            "'patient' or 'slide' column, or pass --groups COLUMN|REGEX"
+        )
+    try:
+        return grouped_folds(cv, np.zeros((len(y), 1)), y, groups, random_state=seed)
+    except ValueError as exc:
+        raise CommandError(f"--cv {cv}: {exc}") from None
+
+
+def fits_text(n_backbones, rates, heads, losses, cv, groups):
+    """``8 fits: 2 rates x 2 heads x 2 folds`` (backbones and losses named when several)."""
+    parts = [f"{len(rates)} rates", f"{len(heads)} head{'s' * (len(heads) > 1)}"]
+    if n_backbones > 1:
+        parts.insert(0, f"{n_backbones} backbones")
+    if losses:
+        parts.append(f"{len(losses)} loss{'es' * (len(losses) > 1)}")
+    parts.append(f"{cv} folds")
+    n_fits = n_backbones * len(rates) * len(heads) * len(losses or [None]) * cv
+    grouped = (
+        f"; folds grouped by {groups.describe()}" if groups and groups.values is not None else ""
+    )
+    return f"{n_fits} fits: {' x '.join(parts)}{grouped}"
+
+
+def compare_heads(
+    X, y, rates, heads, *, losses, noise, cv, groups, max_epochs, device, random_state
+):
+    """The table of ``compare_backbones`` on the embeddings ``X`` of each backbone (see the
+    --help epilog)."""
     from ... import heads as head_classes
-    from ...model_selection import noise_robustness_curve
+    from ...model_selection import compare_backbones
     from ...noise import get_noise_model
 
     seed = random_state
-    folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
-    tables = []
-    for name in heads:
-        head = getattr(head_classes, HEADS[name])
-        tables.append(
-            noise_robustness_curve(
-                head(max_epochs=max_epochs, device=device, random_state=seed),
-                X,
-                y,
-                rates,
-                noise=get_noise_model(noise)(random_state=seed),
-                cv=folds,
-                scoring="balanced_accuracy",
-                verbose=True,
+    return compare_backbones(
+        None,
+        y,
+        X,
+        heads=[
+            getattr(head_classes, HEADS[name])(
+                max_epochs=max_epochs, device=device, random_state=seed
             )
-        )
-    return pd.concat(tables, ignore_index=True)
+            for name in heads
+        ],
+        losses=losses,
+        rates=rates,
+        noise=get_noise_model(noise)(random_state=seed),
+        cv=cv,
+        groups=groups,
+        scoring="balanced_accuracy",
+        random_state=seed,
+        verbose=True,
+    )
 
 
-def result_rows(curve, context):
-    """One row per rate and head, ordered by rate then head, with the fold scores."""
+def result_rows(curve, context, backbones, order):
+    """One row per rate, backbone, head and loss, in that order, with the fold scores.
+
+    ``context``: the columns of every row; ``backbones``: those of each backbone's rows;
+    ``order``: the head class names and loss names in table order.
+    """
     import numpy as np
 
-    order = {name: i for i, name in enumerate(HEADS.values())}
+    head_order, loss_order = order
+    rank = {
+        "backbone": {name: i for i, name in enumerate(backbones)},
+        "head": {name: i for i, name in enumerate(head_order)},
+        "loss": {name: i for i, name in enumerate(loss_order or [])},
+    }
     rows = []
-    for (rate, head), part in curve.groupby(["rate", "estimator"], sort=False):
+    keys = ["rate", "backbone", "family", "head", "loss"]
+    for (rate, backbone, family, head, loss), part in curve.groupby(keys, sort=False):
         scores = part.sort_values("fold")["score"].astype(float).tolist()
         row = {
             "rate": float(rate),
             "head": head,
+            "loss": loss,
             "balanced_accuracy_mean": float(np.mean(scores)),
             "balanced_accuracy_std": float(np.std(scores)),
             **context,
+            "family": family,
+            **backbones[backbone],
+            "_backbone": backbone,
         }
         rows.append({**row, **{f"fold_{k + 1}": s for k, s in enumerate(scores)}})
-    return sorted(rows, key=lambda row: (row["rate"], order[row["head"]]))
+    rows.sort(
+        key=lambda row: (
+            row["rate"],
+            rank["backbone"][row["_backbone"]],
+            rank["head"].get(row["head"], len(head_order)),
+            rank["loss"].get(row["loss"], 0),
+        )
+    )
+    return [{k: v for k, v in row.items() if k != "_backbone"} for row in rows]
+
+
+def _short_sources(backbones):
+    names = ", ".join(b.backbone for b in backbones)
+    return f"backbones {names}, {backbones[0].short_weights()}"
 
 
 def _plot(curve, title_text):

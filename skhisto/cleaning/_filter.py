@@ -77,6 +77,18 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
     (90, 210)
     >>> round(cleaner.noise_rate_, 2)
     0.3
+
+    With groups (patients, slides), routed to the filter so that the patches
+    of one slide do not vouch for each other:
+
+    >>> import numpy as np, sklearn
+    >>> slides = np.arange(300) // 3
+    >>> with sklearn.config_context(enable_metadata_routing=True):
+    ...     pipe = make_pipeline(
+    ...         LabelIssueFilter().set_fit_resample_request(groups=True), LogisticRegression()
+    ...     ).fit(X, y, groups=slides)
+    >>> int(pipe[0].label_issues_.sum())
+    0
     """
 
     # imbalanced-learn's sampling type for samplers that drop samples without a target count.
@@ -109,7 +121,7 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_resample(self, X, y):
+    def fit_resample(self, X, y, groups=None):
         """Return the cleaned samples and labels.
 
         Parameters
@@ -118,6 +130,15 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
             Embeddings. Never modified.
         y : array-like of shape (n_samples,)
             Labels, possibly noisy. Never modified.
+        groups : array-like of shape (n_samples,), default=None
+            Patient or slide of each sample: neighbors then come from other
+            groups only and confident learning's folds never split a group,
+            so a slide's copies cannot vouch for each other, as in
+            :func:`find_label_issues`. It is data, so in a Pipeline it is
+            routed: ``sklearn.set_config(enable_metadata_routing=True)`` and
+            ``LabelIssueFilter().set_fit_resample_request(groups=True)``,
+            then ``pipe.fit(X, y, groups=groups)`` (an imbalanced-learn
+            Pipeline passes a sampler no fit parameter without routing).
 
         Returns
         -------
@@ -128,7 +149,7 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
             The matching labels, in the type of ``y``.
         """
         options = detection_options(self.get_params(deep=False))
-        report = inspect_labels(X, y, owner=type(self).__name__, **options)
+        report = inspect_labels(X, y, owner=type(self).__name__, groups=groups, **options)
         validate_data(self, X, skip_check_array=True)  # n_features_in_, feature_names_in_
         self.classes_ = report.classes
         self.label_issues_ = report.issues

@@ -260,3 +260,44 @@ def test_make_bags_feeds_a_head():
     labels = {key: i % 2 for i, key in enumerate(keys)}
     head = MeanPoolHead(**FAST).fit(bags, [labels[k] for k in keys])
     assert head.predict(bags).shape == (8,)
+
+
+def test_make_bags_carries_each_bags_patient_for_grouped_cv():
+    from sklearn.model_selection import GroupKFold, KFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    # 30 patients, 2 slides each of 4 patches; a patient's slides are near-copies and
+    # share the patient's random label: slide-level CV lets one vouch for the other.
+    n_patients = 30
+    centers = np.repeat(rng.normal(size=(n_patients, 8)), 8, axis=0)
+    X = centers + 0.01 * rng.normal(size=centers.shape)
+    patients = np.repeat([f"p{i}" for i in range(n_patients)], 8)
+    slides = np.repeat([f"s{i}" for i in range(2 * n_patients)], 4)
+    labels = dict(zip(np.unique(patients), rng.integers(0, 2, n_patients), strict=True))
+    bags, keys, bag_patients = make_bags(X, slides, patients=patients)
+    assert (
+        len(bags) == 2 * n_patients
+        and bag_patients.tolist() == np.repeat([f"p{i}" for i in range(n_patients)], 2).tolist()
+    )
+    pooled = np.array([bag.mean(axis=0) for bag in bags])
+    y = np.array([labels[p] for p in bag_patients])
+    knn = KNeighborsClassifier(n_neighbors=1)
+    by_slide = cross_val_score(knn, pooled, y, cv=KFold(5, shuffle=True, random_state=0))
+    by_patient = cross_val_score(knn, pooled, y, cv=GroupKFold(5), groups=bag_patients)
+    assert by_slide.mean() > 0.8 and abs(by_patient.mean() - 0.5) < 0.25
+    assert len(make_bags(X, slides)) == 2  # without patients: (bags, keys), as before
+
+
+def test_make_bags_refuses_a_bag_of_two_patients_naming_it():
+    X = np.zeros((4, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"bag 's1' has rows of two patients: 'p1' \(row 0\) "
+        r"and 'p2' \(row 2\)",
+    ):
+        make_bags(X, ["s1", "s2", "s1", "s2"], patients=["p1", "p3", "p2", "p3"])
+    with pytest.raises(ValueError, match=r"patients\[3\] is missing"):
+        make_bags(X, ["s1", "s2", "s1", "s2"], patients=["p1", "p3", "p1", None])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        make_bags(X, ["s1", "s2", "s1", "s2"], patients=["p1"])

@@ -29,6 +29,11 @@ EXAMPLES = {
         "label_issues.csv",
         "path, label, label_quality, issue,",
     ],
+    "audit": [
+        "skhisto audit ../shared/data/lc25000_lung --no-pretrained",
+        "audit_dataset(X, y, groups=groups",
+        "audit.csv",
+    ],
     "active": [
         "skhisto active emb.npz --strategy random coreset typiclust",
         "LogisticRegression(max_iter=1000",

@@ -82,6 +82,9 @@ class DataAudit:
     2
     """
 
+    #: What a flag of each issue type means, in words.
+    MEANINGS = ISSUE_TYPES
+
     issues: object
     summary: object
     pairs: object
@@ -243,7 +246,7 @@ def _describe(issue_type, rows):
         detail = [f"suggested {s}" for s in rows["suggested_label"]]
         return rows["label_quality"].to_numpy(), none, detail
     column = _SEVERITY[issue_type][0]
-    detail = [f"mean distance to its neighbors {d:.3f}" for d in rows[column]]
+    detail = [f"mean distance {d:.3f}" for d in rows[column]]
     return rows[column].to_numpy(), none, detail
 
 

@@ -52,3 +52,28 @@ def draw_gallery(rows, caption, read):
         ax.imshow(read(row["path"]))
         ax.set_title(caption(row), fontsize="small")
     return axes.flat[0]
+
+
+def draw_sections(sections, caption, read):
+    """One row of panels per ``(title, rows)`` section, its title left of the row; the first
+    Axes. Each row of a section is drawn from ``read(row["path"])``, titled ``caption(row)``."""
+    from ..plotting import require_pyplot
+
+    plt = require_pyplot()
+    n_cols = min(max(len(rows) for _, rows in sections), COLUMNS)
+    figure, axes = plt.subplots(
+        len(sections),
+        n_cols,
+        figsize=(PANEL_WIDTH * n_cols + 0.6, PANEL_HEIGHT * len(sections)),
+        squeeze=False,
+    )
+    for line, (title, rows) in zip(axes, sections, strict=True):
+        for ax in line:
+            ax.axis("off")
+        line[0].text(
+            -0.08, 0.5, title, transform=line[0].transAxes, rotation=90, ha="right", va="center"
+        )
+        for ax, row in zip(line, rows[:n_cols], strict=False):
+            ax.imshow(read(row["path"]))
+            ax.set_title(caption(row), fontsize="small")
+    return axes.flat[0]

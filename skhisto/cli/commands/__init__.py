@@ -21,6 +21,7 @@ public names of the library; torch is imported inside ``run``, so ``skhisto
 from . import (
     active,
     active_simclr,
+    audit,
     backbones,
     cache,
     embed,
@@ -36,6 +37,7 @@ COMMANDS = (
     embed,
     noise_curve,
     label_issues,
+    audit,
     active,
     simclr,
     active_simclr,

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import CheckpointError, CheckpointMismatchError
 from ..utils import (
+    check_groups,
     check_labels,
     checkpoint_file,
     digest_arrays,
@@ -84,7 +86,8 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         when it exists, so an interrupted run continues where it stopped, but
         only when it is this run: same data (and ``initial``) and same
         estimator, query_strategy, batch_size, n_rounds, n_initial,
-        n_candidates, scoring and random_state, same test set. Otherwise
+        n_candidates, scoring, random_state and test_size, same test set and
+        same ``groups``. Otherwise
         :class:`~skhisto.exceptions.CheckpointMismatchError` lists what differs;
         an unreadable file raises :class:`~skhisto.exceptions.CheckpointError`.
         Either way the file is left as it is.
@@ -97,7 +100,18 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         Show a progress bar over the rounds (``"auto"``: once the run has
         taken a couple of seconds).
     random_state : int, RandomState instance or None, default=None
-        Draws the initial labeled set and the candidate subsets.
+        Draws the held-out set, the initial labeled set and the candidate
+        subsets.
+    test_size : float in (0, 1), int or None, default=None
+        When set, ``fit`` holds out this share (float) or number (int) of
+        ``X`` before anything is labeled, asks the oracle for their labels
+        once, and scores every round on them; they are never queried nor
+        trained on (``test_indices_``). With ``groups`` whole groups are held
+        out (:class:`~sklearn.model_selection.GroupShuffleSplit`, ``test_size``
+        then being a share or number of groups), so no patient or slide is
+        on both sides: a held-out patch whose near-copies were labeled scores
+        memory, not generalization. The draw is not stratified: no label is
+        known before it. Exclusive with ``X_test``.
     checkpoint : str or path-like, default="deprecated"
         The checkpoint file itself (``.npz``).
 
@@ -114,6 +128,9 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         Indices into ``X`` of the labeled samples, in the order they were labeled.
     labels_ : ndarray
         Their labels, from the oracle.
+    test_indices_ : ndarray of int
+        Indices into ``X`` of the held-out samples of ``test_size`` (empty
+        without it).
     history_ : list of dict
         One dict per round with ``round``, ``n_labeled``, ``score`` (None without
         a test set), ``fit_time`` and ``query_time`` in seconds (None in the
@@ -146,6 +163,11 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         "verbose": ["boolean", str],
         "random_state": ["random_state"],
         "checkpoint": [str, os.PathLike, None],  # deprecated; default "deprecated"
+        "test_size": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+            None,
+        ],
     }
 
     def __init__(
@@ -163,6 +185,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         verbose="auto",
         random_state=None,
         checkpoint="deprecated",
+        test_size=None,
     ):
         self.estimator = estimator
         self.query_strategy = query_strategy
@@ -176,9 +199,12 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
         self.checkpoint = checkpoint
+        self.test_size = test_size
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, oracle, *, initial=None, X_test=None, y_test=None):
+    def fit(
+        self, X, oracle, *, groups=None, initial=None, X_test=None, y_test=None, groups_test=None
+    ):
         """Run the active-learning rounds.
 
         Everything is checked before the first label is asked for: the oracle,
@@ -194,11 +220,20 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             mapping an array of indices into ``X`` to their labels. It must
             never answer the strategy's ``missing_label`` (or NaN), and all its
             labels must have one type.
+        groups : array-like of shape (n_samples,), default=None
+            Patient or slide of each sample of ``X``. With ``test_size`` the
+            held-out set is whole groups; with ``X_test`` and ``groups_test``
+            a test group that is also in the pool is refused. Part of the
+            run's identity: a checkpoint of a run with other groups is not
+            resumed.
         initial : array-like of int, default=None
             Indices of the samples labeled before the first round; default a
-            random draw of ``n_initial`` samples.
+            random draw of ``n_initial`` samples (outside the held-out set).
         X_test, y_test : array-like, default=None
             Held-out set scored after every round.
+        groups_test : array-like of shape (n_test,), default=None
+            Patient or slide of each sample of ``X_test``; with ``groups``, a
+            group on both sides is refused, naming it.
 
         Returns
         -------
@@ -227,18 +262,27 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         missing_label = self.query_strategy.missing_label
         oracle, known = _check_oracle(oracle, n_samples, missing_label)
         scorer = self._check_test_set(X_test, y_test, known)
+        groups = check_groups(groups, n_samples)
+        self._check_test_groups(groups, X_test, groups_test)
+        if self.test_size is not None:
+            if X_test is not None:
+                raise ValueError(
+                    "Give test_size (the learner holds out part of X) or X_test and y_test, "
+                    "not both."
+                )
+            scorer = check_scorer(self.estimator, self.scoring)
         if initial is not None:
             initial = check_indices(initial, n_samples, "initial")
             if initial.size == 0:
                 raise ValueError("initial is empty: give at least one index to label first.")
         path = self._checkpoint_path()
-        identity = self._identity(X, initial, X_test, y_test)
+        identity = self._identity(X, initial, X_test, y_test, groups)
 
         state = self._resumable_state(path, identity)
         if state is not None and known is not None:
             _check_same_labels(state, known, path, self._checkpoint_parameter())
         if state is None:
-            state = self._start(n_samples, oracle, initial)
+            state = self._start(n_samples, oracle, initial, groups)
             if y_test is not None:  # a callable oracle's label type is known only now
                 check_labels(
                     y_test,
@@ -296,6 +340,25 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             warn_unseen_test_labels(y_test, known, "the oracle's labels")
         return check_scorer(self.estimator, self.scoring)
 
+    def _check_test_groups(self, groups, X_test, groups_test):
+        if groups_test is None:
+            return
+        if X_test is None or groups is None:
+            raise ValueError(
+                "groups_test names the groups of X_test, to check them against the pool's: "
+                "give X_test and groups as well."
+            )
+        groups_test = check_groups(groups_test, _n_samples(X_test), "groups_test")
+        shared = set(groups.tolist()) & set(groups_test.tolist())
+        if shared:
+            group = sorted(shared, key=str)[0]
+            raise ValueError(
+                f"Group {plain_value(group)!r} is both in the pool (groups) and in the test set "
+                f"(groups_test), {len(shared)} such groups: its pool patches can be labeled and "
+                "vouch for its test patches. Split by group (GroupShuffleSplit), or let the "
+                "learner hold out whole groups with test_size."
+            )
+
     def _checkpoint_parameter(self):
         return "checkpoint_dir" if self.checkpoint == "deprecated" else "checkpoint"
 
@@ -325,7 +388,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         ensure_writable_dir(path.parent, "checkpoint")
         return path
 
-    def _identity(self, X, initial, X_test, y_test):
+    def _identity(self, X, initial, X_test, y_test, groups=None):
         """What makes a run this run: its shaping parameters and digests of its data.
 
         The test set is part of it: a resumed history must not mix two test sets' scores.
@@ -345,6 +408,10 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             data["test data"] = _digest_pool(X_test) + digest_arrays(np.asarray(y_test))
         if initial is not None:
             data["initial indices"] = digest_arrays(initial)
+        if self.test_size is not None:  # absent otherwise: earlier checkpoints stay this run's
+            params["test_size"] = self.test_size
+        if groups is not None:
+            data["groups"] = digest_arrays(groups.astype(str))
         return run_identity(params, **data)
 
     def _resumable_state(self, path, identity):
@@ -367,17 +434,27 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         state = resume_checkpoint(path, identity, parameter=parameter)
         return None if state is None else _checked(state, path, parameter)
 
-    def _start(self, n_samples, oracle, initial):
+    def _start(self, n_samples, oracle, initial, groups=None):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        test = self._hold_out(n_samples, groups, rng)
+        pool = unselected(n_samples, test)
         if initial is None:
             n_initial = self.batch_size if self.n_initial is None else self.n_initial
-            if n_initial > n_samples:
+            if n_initial > pool.size:
                 raise ValueError(
-                    f"n_initial={n_initial} exceeds the pool size ({n_samples}); "
+                    f"n_initial={n_initial} exceeds the pool size ({pool.size}"
+                    f"{' outside the held-out set' if test.size else ''}); "
                     "lower n_initial (or batch_size, its default)."
                 )
-            initial = rng.choice(n_samples, size=n_initial, replace=False)
+            initial = rng.choice(pool, size=n_initial, replace=False)
+        held = np.flatnonzero(np.isin(initial, test))
+        if held.size:
+            raise ValueError(
+                f"initial[{held[0]}] = {int(initial[held[0]])} is in the held-out set of "
+                f"test_size={self.test_size} ({held.size} such indices); the held-out samples "
+                "are never trained on. Pick initial among the other samples."
+            )
         labeled = np.asarray(initial, dtype=np.intp)
         return {
             "labeled": labeled,
@@ -385,9 +462,29 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             "history": [],
             "seed": seed,
             "last_round": self.n_rounds,
+            "test": test,
+            "test_labels": oracle(test) if test.size else np.array([]),
         }
 
+    def _hold_out(self, n_samples, groups, rng):
+        """Sorted indices of the held-out set of ``test_size``: whole groups when given."""
+        if self.test_size is None:
+            return np.array([], dtype=np.intp)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        split = ShuffleSplit if groups is None else GroupShuffleSplit
+        splitter = split(n_splits=1, test_size=self.test_size, random_state=seed)
+        try:
+            pool, test = next(splitter.split(np.zeros((n_samples, 1)), groups=groups))
+        except ValueError as exc:
+            units = "samples" if groups is None else "groups"
+            raise ValueError(f"test_size={self.test_size} cannot split the {units}: {exc}") from exc
+        if pool.size == 0:
+            raise ValueError(f"test_size={self.test_size} leaves no sample in the pool.")
+        return np.sort(test).astype(np.intp)
+
     def _train(self, X, state, round_, scorer, X_test, y_test):
+        if state["test"].size:
+            X_test, y_test = _safe_indexing(X, state["test"]), state["test_labels"]
         start = time.perf_counter()
         estimator = clone(self.estimator).fit(_safe_indexing(X, state["labeled"]), state["labels"])
         fit_time = time.perf_counter() - start
@@ -398,7 +495,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
     def _query(self, X, oracle, state, round_, estimator, entry):
         """The next batch and its labels, or (None, None) when the pool is used up."""
         n_samples = _n_samples(X)
-        pool = unselected(n_samples, state["labeled"])
+        pool = unselected(n_samples, np.concatenate([state["labeled"], state["test"]]))
         if pool.size == 0:
             return None, None
         candidates = draw_candidates(pool, self.n_candidates, state["seed"], round_)
@@ -428,13 +525,21 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = estimator
         self.labeled_indices_ = state["labeled"]
         self.labels_ = state["labels"]
+        self.test_indices_ = state["test"]
         self.history_ = list(state["history"])
         self._state = state
         return state
 
     def _save_checkpoint(self, path, state):
         if path is not None:
-            save_checkpoint(path, dict(state, labels=_savable(state["labels"])))
+            save_checkpoint(
+                path,
+                dict(
+                    state,
+                    labels=_savable(state["labels"]),
+                    test_labels=_savable(state["test_labels"]),
+                ),
+            )
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
@@ -503,7 +608,11 @@ def _check_same_labels(state, known, path, parameter):
     would mix two labelings in one history. (A callable oracle cannot be
     checked ahead; the same oracle as a callable or an array is fine.)
     """
-    saved, labeled = np.asarray(state["labels"]), state["labeled"]
+    # the held-out labels too: its scores were computed on them
+    labeled = np.concatenate([state["labeled"], state["test"]])
+    saved = np.asarray(state["labels"])
+    if state["test"].size:
+        saved = np.concatenate([saved, np.asarray(state["test_labels"], dtype=saved.dtype)])
     differ = np.flatnonzero(np.asarray(known[labeled] != saved, dtype=bool))
     if differ.size:
         first = differ[0]
@@ -579,6 +688,9 @@ def _checked(state, path, parameter):
             "seed": int(state["seed"]),
             "last_round": int(state["last_round"]),
             "identity": dict(state["identity"]),
+            # absent from checkpoints written before test_size: no held-out set
+            "test": np.asarray(state.get("test", []), dtype=np.intp),
+            "test_labels": np.asarray(state.get("test_labels", [])),
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(

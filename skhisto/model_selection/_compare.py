@@ -20,7 +20,7 @@ from ..utils._sklearn_compat import (
     StrOptions,
     validate_params,
 )
-from ._noise_curve import _MAX_SEED, _noise_template, noise_robustness_curve
+from ._noise_curve import _MAX_SEED, _noise_groups, _noise_template, noise_robustness_curve
 
 #: The columns of the returned table, in order.
 COLUMNS = (
@@ -142,9 +142,12 @@ def _head_settings(heads, losses, seed):
                 "set on it; pass heads that take loss= (MLPHead, LinearHead) or losses=None."
             )
         settings += [(name, loss, clone(head).set_params(loss=loss)) for loss in losses]
-    for _, _, head in settings:
-        if hasattr(head, "_validate_params"):  # a bad loss name fails now, not after embedding
-            head._validate_params()
+    for name, loss, head in settings:
+        try:  # a bad loss name fails now, not after embedding
+            if hasattr(head, "_validate_params"):
+                head._validate_params()
+        except InvalidParameterError as exc:  # a ValueError: validate_params would rename it
+            raise ValueError(f"heads: {name} with loss {loss!r}: {exc}") from None
     pairs = [(name, loss) for name, loss, _ in settings]
     repeated = [pair for pair in pairs if pairs.count(pair) > 1]
     if repeated:
@@ -325,6 +328,7 @@ def compare_backbones(
     settings = _head_settings(heads, losses, seed)
     folds = grouped_folds(cv, np.zeros((len(y), 1)), y, groups, random_state=rng.randint(_MAX_SEED))
     template = _noise_template(noise, rng.randint(_MAX_SEED))
+    _noise_groups(template, groups)  # GroupNoise without groups fails here, not after embedding
     # Every backbone is resolved (names, weights) before the first one embeds anything.
     prepared = [
         (name, spec, *_embedder(name, spec, X, params, seed, verbose)) for name, spec in entries

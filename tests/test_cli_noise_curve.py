@@ -192,6 +192,19 @@ BAD_INPUTS = [
     ("unwritable out-dir", ["{folder}", "--out-dir", "{blocker}/sub"], 1, ["--out-dir"]),
     ("unknown backbone", ["{folder}", "--cv", "2", "--backbone", "nope"], 1, ["nope"]),
     (
+        "unknown second backbone",
+        ["{folder}", "--cv", "2", "--backbone", "resnet18", "nope"],
+        1,
+        ["nope"],
+    ),
+    ("unknown loss", ["{folder}", "--losses", "ce", "focal"], 2, ["--losses", "'focal'"]),
+    (
+        "group noise, no groups",
+        ["{folder}", "--cv", "2", "--noise", "group"],
+        1,
+        ["--noise group", "--groups"],
+    ),
+    (
         "cache contradiction",
         ["{folder}", "--cv", "2", "--cache", "{tmp}/c", "--no-cache"],
         1,
@@ -257,3 +270,172 @@ def test_without_matplotlib_says_what_to_install(
     result = run_cli(command, embeddings_file(), "--out-dir", tmp_path / "out")
     result.assert_one_line_error(1, "matplotlib", "pip install 'skhisto[plot]'")
     assert not (tmp_path / "out").exists()
+
+
+# --- several backbones (issue 23, item 4): the paper's comparison in one command ---
+
+#: Tiny timm models registered under two families of the paper; resnet18 is 'supervised'.
+TINY = {
+    "tiny-contrastive": ("test_vit", "contrastive"),
+    "tiny-noncontrastive": ("test_convnext", "non-contrastive"),
+}
+THREE = ["tiny-contrastive", "tiny-noncontrastive", "resnet18"]
+TINY_ARGV = ["--no-pretrained", "--image-size", "32", *SMALL]
+
+
+@pytest.fixture
+def tiny_backbones():
+    from skhisto.backbones import BackboneInfo, register_backbone, unregister_backbone
+
+    for name, (architecture, family) in TINY.items():
+        register_backbone(BackboneInfo(name, architecture, 64, input_size=32, family=family))
+    yield THREE
+    for name in TINY:
+        unregister_backbone(name)
+
+
+@pytest.fixture
+def eight_per_class(tmp_path):
+    """2 classes x 8 random 32 px PNGs (enough for MLPHead's early-stopping split at --cv 2)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("benign", "tumor"):
+        (tmp_path / "eight" / name).mkdir(parents=True)
+        for i in range(8):
+            pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "eight" / name / f"{i}.png")
+    return tmp_path / "eight"
+
+
+def test_three_backbones_one_table_one_figure_each_image_embedded_once(
+    tiny_backbones, eight_per_class, run_cli, tmp_path
+):
+    out, cache = tmp_path / "results", tmp_path / "cache"
+    argv = [eight_per_class, "--backbone", *tiny_backbones, *TINY_ARGV, "--cache", cache]
+    forwards = forward_count()
+    result = run_cli("noise-curve", *argv, "--out-dir", out)
+    assert result.code == 0, result.err
+    assert forward_count() - forwards == 3 * 16, "each of the 16 images once per backbone"
+    assert sorted(p.name for p in out.iterdir()) == ["noise_curve.csv", "noise_curve.png"]
+    rows = read_csv(out / "noise_curve.csv")
+    assert list(rows[0]) == [
+        "rate", "head", "loss", "noise", "balanced_accuracy_mean", "balanced_accuracy_std",
+        "fold_1", "fold_2", "n_images", "backbone", "family", "weights",
+    ]  # fmt: skip
+    assert [(r["rate"], r["backbone"], r["head"]) for r in rows[:6]] == [
+        ("0.0", backbone, head) for backbone in tiny_backbones for head in ("MLPHead", "LinearHead")
+    ]
+    assert len(rows) == 2 * 3 * 2  # rates x backbones x heads
+    families = {r["backbone"]: r["family"] for r in rows}
+    assert families == {
+        "tiny-contrastive": "contrastive",
+        "tiny-noncontrastive": "non-contrastive",
+        "resnet18": "supervised",
+    }
+    assert {r["loss"] for r in rows} == {"cross_entropy"}
+    lines = result.out.strip().splitlines()
+    assert lines[2].split() == [
+        "rate", "backbone", "head", "balanced_accuracy_mean", "balanced_accuracy_std"
+    ]  # fmt: skip
+    assert all(f"backbone {name} at 32 px" in lines[0] for name in tiny_backbones)
+    assert "24 fits: 3 backbones x 2 rates x 2 heads x 2 folds" in result.err
+    # A second run, or one adding a backbone, embeds only what the cache lacks.
+    forwards = forward_count()
+    again = run_cli("noise-curve", *argv, "--out-dir", tmp_path / "again")
+    assert again.code == 0, again.err
+    assert forward_count() == forwards
+    assert read_csv(tmp_path / "again" / "noise_curve.csv") == rows
+
+
+def test_the_figure_has_a_curve_per_backbone_and_head_with_the_family(
+    tiny_backbones, eight_per_class, run_cli, tmp_path, monkeypatch
+):
+    from skhisto.cli.commands import noise_curve
+
+    drawn = {}
+
+    def keep(curve, title):
+        ax = plot(curve, title)
+        drawn["legend"] = [t.get_text() for t in ax.get_legend().get_texts()]
+        drawn["colors"] = [line.get_color() for line in ax.get_lines()]
+        return ax
+
+    plot = noise_curve._plot
+    monkeypatch.setattr(noise_curve, "_plot", keep)
+    argv = [eight_per_class, "--backbone", *tiny_backbones[:2], *TINY_ARGV, "--losses", "ce", "gce"]
+    result = run_cli("noise-curve", *argv, "--heads", "linear", "--out-dir", tmp_path)
+    assert result.code == 0, result.err
+    assert drawn["legend"] == [
+        "tiny-contrastive (contrastive), cross_entropy",
+        "tiny-contrastive (contrastive), gce",
+        "tiny-noncontrastive (non-contrastive), cross_entropy",
+        "tiny-noncontrastive (non-contrastive), gce",
+    ]
+    assert drawn["colors"][0] == drawn["colors"][1] != drawn["colors"][2]
+    rows = read_csv(tmp_path / "noise_curve.csv")
+    assert [(r["backbone"], r["loss"]) for r in rows[:4]] == [
+        ("tiny-contrastive", "cross_entropy"),
+        ("tiny-contrastive", "gce"),
+        ("tiny-noncontrastive", "cross_entropy"),
+        ("tiny-noncontrastive", "gce"),
+    ]
+    assert result.out.strip().splitlines()[2].split()[:4] == ["rate", "backbone", "head", "loss"]
+
+
+def test_losses_map_to_the_heads_loss_names():
+    from skhisto.cli.commands.noise_curve import LOSSES
+    from skhisto.heads import LOSSES as HEAD_LOSSES
+
+    assert sorted(LOSSES.values()) == sorted(HEAD_LOSSES)
+
+
+def test_the_command_equals_compare_backbones(run_cli, embeddings_file, tmp_path):
+    # One backbone (an embeddings file) with --losses: the rows of the documented call.
+    from skhisto.model_selection import compare_backbones
+
+    source = embeddings_file()
+    argv = [*SMALL, "--heads", "linear", "--losses", "ce", "sce", "--random-state", "2"]
+    result = run_cli("noise-curve", source, *argv, "--out-dir", tmp_path)
+    assert result.code == 0, result.err
+    data = np.load(source)
+    table = compare_backbones(
+        None,
+        data["labels"],
+        {"resnet18": data["embeddings"]},
+        heads=[LinearHead(max_epochs=3, random_state=2)],
+        losses=["cross_entropy", "sce"],
+        rates=[0.0, 0.4],
+        noise=UniformNoise(random_state=2),
+        cv=StratifiedKFold(2, shuffle=True, random_state=2),
+        random_state=2,
+    )
+    for row in read_csv(tmp_path / "noise_curve.csv"):
+        mine = table[(table["rate"] == float(row["rate"])) & (table["loss"] == row["loss"])]
+        np.testing.assert_allclose([float(row["fold_1"]), float(row["fold_2"])], mine["score"])
+        assert (row["backbone"], row["family"]) == ("", "")  # the file does not say
+
+
+def test_groups_from_a_csv_column_make_grouped_folds(eight_per_class, run_cli, tmp_path):
+    listing = tmp_path / "tiles.csv"
+    rows = [(c, i, f"{c}-{i // 4}") for c in ("benign", "tumor") for i in range(8)]
+    listing.write_text(
+        "path,label,patient\n" + "".join(f"eight/{c}/{i}.png,{c},{p}\n" for c, i, p in rows)
+    )
+    argv = [listing, "--no-pretrained", "--image-size", "16", *SMALL, "--heads", "linear"]
+    result = run_cli("noise-curve", *argv, "--out-dir", tmp_path / "out")
+    assert result.code == 0, result.err
+    title = result.out.splitlines()[0]
+    assert "mean and std over 2 grouped folds, 4 groups (column 'patient')" in title
+    assert {r["n_groups"] for r in read_csv(tmp_path / "out" / "noise_curve.csv")} == {"4"}
+    ungrouped = run_cli("noise-curve", *argv, "--no-groups", "--out-dir", tmp_path / "patch")
+    assert ungrouped.code == 0, ungrouped.err
+    assert "n_groups" not in read_csv(tmp_path / "patch" / "noise_curve.csv")[0]
+
+
+def test_several_backbones_need_images(run_cli, embeddings_file, tmp_path):
+    result = run_cli(
+        "noise-curve", embeddings_file(), "--backbone", "resnet18", "uni", "--out-dir", tmp_path
+    )
+    result.assert_one_line_error(1, "emb.npz", "one backbone's embeddings", "resnet18 uni")
+    assert not (tmp_path / "noise_curve.csv").exists()

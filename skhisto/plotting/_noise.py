@@ -275,10 +275,11 @@ def plot_noise_robustness(
     curves, name = _curves(results, rate_param, metric, group_by)
     many = len(curves) > 6
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.5) if many else (5, 3.5))
+        _, ax = plt.subplots(figsize=(9, 4.5) if many else (5, 3.5))
     for label, (rates, means, stds, style) in curves.items():
         (line,) = ax.plot(rates, means, **{"marker": "o", **style}, label=label or None)
-        ax.fill_between(rates, means - stds, means + stds, color=line.get_color(), alpha=0.2)
+        band = 0.08 if many else 0.2  # many overlapping bands would hide the lines
+        ax.fill_between(rates, means - stds, means + stds, color=line.get_color(), alpha=band)
     ax.set_xlabel("training label-noise rate")
     ax.set_ylabel(ylabel or f"{_metric_label(name)} (clean test labels)")
     if any(curves) and many:  # beside the axes, not over the curves

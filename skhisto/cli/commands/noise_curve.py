@@ -210,8 +210,8 @@ def run(args):
     if groups is not None:
         context["n_groups"] = len(set(groups.tolist()))
     rows = result_rows(curve, context, contexts, order=(list(HEADS.values()), losses))
-    source = "; ".join(words for words, _ in sources)
-    short = sources[0][1] if len(sources) == 1 else _short_sources(backbones)
+    source = joined([words for words, _ in sources], backbones[0].describe_weights())
+    short = joined([words for _, words in sources], backbones[0].short_weights())
     folds_text = f"{args.cv} folds"
     if groups is not None:
         folds_text = f"{args.cv} grouped folds, {data.groups.describe()}"
@@ -358,9 +358,14 @@ def result_rows(curve, context, backbones, order):
     return [{k: v for k, v in row.items() if k != "_backbone"} for row in rows]
 
 
-def _short_sources(backbones):
-    names = ", ".join(b.backbone for b in backbones)
-    return f"backbones {names}, {backbones[0].short_weights()}"
+def joined(sources, weights):
+    """The backbones' sources in words, their common weights said once: "backbones resnet18 at
+    224 px, uni at 224 px, pretrained weights" (one source as it is)."""
+    suffix = f", {weights}"
+    if len(sources) == 1 or not all(words.endswith(suffix) for words in sources):
+        return "; ".join(sources)
+    names = [words.removeprefix("backbone ").removesuffix(suffix) for words in sources]
+    return f"backbones {', '.join(names)}{suffix}"
 
 
 def _plot(curve, title_text):

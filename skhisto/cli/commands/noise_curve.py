@@ -54,7 +54,7 @@ model (get_noise_model(NAME): UniformNoise, AsymmetricNoise, GroupNoise, ...), t
                     noise=NOISE(random_state=SEED),
                     cv=StratifiedKFold(K, shuffle=True, random_state=SEED)
                        (StratifiedGroupKFold with groups), groups=GROUPS,
-                    scoring="balanced_accuracy")
+                    scoring="balanced_accuracy", random_state=SEED)
 i.e. for each backbone, head and loss, noise_robustness_curve(HEAD, X[NAME], y, RATES, ...) on
 those folds (the same as GridSearchCV over {"noise__rate": RATES, "estimator": HEADS}).
 
@@ -105,9 +105,9 @@ def add_arguments(parser):
         nargs="+",
         choices=tuple(LOSSES),
         metavar="NAME",
-        help="train each head once per loss, one or more of %(choices)s (ce: cross_entropy, "
-        "gce: generalized CE, sce: symmetric CE, nce+rce, mae, bootstrap; see "
-        "skhisto.heads) (default: the heads' cross_entropy)",
+        help="train each head once per loss, one or more of %(choices)s (ce: cross_entropy; "
+        "the others as skhisto.heads names them: generalized and symmetric CE, ...) (default: "
+        "the heads' cross_entropy)",
     )
     parser.add_argument(
         "--noise",

@@ -19,7 +19,6 @@ from ._neighbors import (
     neighbor_shares,
     neighbor_votes,
     resolve_n_neighbors,
-    samples_outside,
 )
 
 METHODS = ("knn", "confident_learning", "ensemble")
@@ -143,14 +142,7 @@ def _group_codes(groups, n_samples, options):
         return None
     codes = np.unique(groups.astype(str), return_inverse=True)[1].ravel()
     if options["method"] in ("knn", "ensemble"):
-        outside = samples_outside(n_samples, codes)
-        k = resolve_n_neighbors(options["n_neighbors"], n_samples)
-        if outside < k:
-            raise ValueError(
-                f"With groups, each sample's {k} neighbors come from other groups, but the "
-                f"largest group leaves only {outside} samples outside it; pass a smaller "
-                "n_neighbors or more groups."
-            )
+        resolve_n_neighbors(options["n_neighbors"], n_samples, codes)  # raises when too few
     return codes
 
 
@@ -186,7 +178,7 @@ def _inspect(
                 f"at least 2 features; X has n_features={X.shape[1]}. "
                 "Use method='confident_learning'."
             )
-        k = resolve_n_neighbors(n_neighbors, len(codes))
+        k = resolve_n_neighbors(n_neighbors, len(codes), groups)
         parts.append(neighbor_votes(X, codes, len(classes), k, device, groups=groups))
     if method in ("confident_learning", "ensemble"):
         parts.append(
@@ -207,7 +199,7 @@ def _with_singletons(part, X, classes, codes, alone, kept, n_neighbors, device, 
     suggested[~alone] = kept[part.suggested]
     # A singleton's suggestion: the class its nearest neighbors hold most (among the others).
     rows = np.flatnonzero(alone)
-    k = resolve_n_neighbors(n_neighbors, len(codes))
+    k = resolve_n_neighbors(n_neighbors, len(codes), groups)
     neighbors, similarity = nearest(X, k, device, rows=rows, groups=groups)
     shares = neighbor_shares(codes, neighbors, similarity, len(classes))
     suggested[rows] = kept[np.argmax(shares[:, kept], axis=1)]

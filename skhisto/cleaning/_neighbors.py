@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler, normalize
 
-from ..utils import progress, resolve_device
+from ..utils import check_groups, progress, resolve_device
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._confident import confident_joint, prune_by_noise_rate
 
@@ -26,19 +26,24 @@ _BLOCK_BYTES = 256 * 2**20
     {
         "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "groups": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
-def resolve_n_neighbors(n_neighbors, n_samples):
+def resolve_n_neighbors(n_neighbors, n_samples, groups=None):
     """The number of neighbors the k-NN label check of ``n_samples`` samples uses.
 
     Parameters
     ----------
     n_neighbors : "auto" or int
         As given to :func:`find_label_issues`: ``"auto"`` is
-        ``sqrt(n_samples)`` clipped to [5, 50] and to ``n_samples - 1``.
+        ``sqrt(n_samples)`` clipped to [5, 50] and to the samples a sample
+        may have as neighbors.
     n_samples : int
         Number of samples checked.
+    groups : array-like of shape (n_samples,), default=None
+        The group of each sample: its neighbors come from other groups only,
+        so the largest group leaves the fewest.
 
     Returns
     -------
@@ -47,8 +52,9 @@ def resolve_n_neighbors(n_neighbors, n_samples):
     Raises
     ------
     ValueError
-        When an int ``n_neighbors`` is not below ``n_samples`` (a sample is
-        never its own neighbor).
+        When an int ``n_neighbors`` exceeds the neighbors some sample has (a
+        sample is never its own neighbor, nor, with ``groups``, one of its
+        group's).
 
     Examples
     --------
@@ -57,9 +63,22 @@ def resolve_n_neighbors(n_neighbors, n_samples):
     (20, 5)
     >>> resolve_n_neighbors(8, 10)
     8
+    >>> resolve_n_neighbors("auto", 400, groups=[0] * 390 + [1] * 10)
+    10
     """
+    codes = None
+    if groups is not None:
+        groups = check_groups(groups, n_samples)
+        codes = np.unique(groups.astype(str), return_inverse=True)[1].ravel()
+    outside = samples_outside(n_samples, codes)
     if n_neighbors == "auto":
-        return int(min(np.clip(round(np.sqrt(n_samples)), 5, 50), n_samples - 1))
+        return int(min(np.clip(round(np.sqrt(n_samples)), 5, 50), outside))
+    if n_neighbors > outside and groups is not None:
+        raise ValueError(
+            f"With groups, each sample's {n_neighbors} neighbors come from other groups, but "
+            f"the largest group leaves only {outside} samples outside it; pass a smaller "
+            "n_neighbors or more groups."
+        )
     if n_neighbors >= n_samples:
         raise ValueError(
             f"n_neighbors={n_neighbors} needs more than {n_neighbors} samples (each sample's "

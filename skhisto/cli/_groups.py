@@ -50,6 +50,10 @@ class Groups:
             return f"no groups ({self.source})" if self.source != "none" else "no groups"
         return f"{len(set(self.values.tolist()))} groups ({self.source})"
 
+    def clause(self):
+        """``"; " + describe()``, or nothing when INPUT names no groups and none were asked."""
+        return "" if self.values is None and self.source == "none" else f"; {self.describe()}"
+
 
 def pick_groups(spec, *, columns, paths, source):
     """The :class:`Groups` of INPUT ``source`` for ``--groups spec``.

@@ -153,7 +153,7 @@ def run(args):
     groups = pick_groups(args.groups, columns=columns, paths=paths, source=args.input)
     embedder = backbone.make_embedder(verbose=True).fit(X)
     labels = labels if labels is not None else [""] * len(paths)
-    summary = f"{len(paths)} {what} ({kind}; {groups.describe()}) with {args.backbone}, "
+    summary = f"{len(paths)} {what} ({kind}{groups.clause()}) with {args.backbone}, "
     summary += backbone.describe_weights()
     stored = {} if groups.values is None else {"group": groups.values}
     if args.out.suffix.lower() == ".zarr":

@@ -8,6 +8,7 @@ the estimated noise: the CSV lists every sample, most suspect first.
 from .._backbone_options import BackboneOptions, add_backbone_arguments
 from .._errors import CommandError
 from .._gallery import check_gallery_images, draw_gallery
+from .._groups import add_groups_argument
 from .._labeled import embed_labeled, labeled_input
 from .._options import (
     add_input_argument,
@@ -42,13 +43,16 @@ load_image_folder(INPUT, max_per_class=N, random_state=SEED)).
 With SEED = --random-state, the run is one fit of
   check = LabelIssueFilter(method=METHOD, action="relabel", cv=K, n_neighbors=N,
                            random_state=SEED)
-  suggested = check.fit_resample(X, y)[1]
-on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED) and the labels y,
-whose attributes equal
+  suggested = check.fit_resample(X, y, groups=GROUPS)[1]
+on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED), the labels y and
+the groups (see --groups; None without), whose attributes equal
   issues, label_quality = find_label_issues(X, y, method=METHOD, cv=K, n_neighbors=N,
-                                            random_state=SEED, return_scores=True)
+                                            groups=GROUPS, random_state=SEED,
+                                            return_scores=True)
   noise_rate, transition = estimate_noise(X, y, method=METHOD, cv=K, n_neighbors=N,
-                                          random_state=SEED)
+                                          groups=GROUPS, random_state=SEED)
+With groups, a sample's neighbors are drawn from other groups only and confident learning's
+folds keep each group whole, so a slide's near-copies cannot vouch for its wrong label.
 (check.label_issues_, check.label_quality_, check.noise_rate_, check.transition_matrix_).
 
 output: a title line with the estimated noise rate and how many labels are flagged, then the
@@ -119,6 +123,7 @@ def add_arguments(parser):
         parser.add_argument(
             flag, type=non_negative_int, default=default, metavar="N", help=help_text
         )
+    add_groups_argument(parser)
     add_json_argument(parser)
     add_seed_argument(parser, "the draw, the folds, the head and a random init")
     add_out_dir_argument(parser, "label-issues", f"{CSV_NAME} (and {PNG_NAME}) are")
@@ -129,21 +134,33 @@ def run(args):
     backbone = BackboneOptions.from_args(args)
     out_dir = check_outputs(NAME, args.out_dir) if args.gallery else check_out_dir(args.out_dir)
     options = {"method": args.method, "cv": args.cv, "n_neighbors": args.n_neighbors}
-    data = _read(args.input, per_class=args.per_class, random_state=args.random_state, **options)
+    data = _read(
+        args.input,
+        per_class=args.per_class,
+        random_state=args.random_state,
+        groups=args.groups,
+        **options,
+    )
     names = _names(data)
     read = check_gallery_images(names, args.input) if args.gallery else None
     X, source, _ = embed_labeled(NAME, data, args.input, backbone)
-    method = _method_words(len(X), **options)
-    announce(NAME, f"checking {len(X)} labels with {method}")
+    method = _method_words(len(X), data.groups.values, **options)
+    announce(NAME, f"checking {len(X)} labels with {method}{data.groups.clause()}")
     check, suggested = _check_labels(
-        X, data.labels, **options, random_state=args.random_state, device=args.device
+        X,
+        data.labels,
+        data.groups.values,
+        **options,
+        random_state=args.random_state,
+        device=args.device,
     )
     rows = issue_rows(check, data.labels, suggested, names)
     flagged = int(check.label_issues_.sum())
     shown = rows[: min(args.show, flagged)]
     title = (
         f"{flagged} of {len(rows)} labels flagged, estimated noise rate "
-        f"{check.noise_rate_:.3f}, by {method} on {len(rows)} images ({data.kind}); {source}"
+        f"{check.noise_rate_:.3f}, by {method} on {len(rows)} images ({data.kind}"
+        f"{data.groups.clause()}); {source}"
         + (f"; the {len(shown)} most suspect:" if shown else "")
     )
     summary = {
@@ -179,7 +196,7 @@ def _gallery(rows, out_dir, read):
     return {"plot": lambda: draw_gallery(rows, caption, read), "png_path": out_dir / PNG_NAME}
 
 
-def _read(source, *, method, cv, n_neighbors, per_class, random_state):
+def _read(source, *, method, cv, n_neighbors, per_class, random_state, groups):
     """The labeled input, refused in one line before any embedding when it cannot be checked."""
     from ...cleaning import resolve_n_neighbors
 
@@ -191,32 +208,37 @@ def _read(source, *, method, cv, n_neighbors, per_class, random_state):
         what=what,
         per_class=per_class,
         random_state=random_state,
+        groups=groups,
     )
     if method != "confident_learning":
         try:  # the library's own check, before any embedding
-            resolve_n_neighbors(n_neighbors, len(data.labels))
+            resolve_n_neighbors(n_neighbors, len(data.labels), data.groups.values)
         except ValueError as exc:
             raise CommandError(f"--n-neighbors {n_neighbors}: {exc}") from None
     return data
 
 
-def _method_words(n_samples, *, method, cv, n_neighbors):
+def _method_words(n_samples, groups, *, method, cv, n_neighbors):
     from ...cleaning import resolve_n_neighbors
 
     words = []
     if method != "confident_learning":
-        words.append(f"k={resolve_n_neighbors(n_neighbors, n_samples)}")
+        words.append(f"k={resolve_n_neighbors(n_neighbors, n_samples, groups)}")
     if method != "knn":
         words.append(f"{cv}-fold LinearHead")
     return f"{method} ({', '.join(words)})"
 
 
-def _check_labels(X, y, **options):
-    """One fit of LabelIssueFilter (the flags, qualities and noise) and the relabeled ``y``."""
+def _check_labels(X, y, groups, **options):
+    """One fit of LabelIssueFilter (the flags, qualities and noise) and the relabeled ``y``;
+    with ``groups``, a sample's neighbors and folds come from other groups only."""
     from ...cleaning import LabelIssueFilter
 
     check = LabelIssueFilter(action="relabel", **options)
-    return check, check.fit_resample(X, y)[1]
+    try:
+        return check, check.fit_resample(X, y, groups=groups)[1]
+    except ValueError as exc:  # too few samples outside a group, too few groups for --cv
+        raise CommandError(str(exc)) from exc
 
 
 def _names(data):

@@ -1,0 +1,47 @@
+"""The commands give the grouped answer when INPUT names groups (or --groups does)."""
+
+import csv
+
+import numpy as np
+
+from test_groups import _slides_with_one_wrong_diagnosis
+
+
+def _npz(path, X, y, groups=None):
+    arrays = dict(
+        embeddings=X.astype(np.float32),
+        labels=np.array([f"class-{v}" for v in y]),
+        paths=np.array([f"slide-{g}_tile-{i}.png" for i, g in enumerate(groups)]),
+    )
+    if groups is not None:
+        arrays["groups"] = np.array([f"slide-{g}" for g in groups])
+    np.savez(path, **arrays)
+    return path
+
+
+def _flagged(out_dir):
+    with open(out_dir / "label_issues.csv") as f:
+        return {row["path"] for row in csv.DictReader(f) if row["issue"] == "True"}
+
+
+def test_label_issues_lets_no_slide_vouch_for_its_own_wrong_label(run_cli, tmp_path):
+    X, y, groups = _slides_with_one_wrong_diagnosis()
+    emb = _npz(tmp_path / "emb.npz", X, y, groups)
+    wrong = {f"slide-0_tile-{i}.png" for i in np.flatnonzero(groups == 0)}
+    common = ("--n-neighbors", "5", "--out-dir")
+    grouped = run_cli("label-issues", emb, *common, tmp_path / "grouped")
+    assert grouped.code == 0, grouped.err
+    assert "40 groups (column 'group')" in grouped.out
+    assert wrong <= _flagged(tmp_path / "grouped")
+    alone = run_cli("label-issues", emb, "--no-groups", *common, tmp_path / "alone")
+    assert alone.code == 0, alone.err
+    assert not wrong & _flagged(tmp_path / "alone")  # its 7 copies outvote each patch
+    by_name = run_cli("label-issues", emb, "--groups", r"^(slide-\d+)_", *common, tmp_path / "re")
+    assert _flagged(tmp_path / "re") == _flagged(tmp_path / "grouped"), by_name.err
+
+
+def test_too_few_samples_outside_a_group_is_one_line(run_cli, tmp_path):
+    X, y, groups = _slides_with_one_wrong_diagnosis()
+    emb = _npz(tmp_path / "emb.npz", X, y, groups % 2)  # 2 groups of 160
+    result = run_cli("label-issues", emb, "--n-neighbors", "200", "--out-dir", tmp_path)
+    result.assert_one_line_error(1, "--n-neighbors 200")

@@ -247,8 +247,7 @@ def report(payload):
     header = ["issue type", "ours", "Datalab", "both", "Jaccard", "truth", "recall ours"]
     header.append("recall Datalab")
     table = [
-        [name, *(cell(row[k]) for k in list(row))]
-        for name, row in payload["issue_types"].items()
+        [name, *(cell(row[k]) for k in list(row))] for name, row in payload["issue_types"].items()
     ]
     seconds = payload["seconds"]
     lines = [

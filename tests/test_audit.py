@@ -158,3 +158,12 @@ def test_identical_rows_and_unknown_issue_types_are_refused(cohort):
     audit = audit_dataset(cohort[0])
     with pytest.raises(ValueError, match="'class_balance' is not a per-sample issue type"):
         audit.get_issues("class_balance")
+
+
+def test_one_group_skips_the_label_check_with_a_warning(cohort):
+    X, y, _ = cohort
+    with pytest.warns(UserWarning, match="label_issue skipped: every sample is in one group"):
+        audit = audit_dataset(X, y, groups=["p0"] * 120)
+    summary = audit.get_issue_summary().set_index("issue_type")
+    assert not summary.loc["label_issue", "checked"] and summary.loc["leakage", "checked"]
+    assert not audit.issues["leakage"].any()

@@ -19,7 +19,7 @@ from sklearn.utils.validation import column_or_1d
 from ..utils import check_groups, check_labels, progress, resolve_device, warn
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._detect import METHODS, inspect_labels
-from ._neighbors import resolve_n_neighbors, samples_outside
+from ._neighbors import resolve_n_neighbors
 
 #: The issue types, in report order, and what a flag means.
 ISSUE_TYPES = {
@@ -610,14 +610,9 @@ def _labels(table, X, labels, groups, method, random_state, device):
     if len(classes) < 2:
         return _skipped("label_issue", f"skipped: y has one class ({classes[0]!r})")
     if groups is not None and method != "confident_learning":
-        group_codes = _codes(groups)
-        k = resolve_n_neighbors("auto", len(labels))
-        outside = samples_outside(len(labels), group_codes)
-        if outside < k:
-            reason = (
-                f"skipped: the largest group leaves {outside} samples outside it, fewer than "
-                f"the {k} neighbors each label is checked against"
-            )
+        # "auto" clips to the samples outside the largest group: with one group, none.
+        if resolve_n_neighbors("auto", len(labels), _codes(groups)) < 1:
+            reason = "skipped: every sample is in one group, so no label has a neighbor outside it"
             warn(f"audit_dataset: label_issue {reason}.", UserWarning)
             return _skipped("label_issue", reason)
     report = inspect_labels(

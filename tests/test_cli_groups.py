@@ -45,3 +45,27 @@ def test_too_few_samples_outside_a_group_is_one_line(run_cli, tmp_path):
     emb = _npz(tmp_path / "emb.npz", X, y, groups % 2)  # 2 groups of 160
     result = run_cli("label-issues", emb, "--n-neighbors", "200", "--out-dir", tmp_path)
     result.assert_one_line_error(1, "--n-neighbors 200")
+
+
+def _final_scores(out_dir):
+    with open(out_dir / "active.csv") as f:
+        rows = list(csv.DictReader(f))
+    last = max(int(row["round"]) for row in rows)
+    return [float(row["balanced_accuracy"]) for row in rows if int(row["round"]) == last]
+
+
+def test_active_holds_out_whole_groups(run_cli, tmp_path):
+    # 40 groups of near-copies, one random label each, in 64 dimensions: a linear model
+    # memorizes every group it has seen, and knows nothing of one it has not.
+    rng = np.random.default_rng(0)
+    centers, labels = rng.normal(size=(40, 64)), rng.permutation(np.repeat([0, 1], 20))
+    X = np.repeat(centers, 8, axis=0) + 0.01 * rng.normal(size=(320, 64))
+    emb = _npz(tmp_path / "emb.npz", X, np.repeat(labels, 8), np.repeat(np.arange(40), 8))
+    common = ("--strategy", "random", "--n-rounds", "2", "--batch-size", "60", "--out-dir")
+    grouped = run_cli("active", emb, *common, tmp_path / "grouped")
+    assert grouped.code == 0, grouped.err
+    assert "40 groups (column 'group')" in grouped.out
+    patch = run_cli("active", emb, "--no-groups", *common, tmp_path / "patch")
+    assert patch.code == 0, patch.err
+    assert _final_scores(tmp_path / "patch")[0] > 0.9  # the test patches' copies were queried
+    assert abs(_final_scores(tmp_path / "grouped")[0] - 0.5) < 0.25  # random labels: chance

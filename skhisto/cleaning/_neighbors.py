@@ -71,6 +71,11 @@ def resolve_n_neighbors(n_neighbors, n_samples, groups=None):
         groups = check_groups(groups, n_samples)
         codes = np.unique(groups.astype(str), return_inverse=True)[1].ravel()
     outside = samples_outside(n_samples, codes)
+    if outside < 1:
+        raise ValueError(
+            "Every sample is in one group, so none has a neighbor outside its own group; "
+            "pass the groups of several patients or slides, or none."
+        )
     if n_neighbors == "auto":
         return int(min(np.clip(round(np.sqrt(n_samples)), 5, 50), outside))
     if n_neighbors > outside and groups is not None:

@@ -2,6 +2,7 @@
 
 from .._checkpoints import active_learner_round, announce_resume
 from .._errors import CommandError, checkpoint_errors_in_cli_words
+from .._groups import add_groups_argument
 from .._labeled import labeled_input
 from .._options import (
     RegisteredNames,
@@ -35,6 +36,10 @@ runs, with SEED = --random-state, on the same split
   ActiveLearner(ESTIMATOR, STRATEGY, batch_size=B, n_rounds=R, n_initial=N,
                 scoring="balanced_accuracy", random_state=SEED
                ).fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
+With groups (EMBEDDINGS' stored groups, or --groups), the split keeps each group whole: the
+test groups are one fold of StratifiedGroupKFold(round(1 / T), shuffle=True,
+random_state=SEED), so the test share is about T, and fit also gets groups= and
+groups_test=, which refuse a group on both sides.
 where ESTIMATOR is LogisticRegression(max_iter=1000, random_state=SEED) (--estimator logistic)
 or LinearHead(random_state=SEED) (--estimator linear), and STRATEGY is
 skhisto.active.make_query_strategy(NAME, random_state=SEED): RandomSampling(SEED),
@@ -84,6 +89,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--checkpoint-dir", metavar="DIR", help="save every round there and resume from it"
     )
+    add_groups_argument(parser)
     add_json_argument(parser)
     add_seed_argument(parser, "the split, the initial labels, the strategies and the estimator")
     add_out_dir_argument(parser, "active")
@@ -93,10 +99,22 @@ def run(args):
     out_dir = check_outputs(NAME, args.out_dir)
     checkpoints = _checkpoint_dir(args.checkpoint_dir)
     data = labeled_input(
-        args.input, min_per_class=2, what="the stratified --test-size split", images=False
+        args.input,
+        min_per_class=2,
+        what="the stratified --test-size split",
+        images=False,
+        groups=args.groups,
     )
-    X_pool, X_test, y_pool, y_test = _split(
-        data.embeddings, data.labels, args.test_size, args.random_state
+    pool, test = _split(data.labels, data.groups.values, args.test_size, args.random_state)
+    X_pool, X_test = data.embeddings[pool], data.embeddings[test]
+    y_pool, y_test = data.labels[pool], data.labels[test]
+    groups = (
+        {}
+        if data.groups.values is None
+        else {
+            "groups": data.groups.values[pool],
+            "groups_test": data.groups.values[test],
+        }
     )
     needed = args.n_initial + args.n_rounds * args.batch_size
     if needed > len(X_pool):
@@ -119,10 +137,11 @@ def run(args):
         )
         announce_resume(NAME, checkpoint_dir, active_learner_round, what=f"{name} ")
         with checkpoint_errors_in_cli_words():
-            learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test)
+            learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test, **groups)
     title = (
         f"Balanced accuracy on {len(X_test)} held-out samples against labels queried from a pool "
-        f"of {len(X_pool)}, {ESTIMATORS[args.estimator]} on embeddings read from {args.input}"
+        f"of {len(X_pool)}{data.groups.clause()}, {ESTIMATORS[args.estimator]} on embeddings "
+        f"read from {args.input}"
     )
     show_results(
         NAME,
@@ -143,11 +162,20 @@ def _checkpoint_dir(folder):
     return None if folder is None else check_out_dir(folder, "--checkpoint-dir")
 
 
-def _split(X, y, test_size, random_state):
-    from sklearn.model_selection import train_test_split
+def _split(y, groups, test_size, random_state):
+    """Pool and test rows: stratified, and with ``groups`` no group on both sides."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+    rows = np.arange(len(y))
     try:
-        return train_test_split(X, y, test_size=test_size, stratify=y, random_state=random_state)
+        if groups is None:
+            return train_test_split(
+                rows, test_size=test_size, stratify=y, random_state=random_state
+            )
+        n_splits = max(2, round(1 / test_size))
+        folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
+        return next(folds.split(rows, y, groups))
     except ValueError as exc:
         raise CommandError(f"--test-size {test_size}: {exc}") from exc
 

@@ -69,3 +69,15 @@ def test_active_holds_out_whole_groups(run_cli, tmp_path):
     assert patch.code == 0, patch.err
     assert _final_scores(tmp_path / "patch")[0] > 0.9  # the test patches' copies were queried
     assert abs(_final_scores(tmp_path / "grouped")[0] - 0.5) < 0.25  # random labels: chance
+
+
+def test_held_out_splits_of_active_and_active_simclr_keep_groups_whole():
+    from skhisto.cli.commands.active_simclr import _split
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat([f"patient-{i}" for i in range(24)], 5)
+    labels = np.repeat(rng.permutation(np.repeat(["a", "b"], 12)), 5)
+    labeled, test, pool = _split(labels.tolist(), groups, 0.25, 20, 0)
+    assert not set(groups[test]) & set(groups[pool])
+    assert set(labeled) <= set(pool) and 0.15 < len(test) / len(labels) < 0.35
+    assert set(labels[test]) == {"a", "b"}

@@ -92,3 +92,23 @@ def pick_groups(spec, *, columns, paths, source):
             f"expression, {exc}"
         ) from None
     return Groups(values, f"pattern {spec!r}")
+
+
+def held_out_split(labels, groups, test_size, random_state):
+    """Pool and test rows (in train_test_split's order): stratified by ``labels``, and with ``groups`` no group on
+    both sides (the test groups are one fold of ``StratifiedGroupKFold(round(1 / test_size))``,
+    so the test share is about ``test_size``). Raises ValueError when it cannot split."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+    rows = np.arange(len(labels))
+    if groups is None:
+        pool, test = train_test_split(
+            rows, test_size=test_size, stratify=labels, random_state=random_state
+        )
+    else:
+        folds = StratifiedGroupKFold(
+            max(2, round(1 / test_size)), shuffle=True, random_state=random_state
+        )
+        pool, test = next(folds.split(rows, labels, groups))
+    return pool, test

@@ -128,10 +128,15 @@ class SimCLROptions:
 
 def subsample(paths, labels, max_images, random_state):
     """A seeded random subsample of at most ``max_images`` images, in their original order."""
-    import numpy as np
-
-    if max_images is None or max_images >= len(paths):
-        return paths, labels
-    keep = np.sort(np.random.default_rng(random_state).choice(len(paths), max_images, False))
+    keep = subsample_rows(len(paths), max_images, random_state)
     labels = None if labels is None else [labels[i] for i in keep]
     return [paths[i] for i in keep], labels
+
+
+def subsample_rows(n_images, max_images, random_state):
+    """The rows :func:`subsample` keeps, sorted (all of them when ``max_images`` is None)."""
+    import numpy as np
+
+    if max_images is None or max_images >= n_images:
+        return np.arange(n_images)
+    return np.sort(np.random.default_rng(random_state).choice(n_images, max_images, False))

@@ -2,7 +2,7 @@
 
 from .._checkpoints import active_learner_round, announce_resume
 from .._errors import CommandError, checkpoint_errors_in_cli_words
-from .._groups import add_groups_argument
+from .._groups import add_groups_argument, held_out_split
 from .._labeled import labeled_input
 from .._options import (
     RegisteredNames,
@@ -163,19 +163,8 @@ def _checkpoint_dir(folder):
 
 
 def _split(y, groups, test_size, random_state):
-    """Pool and test rows: stratified, and with ``groups`` no group on both sides."""
-    import numpy as np
-    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
-
-    rows = np.arange(len(y))
     try:
-        if groups is None:
-            return train_test_split(
-                rows, test_size=test_size, stratify=y, random_state=random_state
-            )
-        n_splits = max(2, round(1 / test_size))
-        folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
-        return next(folds.split(rows, y, groups))
+        return held_out_split(y, groups, test_size, random_state)
     except ValueError as exc:
         raise CommandError(f"--test-size {test_size}: {exc}") from exc
 

@@ -2,6 +2,7 @@
 
 from .._checkpoints import active_simclr_round, announce_resume
 from .._errors import CommandError, checkpoint_errors_in_cli_words
+from .._groups import add_groups_argument, held_out_split, pick_groups
 from .._inputs import read_input
 from .._options import (
     RegisteredNames,
@@ -13,7 +14,7 @@ from .._options import (
     query_strategy_names,
 )
 from .._outputs import announce, check_out_dir, check_out_file, show_results
-from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file, subsample
+from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file, subsample_rows
 
 NAME = "active-simclr"
 HELP = "the Active SimCLR experiment: SimCLR on actively sampled subsets"
@@ -31,7 +32,9 @@ examples:
 INPUT is a folder of class folders or a CSV with 'path' and 'label' columns. A stratified
 --test-size split is held out for scoring; the rest is the unlabeled pool SimCLR draws from
 and (all of it, or --n-labeled images) the labeled set the probe (standardized embeddings +
-LinearHead) is trained on.
+LinearHead) is trained on. With groups (a CSV's 'group', 'patient' or 'slide' column, or
+--groups) the test split holds whole groups: one fold of StratifiedGroupKFold(round(1 / T)),
+so its share is about --test-size T, and no patient's images are both scored and trained on.
 
 output: per round (round, n_images SimCLR trained on, score, fit_time, query_time, time in
 seconds) on stdout and in <out-dir>/active_simclr.csv, the learning curve in
@@ -94,31 +97,30 @@ def add_arguments(parser):
     add_simclr_arguments(
         parser, epochs=1, image_size=64, batch_size=32, batch_flag="--simclr-batch-size"
     )
+    add_groups_argument(parser)
     add_json_argument(parser)
 
 
-def _split(labels, test_size, n_labeled, random_state):
-    """Indices of the labeled set, the test split and the pool (the non-test images)."""
+def _split(labels, groups, test_size, n_labeled, random_state):
+    """Indices of the labeled set, the test split and the pool (the non-test images); with
+    ``groups``, no group is both in the test split and in the pool."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    index = np.arange(len(labels))
     try:
-        pool, test = train_test_split(
-            index, test_size=test_size, stratify=labels, random_state=random_state
-        )
+        pool, test = held_out_split(labels, groups, test_size, random_state)
         labeled = pool
         if n_labeled is not None and n_labeled < len(pool):
             strata = [labels[i] for i in pool]
             labeled, _ = train_test_split(
                 pool, train_size=n_labeled, stratify=strata, random_state=random_state
             )
-    except ValueError as exc:  # too few images of a class to stratify
+    except ValueError as exc:  # too few images of a class (or groups) to stratify
         raise CommandError(f"cannot split the {len(labels)} images of INPUT: {exc}") from exc
     return np.sort(labeled), np.sort(test), np.sort(pool)
 
 
-def _read_labeled(source, max_images, random_state):
+def _read_labeled(source, max_images, random_state, groups):
     listing = read_input(source)
     paths, labels, kind = listing.paths, listing.labels, listing.kind
     if labels is None or any(label == "" for label in labels):
@@ -126,8 +128,11 @@ def _read_labeled(source, max_images, random_state):
             f"INPUT {source!r} ({kind}) has no labels for every image; pass class folders "
             "or a CSV with a 'label' column"
         )
-    paths, labels = subsample(paths, labels, max_images, random_state)
-    return paths, labels, kind
+    found = pick_groups(groups, columns=listing.columns, paths=paths, source=source)
+    keep = subsample_rows(len(paths), max_images, random_state)
+    if found.values is not None:
+        found.values = found.values[keep]
+    return [paths[i] for i in keep], [labels[i] for i in keep], kind, found
 
 
 def _make_learner(simclr, strategy, probe_epochs, **params):
@@ -156,8 +161,12 @@ def run(args):
     if args.out is not None:
         check_out_file(args.out, ".safetensors")
     simclr.check()
-    paths, labels, kind = _read_labeled(args.input, simclr.max_images, simclr.random_state)
-    labeled, test, pool = _split(labels, args.test_size, args.n_labeled, simclr.random_state)
+    paths, labels, kind, groups = _read_labeled(
+        args.input, simclr.max_images, simclr.random_state, args.groups
+    )
+    labeled, test, pool = _split(
+        labels, groups.values, args.test_size, args.n_labeled, simclr.random_state
+    )
     learner = _make_learner(
         simclr,
         args.strategy,
@@ -167,9 +176,9 @@ def run(args):
     start = simclr.describe_start()
     announce(
         NAME,
-        f"{len(paths)} images ({kind}): pool {len(pool)}, labeled {len(labeled)}, test "
-        f"{len(test)}; {args.strategy} picks {args.batch_size} per round for {args.n_rounds} "
-        f"rounds; {args.backbone} SimCLR from {start}",
+        f"{len(paths)} images ({kind}{groups.clause()}): pool {len(pool)}, labeled "
+        f"{len(labeled)}, test {len(test)}; {args.strategy} picks {args.batch_size} per round "
+        f"for {args.n_rounds} rounds; {args.backbone} SimCLR from {start}",
     )
     announce_resume(NAME, simclr.checkpoint_dir, active_simclr_round)
 

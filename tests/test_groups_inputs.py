@@ -108,3 +108,17 @@ def test_a_zarr_store_holds_the_groups_and_refuses_others_on_resume(lc25000_dir,
     assert store["groups"][:].tolist() == data.groups.tolist()
     with pytest.raises(ValueError, match="groups"):
         embed_dataset(data, embedder, tmp_path / "e.zarr", groups=np.arange(6), verbose=False)
+
+
+def test_default_group_columns_are_found_in_any_case(patient_csv, tmp_path):
+    rows = list(csv.reader(open(patient_csv)))
+    listing = _write_csv(tmp_path / "cases.csv", rows[1:], header=("path", "label", "Case_ID"))
+    data = labeled_input(listing, min_per_class=2, what="t")
+    assert data.groups.describe() == "6 groups (column 'Case_ID')"
+    assert labeled_input(listing, min_per_class=2, what="t", groups="case_id").groups.values[0]
+
+
+def test_too_few_groups_for_the_folds_is_said_before_any_work(run_cli, patient_csv, tmp_path):
+    argv = ("noise-curve", patient_csv, "--cv", "3", "--groups", r"lung(\D+)")
+    result = run_cli(*argv, "--out-dir", tmp_path, *EMBED)
+    result.assert_one_line_error(1, r"2 groups (pattern 'lung(\\D+)')", "needs at least 3")

@@ -10,9 +10,20 @@ from dataclasses import dataclass
 
 from ._errors import CommandError
 
-#: Columns that name groups, the first one present used by default: a patient holds
-#: slides, so grouping by patient also keeps each slide whole.
-GROUP_COLUMNS = ("group", "patient", "slide")
+#: Columns that name groups, the first one present used by default (case aside): a patient
+#: holds slides, so grouping by patient also keeps each slide whole.
+GROUP_COLUMNS = (
+    *("group", "group_id", "patient", "patient_id", "case", "case_id"),
+    *("subject", "subject_id", "slide", "slide_id"),
+)
+
+
+def _find_column(name, columns):
+    """The column of ``columns`` named ``name``, exactly or else up to case; None if none."""
+    if name in columns:
+        return name
+    matches = [c for c in columns if c.lower() == name.lower()]
+    return matches[0] if len(matches) == 1 else None
 
 
 def add_groups_argument(parser):
@@ -25,7 +36,8 @@ def add_groups_argument(parser):
         "its own neighbor: a column of INPUT (a CSV's, or 'slide' of slide patches), else a "
         "regular expression searched in each file name (in the whole path when it holds a "
         "'/'), its first group the id, e.g. 'TCGA-..-....' or 'cases/([^/]+)/' "
-        "(default: INPUT's 'group', 'patient' or 'slide' column, else none)",
+        "(default: INPUT's first column named group, patient, case, subject or slide, alone "
+        "or with _id, any case; else none)",
     )
     options.add_argument(
         "--no-groups",
@@ -68,9 +80,10 @@ def pick_groups(spec, *, columns, paths, source):
 
     if spec is False:
         return Groups(None, "--no-groups")
-    name = spec if spec in columns else None
+    name = None if spec is None else _find_column(spec, columns)
     if spec is None:
-        name = next((c for c in GROUP_COLUMNS if c in columns), None)
+        found = (_find_column(c, columns) for c in GROUP_COLUMNS)
+        name = next((c for c in found if c is not None), None)
         if name is None:
             return Groups()
     if name is not None:
@@ -95,9 +108,10 @@ def pick_groups(spec, *, columns, paths, source):
 
 
 def held_out_split(labels, groups, test_size, random_state):
-    """Pool and test rows (in train_test_split's order): stratified by ``labels``, and with ``groups`` no group on
-    both sides (the test groups are one fold of ``StratifiedGroupKFold(round(1 / test_size))``,
-    so the test share is about ``test_size``). Raises ValueError when it cannot split."""
+    """Pool and test rows (in train_test_split's order): stratified by ``labels``, and with
+    ``groups`` no group on both sides (the test groups are one fold of
+    ``StratifiedGroupKFold(round(1 / test_size))``, so the test share is about
+    ``test_size``). Raises ValueError when it cannot split."""
     import numpy as np
     from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 

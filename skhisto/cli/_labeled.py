@@ -58,7 +58,21 @@ def labeled_input(
     data.labels = np.asarray(data.labels)
     data.groups = pick_groups(groups, columns=columns, paths=data.paths, source=source)
     _check_classes(source, data.labels, min_per_class, what)
+    _check_groups(source, data.groups, min_per_class, what)
     return data
+
+
+def _check_groups(source, groups, min_groups, what):
+    """Enough groups for the folds (or the split) that keep each one whole."""
+    if groups.values is None:
+        return
+    n_groups = len(set(groups.values.tolist()))
+    if n_groups < max(2, min_groups):
+        raise CommandError(
+            f"INPUT {source!r} has {groups.describe()}; {what} keeps each group on one side, "
+            f"so it needs at least {max(2, min_groups)} (pass more patients or slides, or "
+            "--no-groups to split patches, which leaks)"
+        )
 
 
 def _check_classes(source, labels, min_per_class, what):

@@ -12,7 +12,7 @@ grouped by patient (StratifiedGroupKFold), for two labelings:
   * random per patient: one random class per patient, copied to its tiles, which
     no image content predicts; any score above chance is memory of the patient.
 
-    python benchmarks/bench_leakage.py            # about 2 minutes on 2 CPUs
+    python benchmarks/bench_leakage.py            # 27 minutes on 2 busy CPUs (LinearHead folds)
     python benchmarks/bench_leakage.py --quick    # smoke run
 """
 

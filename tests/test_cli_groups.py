@@ -3,7 +3,6 @@
 import csv
 
 import numpy as np
-
 from test_groups import _slides_with_one_wrong_diagnosis
 
 

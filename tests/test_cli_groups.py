@@ -23,6 +23,16 @@ def _flagged(out_dir):
         return {row["path"] for row in csv.DictReader(f) if row["issue"] == "True"}
 
 
+def _random_label_groups(tmp_path, n_groups=40, per_group=8, dim=64):
+    """Near-copies in groups, one random label per group: nothing but memory predicts it."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(n_groups, dim))
+    labels = rng.permutation(np.repeat([0, 1], n_groups // 2))
+    X = np.repeat(centers, per_group, axis=0) + 0.01 * rng.normal(size=(n_groups * per_group, dim))
+    ids = np.repeat(np.arange(n_groups), per_group)
+    return _npz(tmp_path / "emb.npz", X, np.repeat(labels, per_group), ids)
+
+
 def test_label_issues_lets_no_slide_vouch_for_its_own_wrong_label(run_cli, tmp_path):
     X, y, groups = _slides_with_one_wrong_diagnosis()
     emb = _npz(tmp_path / "emb.npz", X, y, groups)
@@ -54,12 +64,9 @@ def _final_scores(out_dir):
 
 
 def test_active_holds_out_whole_groups(run_cli, tmp_path):
-    # 40 groups of near-copies, one random label each, in 64 dimensions: a linear model
-    # memorizes every group it has seen, and knows nothing of one it has not.
-    rng = np.random.default_rng(0)
-    centers, labels = rng.normal(size=(40, 64)), rng.permutation(np.repeat([0, 1], 20))
-    X = np.repeat(centers, 8, axis=0) + 0.01 * rng.normal(size=(320, 64))
-    emb = _npz(tmp_path / "emb.npz", X, np.repeat(labels, 8), np.repeat(np.arange(40), 8))
+    # In 64 dimensions a linear model memorizes every group it has seen, and knows nothing
+    # of one it has not.
+    emb = _random_label_groups(tmp_path)
     common = ("--strategy", "random", "--n-rounds", "2", "--batch-size", "60", "--out-dir")
     grouped = run_cli("active", emb, *common, tmp_path / "grouped")
     assert grouped.code == 0, grouped.err
@@ -80,3 +87,16 @@ def test_held_out_splits_of_active_and_active_simclr_keep_groups_whole():
     assert not set(groups[test]) & set(groups[pool])
     assert set(labeled) <= set(pool) and 0.15 < len(test) / len(labels) < 0.35
     assert set(labels[test]) == {"a", "b"}
+
+
+def test_noise_curve_scores_chance_with_groups_and_memory_without(run_cli, tmp_path):
+    emb = _random_label_groups(tmp_path)
+    common = ("--heads", "linear", "--rates", "0", "--cv", "4", "--json", "--out-dir")
+    scores = {}
+    for name, extra in (("grouped", ()), ("patch", ("--no-groups",))):
+        result = run_cli("noise-curve", emb, *extra, *common, tmp_path / name)
+        assert result.code == 0, result.err
+        with open(tmp_path / name / "noise_curve.csv") as f:
+            scores[name] = float(next(csv.DictReader(f))["balanced_accuracy_mean"])
+    assert scores["patch"] > 0.9  # each test patch's copies were trained on
+    assert abs(scores["grouped"] - 0.5) < 0.2

@@ -262,8 +262,9 @@ def cv_folds(cv, y, groups, noise, seed):
 
     if groups is None and issubclass(get_noise_model(noise), GroupNoise):
         raise CommandError(
-            f"--noise {noise} flips whole groups, and INPUT has none: give it a 'group', "
-            "'patient' or 'slide' column, or pass --groups COLUMN|REGEX"
+            f"--noise {noise} flips whole groups, and there are none (INPUT names none, or "
+            "--no-groups): give INPUT a 'group', 'patient' or 'slide' column, or pass "
+            "--groups COLUMN|REGEX"
         )
     try:
         return grouped_folds(cv, np.zeros((len(y), 1)), y, groups, random_state=seed)

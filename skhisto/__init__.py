@@ -70,6 +70,7 @@ _SUBPACKAGES = (
     "model_selection",
     "noise",
     "plotting",
+    "review",
     "slides",
     "utils",
 )

@@ -29,6 +29,11 @@ EXAMPLES = {
         "label_issues.csv",
         "path, label, label_quality, issue,",
     ],
+    "review": [
+        "skhisto review results/label-issues/label_issues.csv --embeddings emb.npz",
+        "skhisto.review.make_app(",
+        "<stem>.decisions.csv",
+    ],
     "audit": [
         "skhisto audit ../shared/data/lc25000_lung --no-pretrained",
         "audit_dataset(X, y, groups=groups",

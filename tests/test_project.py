@@ -43,7 +43,7 @@ LAYERS = (
     ("io",),
     ("backbones", "heads", "noise", "active", "slides", "plotting"),
     ("embedding", "cleaning", "model_selection", "datasets"),
-    ("contrastive",),
+    ("contrastive", "review"),
     ("cli",),
 )
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}

@@ -152,3 +152,209 @@ def test_digest_depends_on_paths_labels_and_order():
     assert listing_digest(PATHS[::-1], LABELS[::-1]) != DIGEST
     with pytest.raises(ValueError, match="5 paths but 2 labels"):
         listing_digest(PATHS, LABELS[:2])
+
+
+# The page, through starlette's test client.
+
+pytest.importorskip("starlette")
+
+
+def _tiles(tmp_path, n=3):
+    import numpy as np
+    from PIL import Image
+
+    paths = []
+    for i in range(n):
+        path = tmp_path / f"tile{i}.png"
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(path)
+        paths.append(str(path))
+    return {"path": paths, "label": ["tumor", "stroma", "tumor"][:n], "score": [0.1, 0.9, 0.5][:n]}
+
+
+def _client(tmp_path, **kwargs):
+    from starlette.testclient import TestClient
+
+    from skhisto.review import make_app
+
+    items = _tiles(tmp_path)
+    app = make_app(items, tmp_path / "q.decisions.csv", token="secret", **kwargs)
+    return TestClient(app), items, app
+
+
+def test_every_request_needs_the_token(tmp_path):
+    client, _, _ = _client(tmp_path)
+    for url in ("/", "/api/state", "/image/0", "/static/app.js"):
+        client.cookies.clear()  # the page's cookie carries the token once it is given
+        assert client.get(url).status_code == 403
+        assert client.get(url + "?token=wrong").status_code == 403
+        assert client.get(url, headers={"X-Review-Token": "secret"}).status_code == 200
+    client.cookies.clear()
+    assert client.post("/api/decide", json={"index": 0, "decision": "keep"}).status_code == 403
+    assert not (tmp_path / "q.decisions.csv").exists()
+
+
+def test_the_page_sets_a_cookie_and_loads_nothing_from_elsewhere(tmp_path):
+    client, _, _ = _client(tmp_path)
+    page = client.get("/?token=secret")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http" not in page.text.replace("http-equiv", "")
+    assert client.get("/api/state").status_code == 200  # the cookie carries the token now
+    script = client.get("/static/app.js").text
+    assert "http://" not in script and "https://" not in script
+
+
+def test_image_i_is_the_ith_item_in_review_order(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    client, items, _ = _client(tmp_path)
+    state = client.get("/api/state?token=secret").json()
+    assert [item["path"] for item in state["items"]] == [items["path"][i] for i in (1, 2, 0)]
+    response = client.get("/image/0?token=secret")
+    assert response.headers["content-type"] == "image/png"
+    pixels = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert pixels.shape == (16, 16, 3) and (pixels == 40).all()  # tile1: the highest score
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/image/3",
+        "/image/-1",
+        "/image/..%2F..%2Fetc%2Fpasswd",
+        "/image/../../etc/passwd",
+        "/static/..%2F_app.py",
+        "/static/index.html%00",
+        "/neighbor/0",
+        "/etc/passwd",
+    ],
+)
+def test_nothing_but_the_listed_images_is_served(tmp_path, url):
+    client, _, _ = _client(tmp_path)
+    response = client.get(url, headers={"X-Review-Token": "secret"})
+    assert response.status_code == 404
+    assert b"root:" not in response.content and b"import" not in response.content
+
+
+def test_decisions_are_saved_at_once_and_undo_takes_back_the_latest(tmp_path):
+    from skhisto.io import listing_digest, read_decisions
+
+    client, items, app = _client(tmp_path)
+    headers = {"X-Review-Token": "secret"}
+    decide = lambda body: client.post("/api/decide", json=body, headers=headers)  # noqa: E731
+    assert decide({"index": 0, "decision": "relabel", "new_label": "tumor"}).status_code == 200
+    assert decide({"index": 1, "decision": "keep"}).json()["decision"] == "keep"
+    assert decide({"index": 2, "decision": "unusable"}).status_code == 200
+    path = tmp_path / "q.decisions.csv"
+    digest = listing_digest(items["path"], items["label"])
+    assert app.state.input_digest == digest
+    current = read_decisions(path, input_digest=digest)
+    assert current["decision"].tolist() == ["relabel", "keep", "unusable"]
+    assert current["path"].tolist() == [items["path"][i] for i in (1, 2, 0)]
+    undone = client.post("/api/undo", headers=headers).json()
+    assert (undone["index"], undone["decision"]) == (2, "pending")
+    assert client.post("/api/undo", headers=headers).json()["index"] == 1
+    state = client.get("/api/state", headers=headers).json()
+    assert state["first_undecided"] == 1
+    assert [item["decision"] for item in state["items"]] == ["relabel", "pending", "pending"]
+    assert len(path.read_text().splitlines()) == 2 + 5
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ({"index": 9, "decision": "keep"}, "no item"),
+        ({"index": 0, "decision": "relabel", "new_label": "bone"}, "not one of the classes"),
+        ({"index": 0, "decision": "maybe"}, "not one of"),
+        ({"index": "../x", "decision": "keep"}, "no item"),
+    ],
+)
+def test_bad_decisions_get_400_and_change_nothing(tmp_path, body, match):
+    client, _, _ = _client(tmp_path)
+    response = client.post("/api/decide", json=body, headers={"X-Review-Token": "secret"})
+    assert response.status_code == 400 and match in response.json()["error"]
+    assert not (tmp_path / "q.decisions.csv").exists()
+
+
+def test_neighbors_are_served_by_their_reference_row_only(tmp_path):
+    import numpy as np
+
+    from skhisto.review import class_neighbors
+
+    X = np.eye(3)[[0, 1, 2, 0, 1]] + 0.01
+    near = class_neighbors(X[:3], X, ["tumor", "stroma", "tumor", "tumor", "stroma"])
+    reads = []
+
+    def read_neighbor(row):
+        reads.append(row)
+        return np.zeros((4, 4, 3), np.uint8)
+
+    client, _, _ = _client(tmp_path, neighbors=near, read_neighbor=read_neighbor)
+    state = client.get("/api/state?token=secret").json()
+    assert state["items"][0]["neighbors"] == near[0]
+    row = near[0]["tumor"][0]
+    assert client.get(f"/neighbor/{row}?token=secret").status_code == 200
+    assert client.get("/neighbor/99?token=secret").status_code == 404
+    assert reads == [row]
+
+
+# The command line: one-line errors and the export.
+
+
+def _queries(tmp_path):
+    items = _tiles(tmp_path)
+    csv = tmp_path / "queries.csv"
+    rows = [f"{os.path.basename(p)},{lab},{s}" for p, lab, s in zip(*items.values(), strict=True)]
+    csv.write_text("path,label,score\n" + "\n".join(rows) + "\n")
+    return csv, [os.path.basename(p) for p in items["path"]], items["label"]
+
+
+def test_cli_export_is_exact(tmp_path, run_cli):
+    csv, paths, labels = _queries(tmp_path)
+    decisions = tmp_path / "queries.decisions.csv"
+    digest = listing_digest(paths, labels)
+    for path, label, decision, new in (
+        (paths[1], labels[1], "relabel", "tumor"),
+        (paths[2], labels[2], "unusable", ""),
+    ):
+        row = {"path": path, "label": label, "decision": decision, "new_label": new}
+        append_decision(decisions, row, input_digest=digest)
+    result = run_cli("review", csv, "--export")
+    assert result.code == 0, result.err
+    assert (tmp_path / "queries.reviewed.csv").read_text() == (
+        "path,label,decision\ntile0.png,tumor,pending\ntile1.png,tumor,relabel\n"
+    )
+    assert "1 relabelled, 1 unusable dropped" in result.out
+
+
+def test_cli_refuses_a_decisions_file_of_another_input_in_one_line(tmp_path, run_cli):
+    csv, paths, _ = _queries(tmp_path)
+    other = tmp_path / "other.csv"
+    append_decision(other, {"path": "x.png", "decision": "skip"}, input_digest="0" * 64)
+    result = run_cli("review", csv, "--decisions", other, "--export")
+    assert result.code == 1
+    assert "belongs to another input" in result.err and len(result.err.splitlines()) == 1
+
+
+def test_cli_names_the_first_missing_image_and_the_count(tmp_path, run_cli):
+    csv, _, _ = _queries(tmp_path)
+    (tmp_path / "tile1.png").unlink()
+    (tmp_path / "tile2.png").unlink()
+    result = run_cli("review", csv, "--no-browser")
+    assert result.code == 1 and len(result.err.splitlines()) == 1
+    assert "2 of the 3 images" in result.err and "tile1.png" in result.err
+
+
+def test_cli_says_a_port_in_use_in_one_line(tmp_path, run_cli):
+    import socket
+
+    csv, _, _ = _queries(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = run_cli("review", csv, "--no-browser", "--port", port)
+    assert result.code == 1 and len(result.err.strip().splitlines()) <= 2
+    assert f"port {port} on 127.0.0.1 is in use" in result.err

@@ -27,6 +27,7 @@ PACKAGES = (
     ("skhisto.heads", "Heads and robust losses (``skhisto.heads``)"),
     ("skhisto.active", "Active sampling (``skhisto.active``)"),
     ("skhisto.contrastive", "Contrastive pretraining (``skhisto.contrastive``)"),
+    ("skhisto.review", "The review page (``skhisto.review``)"),
     ("skhisto.model_selection", "Experiments (``skhisto.model_selection``)"),
     ("skhisto.plotting", "Plots (``skhisto.plotting``)"),
     ("skhisto.datasets", "Datasets (``skhisto.datasets``)"),

@@ -117,6 +117,8 @@ def _current(rows, digest):
         last[row["path"]] = row  # a dict keeps the first insertion's position
     frame = pd.DataFrame(list(last.values()), columns=list(DECISION_COLUMNS), dtype=object)
     frame.attrs["input_digest"] = digest
+    last_at = {row["path"]: i for i, row in enumerate(rows)}
+    frame.attrs["last_decided"] = sorted(last_at, key=last_at.get)
     return frame
 
 
@@ -137,7 +139,9 @@ def read_decisions(path, *, input_digest=None):
     pandas.DataFrame
         Columns ``path, label, decision, new_label, reviewed_at`` (str), one
         row per path: its last row in the file, in the order the paths were
-        first decided. ``attrs["input_digest"]`` is the file's input digest.
+        first decided. ``attrs["input_digest"]`` is the file's input digest,
+        ``attrs["last_decided"]`` the paths in the order of their last rows
+        (the latest decision last: what an undo takes back).
 
     Raises
     ------

@@ -28,6 +28,7 @@ from . import (
     fetch,
     label_issues,
     noise_curve,
+    review,
     simclr,
 )
 
@@ -37,6 +38,7 @@ COMMANDS = (
     embed,
     noise_curve,
     label_issues,
+    review,
     audit,
     active,
     simclr,

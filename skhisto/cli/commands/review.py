@@ -1,0 +1,293 @@
+"""``skhisto review``: a local web page where a reviewer decides on flagged or queried tiles.
+
+The decisions are saved as they are made in a decisions file beside the input
+(:func:`skhisto.io.append_decision`); ``--export`` turns them into the
+corrected labels CSV every skhisto input reads.
+"""
+
+import os
+from pathlib import Path
+
+from .._errors import CommandError
+from .._inputs import read_csv_rows, read_input
+from .._options import add_input_argument, non_negative_int, positive_int
+
+NAME = "review"
+HELP = "review flagged or queried tiles in a local web page; export the corrected labels"
+DESCRIPTION = (
+    "Serve a local web page showing the items of INPUT one at a time, most suspect or most "
+    "informative first, with their label, the suggested label and score and the nearest "
+    "neighbours of each class; each decision (keep, relabel, unusable, skip, undo) is saved at "
+    "once in a decisions file beside INPUT. --export writes the corrected labels from it."
+)
+EPILOG = """\
+examples:
+  skhisto review results/label-issues/label_issues.csv --embeddings emb.npz
+  skhisto review queries.csv --no-browser --port 8765
+  skhisto review results/label-issues/label_issues.csv --export
+
+INPUT is a `skhisto label-issues` result (path, label, label_quality, issue, suggested_label:
+shown from the lowest label quality), an active-learning query batch (path, label, score:
+from the highest score; empty labels are unlabeled queries) or any CSV with a 'path' and an
+optional 'label' column (file order), or an ImageFolder. Relative paths are read from the
+CSV's folder; <slide>@<x>,<y> patches are read from their slides through --embeddings.
+
+The page listens on 127.0.0.1 (this machine only; --host changes it, warned) on a free port
+(--port N for N) and needs the random token in the address printed at start. Keys: k or
+Enter keep, 1-9 relabel to the i-th class, u unusable, s skip, z or Backspace undo, left and
+right arrows move, g the summary. Reopening resumes at the first undecided item.
+
+In Python, the page is
+  app = skhisto.review.make_app(skhisto.review.order_items(table), "INPUT.decisions.csv")
+  skhisto.review.serve(app, port=0)
+files, beside INPUT (a folder's beside the folder):
+  <stem>.decisions.csv  (--decisions FILE) every decision in order: a first line
+                        "# skhisto review decisions v1; input=<sha256 of the input's paths and
+                        labels>", then path,label,decision,new_label,reviewed_at; an item's last
+                        row is its decision (keep, relabel, unusable, skip, pending = undone)
+  <stem>.reviewed.csv   with --export: path,label,decision, as
+                        skhisto.io.export_labels(items, skhisto.io.read_decisions(FILE)):
+                        relabelled items take their new label, unusable ones are dropped, the
+                        rest keep theirs; every skhisto CSV input reads it as it is
+"""
+
+
+def add_arguments(parser):
+    add_input_argument(
+        parser,
+        "INPUT",
+        "a label-issues result, an active-learning query batch, a CSV with a path column, or "
+        "an image folder",
+    )
+    parser.add_argument(
+        "--decisions",
+        metavar="FILE",
+        help="the decisions file (default: <INPUT stem>.decisions.csv beside INPUT)",
+    )
+    parser.add_argument(
+        "--embeddings",
+        metavar="FILE",
+        help="embeddings written by `skhisto embed` (.npz/.parquet): shows each item's nearest "
+        "neighbours of every class, and reads slide patches (default: no neighbours)",
+    )
+    parser.add_argument(
+        "--neighbors",
+        type=positive_int,
+        default=3,
+        metavar="N",
+        help="neighbours shown per class (default: 3)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; another is warned)",
+    )
+    parser.add_argument(
+        "--port",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="port (default: 0, a free one)",
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="print the address only; open no browser"
+    )
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="write <stem>.reviewed.csv (the corrected labels) from the decisions; serve nothing",
+    )
+
+
+def run(args):
+    from ...io import export_labels, listing_digest, read_decisions
+
+    source = Path(args.input)
+    items = read_items(source)
+    digest = listing_digest(items["path"], items["label"])
+    decisions = Path(args.decisions) if args.decisions else _beside(source, ".decisions.csv")
+    if decisions.exists():
+        try:
+            read_decisions(decisions, input_digest=digest)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise CommandError(str(exc)) from None
+    if args.export:
+        return _export(items, decisions, source, digest, export_labels, read_decisions)
+    regions = _patch_regions(args.embeddings)
+    _refuse_missing(items, source, regions)
+    return _serve(args, items, decisions, digest, regions)
+
+
+def _beside(source, suffix):
+    """``<stem><suffix>`` beside a file, or beside a folder."""
+    source = Path(os.path.abspath(source))
+    stem = source.name if source.is_dir() else source.stem
+    return source.parent / f"{stem}{suffix}"
+
+
+def read_items(source):
+    """The items of INPUT: ``path`` as written (the decisions' key), ``label``, the CSV's other
+    columns, and ``file``, the path to read."""
+    import pandas as pd
+
+    if source.is_dir():
+        listing = read_input(str(source))
+        base = Path(os.path.abspath(source)).parent
+        labels = listing.labels or [""] * len(listing.paths)
+        return pd.DataFrame(
+            {
+                "path": [os.path.relpath(p, base) for p in listing.paths],
+                "label": labels,
+                "file": [os.path.abspath(p) for p in listing.paths],
+            }
+        )
+    if not source.exists():
+        raise CommandError(f"INPUT {str(source)!r} does not exist")
+    if source.suffix.lower() != ".csv":
+        raise CommandError(f"INPUT {str(source)!r} is not a .csv; pass a CSV with a path column")
+    columns, rows = read_csv_rows(source)
+    if "path" not in columns:
+        raise CommandError(
+            f"CSV {str(source)!r} has no 'path' column (columns: {columns}); name the image "
+            "column 'path' and the optional class column 'label'"
+        )
+    if not rows:
+        raise CommandError(f"CSV {str(source)!r} lists no images")
+    table = pd.DataFrame(rows, columns=columns).fillna("")
+    table["path"] = table["path"].astype(str).str.strip()
+    if "label" not in table:
+        table["label"] = ""
+    table["label"] = table["label"].astype(str).str.strip()
+    if (table["path"] == "").any():
+        line = int((table["path"] == "").to_numpy().argmax()) + 2
+        raise CommandError(f"CSV {str(source)!r} line {line} has an empty path")
+    repeated = table["path"].duplicated()
+    if repeated.any():
+        first = table["path"][repeated].iloc[0]
+        raise CommandError(f"CSV {str(source)!r} lists {first!r} twice; list each item once")
+    folder = Path(os.path.abspath(source)).parent
+    table["file"] = [p if os.path.isabs(p) else str(folder / p) for p in table["path"]]
+    return table
+
+
+def _refuse_missing(items, source, regions):
+    missing = [
+        (line, path)
+        for line, (path, file) in enumerate(zip(items["path"], items["file"], strict=True), 2)
+        if not os.path.exists(file) and path not in (regions or {})
+    ]
+    if missing:
+        line, first = missing[0]
+        where = f" (line {line})" if source.is_file() else ""
+        patches = "" if regions else "; slide patches need --embeddings with their patch table"
+        raise CommandError(
+            f"{len(missing)} of the {len(items)} images listed in {str(source)!r} do not exist, "
+            f"e.g. {first!r}{where}; relative paths are read from the CSV's folder{patches}"
+        )
+
+
+def _patch_regions(embeddings):
+    if embeddings is None:
+        return None
+    from .._embeddings import read_patch_regions
+
+    if not os.path.exists(embeddings):
+        raise CommandError(f"--embeddings {embeddings!r} does not exist")
+    return read_patch_regions(embeddings)
+
+
+def _neighbors(embeddings, items, count):
+    """Each item's nearest neighbours of every class in the embeddings file, and their reader."""
+    import numpy as np
+
+    from ...io import read_image
+    from ...review import class_neighbors
+    from .._embeddings import read_embeddings
+
+    X, labels, paths = read_embeddings(embeddings)
+    if labels is None:
+        raise CommandError(f"--embeddings {embeddings!r} has no labels: no neighbours per class")
+    paths = [str(p) for p in paths]
+    rows = {os.path.realpath(p): i for i, p in enumerate(paths)} | {
+        p: i for i, p in enumerate(paths)
+    }
+    same = np.array(
+        [
+            rows.get(p, rows.get(os.path.realpath(f), -1))
+            for p, f in zip(items["path"], items["file"], strict=True)
+        ]
+    )
+    found = [{} for _ in range(len(items))]
+    known = np.flatnonzero(same >= 0)
+    if len(known):
+        near = class_neighbors(X[same[known]], X, labels, n_neighbors=count, same=same[known])
+        for i, entry in zip(known, near, strict=True):
+            found[i] = entry
+    regions = _patch_regions(embeddings) or {}
+
+    def read_neighbor(row):
+        if paths[row] in regions:
+            table, index = regions[paths[row]]
+            return table.read(index)
+        return read_image(paths[row])
+
+    return found, read_neighbor, len(known)
+
+
+def _serve(args, items, decisions, digest, regions):
+    from ...io import read_image
+    from ...review import make_app, order_items, serve
+    from .._outputs import announce
+
+    ordered = order_items(items)
+    neighbors = read_neighbor = None
+    if args.embeddings:
+        found, read_neighbor, known = _neighbors(args.embeddings, ordered, args.neighbors)
+        neighbors = found
+        announce(NAME, f"neighbours from {args.embeddings!r} for {known} of {len(items)} items")
+    paths, files = ordered["path"].tolist(), ordered["file"].tolist()
+
+    def read(position):
+        if regions and paths[position] in regions:
+            table, index = regions[paths[position]]
+            return table.read(index)
+        return read_image(files[position])
+
+    try:
+        app = make_app(
+            ordered,
+            decisions,
+            read=read,
+            neighbors=neighbors,
+            read_neighbor=read_neighbor,
+            input_digest=digest,
+            title=f"skhisto review: {Path(args.input).name}",
+        )
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    announce(NAME, f"{len(items)} items; decisions saved in {str(decisions)!r}")
+    try:
+        serve(app, host=args.host, port=args.port, open_browser=not args.no_browser)
+    except OSError as exc:
+        raise CommandError(exc.strerror or str(exc)) from None
+    return 0
+
+
+def _export(items, decisions, source, digest, export_labels, read_decisions):
+    from ...utils import atomic_write
+
+    if not decisions.exists():
+        raise CommandError(
+            f"no decisions file {str(decisions)!r} yet: review first (skhisto review "
+            f"{source}), or pass --decisions FILE"
+        )
+    table = export_labels(items[["path", "label"]], read_decisions(decisions, input_digest=digest))
+    out = _beside(source, ".reviewed.csv")
+    with atomic_write(out, "w") as f:
+        table.to_csv(f, index=False, lineterminator="\n")
+    counts = table["decision"].value_counts()
+    print(
+        f"wrote {out}: {len(table)} of {len(items)} items ({counts.get('relabel', 0)} relabelled, "
+        f"{len(items) - len(table)} unusable dropped, {counts.get('pending', 0)} undecided)"
+    )
+    return 0

@@ -9,6 +9,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._coreset import CoresetSampling
     from ._kcenter import k_center_greedy
     from ._learner import ActiveLearner
+    from ._oracle import HumanOracle, oracle_from_decisions
     from ._random import RandomSampling
     from ._registry import (
         list_query_strategies,
@@ -23,6 +24,7 @@ __all__ = [
     "MISSING_LABEL",
     "ActiveLearner",
     "CoresetSampling",
+    "HumanOracle",
     "QueryStrategy",
     "RandomSampling",
     "TypiClustSampling",
@@ -31,6 +33,7 @@ __all__ = [
     "k_center_greedy",
     "list_query_strategies",
     "make_query_strategy",
+    "oracle_from_decisions",
     "register_query_strategy",
     "typicality",
     "uncertainty_scores",

@@ -39,6 +39,7 @@ from ..utils._rounds import (
 )
 from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, _safe_indexing
 from ._base import QueryStrategy, _n_samples, check_indices, is_unlabeled
+from ._oracle import HumanOracle
 
 
 def _estimator_has(attr):
@@ -135,7 +136,18 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         One dict per round with ``round``, ``n_labeled``, ``score`` (None without
         a test set), ``fit_time`` and ``query_time`` in seconds (None in the
         last entry, after which nothing is queried). ``pandas.DataFrame(history_)``
-        makes it a table.
+        makes it a table. With a :class:`~skhisto.active.HumanOracle`, each
+        entry also has ``reviewed`` (the indices the reviewer labelled that
+        this round trained on first: the initial set in round 0, the previous
+        round's batch after), ``n_relabeled`` (labels the reviewer changed
+        among them) and ``n_unusable`` (samples of that batch marked
+        unusable, dropped).
+    pending_ : ndarray of int
+        Indices into ``X`` whose labels the run waits for (empty when it ran
+        to its end): the queried batch, or the initial and held-out sets.
+    unusable_indices_ : ndarray of int
+        Indices into ``X`` the reviewer marked unusable, never trained on, scored
+        on nor queried (empty without a :class:`~skhisto.active.HumanOracle`).
 
     Examples
     --------
@@ -219,7 +231,13 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             The labels of ``X`` (revealed only when queried), or a function
             mapping an array of indices into ``X`` to their labels. It must
             never answer the strategy's ``missing_label`` (or NaN), and all its
-            labels must have one type.
+            labels must have one type. Or a :class:`~skhisto.active.HumanOracle`
+            (e.g. from :func:`~skhisto.active.oracle_from_decisions`), whose
+            samples may await their labels: a batch (or the initial or
+            held-out set) with such a sample stops the run, ``pending_``
+            naming them, and a later ``fit`` with their labels resumes it
+            (from ``checkpoint_dir``, or with ``warm_start=True``); samples it
+            marks unusable are never trained on, scored on nor queried.
         groups : array-like of shape (n_samples,), default=None
             Patient or slide of each sample of ``X``. With ``test_size`` the
             held-out set is whole groups; with ``X_test`` and ``groups_test``
@@ -248,6 +266,14 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         leaves the learner as it was after the previous round, so
         ``warm_start=True`` or the checkpoint continue the run exactly.
 
+        With a :class:`~skhisto.active.HumanOracle`, a batch whose labels are
+        not all given yet is not a failure: ``fit`` saves the checkpoint and
+        returns with ``pending_`` set (``history_`` up to the last round whose
+        batch was labelled); the model that chose the batch is ``estimator_``.
+        The batch is kept in the state, so the resumed run trains on exactly
+        what it chose and its curve equals a simulated run's when the reviewer
+        answers the true labels.
+
         ``warm_start=True`` on a fitted learner continues from its state in
         memory: an interrupted fit is completed, a finished one gets
         ``n_rounds`` more rounds; ``X`` must be the same pool. A checkpoint is
@@ -260,7 +286,16 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         if n_samples == 0:
             raise ValueError("X is empty (0 samples): there is nothing to label.")
         missing_label = self.query_strategy.missing_label
-        oracle, known = _check_oracle(oracle, n_samples, missing_label)
+        human = oracle if isinstance(oracle, HumanOracle) else None
+        if human is not None:
+            if len(human) != n_samples:
+                raise ValueError(
+                    f"The HumanOracle has {len(human)} samples and X {n_samples}: it must "
+                    "hold one entry per sample of X."
+                )
+            oracle, known = None, None
+        else:
+            oracle, known = _check_oracle(oracle, n_samples, missing_label)
         scorer = self._check_test_set(X_test, y_test, known)
         groups = check_groups(groups, n_samples)
         self._check_test_groups(groups, X_test, groups_test)
@@ -281,9 +316,12 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         state = self._resumable_state(path, identity)
         if state is not None and known is not None:
             _check_same_labels(state, known, path, self._checkpoint_parameter())
+        if state is not None and human is not None:
+            _check_same_human_labels(state, human, path, self._checkpoint_parameter())
         if state is None:
             state = self._start(n_samples, oracle, initial, groups)
-            if y_test is not None:  # a callable oracle's label type is known only now
+            # a callable oracle's label type is known only now
+            if human is None and y_test is not None:
                 check_labels(
                     y_test,
                     _OWNER,
@@ -292,6 +330,13 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
                     kind_source="the oracle",
                 )
         state["identity"] = identity
+        if human is not None and "pending" not in state:  # a run begun with labels known
+            state.update(pending=np.array([], dtype=np.intp), pending_entry=False)
+            state["excluded"] = np.array([], dtype=np.intp)
+        if human is not None and "pending" in state and state["pending_entry"] is None:
+            state = self._deliver_initial(state, human)  # the initial and held-out sets
+            if state["pending"].size:
+                return self._stop(path, state, None)
         finished = not state["history"] or state["history"][-1]["query_time"] is None
         # A finished run's last model is trained again (and queried if rounds are added).
         first = len(state["history"]) - 1 if finished else len(state["history"])
@@ -299,10 +344,19 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         last = state["last_round"]
         rounds = range(first, last + 1)
         for round_ in progress(rounds, total=len(rounds), desc="rounds", verbose=self.verbose):
-            estimator, entry = self._train(X, state, round_, scorer, X_test, y_test)
+            waiting = state.get("pending_entry")
             picked, labels = None, None
-            if round_ < state["last_round"]:
-                picked, labels = self._query(X, oracle, state, round_, estimator, entry)
+            if waiting and waiting["round"] == round_:  # its batch was chosen before
+                estimator, entry, picked = None, dict(waiting), state["pending"]
+            else:
+                estimator, entry = self._train(X, state, round_, scorer, X_test, y_test)
+                if round_ < state["last_round"]:
+                    picked, labels = self._query(X, oracle, state, round_, estimator, entry, human)
+            if human is not None and picked is not None:
+                state = dict(state, pending=picked, pending_entry=entry)
+                state, picked, labels = self._deliver(state, human)
+                if picked is None:
+                    return self._stop(path, state, estimator)
             state = self._commit(state, round_, estimator, entry, picked, labels)
             self._save_checkpoint(path, state)
             if picked is None:
@@ -315,6 +369,76 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
                     )
                 break
         return self
+
+    def _stop(self, path, state, estimator):
+        """End a fit whose batch awaits labels: the state saved, ``pending_`` set."""
+        if estimator is not None:
+            self.estimator_ = estimator
+        self.labeled_indices_ = state["labeled"]
+        self.labels_ = state["labels"]
+        self.test_indices_ = state["test"]
+        self.history_ = list(state["history"])
+        self.pending_ = np.asarray(state["pending"], dtype=np.intp)
+        self.unusable_indices_ = state["excluded"]
+        self._state = state
+        self._save_checkpoint(path, state)
+        return self
+
+    def _deliver_initial(self, state, human):
+        """The initial and held-out sets labelled, or the state with what still waits."""
+        batch = state["pending"]
+        waiting = batch[human.pending[batch]]
+        if waiting.size:
+            return dict(state, pending=batch)
+        usable = batch[~human.unusable[batch]]
+        test = np.isin(usable, state["test"])
+        initial, kept_test = usable[~test], np.sort(usable[test])
+        if state["test"].size and not kept_test.size:
+            raise ValueError(
+                "Every held-out sample was marked unusable: there is nothing to score on."
+            )
+        if not initial.size:
+            raise ValueError(
+                "Every sample of the initial set was marked unusable: there is nothing to "
+                "train on. Pass other initial indices."
+            )
+        labels = _native(np.asarray(human.labels[initial]))
+        check_labels(labels, _OWNER, "oracle", indices=initial)
+        unusable = batch[human.unusable[batch]]
+        test_labels = _native(np.asarray(human.labels[kept_test])) if kept_test.size else None
+        return dict(
+            state,
+            labeled=initial,
+            labels=labels,
+            test=kept_test,
+            test_labels=np.array([]) if test_labels is None else test_labels,
+            pending=np.array([], dtype=np.intp),
+            pending_entry=False,
+            excluded=np.union1d(state["excluded"], unusable).astype(np.intp),
+            review=_review(human, initial, unusable),
+        )
+
+    def _deliver(self, state, human):
+        """``(state, picked, labels)`` of a labelled batch; picked None while some wait."""
+        batch = state["pending"]
+        if human.pending[batch].any():
+            return state, None, None
+        unusable = batch[human.unusable[batch]]
+        picked = batch[~human.unusable[batch]]
+        labels = _native(np.asarray(human.labels[picked]))
+        if picked.size:
+            kind = check_labels(state["labels"], _OWNER, "labels_", allow_empty=True)
+            check_labels(
+                labels, _OWNER, "oracle", indices=picked, kind=kind, kind_source="labels_ so far"
+            )
+        state = dict(
+            state,
+            pending=np.array([], dtype=np.intp),
+            pending_entry=False,
+            excluded=np.union1d(state["excluded"], unusable).astype(np.intp),
+            review=_review(human, picked, unusable),
+        )
+        return state, picked, labels
 
     def _check_test_set(self, X_test, y_test, known=None):
         if (X_test is None) != (y_test is None):
@@ -427,7 +551,7 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             state = dict(self._state, history=list(self.history_))
             if path is not None and path.exists():
                 _check_own_checkpoint(path, state, identity, self._checkpoint_parameter())
-            if state["history"][-1]["query_time"] is None:  # finished: add n_rounds
+            if state["history"] and state["history"][-1]["query_time"] is None:  # finished
                 state["last_round"] = len(state["history"]) - 1 + self.n_rounds
             return state
         parameter = self._checkpoint_parameter()
@@ -456,6 +580,19 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
                 "are never trained on. Pick initial among the other samples."
             )
         labeled = np.asarray(initial, dtype=np.intp)
+        if oracle is None:  # a HumanOracle: the initial and held-out sets are asked first
+            return {
+                "labeled": np.array([], dtype=np.intp),
+                "labels": np.array([]),
+                "history": [],
+                "seed": seed,
+                "last_round": self.n_rounds,
+                "test": test,
+                "test_labels": np.array([]),
+                "pending": np.concatenate([labeled, test]).astype(np.intp),
+                "pending_entry": None,
+                "excluded": np.array([], dtype=np.intp),
+            }
         return {
             "labeled": labeled,
             "labels": oracle(labeled),
@@ -490,12 +627,19 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         fit_time = time.perf_counter() - start
         score = None if scorer is None else float(scorer(estimator, X_test, y_test))
         count = {"n_labeled": len(state["labeled"])}
-        return estimator, history_entry(round_, count, score, fit_time)
+        review = state.get("review") or {}
+        return estimator, history_entry(round_, count, score, fit_time, **review)
 
-    def _query(self, X, oracle, state, round_, estimator, entry):
-        """The next batch and its labels, or (None, None) when the pool is used up."""
+    def _query(self, X, oracle, state, round_, estimator, entry, human=None):
+        """The next batch and its labels, or (None, None) when the pool is used up.
+
+        With a HumanOracle only the batch: its labels are delivered apart.
+        """
         n_samples = _n_samples(X)
-        pool = unselected(n_samples, np.concatenate([state["labeled"], state["test"]]))
+        taken = [state["labeled"], state["test"]]
+        if human is not None:  # unusable samples, now or earlier, are never queried
+            taken += [state["excluded"], np.flatnonzero(human.unusable)]
+        pool = unselected(n_samples, np.concatenate(taken))
         if pool.size == 0:
             return None, None
         candidates = draw_candidates(pool, self.n_candidates, state["seed"], round_)
@@ -507,6 +651,8 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
             X, y, estimator, candidates=candidates, batch_size=min(self.batch_size, candidates.size)
         )
         entry["query_time"] = time.perf_counter() - start
+        if human is not None:
+            return np.asarray(picked, dtype=np.intp), None
         labels = oracle(picked)
         kind = check_labels(state["labels"], _OWNER, "labels_", allow_empty=True)
         check_labels(
@@ -522,24 +668,28 @@ class ActiveLearner(MetaEstimatorMixin, BaseEstimator):
         else:
             state["labeled"] = np.concatenate([state["labeled"], picked])
             state["labels"] = np.concatenate([state["labels"], labels])
-        self.estimator_ = estimator
+        if estimator is not None:  # None: a resumed batch, whose model was not kept
+            self.estimator_ = estimator
         self.labeled_indices_ = state["labeled"]
         self.labels_ = state["labels"]
         self.test_indices_ = state["test"]
         self.history_ = list(state["history"])
+        self.pending_ = np.array([], dtype=np.intp)
+        self.unusable_indices_ = state.get("excluded", np.array([], dtype=np.intp))
         self._state = state
         return state
 
     def _save_checkpoint(self, path, state):
         if path is not None:
-            save_checkpoint(
-                path,
-                dict(
-                    state,
-                    labels=_savable(state["labels"]),
-                    test_labels=_savable(state["test_labels"]),
-                ),
+            saved = dict(
+                state,
+                labels=_savable(state["labels"]),
+                test_labels=_savable(state["test_labels"]),
             )
+            if "pending" in state:  # a HumanOracle's run; others' files stay as they were
+                entry = state["pending_entry"]
+                saved["pending_entry"] = {"initial": True} if entry is None else entry or {}
+            save_checkpoint(path, saved)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
@@ -631,6 +781,32 @@ def _check_same_labels(state, known, path, parameter):
         )
 
 
+def _review(human, labeled, unusable):
+    """What a reviewer's batch brought, for the history entry of the round it trains."""
+    return {
+        "reviewed": [int(i) for i in labeled],
+        "n_relabeled": int(human.relabeled[labeled].sum()),
+        "n_unusable": int(len(unusable)),
+    }
+
+
+def _check_same_human_labels(state, human, path, parameter):
+    """Refuse to continue a run whose labels so far differ from the reviewer's given ones."""
+    labeled = state["labeled"]
+    given = human.labeled[labeled]
+    known = np.asarray(human.labels, dtype=object)[labeled[given]]
+    saved = np.asarray(state["labels"], dtype=object)[given]
+    differ = np.flatnonzero([str(a) != str(b) for a, b in zip(known, saved, strict=True)])
+    if differ.size:
+        index = int(labeled[given][differ[0]])
+        raise CheckpointMismatchError(
+            f"Checkpoint {str(path)!r} labeled {differ.size} samples otherwise than this "
+            f"HumanOracle (index {index}: {plain_value(saved[differ[0]])!r} there, "
+            f"{plain_value(known[differ[0]])!r} now); labels of finished rounds are not "
+            f"changed. To start afresh, {restart_hint(parameter)}."
+        )
+
+
 def _refuse_missing(labels, indices, missing_label, what):
     missing = np.flatnonzero(is_unlabeled(labels, missing_label))
     if missing.size:
@@ -692,6 +868,14 @@ def _checked(state, path, parameter):
             "test": np.asarray(state.get("test", []), dtype=np.intp),
             "test_labels": np.asarray(state.get("test_labels", [])),
         }
+        if "pending" in state:  # written by a run with a HumanOracle
+            entry = dict(state["pending_entry"])
+            checked.update(
+                pending=np.asarray(state["pending"]).astype(np.intp),
+                pending_entry=None if entry.get("initial") else (entry or False),
+                excluded=np.asarray(state["excluded"]).astype(np.intp),
+                review=dict(state.get("review") or {}),
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(
             f"Checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is not "

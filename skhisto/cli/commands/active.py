@@ -1,8 +1,11 @@
 """``skhisto active``: active-learning curves of query strategies on a labeled embeddings file."""
 
+from pathlib import Path
+
 from .._checkpoints import active_learner_round, announce_resume
+from .._embeddings import read_embeddings_with_columns
 from .._errors import CommandError, checkpoint_errors_in_cli_words
-from .._groups import add_groups_argument, held_out_split
+from .._groups import add_groups_argument, held_out_split, pick_groups
 from .._labeled import labeled_input
 from .._options import (
     RegisteredNames,
@@ -54,6 +57,24 @@ output: the table on stdout (labels, then one balanced-accuracy column per strat
 With --checkpoint-dir DIR, each strategy's state is saved after every round in
 DIR/<strategy>/checkpoint.npz (ActiveLearner(..., checkpoint_dir=DIR/<strategy>)), and a rerun
 of the same command resumes from it.
+
+a pathologist as the oracle (--annotate DIR, one strategy, default typiclust):
+  skhisto active emb.npz --annotate al --strategy coreset   # writes al/queries.csv
+  skhisto review al/queries.csv       # label them: the page saves al/queries.decisions.csv
+  skhisto active emb.npz --annotate al --strategy coreset   # reads them, writes the next batch
+  ... until the rounds are done: then active.csv and active.png as above (with n_relabeled
+  and n_unusable per round).
+Each call runs ActiveLearner(..., checkpoint_dir=DIR).fit(X_pool, oracle) with the oracle
+oracle_from_decisions(DIR/queries.decisions.csv, paths of X_pool, queries=DIR/queries.csv):
+it stops at the first batch still to label and writes it as DIR/queries.csv (path, label
+empty, score = the model's probability of its predicted class, rank, round, predicted, group)
+and DIR/queries.json ({"classes": [...], "round": r, "strategy": NAME, "n_queries": n}; round
+0 is the initial set, round r the batch first trained on in round r). Reviewed batches are
+kept as DIR/rounds/round_<r>.queries.csv and .decisions.csv. Decisions: keep (the shown
+label), relabel (to new_label), unusable (never trained on nor queried again), skip (asked
+again). With labels in EMBEDDINGS, the held-out split is drawn as above and scored with them
+(the pool's labels are hidden, the reviewer gives them); without labels every row is in the
+pool, nothing is scored (balanced_accuracy empty) and --classes names the classes.
 """
 
 #: --estimator names -> the estimator's class name.
@@ -89,6 +110,18 @@ def add_arguments(parser):
     parser.add_argument(
         "--checkpoint-dir", metavar="DIR", help="save every round there and resume from it"
     )
+    parser.add_argument(
+        "--annotate",
+        metavar="DIR",
+        help="a pathologist is the oracle: write the next batch to label as DIR/queries.csv "
+        "(for `skhisto review`), read its decisions on the next call (see below)",
+    )
+    parser.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="NAME",
+        help="with --annotate: the classes the reviewer labels with (default: EMBEDDINGS' labels)",
+    )
     add_groups_argument(parser)
     add_json_argument(parser)
     add_seed_argument(parser, "the split, the initial labels, the strategies and the estimator")
@@ -96,6 +129,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    if args.annotate is not None:
+        return _annotate(args)
+    if args.classes:
+        raise CommandError("--classes names the reviewer's classes: it goes with --annotate DIR")
     out_dir = check_outputs(NAME, args.out_dir)
     checkpoints = _checkpoint_dir(args.checkpoint_dir)
     data = labeled_input(
@@ -227,3 +264,200 @@ def _plot(learners, title):
     from ...plotting import plot_learning_curve
 
     return plot_learning_curve(learners, title=title)
+
+
+#: What --annotate writes in DIR: the batch to label, its hints, the review page's decisions.
+QUERIES, QUERIES_JSON, DECISIONS = "queries.csv", "queries.json", "queries.decisions.csv"
+ANNOTATE_COLUMNS = [*CSV_COLUMNS[:4], "n_relabeled", "n_unusable", *CSV_COLUMNS[4:]]
+
+
+def _annotate(args):
+    """One step of the loop with a reviewer: read DIR's decisions, fit, write the next batch."""
+    import numpy as np
+
+    from ...active import HumanOracle, oracle_from_decisions
+
+    names = list(dict.fromkeys(args.strategy or ["typiclust"]))
+    if len(names) > 1:
+        raise CommandError(
+            f"--annotate runs one strategy (the reviewer labels its batches), got --strategy "
+            f"{' '.join(names)}; pass one"
+        )
+    if args.checkpoint_dir is not None:
+        raise CommandError("--annotate DIR keeps its checkpoint in DIR: drop --checkpoint-dir")
+    out_dir = check_outputs(NAME, args.out_dir)
+    folder = check_out_dir(args.annotate, "--annotate")
+    X, labels, paths, columns = read_embeddings_with_columns(args.input)
+    if labels is not None:
+        data = labeled_input(
+            args.input,
+            min_per_class=2,
+            what="the stratified --test-size split",
+            images=False,
+            groups=args.groups,
+        )
+        groups = data.groups
+        pool, test = _split(data.labels, groups.values, args.test_size, args.random_state)
+        test_set = {"X_test": X[test], "y_test": data.labels[test]}
+        classes = args.classes or sorted(set(data.labels.tolist()))
+    else:
+        groups = pick_groups(args.groups, columns=columns, paths=paths.tolist(), source=args.input)
+        pool, test_set = np.arange(len(X)), {}
+        if not args.classes:
+            raise CommandError(
+                f"EMBEDDINGS {args.input!r} has no labels: name the reviewer's classes with "
+                "--classes NAME [NAME ...]"
+            )
+        classes = args.classes
+    pool_paths = paths[pool].astype(str)
+    if len(set(pool_paths.tolist())) != len(pool_paths):
+        raise CommandError(f"EMBEDDINGS {args.input!r} names an image twice: paths must be unique")
+    fit_groups = {}
+    if groups.values is not None:
+        fit_groups["groups"] = groups.values[pool]
+        if test_set:
+            fit_groups["groups_test"] = groups.values[test]
+    needed = args.n_initial + args.n_rounds * args.batch_size
+    if needed > len(pool):
+        raise CommandError(
+            f"--n-initial {args.n_initial} + --n-rounds {args.n_rounds} x --batch-size "
+            f"{args.batch_size} = {needed} labels, but the pool has {len(pool)} samples"
+        )
+    queries, decisions = folder / QUERIES, folder / DECISIONS
+    if decisions.exists():
+        if not queries.exists():
+            raise CommandError(f"{str(decisions)!r} has no {QUERIES} beside it to check it against")
+        try:
+            oracle = oracle_from_decisions(decisions, pool_paths, classes=classes, queries=queries)
+        except ValueError as exc:
+            raise CommandError(" ".join(str(exc).split())) from None
+    else:
+        oracle = HumanOracle(np.full(len(pool), ""), pending=np.ones(len(pool), dtype=bool))
+    name = names[0]
+    learner = build_learner(
+        name,
+        estimator=args.estimator,
+        batch_size=args.batch_size,
+        n_rounds=args.n_rounds,
+        n_initial=args.n_initial,
+        random_state=args.random_state,
+        checkpoint_dir=folder,
+    )
+    if (folder / "checkpoint.npz").exists():
+        announce(NAME, f"continuing the run saved in {str(folder / 'checkpoint.npz')!r}")
+    with checkpoint_errors_in_cli_words():
+        learner.fit(X[pool], oracle, **test_set, **fit_groups)
+    if learner.pending_.size:
+        return _ask_review(learner, X[pool], pool_paths, oracle, folder, classes, name, fit_groups)
+    _archive(folder)
+    learners = {name: learner}
+    scored = f"on {len(test)} held-out samples " if test_set else "(nothing held out: unscored) "
+    title = (
+        f"Balanced accuracy {scored}against labels a reviewer gave ({name}) from a pool of "
+        f"{len(pool)}{groups.clause()}, {ESTIMATORS[args.estimator]} on embeddings read from "
+        f"{args.input}"
+    )
+    rows = [
+        dict(row, n_relabeled=entry.get("n_relabeled"), n_unusable=entry.get("n_unusable"))
+        for row, entry in zip(curve_rows(learners), learner.history_, strict=True)
+    ]
+    show_results(
+        NAME,
+        json_output=args.json,
+        title=title,
+        rows=rows,
+        columns=["round", "n_labeled", "n_relabeled", "n_unusable", "balanced_accuracy"],
+        csv_columns=ANNOTATE_COLUMNS,
+        csv_path=out_dir / CSV_NAME,
+        plot=(lambda: _plot(learners, f"{ESTIMATORS[args.estimator]}, reviewer's labels"))
+        if test_set
+        else None,
+        png_path=out_dir / PNG_NAME,
+    )
+    return 0
+
+
+def _ask_review(learner, X, paths, oracle, folder, classes, strategy, groups):
+    """Write the batch the learner waits for (unless DIR/queries.csv is it) and say what next."""
+    import json
+
+    from ...utils import atomic_write
+
+    batch = learner.pending_
+    queries = folder / QUERIES
+    initial = learner.labeled_indices_.size == 0
+    round_ = 0 if initial else len(learner.history_) + 1
+    current = _listed_paths(queries)
+    if current is not None and set(current) == set(paths[batch].tolist()):
+        waiting = int(oracle.pending[batch].sum())
+        announce(
+            NAME, f"{waiting} of the {len(batch)} queries of {str(queries)!r} are not labelled yet"
+        )
+    else:
+        _archive(folder)
+        rows = _query_rows(learner, X, paths, batch, round_, groups)
+        with atomic_write(queries, "w") as f:
+            write_csv_rows(f, rows)
+        hints = {"classes": list(classes), "round": round_, "strategy": strategy}
+        with atomic_write(folder / QUERIES_JSON, "w") as f:
+            json.dump({**hints, "n_queries": len(batch)}, f, indent=2)
+        what = "the initial set" if initial else f"the batch of round {round_}"
+        announce(NAME, f"wrote {len(batch)} queries ({what}) to {str(queries)!r}")
+    print(f"skhisto review {queries}")
+    return 0
+
+
+def _query_rows(learner, X, paths, batch, round_, groups):
+    """The queries CSV's rows: the batch in the strategy's order, the model's guess beside."""
+    predicted, score = [""] * len(batch), [""] * len(batch)
+    model = getattr(learner, "estimator_", None)
+    if learner.labeled_indices_.size and model is not None and hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X[batch])
+        predicted = [str(c) for c in model.classes_[proba.argmax(axis=1)].tolist()]
+        score = [f"{p:.6g}" for p in proba.max(axis=1).tolist()]
+    rows = []
+    for rank, i in enumerate(batch.tolist()):
+        row = {"path": paths[i], "label": "", "score": score[rank], "rank": rank + 1}
+        row.update({"round": round_, "predicted": predicted[rank]})
+        if "groups" in groups:
+            row["group"] = groups["groups"][i]
+        rows.append(row)
+    return rows
+
+
+def write_csv_rows(f, rows):
+    import csv
+
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _listed_paths(queries):
+    """The paths a queries CSV lists, or None when there is none."""
+    import csv
+
+    if not Path(queries).is_file():
+        return None
+    with open(queries, newline="", encoding="utf-8") as f:
+        return [row["path"] for row in csv.DictReader(f)]
+
+
+def _archive(folder):
+    """Move the reviewed batch (queries, hints, decisions) to DIR/rounds/round_<r>.*."""
+    import json
+    import os
+
+    queries = folder / QUERIES
+    if not queries.exists():
+        return
+    hints = folder / QUERIES_JSON
+    round_ = json.loads(hints.read_text())["round"] if hints.exists() else "unknown"
+    rounds = folder / "rounds"
+    rounds.mkdir(exist_ok=True)
+    for name, suffix in ((DECISIONS, "decisions.csv"), (QUERIES_JSON, "json"), (QUERIES, "csv")):
+        if (folder / name).exists():
+            target = (
+                rounds / f"round_{round_}.{'queries.' if suffix != 'decisions.csv' else ''}{suffix}"
+            )
+            os.replace(folder / name, target)

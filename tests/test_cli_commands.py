@@ -49,6 +49,12 @@ EXAMPLES = {
     "active-simclr": ["skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset"],
     "cache": ["skhisto cache info"],
     "fetch": ["skhisto fetch crc-val-he-7k"],
+    "qupath": [
+        "skhisto qupath export patches.npz --out qupath/",
+        "skhisto qupath import slides/ --annotations annotations/",
+        "write_qupath_geojson(table, path, classification=COLUMN",
+        "label_patches(table, read_qupath_geojson(GEOJSON), min_overlap=F)",
+    ],
 }
 
 

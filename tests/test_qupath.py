@@ -3,6 +3,7 @@
 import json
 import re
 import uuid
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -351,3 +352,147 @@ def test_label_patches_refuses_what_it_cannot_use(patches):
     with pytest.raises(ValueError, match="annotation 0 has geometry 'x'"):
         label_patches(patches, annotations.assign(geometry=["x"]))
     assert label_patches(patches, annotations.iloc[:0]).tolist() == [None] * 64
+
+
+# CLI ---------------------------------------------------------------------------------------
+
+EMBED = ("--backbone", "resnet18", "--no-pretrained", "--image-size", "32", "--no-cache")
+TILING = ("--mpp", "0.5", "--patch-size", "64", "--min-tissue", "0")
+
+
+def _annotations_folder(folder, features):
+    folder.mkdir()
+    _write(folder / "s1.svs.geojson", {"type": "FeatureCollection", "features": features})
+    return folder
+
+
+def test_cli_export_from_embeddings_of_slide_patches(run_cli, slide, tmp_path):
+    embeddings = tmp_path / "patches.npz"
+    tiling = ("--mpp", "0.5", "--patch-size", "128")
+    result = run_cli("embed", slide, "--out", embeddings, *tiling, *EMBED)
+    assert result.code == 0, result.err
+    data = np.load(embeddings)
+    assert len(data["x"]) == 16
+    # A label-issues CSV of some patches: path <slide>@<x>,<y>.
+    columns = (data["slide"], data["x"], data["y"])
+    rows = [
+        {
+            "path": f"{s}@{x},{y}",
+            "label": "Tumor",
+            "label_quality": q,
+            "issue": q < 0.3,
+            "suggested_label": "Stroma" if q < 0.3 else "Tumor",
+        }
+        for s, x, y, q in zip(*columns, np.linspace(0, 1, 16), strict=True)
+    ][:12]
+    results = tmp_path / "label_issues.csv"
+    pd.DataFrame(rows).to_csv(results, index=False)
+    out = tmp_path / "qupath"
+    result = run_cli("qupath", "export", embeddings, "--results", results, "--out", out)
+    assert result.code == 0, result.err
+    assert "4 of 16 patches have no row in --results" in result.out
+    assert "wrote 16 detections of 1 slides (classified by 'suggested_label'" in result.out
+    features = json.load(open(out / "s1.geojson"))["features"]
+    assert len(features) == 16
+    names = [f["properties"].get("classification", {}).get("name") for f in features]
+    assert names == [r["suggested_label"] for r in rows] + [None] * 4
+    first = features[0]["properties"]["measurements"]
+    assert set(first) == {"label_quality", "issue", "tissue"} and first["issue"] == 1.0
+    assert set(features[-1]["properties"]["measurements"]) == {"tissue"}
+    ring = Polygon(features[5]["geometry"]["coordinates"][0])
+    x, y = int(data["x"][5]), int(data["y"][5])
+    assert ring.equals(box(x, y, x + 128, y + 128))
+    # Without results: the file's labels (none here) and the tissue share.
+    result = run_cli("qupath", "export", embeddings, "--out", out, "--object-type", "tile")
+    assert result.code == 0, result.err
+    feature = json.load(open(out / "s1.geojson"))["features"][0]
+    assert set(feature["properties"]) == {"objectType", "measurements"}
+
+
+def test_cli_import_labels_patches_from_annotations(run_cli, slide, patches, tmp_path):
+    tumor = box(0, 0, 256, 128)
+    stroma = Polygon([(256, 128), (512, 160), (480, 512), (288, 448)])
+    features = [_feature(tumor, "Tumor"), _feature(stroma, "Stroma"), _feature(tumor, None)]
+    folder = _annotations_folder(tmp_path / "annotations", features)
+    out = tmp_path / "labeled.csv"
+    args = ("--annotations", folder, "--out", out, *TILING)
+    result = run_cli("qupath", "import", slide, *args)
+    assert result.code == 0, result.err
+    assert "1 unclassified polygons of 3 objects are skipped" in result.err
+    table = pd.read_csv(out)
+    with pytest.warns(UserWarning, match="1 unclassified polygons"):
+        annotations = read_qupath_geojson(folder / "s1.svs.geojson")
+    expected = label_patches(patches, annotations)
+    keep = np.asarray([label is not None for label in expected])
+    assert table.columns.tolist()[:7] == ["slide", "x", "y", "level", "size", "mpp", "tissue"]
+    assert table["label"].tolist() == expected[keep].tolist()
+    assert table["x"].tolist() == patches["x"][keep].tolist()
+    assert (table["cover"] >= 0.5).all() and (table["label"] == "Tumor").sum() == 8
+    assert f"wrote {keep.sum()} patches of 1 slides" in result.out
+    # --keep-unlabeled keeps every patch; the CSV exports back to QuPath by its labels.
+    result = run_cli("qupath", "import", slide, *args, "--keep-unlabeled", "--min-overlap", "1")
+    assert result.code == 0, result.err
+    table = pd.read_csv(out, keep_default_na=False)
+    assert len(table) == 64 and set(table["label"]) == {"", "Tumor", "Stroma"}
+    result = run_cli("qupath", "export", out, "--out", tmp_path / "back")
+    assert result.code == 0, result.err
+    with pytest.warns(UserWarning, match="unclassified"):  # the unlabeled patches
+        back = read_qupath_geojson(tmp_path / "back" / "s1.geojson")
+    assert len(back) == (table["label"] != "").sum()
+    assert shapely.union_all(back["geometry"][back["classification"] == "Tumor"]).equals(tumor)
+
+
+@pytest.mark.parametrize(
+    "features, args, code, words",
+    [
+        (None, ("--annotations", "nowhere"), 1, ("--annotations 'nowhere' does not exist",)),
+        ([_feature(shapely.Point(1, 1), "a")], (), 1, ("holds no classified polygon",)),
+        (
+            [_feature(box(4000, 4000, 4100, 4100), "a"), _feature(box(0, 0, 64, 64), "a")],
+            (),
+            1,
+            ("1 of 2 annotations lie outside slide 's1.tif' (512 x 512 px", "another level"),
+        ),
+        ([_feature(box(0, 0, 10, 10), "a")], (), 1, ("no patch of 64 is covered",)),
+        ([], ("--min-overlap", "0"), 2, ("--min-overlap", "above 0")),
+        ([], ("--out", "x.txt"), 2, ("--out", ".csv")),
+    ],
+)
+def test_cli_import_errors_are_one_line(run_cli, slide, tmp_path, features, args, code, words):
+    folder = tmp_path / "annotations"
+    if features is not None:
+        _annotations_folder(folder, features)
+    if "--annotations" not in args:
+        args = ("--annotations", folder, *args)
+    if "--out" not in args:
+        args = (*args, "--out", tmp_path / "labeled.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_cli("qupath", "import", slide, *args, *TILING)
+    if code == 2:  # usage errors are said by the action's parser
+        result.command = "qupath import"
+    result.assert_one_line_error(code, *words)
+    assert not (tmp_path / "labeled.csv").exists()
+
+
+def test_cli_annotations_must_name_a_slide(run_cli, slide, tmp_path):
+    folder = tmp_path / "annotations"
+    folder.mkdir()
+    _write(folder / "other.geojson", [_feature(box(0, 0, 64, 64), "a")])
+    result = run_cli(
+        "qupath", "import", slide, "--annotations", folder, "--out", tmp_path / "l.csv"
+    )
+    result.assert_one_line_error(1, "no GeoJSON file", "is named after a slide", "'s1.tif'")
+
+
+def test_cli_export_errors_are_one_line(run_cli, embeddings_file, tmp_path):
+    images = embeddings_file()
+    for argv, words in (
+        (("nowhere.npz",), ("INPUT 'nowhere.npz' does not exist",)),
+        ((images,), ("holds no patches of slides", "skhisto embed --slides")),
+    ):
+        result = run_cli("qupath", "export", *argv, "--out", tmp_path / "q")
+        result.assert_one_line_error(1, *words)
+    assert not (tmp_path / "q").exists()
+    result = run_cli("qupath", "--out", tmp_path / "q")
+    result.assert_one_line_error(2, "invalid choice")

@@ -28,6 +28,7 @@ from . import (
     fetch,
     label_issues,
     noise_curve,
+    qupath,
     review,
     simclr,
 )
@@ -45,4 +46,5 @@ COMMANDS = (
     active_simclr,
     cache,
     fetch,
+    qupath,
 )

@@ -429,6 +429,13 @@ def test_cli_import_labels_patches_from_annotations(run_cli, slide, patches, tmp
     assert table["x"].tolist() == patches["x"][keep].tolist()
     assert (table["cover"] >= 0.5).all() and (table["label"] == "Tumor").sum() == 8
     assert f"wrote {keep.sum()} patches of 1 slides" in result.out
+    # The labeled table is ready to embed: `skhisto embed` reads a CSV patch table as patches.
+    embed = ("--backbone", "resnet18", "--no-pretrained", "--image-size", "32", "--no-cache")
+    result = run_cli("embed", out, "--out", tmp_path / "labeled.npz", *embed)
+    assert result.code == 0, result.err
+    data = np.load(tmp_path / "labeled.npz")
+    assert data["labels"].tolist() == table["label"].tolist()
+    assert data["x"].tolist() == table["x"].tolist() and len(data["embeddings"]) == len(table)
     # --keep-unlabeled keeps every patch; the CSV exports back to QuPath by its labels.
     result = run_cli("qupath", "import", slide, *args, "--keep-unlabeled", "--min-overlap", "1")
     assert result.code == 0, result.err

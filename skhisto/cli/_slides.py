@@ -60,11 +60,28 @@ def tiling_options(args):
     return {name: getattr(args, name) for name in TILING if getattr(args, name) is not None}
 
 
+#: The columns of a CSV patch table (as `skhisto qupath import` writes), read as slide patches.
+PATCH_TABLE_COLUMNS = ("slide", "x", "y", "level", "size")
+
+
 def wants_slides(source, slides, coordinates):
-    """Whether INPUT is read as slides: asked for, or a single file that can only be a slide."""
+    """Whether INPUT is read as slides: asked for, a single file that can only be a slide, or
+    a CSV patch table (slide, x, y, level, size columns)."""
     source = Path(source)
     single = source.is_file() and source.suffix.lower() in SLIDE_EXTENSIONS
-    return slides or coordinates is not None or single
+    return slides or coordinates is not None or single or is_patch_table_csv(source)
+
+
+def is_patch_table_csv(source):
+    """Whether ``source`` is a CSV whose header holds a patch table's columns."""
+    if not (source.is_file() and source.suffix.lower() == ".csv"):
+        return False
+    try:
+        with open(source, newline="", encoding="utf-8-sig") as f:
+            header = {name.strip() for name in f.readline().split(",")}
+    except (OSError, UnicodeDecodeError):
+        return False  # said by the CSV reader, in its words
+    return set(PATCH_TABLE_COLUMNS) <= header
 
 
 def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
@@ -80,6 +97,13 @@ def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
             f"{', '.join(given)} set how slides are tiled, but --coordinates gives the patches; "
             "pass one or the other"
         )
+    if is_patch_table_csv(Path(source)):
+        if coordinates or given:
+            raise CommandError(
+                f"INPUT {str(source)!r} is a patch table (slide, x, y, level, size): it gives "
+                f"the patches, so {', '.join(given) or '--coordinates'} cannot apply"
+            )
+        return _read_patch_table(Path(source))
     slides, labels, per_slide = _list_slides(Path(source))
     try:
         if coordinates:
@@ -97,6 +121,48 @@ def read_slides(source, *, coordinates=None, tiling=None, slide_mpp=None):
     columns = {name: [by[s] for s in table["slide"]] for name, by in maps.items()}
     columns["slide"] = table["slide"].astype(str).tolist()
     return table, patch_labels, kind, columns
+
+
+def _read_patch_table(path):
+    """A CSV patch table (as `skhisto qupath import` writes): its patches, labels (the
+    ``label`` column, if any), kind, and its other columns by name."""
+    import pandas as pd
+
+    from ..slides import check_patch_table
+
+    columns, rows = read_csv_rows(path)
+    if not rows:
+        raise CommandError(f"CSV {str(path)!r} lists no patches")
+    table = pd.DataFrame(rows, columns=columns)
+    try:
+        for name in PATCH_TABLE_COLUMNS[1:]:
+            table[name] = pd.to_numeric(table[name], errors="raise").astype("int64")
+    except ValueError as exc:
+        message = f"CSV {str(path)!r}: column {name!r} holds a non-integer: {exc}"
+        raise CommandError(message) from exc
+    table["slide"] = [
+        value if os.path.isabs(value) else os.path.join(path.parent, value)
+        for value in table["slide"].astype(str).str.strip()
+    ]
+    try:
+        check_patch_table(table)
+    except (ValueError, OSError) as exc:
+        raise CommandError(f"CSV {str(path)!r}: {exc}") from exc
+    labels = None
+    if "label" in columns:
+        labels = table["label"].fillna("").astype(str).str.strip().tolist()
+    others = {
+        name: table[name].fillna("").astype(str).tolist()
+        for name in columns
+        if name and name not in (*PATCH_TABLE_COLUMNS, "label")
+    }
+    others["slide"] = table["slide"].tolist()
+    n_slides = table["slide"].nunique()
+    kept = [*PATCH_TABLE_COLUMNS, *(c for c in ("mpp", "tissue") if c in columns)]
+    for name in kept[len(PATCH_TABLE_COLUMNS) :]:
+        table[name] = pd.to_numeric(table[name], errors="coerce")
+    patches = table[kept].reset_index(drop=True)
+    return patches, labels, f"patch table of {_count(n_slides, 'slide')}", others
 
 
 def _count(n, noun):

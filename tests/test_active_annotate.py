@@ -17,7 +17,7 @@ from skhisto.active import (
     HumanOracle,
     oracle_from_decisions,
 )
-from skhisto.active._oracle import input_digest
+from skhisto.io import listing_digest
 
 SMALL = ["--n-initial", "6", "--batch-size", "6", "--n-rounds", "3"]
 
@@ -45,7 +45,9 @@ def write_queries(path, paths):
 def write_decisions(path, queries, rows):
     """A decisions file as `skhisto review` writes it: rows of (path, decision, new_label)."""
     with open(path, "w", newline="") as f:
-        f.write(f"# skhisto review decisions v1; input={input_digest(queries)}\n")
+        with open(queries, newline="") as listing:
+            listed = [row["path"] for row in csv.DictReader(listing)]
+        f.write(f"# skhisto review decisions v1; input={listing_digest(listed)}\n")
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["path", "label", "decision", "new_label", "reviewed_at"])
         for p, decision, new_label in rows:
@@ -128,8 +130,9 @@ def test_decisions_of_another_input_are_refused(tmp_path):
     write_queries(other, ["a.png", "c.png"])
     decisions = tmp_path / "queries.decisions.csv"
     write_decisions(decisions, other, [("a.png", "relabel", "x")])
-    with pytest.raises(ValueError, match="made on another input"):
-        oracle_from_decisions(decisions, ["a.png", "b.png"], queries=queries)
+    with pytest.raises(ValueError, match="belongs to another input"):
+        digest = listing_digest(["a.png", "b.png"])
+        oracle_from_decisions(decisions, ["a.png", "b.png"], input_digest=digest)
     with pytest.raises(ValueError, match="absent from the pool"):
         oracle_from_decisions(decisions, ["b.png", "c.png"])
 
@@ -162,10 +165,13 @@ def review_as_truth(queries, truth):
     write_decisions(decisions, queries, [(p, "relabel", truth[p]) for p in listed])
 
 
-def test_cli_round_trip_gives_the_simulated_curve(run_cli, embeddings_file, tmp_path):
+def test_cli_round_trip_gives_the_simulated_curve(run_cli, embeddings_file, tmp_path, monkeypatch):
     source = embeddings_file()
     data = np.load(source)
     truth = dict(zip(data["paths"].tolist(), data["labels"].tolist(), strict=True))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tile_0.png").write_bytes(b"")  # a path that names a file: listed absolute
+    truth[str(tmp_path / "tile_0.png")] = truth["tile_0.png"]
     folder, out = tmp_path / "al", tmp_path / "res"
     argv = ["active", source, "--annotate", folder, "--strategy", "coreset", *SMALL]
     for step in range(10):
@@ -210,4 +216,4 @@ def test_cli_refuses_in_one_line(run_cli, embeddings_file, tmp_path):
     write_queries(other, ["tile_0.png"])
     write_decisions(folder / "queries.decisions.csv", other, [("tile_0.png", "relabel", "benign")])
     result = run_cli(*base, *SMALL, "--out-dir", tmp_path / "res")
-    result.assert_one_line_error(1, "made on another input")
+    result.assert_one_line_error(1, "belongs to another input")

@@ -7,26 +7,24 @@ is not labelled yet (``pending_``) and resumes when it is.
 :func:`oracle_from_decisions` builds one from the decisions CSV that
 ``skhisto review`` writes.
 
-The decisions format (v1): a first line ``# skhisto review decisions v1;
-input=<sha256>``, then the header ``path,label,decision,new_label,reviewed_at``;
-an item's decision is its last row. ``keep`` gives ``label``, ``relabel``
-gives ``new_label``, ``unusable`` excludes the item, ``skip`` and ``pending``
-(an undone decision) leave it unlabelled.
+The decisions format (v1, read by :func:`skhisto.io.read_decisions`): a first
+line ``# skhisto review decisions v1; input=<listing digest>``, then the header
+``path,label,decision,new_label,reviewed_at``; an item's decision is its last
+row. ``keep`` gives ``label``, ``relabel`` gives ``new_label``, ``unusable``
+excludes the item, ``skip`` and ``pending`` (an undone decision) leave it
+unlabelled.
 """
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from ..utils import file_digest
 from ..utils._labels import plain_value
 from ..utils._sklearn_compat import HasMethods, validate_params
 
 #: The columns of a decisions CSV, in order.
 DECISION_COLUMNS = ("path", "label", "decision", "new_label", "reviewed_at")
 DECISIONS = ("keep", "relabel", "unusable", "skip", "pending")
-_MAGIC = "# skhisto review decisions v1"
 
 
 class HumanOracle:
@@ -96,54 +94,30 @@ class HumanOracle:
         return ~(self.pending | self.unusable)
 
 
-def input_digest(path):
-    """The sha256 of a file's bytes: the ``input=`` a decisions file made on it names."""
-    return file_digest(path, what="queries CSV")
-
-
-def read_decisions(source):
-    """``(input digest or None, DataFrame of each path's current decision)`` of a decisions CSV.
-
-    The current decision of a path is its last row. Unreadable or malformed
-    files raise ValueError naming the file.
-    """
+def _current_decisions(source, input_digest):
+    """Each path's current decision (its last row), indexed by path."""
     import pandas as pd
 
+    from ..io import read_decisions
+
     if isinstance(source, pd.DataFrame):
-        table, digest, name = source.copy(), None, "decisions"
+        table = source.copy()
+        missing = [column for column in ("path", "decision") if column not in table.columns]
+        if missing:
+            raise ValueError(f"the decisions table lacks the column(s) {missing}.")
+        table = table.fillna("").astype(str)
+        for column in DECISION_COLUMNS:
+            if column not in table.columns:
+                table[column] = ""
+        bad = ~table["decision"].isin(DECISIONS)
+        if bad.any():
+            row = table[bad].iloc[0]
+            raise ValueError(
+                f"decision {row['decision']!r} for {row['path']!r} is none of {list(DECISIONS)}."
+            )
     else:
-        name = repr(os.fspath(source))
-        try:
-            with open(source, newline="", encoding="utf-8") as f:
-                first = f.readline()
-                if not first.startswith(_MAGIC):
-                    raise ValueError(
-                        f"decisions file {name} does not start with {_MAGIC!r}: it is not a "
-                        "decisions file written by `skhisto review`."
-                    )
-                digest = None
-                for part in first.strip().split(";"):
-                    key, _, value = part.strip().partition("=")
-                    if key == "input":
-                        digest = value.strip()
-                table = pd.read_csv(f, dtype=str, keep_default_na=False)
-        except OSError as exc:
-            raise ValueError(f"cannot read decisions file {name}: {exc}") from exc
-    missing = [column for column in ("path", "decision") if column not in table.columns]
-    if missing:
-        raise ValueError(f"decisions {name} lack the column(s) {missing}.")
-    table = table.fillna("").astype(str)
-    for column in DECISION_COLUMNS:
-        if column not in table.columns:
-            table[column] = ""
-    bad = ~table["decision"].isin(DECISIONS)
-    if bad.any():
-        row = table[bad].iloc[0]
-        raise ValueError(
-            f"decisions {name}: decision {row['decision']!r} for {row['path']!r} is none of "
-            f"{list(DECISIONS)}."
-        )
-    return digest, table.drop_duplicates("path", keep="last").set_index("path")
+        table = read_decisions(source, input_digest=input_digest).fillna("").astype(str)
+    return table.drop_duplicates("path", keep="last").set_index("path")
 
 
 @validate_params(
@@ -151,11 +125,11 @@ def read_decisions(source):
         "decisions": [str, os.PathLike, list, HasMethods(["iterrows"])],
         "paths": ["array-like"],
         "classes": ["array-like", None],
-        "queries": [str, os.PathLike, None],
+        "input_digest": [str, None],
     },
     prefer_skip_nested_validation=True,
 )
-def oracle_from_decisions(decisions, paths, *, classes=None, queries=None):
+def oracle_from_decisions(decisions, paths, *, classes=None, input_digest=None):
     """The :class:`HumanOracle` of review decisions, one entry per path of the pool.
 
     ``keep`` gives an item its shown ``label``, ``relabel`` its ``new_label``;
@@ -176,9 +150,10 @@ def oracle_from_decisions(decisions, paths, *, classes=None, queries=None):
     classes : array-like, default=None
         The known classes: a label that is none of them is refused, and labels
         take their type (the CSV holds text: ``"1"`` becomes the class ``1``).
-    queries : str or path-like, default=None
-        The queries CSV the decisions were made on: a decisions file naming
-        another input (its ``input=`` sha256) is refused.
+    input_digest : str, default=None
+        The :func:`skhisto.io.listing_digest` of the queries the decisions
+        must be of: a decisions file of another input is refused (None: not
+        checked).
 
     Returns
     -------
@@ -209,18 +184,7 @@ def oracle_from_decisions(decisions, paths, *, classes=None, queries=None):
             raise ValueError(f"paths names {path!r} twice: each sample needs its own path.")
         index[path] = i
     sources = decisions if isinstance(decisions, list) else [decisions]
-    tables = []
-    for source in sources:
-        digest, table = read_decisions(source)
-        if queries is not None and not isinstance(source, pd.DataFrame):
-            expected = input_digest(queries)
-            if digest != expected:
-                raise ValueError(
-                    f"decisions file {os.fspath(source)!r} was made on another input than "
-                    f"{os.fspath(queries)!r} (input={digest}, not {expected}); review "
-                    f"{Path(queries).name} again or remove the stale decisions file."
-                )
-        tables.append(table)
+    tables = [_current_decisions(source, input_digest) for source in sources]
     table = pd.concat(tables)
     table = table[~table.index.duplicated(keep="last")]
     unknown = [path for path in table.index if path not in index]

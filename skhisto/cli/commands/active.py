@@ -323,12 +323,15 @@ def _annotate(args):
             f"--n-initial {args.n_initial} + --n-rounds {args.n_rounds} x --batch-size "
             f"{args.batch_size} = {needed} labels, but the pool has {len(pool)} samples"
         )
+    keys = np.array([_query_path(p) for p in pool_paths.tolist()])
     queries, decisions = folder / QUERIES, folder / DECISIONS
     if decisions.exists():
         if not queries.exists():
             raise CommandError(f"{str(decisions)!r} has no {QUERIES} beside it to check it against")
         try:
-            oracle = oracle_from_decisions(decisions, pool_paths, classes=classes, queries=queries)
+            oracle = oracle_from_decisions(
+                decisions, keys, classes=classes, input_digest=_queries_digest(queries)
+            )
         except ValueError as exc:
             raise CommandError(" ".join(str(exc).split())) from None
     else:
@@ -348,7 +351,7 @@ def _annotate(args):
     with checkpoint_errors_in_cli_words():
         learner.fit(X[pool], oracle, **test_set, **fit_groups)
     if learner.pending_.size:
-        return _ask_review(learner, X[pool], pool_paths, oracle, folder, classes, name, fit_groups)
+        return _ask_review(learner, X[pool], keys, oracle, folder, classes, name, fit_groups)
     _archive(folder)
     learners = {name: learner}
     scored = f"on {len(test)} held-out samples " if test_set else "(nothing held out: unscored) "
@@ -431,6 +434,25 @@ def write_csv_rows(f, rows):
     writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+
+
+def _query_path(path):
+    """A pool path as queries.csv lists it: absolute when it names a file here, so that
+    `skhisto review` (which reads relative paths from the CSV's folder) finds it."""
+    import os
+
+    return os.path.abspath(path) if not os.path.isabs(path) and os.path.exists(path) else path
+
+
+def _queries_digest(queries):
+    """The :func:`skhisto.io.listing_digest` of DIR/queries.csv, as `skhisto review` takes it."""
+    import csv
+
+    from ...io import listing_digest
+
+    with open(queries, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return listing_digest([r["path"].strip() for r in rows], [r["label"] or "" for r in rows])
 
 
 def _listed_paths(queries):

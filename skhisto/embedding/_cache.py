@@ -10,7 +10,11 @@ users sharing a group-writable cache can read each other's shards.
 
 Each process keeps one :class:`KeyIndex` per cache (:func:`open_cache`): a
 shard's keys are read once, when it first appears, and a look-up then reads
-only the rows it returns, each checked against its digest. A shard whose
+only the rows it returns, each checked against its digest. The shards covered
+by the persisted index that :meth:`EmbeddingCache.compact` writes
+(``_index_file``) are not read at all: their keys are searched in the
+memory-mapped index, so a process's first look-up costs what was written
+since the last compaction, not what the cache holds. A shard whose
 content fails to verify is removed and its images are recomputed; one that
 cannot be *opened* (another user's file, an I/O error) is reported once and
 left alone, never deleted.
@@ -32,12 +36,14 @@ from ..utils._constraints import PATH
 from ..utils._digests import KEY_BYTES
 from ..utils._files import file_lock
 from ..utils._sklearn_compat import validate_params
-from ._key_index import KeyIndex
+from ._index_file import MANIFEST, PersistedIndex, StaleIndex, manifest_identity, write_index
+from ._key_index import KeyIndex, _sort_order
 from ._keys import FORMAT_VERSION, array_keys, fingerprint_id, path_keys
 from ._shards import (
     KEY_DTYPE,
     SUFFIX,
     CorruptShard,
+    KeyMismatch,
     Shard,
     read_legacy_shard,
     write_blocks,
@@ -188,6 +194,10 @@ class EmbeddingCache:
         self._numbers = {}  # file name -> shard number
         self._skipped = set()  # names not usable in this process (unreadable, migrated)
         self._next_number = 0
+        self._persisted = None  # PersistedIndex of the compacted shards, or None
+        self._index_seen = None  # identity of the manifest last read (or set aside)
+        self._lazy = set()  # numbers of the shards opened lazily (their keys in _persisted)
+        self._bypassed = False
         self._lock = threading.RLock()
 
     def __repr__(self):
@@ -223,29 +233,112 @@ class EmbeddingCache:
 
     def _refresh(self):
         """Index the shards written since the last look-up; forget removed ones."""
-        try:
-            names = {e.name for e in os.scandir(self.directory) if e.name.startswith("shard-")}
-        except FileNotFoundError:
-            names = set()  # the directory was removed: nothing is cached any more
-        gone = [number for name, number in self._numbers.items() if name not in names]
-        if gone:
-            self._forget(gone)
-        for name in sorted(names - self._numbers.keys() - self._skipped):
-            if name.endswith(SUFFIX):
-                self._open(self.directory / name)
-            elif name.endswith(".npz"):
-                self._migrate(self.directory / name)
+        for _ in range(2):  # again once the persisted index was set aside midway
+            self._bypassed = False
+            try:
+                names = {e.name for e in os.scandir(self.directory) if e.name.startswith("shard-")}
+            except FileNotFoundError:
+                names = set()  # the directory was removed: nothing is cached any more
+            self._load_persisted()
+            gone = [number for name, number in self._numbers.items() if name not in names]
+            if gone:
+                self._forget(gone)
+            for name in sorted(names - self._numbers.keys() - self._skipped):
+                if name.endswith(SUFFIX):
+                    self._open(self.directory / name)
+                elif name.endswith(".npz"):
+                    self._migrate(self.directory / name)
+            if not self._bypassed:
+                return
 
     def _open(self, path):
         if not self._trusted(path):
             return
-        shard = self._attempt(path, lambda: Shard(path))
+        index = self._persisted
+        position = index.positions.get(path.name) if index is not None else None
+        if position is None:
+            shard = self._attempt(path, lambda: Shard(path))
+        else:
+            shard = self._attempt(path, lambda: Shard(path, lazy=True))
         if shard is None:
             return
+        if position is not None and shard.rows != index.rows[position]:
+            self._bypass_index(f"{path.name} has {shard.rows} rows, not {index.rows[position]}")
+            return  # opened whole by the second pass of _refresh
         number = self._next_number = self._next_number + 1
         self._numbers[path.name] = number
         self._shards[number] = shard
-        self._index.add(shard.take_keys(), number)
+        if position is None:
+            self._index.add(shard.take_keys(), number)
+        else:
+            index.numbers[position] = number
+            self._lazy.add(number)
+
+    # -- the persisted index --------------------------------------------------
+
+    def _load_persisted(self):
+        """Open the index ``compact()`` wrote, when its manifest changed since last looked at."""
+        identity = manifest_identity(self.directory)
+        if identity == self._index_seen:
+            return
+        self._index_seen = identity
+        if self._persisted is not None:
+            self._persisted = None
+            self._release_lazy()  # opened again, lazily under the new index or whole
+        if identity is None:
+            return
+        try:
+            index = PersistedIndex(self.directory, identity, self._trusted_index)
+        except PermissionError:
+            return  # another user's index (warned): every shard is indexed here
+        except StaleIndex as exc:
+            if manifest_identity(self.directory) != identity:  # replaced while read: again
+                self._index_seen = None
+                self._load_persisted()
+            else:
+                self._warn_stale(exc)
+            return
+        for name, number in self._numbers.items():  # opened whole before: serve them too
+            position = index.positions.get(name)
+            if position is not None and self._shards[number].rows == index.rows[position]:
+                index.numbers[position] = number
+        self._persisted = index
+
+    def _release_lazy(self):
+        """Close the lazily opened shards; the next pass of :meth:`_refresh` opens them again."""
+        for number in self._lazy:
+            self._numbers.pop(self._shards.pop(number).name, None)
+        self._lazy = set()
+
+    def _bypass_index(self, reason):
+        """Stop using a persisted index that does not match the shards (until it is rewritten)."""
+        self._warn_stale(reason)
+        self._persisted = None
+        self._release_lazy()
+        self._bypassed = True
+
+    def _warn_stale(self, reason):
+        key = (self.directory / MANIFEST, self._index_seen)
+        if key not in STORE.reported:
+            STORE.reported.add(key)
+            warn(
+                f"Ignoring the cache index {key[0]} ({reason}): this process indexes every "
+                "shard itself instead (same answers, a slower first look-up). compact() "
+                "(skhisto cache compact) writes it again."
+            )
+
+    def _trusted_index(self, path):
+        """Whether an index file comes from someone the cache trusts, as for shards."""
+        if trusted_owner(path, self.directory.parent):
+            return True
+        if path not in STORE.reported:
+            STORE.reported.add(path)
+            warn(
+                f"Skipping cache index file {path}: it is owned by neither you, the cache's "
+                "owner nor its group, so it cannot be trusted; this process indexes every "
+                "shard itself instead. Remove it if you do not know it."
+            )
+        return False
 
     def _attempt(self, path, read):
         """``read()`` of the shard at ``path``, or None when it cannot be used.
@@ -265,6 +358,9 @@ class EmbeddingCache:
 
     def _forget(self, numbers):
         self._index.drop(numbers)
+        if self._persisted is not None:
+            self._persisted.forget(numbers)
+        self._lazy.difference_update(numbers)
         for number in numbers:
             shard = self._shards.pop(number)
             self._numbers.pop(shard.name, None)
@@ -345,13 +441,35 @@ class EmbeddingCache:
         with self._lock:
             for _ in range(3):  # a shard compacted away since it was indexed: look again
                 self._refresh()
-                found, numbers, rows = self._index.find(keys)
-                out, read = self._gather(keys[found], numbers, rows)
+                try:
+                    found, numbers, rows = self._find(keys)
+                    out, read = self._gather(keys[found], numbers, rows)
+                except (KeyMismatch, StaleIndex) as exc:  # a damaged index: never served
+                    self._bypass_index(exc)
+                    self._refresh()
+                    found, numbers, rows = self._find(keys, persisted=False)
+                    out, read = self._gather(keys[found], numbers, rows)
                 if read.all():
                     break
             found[np.flatnonzero(found)[~read]] = False  # recomputed by the caller
             out = out[read]
         return found, (out if len(out) else None)
+
+    def _find(self, keys, persisted=True):
+        """``found`` mask, shard numbers and rows of ``keys``: shards written since the
+        persisted index first, then the index."""
+        found, numbers, rows = self._index.find(keys)
+        index = self._persisted if persisted else None
+        if index is None or found.all():
+            return found, numbers, rows
+        miss = np.flatnonzero(~found)
+        hit, more_numbers, more_rows = index.find(keys[miss])
+        all_numbers = np.zeros(len(keys), dtype=np.int64)
+        all_rows = np.zeros(len(keys), dtype=np.int64)
+        all_numbers[found], all_rows[found] = numbers, rows
+        all_numbers[miss[hit]], all_rows[miss[hit]] = more_numbers, more_rows
+        found[miss[hit]] = True
+        return found, all_numbers[found], all_rows[found]
 
     def _gather(self, keys, numbers, rows):
         """Rows ``rows`` of shards ``numbers`` (keys ``keys``), each shard read once, in order.
@@ -430,7 +548,35 @@ class EmbeddingCache:
             small = [n for n, s in self._shards.items() if s.rows < shard_rows]
             if len(small) > 1:
                 self._merge_shards(small, shard_rows)
+            self._write_index()
             return self.stats()
+
+    def _write_index(self):
+        """Persist the index of every shard, unless the one on disk covers them already."""
+        covered = {(shard.name, shard.rows) for shard in self._shards.values()}
+        index = self._persisted
+        if not covered or (
+            index is not None
+            and (index.numbers >= 0).all()
+            and covered == set(zip(index.names, index.rows.tolist(), strict=True))
+        ):
+            return
+        shards, keys = [], []
+        for number, shard in sorted(self._shards.items()):
+            shard_keys = self._attempt(shard.path, shard.read_keys)  # checked against its SHA
+            if shard_keys is None:
+                self._forget([number])
+                continue
+            shards.append((shard.name, shard.rows))
+            keys.append(shard_keys)
+        if not shards:
+            return
+        locs = np.empty((sum(len(k) for k in keys), 2), dtype=np.int32)
+        locs[:, 0] = np.repeat(np.arange(len(keys)), [len(k) for k in keys])
+        locs[:, 1] = np.concatenate([np.arange(len(k)) for k in keys])
+        keys = np.concatenate(keys)
+        order = _sort_order(keys)
+        write_index(self.directory, shards, keys[order], locs[order])
 
     def _merge_shards(self, numbers, shard_rows):
         big = KeyIndex()  # the shards that stay: their keys are not copied again
@@ -484,8 +630,19 @@ class EmbeddingCache:
         with self._lock:
             self._refresh()
             rows = sum(shard.rows for shard in self._shards.values())
-            entries = self._index.distinct()
+            entries = self._distinct()
             return {"shards": len(self._shards), "rows": rows, "entries": entries}
+
+    def _distinct(self):
+        """Distinct keys in the open shards, the persisted index's included."""
+        if self._persisted is None:
+            return self._index.distinct()
+        persisted, written = self._persisted.alive_keys(), self._index.unique_keys()
+        count = len(persisted) - int(np.count_nonzero(persisted[1:] == persisted[:-1]))
+        if len(persisted) and len(written):
+            at = np.minimum(np.searchsorted(persisted, written), len(persisted) - 1)
+            count -= int(np.count_nonzero(persisted[at] == written))
+        return count + len(written)
 
     def __len__(self):
         return self.stats()["entries"]

@@ -43,6 +43,13 @@ class KeyIndex:
         self._merge()
         return len(self.keys) - int(np.count_nonzero(self.keys[1:] == self.keys[:-1]))
 
+    def unique_keys(self):
+        """The distinct keys, sorted."""
+        self._merge()
+        if not len(self.keys):
+            return self.keys
+        return self.keys[np.r_[True, self.keys[1:] != self.keys[:-1]]]
+
     def _merge(self):
         if not self._pending:
             return

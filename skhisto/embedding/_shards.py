@@ -8,7 +8,11 @@ Layout of ``shard-<unique>.emb``::
 Opening a shard reads its header, keys and digests only (40 bytes a row) and
 checks them against the header's SHA-256; embeddings stay on disk and a row is
 read, and checked against its own digest, when it is asked for, so a look-up
-reads and verifies what it returns and nothing else. A shard is written once through
+reads and verifies what it returns and nothing else. A shard covered by the
+cache's persisted index (``_index_file``) is opened *lazily*: its header only;
+a row read then also reads that row's stored key and digest, and a key that is
+not the one asked for means the index is wrong (:class:`KeyMismatch`), never a
+wrong row served. A shard is written once through
 :func:`skhisto.utils.atomic_write` and never modified.
 """
 
@@ -29,6 +33,10 @@ _ALIGN = 64
 
 class CorruptShard(ValueError):
     """A shard whose bytes do not match what it says it holds."""
+
+
+class KeyMismatch(Exception):
+    """A lazily opened shard holds another key at the row an index pointed to."""
 
 
 def row_digests(keys, embeddings):
@@ -96,16 +104,31 @@ class Shard:
     counted against the process), and a shard removed or cut short by
     someone else is an error to handle, never a crash (SIGBUS). Its keys are
     handed to the cache's index once (:meth:`take_keys`), not kept twice.
+    With ``lazy=True`` only the header is read (a persisted index holds its
+    keys): rows are then checked against their stored keys and digests,
+    read with them.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, *, lazy=False):
         self.path = path
         with open(path, "rb") as f:
-            self.rows, self.dim, self._keys, self.digests = _read_index(f, path)
+            if lazy:
+                self.rows, self.dim = _read_header(f, path)
+                self._keys = self._digests = None
+            else:
+                self.rows, self.dim, self._keys, self._digests = _read_index(f, path)
 
     @property
     def name(self):
         return self.path.name
+
+    @property
+    def digests(self):
+        """The row digests (read and checked on first use for a lazy shard)."""
+        if self._digests is None:
+            with open(self.path, "rb") as f:
+                self._digests = _read_index(f, self.path)[3]
+        return self._digests
 
     def take_keys(self):
         """The keys read when the shard was opened (once; :meth:`read_keys` after)."""
@@ -120,9 +143,13 @@ class Shard:
     def read_unverified(self, rows):
         """Float32 embeddings of the sorted ``rows``; runs of neighbors are one read."""
         _, start, _ = _layout(self.rows, self.dim)
-        width = self.dim * 4
-        out = np.empty((len(rows), self.dim), dtype=np.float32)
-        view = memoryview(out).cast("B")
+        return self._pread(rows, start, np.dtype((np.float32, self.dim)))
+
+    def _pread(self, rows, start, dtype):
+        """Items ``rows`` (sorted) of the block of ``dtype`` items at byte ``start``."""
+        width = dtype.itemsize
+        out = np.empty(len(rows), dtype=dtype)
+        view = memoryview(out.view(np.uint8).reshape(-1))
         rows = rows.tolist()
         with open(self.path, "rb", buffering=0) as f:
             i = 0
@@ -139,15 +166,25 @@ class Shard:
     def read(self, rows, keys):
         """Verified embeddings of the sorted ``rows``, whose keys are ``keys``.
 
-        Raises CorruptShard when a row does not match its digest.
+        Raises CorruptShard when a row does not match its digest, and
+        KeyMismatch when a lazily opened shard holds other keys at ``rows``.
         """
         block = self.read_unverified(rows)
-        if not np.array_equal(row_digests(keys, block), self.digests[rows]):
+        if self._digests is not None:
+            digests = self._digests[rows]
+        else:
+            head, _, _ = _layout(self.rows, self.dim)
+            stored = self._pread(rows, head, KEY_DTYPE)
+            if not np.array_equal(stored, keys):
+                raise KeyMismatch(f"{self.path.name} holds other keys at the rows indexed")
+            digests = self._pread(rows, head + self.rows * KEY_DTYPE.itemsize, np.dtype("<u8"))
+        if not np.array_equal(row_digests(keys, block), digests):
             raise CorruptShard("an embedding row does not match its digest")
         return block
 
 
-def _read_index(f, path):
+def _read_header(f, path, header_out=None):
+    """Rows and width of the shard open as ``f``, once its size matches them."""
     if f.read(len(MAGIC)) != MAGIC:
         raise CorruptShard("not a skhisto cache shard")
     try:
@@ -156,9 +193,18 @@ def _read_index(f, path):
         n, dim = int(header["rows"]), int(header["dim"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptShard(f"unreadable header ({exc})") from None
-    head, _, end = _layout(n, dim)
-    if path.stat().st_size != end:
-        raise CorruptShard(f"{path.stat().st_size} bytes where {end} were written")
+    _, _, end = _layout(n, dim)
+    if os.fstat(f.fileno()).st_size != end:
+        raise CorruptShard(f"{os.fstat(f.fileno()).st_size} bytes where {end} were written")
+    if header_out is not None:
+        header_out.update(header)
+    return n, dim
+
+
+def _read_index(f, path):
+    header = {}
+    n, dim = _read_header(f, path, header)
+    head, _, _ = _layout(n, dim)
     f.seek(head)
     keys = np.frombuffer(f.read(n * KEY_DTYPE.itemsize), dtype=KEY_DTYPE)
     digests = np.frombuffer(f.read(n * 8), dtype="<u8")

@@ -4,8 +4,8 @@ import numbers
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.neighbors import NearestNeighbors
 
+from ..utils import nearest_neighbors
 from ..utils._constraints import POSITIVE_INT
 from ..utils._sklearn_compat import Interval, validate_params
 from ._base import MISSING_LABEL, QueryStrategy
@@ -45,9 +45,10 @@ def typicality(features, n_neighbors=20):
     k = min(n_neighbors, len(features) // 2)
     if k < 1:
         return np.ones(len(features))
-    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
-    # Column 0 is each row itself (distance 0), dropped as in the reference code.
-    return 1.0 / (dist[:, 1:].mean(axis=1) + 1e-5)
+    # Each row's k nearest other rows (the reference code drops the row itself).
+    features = np.asarray(features, dtype=np.float64)
+    _, dist = nearest_neighbors(features, k, metric="euclidean", standardize=False, verbose=False)
+    return 1.0 / (dist.mean(axis=1) + 1e-5)
 
 
 @register_query_strategy("typiclust")

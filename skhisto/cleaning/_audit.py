@@ -1,7 +1,8 @@
 """A data audit on embeddings: near-duplicates, leakage, outliers, class balance, label issues.
 
-One exact neighbor search (cosine on standardized embeddings, block by block,
-as the label check's) gives every sample's nearest neighbors overall, its
+Neighbor searches through :func:`skhisto.utils.nearest_neighbors` (cosine on
+standardized embeddings, block by block, as the label check's) give every
+sample's nearest neighbors overall, its
 nearest neighbor in another group and in another split, and its nearest
 neighbors of its own class. The label check is :func:`find_label_issues`'s.
 """
@@ -16,7 +17,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ..utils import check_groups, check_labels, progress, resolve_device, warn
+from ..utils import check_groups, check_labels, nearest_neighbors, resolve_device, warn
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._detect import METHODS, inspect_labels
 from ._neighbors import resolve_n_neighbors
@@ -30,7 +31,7 @@ ISSUE_TYPES = {
     "label_issue": "its neighbors (or a model) say another class",
     "class_balance": "a class rare overall, missing from a split or held mostly by one group",
 }
-# Bytes of one block of similarities (two copies live at once while masking).
+# Bytes of one block of similarities.
 _BLOCK_BYTES = 128 * 2**20
 
 
@@ -463,41 +464,28 @@ def _codes(values):
 
 
 def _search(Z, k, others, class_codes, device):
-    """Exact neighbors of every row, block by block: overall, in another group or split, and
-    among its own class (-inf similarity where there is none)."""
+    """Neighbors of every row through :func:`skhisto.utils.nearest_neighbors`: overall, in
+    another group or split, and among its own class (-inf similarity where there is none)."""
     n = len(Z)
-    step = max(1, _BLOCK_BYTES // (4 * n))
-    out = {
-        "indices": np.empty((n, k), dtype=np.int64),
-        "similarity": np.empty((n, k), dtype=np.float64),
-    }
-    for name in others:
-        out[name] = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64))
+    search = dict(metric="dot", device=device, block_bytes=_BLOCK_BYTES)
+    indices, similarity = nearest_neighbors(Z, k, **search)
+    out = {"indices": indices, "similarity": similarity}
+    for name, codes in others.items():
+        if n - np.bincount(codes).max() < 1:  # one group: no row has a neighbor outside it
+            out[name] = (np.zeros(n, dtype=np.int64), np.full(n, -np.inf))
+            continue
+        index, best = nearest_neighbors(Z, 1, groups=codes, **search)
+        out[name] = (index[:, 0], best[:, 0])
     if class_codes is not None:
-        out["class"] = (np.empty((n, k), dtype=np.int64), np.empty((n, k), dtype=np.float64))
-    with torch.inference_mode():
-        Zt = torch.from_numpy(np.ascontiguousarray(Z)).to(device)
-        codes = {name: torch.from_numpy(c).to(device) for name, c in others.items()}
-        label = None if class_codes is None else torch.from_numpy(class_codes).to(device)
-        starts = range(0, n, step)
-        for start in progress(starts, total=len(starts), desc="audit neighbors"):
-            rows = torch.arange(start, min(start + step, n), device=device)
-            block = Zt[rows] @ Zt.T
-            block[torch.arange(len(rows), device=device), rows] = -torch.inf
-            here = slice(start, start + len(rows))
-            top = block.topk(k, dim=1)
-            out["indices"][here] = top.indices.cpu().numpy()
-            out["similarity"][here] = top.values.clamp(-1, 1).cpu().numpy()
-            for name, c in codes.items():
-                masked = block.masked_fill(c[rows][:, None] == c[None, :], -torch.inf)
-                best = masked.max(dim=1)
-                out[name][0][here] = best.indices.cpu().numpy()
-                out[name][1][here] = best.values.cpu().numpy()
-            if label is not None:
-                masked = block.masked_fill(label[rows][:, None] != label[None, :], -torch.inf)
-                top = masked.topk(k, dim=1)
-                out["class"][0][here] = top.indices.cpu().numpy()
-                out["class"][1][here] = top.values.cpu().numpy()
+        index, best = np.zeros((n, k), dtype=np.int64), np.full((n, k), -np.inf)
+        for code in np.unique(class_codes):
+            members = np.flatnonzero(class_codes == code)
+            m = min(k, len(members) - 1)
+            if m < 1:
+                continue
+            found, values = nearest_neighbors(Z[members], m, **search)
+            index[members, :m], best[members, :m] = members[found], values
+        out["class"] = (index, best)
     return out
 
 

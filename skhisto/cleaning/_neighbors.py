@@ -2,17 +2,17 @@
 
 Frozen embeddings place tissue of one type together, so the labels of a
 sample's neighbors estimate its label distribution without training a model
-(SimiFeat, Zhu et al. 2022). Neighbors are exact: a brute-force search in
-torch, block by block so memory stays bounded, on the GPU when there is one.
+(SimiFeat, Zhu et al. 2022). Neighbors come from skhisto's one engine,
+:func:`skhisto.utils.nearest_neighbors`: an exact brute-force search in torch,
+block by block so memory stays bounded (on the GPU when there is one), or
+above 50,000 squared pairs an IVF index when faiss is installed.
 """
 
 from numbers import Integral
 
 import numpy as np
-import torch
-from sklearn.preprocessing import StandardScaler, normalize
 
-from ..utils import check_groups, progress, resolve_device
+from ..utils import check_groups, nearest_neighbors
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._confident import confident_joint, prune_by_noise_rate
 
@@ -120,7 +120,7 @@ def samples_outside(n_samples, groups):
     return n_samples - int(np.bincount(groups).max())
 
 
-def nearest(X, n_neighbors, device="auto", rows=None, groups=None):
+def nearest(X, n_neighbors, device="auto", rows=None, groups=None, method="auto"):
     """Each sample's nearest neighbors by cosine on standardized columns, nearest first.
 
     Standardizing first stops a few high-variance dimensions from deciding
@@ -129,6 +129,9 @@ def nearest(X, n_neighbors, device="auto", rows=None, groups=None):
     the neighbors of those samples, among all of ``X``. ``groups``
     (integer codes) keeps each sample's neighbors outside its own group:
     patches of one slide or patient, near-copies, never vouch for each other.
+    The search is :func:`skhisto.utils.nearest_neighbors`'s (``method``):
+    exact up to 50,000 squared pairs, an IVF index above when faiss is
+    installed.
 
     Returns
     -------
@@ -136,27 +139,10 @@ def nearest(X, n_neighbors, device="auto", rows=None, groups=None):
     similarity : ndarray of shape (n_rows, n_neighbors), float64
         The cosine similarity of each neighbor, in [-1, 1].
     """
-    Z = normalize(StandardScaler().fit_transform(X), copy=False).astype(np.float32, copy=False)
-    device = resolve_device(device)
-    n = len(Z)
-    queries = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-    step = max(1, _BLOCK_BYTES // (4 * n))
-    indices = np.empty((len(queries), n_neighbors), dtype=np.int64)
-    similarity = np.empty((len(queries), n_neighbors), dtype=np.float64)
-    with torch.inference_mode():
-        Z = torch.from_numpy(Z).to(device)
-        group = None if groups is None else torch.from_numpy(np.asarray(groups)).to(device)
-        starts = range(0, len(queries), step)
-        for start in progress(starts, total=len(starts), desc="neighbors"):
-            block_rows = torch.from_numpy(queries[start : start + step]).to(device)
-            block = Z[block_rows] @ Z.T
-            block[torch.arange(len(block), device=device), block_rows] = -torch.inf
-            if group is not None:
-                block.masked_fill_(group[block_rows][:, None] == group[None, :], -torch.inf)
-            top = block.topk(n_neighbors, dim=1)
-            indices[start : start + step] = top.indices.cpu().numpy()
-            similarity[start : start + step] = top.values.clamp(-1, 1).cpu().numpy()
-    return indices, similarity
+    return nearest_neighbors(
+        X, n_neighbors, queries=rows, groups=groups, method=method, device=device,
+        block_bytes=_BLOCK_BYTES,
+    )  # fmt: skip
 
 
 def neighbor_shares(codes, neighbors, similarity, n_classes):

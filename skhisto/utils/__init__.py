@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     )
     from ._groups import check_groups, grouped_folds, groups_from_paths
     from ._labels import check_labels, label_kind
+    from ._neighbors import nearest_neighbors
     from ._random import seeded_torch, torch_generator, torch_seed
     from ._store import STORE, ProcessStore, clear_caches, file_identity
     from ._warnings import warn
@@ -68,6 +69,7 @@ __all__ = [
     "label_kind",
     "load_checkpoint",
     "n_batches",
+    "nearest_neighbors",
     "new_digest",
     "open_regular",
     "prepare_model",

@@ -172,7 +172,7 @@ def oracle_from_decisions(decisions, paths, *, classes=None, input_digest=None):
     ...     }
     ... )
     >>> oracle = oracle_from_decisions(decisions, ["a.png", "b.png", "c.png", "d.png"])
-    >>> oracle.labels[0], oracle.unusable.tolist(), oracle.pending.tolist()
+    >>> str(oracle.labels[0]), oracle.unusable.tolist(), oracle.pending.tolist()
     ('stroma', [False, True, False, False], [False, False, True, True])
     """
     import pandas as pd

@@ -20,7 +20,7 @@ from sklearn.utils.validation import column_or_1d
 from ..utils import check_groups, check_labels, nearest_neighbors, resolve_device, warn
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._detect import METHODS, inspect_labels
-from ._neighbors import resolve_n_neighbors
+from ._neighbors import samples_outside
 
 #: The issue types, in report order, and what a flag means.
 ISSUE_TYPES = {
@@ -598,8 +598,8 @@ def _labels(table, X, labels, groups, method, random_state, device):
     if len(classes) < 2:
         return _skipped("label_issue", f"skipped: y has one class ({classes[0]!r})")
     if groups is not None and method != "confident_learning":
-        # "auto" clips to the samples outside the largest group: with one group, none.
-        if resolve_n_neighbors("auto", len(labels), _codes(groups)) < 1:
+        # A sample's neighbors lie outside its group: with one group, it has none.
+        if samples_outside(len(labels), _codes(groups)) < 1:
             reason = "skipped: every sample is in one group, so no label has a neighbor outside it"
             warn(f"audit_dataset: label_issue {reason}.", UserWarning)
             return _skipped("label_issue", reason)

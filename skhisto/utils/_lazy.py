@@ -84,8 +84,8 @@ def deferred_imports(init_file):
     --------
     >>> import skhisto.model_selection
     >>> from skhisto.utils._lazy import deferred_imports
-    >>> deferred_imports(skhisto.model_selection.__file__)
-    {'noise_robustness_curve': ('._noise_curve', 'noise_robustness_curve')}
+    >>> deferred_imports(skhisto.model_selection.__file__)["noise_robustness_curve"]
+    ('._noise_curve', 'noise_robustness_curve')
     """
     tree = ast.parse(Path(init_file).read_text(encoding="utf-8"))
     where = {}

@@ -2,6 +2,7 @@
 
 import functools
 import math
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,16 +19,21 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch.utils.data import Subset
 
+from ..exceptions import NonFiniteError
 from ..utils import check_labels, resolve_device, seeded_torch, torch_seed
 from ..utils._batching import writable
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..utils._split import check_validation_set, validation_split
+from ..utils._threads import limit_threads
 from ._interrupt import StopOnSigint, record_sigint
 from ._losses import LOSSES
 from ._module import HeadModule, softmax
-from ._nonfinite import StopOnNonFinite, check_finite_output
+from ._nonfinite import _HINT, StopOnNonFinite, check_finite_output
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+# net_params prefixes the plain training loop honours (they only shape what initialize builds).
+_PLAIN_NET_PREFIXES = ("module__", "criterion__", "optimizer__")
 
 # skorch arguments the heads set from their own parameters; net_params may not override them.
 _OWN_NET_ARGS = frozenset(
@@ -130,11 +136,28 @@ default="cross_entropy"
         batch_size, device, train_split) are not accepted here.
     device : {"auto"} or str, default="auto"
         Torch device; ``"auto"`` picks CUDA, then MPS, else the CPU.
+    n_threads : "auto", int or None, default="auto"
+        CPU threads of ``fit``, ``predict`` and ``predict_proba`` (torch and
+        the BLAS/OpenMP pools, set for the call and restored after). ``"auto"``
+        is torch's thread count (in a parallel search's worker, joblib's
+        share: ``cpu_count // n_jobs``) capped by the cores free when the call
+        starts (the CPUs this process may use less the other runnable tasks),
+        at least 1: more threads than free cores makes every parallel
+        region wait for a descheduled thread, an order of magnitude slower.
+        An int is used as given; None leaves torch's setting alone.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialization, the batch order, the augmentation
         and the validation split.
     verbose : int, default=0
-        skorch's per-epoch log when positive."""
+        skorch's per-epoch log when positive.
+
+    Notes
+    -----
+    Without a validation set, ``verbose``, callbacks or other data loader
+    settings in ``net_params``, training runs a plain torch loop over
+    batches of rows (the same initialization, batch order, steps and
+    history as skorch's loop, without its per-row collation and per-batch
+    callbacks); otherwise skorch's ``fit``."""
 
 
 class BaseHead(ClassifierMixin, BaseEstimator):
@@ -160,9 +183,14 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         "augment_sigma": [Interval(Real, 0, None, closed="left")],
         "net_params": [dict, None],
         "device": [str, torch.device],
+        "n_threads": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    # Tabular heads train and predict with a plain loop over row batches when they can;
+    # the MIL heads' bags go through skorch's data loaders.
+    _plain_loop = True
 
     def __init__(
         self,
@@ -181,6 +209,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         augment_sigma=0.0,
         net_params=None,
         device="auto",
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
@@ -198,6 +227,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self.augment_sigma = augment_sigma
         self.net_params = net_params
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -263,16 +293,32 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             train_split = predefined_split(
                 self._dataset(X_val, encoder.transform(y_val).astype(np.int64))
             )
-        with seeded_torch(seed), record_sigint() as interrupted:
-            net = self._make_net(self.n_features_in_, weight, train_split, interrupted)
-            net.fit(*self._net_fit_args(X, codes))
+        with limit_threads(self.n_threads) as n_threads, seeded_torch(seed):
+            with record_sigint() as interrupted:
+                net = self._make_net(self.n_features_in_, weight, train_split, interrupted)
+                if self._uses_plain_loop(train_split):
+                    _train_plain(net, X, codes, self.batch_size, interrupted)
+                else:
+                    net.fit(*self._net_fit_args(X, codes))
         if interrupted:
             raise KeyboardInterrupt(
                 f"{name}.fit was interrupted in epoch {len(net.history)}; the head is unfitted."
             )
         self.net_ = net
         self.n_iter_ = len(net.history)
+        self.n_threads_ = n_threads
         return self
+
+    def _uses_plain_loop(self, train_split):
+        """Whether training can skip skorch's loop (nothing in it would act)."""
+        extra = self.net_params or {}
+        return (
+            self._plain_loop
+            and train_split is None
+            and not self.verbose
+            and isinstance(self.optimizer, str)
+            and all(key.startswith(_PLAIN_NET_PREFIXES) for key in extra)
+        )
 
     # Input hooks: the tabular heads take a (n_samples, n_features) table; the MIL heads
     # (_mil.py) override them to take bags of patch embeddings.
@@ -422,8 +468,12 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._check_X(X)
-        with torch.inference_mode():
-            proba = self.net_.predict_proba(self._net_input(X)).astype(np.float64)
+        with limit_threads(self.n_threads), torch.inference_mode():
+            if self._uses_plain_loop(None):
+                proba = _predict_plain(self.net_, X, self.batch_size)
+            else:
+                proba = self.net_.predict_proba(self._net_input(X))
+        proba = proba.astype(np.float64)
         check_finite_output(proba, type(self).__name__)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -441,6 +491,95 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _rows(X, index):
+    """Rows ``index`` of ``X`` as a float32 tensor torch may write (one copy of those rows)."""
+    rows = X[index]
+    if not rows.flags.writeable:  # a slice of a read-only memmap
+        rows = rows.copy()
+    return torch.from_numpy(rows)
+
+
+def _train_plain(net, X, codes, batch_size, interrupted):
+    """skorch's ``net.fit`` on rows ``X`` without a validation split, as a plain torch loop.
+
+    The same work in the same order, so a seed gives the same weights: the
+    network is initialized again (as ``fit`` does), every epoch draws the
+    data loader's two seeds from torch's global generator (its base seed,
+    then the shuffling generator's seed) and visits ``randperm`` batches;
+    each step is ``zero_grad``, forward, loss, ``backward``, ``step``. What
+    it leaves out is per-batch overhead: skorch collates each batch row by
+    row and notifies every callback and the history of every batch. The
+    history gets the same records (per batch ``train_loss`` and
+    ``train_batch_size``; per epoch ``epoch``, ``train_batch_count``,
+    ``dur``, ``train_loss``, ``train_loss_best``), written once per epoch;
+    a non-finite batch loss is caught at the end of its epoch (one device
+    sync per epoch), in the same error.
+    """
+    net.initialize()
+    module, criterion, optimizer = net.module_, net.criterion_, net.optimizer_
+    checks = dict(net.callbacks_)["stop_on_non_finite"]
+    device = torch.device(net.device)
+    on_cpu = device.type == "cpu"
+    targets = torch.from_numpy(codes)
+    n = len(codes)
+    starts = range(0, n, batch_size)
+    module.train()
+    best = math.inf
+    for epoch in range(1, net.max_epochs + 1):
+        start = time.time()
+        torch.empty((), dtype=torch.int64).random_()  # the DataLoader iterator's base seed
+        seed = int(torch.empty((), dtype=torch.int64).random_().item())  # RandomSampler's
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        losses, sizes = [], []
+        for i in starts:
+            index = order[i : i + batch_size]
+            Xi, yi = _rows(X, index.numpy()), targets[index]
+            if not on_cpu:
+                Xi, yi = Xi.to(device), yi.to(device)
+            optimizer.zero_grad()
+            loss = criterion(module(Xi), yi)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            sizes.append(len(index))
+            if interrupted:  # a Ctrl-C: fit reports it
+                break
+        values = torch.stack(losses).cpu().tolist()
+        net.history.new_epoch()
+        net.history.record(
+            "batches",
+            [{"train_loss": v, "train_batch_size": s} for v, s in zip(values, sizes, strict=True)],
+        )
+        net.history.record("epoch", epoch)
+        net.history.record("train_batch_count", len(values))
+        bad = [v for v in values if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteError(
+                f"{checks.owner} diverged: the training loss became {bad[0]} in epoch {epoch} "
+                f"(lr={net.lr}); {_HINT}."
+            )
+        net.history.record("dur", time.time() - start)
+        train_loss = float(np.average(values, weights=sizes))
+        net.history.record("train_loss", train_loss)
+        net.history.record("train_loss_best", bool(train_loss < best))
+        best = min(best, train_loss)
+        if interrupted:
+            return
+        checks.on_epoch_end(net)
+    checks.on_train_end(net)
+
+
+def _predict_plain(net, X, batch_size):
+    """skorch's ``net.predict_proba`` on rows ``X``: the same batches, without row collation."""
+    module, device = net.module_, torch.device(net.device)
+    module.eval()
+    proba = [
+        softmax(module(_rows(X, slice(i, i + batch_size)).to(device)).cpu())
+        for i in range(0, len(X), batch_size)
+    ]
+    return torch.cat(proba).numpy()
 
 
 def _check_class_weight(class_weight, classes, owner):

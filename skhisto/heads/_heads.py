@@ -77,6 +77,7 @@ class MLPHead(BaseHead):
         augment_sigma=0.0,
         net_params=None,
         device="auto",
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
@@ -95,6 +96,7 @@ class MLPHead(BaseHead):
             augment_sigma=augment_sigma,
             net_params=net_params,
             device=device,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )

@@ -58,6 +58,7 @@ class _MILHead(BaseHead):
     }
 
     _module_class = None
+    _plain_loop = False  # bags go through skorch's loaders and collate function
 
     def fit(self, X, y, *, X_val=None, y_val=None):
         """Train the head on bags ``X`` (one per slide) and their labels ``y``.
@@ -199,6 +200,7 @@ class ABMILHead(_MILHead):
         augment_sigma=0.0,
         net_params=None,
         device="auto",
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
@@ -217,6 +219,7 @@ class ABMILHead(_MILHead):
             augment_sigma=augment_sigma,
             net_params=net_params,
             device=device,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )
@@ -278,6 +281,7 @@ class MeanPoolHead(_MILHead):
         augment_sigma=0.0,
         net_params=None,
         device="auto",
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
@@ -296,6 +300,7 @@ class MeanPoolHead(_MILHead):
             augment_sigma=augment_sigma,
             net_params=net_params,
             device=device,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )

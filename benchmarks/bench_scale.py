@@ -14,6 +14,12 @@ Four sections, each its own module (``--only`` picks some):
   time and peak RSS.
 - ``projection`` (``_scale_projection.py``): CPU seconds per image of each backbone family,
   and the time and storage 10 million patches would take.
+- ``neighbors`` and ``label_issues`` (``_scale_neighbors.py``): recall@10 of the approximate
+  neighbour index against exact search at 10^5 x 1,536 (time, memory); k-NN label issues on
+  10^5 and 10^6 x 1,536 memmaps (time, peak memory, F1 against exact search).
+- Sections whose module holds its own ``FULL``/``QUICK`` and ``run(config, data, quick)``
+  (:data:`MODULE_SECTIONS`): ``cache_index`` (``_scale_cache_index.py``), ``heads``
+  (``_scale_heads.py``).
 
     python benchmarks/bench_scale.py                  # everything (about 15 minutes on 2 cores)
     python benchmarks/bench_scale.py --only cache     # one section
@@ -21,8 +27,11 @@ Four sections, each its own module (``--only`` picks some):
 """
 
 import argparse
+import importlib
 import json
+from pathlib import Path
 
+import _scale_neighbors
 from _common import RESULTS, add_common_arguments, lc25000_root, markdown_table, write_results
 
 FULL = {
@@ -39,6 +48,20 @@ QUICK = {
     "coreset": dict(n_rows=20_000, dim=64, n_picks=50),
     "projection": dict(n_images=4),
 }
+FULL.update(_scale_neighbors.FULL)
+QUICK.update(_scale_neighbors.QUICK)
+#: Sections run by a module's ``run(config, data, quick)``, configured by its FULL and QUICK.
+MODULE_SECTIONS = {
+    "neighbors": "_scale_neighbors",
+    "label_issues": "_scale_neighbors",
+    "cache_index": "_scale_cache_index",
+    "heads": "_scale_heads",
+}
+_HERE = Path(__file__).resolve().parent
+for _name, _module in MODULE_SECTIONS.items():
+    if _module != "_scale_neighbors" and (_HERE / f"{_module}.py").exists():
+        _loaded = importlib.import_module(_module)
+        FULL[_name], QUICK[_name] = _loaded.FULL, _loaded.QUICK
 SECTIONS = tuple(FULL)
 
 
@@ -124,8 +147,54 @@ def _figures_table(title, figures):
     return f"## {title}\n\n" + markdown_table(("figure", "value"), rows)
 
 
+def _label_issues_table(rows):
+    header = ("embeddings", "seconds", "peak RSS MB", "anon MB", "F1", "F1 exact", "exact s")
+    body = [
+        (
+            f"{r['rows']:,} x {r['dim']:,}",
+            f"{r['seconds']:.1f}",
+            f"{r['peak_rss_mb']:,.0f}",
+            f"{r['anon_mb']:,.0f}",
+            f"{r['f1']:.4f}",
+            f"{r['f1 exact']:.4f}" if "f1 exact" in r else "-",
+            f"{r['exact seconds']:.1f}" if "exact seconds" in r else "-",
+        )
+        for r in rows
+    ]
+    notes = []
+    for r in rows:
+        sampled = [(key, value) for key, value in r.items() if "(sampled)" in key]
+        if sampled:
+            words = ", ".join(f"{key} {value:.3f}" for key, value in sampled)
+            notes.append(f"At {r['rows']:,} rows, queries answered exactly vs the index: {words}.")
+    largest = rows[-1]
+    seconds_10m = largest["seconds"] * (10**7 / largest["rows"]) ** 1.5
+    notes.append(
+        f"Projection to 10^7 x {largest['dim']:,}: about {seconds_10m / 60:,.0f} minutes (the "
+        "index's search grows as n^1.5: sqrt(n) cells, each query scanning 16 of them) and "
+        f"{10**7 * 256 * 4 / 2**30:.1f} GiB for the projected rows, plus the label check's "
+        "candidates (3k = 150 neighbours a row, 16 bytes each: "
+        f"{10**7 * 150 * 16 / 2**30:.0f} GiB)."
+    )
+    return (
+        "## k-NN label issues on memory-mapped embeddings\n\n"
+        '`find_label_issues(X, y, method="knn")` on a float32 memmap (9 synthetic classes, 20% '
+        "labels flipped); F1 against the flipped rows; F1 exact: the same call with exact "
+        "search. Peak RSS counts the memmap's pages; anon MB is what the call allocated.\n\n"
+        + markdown_table(header, body)
+        + "\n\n"
+        + "\n".join(notes)
+    )
+
+
 def run_section(name, config, data, quick):
     """Figures of one section (a list of rows for ``cache``, a dict otherwise)."""
+    if name == "neighbors":
+        return _scale_neighbors.run_neighbors(config, data, quick)
+    if name == "label_issues":
+        return _scale_neighbors.run_label_issues(config, data, quick)
+    if name in MODULE_SECTIONS:
+        return importlib.import_module(MODULE_SECTIONS[name]).run(config, data, quick)
     if name == "cache":
         import _scale_cache
 
@@ -150,13 +219,17 @@ def run_section(name, config, data, quick):
 HEADING = """# Scale-out benchmarks
 
 Written by `python benchmarks/bench_scale.py` (one section: `--only cache`, `grid`, `dask`,
-`coreset` or `projection`; the others keep their last figures) on the machine in
+`coreset`, `projection`, `neighbors`, `label_issues`, `cache_index` or `heads`; the others
+keep their last figures) on the machine in
 `benchmarks/results/bench_scale.json`. What they mean: {doc}`/scaling`."""
 
 TITLES = {
     "grid": "GridSearchCV over a cached pipeline on an empty cache, n_jobs=1 vs n_jobs=2",
     "dask": "Embedding on a Dask LocalCluster (2 workers x 1 thread) vs one process (2 threads)",
     "coreset": "k-center greedy picks from a memory-mapped embedding set",
+    "neighbors": "Approximate neighbour index vs exact search (recall@10, time, memory)",
+    "cache_index": "A fresh process's first cache look-up with the persisted index",
+    "heads": "Heads against the bare torch loop, and their thread policy",
 }
 
 
@@ -188,6 +261,8 @@ def main(argv=None):
             tables.append(_cache_table(results))
         elif name == "projection":
             tables.append(_projection_table(results))
+        elif name == "label_issues":
+            tables.append(_label_issues_table(results))
         else:
             tables.append(_figures_table(TITLES[name], list(results.items())))
     text = "\n\n".join([HEADING, *tables])

@@ -25,5 +25,10 @@ def test_bench_scale_quick(monkeypatch, tmp_path, lc25000_dir):
     assert payload["dask"]["results"]["largest difference of the outputs"] < 1e-5
     assert payload["coreset"]["results"]["distinct_picks"] == bench.QUICK["coreset"]["n_picks"]
     assert [r["backbone"] for r in payload["projection"]["results"]] == ["resnet18", "kaiko-vitb16"]
+    assert payload["neighbors"]["results"]["recall@10"] >= 0.95
+    knn = payload["label_issues"]["results"]
+    assert [r["rows"] for r in knn] == bench.QUICK["label_issues"]["sizes"]
+    assert abs(knn[0]["f1 difference"]) <= 0.01 and knn[-1]["f1"] > 0.9
     text = (tmp_path / "bench_scale_quick.md").read_text()
     assert text.startswith("# Scale-out benchmarks") and "## Projection" in text
+    assert "## k-NN label issues" in text

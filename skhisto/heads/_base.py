@@ -522,7 +522,6 @@ def _train_plain(net, X, codes, batch_size, interrupted):
     checks = dict(net.callbacks_)["stop_on_non_finite"]
     device = torch.device(net.device)
     on_cpu = device.type == "cpu"
-    targets = torch.from_numpy(codes)
     n = len(codes)
     starts = range(0, n, batch_size)
     module.train()
@@ -531,11 +530,11 @@ def _train_plain(net, X, codes, batch_size, interrupted):
         start = time.time()
         torch.empty((), dtype=torch.int64).random_()  # the DataLoader iterator's base seed
         seed = int(torch.empty((), dtype=torch.int64).random_().item())  # RandomSampler's
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        losses, sizes = [], []
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+        losses = []
         for i in starts:
             index = order[i : i + batch_size]
-            Xi, yi = _rows(X, index.numpy()), targets[index]
+            Xi, yi = _rows(X, index), torch.from_numpy(codes[index])
             if not on_cpu:
                 Xi, yi = Xi.to(device), yi.to(device)
             optimizer.zero_grad()
@@ -543,9 +542,9 @@ def _train_plain(net, X, codes, batch_size, interrupted):
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
-            sizes.append(len(index))
             if interrupted:  # a Ctrl-C: fit reports it
                 break
+        sizes = [min(batch_size, n - i) for i in starts[: len(losses)]]
         values = torch.stack(losses).cpu().tolist()
         net.history.new_epoch()
         net.history.record(

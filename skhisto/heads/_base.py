@@ -149,15 +149,7 @@ default="cross_entropy"
         Seeds the weight initialization, the batch order, the augmentation
         and the validation split.
     verbose : int, default=0
-        skorch's per-epoch log when positive.
-
-    Notes
-    -----
-    Without a validation set, ``verbose``, callbacks or other data loader
-    settings in ``net_params``, training runs a plain torch loop over
-    batches of rows (the same initialization, batch order, steps and
-    history as skorch's loop, without its per-row collation and per-batch
-    callbacks); otherwise skorch's ``fit``."""
+        skorch's per-epoch log when positive."""
 
 
 class BaseHead(ClassifierMixin, BaseEstimator):

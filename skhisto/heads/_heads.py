@@ -41,6 +41,12 @@ _HEAD_DOC = """{summary}
     outputs for some inputs are not finite. Lower ``lr`` or standardize the
     embeddings.
 
+    Without a validation set, ``verbose``, callbacks or other data loader
+    settings in ``net_params``, training runs a plain torch loop over
+    batches of rows (the same initialization, batch order, steps and
+    history as skorch's loop, without its per-row collation and per-batch
+    callbacks); otherwise skorch's ``fit``.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification

@@ -145,33 +145,13 @@ def run(args):
     pool, test = _split(data.labels, data.groups.values, args.test_size, args.random_state)
     X_pool, X_test = data.embeddings[pool], data.embeddings[test]
     y_pool, y_test = data.labels[pool], data.labels[test]
-    groups = (
-        {}
-        if data.groups.values is None
-        else {
-            "groups": data.groups.values[pool],
-            "groups_test": data.groups.values[test],
-        }
-    )
-    needed = args.n_initial + args.n_rounds * args.batch_size
-    if needed > len(X_pool):
-        raise CommandError(
-            f"--n-initial {args.n_initial} + --n-rounds {args.n_rounds} x --batch-size "
-            f"{args.batch_size} = {needed} labels, but the pool has {len(X_pool)} samples"
-        )
+    groups = _fit_groups(data.groups.values, pool, test)
+    _check_budget(args, len(X_pool))
     learners = {}
     for name in dict.fromkeys(args.strategy or query_strategy_names()):
         announce(NAME, f"{name}: {args.n_rounds} rounds of {args.batch_size} labels")
         checkpoint_dir = checkpoints / name if checkpoints else None
-        learner = build_learner(
-            name,
-            estimator=args.estimator,
-            batch_size=args.batch_size,
-            n_rounds=args.n_rounds,
-            n_initial=args.n_initial,
-            random_state=args.random_state,
-            checkpoint_dir=checkpoint_dir,
-        )
+        learner = _learner_of(args, name, checkpoint_dir)
         announce_resume(NAME, checkpoint_dir, active_learner_round, what=f"{name} ")
         with checkpoint_errors_in_cli_words():
             learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test, **groups)
@@ -204,6 +184,39 @@ def _split(y, groups, test_size, random_state):
         return held_out_split(y, groups, test_size, random_state)
     except ValueError as exc:
         raise CommandError(f"--test-size {test_size}: {exc}") from exc
+
+
+def _fit_groups(values, pool, test):
+    """ActiveLearner.fit's ``groups`` (of the pool) and ``groups_test`` (of ``test``, unless
+    None); nothing without groups."""
+    if values is None:
+        return {}
+    if test is None:
+        return {"groups": values[pool]}
+    return {"groups": values[pool], "groups_test": values[test]}
+
+
+def _check_budget(args, n_pool):
+    """Refuse rounds that would ask for more labels than the pool holds."""
+    needed = args.n_initial + args.n_rounds * args.batch_size
+    if needed > n_pool:
+        raise CommandError(
+            f"--n-initial {args.n_initial} + --n-rounds {args.n_rounds} x --batch-size "
+            f"{args.batch_size} = {needed} labels, but the pool has {n_pool} samples"
+        )
+
+
+def _learner_of(args, strategy, checkpoint_dir):
+    """:func:`build_learner` with the command line's options."""
+    return build_learner(
+        strategy,
+        estimator=args.estimator,
+        batch_size=args.batch_size,
+        n_rounds=args.n_rounds,
+        n_initial=args.n_initial,
+        random_state=args.random_state,
+        checkpoint_dir=checkpoint_dir,
+    )
 
 
 def build_learner(
@@ -312,17 +325,8 @@ def _annotate(args):
     pool_paths = paths[pool].astype(str)
     if len(set(pool_paths.tolist())) != len(pool_paths):
         raise CommandError(f"EMBEDDINGS {args.input!r} names an image twice: paths must be unique")
-    fit_groups = {}
-    if groups.values is not None:
-        fit_groups["groups"] = groups.values[pool]
-        if test_set:
-            fit_groups["groups_test"] = groups.values[test]
-    needed = args.n_initial + args.n_rounds * args.batch_size
-    if needed > len(pool):
-        raise CommandError(
-            f"--n-initial {args.n_initial} + --n-rounds {args.n_rounds} x --batch-size "
-            f"{args.batch_size} = {needed} labels, but the pool has {len(pool)} samples"
-        )
+    fit_groups = _fit_groups(groups.values, pool, test if test_set else None)
+    _check_budget(args, len(pool))
     keys = np.array([_query_path(p) for p in pool_paths.tolist()])
     queries, decisions = folder / QUERIES, folder / DECISIONS
     if decisions.exists():
@@ -337,15 +341,7 @@ def _annotate(args):
     else:
         oracle = HumanOracle(np.full(len(pool), ""), pending=np.ones(len(pool), dtype=bool))
     name = names[0]
-    learner = build_learner(
-        name,
-        estimator=args.estimator,
-        batch_size=args.batch_size,
-        n_rounds=args.n_rounds,
-        n_initial=args.n_initial,
-        random_state=args.random_state,
-        checkpoint_dir=folder,
-    )
+    learner = _learner_of(args, name, folder)
     if (folder / "checkpoint.npz").exists():
         announce(NAME, f"continuing the run saved in {str(folder / 'checkpoint.npz')!r}")
     with checkpoint_errors_in_cli_words():

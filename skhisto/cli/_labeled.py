@@ -43,14 +43,11 @@ def labeled_input(
             f"EMBEDDINGS {source!r} is a folder: embed it first with "
             f"`skhisto embed {source} --backbone NAME --out emb.npz`, then pass emb.npz"
         )
-    if is_embeddings_file(source) or not images:
-        X, labels, paths, columns = read_embeddings_with_columns(source)
-        data = LabeledInput(labels, embeddings=X, paths=paths.tolist())
+    embeddings = is_embeddings_file(source) or not images
+    data, columns = read_any(source, per_class=per_class, random_state=random_state, images=images)
+    if embeddings:
         hint = "write it with `skhisto embed` from class folders or a CSV with a 'label' column"
     else:
-        listing = read_input(source, max_per_class=per_class, random_state=random_state)
-        data = LabeledInput(listing.labels, paths=listing.paths, kind=listing.kind)
-        columns = listing.columns
         hint = "pass class folders (<root>/<class>/<image>) or a CSV with a 'label' column"
     if data.labels is None or any(label == "" for label in data.labels):
         name = "INPUT" if images else "EMBEDDINGS"
@@ -60,6 +57,17 @@ def labeled_input(
     _check_classes(source, data.labels, min_per_class, what)
     _check_groups(source, data.groups, min_per_class, what)
     return data
+
+
+def read_any(source, *, per_class=None, random_state=0, images=True):
+    """INPUT as read, labeled or not, and its columns by name (for --groups): an embeddings
+    file (always read as one when ``images`` is False), else images (class folders drawn to
+    ``per_class`` each, seeded by ``random_state``). Nothing is checked or embedded."""
+    if is_embeddings_file(source) or not images:
+        X, labels, paths, columns = read_embeddings_with_columns(source)
+        return LabeledInput(labels, embeddings=X, paths=paths.tolist()), columns
+    listing = read_input(source, max_per_class=per_class, random_state=random_state)
+    return LabeledInput(listing.labels, paths=listing.paths, kind=listing.kind), listing.columns
 
 
 def _check_groups(source, groups, min_groups, what):

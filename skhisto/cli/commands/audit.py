@@ -6,12 +6,10 @@ lists every flagged sample once per issue type, the summary says how many of eac
 """
 
 from .._backbone_options import BackboneOptions, add_backbone_arguments
-from .._embeddings import is_embeddings_file, read_embeddings_with_columns
 from .._errors import CommandError
 from .._gallery import check_gallery_images, draw_sections
 from .._groups import add_groups_argument, pick_groups
-from .._inputs import read_input
-from .._labeled import LabeledInput, embed_labeled
+from .._labeled import embed_labeled, read_any
 from .._options import (
     add_input_argument,
     add_json_argument,
@@ -199,13 +197,7 @@ def _audit(X, labels, groups, args):
 
 def _read(source, *, per_class, random_state):
     """INPUT, labeled or not, with its columns (for --groups); nothing embedded yet."""
-    if is_embeddings_file(source):
-        X, labels, paths, columns = read_embeddings_with_columns(source)
-        data = LabeledInput(labels, embeddings=X, paths=paths.tolist())
-    else:
-        listing = read_input(source, max_per_class=per_class, random_state=random_state)
-        data = LabeledInput(listing.labels, paths=listing.paths, kind=listing.kind)
-        columns = listing.columns
+    data, columns = read_any(source, per_class=per_class, random_state=random_state)
     if data.labels is not None:
         empty = [i for i, label in enumerate(data.labels) if label == ""]
         if len(empty) == len(data.labels):

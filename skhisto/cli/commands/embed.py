@@ -16,6 +16,7 @@ from .._slides import add_slide_arguments, read_slides, tiling_options, wants_sl
 EPILOG = """\
 examples:
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
+  skhisto embed ../shared/data/lc25000_lung --per-class 100 --backbone resnet18 --out emb.npz
   skhisto embed tiles.csv --backbone uni --out tiles.parquet
   skhisto embed tiles.csv --backbone uni --out tiles.zarr --workers 4
   skhisto embed tiles.csv --backbone uni --out /shared/tiles.zarr --scheduler tcp://host:8786
@@ -92,7 +93,14 @@ def add_arguments(parser):
         metavar="N",
         help="images per chunk (one task) of a .zarr store (default: 1024)",
     )
-    seed_help = "seed of a random init (default: 0)"
+    parser.add_argument(
+        "--per-class",
+        type=positive_int,
+        metavar="N",
+        help="a seeded draw of N images per class folder, as `skhisto noise-curve --per-class` "
+        "(default: every image)",
+    )
+    seed_help = "seed of a random init and of the --per-class draw (default: 0)"
     parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)
     add_groups_argument(parser)
     add_backbone_arguments(parser)
@@ -136,6 +144,8 @@ def run(args):
     cluster = {"workers": args.workers, "scheduler": args.scheduler}
     _check_output(args.out, slides=slides, chunk_size=args.chunk_size, **cluster)
     patches = None
+    if slides and args.per_class is not None:
+        raise CommandError("--per-class draws images of class folders, not patches of slides")
     if slides:
         patches, labels, kind, columns = read_slides(
             args.input,
@@ -146,7 +156,9 @@ def run(args):
         X, paths = patches, patches["slide"].tolist()
         what = "patches"
     else:
-        listing = read_input(args.input)
+        listing = read_input(
+            args.input, max_per_class=args.per_class, random_state=args.random_state
+        )
         paths, labels, kind, columns = listing.paths, listing.labels, listing.kind, listing.columns
         check_not_slides(paths)
         X, what = paths, "images"

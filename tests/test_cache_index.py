@@ -118,6 +118,30 @@ def test_a_fresh_process_reads_no_key_of_the_compacted_shards(tmp_path, built):
     assert isinstance(fresh._persisted.keys, np.memmap)
 
 
+def test_a_fresh_process_opens_only_the_shards_its_rows_are_in(tmp_path, monkeypatch):
+    # Opening a cache of any size costs the same: shards the index covers are read only
+    # when a look-up needs one of their rows.
+    cache, truth = _fill(tmp_path, n_shards=8)
+    cache.compact(shard_rows=40)  # eight full shards: none merged
+    opened = []
+
+    def recording_open(path, *args, **kwargs):
+        opened.append(os.path.basename(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_shards, "open", recording_open, raising=False)
+    fresh = _fresh(tmp_path)
+    asked = np.array(sorted(truth), dtype="S32")[::37]
+    _expect(fresh, truth, asked)
+    shards = {fresh._persisted.names[p] for p in fresh._persisted.locs[:, 0]}
+    holding = {
+        fresh._persisted.names[fresh._persisted.locs[i, 0]]
+        for i in np.searchsorted(fresh._persisted.keys, asked)
+    }
+    assert len(shards) == 8 and 1 <= len(holding) < 8
+    assert set(opened) == holding
+
+
 def test_a_fresh_process_in_a_subprocess_uses_the_index(tmp_path):
     import subprocess
     import sys

@@ -47,6 +47,28 @@ def test_a_shard_owned_by_a_stranger_is_not_served(filled):
     assert len(list(cache.rglob("shard-*.emb"))) == 2  # the recomputed rows, in our own shard
 
 
+def test_a_strangers_shard_under_the_persisted_index_is_neither_served_nor_counted(filled):
+    # Shards the index covers are opened lazily (nothing read); their owner is checked when
+    # a row is first needed, and before they are counted or compacted.
+    cache, paths, expected = filled
+    from skhisto.embedding import EmbeddingCache
+
+    (folder,) = {p.parent for p in cache.rglob("shard-*.emb")}
+    fingerprint = FoundationEmbedder(**SMALL, cache=cache).fit(paths).fingerprint_
+    EmbeddingCache(cache, fingerprint).compact()
+    (shard,) = folder.glob("shard-*.emb")
+    _forge(shard)
+    clear_caches()
+    with pytest.warns(UserWarning, match=rf"owned by uid {STRANGER}.*cannot be trusted"):
+        assert EmbeddingCache(cache, fingerprint).stats()["entries"] == 0
+    clear_caches()
+    embedder = FoundationEmbedder(**SMALL, cache=cache)
+    with pytest.warns(UserWarning, match=rf"owned by uid {STRANGER}.*cannot be trusted"):
+        out = embedder.fit_transform(paths)
+    np.testing.assert_array_equal(out, expected)
+    assert shard.exists() and len(list(folder.glob("shard-*.emb"))) == 2
+
+
 def test_a_shard_of_the_caches_group_is_served(filled):
     cache, paths, expected = filled
     (shard,) = cache.rglob("shard-*.emb")

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import STORE, atomic_write, io_error, trusted_owner, warn, writable_dir
+from ..utils import STORE, atomic_write, io_error, warn, writable_dir
 from ..utils._constraints import PATH
 from ..utils._digests import KEY_BYTES
-from ..utils._files import file_lock
+from ..utils._files import file_lock, owner_trusted
 from ..utils._sklearn_compat import validate_params
 from ._index_file import MANIFEST, PersistedIndex, StaleIndex, manifest_identity, write_index
 from ._key_index import KeyIndex, _sort_order
@@ -197,6 +197,7 @@ class EmbeddingCache:
         self._persisted = None  # PersistedIndex of the compacted shards, or None
         self._index_seen = None  # identity of the manifest last read (or set aside)
         self._lazy = set()  # numbers of the shards opened lazily (their keys in _persisted)
+        self._unchecked = set()  # lazy shards whose owner is checked on their first read
         self._bypassed = False
         self._lock = threading.RLock()
 
@@ -252,27 +253,27 @@ class EmbeddingCache:
                 return
 
     def _open(self, path):
-        if not self._trusted(path):
-            return
         index = self._persisted
         position = index.positions.get(path.name) if index is not None else None
-        if position is None:
-            shard = self._attempt(path, lambda: Shard(path))
-        else:
-            shard = self._attempt(path, lambda: Shard(path, lazy=True))
-        if shard is None:
-            return
-        if position is not None and shard.rows != index.rows[position]:
-            self._bypass_index(f"{path.name} has {shard.rows} rows, not {index.rows[position]}")
-            return  # opened whole by the second pass of _refresh
-        number = self._next_number = self._next_number + 1
-        self._numbers[path.name] = number
-        self._shards[number] = shard
-        if position is None:
-            self._index.add(shard.take_keys(), number)
-        else:
+        if position is not None:
+            # Its keys are in the index: the shard is read, and its owner checked, only
+            # when a look-up needs one of its rows (_gather), whatever the cache's size.
+            number = self._number(path.name, Shard(path, rows=int(index.rows[position])))
             index.numbers[position] = number
             self._lazy.add(number)
+            self._unchecked.add(number)
+            return
+        if not self._trusted(path):
+            return
+        shard = self._attempt(path, lambda: Shard(path))
+        if shard is not None:
+            self._index.add(shard.take_keys(), self._number(path.name, shard))
+
+    def _number(self, name, shard):
+        number = self._next_number = self._next_number + 1
+        self._numbers[name] = number
+        self._shards[number] = shard
+        return number
 
     # -- the persisted index --------------------------------------------------
 
@@ -308,7 +309,7 @@ class EmbeddingCache:
         """Close the lazily opened shards; the next pass of :meth:`_refresh` opens them again."""
         for number in self._lazy:
             self._numbers.pop(self._shards.pop(number).name, None)
-        self._lazy = set()
+        self._lazy, self._unchecked = set(), set()
 
     def _bypass_index(self, reason):
         """Stop using a persisted index that does not match the shards (until it is rewritten)."""
@@ -329,7 +330,7 @@ class EmbeddingCache:
 
     def _trusted_index(self, path):
         """Whether an index file comes from someone the cache trusts, as for shards."""
-        if trusted_owner(path, self.directory.parent):
+        if owner_trusted(path, self.directory.parent):
             return True
         if path not in STORE.reported:
             STORE.reported.add(path)
@@ -361,6 +362,7 @@ class EmbeddingCache:
         if self._persisted is not None:
             self._persisted.forget(numbers)
         self._lazy.difference_update(numbers)
+        self._unchecked.difference_update(numbers)
         for number in numbers:
             shard = self._shards.pop(number)
             self._numbers.pop(shard.name, None)
@@ -374,6 +376,28 @@ class EmbeddingCache:
         except OSError:
             pass  # not ours to delete: it is skipped all the same
 
+    def _owner_checked(self, number):
+        """Whether shard ``number`` may be read: a lazy one's owner is checked once, here."""
+        if number in self._unchecked:
+            if not self._trusted(self._shards[number].path):
+                return False
+            self._unchecked.discard(number)
+        return True
+
+    def _check_lazy(self):
+        """Check every lazily opened shard as opening it whole would (before compacting)."""
+        try:
+            for number in list(self._lazy):
+                shard = self._shards[number]
+                if (
+                    not self._owner_checked(number)
+                    or self._attempt(shard.path, lambda shard=shard: shard.dim) is None
+                ):
+                    self._forget([number])
+        except KeyMismatch as exc:  # the index is not of these shards: open them whole
+            self._bypass_index(exc)
+            self._refresh()
+
     def _trusted(self, path):
         """Whether a shard comes from someone the cache trusts: you, its owner or its group.
 
@@ -382,7 +406,7 @@ class EmbeddingCache:
         skipped (left in place, their images recomputed), as ssh skips keys
         others could have written.
         """
-        if trusted_owner(path, self.directory.parent):
+        if owner_trusted(path, self.directory.parent):
             return True
         try:
             shard = os.stat(path)
@@ -478,23 +502,25 @@ class EmbeddingCache:
         failed to verify or could not be read is forgotten and its rows are
         left out.
         """
-        read = np.ones(len(rows), dtype=bool)
-        if not len(rows):
-            return np.empty((0, 0), dtype=np.float32), read
+        read = np.zeros(len(rows), dtype=bool)
+        out = np.empty((len(rows), 0), dtype=np.float32)
         order = np.lexsort((rows, numbers))
-        groups = np.split(order, np.flatnonzero(np.diff(numbers[order])) + 1)
-        dim = self._shards[numbers[order[0]]].dim
-        out = np.empty((len(rows), dim), dtype=np.float32)
-        for where in groups:
+        for where in np.split(order, np.flatnonzero(np.diff(numbers[order])) + 1):
+            if not len(where):
+                continue
             number = numbers[where[0]]
             shard = self._shards[number]
-            read_rows = functools.partial(_read_rows, shard, rows[where], keys[where], dim)
-            block = self._attempt(shard.path, read_rows)
+            block = None
+            if self._owner_checked(number):
+                dim = out.shape[1] if read.any() else None
+                read_rows = functools.partial(_read_rows, shard, rows[where], keys[where], dim)
+                block = self._attempt(shard.path, read_rows)
             if block is None:  # e.g. compacted away since it was indexed: the next look finds it
                 self._forget([number])
-                read[where] = False
-            else:
-                out[where] = block
+                continue
+            if not read.any():
+                out = np.empty((len(rows), block.shape[1]), dtype=np.float32)
+            out[where], read[where] = block, True
         return out, read
 
     def store(self, keys, embeddings):
@@ -545,6 +571,7 @@ class EmbeddingCache:
             raise ValueError(f"shard_rows must be a positive int, got {shard_rows!r}")
         with file_lock(self.directory / ".compact.lock"), self._lock:
             self._refresh()
+            self._check_lazy()
             small = [n for n, s in self._shards.items() if s.rows < shard_rows]
             if len(small) > 1:
                 self._merge_shards(small, shard_rows)
@@ -629,6 +656,8 @@ class EmbeddingCache:
         """
         with self._lock:
             self._refresh()
+            untrusted = [n for n in list(self._unchecked) if not self._owner_checked(n)]
+            self._forget(untrusted)  # counted as opening them whole would
             rows = sum(shard.rows for shard in self._shards.values())
             entries = self._distinct()
             return {"shards": len(self._shards), "rows": rows, "entries": entries}
@@ -649,7 +678,7 @@ class EmbeddingCache:
 
 
 def _read_rows(shard, rows, keys, dim):
-    if shard.dim != dim:
+    if dim is not None and shard.dim != dim:
         raise CorruptShard(f"{shard.dim}-dimensional rows among {dim}-dimensional")
     return shard.read(rows, keys)
 

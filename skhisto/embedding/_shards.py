@@ -9,11 +9,12 @@ Opening a shard reads its header, keys and digests only (40 bytes a row) and
 checks them against the header's SHA-256; embeddings stay on disk and a row is
 read, and checked against its own digest, when it is asked for, so a look-up
 reads and verifies what it returns and nothing else. A shard covered by the
-cache's persisted index (``_index_file``) is opened *lazily*: its header only;
-a row read then also reads that row's stored key and digest, and a key that is
-not the one asked for means the index is wrong (:class:`KeyMismatch`), never a
-wrong row served. A shard is written once through
-:func:`skhisto.utils.atomic_write` and never modified.
+cache's persisted index (``_index_file``) is opened *lazily*: nothing is read
+until a row is; its header is then checked against the index, a row read also
+reads that row's stored key and digest, and a key that is not the one asked for
+means the index is wrong (:class:`KeyMismatch`), never a wrong row served. A
+shard is written once through :func:`skhisto.utils.atomic_write` and never
+modified.
 """
 
 import io
@@ -29,6 +30,7 @@ MAGIC = b"SKHSHRD1"
 KEY_DTYPE = np.dtype("S32")
 SUFFIX = ".emb"
 _ALIGN = 64
+_EMPTY_ROW = new_digest("row")
 
 
 class CorruptShard(ValueError):
@@ -42,7 +44,7 @@ class KeyMismatch(Exception):
 def row_digests(keys, embeddings):
     """One 64-bit BLAKE2b digest per row, over its key and its float32 bytes."""
     out = np.empty(len(keys), dtype="<u8")
-    empty = new_digest("row")  # copied per row: one argument check per call, not per row
+    empty = _EMPTY_ROW  # copied per row: no argument check per row or per shard
     for i, (key, row) in enumerate(zip(keys.tolist(), embeddings, strict=True)):
         digest = empty.copy()
         digest.update(key)
@@ -104,19 +106,34 @@ class Shard:
     counted against the process), and a shard removed or cut short by
     someone else is an error to handle, never a crash (SIGBUS). Its keys are
     handed to the cache's index once (:meth:`take_keys`), not kept twice.
-    With ``lazy=True`` only the header is read (a persisted index holds its
-    keys): rows are then checked against their stored keys and digests,
+    Given ``rows`` (a persisted index holds its keys), nothing is read until
+    a row is: rows are then checked against their stored keys and digests,
     read with them.
     """
 
-    def __init__(self, path, *, lazy=False):
+    def __init__(self, path, *, rows=None):
         self.path = path
-        with open(path, "rb") as f:
-            if lazy:
-                self.rows, self.dim = _read_header(f, path)
-                self._keys = self._digests = None
-            else:
-                self.rows, self.dim, self._keys, self._digests = _read_index(f, path)
+        self._keys = self._digests = self._dim = None
+        if rows is not None:
+            # Lazy: nothing is read until a row is. The index says how many rows the shard
+            # holds; the header is checked against that then, so a process opening a
+            # cache of any size reads no shard it does not need.
+            self.rows = rows
+        else:
+            with open(path, "rb") as f:
+                self.rows, self._dim, self._keys, self._digests = _read_index(f, path)
+
+    @property
+    def dim(self):
+        """Width of the rows (a lazy shard's header is read and checked on first use)."""
+        if self._dim is None:
+            with open(self.path, "rb") as f:
+                rows, dim = _read_header(f, self.path)
+            if rows != self.rows:
+                indexed = f"{self.path.name} holds {rows} rows, not the {self.rows} indexed"
+                raise KeyMismatch(indexed)
+            self._dim = dim
+        return self._dim
 
     @property
     def name(self):

@@ -238,6 +238,11 @@ def trusted_owner(path, folder):
     >>> trusted_owner(path, folder)
     True
     """
+    return owner_trusted(path, folder)
+
+
+def owner_trusted(path, folder):
+    """:func:`trusted_owner` without its argument checks, for the cache's per-shard calls."""
     if not hasattr(os, "getuid"):
         return True
     try:

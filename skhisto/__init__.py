@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
         UniformNoise,
     )
     from .slides import SlideTiler
+    from .stain import StainNormalizer
 
 __version__ = "0.1.0.dev0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "RandomSampling",
     "SimCLREmbedder",
     "SlideTiler",
+    "StainNormalizer",
     "TransitionMatrixNoise",
     "TypiClustSampling",
     "UncertaintySampling",
@@ -72,6 +74,7 @@ _SUBPACKAGES = (
     "plotting",
     "review",
     "slides",
+    "stain",
     "utils",
 )
 __getattr__, __dir__ = attach(__name__, __file__, submodules=_SUBPACKAGES)

@@ -113,6 +113,8 @@ NOT_TABULAR = {
     "FoundationEmbedder": "input is uint8 images (n, H, W, 3) or image paths, not a numeric table",
     "SimCLREmbedder": "trains a CNN on uint8 images (n, H, W, 3) or paths, not a numeric table",
     "ActiveSimCLR": "trains SimCLR on an image pool and needs a labeled image set in fit",
+    "StainNormalizer": "maps uint8 H&E images (n, H, W, 3) or paths, not a numeric table "
+    "(tests/test_stain.py tests its clone, pickling and parameter checks)",
 }
 
 

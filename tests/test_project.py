@@ -41,7 +41,7 @@ def test_query_strategy_is_abstract():
 LAYERS = (
     ("utils", "exceptions"),
     ("io",),
-    ("backbones", "heads", "noise", "active", "slides", "plotting"),
+    ("backbones", "heads", "noise", "active", "slides", "plotting", "stain"),
     ("embedding", "cleaning", "model_selection", "datasets"),
     ("contrastive", "review"),
     ("cli",),

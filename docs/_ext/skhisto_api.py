@@ -21,6 +21,7 @@ PACKAGES = (
     ("skhisto", "Estimators (``skhisto``)"),
     ("skhisto.embedding", "Embedding and the cache (``skhisto.embedding``)"),
     ("skhisto.slides", "Whole-slide images (``skhisto.slides``)"),
+    ("skhisto.stain", "Stain normalisation and augmentation (``skhisto.stain``)"),
     ("skhisto.backbones", "Backbone registry and weights (``skhisto.backbones``)"),
     ("skhisto.noise", "Label noise (``skhisto.noise``)"),
     ("skhisto.cleaning", "Label-issue detection and cleaning (``skhisto.cleaning``)"),

@@ -33,6 +33,18 @@ OPTIONS = (
             "help": "DataLoader processes decoding images or reading slide regions (default: 0)",
         },
     ),
+    (
+        ("--stain",),
+        {
+            "choices": ("reinhard", "macenko", "vahadane"),
+            "help": "normalise every image to the stain of --stain-reference before embedding "
+            "(cached apart from raw embeddings)",
+        },
+    ),
+    (
+        ("--stain-reference",),
+        {"metavar": "DIR", "help": "folder of reference tiles (any depth) that --stain fits"},
+    ),
 )
 
 #: The FoundationEmbedder parameters the options set, under the same names.
@@ -89,6 +101,31 @@ def default_cache_dir():
     return Path(base) / "skhisto"
 
 
+def _stain_reference(stain, folder):
+    """The image files of ``--stain-reference`` (sorted, any depth), checked with ``--stain``."""
+    if stain is None:
+        if folder is not None:
+            raise CommandError("--stain-reference needs --stain reinhard, macenko or vahadane")
+        return None
+    if folder is None:
+        raise CommandError(f"--stain {stain} needs --stain-reference DIR (reference tiles)")
+    from ..io import IMAGE_EXTENSIONS
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise CommandError(f"--stain-reference {folder!r} is not a folder")
+    paths = sorted(
+        str(path)
+        for path in root.rglob("*")
+        if path.suffix.lower() in IMAGE_EXTENSIONS
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
+    if not paths:
+        raise CommandError(f"--stain-reference {folder!r} holds no images {IMAGE_EXTENSIONS}")
+    return tuple(paths)
+
+
 def add_default_cache(group):
     """Make the cache on by default (``--cache`` picks the folder, ``--no-cache`` turns it off)."""
     group.add_argument(
@@ -112,6 +149,8 @@ class BackboneOptions:
     device: str = "auto"
     num_workers: int = 0
     random_state: int = 0
+    stain: str = None
+    stain_reference: tuple = None
 
     @classmethod
     def from_args(cls, args):
@@ -122,7 +161,16 @@ class BackboneOptions:
         if args.use_cache:
             cache = Path(args.cache) if args.cache else default_cache_dir()
         values = {name: getattr(args, name) for name in EMBEDDER_PARAMS if name != "cache"}
-        return cls(args.backbone, cache=cache, random_state=args.random_state, **values)
+        stain = getattr(args, "stain", None)
+        reference = _stain_reference(stain, getattr(args, "stain_reference", None))
+        return cls(
+            args.backbone,
+            cache=cache,
+            random_state=args.random_state,
+            stain=stain,
+            stain_reference=reference,
+            **values,
+        )
 
     @classmethod
     def each_from_args(cls, args):
@@ -137,6 +185,15 @@ class BackboneOptions:
         from ..embedding import FoundationEmbedder
 
         options = {name: getattr(self, name) for name in EMBEDDER_PARAMS}
+        if self.stain is not None:
+            from ..stain import StainNormalizer
+
+            options["stain"] = StainNormalizer(
+                self.stain,
+                reference=list(self.stain_reference),
+                device=self.device,
+                random_state=self.random_state,
+            )
         return FoundationEmbedder(
             self.backbone, random_state=self.random_state, **{**options, **params}
         )

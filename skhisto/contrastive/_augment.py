@@ -9,12 +9,15 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..stain import hed_jitter
 from ..utils._constraints import POSITIVE_INT
 from ..utils._sklearn_compat import validate_params
 
 #: Paper augmentations (Reasat & Smith): color jitter, random crop, grayscale,
 #: Gaussian blur, h/v flips and 90-degree rotations. Jitter is milder than
 #: SimCLR's ImageNet setting because H&E color carries class information.
+#: HED jitter (:func:`skhisto.stain.hed_jitter`, after the color jitter) is off
+#: by default (``p_hed=0``, which draws nothing, so the default views are as before).
 DEFAULT_AUGMENT = {
     "crop_scale": (0.3, 1.0),
     "crop_ratio": (3 / 4, 4 / 3),
@@ -26,6 +29,9 @@ DEFAULT_AUGMENT = {
     "p_grayscale": 0.2,
     "p_blur": 0.5,
     "blur_sigma": (0.1, 2.0),
+    "p_hed": 0.0,
+    "hed_sigma": 0.05,
+    "hed_bias": 0.05,
 }
 
 
@@ -182,6 +188,10 @@ def augment_batch(images, generator, *, output_size=None, params=None):
     grid = F.affine_grid(theta, (n, 3, size, size), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     x = _color_jitter(x, params, generator)
+    if params["p_hed"] > 0:
+        active = _bernoulli(n, params["p_hed"], generator, x.device).view(n, 1, 1, 1)
+        jittered = hed_jitter(x, generator, sigma=params["hed_sigma"], bias=params["hed_bias"])
+        x = torch.where(active, jittered, x)
     gray = _bernoulli(n, params["p_grayscale"], generator, x.device).view(n, 1, 1, 1)
     x = torch.where(gray, _grayscale(x).expand_as(x), x)
     x = _gaussian_blur(x, params, generator)

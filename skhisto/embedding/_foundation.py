@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import (
@@ -28,7 +29,7 @@ from ..utils import (
     warn,
     writable_dir,
 )
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._cache import FORMAT_VERSION, fingerprint_id, open_cache
 from ._inference import embed_images
 from ._inputs import as_image_source
@@ -73,6 +74,18 @@ def _fingerprint(info, weights, image_size, dtype):
         name = getattr(convert, "__qualname__", type(convert).__qualname__)
         fingerprint["checkpoint_filter"] = f"{getattr(convert, '__module__', '')}.{name}"
     return fingerprint
+
+
+def _fit_stain(stain, X):
+    """The fitted stain normaliser: ``stain`` itself when fitted, else a clone fitted on ``X``
+    (on its ``reference`` when it has one)."""
+    if stain is None:
+        return None
+    try:
+        check_is_fitted(stain, "fingerprint_")
+    except NotFittedError:
+        return clone(stain).fit(X)
+    return stain
 
 
 def _check_cache(cache):
@@ -147,6 +160,12 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None
         Seeds the random initialization when ``pretrained=False``: the same
         value gives the same weights every time.
+    stain : StainNormalizer, optional
+        Normalise each resized batch to a reference stain before the backbone
+        (:class:`skhisto.stain.StainNormalizer`). A fitted one is used as is;
+        an unfitted one is fitted at :meth:`fit`, on its ``reference`` or else
+        on ``X``. Its fitted state joins the fingerprint, so normalised
+        embeddings are cached apart from raw ones.
 
     Attributes
     ----------
@@ -160,6 +179,8 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         What determines the embeddings (backbone, weights digest, preprocessing).
     seed_ : int
         Torch seed drawn from ``random_state`` for a random initialization.
+    stain_ : StainNormalizer or None
+        The fitted stain normaliser, when ``stain`` is set.
 
     Examples
     --------
@@ -185,6 +206,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         "cache": [str, os.PathLike, None],
         "verbose": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
+        "stain": [HasMethods(["fit", "transform_tensor"]), None],
     }
 
     def __init__(
@@ -201,6 +223,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         cache=None,
         verbose="auto",
         random_state=None,
+        stain=None,
     ):
         self.backbone = backbone
         self.weights = weights
@@ -213,6 +236,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         self.cache = cache
         self.verbose = verbose
         self.random_state = random_state
+        self.stain = stain
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -241,13 +265,17 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
         dtype = resolve_precision(self.precision, resolve_device(self.device))
         weights = f"random:{self.seed_}" if digest == "random" else digest
         self.fingerprint_ = _fingerprint(info, weights, self.image_size_, dtype)
+        self.stain_ = _fit_stain(self.stain, X)
+        if self.stain_ is not None:  # absent otherwise: raw caches keep their keys
+            self.fingerprint_["stain"] = self.stain_.fingerprint_
         return self
 
     def _model(self):
         # Shared by every clone in the process (GridSearchCV builds it once);
         # the key holds the fingerprint, hence the weights digest.
         device = resolve_device(self.device)
-        key = (fingerprint_id(self.fingerprint_), str(device))
+        model = {name: v for name, v in self.fingerprint_.items() if name != "stain"}
+        key = (fingerprint_id(model), str(device))
         return STORE.model(key, lambda: self._build(device)), key
 
     def _build(self, device):
@@ -290,6 +318,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             verbose=self.verbose if verbose is None else verbose,
             model_id=key[0],
             on_batch=checked,
+            stain=None if self.stain_ is None else self.stain_.transform_tensor,
         )
 
     def transform(self, X):

@@ -78,14 +78,16 @@ class SourceDataset(Dataset):
         "image_size": POSITIVE_INT,
         "mean": ["array-like"],
         "std": ["array-like"],
+        "stain": [callable, None],
     },
     prefer_skip_nested_validation=True,
 )
-def normalize_batch(batch, image_size, mean, std):
+def normalize_batch(batch, image_size, mean, std, stain=None):
     """``(n, H, W, 3)`` tensor (0-255) -> resized, normalized float ``(n, 3, S, S)``.
 
     uint8 input is converted to a new float tensor, so the caller's array is
-    never written to.
+    never written to. ``stain`` (e.g. :meth:`skhisto.stain.StainNormalizer.transform_tensor`)
+    maps the resized ``(n, 3, S, S)`` 0-255 batch before it is normalized.
 
     Examples
     --------
@@ -96,7 +98,10 @@ def normalize_batch(batch, image_size, mean, std):
     >>> x.shape, round(x.max().item(), 4)
     (torch.Size([2, 3, 32, 32]), 1.0)
     """
-    x = resize_batch(batch.permute(0, 3, 1, 2), image_size).div_(255.0)
+    x = resize_batch(batch.permute(0, 3, 1, 2), image_size)
+    if stain is not None:
+        x = stain(x)
+    x = x.div(255.0)
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     x = x.sub_(mean).div_(std)
@@ -180,6 +185,7 @@ def _forward(model, x, device, dtype):
         "verbose": VERBOSE,
         "model_id": [str, None],
         "on_batch": [callable, None],
+        "stain": [callable, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -197,6 +203,7 @@ def embed_images(
     verbose="auto",
     model_id=None,
     on_batch=None,
+    stain=None,
 ):
     """Embed images with a frozen model in batches.
 
@@ -224,6 +231,8 @@ def embed_images(
     on_batch : callable, optional
         Called as ``on_batch(start, embeddings)`` after each batch, e.g. to
         persist finished work so an interrupted run can resume.
+    stain : callable, optional
+        Applied to each resized batch (see :func:`normalize_batch`).
 
     Returns
     -------
@@ -256,7 +265,7 @@ def embed_images(
     batches = _batches(source, image_size, batch_size, device, num_workers)
     with torch.inference_mode():
         for batch in progress(batches, total=total, desc="embedding", verbose=verbose):
-            x = normalize_batch(batch, image_size, mean, std)
+            x = normalize_batch(batch, image_size, mean, std, stain)
             features = _forward(model, x, device, dtype)
             if features.ndim != 2 or len(features) != len(x):
                 raise ValueError(

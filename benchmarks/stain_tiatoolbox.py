@@ -1,0 +1,57 @@
+"""TIAToolbox's Vahadane (and Macenko) on LC25000 tiles: the reference outputs skhisto is checked against.
+
+Run it in an environment with TIAToolbox (not a skhisto dependency)::
+
+    python benchmarks/stain_tiatoolbox.py --data ../shared/data --out tests/data/stain_tiatoolbox.npz
+
+It fits TIAToolbox's ``VahadaneNormalizer`` on the first of ``--n`` tiles
+(every ``--step``-th file of ``lc25000_lung``, sorted), transforms the others,
+and writes the file names (relative to ``--data``), the target and per-tile
+stain matrices, the target's 99th-percentile concentrations, and the seconds
+the transform took. ``--full`` also stores the normalised tiles (for
+``benchmarks/bench_stain.py --reference``; too large for ``tests/data``).
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tiatoolbox.tools.stainextract import VahadaneExtractor
+from tiatoolbox.tools.stainnorm import VahadaneNormalizer
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--out", default="tests/data/stain_tiatoolbox.npz")
+    parser.add_argument("--n", type=int, default=6)
+    parser.add_argument("--step", type=int, default=997)
+    parser.add_argument("--full", action="store_true")
+    args = parser.parse_args()
+    root = Path(args.data)
+    files = sorted((root / "lc25000_lung").glob("*/*.jpeg"))[:: args.step][: args.n]
+    tiles = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in files])
+    normalizer = VahadaneNormalizer()
+    normalizer.fit(tiles[0])
+    start = time.perf_counter()
+    outputs = np.stack([normalizer.transform(tile) for tile in tiles[1:]])
+    seconds = time.perf_counter() - start
+    extractor = VahadaneExtractor()
+    stains = np.stack([extractor.get_stain_matrix(tile) for tile in tiles[1:]])
+    result = {
+        "files": np.array([str(path.relative_to(root)) for path in files]),
+        "target_stain_matrix": normalizer.stain_matrix_target,
+        "target_max_concentrations": normalizer.maxC_target.ravel(),
+        "stain_matrices": stains,
+        "seconds": np.float64(seconds),
+    }
+    if args.full:
+        result["outputs"] = outputs
+    np.savez_compressed(args.out, **result)
+    print(f"{len(files)} tiles; transform of {len(outputs)} took {seconds:.2f} s -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

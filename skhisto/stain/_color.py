@@ -1,0 +1,103 @@
+"""Batched colour conversions and statistics of the stain methods (torch, any device).
+
+Images here are float tensors of shape ``(n, P, 3)`` (``P`` pixels per image),
+values 0-255; masks are boolean ``(n, P)``.
+"""
+
+import torch
+
+# sRGB (D65) to XYZ, and the D65 white point: the CIELAB of OpenCV, skimage and torchstain.
+_RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169))
+_RGB_TO_XYZ += ((0.019334, 0.119193, 0.950227),)
+_WHITE = (0.95047, 1.0, 1.08883)
+_EPSILON = 0.008856  # (6/29)**3, where CIELAB's cube root turns linear
+
+# Ruifrok & Johnston's haematoxylin, eosin and DAB optical densities (rows, normalised
+# below); the HED space of skimage.color.rgb2hed.
+_RUIFROK = ((0.65, 0.70, 0.29), (0.07, 0.99, 0.11), (0.27, 0.57, 0.78))
+
+
+def rgb_to_od(x, io, offset):
+    """Optical density ``-log((x + offset) / io)``, the pixel clamped to at least 1."""
+    return -torch.log((x + offset).clamp(min=1.0) / io)
+
+
+def od_to_rgb(od, io):
+    """Pixels ``io * exp(-od)`` clamped to 0-255."""
+    return (io * torch.exp(-od)).clamp_(0.0, 255.0)
+
+
+def rgb_to_lab(x):
+    """CIELAB (L in 0-100) of 0-255 RGB pixels."""
+    rgb = x / 255.0
+    rgb = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    matrix = torch.tensor(_RGB_TO_XYZ, dtype=x.dtype, device=x.device)
+    xyz = rgb @ matrix.T / torch.tensor(_WHITE, dtype=x.dtype, device=x.device)
+    f = torch.where(xyz > _EPSILON, xyz.clamp(min=_EPSILON) ** (1 / 3), 7.787 * xyz + 16 / 116)
+    fx, fy, fz = f.unbind(-1)
+    return torch.stack((116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)), dim=-1)
+
+
+def lab_to_rgb(lab):
+    """0-255 RGB pixels (clamped) of CIELAB values."""
+    L, a, b = lab.unbind(-1)
+    fy = (L + 16) / 116
+    f = torch.stack((a / 500 + fy, fy, fy - b / 200), dim=-1)
+    xyz = torch.where(f > 0.2068966, f**3, (f - 16 / 116) / 7.787)
+    xyz = xyz * torch.tensor(_WHITE, dtype=lab.dtype, device=lab.device)
+    matrix = torch.linalg.inv(torch.tensor(_RGB_TO_XYZ, dtype=torch.float64)).to(lab)
+    rgb = xyz @ matrix.T
+    rgb = torch.where(
+        rgb > 0.0031308, 1.055 * rgb.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, rgb * 12.92
+    )
+    return rgb.clamp(0.0, 1.0) * 255.0
+
+
+def hed_matrix(dtype=torch.float32, device="cpu"):
+    """Rows: unit optical densities of haematoxylin, eosin and DAB (Ruifrok & Johnston)."""
+    matrix = torch.tensor(_RUIFROK[:2], dtype=torch.float64)
+    matrix = matrix / matrix.norm(dim=1, keepdim=True)
+    third = torch.linalg.cross(matrix[0], matrix[1])
+    matrix = torch.cat((matrix, (third / third.norm())[None]))
+    return matrix.to(dtype=dtype, device=device)
+
+
+def percentile(values, q, mask=None, *, interpolation="nearest"):
+    """Per-row ``q``-th percentile (0-100) of ``values`` ``(n, P)``, over ``mask`` if given.
+
+    ``"nearest"`` takes the sorted value at ``round(q / 100 * (count - 1))``
+    (torchstain's rule); ``"linear"`` interpolates (numpy's default). A row
+    with no value gives 0.
+    """
+    if mask is None:
+        count = torch.full(values.shape[:1], values.shape[1], device=values.device)
+        ordered = values.sort(dim=1).values
+    else:
+        count = mask.sum(dim=1)
+        ordered = torch.where(mask, values, torch.full_like(values, float("inf"))).sort(1).values
+    position = (q / 100.0) * (count - 1).clamp(min=0).to(values.dtype)
+    if interpolation == "nearest":
+        index = torch.round(position).long()[:, None]
+        found = ordered.gather(1, index)[:, 0]
+    else:
+        low = position.floor().long()
+        high = (low + 1).clamp(max=ordered.shape[1] - 1)
+        high = torch.minimum(high, (count - 1).clamp(min=0))
+        weight = position - low.to(values.dtype)
+        a, b = ordered.gather(1, low[:, None])[:, 0], ordered.gather(1, high[:, None])[:, 0]
+        found = a + (b - a) * weight
+    return torch.where(count > 0, found, torch.zeros_like(found))
+
+
+def masked_mean_std(values, mask):
+    """Per-row, per-channel mean and standard deviation (ddof 1) of ``values`` over ``mask``.
+
+    ``values`` is ``(n, P, c)``; returns two ``(n, c)`` tensors (0 where fewer
+    than two pixels count).
+    """
+    weight = mask.to(values.dtype)[..., None]
+    count = weight.sum(dim=1)
+    mean = (values * weight).sum(dim=1) / count.clamp(min=1)
+    centred = (values - mean[:, None]) * weight
+    var = (centred**2).sum(dim=1) / (count - 1).clamp(min=1)
+    return mean, var.sqrt()

@@ -115,7 +115,24 @@ def test_a_fresh_process_reads_no_key_of_the_compacted_shards(tmp_path, built):
     # only the shard written since is indexed in memory; the others' keys are never read
     assert built == {"indexed": len(later), "read_keys": 0}
     assert len(fresh._index.keys) == len(later)
-    assert isinstance(fresh._persisted.keys, np.memmap)
+
+
+def test_a_look_up_reads_a_block_of_the_index_a_key(tmp_path, monkeypatch):
+    from skhisto.embedding import _index_file
+
+    cache, truth = _fill(tmp_path, n_shards=40, rows=100)
+    cache.compact(shard_rows=1000)
+    read = []
+
+    def counting(fd, rows, start, dtype):
+        read.append(len(rows) * dtype.itemsize)
+        return _shards.pread_items(fd, rows, start, dtype)
+
+    monkeypatch.setattr(_index_file, "pread_items", counting)
+    asked = np.array(sorted(truth), dtype="S32")[::400]  # 10 keys of 4,000
+    _expect(_fresh(tmp_path), truth, asked)
+    per_key = _index_file.FENCE * 32 + 8 + 32  # its block, its location, its key again
+    assert 0 < sum(read) <= len(asked) * per_key < 4000 * 40
 
 
 def test_a_fresh_process_opens_only_the_shards_its_rows_are_in(tmp_path, monkeypatch):
@@ -133,11 +150,9 @@ def test_a_fresh_process_opens_only_the_shards_its_rows_are_in(tmp_path, monkeyp
     fresh = _fresh(tmp_path)
     asked = np.array(sorted(truth), dtype="S32")[::37]
     _expect(fresh, truth, asked)
-    shards = {fresh._persisted.names[p] for p in fresh._persisted.locs[:, 0]}
-    holding = {
-        fresh._persisted.names[fresh._persisted.locs[i, 0]]
-        for i in np.searchsorted(fresh._persisted.keys, asked)
-    }
+    keys, locs = fresh._persisted.keys.read_all(), fresh._persisted.locs.read_all()
+    shards = {fresh._persisted.names[p] for p in locs[:, 0]}
+    holding = {fresh._persisted.names[locs[i, 0]] for i in np.searchsorted(keys, asked)}
     assert len(shards) == 8 and 1 <= len(holding) < 8
     assert set(opened) == holding
 

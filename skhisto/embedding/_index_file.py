@@ -9,11 +9,12 @@ Written by :meth:`EmbeddingCache.compact` next to the shards::
 
 Each file is written whole through :func:`skhisto.utils.atomic_write`, the
 manifest last, so a reader sees one complete generation or the one before.
-A process reads the fence (n / 128 keys) and opens the two arrays with
-``np.load(mmap_mode="r")`` (their headers only); a look-up finds a key's block
-of 128 keys in the fence, then binary-searches that block only: one or two
-pages of the index a key, whatever its size, not the 40 bytes an entry of an
-in-memory index. Shards written since
+A process reads the fence (n / 128 keys) and the two arrays' headers, and
+keeps their files open; a look-up finds a key's block of 128 keys in the
+fence, reads that block (one positioned read, 4 KiB) and searches it, then
+reads the entry's location: a few KiB of the index a key, whatever its size,
+and nothing mapped (a memory map's fault-around would map most of a large
+index's cached pages into the process). Shards written since
 (not in the manifest) are indexed in memory as before, so the first look-up
 of a process costs what was written since the last compaction, not what the
 cache holds.
@@ -27,11 +28,12 @@ at that row, the very key asked for, and the row matches its digest (see
 import json
 import os
 import uuid
+import weakref
 
 import numpy as np
 
 from ..utils import atomic_write
-from ._shards import KEY_DTYPE
+from ._shards import KEY_DTYPE, pread_items
 
 MANIFEST = "index.json"
 FORMAT = 1
@@ -116,8 +118,8 @@ class PersistedIndex:
             if actual != size:
                 raise StaleIndex(f"{path.name} has {actual} bytes where {size} were written")
         try:
-            self.keys = np.load(names[0], mmap_mode="r", allow_pickle=False) if n else None
-            self.locs = np.load(names[1], mmap_mode="r", allow_pickle=False) if n else None
+            self.keys = _Items(names[0]) if n else None
+            self.locs = _Items(names[1]) if n else None
             self.fence = np.load(names[2], allow_pickle=False) if n else None
         except (OSError, ValueError) as exc:
             raise StaleIndex(f"unreadable index file ({exc})") from None
@@ -150,7 +152,7 @@ class PersistedIndex:
             return found, empty, empty
         n = self.entries
         at = self._search(keys)
-        hit = np.flatnonzero(self.keys[at] == keys)
+        hit = np.flatnonzero(self.keys.take(at) == keys)
         numbers = np.full(len(keys), -1, dtype=np.int64)
         rows = np.zeros(len(keys), dtype=np.int64)
         pending, step = hit, 0
@@ -159,11 +161,11 @@ class PersistedIndex:
             if step:
                 inside = where < n
                 pending, where = pending[inside], where[inside]
-                same = np.asarray(self.keys[where]) == keys[pending]
+                same = self.keys.take(where) == keys[pending]
                 pending, where = pending[same], where[same]
             if not len(pending):
                 break
-            pos, row = np.asarray(self.locs[where], dtype=np.int64).T
+            pos, row = self.locs.take(where).astype(np.int64).T
             if ((pos < 0) | (pos >= len(self.names))).any():
                 raise StaleIndex("an entry names a shard the manifest does not list")
             if ((row < 0) | (row >= self.rows[pos])).any():
@@ -181,7 +183,7 @@ class PersistedIndex:
         blocks = np.maximum(np.searchsorted(self.fence, keys, side="left") - 1, 0)
         where = blocks[:, None] * FENCE + np.arange(FENCE)  # each key's block, read whole
         inside = where < n
-        block_keys = self.keys[np.minimum(where, n - 1).ravel()].reshape(where.shape)
+        block_keys = self.keys.take(np.minimum(where, n - 1).ravel()).reshape(where.shape)
         below = (block_keys < keys[:, None]) & inside
         return np.minimum(blocks * FENCE + below.sum(axis=1), n - 1)
 
@@ -189,5 +191,42 @@ class PersistedIndex:
         """Sorted keys of the open shards (read whole: for statistics, not look-ups)."""
         if not self.entries:
             return np.empty(0, dtype=KEY_DTYPE)
-        alive = self.numbers[np.asarray(self.locs[:, 0], dtype=np.int64)] >= 0
-        return np.asarray(self.keys)[alive]
+        alive = self.numbers[self.locs.read_all()[:, 0].astype(np.int64)] >= 0
+        return self.keys.read_all()[alive]
+
+
+class _Items:
+    """A ``.npy`` file's items read by position from a descriptor held open.
+
+    The descriptor keeps a generation readable after a later ``compact()``
+    removed its files, as a memory map would, without mapping any page.
+    """
+
+    def __init__(self, path):
+        file = open(path, "rb", buffering=0)
+        weakref.finalize(self, file.close)
+        self._file = file
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
+        else:
+            raise ValueError(f"{path.name}: .npy format {version}")
+        if fortran or dtype.hasobject:
+            raise ValueError(f"{path.name}: not a C-ordered array of plain items")
+        self.shape, self.offset = shape, file.tell()
+        self.dtype = dtype
+        self._item = np.dtype((dtype, shape[1:])) if len(shape) > 1 else dtype
+
+    def take(self, items):
+        """Items at the int positions ``items`` (any order, repeats allowed)."""
+        unique, inverse = np.unique(items, return_inverse=True)
+        try:
+            return pread_items(self._file.fileno(), unique, self.offset, self._item)[inverse]
+        except EOFError:
+            raise StaleIndex("an index file was cut short") from None
+
+    def read_all(self):
+        """Every item (for statistics, not look-ups)."""
+        return self.take(np.arange(self.shape[0]))

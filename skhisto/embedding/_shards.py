@@ -164,21 +164,11 @@ class Shard:
 
     def _pread(self, rows, start, dtype):
         """Items ``rows`` (sorted) of the block of ``dtype`` items at byte ``start``."""
-        width = dtype.itemsize
-        out = np.empty(len(rows), dtype=dtype)
-        view = memoryview(out.view(np.uint8).reshape(-1))
-        rows = rows.tolist()
         with open(self.path, "rb", buffering=0) as f:
-            i = 0
-            while i < len(rows):
-                j = i + 1
-                while j < len(rows) and rows[j] == rows[j - 1] + 1:
-                    j += 1
-                chunk = view[i * width : j * width]
-                if os.preadv(f.fileno(), [chunk], start + rows[i] * width) != len(chunk):
-                    raise CorruptShard("cut short since it was written")
-                i = j
-        return out
+            try:
+                return pread_items(f.fileno(), rows, start, dtype)
+            except EOFError:
+                raise CorruptShard("cut short since it was written") from None
 
     def read(self, rows, keys):
         """Verified embeddings of the sorted ``rows``, whose keys are ``keys``.
@@ -198,6 +188,25 @@ class Shard:
         if not np.array_equal(row_digests(keys, block), digests):
             raise CorruptShard("an embedding row does not match its digest")
         return block
+
+
+def pread_items(fd, rows, start, dtype):
+    """Items ``rows`` (sorted ints) of the array of ``dtype`` items at byte ``start`` of the
+    open file ``fd``: one positioned read a run of neighbours; EOFError when cut short."""
+    width = dtype.itemsize
+    out = np.empty(len(rows), dtype=dtype)
+    view = memoryview(out.view(np.uint8).reshape(-1))
+    rows = rows.tolist()
+    i = 0
+    while i < len(rows):
+        j = i + 1
+        while j < len(rows) and rows[j] == rows[j - 1] + 1:
+            j += 1
+        chunk = view[i * width : j * width]
+        if os.preadv(fd, [chunk], start + rows[i] * width) != len(chunk):
+            raise EOFError
+        i = j
+    return out
 
 
 def _read_header(f, path, header_out=None):

@@ -63,30 +63,36 @@ def hed_matrix(dtype=torch.float32, device="cpu"):
 
 
 def percentile(values, q, mask=None, *, interpolation="nearest"):
-    """Per-row ``q``-th percentile (0-100) of ``values`` ``(n, P)``, over ``mask`` if given.
+    """Per-row ``q``-th percentiles (0-100) of ``values`` ``(n, P)``, over ``mask`` if given.
 
     ``"nearest"`` takes the sorted value at ``round(q / 100 * (count - 1))``
     (torchstain's rule); ``"linear"`` interpolates (numpy's default). A row
-    with no value gives 0.
+    with no value gives 0. ``q`` a float gives ``(n,)``, a tuple ``(n, len(q))``
+    (one sort for all).
     """
+    qs = torch.as_tensor(q if isinstance(q, tuple) else (q,), dtype=values.dtype)
+    qs = qs.to(values.device)
     if mask is None:
         count = torch.full(values.shape[:1], values.shape[1], device=values.device)
+        if interpolation == "nearest" and len(qs) == 1:  # a selection, no sort
+            k = int(torch.round(qs[0] / 100.0 * (values.shape[1] - 1)).item()) + 1
+            return values.kthvalue(k, dim=1).values
         ordered = values.sort(dim=1).values
     else:
         count = mask.sum(dim=1)
         ordered = torch.where(mask, values, torch.full_like(values, float("inf"))).sort(1).values
-    position = (q / 100.0) * (count - 1).clamp(min=0).to(values.dtype)
+    last = (count - 1).clamp(min=0)[:, None]
+    position = qs[None] / 100.0 * last.to(values.dtype)
     if interpolation == "nearest":
-        index = torch.round(position).long()[:, None]
-        found = ordered.gather(1, index)[:, 0]
+        found = ordered.gather(1, torch.round(position).long())
     else:
         low = position.floor().long()
-        high = (low + 1).clamp(max=ordered.shape[1] - 1)
-        high = torch.minimum(high, (count - 1).clamp(min=0))
+        high = torch.minimum(low + 1, last)
         weight = position - low.to(values.dtype)
-        a, b = ordered.gather(1, low[:, None])[:, 0], ordered.gather(1, high[:, None])[:, 0]
+        a, b = ordered.gather(1, low), ordered.gather(1, high)
         found = a + (b - a) * weight
-    return torch.where(count > 0, found, torch.zeros_like(found))
+    found = torch.where(count[:, None] > 0, found, torch.zeros_like(found))
+    return found if isinstance(q, tuple) else found[:, 0]
 
 
 def masked_mean_std(values, mask):

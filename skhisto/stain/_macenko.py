@@ -29,8 +29,7 @@ def macenko_stains(x, *, io, alpha, beta):
     plane = vectors[:, :, 1:]  # the two largest eigenvalues' vectors
     projected = od @ plane
     phi = torch.atan2(projected[..., 1], projected[..., 0])
-    low = percentile(phi, alpha, tissue)
-    high = percentile(phi, 100 - alpha, tissue)
+    low, high = percentile(phi, (alpha, 100 - alpha), tissue).unbind(1)
     v_low = (plane @ torch.stack((low.cos(), low.sin()), dim=1)[..., None])[..., 0]
     v_high = (plane @ torch.stack((high.cos(), high.sin()), dim=1)[..., None])[..., 0]
     first = (v_low[:, 0] > v_high[:, 0])[:, None]

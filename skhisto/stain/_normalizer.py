@@ -267,13 +267,7 @@ class StainNormalizer(TransformerMixin, BaseEstimator):
 
     def _fit_stains(self, stains, od, interpolation):
         amounts, singular = concentrations(od, stains)
-        maxima = torch.stack(
-            [
-                percentile(amounts[..., k], _MAX_PERCENTILE, interpolation=interpolation)
-                for k in (0, 1)
-            ],
-            dim=1,
-        )
+        maxima = _maxima(amounts, interpolation)
         if singular.any() or not (maxima > 1e-6).all() or not torch.isfinite(stains).all():
             raise _one_colour()
         self.stain_matrix_ = stains[0].double().cpu().numpy()
@@ -359,13 +353,7 @@ class StainNormalizer(TransformerMixin, BaseEstimator):
 
     def _restain(self, od, stains, interpolation):
         amounts, singular = concentrations(od, stains)
-        maxima = torch.stack(
-            [
-                percentile(amounts[..., k], _MAX_PERCENTILE, interpolation=interpolation)
-                for k in (0, 1)
-            ],
-            dim=1,
-        )
+        maxima = _maxima(amounts, interpolation)
         flat = ~(maxima > 1e-6).all(dim=1)
         target = torch.as_tensor(self.max_concentrations_, dtype=od.dtype, device=od.device)
         matrix = torch.as_tensor(self.stain_matrix_, dtype=od.dtype, device=od.device)
@@ -394,6 +382,14 @@ class StainNormalizer(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.transformer_tags.preserves_dtype = ["uint8"]
         return tags
+
+
+def _maxima(amounts, interpolation):
+    """Each image's 99th-percentile concentration of each stain, ``(n, 2)``."""
+    n, pixels, k = amounts.shape
+    rows = amounts.transpose(1, 2).reshape(n * k, pixels)
+    found = percentile(rows, _MAX_PERCENTILE, interpolation=interpolation)
+    return found.reshape(n, k)
 
 
 def _one_colour():

@@ -20,8 +20,8 @@ def luminosity_tissue(x, threshold):
     (TIAToolbox's ``contrast_enhancer``), so faint tiles still find tissue.
     """
     flat = x.reshape(len(x), -1)
-    low = percentile(flat, 2.0, interpolation="linear")[:, None, None]
-    high = percentile(flat, 98.0, interpolation="linear")[:, None, None]
+    low, high = percentile(flat, (2.0, 98.0), interpolation="linear")[:, None].unbind(-1)
+    low, high = low[..., None], high[..., None]
     spread = high - low
     stretched = ((x - low) / spread.clamp(min=1e-6) * 255.0).clamp(0.0, 255.0).floor()
     x = torch.where(spread > 0, stretched, x)

@@ -309,6 +309,7 @@ def test_embed_with_stain_equals_the_python_api(folders, run_cli, tmp_path):
     argv = [images, *BACKBONE, "--stain", "macenko", "--stain-reference", reference]
     result = run_cli("embed", *argv, "--out", out)
     assert result.code == 0, result.err
+    assert "macenko stain normalisation (2 reference tiles)" in result.err
     data = np.load(out)
     references = sorted(str(p) for p in reference.rglob("*.png"))
     normalizer = StainNormalizer("macenko", reference=references, random_state=0)

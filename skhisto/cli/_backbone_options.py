@@ -200,9 +200,14 @@ class BackboneOptions:
 
     def describe_weights(self):
         """What the backbone's weights are, in words: said next to every number it produces."""
+        text = self.short_weights()
         if self.weights is None and not self.pretrained:
-            return f"{self.short_weights()}, not pretrained: pass --weights FILE for real weights"
-        return self.short_weights()
+            text += ", not pretrained: pass --weights FILE for real weights"
+        if self.stain is not None:
+            text += (
+                f"; {self.stain} stain normalisation ({len(self.stain_reference)} reference tiles)"
+            )
+        return text
 
     def short_weights(self):
         """The weights in a few words, for a plot's title."""

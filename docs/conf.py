@@ -37,23 +37,20 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "skhisto_api",
     "skhisto_cli",
+    "skhisto_notebook",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-# docs/examples holds the gallery sources (rendered into auto_examples) and the notebook.
+# docs/examples holds the gallery sources (rendered into auto_examples) and the notebook
+# (rendered into notebooks/).
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "examples"]
 
 # MyST: the Markdown pages (README-style) are used as they are.
 myst_enable_extensions = ["colon_fence", "substitution"]
 myst_heading_anchors = 3
-# The quickstart notebook is linked when present (another change adds it).
-_NOTEBOOK = DOCS / "examples" / "quickstart.ipynb"
-myst_substitutions = {
-    "quickstart": "[the quickstart notebook](examples/quickstart.ipynb)"
-    if _NOTEBOOK.exists()
-    else "the quickstart notebook (`docs/examples/quickstart.ipynb`)"
-}
+# The quickstart notebook (examples/quickstart.ipynb, stored without outputs) is run at build
+# time and written, with its outputs, as the page notebooks/quickstart (skhisto_notebook).
 
 # API pages: written by skhisto_api from the packages' __all__; autosummary only makes the tables.
 autosummary_generate = False

@@ -3,9 +3,11 @@ every python snippet of its pages defines the names it uses."""
 
 import importlib
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from conftest import child_env
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 # Build outputs that a local build leaves in docs/ (gitignored): never copied into a test build.
-BUILD_OUTPUTS = ("_build", "api", "auto_examples", "sg_execution_times.rst")
+BUILD_OUTPUTS = ("_build", "api", "auto_examples", "notebooks", "sg_execution_times.rst")
 
 
 def _load(name, path):
@@ -81,6 +83,90 @@ def _copy_sources(dest):
     return dest / "docs"
 
 
+class _PageText(HTMLParser):
+    """The text of an HTML page in chunks: (text, inside <pre> or <code>); no script or style."""
+
+    def __init__(self):
+        super().__init__()
+        self.chunks, self._literal, self._hidden = [], 0, 0
+
+    def handle_starttag(self, tag, attrs):
+        self._literal += tag in ("pre", "code")
+        self._hidden += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._literal -= tag in ("pre", "code") and self._literal > 0
+        self._hidden -= tag in ("script", "style") and self._hidden > 0
+
+    def handle_data(self, data):
+        if not self._hidden and data.strip():
+            self.chunks.append((data, bool(self._literal)))
+
+
+# Markdown that a page shows as typed instead of rendering it: in text outside code, and (the
+# fence) anywhere, as a stray fence turns the rest of the page into a code block.
+UNRENDERED_ANYWHERE = {"a code fence": re.compile(r"```|~~~")}
+UNRENDERED_PROSE = {
+    "**bold**": re.compile(r"\*\*[^\s*][^*\n]*?[^\s*]\*\*(?!\w)"),
+    "a [link](target)": re.compile(r"\[[^\]\n]+\]\([^)\s,]*[./#][^)\s,]*\)"),
+    "a {role}`target`": re.compile(r"\{[a-z:-]+\}`"),
+    "a {{ substitution }}": re.compile(r"\{\{[^}]*\}\}"),
+    "a # heading": re.compile(r"(?:^|\n)\s*#{1,6} \w"),
+    "a ::: fence": re.compile(r"(?:^|\n)\s*:::"),
+}
+
+
+def unrendered_markdown(html_dir):
+    """``[(page, what, excerpt)]``: Markdown left as text in the built HTML pages."""
+    found = []
+    for page in sorted(html_dir.rglob("*.html")):
+        relative = page.relative_to(html_dir)
+        if relative.parts[0] in ("_static", "_sources", "_modules", "_images", "_downloads"):
+            continue
+        parser = _PageText()
+        parser.feed(page.read_text(errors="replace"))
+        for text, literal in parser.chunks:
+            checks = dict(UNRENDERED_ANYWHERE, **({} if literal else UNRENDERED_PROSE))
+            for what, pattern in checks.items():
+                match = pattern.search(text)
+                if match:
+                    start = max(match.start() - 30, 0)
+                    found.append((str(relative), what, text[start : match.end() + 30]))
+    return found
+
+
+def test_unrendered_markdown_is_found(tmp_path):
+    """The check of the built pages finds what a stray fence or a raw block leaves."""
+    page = (
+        "<html><body><h1>Title</h1><p>Kept <strong>bold</strong> and <a href='x'>a link</a>"
+        " with <code>**kwargs</code>.</p><pre>x = 2**3 ** 2\n```{image} a.png\n</pre>"
+        "<p>Raw **bold** and [a link](page.md) and {doc}`page`.</p>"
+        "<script>var s = '**not text**';</script></body></html>"
+    )
+    (tmp_path / "page.html").write_text(page)
+    found = {what for _, what, _ in unrendered_markdown(tmp_path)}
+    assert found == {"a code fence", "**bold**", "a [link](target)", "a {role}`target`"}
+
+
+def test_markdown_pages_have_no_stray_fence():
+    """No fence opens without a language (the closing fence typed twice opens one, and the
+    page below it turns into a code block); no fenced block holds a fence line."""
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    config = MdParserConfig(enable_extensions={"colon_fence", "substitution"})
+    parser = create_md_parser(config, RendererHTML)
+    for page in [ROOT / "README.md", *_doc_pages()]:
+        for token in parser.parse(page.read_text()):
+            if token.type != "fence":
+                continue
+            where = f"{page.relative_to(ROOT)}:{token.map[0] + 1}"
+            assert token.info.strip(), f"{where}: a fence without a language (```text if literal)"
+            inner = [line for line in token.content.splitlines() if line.startswith("```")]
+            assert not inner, f"{where}: a fenced block holds a fence line: {inner[0]!r}"
+
+
 @pytest.mark.slow
 def test_docs_build_without_warnings(tmp_path, lc25000_dir):
     # The example gallery runs on the shared data: lc25000_dir skips when it is absent.
@@ -99,6 +185,17 @@ def test_docs_build_without_warnings(tmp_path, lc25000_dir):
     examples = sorted(path.stem for path in (DOCS / "examples").glob("plot_*.py"))
     assert examples and all((html / "auto_examples" / f"{n}.html").exists() for n in examples)
     assert "skhisto embed" in (html / "guide" / "cli.html").read_text()
+    # What a -W build lets through: Markdown shown as typed, such as the landing page's text
+    # and figure inside a code block after a stray fence.
+    unrendered = unrendered_markdown(html)
+    assert not unrendered, "\n".join(map(str, unrendered))
+    index = (html / "index.html").read_text()
+    assert re.search(r"<h2[^>]*>What it is for", index), "the landing page lost a heading"
+    assert '<img alt="Balanced accuracy' in index
+    # The quickstart notebook: a page with its outputs (a table and two figures), and the file.
+    notebook = (html / "notebooks" / "quickstart.html").read_text()
+    assert notebook.count("<img") >= 2 and "MLPHead" in notebook and "<table" in notebook
+    assert list((html / "_downloads").rglob("quickstart.ipynb"))
 
 
 def _doc_pages():

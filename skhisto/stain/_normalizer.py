@@ -249,9 +249,8 @@ class StainNormalizer(TransformerMixin, BaseEstimator):
 
     def _fit_macenko(self, pixels, source):
         x = torch.cat(pixels, dim=1)
-        stains, tissue = macenko_stains(x, io=self._intensity, alpha=self.alpha, beta=self.beta)
+        stains, tissue, od = macenko_stains(x, io=self._intensity, alpha=self.alpha, beta=self.beta)
         self._check_tissue(tissue.sum(), len(source))
-        od = rgb_to_od(x, self._intensity, 1.0)
         return self._fit_stains(stains, od, "nearest")
 
     def _fit_vahadane(self, pixels, source):
@@ -342,8 +341,9 @@ class StainNormalizer(TransformerMixin, BaseEstimator):
             y, flat = reinhard_normalize(x, means, stds)
             skipped = few | flat
         elif self.method == "macenko":
-            stains, tissue = macenko_stains(x, io=self._intensity, alpha=self.alpha, beta=self.beta)
-            od = rgb_to_od(x, self._intensity, 1.0)
+            stains, tissue, od = macenko_stains(
+                x, io=self._intensity, alpha=self.alpha, beta=self.beta
+            )
             y, skipped = self._restain(od, stains, "nearest")
             skipped |= tissue.sum(dim=1) < self.min_tissue_pixels
         else:

@@ -181,11 +181,19 @@ class PersistedIndex:
         """``np.searchsorted(self.keys, keys)`` (clipped to n - 1), one block read a key."""
         n = self.entries
         blocks = np.maximum(np.searchsorted(self.fence, keys, side="left") - 1, 0)
-        where = blocks[:, None] * FENCE + np.arange(FENCE)  # each key's block, read whole
-        inside = where < n
-        block_keys = self.keys.take(np.minimum(where, n - 1).ravel()).reshape(where.shape)
-        below = (block_keys < keys[:, None]) & inside
-        return np.minimum(blocks * FENCE + below.sum(axis=1), n - 1)
+        read = np.unique(blocks)  # each block read once, whole
+        where = read[:, None] * FENCE + np.arange(FENCE)
+        block_keys = self.keys.take(where[where < n], distinct_sorted=True)
+        order = np.argsort(blocks, kind="stable")
+        asked = np.searchsorted(blocks[order], read, side="right")
+        at = np.empty(len(keys), dtype=np.int64)
+        for i, (first, last) in enumerate(
+            zip([0, *asked[:-1].tolist()], asked.tolist(), strict=True)
+        ):
+            mine = order[first:last]  # the keys asked in block read[i]
+            block = block_keys[i * FENCE : (i + 1) * FENCE]
+            at[mine] = read[i] * FENCE + np.searchsorted(block, keys[mine], side="left")
+        return np.minimum(at, n - 1)
 
     def alive_keys(self):
         """Sorted keys of the open shards (read whole: for statistics, not look-ups)."""
@@ -219,14 +227,17 @@ class _Items:
         self.dtype = dtype
         self._item = np.dtype((dtype, shape[1:])) if len(shape) > 1 else dtype
 
-    def take(self, items):
+    def take(self, items, distinct_sorted=False):
         """Items at the int positions ``items`` (any order, repeats allowed)."""
-        unique, inverse = np.unique(items, return_inverse=True)
+        unique, inverse = (
+            (items, None) if distinct_sorted else np.unique(items, return_inverse=True)
+        )
         try:
-            return pread_items(self._file.fileno(), unique, self.offset, self._item)[inverse]
+            out = pread_items(self._file.fileno(), unique, self.offset, self._item)
         except EOFError:
             raise StaleIndex("an index file was cut short") from None
+        return out if inverse is None else out[inverse]
 
     def read_all(self):
         """Every item (for statistics, not look-ups)."""
-        return self.take(np.arange(self.shape[0]))
+        return self.take(np.arange(self.shape[0]), distinct_sorted=True)

@@ -195,17 +195,17 @@ def pread_items(fd, rows, start, dtype):
     open file ``fd``: one positioned read a run of neighbours; EOFError when cut short."""
     width = dtype.itemsize
     out = np.empty(len(rows), dtype=dtype)
+    if not len(rows):
+        return out
     view = memoryview(out.view(np.uint8).reshape(-1))
-    rows = rows.tolist()
-    i = 0
-    while i < len(rows):
-        j = i + 1
-        while j < len(rows) and rows[j] == rows[j - 1] + 1:
-            j += 1
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1  # where a run of neighbours ends
+    firsts = np.concatenate([[0], breaks]).tolist()
+    lasts = np.concatenate([breaks, [len(rows)]]).tolist()
+    offsets = (start + np.asarray(rows, dtype=np.int64)[firsts] * width).tolist()
+    for i, j, offset in zip(firsts, lasts, offsets, strict=True):
         chunk = view[i * width : j * width]
-        if os.preadv(fd, [chunk], start + rows[i] * width) != len(chunk):
+        if os.preadv(fd, [chunk], offset) != len(chunk):
             raise EOFError
-        i = j
     return out
 
 

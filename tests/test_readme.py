@@ -1,13 +1,11 @@
-"""The README's set-up commands and examples stay true: every python snippet runs as written."""
+"""The README's set-up commands and examples stay true (its snippets run in test_snippets.py)."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from _snippets import undefined_names, write_scripts
-from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -20,29 +18,25 @@ def test_readme_snippets_define_every_name_they_use(tmp_path):
     assert not undefined_names(scripts)
 
 
-@pytest.mark.slow
-def test_every_readme_snippet_runs_as_written(lc25000_dir, tmp_path):
-    """Each group runs as a reader would, from a folder where ../shared/data is the shared data."""
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "data").symlink_to(lc25000_dir.parent)
-    work, home = tmp_path / "work", tmp_path / "home"  # ~/.cache/skhisto lands in tmp_path
-    home.mkdir()
-    env = child_env(HOME=home)
-    env.pop("SKHISTO_DATA", None)
-    for script in write_scripts(README, work, "readme_snippets"):
-        result = subprocess.run(
-            [sys.executable, script.name], cwd=work, env=env, capture_output=True, text=True
-        )
-        assert result.returncode == 0, f"{script.name}:\n{result.stderr[-3000:]}"
-    assert (work / "noise_robustness.png").stat().st_size > 0
-    assert (work / "learning_curve.png").stat().st_size > 0
+# Every README snippet, python and bash, runs as written in tests/test_snippets.py.
 
 
 def test_ci_runs_exactly_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
-    commands = re.findall(r"^python -m pip install.*$", readme, flags=re.M)
-    assert len(commands) == 2
-    assert commands[1] in (ROOT / ".ci" / "run").read_text()
+    commands = re.findall(r"^python -m pip install.*pytest.*$", readme, flags=re.M)
+    assert commands == ['python -m pip install -e ".[dev]" && python -m pytest -n 2 -q']
+    assert commands[0] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_main_job_installs_without_the_dev_extra():
+    """The set-up installs the core and plot extras for the main job; only the tests need dev."""
+    setup = (ROOT / "README.md").read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
+    installs = re.findall(r"^python -m pip install -e (\S+)", setup, flags=re.M)
+    assert installs[0] == '".[plot]"', installs
+    assert [extra for extra in installs if "dev" in extra] == ['".[dev]"']
+    assert "--index-url https://download.pytorch.org/whl/cpu" in setup
+    first_run = re.search(r"```bash\n(skhisto [^\n]*)\n```", setup)
+    assert first_run[1] == "skhisto noise-curve ../shared/data/lc25000_lung --no-pretrained"
 
 
 def test_readme_example_is_the_main_job_script():
@@ -55,8 +49,6 @@ def test_readme_example_is_the_main_job_script():
 
 
 def test_ruff_is_clean():
-    import subprocess
-    import sys
 
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True

@@ -24,6 +24,9 @@ GOLDEN = Path(__file__).parent / "data" / "stain_tiatoolbox.npz"
 # Agreement with the references, in uint8 units. Ours rounds where torchstain and TIAToolbox
 # truncate (astype / .int()), so a pixel may differ by 1 and about half of them do.
 MAX_DIFF, MEAN_DIFF = 1, 0.6
+# Vahadane's stain vectors: TIAToolbox's tissue mask (OpenCV's integer CIELAB) differs from ours
+# in a few pixels per tile, which moves the learned vectors by up to about 0.003.
+STAIN_ATOL = 5e-3
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +89,7 @@ def test_vahadane_stain_matrices_agree_with_the_tiatoolbox_fixture(lc25000_dir):
     tiles = np.stack([read_image(root / name) for name in golden["files"]])
     ours = StainNormalizer("vahadane", device="cpu", random_state=0).fit(tiles[:1])
     np.testing.assert_allclose(
-        ours.stain_matrix_, _he_columns(golden["target_stain_matrix"]), atol=1e-3
+        ours.stain_matrix_, _he_columns(golden["target_stain_matrix"]), atol=STAIN_ATOL
     )
     maxima = golden["target_max_concentrations"]
     if golden["target_stain_matrix"][0, 0] < golden["target_stain_matrix"][1, 0]:
@@ -94,7 +97,7 @@ def test_vahadane_stain_matrices_agree_with_the_tiatoolbox_fixture(lc25000_dir):
     np.testing.assert_allclose(ours.max_concentrations_, maxima, rtol=1e-3)
     for tile, rows in zip(tiles[1:], golden["stain_matrices"], strict=True):
         found = StainNormalizer("vahadane", device="cpu", random_state=0).fit(tile[None])
-        np.testing.assert_allclose(found.stain_matrix_, _he_columns(rows), atol=1e-3)
+        np.testing.assert_allclose(found.stain_matrix_, _he_columns(rows), atol=STAIN_ATOL)
 
 
 @pytest.mark.skipif(
@@ -102,14 +105,28 @@ def test_vahadane_stain_matrices_agree_with_the_tiatoolbox_fixture(lc25000_dir):
     reason="TIAToolbox is not installed (benchmarks/stain_tiatoolbox.py runs it in its own env)",
 )
 def test_vahadane_agrees_with_tiatoolbox(lc_tiles):
+    from tiatoolbox.tools.stainextract import VahadaneExtractor
     from tiatoolbox.tools.stainnorm import VahadaneNormalizer
 
     theirs = VahadaneNormalizer()
     theirs.fit(lc_tiles[0])
     ours = StainNormalizer("vahadane", device="cpu", random_state=0).fit(lc_tiles[:1])
-    expected = np.stack([theirs.transform(tile) for tile in lc_tiles[1:]]).astype(int)
-    diff = np.abs(ours.transform(lc_tiles[1:]).astype(int) - expected)
-    assert diff.max() <= MAX_DIFF and diff.mean() <= MEAN_DIFF, (diff.max(), diff.mean())
+
+    def red_first(rows):  # TIAToolbox orders its atoms by their unnormalised first entry
+        return rows[0, 0] > rows[1, 0]
+
+    target = red_first(theirs.stain_matrix_target)
+    compared = 0
+    for tile in lc_tiles[1:]:
+        rows = VahadaneExtractor().get_stain_matrix(tile)
+        found = StainNormalizer("vahadane", device="cpu", random_state=0).fit(tile[None])
+        np.testing.assert_allclose(found.stain_matrix_, _he_columns(rows), atol=STAIN_ATOL)
+        if red_first(rows) != target:
+            continue  # TIAToolbox maps haematoxylin to eosin here; skhisto keeps H on H
+        diff = np.abs(ours.transform(tile[None])[0].astype(int) - theirs.transform(tile))
+        assert diff.max() <= MAX_DIFF and diff.mean() <= MEAN_DIFF, (diff.max(), diff.mean())
+        compared += 1
+    assert compared >= 2
 
 
 BLANKS = {

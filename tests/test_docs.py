@@ -3,6 +3,7 @@ every python snippet of its pages defines the names it uses."""
 
 import importlib
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -165,6 +166,18 @@ def test_markdown_pages_have_no_stray_fence():
             assert token.info.strip(), f"{where}: a fence without a language (```text if literal)"
             inner = [line for line in token.content.splitlines() if line.startswith("```")]
             assert not inner, f"{where}: a fenced block holds a fence line: {inner[0]!r}"
+
+
+def test_notebook_page_is_written_from_the_notebook(tmp_path):
+    """Without running it (no data), the page holds every cell and says it was not run."""
+    pytest.importorskip("nbformat")
+    notebook = _load("skhisto_notebook", DOCS / "_ext" / "skhisto_notebook.py")
+    page = notebook.render(DOCS / notebook.NOTEBOOK, tmp_path, run=False).read_text()
+    cells = json.loads((DOCS / notebook.NOTEBOOK).read_text())["cells"]
+    assert page.count("```python\n") == sum(cell["cell_type"] == "code" for cell in cells)
+    assert "It was not run" in page and "{download}`quickstart.ipynb" in page
+    assert notebook._fence("a ``` b", "text").startswith("````text\n")
+    assert notebook._terminal_text("50%\r100%\ndone") == "100%\ndone"
 
 
 @pytest.mark.slow

@@ -66,8 +66,8 @@ def _param(group):
 def test_pages_have_snippets_and_few_are_skipped():
     languages = {group.language for group in GROUPS}
     assert languages == {"python", "bash"}
-    skipped = [group for group in GROUPS if group.skip]
-    assert len(skipped) <= len(GROUPS) // 3, [group.name for group in skipped]
+    skipped = [group.name for group in GROUPS if group.skip]
+    assert len(skipped) <= 0.4 * len(GROUPS), f"most snippets must run; skipped: {skipped}"
 
 
 def test_every_skip_marker_sits_on_a_snippet():

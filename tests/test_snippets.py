@@ -25,7 +25,10 @@ from _snippets import SKIP, page_groups
 from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", ROOT / "docs" / "index.md", *sorted(ROOT.glob("docs/guide/*.md"))]
+# The README, the landing page and the user guide (with the two pages its toctree takes from
+# docs/: backbones, contrastive).
+GUIDE = [*sorted(ROOT.glob("docs/guide/*.md")), ROOT / "docs" / "backbones.md"]
+PAGES = [ROOT / "README.md", ROOT / "docs" / "index.md", *GUIDE, ROOT / "docs" / "contrastive.md"]
 GROUPS = [group for page in PAGES for group in page_groups(page)]
 
 # The folders the commands write to without --out-dir.

@@ -68,19 +68,15 @@ def percentile(values, q, mask=None, *, interpolation="nearest"):
     ``"nearest"`` takes the sorted value at ``round(q / 100 * (count - 1))``
     (torchstain's rule); ``"linear"`` interpolates (numpy's default). A row
     with no value gives 0. ``q`` a float gives ``(n,)``, a tuple ``(n, len(q))``
-    (one sort for all).
+    (one sort for all; without a mask, ``kthvalue`` selections and no sort).
     """
     qs = torch.as_tensor(q if isinstance(q, tuple) else (q,), dtype=values.dtype)
     qs = qs.to(values.device)
-    if mask is None:
-        count = torch.full(values.shape[:1], values.shape[1], device=values.device)
-        if interpolation == "nearest" and len(qs) == 1:  # a selection, no sort
-            k = int(torch.round(qs[0] / 100.0 * (values.shape[1] - 1)).item()) + 1
-            return values.kthvalue(k, dim=1).values
-        ordered = values.sort(dim=1).values
-    else:
-        count = mask.sum(dim=1)
-        ordered = torch.where(mask, values, torch.full_like(values, float("inf"))).sort(1).values
+    if mask is None:  # the same count in every row: selections, no sort
+        found = torch.stack([_select(values, float(one), interpolation) for one in qs], dim=1)
+        return found if isinstance(q, tuple) else found[:, 0]
+    count = mask.sum(dim=1)
+    ordered = torch.where(mask, values, torch.full_like(values, float("inf"))).sort(1).values
     last = (count - 1).clamp(min=0)[:, None]
     position = qs[None] / 100.0 * last.to(values.dtype)
     if interpolation == "nearest":
@@ -93,6 +89,19 @@ def percentile(values, q, mask=None, *, interpolation="nearest"):
         found = a + (b - a) * weight
     found = torch.where(count[:, None] > 0, found, torch.zeros_like(found))
     return found if isinstance(q, tuple) else found[:, 0]
+
+
+def _select(values, q, interpolation):
+    """The ``q``-th percentile of every row of ``values`` by ``kthvalue`` (1-based ranks)."""
+    position = q / 100.0 * (values.shape[1] - 1)
+    if interpolation == "nearest":
+        return values.kthvalue(round(position) + 1, dim=1).values  # Python's round, as torchstain
+    low = int(position)
+    below = values.kthvalue(low + 1, dim=1).values
+    if low + 1 >= values.shape[1] or position == low:
+        return below
+    above = values.kthvalue(low + 2, dim=1).values
+    return below + (above - below) * (position - low)
 
 
 def masked_mean_std(values, mask):

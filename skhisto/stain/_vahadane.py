@@ -36,6 +36,7 @@ def vahadane_stains(od, *, regularizer, random_state):
     give two distinct non-zero stains.
     """
     data = np.ascontiguousarray(od.detach().cpu().double().numpy().T)
+    code_init, dict_init = _svd_init(data)
     code, _, _ = dict_learning(
         data,
         2,
@@ -45,6 +46,8 @@ def vahadane_stains(od, *, regularizer, random_state):
         positive_dict=True,
         method_max_iter=1000,
         random_state=random_state,
+        code_init=code_init,
+        dict_init=dict_init,
     )
     norms = np.linalg.norm(code, axis=0)
     if not np.isfinite(code).all() or (norms < 1e-8).any():
@@ -53,6 +56,19 @@ def vahadane_stains(od, *, regularizer, random_state):
     if stains[0, 0] < stains[0, 1]:  # haematoxylin absorbs more red
         stains = stains[:, ::-1]
     return torch.from_numpy(np.ascontiguousarray(stains))
+
+
+def _svd_init(data):
+    """scikit-learn's own start (the top two singular triplets, signs as ``svd_flip`` sets them)
+    from the ``3 x 3`` Gram matrix: a full SVD of the ``3 x P`` data costs far more."""
+    values, vectors = np.linalg.eigh(data @ data.T)
+    order = np.argsort(values)[::-1][:2]
+    singular = np.sqrt(np.clip(values[order], 1e-300, None))
+    left = vectors[:, order]
+    signs = np.sign(left[np.argmax(np.abs(left), axis=0), range(2)])
+    left = left * signs
+    right = (left.T @ data) / singular[:, None]
+    return left, singular[:, None] * right
 
 
 def vahadane_od(x):

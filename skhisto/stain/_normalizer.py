@@ -106,9 +106,11 @@ class StainNormalizer(TransformerMixin, BaseEstimator):
     Macenko follows torchstain's conventions (``Io=240``, ``alpha=1``,
     ``beta=0.15``, every pixel's concentrations for the 99th percentile) and
     Reinhard torchstain's CIELAB over every pixel; Vahadane follows
-    TIAToolbox's formulation. Outputs are rounded, where the references
-    truncate to uint8. Several reference images are pooled: their pixels
-    give one set of statistics.
+    TIAToolbox's formulation, except that its two stain vectors are ordered
+    by red optical density (haematoxylin first) where TIAToolbox orders them
+    by their unnormalised first entry, which can map eosin onto haematoxylin.
+    Outputs are rounded, where the references truncate to uint8. Several
+    reference images are pooled: their pixels give one set of statistics.
 
     Examples
     --------

@@ -124,14 +124,14 @@ def test_a_look_up_reads_a_block_of_the_index_a_key(tmp_path, monkeypatch):
     cache.compact(shard_rows=1000)
     read = []
 
-    def counting(fd, rows, start, dtype):
-        read.append(len(rows) * dtype.itemsize)
-        return _shards.pread_items(fd, rows, start, dtype)
+    def counting(fd, firsts, counts, start, dtype):
+        read.append(int(np.sum(counts)) * dtype.itemsize)
+        return _shards.pread_runs(fd, firsts, counts, start, dtype)
 
-    monkeypatch.setattr(_index_file, "pread_items", counting)
+    monkeypatch.setattr(_index_file, "pread_runs", counting)
     asked = np.array(sorted(truth), dtype="S32")[::400]  # 10 keys of 4,000
     _expect(_fresh(tmp_path), truth, asked)
-    per_key = _index_file.FENCE * 32 + 8 + 32  # its block, its location, its key again
+    per_key = (_index_file.FENCE + 1) * _index_file.ENTRY.itemsize  # its block, one read
     assert 0 < sum(read) <= len(asked) * per_key < 4000 * 40
 
 
@@ -150,9 +150,11 @@ def test_a_fresh_process_opens_only_the_shards_its_rows_are_in(tmp_path, monkeyp
     fresh = _fresh(tmp_path)
     asked = np.array(sorted(truth), dtype="S32")[::37]
     _expect(fresh, truth, asked)
-    keys, locs = fresh._persisted.keys.read_all(), fresh._persisted.locs.read_all()
-    shards = {fresh._persisted.names[p] for p in locs[:, 0]}
-    holding = {fresh._persisted.names[locs[i, 0]] for i in np.searchsorted(keys, asked)}
+    entries = fresh._persisted.records.read_all()
+    shards = {fresh._persisted.names[p] for p in entries["shard"]}
+    holding = {
+        fresh._persisted.names[entries["shard"][i]] for i in np.searchsorted(entries["key"], asked)
+    }
     assert len(shards) == 8 and 1 <= len(holding) < 8
     assert set(opened) == holding
 
@@ -208,7 +210,7 @@ def test_compaction_rewrites_the_index_only_when_the_shards_changed(tmp_path):
     cache.compact(shard_rows=10_000)
     assert (cache.directory / MANIFEST).read_bytes() != manifest
     files = sorted(p.name for p in cache.directory.glob("index-*"))
-    assert len(files) == 3  # one generation (keys, locations, fence), the old one removed
+    assert len(files) == 2  # one generation (entries, fence), the old one removed
 
 
 def _index_file(directory, part):
@@ -216,40 +218,41 @@ def _index_file(directory, part):
 
 
 def _damage(directory, how):
-    keys, locs = _index_file(directory, "keys"), _index_file(directory, "locs")
-    if how == "truncated keys":
-        keys.write_bytes(keys.read_bytes()[:-64])
+    entries = _index_file(directory, "entries")
+    if how == "truncated entries":
+        entries.write_bytes(entries.read_bytes()[:-64])
     elif how == "manifest garbage":
         (directory / MANIFEST).write_text("{not json")
     elif how == "missing file":
-        locs.unlink()
-    elif how == "rows swapped":  # valid-looking entries pointing at other keys' rows
-        raw = np.load(locs)
-        raw[:, 1] = raw[::-1, 1]
-        with open(locs, "r+b") as f:
-            f.seek(os.path.getsize(locs) - raw.nbytes)
-            f.write(raw.tobytes())
-    elif how == "row past the end":
-        raw = np.load(locs)
-        raw[:, 1] += 10_000
-        with open(locs, "r+b") as f:
-            f.seek(os.path.getsize(locs) - raw.nbytes)
+        entries.unlink()
+    elif how in ("rows swapped", "row past the end"):
+        raw = np.load(entries)
+        if how == "rows swapped":  # valid-looking entries pointing at other keys' rows
+            raw["row"] = raw["row"][::-1]
+        else:
+            raw["row"] += 10_000
+        with open(entries, "r+b") as f:
+            f.seek(os.path.getsize(entries) - raw.nbytes)
             f.write(raw.tobytes())
     elif how == "manifest of other shards":
         manifest = json.loads((directory / MANIFEST).read_text())
         manifest["shards"] = [[name, rows + 1] for name, rows in manifest["shards"]]
         (directory / MANIFEST).write_text(json.dumps(manifest))
+    elif how == "an earlier format":
+        manifest = json.loads((directory / MANIFEST).read_text())
+        (directory / MANIFEST).write_text(json.dumps({**manifest, "format": 1}))
 
 
 @pytest.mark.parametrize(
     "how",
     [
-        "truncated keys",
+        "truncated entries",
         "manifest garbage",
         "missing file",
         "rows swapped",
         "row past the end",
         "manifest of other shards",
+        "an earlier format",
     ],
 )
 def test_a_damaged_or_stale_index_is_set_aside_with_a_warning(tmp_path, how):
@@ -344,7 +347,7 @@ def test_a_read_only_cache_is_served_through_its_index(tmp_path, monkeypatch):
 @pytest.mark.skipif(
     not hasattr(os, "getuid") or os.getuid() != 0, reason="chown to another user needs root"
 )
-@pytest.mark.parametrize("part", ["manifest", "keys", "locs"])
+@pytest.mark.parametrize("part", ["manifest", "entries", "fence"])
 def test_index_files_of_a_stranger_are_skipped_like_their_shards(tmp_path, part):
     cache, truth = _fill(tmp_path)
     cache.compact(shard_rows=100)

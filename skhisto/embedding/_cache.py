@@ -36,7 +36,14 @@ from ..utils._constraints import PATH
 from ..utils._digests import KEY_BYTES
 from ..utils._files import file_lock, owner_trusted
 from ..utils._sklearn_compat import validate_params
-from ._index_file import MANIFEST, PersistedIndex, StaleIndex, manifest_identity, write_index
+from ._index_file import (
+    ENTRY,
+    MANIFEST,
+    PersistedIndex,
+    StaleIndex,
+    manifest_identity,
+    write_index,
+)
 from ._key_index import KeyIndex, _sort_order
 from ._keys import FORMAT_VERSION, array_keys, fingerprint_id, path_keys
 from ._shards import (
@@ -598,12 +605,11 @@ class EmbeddingCache:
             keys.append(shard_keys)
         if not shards:
             return
-        locs = np.empty((sum(len(k) for k in keys), 2), dtype=np.int32)
-        locs[:, 0] = np.repeat(np.arange(len(keys)), [len(k) for k in keys])
-        locs[:, 1] = np.concatenate([np.arange(len(k)) for k in keys])
-        keys = np.concatenate(keys)
-        order = _sort_order(keys)
-        write_index(self.directory, shards, keys[order], locs[order])
+        entries = np.empty(sum(len(k) for k in keys), dtype=ENTRY)
+        entries["shard"] = np.repeat(np.arange(len(keys)), [len(k) for k in keys])
+        entries["row"] = np.concatenate([np.arange(len(k)) for k in keys])
+        entries["key"] = keys = np.concatenate(keys)
+        write_index(self.directory, shards, entries[_sort_order(keys)])
 
     def _merge_shards(self, numbers, shard_rows):
         big = KeyIndex()  # the shards that stay: their keys are not copied again

@@ -1,20 +1,21 @@
-"""The cache's persisted index: sorted keys and their (shard, row), memory-mapped.
+"""The cache's persisted index: sorted keys and their (shard, row), read by position.
 
 Written by :meth:`EmbeddingCache.compact` next to the shards::
 
     index.json                  manifest: the shards covered (name, rows), the files below
-    index-<gen>-keys.npy        n x S32, sorted (duplicates kept, one per row stored)
-    index-<gen>-locs.npy        n x 2 int32: position of the shard in the manifest, row
-    index-<gen>-fence.npy       every FENCE-th key: read whole, it says which block to search
+    index-<gen>-entries.npy     n records (key S32, shard int32, row int32), sorted by key
+                                (duplicates kept, one per row stored); ``shard`` is the
+                                shard's position in the manifest
+    index-<gen>-fence.npy       every FENCE-th key: read whole, it says which block to read
 
 Each file is written whole through :func:`skhisto.utils.atomic_write`, the
 manifest last, so a reader sees one complete generation or the one before.
-A process reads the fence (n / 128 keys) and the two arrays' headers, and
-keeps their files open; a look-up finds a key's block of 128 keys in the
-fence, reads that block (one positioned read, 4 KiB) and searches it, then
-reads the entry's location: a few KiB of the index a key, whatever its size,
-and nothing mapped (a memory map's fault-around would map most of a large
-index's cached pages into the process). Shards written since
+A process reads the fence (n / 128 keys) and the entries' header, and keeps
+that file open; a look-up finds each key's block of 128 entries in the fence
+and reads it, with the first entry of the next block (one positioned read,
+5 KiB, per block asked): the entry of a key is in what was read, whatever the
+index's size, and nothing is mapped (a memory map's fault-around would map
+most of a large index's cached pages into the process). Shards written since
 (not in the manifest) are indexed in memory as before, so the first look-up
 of a process costs what was written since the last compaction, not what the
 cache holds.
@@ -33,10 +34,12 @@ import weakref
 import numpy as np
 
 from ..utils import atomic_write
-from ._shards import KEY_DTYPE, pread_items
+from ._shards import KEY_DTYPE, pread_items, pread_runs
 
 MANIFEST = "index.json"
-FORMAT = 1
+FORMAT = 2
+#: One entry of the index.
+ENTRY = np.dtype([("key", KEY_DTYPE), ("shard", "<i4"), ("row", "<i4")])
 #: Keys a block: the fence holds the first key of each.
 FENCE = 128
 
@@ -54,23 +57,22 @@ def manifest_identity(directory):
     return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def write_index(directory, shards, keys, locs):
+def write_index(directory, shards, entries):
     """Write a new generation covering ``shards`` (``[(name, rows)]``), then its manifest.
 
-    ``keys`` (sorted S32) and ``locs`` (``n x 2`` int32: shard position in
-    ``shards``, row) are the entries; earlier generations are removed after.
+    ``entries`` (:data:`ENTRY` records sorted by key) index the rows of the
+    shards; earlier generations are removed after.
     """
     generation = uuid.uuid4().hex[:12]
     files = {}
-    fence = keys[::FENCE]
-    for part, array in (("keys", keys), ("locs", locs), ("fence", fence)):
+    for part, array in (("entries", entries), ("fence", entries["key"][::FENCE])):
         name = f"index-{generation}-{part}.npy"
         with atomic_write(directory / name) as f:
             np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
         files[part] = [name, (directory / name).stat().st_size]
     manifest = {
         "format": FORMAT,
-        "entries": len(keys),
+        "entries": len(entries),
         "files": files,
         "shards": [[name, int(rows)] for name, rows in shards],
     }
@@ -85,7 +87,7 @@ def write_index(directory, shards, keys, locs):
 
 
 class PersistedIndex:
-    """An index read from disk: manifest in memory, keys and locations memory-mapped.
+    """An index read from disk: manifest and fence in memory, entries read by position.
 
     ``numbers`` maps each covered shard (by its manifest position) to the
     cache's number for it, -1 while it is not open (missing, untrusted,
@@ -101,7 +103,7 @@ class PersistedIndex:
             if manifest["format"] != FORMAT:
                 raise StaleIndex(f"format {manifest['format']}, not {FORMAT}")
             n = int(manifest["entries"])
-            parts = ("keys", "locs", "fence")
+            parts = ("entries", "fence")
             names = [directory / manifest["files"][part][0] for part in parts]
             sizes = [int(manifest["files"][part][1]) for part in parts]
             self.names = [str(name) for name, _ in manifest["shards"]]
@@ -118,16 +120,13 @@ class PersistedIndex:
             if actual != size:
                 raise StaleIndex(f"{path.name} has {actual} bytes where {size} were written")
         try:
-            self.keys = _Items(names[0]) if n else None
-            self.locs = _Items(names[1]) if n else None
-            self.fence = np.load(names[2], allow_pickle=False) if n else None
+            self.records = _Items(names[0]) if n else None
+            self.fence = np.load(names[1], allow_pickle=False) if n else None
         except (OSError, ValueError) as exc:
             raise StaleIndex(f"unreadable index file ({exc})") from None
         if n and (
-            self.keys.dtype != KEY_DTYPE
-            or self.keys.shape != (n,)
-            or self.locs.dtype != np.int32
-            or self.locs.shape != (n, 2)
+            self.records.dtype != ENTRY
+            or self.records.shape != (n,)
             or self.fence.dtype != KEY_DTYPE
             or self.fence.shape != (-(-n // FENCE),)
         ):
@@ -151,21 +150,22 @@ class PersistedIndex:
         if not self.entries or not len(keys):
             return found, empty, empty
         n = self.entries
-        at = self._search(keys)
-        hit = np.flatnonzero(self.keys.take(at) == keys)
+        at, entry = self._search(keys)
+        hit = np.flatnonzero(entry["key"] == keys)
         numbers = np.full(len(keys), -1, dtype=np.int64)
         rows = np.zeros(len(keys), dtype=np.int64)
         pending, step = hit, 0
         while len(pending):  # a key whose shard is not open: its copies in other shards
-            where = at[pending] + step
+            where, here = at[pending] + step, entry[pending]
             if step:
                 inside = where < n
                 pending, where = pending[inside], where[inside]
-                same = self.keys.take(where) == keys[pending]
-                pending, where = pending[same], where[same]
+                here = self.records.take(where)
+                same = here["key"] == keys[pending]
+                pending, where, here = pending[same], where[same], here[same]
             if not len(pending):
                 break
-            pos, row = self.locs.take(where).astype(np.int64).T
+            pos, row = here["shard"].astype(np.int64), here["row"].astype(np.int64)
             if ((pos < 0) | (pos >= len(self.names))).any():
                 raise StaleIndex("an entry names a shard the manifest does not list")
             if ((row < 0) | (row >= self.rows[pos])).any():
@@ -178,29 +178,35 @@ class PersistedIndex:
         return found, numbers[found], rows[found]
 
     def _search(self, keys):
-        """``np.searchsorted(self.keys, keys)`` (clipped to n - 1), one block read a key."""
+        """``np.searchsorted`` of ``keys`` in the index (n when past its end) and the entry
+        there (an empty key past the end); one read a block of entries asked."""
         n = self.entries
-        blocks = np.maximum(np.searchsorted(self.fence, keys, side="left") - 1, 0)
-        read = np.unique(blocks)  # each block read once, whole
-        where = read[:, None] * FENCE + np.arange(FENCE)
-        block_keys = self.keys.take(where[where < n], distinct_sorted=True)
-        order = np.argsort(blocks, kind="stable")
-        asked = np.searchsorted(blocks[order], read, side="right")
-        at = np.empty(len(keys), dtype=np.int64)
-        for i, (first, last) in enumerate(
-            zip([0, *asked[:-1].tolist()], asked.tolist(), strict=True)
-        ):
-            mine = order[first:last]  # the keys asked in block read[i]
-            block = block_keys[i * FENCE : (i + 1) * FENCE]
-            at[mine] = read[i] * FENCE + np.searchsorted(block, keys[mine], side="left")
-        return np.minimum(at, n - 1)
+        # Block b holds positions [b * FENCE, (b + 1) * FENCE); the first entry not below a
+        # key is in its block or is the next block's first, read with it.
+        blocks = np.sort(np.maximum(np.searchsorted(self.fence, keys, side="left") - 1, 0))
+        blocks = blocks[np.diff(blocks, prepend=-1) > 0]
+        firsts, lasts = blocks * FENCE, np.minimum((blocks + 1) * FENCE + 1, n)
+        new = np.flatnonzero(firsts[1:] >= lasts[:-1]) + 1  # adjacent blocks share one read
+        firsts, lasts = firsts[np.concatenate([[0], new])], lasts[np.concatenate([new - 1, [-1]])]
+        read = self.records.take_runs(firsts, lasts - firsts)
+        # ``read`` is sorted, and holds every entry from a key's block start up to the
+        # first entry not below it: searching it finds that entry.
+        i = np.searchsorted(read["key"], keys, side="left")
+        past = i == len(read)
+        entry = np.zeros(len(keys), dtype=ENTRY)
+        entry[~past] = read[i[~past]]
+        offsets = np.concatenate([[0], np.cumsum(lasts - firsts)])
+        run = np.searchsorted(offsets, i, side="right") - 1
+        at = np.where(past, n, firsts[np.minimum(run, len(firsts) - 1)] + i - offsets[run])
+        return at, entry
 
     def alive_keys(self):
         """Sorted keys of the open shards (read whole: for statistics, not look-ups)."""
         if not self.entries:
             return np.empty(0, dtype=KEY_DTYPE)
-        alive = self.numbers[self.locs.read_all()[:, 0].astype(np.int64)] >= 0
-        return self.keys.read_all()[alive]
+        records = self.records.read_all()
+        alive = self.numbers[records["shard"].astype(np.int64)] >= 0
+        return records["key"][alive]
 
 
 class _Items:
@@ -237,6 +243,13 @@ class _Items:
         except EOFError:
             raise StaleIndex("an index file was cut short") from None
         return out if inverse is None else out[inverse]
+
+    def take_runs(self, firsts, counts):
+        """Items of the runs ``firsts[i]`` to ``firsts[i] + counts[i]``, one after the other."""
+        try:
+            return pread_runs(self._file.fileno(), firsts, counts, self.offset, self._item)
+        except EOFError:
+            raise StaleIndex("an index file was cut short") from None
 
     def read_all(self):
         """Every item (for statistics, not look-ups)."""

@@ -193,19 +193,25 @@ class Shard:
 def pread_items(fd, rows, start, dtype):
     """Items ``rows`` (sorted ints) of the array of ``dtype`` items at byte ``start`` of the
     open file ``fd``: one positioned read a run of neighbours; EOFError when cut short."""
-    width = dtype.itemsize
-    out = np.empty(len(rows), dtype=dtype)
-    if not len(rows):
-        return out
-    view = memoryview(out.view(np.uint8).reshape(-1))
+    rows = np.asarray(rows, dtype=np.int64)
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1  # where a run of neighbours ends
-    firsts = np.concatenate([[0], breaks]).tolist()
-    lasts = np.concatenate([breaks, [len(rows)]]).tolist()
-    offsets = (start + np.asarray(rows, dtype=np.int64)[firsts] * width).tolist()
-    for i, j, offset in zip(firsts, lasts, offsets, strict=True):
-        chunk = view[i * width : j * width]
-        if os.preadv(fd, [chunk], offset) != len(chunk):
+    firsts = np.concatenate([[0], breaks]) if len(rows) else breaks
+    counts = np.diff(np.concatenate([firsts, [len(rows)]]))
+    return pread_runs(fd, rows[firsts], counts, start, dtype)
+
+
+def pread_runs(fd, firsts, counts, start, dtype):
+    """Items ``firsts[i]`` to ``firsts[i] + counts[i]`` of each run, one after the other, of
+    the array of ``dtype`` items at byte ``start`` of ``fd``; EOFError when cut short."""
+    width = dtype.itemsize
+    out = np.empty(int(np.sum(counts)), dtype=dtype)
+    view = memoryview(out.view(np.uint8).reshape(-1))
+    at = 0
+    for first, count in zip(np.asarray(firsts).tolist(), np.asarray(counts).tolist(), strict=True):
+        chunk = view[at * width : (at + count) * width]
+        if os.preadv(fd, [chunk], start + first * width) != len(chunk):
             raise EOFError
+        at += count
     return out
 
 

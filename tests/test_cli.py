@@ -100,7 +100,7 @@ def test_embed_image_folder_equals_the_python_api(image_folder, tmp_path, capsys
     code, err = embed(capsys, image_folder, *BACKBONE, "--out", out)
     assert code == 0, err
     data = np.load(out)
-    assert sorted(data.files) == ["embeddings", "labels", "paths"]
+    assert sorted(data.files) == ["embeddings", "labels", "paths", "provenance"]
     expected = load_image_folder(image_folder)
     assert data["paths"].tolist() == expected.paths.tolist()
     assert data["labels"].tolist() == ["normal"] * 3 + ["tumour"] * 3

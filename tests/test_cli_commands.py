@@ -48,6 +48,8 @@ EXAMPLES = {
     "simclr": ["skhisto simclr ../shared/data/lc25000_lung --out encoder.safetensors"],
     "active-simclr": ["skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset"],
     "cache": ["skhisto cache info"],
+    "info": ["skhisto info emb.npz", "read_provenance(FILE)"],
+    "doctor": ["skhisto doctor", "huggingface_hub.try_to_load_from_cache("],
     "fetch": ["skhisto fetch crc-val-he-7k"],
     "qupath": [
         "skhisto qupath export patches.npz --out qupath/",

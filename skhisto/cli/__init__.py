@@ -8,6 +8,7 @@ stay fast.
 import argparse
 
 from ._errors import Parser, run_command
+from ._provenance import start_run
 from .commands import COMMANDS
 
 EPILOG = """\
@@ -94,4 +95,5 @@ def main(argv=None):
             args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # --help, --version and usage errors: return, do not exit
         return exc.code if isinstance(exc.code, int) else 0
+    start_run(args.command)  # the embeddings files this run reads, and their provenance
     return run_command(f"skhisto {args.command}", args.run, args)

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from ._errors import CommandError
+from ._provenance import note_embeddings
 
 EMBEDDING_FORMATS = (".npz", ".parquet", ".zarr")
 
@@ -24,9 +25,13 @@ def read_embeddings(source):
     return read_embeddings_with_columns(source)[:3]
 
 
-def read_embeddings_with_columns(source):
+def read_embeddings_with_columns(source, *, provenance=True):
     """:func:`read_embeddings`, and the file's per-row columns by name: ``group`` (the
-    groups `skhisto embed` stored) and, for slide patches, ``slide`` (both str arrays)."""
+    groups `skhisto embed` stored) and, for slide patches, ``slide`` (both str arrays).
+
+    ``provenance``: announce the file's provenance once per run and refuse a file from
+    another backbone than one read before (:func:`skhisto.cli._provenance.note_embeddings`).
+    """
     import numpy as np
 
     path = Path(source)
@@ -67,6 +72,8 @@ def read_embeddings_with_columns(source):
     if any(len(values) != len(X) for values in columns.values()):
         raise CommandError(f"{source!r}: its groups do not have one entry per row")
     labels = None if all(label == "" for label in labels) else labels
+    if provenance:
+        note_embeddings(source)
     return X, labels, paths, columns
 
 

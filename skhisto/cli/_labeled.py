@@ -13,6 +13,7 @@ from ._errors import CommandError
 from ._groups import Groups, pick_groups
 from ._inputs import read_input
 from ._outputs import announce
+from ._provenance import note_embeddings, short
 
 
 @dataclass
@@ -25,6 +26,7 @@ class LabeledInput:
     paths: list = None
     kind: str = "embeddings file"
     groups: Groups = None
+    provenance: dict = None  # of an embeddings file; None when it has none
 
 
 def labeled_input(
@@ -65,7 +67,9 @@ def read_any(source, *, per_class=None, random_state=0, images=True):
     ``per_class`` each, seeded by ``random_state``). Nothing is checked or embedded."""
     if is_embeddings_file(source) or not images:
         X, labels, paths, columns = read_embeddings_with_columns(source)
-        return LabeledInput(labels, embeddings=X, paths=paths.tolist()), columns
+        data = LabeledInput(labels, embeddings=X, paths=paths.tolist())
+        data.provenance = note_embeddings(source)  # read above: its record, not a second line
+        return data, columns
     listing = read_input(source, max_per_class=per_class, random_state=random_state)
     return LabeledInput(listing.labels, paths=listing.paths, kind=listing.kind), listing.columns
 
@@ -99,7 +103,7 @@ def embed_labeled(command, data, source, backbone):
     """The embeddings of ``data`` (read, or computed once through the cache by the
     ``backbone`` options) and their source, in words and in a few words (a plot's title)."""
     if data.embeddings is not None:
-        words = f"embeddings read from {source}"
+        words = f"embeddings read from {source} ({short(data.provenance)})"
         return data.embeddings, words, words
     embedder = backbone.make_embedder(verbose=True).fit(data.paths)
     weights = backbone.describe_weights()

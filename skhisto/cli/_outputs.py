@@ -14,9 +14,24 @@ from pathlib import Path
 
 from ._errors import CommandError, note_created
 
+#: Progress lines held back until the run goes on (:func:`announce_later`).
+HELD = []
+
+
+def announce_later(command, message):
+    """A progress line said with the run's next one: a run that fails first says one line."""
+    HELD.append((command, message))
+
+
+def say_held():
+    """Print the progress lines held back (:func:`announce_later`)."""
+    while HELD:
+        print("skhisto {}: {}".format(*HELD.pop(0)), file=sys.stderr, flush=True)
+
 
 def announce(command, message):
     """A progress line on stderr, so stdout keeps only the results."""
+    say_held()
     print(f"skhisto {command}: {message}", file=sys.stderr, flush=True)
 
 
@@ -130,6 +145,7 @@ def show_results(
     ``rows`` as CSV and, when there is a ``plot``, its PNG. ``table_rows`` (default ``rows``)
     is what the text table shows; ``summary`` (a dict) goes into the JSON object between the
     title and the rows."""
+    say_held()  # the provenance of the embeddings read, before the results
     if json_output:
         ordered = [_in_order(row, csv_columns) for row in rows]
         print(json.dumps({"title": title, **(summary or {}), "rows": ordered}, indent=2))

@@ -36,6 +36,7 @@ from ..utils import (
 from ..utils._optional import import_scale
 from ..utils._sklearn_compat import StrOptions, validate_params
 from ._keys import path_keys
+from ._provenance import embedding_provenance
 
 #: Attribute marking a store written by embed_dataset (and its layout's version).
 LAYOUT = "skhisto.embed_dataset/1"
@@ -141,6 +142,7 @@ def _open_store(out, paths, labels, groups, embedder, chunk_size):
         **expected,
         "dim": dim,
         "skhisto_version": __version__,
+        "provenance": embedding_provenance(embedder),
         "complete": False,
     }
     try:
@@ -207,6 +209,8 @@ def _check_same(out, found, expected):
 def _run_of(attrs):
     """The run identity of a store, from the attributes every layout-1 store has."""
     params = {key: attrs.get(key) for key in ("backbone", "n_images", "chunk_size")}
+    fingerprint = attrs.get("fingerprint") or {}  # its weights and size, named when they differ
+    params.update({key: fingerprint.get(key) for key in ("weights", "image_size")})
     weights = _digest([json.dumps(attrs.get("fingerprint"), sort_keys=True)])
     return run_identity(
         params,

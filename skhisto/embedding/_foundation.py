@@ -34,6 +34,7 @@ from ._cache import FORMAT_VERSION, fingerprint_id, open_cache
 from ._inference import embed_images
 from ._inputs import as_image_source
 from ._leases import KeyLeases, lease_size, wait_step
+from ._provenance import write_cache_provenance
 
 #: Buffer this many fresh embeddings before writing a cache shard.
 SHARD_SIZE = 1024
@@ -362,6 +363,7 @@ class FoundationEmbedder(TransformerMixin, BaseEstimator):
             rows[found] = cached
         if not found.all():
             _refuse_read_only(self.cache, cache, source, first[~found], len(unique))
+            write_cache_provenance(cache.directory, self)
             self._embed_missing(cache, source, unique, first, rows, ~found)
         return rows[inverse]
 

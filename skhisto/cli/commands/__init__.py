@@ -24,8 +24,10 @@ from . import (
     audit,
     backbones,
     cache,
+    doctor,
     embed,
     fetch,
+    info,
     label_issues,
     noise_curve,
     qupath,
@@ -37,6 +39,7 @@ from . import (
 COMMANDS = (
     backbones,
     embed,
+    info,
     noise_curve,
     label_issues,
     review,
@@ -46,5 +49,6 @@ COMMANDS = (
     active_simclr,
     cache,
     fetch,
+    doctor,
     qupath,
 )

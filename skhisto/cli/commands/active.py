@@ -19,6 +19,7 @@ from .._options import (
     query_strategy_names,
 )
 from .._outputs import announce, check_out_dir, check_outputs, show_results
+from .._provenance import check_folder_embeddings
 
 NAME = "active"
 HELP = "active-learning curves: balanced accuracy against labels, per query strategy"
@@ -301,6 +302,7 @@ def _annotate(args):
     out_dir = check_outputs(NAME, args.out_dir)
     folder = check_out_dir(args.annotate, "--annotate")
     X, labels, paths, columns = read_embeddings_with_columns(args.input)
+    check_folder_embeddings(folder, args.input)  # the rounds before used the same backbone
     if labels is not None:
         data = labeled_input(
             args.input,

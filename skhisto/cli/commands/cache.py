@@ -3,6 +3,7 @@
 from .._backbone_options import default_cache_dir
 from .._errors import CommandError
 from .._outputs import format_table
+from .._provenance import file_provenance, weights_words
 
 NAME = "cache"
 HELP = "show or compact the embedding cache"
@@ -16,13 +17,34 @@ examples:
   skhisto cache compact --cache /shared/lab/skhisto-cache
 
 info: one row per fingerprint (backbone, image size, precision, shards, rows, distinct entries,
-MB on disk). compact: EmbeddingCache.compact() on every fingerprint; safe while other processes
-read and write the cache, one process compacts at a time. --cache defaults to $SKHISTO_CACHE,
-else ~/.cache/skhisto.
+MB on disk, weights: "random init" or "pretrained" and their digest); `skhisto info
+CACHE/FINGERPRINT` shows one folder's provenance. compact: EmbeddingCache.compact() on every
+fingerprint; safe while other processes read and write the cache, one process compacts at a
+time. --cache defaults to $SKHISTO_CACHE, else ~/.cache/skhisto.
 """
 
-COLUMNS = ("id", "backbone", "image_size", "precision", "shards", "rows", "entries", "mb")
-HEADERS = ("fingerprint", "backbone", "image size", "precision", "shards", "rows", "entries", "MB")
+COLUMNS = (
+    "id",
+    "backbone",
+    "image_size",
+    "precision",
+    "shards",
+    "rows",
+    "entries",
+    "mb",
+    "weights",
+)
+HEADERS = (
+    "fingerprint",
+    "backbone",
+    "image size",
+    "precision",
+    "shards",
+    "rows",
+    "entries",
+    "MB",
+    "weights",
+)
 
 
 def add_arguments(parser):
@@ -43,6 +65,7 @@ def _row(cache):
     return {
         "id": cache.directory.name,
         "backbone": fingerprint.get("backbone", "?"),
+        "weights": weights_words(file_provenance(cache.directory)),  # random init or pretrained
         "image_size": fingerprint.get("image_size", "?"),
         "precision": _precision(fingerprint.get("precision")),
         **cache.stats(),

@@ -139,6 +139,8 @@ def _check_output(out, *, slides, workers, scheduler, chunk_size):
 
 
 def run(args):
+    from ...embedding import embedding_provenance
+
     backbone = BackboneOptions.from_args(args)
     slides = wants_slides(args.input, args.slides, args.coordinates)
     cluster = {"workers": args.workers, "scheduler": args.scheduler}
@@ -177,16 +179,20 @@ def run(args):
         columns = {"path": [os.fspath(p) for p in paths], "label": labels, **stored}
         if patches is not None:
             columns.update({name: patches[name].to_numpy() for name in patches.columns})
+        record = embedding_provenance(embedder)  # backbone, weights, preprocessing, when
         if args.out.suffix.lower() == ".npz":
-            _write_npz(args.out, embeddings, columns)
+            _write_npz(args.out, embeddings, columns, record)
         else:
-            _write_parquet(args.out, embeddings, columns, embedder.get_feature_names_out())
+            names = embedder.get_feature_names_out()
+            _write_parquet(args.out, embeddings, columns, names, record)
         shape = embeddings.shape
     print(f"wrote {shape[0]} x {shape[1]} embeddings to {args.out}")
     return 0
 
 
-def _write_npz(out, embeddings, columns):
+def _write_npz(out, embeddings, columns, record):
+    import json
+
     import numpy as np
 
     from ...utils import atomic_write
@@ -199,19 +205,32 @@ def _write_npz(out, embeddings, columns):
         for k, v in arrays.items()
     }
     with atomic_write(out) as f:
-        np.savez(f, embeddings=embeddings, **arrays)
+        np.savez(f, embeddings=embeddings, provenance=np.array(json.dumps(record)), **arrays)
 
 
-def _write_parquet(out, embeddings, columns, names):
+def _write_parquet(out, embeddings, columns, names, record):
+    import json
+
     import pandas as pd
 
+    from ...embedding import PROVENANCE_KEY
     from ...utils import atomic_write
 
-    table = pd.concat(
+    frame = pd.concat(
         [pd.DataFrame(columns), pd.DataFrame(embeddings, columns=list(names))], axis=1
     )
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # another engine: the record rides in the frame's attrs
+        frame.attrs[PROVENANCE_KEY.decode()] = json.dumps(record)
+        with atomic_write(out) as f:
+            frame.to_parquet(f, index=False)
+        return
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), PROVENANCE_KEY: json.dumps(record).encode()}
     with atomic_write(out) as f:
-        table.to_parquet(f, index=False)
+        pq.write_table(table.replace_schema_metadata(metadata), f)
 
 
 def _embed_to_zarr(paths, embedder, out, summary, cluster, **options):

@@ -23,6 +23,7 @@ from .._options import (
     positive_int,
 )
 from .._outputs import announce, check_outputs, show_results
+from .._provenance import file_context
 
 NAME = "noise-curve"
 HELP = "the label-noise experiment: balanced accuracy per noise rate, backbone and head"
@@ -185,12 +186,8 @@ def run(args):
             "backbone": backbone.backbone,
             "weights": backbone.short_weights(),
         }
-        if from_file:  # the file does not say which backbone embedded it
-            contexts[backbone.backbone] = {
-                "backbone": "",
-                "family": "",
-                "weights": f"embeddings read from {args.input}",
-            }
+        if from_file:  # the backbone and weights the file's provenance names, if any
+            contexts[backbone.backbone] = file_context(data.provenance, args.input)
     n_images = len(data.labels)
     announce(NAME, fits_text(len(backbones), rates, heads, losses, args.cv, data.groups))
     curve = compare_heads(

@@ -24,6 +24,7 @@ class Group:
     """A block of a page with the blocks that continue it, run in order in one folder."""
 
     page: object
+    text: list  # the page's lines when it was read: the blocks' line numbers index them
     language: str  # the first block's
     first: int  # the 1-based line of the first block's fence
     skip: str = None  # the reason it is not run, from the page
@@ -40,8 +41,7 @@ class Group:
         a ruff finding) names the page's line; a bash script stops at its first failing
         command.
         """
-        text = self.page.read_text().splitlines()
-        runs = []
+        text, runs = self.text, []
         for language, lines in self.blocks:
             if language not in languages:
                 continue
@@ -87,7 +87,7 @@ def page_groups(page, languages=LANGUAGES):
                 target.blocks.append(block)
             else:
                 reason = skip.group("reason") if skip else None
-                target = Group(page, language, inside, reason, [block])
+                target = Group(page, lines, language, inside, reason, [block])
                 groups.append(target)
             if not target.skip:
                 last[language] = target

@@ -67,6 +67,19 @@ def test_noise_curve_prints_the_file_provenance(embed, run_cli, tmp_path):
     }
 
 
+def test_backbone_options_unlike_the_file_are_said_unused(embed, run_cli, tmp_path):
+    out = embed("emb.npz")
+    argv = ["--rates", "0", "--heads", "linear", "--cv", "2", "--max-epochs", "1"]
+    result = run_cli(
+        "noise-curve", out, "--backbone", "resnet50", *argv, "--out-dir", tmp_path / "nc"
+    )
+    assert result.code == 0, result.err
+    assert "warning: --backbone resnet50 is not used" in result.err
+    assert "made with --backbone resnet18" in result.err
+    same = run_cli("noise-curve", out, "--image-size", "32", *argv, "--out-dir", tmp_path / "nc")
+    assert same.code == 0 and "warning" not in same.err, same.err
+
+
 def test_files_written_before_provenance_are_read_and_said_unknown(embeddings_file, run_cli):
     old = embeddings_file()
     assert read_provenance(old) is None

@@ -6,6 +6,7 @@ stay fast.
 """
 
 import argparse
+import sys
 
 from ._errors import Parser, run_command
 from ._provenance import start_run
@@ -95,5 +96,6 @@ def main(argv=None):
             args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # --help, --version and usage errors: return, do not exit
         return exc.code if isinstance(exc.code, int) else 0
-    start_run(args.command)  # the embeddings files this run reads, and their provenance
+    # the embeddings files this run reads, and their provenance
+    start_run(args.command, sys.argv[1:] if argv is None else argv)
     return run_command(f"skhisto {args.command}", args.run, args)

@@ -13,7 +13,7 @@ from ._errors import CommandError
 from ._groups import Groups, pick_groups
 from ._inputs import read_input
 from ._outputs import announce
-from ._provenance import note_embeddings, short
+from ._provenance import check_backbone_options, note_embeddings, short
 
 
 @dataclass
@@ -103,6 +103,7 @@ def embed_labeled(command, data, source, backbone):
     """The embeddings of ``data`` (read, or computed once through the cache by the
     ``backbone`` options) and their source, in words and in a few words (a plot's title)."""
     if data.embeddings is not None:
+        check_backbone_options(data.provenance, source, backbone)
         words = f"embeddings read from {source} ({short(data.provenance)})"
         return data.embeddings, words, words
     embedder = backbone.make_embedder(verbose=True).fit(data.paths)

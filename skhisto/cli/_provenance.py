@@ -16,15 +16,37 @@ from ._outputs import HELD, announce_later
 FIRST_VERSION = "0.1.0"
 UNKNOWN = f"provenance unknown (written before skhisto {FIRST_VERSION})"
 
-#: This run's command and the provenance of each embeddings file it read, by real path.
-_RUN = {"command": None, "seen": {}}
+#: This run's command, its options and the provenance of each embeddings file it read.
+_RUN = {"command": None, "seen": {}, "argv": ()}
 
 
-def start_run(command):
+def start_run(command, argv=()):
     """Forget the files of an earlier run in this process (``skhisto.cli.main``)."""
-    _RUN["command"] = command
-    _RUN["seen"] = {}
+    _RUN.update(command=command, seen={}, argv=tuple(str(a) for a in argv))
     HELD.clear()
+
+
+def _given(flag):
+    return any(a == flag or a.startswith(f"{flag}=") for a in _RUN["argv"])
+
+
+def check_backbone_options(record, source, backbone):
+    """Warn when the command line names another backbone or image size than the embeddings
+    file ``source`` was made with: the options are not used, the file's embeddings are."""
+    if record is None:
+        return
+    from ..utils import warn
+
+    named = {
+        "--backbone": (backbone.backbone, record.get("backbone")),
+        "--image-size": (backbone.image_size, record.get("image_size")),
+    }
+    for flag, (given, made) in named.items():
+        if _given(flag) and given is not None and str(given) != str(made):
+            warn(
+                f"{flag} {given} is not used: {str(source)!r} holds embeddings made with "
+                f"{flag} {made} ({short(record)}); pass the images to embed them with {given}"
+            )
 
 
 def file_provenance(source):

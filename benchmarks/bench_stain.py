@@ -22,7 +22,7 @@ It also times the normalisers against torchstain (per image, as its API takes
 one) on one batch of 224 px tiles, and checks their agreement; TIAToolbox's
 time comes from ``benchmarks/stain_tiatoolbox.py`` when its JSON is given.
 
-    python benchmarks/bench_stain.py            # about 6 minutes on 2 busy CPUs
+    python benchmarks/bench_stain.py            # 15 minutes on 2 busy CPUs (7.5 CPU-minutes)
     python benchmarks/bench_stain.py --quick    # smoke run
 """
 
@@ -290,8 +290,8 @@ def _sites_table(sites):
         "Delta E (CIELAB 1976) between the mean tissue colour of each site and that of the "
         "NCT-CRC-HE-100K sample (Macenko-normalised by its authors; its 8 tissue tiles, not "
         "BACK), before and after normalising the site to it (`real_sites` in the script). "
-        "Too few tiles for accuracies: this checks that the normalisers move real tiles of "
-        "other sites towards the reference's colour.",
+        "Too few tiles for accuracies: this measures whether the normalisers bring real "
+        "tiles of other sites towards the reference's colour (lower is closer).",
         "",
         markdown_table(header, rows),
         "",
@@ -357,6 +357,7 @@ def _table(rows, timing, sites, config, seconds):
             "x0.6 to x1.4). A pretrained pathology backbone, which reads morphology more than "
             "colour, may weigh these differently; weights cannot be downloaded here.",
             "",
+            *_sites_table(sites),
             f"## Speed and agreement ({n} LC25000 tiles of 224 px, one CPU batch, best of 3)",
             "",
             markdown_table(

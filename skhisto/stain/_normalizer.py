@@ -77,8 +77,10 @@ class StainNormalizer(TransformerMixin, BaseEstimator):
     max_concentrations_ : ndarray of shape (2,)
         99th-percentile concentration of each reference stain; Macenko and
         Vahadane only.
-    target_means_, target_stds_ : ndarray of shape (3,)
-        Reference CIELAB means and standard deviations; Reinhard only.
+    target_means_ : ndarray of shape (3,)
+        Reference CIELAB means (L in 0-100); Reinhard only.
+    target_stds_ : ndarray of shape (3,)
+        Reference CIELAB standard deviations; Reinhard only.
     n_tissue_pixels_ : int
         Tissue pixels of the reference images.
     seed_ : int

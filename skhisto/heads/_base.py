@@ -260,14 +260,13 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self.__dict__.pop("net_", None)
         check_labels(y, name)
         X, y = self._validate_fit_data(X, y)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
+        if not (y.ndim == 1 and y.dtype.kind in "biuUS"):  # others may be continuous
+            check_classification_targets(y)
+        self.classes_, codes = _encode_labels(y)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{name} needs at least 2 classes in y; y has one class: {self.classes_.tolist()}."
             )
-        codes = encoder.transform(y).astype(np.int64)
         weight = self._class_weights(y)
         seed = torch_seed(self.random_state)
         if X_val is None and y_val is None:
@@ -283,7 +282,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
                 check_X=self._check_X_val,
             )
             train_split = predefined_split(
-                self._dataset(X_val, encoder.transform(y_val).astype(np.int64))
+                self._dataset(X_val, np.searchsorted(self.classes_, y_val).astype(np.int64))
             )
         with limit_threads(self.n_threads) as n_threads, seeded_torch(seed):
             with record_sigint() as interrupted:
@@ -483,6 +482,19 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _encode_labels(y):
+    """Sorted classes of ``y`` and each label's int64 code, as ``LabelEncoder`` gives them.
+
+    Arrays of one dtype: a sort and a search (LabelEncoder sorts twice more);
+    object arrays: LabelEncoder's set and dict, faster than sorting objects.
+    """
+    if y.dtype.kind == "O":
+        encoder = LabelEncoder()
+        return encoder.fit(y).classes_, encoder.transform(y).astype(np.int64)
+    classes = np.unique(y)
+    return classes, np.searchsorted(classes, y).astype(np.int64)
 
 
 def _rows(X, index):

@@ -138,31 +138,33 @@ def check_labels(
         raise ValueError(f"{owner}: {name} is empty; it needs one label per sample.")
     if flat.dtype.kind == "O":
         kinds = np.array([label_kind(v) for v in flat], dtype=object)
-    else:
-        found = _DTYPE_KINDS.get(flat.dtype.kind, flat.dtype.name)
-        kinds = np.full(flat.size, found, dtype=object)
-        if flat.dtype.kind in "fc":
-            kinds[np.isnan(flat)] = None
+        is_missing = kinds == None  # noqa: E711 - elementwise comparison
+    else:  # one kind for all: no array of a million Python objects to compare
+        kinds = np.array([_DTYPE_KINDS.get(flat.dtype.kind, flat.dtype.name)], dtype=object)
+        is_missing = np.isnan(flat) if flat.dtype.kind in "fc" else np.zeros(flat.size, bool)
+
+    def kind_at(position):
+        return None if is_missing[position] else kinds[position if len(kinds) > 1 else 0]
 
     def at(position):
         index = position if indices is None else int(np.asarray(indices)[position])
         return f"index {index} holds {plain_value(flat[position])!r}"
 
-    missing = np.flatnonzero(kinds == None)  # noqa: E711 - elementwise comparison
+    missing = np.flatnonzero(is_missing)
     if len(missing):
         shown = missing if indices is None else np.asarray(indices)[missing]
         raise ValueError(
             f"{owner}: {name} has {len(missing)} missing labels (None or NaN), at indices "
             f"{shown[:_SHOWN].tolist()}; drop those samples or give them a class."
         )
-    expected = kinds[0] if kind is None else kind
-    other = np.flatnonzero(kinds != expected)
+    expected = kind_at(0) if kind is None else kind
+    other = np.flatnonzero(kinds != expected)  # for one kind for all: [0] or []
     if len(other):
         first = other[0]
         source = at(0) if kind is None else f"{kind_source or 'the earlier labels'} has"
         source += f" ({expected})" if kind is None else f" {expected} labels"
         raise ValueError(
-            f"{owner}: {name} mixes label types: {at(first)} ({kinds[first]}) but {source}; "
+            f"{owner}: {name} mixes label types: {at(first)} ({kind_at(first)}) but {source}; "
             "convert the labels to one type first (e.g. all int or all str)."
         )
     if expected in ("float", "complex"):

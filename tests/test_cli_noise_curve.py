@@ -317,7 +317,11 @@ def test_three_backbones_one_table_one_figure_each_image_embedded_once(
     result = run_cli("noise-curve", *argv, "--out-dir", out)
     assert result.code == 0, result.err
     assert forward_count() - forwards == 3 * 16, "each of the 16 images once per backbone"
-    assert sorted(p.name for p in out.iterdir()) == ["noise_curve.csv", "noise_curve.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.yaml",
+        "noise_curve.csv",
+        "noise_curve.png",
+    ]
     rows = read_csv(out / "noise_curve.csv")
     assert list(rows[0]) == [
         "rate", "head", "loss", "noise", "balanced_accuracy_mean", "balanced_accuracy_std",

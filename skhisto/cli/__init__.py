@@ -8,7 +8,8 @@ stay fast.
 import argparse
 import sys
 
-from ._errors import Parser, run_command
+from ._config import CONFIG_COMMANDS, add_config_argument, config_argv, write_resolved_config
+from ._errors import USAGE_ERROR, CommandError, Parser, report, run_command
 from ._provenance import start_run
 from .commands import COMMANDS
 
@@ -61,6 +62,8 @@ def build_parser():
             formatter_class=_formatter,
         )
         module.add_arguments(sub)
+        if module.NAME in CONFIG_COMMANDS:
+            add_config_argument(sub)
         # parser: so that an unknown option is reported by its command
         sub.set_defaults(run=module.run, parser=sub)
     return parser
@@ -90,12 +93,22 @@ def main(argv=None):
     0
     """
     parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
     try:
-        args, unknown = parser.parse_known_args(argv)
+        words = config_argv(parser, words)  # --config FILE.yaml: its options, then argparse's
+    except CommandError as exc:
+        command = next((word for word in words if word in CONFIG_COMMANDS), None)
+        report(f"skhisto {command}" if command else "skhisto", exc)
+        return USAGE_ERROR
+    try:
+        args, unknown = parser.parse_known_args(words)
         if unknown:
             args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # --help, --version and usage errors: return, do not exit
         return exc.code if isinstance(exc.code, int) else 0
     # the embeddings files this run reads, and their provenance
     start_run(args.command, sys.argv[1:] if argv is None else argv)
-    return run_command(f"skhisto {args.command}", args.run, args)
+    code = run_command(f"skhisto {args.command}", args.run, args)
+    if code == 0:
+        write_resolved_config(args)
+    return code

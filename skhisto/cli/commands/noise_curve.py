@@ -22,7 +22,7 @@ from .._options import (
     noise_rate,
     positive_int,
 )
-from .._outputs import announce, check_outputs, show_results
+from .._outputs import announce, check_outputs, show_results, write_csv
 from .._provenance import file_context
 
 NAME = "noise-curve"
@@ -38,6 +38,7 @@ examples:
   skhisto noise-curve ../shared/data/lc25000_lung --backbone uni --rates 0 0.1 0.3 0.5
   skhisto noise-curve tiles.csv --backbone ctranspath phikon uni --losses ce gce
   skhisto noise-curve emb.npz --heads linear --noise asymmetric --cv 3 --out-dir results
+  skhisto noise-curve ../shared/data/lc25000_lung --config noise.yaml --seeds 0 1 2
 
 INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
 `skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Class folders are
@@ -59,6 +60,14 @@ model (get_noise_model(NAME): UniformNoise, AsymmetricNoise, GroupNoise, ...), t
 i.e. for each backbone, head and loss, noise_robustness_curve(HEAD, X[NAME], y, RATES, ...) on
 those folds (the same as GridSearchCV over {"noise__rate": RATES, "estimator": HEADS}).
 
+With --seeds S1 S2 ..., the whole run (draw, folds, noise, heads) is repeated with each seed
+as SEED, and the table printed is, per rate, backbone, head and loss, the mean and std across
+seeds of each seed's fold mean:
+  table = repeat_over_seeds(compare_backbones, [S1, S2, ...], None, y, X, heads=..., ...)
+  summarize_seeds(table, by=["rate", "backbone", "head", "loss"])
+--config FILE.yaml reads these options from YAML (keys: the option names, rates: [0, 0.4]);
+options on the command line win, and the resolved options are written as config.yaml.
+
 output: the table on stdout (with --json, one JSON object instead), and in --out-dir
   noise_curve.csv  one row per rate, backbone, head and loss: rate, head, loss, noise,
                    balanced_accuracy_mean, balanced_accuracy_std (over folds),
@@ -66,7 +75,11 @@ output: the table on stdout (with --json, one JSON object instead), and in --out
                    family (the registry's: contrastive, non-contrastive, supervised),
                    weights
   noise_curve.png  the plot of skhisto.plotting.plot_noise_robustness: a color per
-                   backbone (its family in the legend), a line style per head and loss
+                   backbone (its family in the legend), a line style per head and loss,
+                   a dashed line at chance level
+  config.yaml      the resolved options (pass it back as --config to repeat the run)
+  with --seeds: noise_curve.csv has a 'seed' column first and every seed's rows, and
+  noise_curve_seeds.csv the mean and std across seeds (n_seeds), as the table printed
 Embeddings are cached (see --no-cache): a second run, or another with more backbones, skips
 what was embedded.
 """
@@ -83,6 +96,8 @@ LOSSES = {
     "bootstrap": "bootstrap",
 }
 CSV_NAME, PNG_NAME = "noise_curve.csv", "noise_curve.png"
+#: With --seeds: the mean and std across seeds of each rate, backbone, head and loss.
+SEEDS_CSV_NAME = "noise_curve_seeds.csv"
 #: argparse type of --cv: stratified folds.
 FOLDS = int_at_least(2, "at least 2 folds")
 
@@ -143,6 +158,15 @@ def add_arguments(parser):
     add_groups_argument(parser)
     add_json_argument(parser)
     add_seed_argument(parser, "the draw, the folds, the noise, the heads and a random init")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        metavar="SEED",
+        help="repeat the run once per seed (each as --random-state SEED) and report the mean "
+        f"and std across seeds of each setting ({SEEDS_CSV_NAME}; the plot's band); "
+        "noise_curve.csv then has every seed's rows, with a 'seed' column",
+    )
     add_out_dir_argument(parser, "noise-curve")
     add_backbone_arguments(parser, default="resnet18", several=True)
 
@@ -156,14 +180,77 @@ def run(args):
         rates = check_noise_rates(args.rates).tolist()
     except ValueError as exc:
         raise CommandError(f"--rates: {exc}") from exc
+    seeds = check_seeds_option(args.seeds)
     heads = list(dict.fromkeys(args.heads or HEADS))
     losses = [LOSSES[name] for name in dict.fromkeys(args.losses)] if args.losses else None
+    runs = [
+        _one_run(args, backbones, rates, heads, losses, seed)
+        for seed in (seeds or [args.random_state])
+    ]
+    rows, curve, text = runs[0]
+    if seeds:
+        return _show_seeds(args, seeds, runs, out_dir, losses, len(backbones) > 1)
+    columns = ["rate", "head", "balanced_accuracy_mean", "balanced_accuracy_std"]
+    if losses:
+        columns.insert(2, "loss")
+    if len(backbones) > 1:
+        columns.insert(1, "backbone")
+    show_results(
+        NAME,
+        json_output=args.json,
+        title=text["title"],
+        rows=rows,
+        columns=columns,
+        csv_columns=csv_columns(args.cv, text["grouped"]),
+        csv_path=out_dir / CSV_NAME,
+        plot=lambda: _plot(curve, text["plot"]),
+        png_path=out_dir / PNG_NAME,
+    )
+    return 0
+
+
+def csv_columns(cv, grouped, seeds=False):
+    """The columns of noise_curve.csv (``seed`` first with --seeds)."""
+    return [
+        *(["seed"] if seeds else []),
+        "rate",
+        "head",
+        "loss",
+        "noise",
+        "balanced_accuracy_mean",
+        "balanced_accuracy_std",
+        *[f"fold_{k + 1}" for k in range(cv)],
+        "n_images",
+        *(["n_groups"] if grouped else []),
+        "backbone",
+        "family",
+        "weights",
+    ]
+
+
+def check_seeds_option(seeds):
+    """``--seeds`` as a list (None without it); a seed given twice is refused."""
+    if seeds is None:
+        return None
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise CommandError(
+            f"--seeds: {' '.join(map(str, repeated))} repeated; each seed is one run, give it once"
+        )
+    return list(seeds)
+
+
+def _one_run(args, backbones, rates, heads, losses, seed):
+    """(rows, the compare_backbones table, texts) of one run seeded with ``seed``: the draw,
+    the folds, the noise and the heads."""
+    if args.seeds:
+        announce(NAME, f"seed {seed}")
     data = labeled_input(
         args.input,
         min_per_class=args.cv,
         what=f"--cv {args.cv}",
         per_class=args.per_class,
-        random_state=args.random_state,
+        random_state=seed,
         groups=args.groups,
     )
     from_file = data.embeddings is not None
@@ -173,7 +260,7 @@ def run(args):
             "CSV) to compare --backbone " + " ".join(b.backbone for b in backbones)
         )
     groups = data.groups.values if data.groups is not None else None
-    folds = cv_folds(args.cv, data.labels, groups, args.noise, args.random_state)
+    folds = cv_folds(args.cv, data.labels, groups, args.noise, seed)
     if not from_file:
         for backbone in backbones:  # every name and its weights resolve before any embedding
             backbone.make_embedder().fit(data.paths)
@@ -201,7 +288,7 @@ def run(args):
         groups=groups,
         max_epochs=args.max_epochs,
         device=args.device,
-        random_state=args.random_state,
+        random_state=seed,
     )
     context = {"noise": args.noise, "n_images": n_images}
     if groups is not None:
@@ -212,40 +299,78 @@ def run(args):
     folds_text = f"{args.cv} folds"
     if groups is not None:
         folds_text = f"{args.cv} grouped folds, {data.groups.describe()}"
-    title = (
-        f"Balanced accuracy on clean test labels (mean and std over {folds_text}) of heads "
-        f"trained with {args.noise} label noise; {n_images} images ({data.kind}); {source}"
+    what = f"heads trained with {args.noise} label noise; {n_images} images ({data.kind}); {source}"
+    text = {
+        "title": f"Balanced accuracy on clean test labels (mean and std over {folds_text}) of "
+        + what,
+        "what": what,
+        "folds": folds_text,
+        "plot": f"{n_images} images, {short}",
+        "grouped": groups is not None,
+    }
+    return rows, curve, text
+
+
+def _show_seeds(args, seeds, runs, out_dir, losses, several_backbones):
+    """The table of each --seeds run (noise_curve.csv, a ``seed`` column) and the mean and std
+    across seeds of each setting's fold mean (noise_curve_seeds.csv, on stdout, the plot)."""
+    import pandas as pd
+
+    from ...model_selection import summarize_seeds
+
+    rows = [
+        {"seed": seed, **row}
+        for seed, (part, _, _) in zip(seeds, runs, strict=True)
+        for row in part
+    ]
+    by = ["rate", "backbone", "head", "loss"]
+    table = pd.DataFrame(rows)
+    summary = summarize_seeds(
+        table.fillna({"loss": ""}), by=by, score="balanced_accuracy_mean"
+    ).rename(
+        columns={
+            "balanced_accuracy_mean_mean": "balanced_accuracy_mean",
+            "balanced_accuracy_mean_std": "balanced_accuracy_std",
+        }
     )
-    columns = ["rate", "head", "balanced_accuracy_mean", "balanced_accuracy_std"]
+    summary["loss"] = summary["loss"].replace("", None)
+    summary_rows = summary.to_dict("records")
+    columns = ["rate", "head", "balanced_accuracy_mean", "balanced_accuracy_std", "n_seeds"]
     if losses:
         columns.insert(2, "loss")
-    if len(backbones) > 1:
+    if several_backbones:
         columns.insert(1, "backbone")
-    fold_columns = [f"fold_{k + 1}" for k in range(args.cv)]
+    text = runs[0][2]
+    seeds_text = " ".join(map(str, seeds))
+    title = (
+        f"Balanced accuracy on clean test labels (mean and std over seeds {seeds_text} of each "
+        f"seed's mean over {text['folds']}) of {text['what']}"
+    )
+    curve = pd.concat(
+        [part.assign(seed=seed) for seed, (_, part, _) in zip(seeds, runs, strict=True)],
+        ignore_index=True,
+    )
+    keys = ["seed", "rate", "backbone", "family", "head", "loss", "noise"]
+    per_seed = curve.groupby(keys, sort=False, dropna=False)["score"].mean().reset_index()
     show_results(
         NAME,
         json_output=args.json,
         title=title,
         rows=rows,
         columns=columns,
-        csv_columns=[
-            "rate",
-            "head",
-            "loss",
-            "noise",
-            "balanced_accuracy_mean",
-            "balanced_accuracy_std",
-            *fold_columns,
-            "n_images",
-            *(["n_groups"] if groups is not None else []),
-            "backbone",
-            "family",
-            "weights",
-        ],
+        table_rows=summary_rows,
+        summary={"seeds": seeds, "summary": summary_rows},
+        csv_columns=csv_columns(args.cv, text["grouped"], seeds=True),
         csv_path=out_dir / CSV_NAME,
-        plot=lambda: _plot(curve, f"{n_images} images, {short}"),
+        plot=lambda: _plot(per_seed, f"{text['plot']}, mean and std over seeds {seeds_text}"),
         png_path=out_dir / PNG_NAME,
     )
+    summary_path = write_csv(
+        out_dir / SEEDS_CSV_NAME,
+        summary_rows,
+        ["rate", "backbone", "head", "loss", *columns[-3:]],
+    )
+    announce(NAME, f"wrote {summary_path}")
     return 0
 
 

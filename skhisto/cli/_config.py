@@ -1,0 +1,270 @@
+"""``--config FILE.yaml``: an experiment command's options read from a YAML file.
+
+The file's keys are the command's option names, spelled as their ``dest``
+(``max_epochs``) or as on the command line (``max-epochs``, ``--max-epochs``);
+``input`` (or the positional's name) gives the positional argument. The values
+are turned into command-line words and parsed by argparse itself, so a value's
+type and choices are checked as on the command line, and an option given on the
+command line wins over the file. An unknown key is refused, naming it and the
+valid ones. After a successful run, the resolved options (file, command line and
+defaults together) are written as ``config.yaml`` in ``--out-dir`` (beside
+``--out`` as ``<out>.config.yaml`` for a command without one, when ``--config``
+was given); passing that file back as ``--config`` repeats the run.
+"""
+
+import argparse
+from pathlib import Path
+
+from ._errors import CommandError
+
+#: The commands that take --config (the experiments, and embed).
+CONFIG_COMMANDS = (
+    "embed",
+    "noise-curve",
+    "label-issues",
+    "active",
+    "active-simclr",
+    "audit",
+    "simclr",
+)
+#: What a resolved config never holds: argparse's and the CLI's own entries.
+_SKIPPED = {"help", "config", "debug", "run", "parser", "command", "version"}
+CONFIG_NAME = "config.yaml"
+
+
+def add_config_argument(parser):
+    """``--config FILE.yaml`` (read by :func:`config_argv` before argparse sees the line)."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="read options from a YAML file whose keys are this command's option names "
+        "(max_epochs: 3, rates: [0, 0.4]); options on the command line win; the resolved "
+        f"options are written as {CONFIG_NAME} beside the results",
+    )
+
+
+def _require_yaml():
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - PyYAML is a dependency
+        raise CommandError("--config reads YAML with PyYAML; pip install pyyaml") from None
+    return yaml
+
+
+def find_config(argv, commands):
+    """(index of the command word, the --config path or None) in ``argv``."""
+    for i, word in enumerate(argv):
+        if word in commands:
+            rest = argv[i + 1 :]
+            for j, token in enumerate(rest):
+                if token == "--":
+                    break
+                if token == "--config" and j + 1 < len(rest):
+                    return i, rest[j + 1]
+                if token.startswith("--config="):
+                    return i, token.split("=", 1)[1]
+            return i, None
+    return None, None
+
+
+def read_config(path):
+    """The mapping of a YAML config file; a CommandError naming what is wrong."""
+    yaml = _require_yaml()
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except OSError as exc:
+        raise CommandError(f"--config {path!r}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise CommandError(f"--config {path!r} is not valid YAML{at}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CommandError(
+            f"--config {path!r} must be a mapping of option names to values "
+            f"(max_epochs: 3), got a {type(data).__name__}"
+        )
+    return data
+
+
+def _actions(parser):
+    """{dest: [actions]} of the options and positionals a config may set."""
+    found = {}
+    for action in parser._actions:  # argparse's own list of what it parses
+        if action.dest in _SKIPPED or action.dest is argparse.SUPPRESS:
+            continue
+        found.setdefault(action.dest, []).append(action)
+    return found
+
+
+def _key_dest(key, actions, positional_names):
+    name = str(key).lstrip("-").replace("-", "_")
+    if name in actions:
+        return name
+    return positional_names.get(name.lower())
+
+
+def _given(actions, words):
+    """Whether the command line ``words`` set any of ``actions``' options."""
+    for action in actions:
+        for option in action.option_strings:
+            if any(w == option or w.startswith(option + "=") for w in words):
+                return True
+    return False
+
+
+def _words(action, value, path, key):
+    """The command-line words that set ``action`` to ``value``."""
+    option = next((o for o in action.option_strings if o.startswith("--")), None)
+    option = option or action.option_strings[0]
+    if isinstance(action, argparse.BooleanOptionalAction):
+        if not isinstance(value, bool):
+            raise CommandError(f"--config {path!r}: {key} must be true or false, got {value!r}")
+        return [option if value else _negative(action)]
+    if action.nargs == 0:  # store_true, store_false, store_const, count
+        if not isinstance(value, bool):
+            raise CommandError(f"--config {path!r}: {key} must be true or false, got {value!r}")
+        return [option] if _flag_value(action) is value else []
+    many = action.nargs in ("+", "*") or (isinstance(action.nargs, int) and action.nargs > 1)
+    values = value if isinstance(value, list) else [value]
+    if not many and isinstance(value, list):
+        if isinstance(action, argparse._AppendAction):
+            return [word for item in value for word in (option, _text(item))]
+        raise CommandError(f"--config {path!r}: {key} takes one value, got a list {value!r}")
+    return [option, *map(_text, values)]
+
+
+def _negative(action):
+    return next(o for o in action.option_strings if o.startswith("--no-"))
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def config_argv(parser, argv):
+    """``argv`` with the options of its ``--config`` file added where the command line does not
+    set them (the file's positional becomes the default of the command's positional).
+
+    ``parser``: the ``skhisto`` parser. Unknown keys raise a CommandError naming the key and
+    the valid ones. Returns ``argv`` unchanged when it has no ``--config``.
+    """
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = {name: sub for name, sub in subparsers.choices.items() if name in CONFIG_COMMANDS}
+    index, path = find_config(argv, commands)
+    if path is None:
+        return argv
+    sub = commands[argv[index]]
+    config = read_config(path)
+    actions = _actions(sub)
+    positionals = {a.dest: a for group in actions.values() for a in group if not a.option_strings}
+    positional_names = {str(a.metavar or a.dest).lower(): a.dest for a in positionals.values()} | {
+        "input": next(iter(positionals), None)
+    }
+    rest = argv[index + 1 :]
+    added = []
+    for key, value in config.items():
+        dest = _key_dest(key, actions, positional_names)
+        if dest is None:
+            valid = ", ".join(sorted(actions))
+            raise CommandError(
+                f"--config {path!r}: unknown key {key!r}; skhisto {argv[index]} takes {valid}"
+            )
+        if value is None:  # null: the default
+            continue
+        if dest in positionals:
+            _default_positional(positionals[dest], value)
+            continue
+        if _given(actions[dest], rest):
+            continue
+        option_actions = [a for a in actions[dest] if a.option_strings]
+        added += _words(_pick(option_actions, value), value, path, key)
+    # after the command line's own words ("--" ends them), so a trailing nargs="+" option of
+    # the command line cannot swallow them
+    if "--" in rest:
+        cut = rest.index("--")
+        rest = rest[:cut] + added + rest[cut:]
+    else:
+        rest = rest + added
+    return [*argv[: index + 1], *rest]
+
+
+def _pick(actions, value):
+    """The action of a dest that takes ``value``: a flag of the same truth for a bool
+    (``pretrained: false`` -> ``--no-pretrained``, ``groups: false`` -> ``--no-groups``)."""
+    if isinstance(value, bool):
+        for action in actions:
+            if action.nargs == 0 and _flag_value(action) is value:
+                return action
+        flags = [a for a in actions if a.nargs == 0]
+        if flags and len(flags) == len(actions):
+            return flags[0]
+    return next((a for a in actions if a.nargs != 0), actions[0])
+
+
+def _flag_value(action):
+    if isinstance(action, argparse._StoreFalseAction):
+        return False
+    if isinstance(action, argparse._StoreTrueAction):
+        return True
+    return action.const if isinstance(action.const, bool) else None
+
+
+def _default_positional(action, value):
+    """The file's value for a positional, used when the command line gives none."""
+    if action.nargs in ("+", "*"):
+        action.nargs = "*"
+        action.default = [str(v) for v in (value if isinstance(value, list) else [value])]
+        if action.type is not None:
+            action.default = [action.type(v) for v in action.default]
+    else:
+        action.nargs = "?"
+        action.default = str(value)
+    action.required = False
+
+
+def resolved_config(args):
+    """The options of a parsed command line, as YAML-ready values by dest name."""
+    config = {}
+    for dest in _actions(args.parser):
+        value = getattr(args, dest, None)
+        config[dest] = _plain(value)
+    return config
+
+
+def _plain(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def write_resolved_config(args):
+    """Write the resolved options beside the run's results; the path, or None."""
+    if args.command not in CONFIG_COMMANDS:
+        return None
+    out_dir, out = getattr(args, "out_dir", None), getattr(args, "out", None)
+    if out_dir is not None:
+        path = Path(out_dir) / CONFIG_NAME
+    elif out is not None and getattr(args, "config", None):
+        path = Path(out).with_name(Path(out).stem + ".config.yaml")
+    else:
+        return None
+    if not path.parent.is_dir():
+        return None
+    from ..utils import atomic_write
+
+    yaml = _require_yaml()
+    text = yaml.safe_dump(resolved_config(args), sort_keys=False, default_flow_style=None)
+    with atomic_write(path, mode="w") as f:
+        f.write(f"# skhisto {args.command}: the resolved options of this run\n{text}")
+    return path

@@ -69,8 +69,12 @@ def run_command(prog, command, args):
     if args.debug:
         return command(args) or 0
 
+    said = set()
+
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
-        report(prog, message, kind="warning")
+        if str(message) not in said:  # a warning of each fold or head is said once
+            said.add(str(message))
+            report(prog, message, kind="warning")
 
     # Download retries are logged line by line; the error that ends them is the one line.
     # (HF_HUB_VERBOSITY for a hub imported during the run, the level for one imported before.)

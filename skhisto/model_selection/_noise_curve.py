@@ -1,6 +1,7 @@
 """Cross-validated score as a function of the training label-noise rate."""
 
 import inspect
+import warnings
 
 import numpy as np
 from sklearn import get_config
@@ -15,6 +16,7 @@ from ..noise import (
     get_noise_model,
     list_noise_models,
 )
+from ..noise._rates import MAJORITY_WORDS, warn_majority
 from ..utils import check_groups, check_labels, grouped_folds, progress
 from ..utils._optional import import_pandas
 from ..utils._params import with_seed
@@ -160,9 +162,13 @@ def noise_robustness_curve(
     folds = grouped_folds(cv, X, y, groups, random_state=rng.randint(_MAX_SEED))
     template = _noise_template(noise, rng.randint(_MAX_SEED))
     noise_groups = _noise_groups(template, groups)
+    # once, naming every rate past the point where a class's noisy label is the majority
+    warn_majority(template, rates, len(np.unique(np.asarray(y))))
     rows = []
     bar = progress(None, total=len(rates) * len(folds), desc="noise rate fits", verbose=verbose)
-    with bar:
+    with bar, warnings.catch_warnings():
+        # said above; not again by each fold's sampler
+        warnings.filterwarnings("ignore", message=f".*{MAJORITY_WORDS}")
         for rate in rates:
             rows += _rate_rows(
                 estimator, X, y, rate, template, folds, scoring, n_jobs, noise_groups

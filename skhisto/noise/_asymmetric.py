@@ -6,6 +6,7 @@ import numpy as np
 
 from ..utils._sklearn_compat import Interval
 from ._base import BaseLabelNoise, document_fitted_attributes
+from ._rates import warn_majority
 from ._registry import register_noise_model
 
 
@@ -93,6 +94,7 @@ class AsymmetricNoise(BaseLabelNoise):
 
     def _noisy_codes(self, codes, rng):
         partners = self._partner_codes()
+        warn_majority(self, [self.rate], len(self.classes_))
         order = rng.permutation(len(codes))
         noisy = codes.copy()
         for code in np.flatnonzero(partners >= 0):

@@ -4,6 +4,7 @@ from numbers import Real
 
 from ..utils._sklearn_compat import Interval
 from ._base import BaseLabelNoise, document_fitted_attributes
+from ._rates import warn_majority
 from ._registry import register_noise_model
 
 
@@ -57,6 +58,7 @@ class UniformNoise(BaseLabelNoise):
 
     def _noisy_codes(self, codes, rng):
         n, n_classes = len(codes), len(self.classes_)
+        warn_majority(self, [self.rate], len(self.classes_))
         order = rng.permutation(n)
         # A non-zero offset modulo n_classes is a uniform draw among the other classes.
         offsets = rng.randint(1, n_classes, size=n)

@@ -378,6 +378,7 @@ def test_the_figure_has_a_curve_per_backbone_and_head_with_the_family(
         "tiny-contrastive (contrastive), gce",
         "tiny-noncontrastive (non-contrastive), cross_entropy",
         "tiny-noncontrastive (non-contrastive), gce",
+        "chance (1/K = 0.50)",  # the dashed line of two classes
     ]
     assert drawn["colors"][0] == drawn["colors"][1] != drawn["colors"][2]
     rows = read_csv(tmp_path / "noise_curve.csv")

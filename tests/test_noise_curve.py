@@ -135,7 +135,8 @@ def test_plot_from_curve_table_and_from_cv_results(embeddings):
     X, y = embeddings
     curve = noise_robustness_curve(_plain(), X[:150], y[:150], [0.0, 0.5], cv=2, random_state=0)
     ax = plot_noise_robustness(curve, title="LC25000")
-    (line,) = ax.get_lines()
+    line, chance = ax.get_lines()
+    assert chance.get_linestyle() == "--" and chance.get_ydata()[0] == 1 / len(set(y[:150]))
     np.testing.assert_allclose(line.get_xdata(), [0.0, 0.5])
     np.testing.assert_allclose(line.get_ydata(), curve.groupby("rate")["score"].mean())
     assert ax.get_title() == "LC25000"

@@ -116,7 +116,8 @@ def test_learning_curve_names_the_learners_scorer():
     ax = plot_learning_curve(run("balanced_accuracy"))
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("labeled samples", "balanced accuracy")
     ax = plot_learning_curve({"a": run("balanced_accuracy"), "b": [run("balanced_accuracy")]})
-    assert ax.get_ylabel() == "balanced accuracy" and legend(ax) == ["a", "b"]
+    chance = f"chance (1/K = {1 / len(set(Y[:60].tolist())):.2f})"
+    assert ax.get_ylabel() == "balanced accuracy" and legend(ax) == ["a", "b", chance]
     assert plot_learning_curve({"a": run(None), "b": run("f1_macro")}).get_ylabel() == "score"
     assert plot_learning_curve(run(None).history_, ylabel="accuracy").get_ylabel() == "accuracy"
     assert plot_learning_curve(run(None), y="fit_time").get_ylabel() == "fit time"

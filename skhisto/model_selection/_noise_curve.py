@@ -130,7 +130,8 @@ def noise_robustness_curve(
         ``estimator`` (the estimator's class name), ``scoring``,
         ``fit_time`` and ``score_time``; and ``realised_rate``, the same
         as ``realized_rate`` under its former spelling (deprecated, removed
-        in 0.3).
+        in 0.3). Its ``attrs`` hold ``n_classes`` and ``class_shares`` (of
+        ``y``), from which the plots draw the chance level.
 
     See Also
     --------
@@ -174,7 +175,11 @@ def noise_robustness_curve(
                 estimator, X, y, rate, template, folds, scoring, n_jobs, noise_groups
             )
             bar.update(len(folds))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # the chance level of the plots (skhisto.plotting draws it): K and each class's share
+    _, counts = np.unique(np.asarray(y), return_counts=True)
+    table.attrs.update(n_classes=len(counts), class_shares=(counts / counts.sum()).tolist())
+    return table
 
 
 def _noise_groups(noise, groups):

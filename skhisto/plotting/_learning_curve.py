@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..utils._sklearn_compat import HasMethods, validate_params
+from ._chance import CHANCE_CONSTRAINT, chance_level, draw_chance
 from ._mpl import require_pyplot
 
 
@@ -14,10 +15,13 @@ from ._mpl import require_pyplot
         "ax": [HasMethods(["plot"]), None],
         "title": [str, None],
         "ylabel": [str, None],
+        "chance": CHANCE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
-def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylabel=None):
+def plot_learning_curve(
+    results, *, x=None, y="score", ax=None, title=None, ylabel=None, chance="auto"
+):
     """Plot score against the selected count for one or several active-learning runs.
 
     Parameters
@@ -40,6 +44,12 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylab
         The y-axis label; by default the learners' ``scoring`` when ``y`` is
         ``"score"`` and they all share one named scorer (``balanced_accuracy``
         is written "balanced accuracy"), else ``y``.
+    chance : "auto", float or None, default="auto"
+        A dashed line at the score of a classifier that ignores its input,
+        with a legend entry. "auto": ``1/K`` when ``y`` is the score, the
+        learners share the ``balanced_accuracy`` scorer and their ``K``
+        classes are known (fitted learners); a float draws it at that score;
+        None draws none.
 
     Returns
     -------
@@ -65,7 +75,7 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylab
     >>> ax.get_xlabel(), ax.get_ylabel()
     ('labeled samples', 'balanced accuracy')
     >>> [text.get_text() for text in ax.get_legend().get_texts()]
-    ['random', 'entropy']
+    ['random', 'entropy', 'chance (1/K = 0.50)']
     >>> import matplotlib.pyplot as plt
     >>> plt.close("all")
     """
@@ -80,11 +90,15 @@ def plot_learning_curve(results, *, x=None, y="score", ax=None, title=None, ylab
         (line,) = ax.plot(xs, mean, marker="o", markersize=3, label=label)
         if np.any(std > 0):
             ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    name = _score_name(runs.values(), y)
+    if chance == "auto":
+        chance = chance_level(name, _n_classes(runs.values())) if y == "score" else None
+    chance_line = draw_chance(ax, chance, name)
     ax.set_xlabel(_AXIS_NAMES.get(x, x.replace("_", " ")))
-    ax.set_ylabel(ylabel or _score_name(runs.values(), y).replace("_", " "))
+    ax.set_ylabel(ylabel or name.replace("_", " "))
     if title:
         ax.set_title(title)
-    if any(label is not None for label in curves):
+    if any(label is not None for label in curves) or chance_line is not None:
         ax.legend()
     ax.grid(alpha=0.3)
     return ax
@@ -106,6 +120,18 @@ def _score_name(runs, y):
     names = {getattr(learner, "scoring", None) for learner in learners}
     (name,) = names if len(names) == 1 else (None,)
     return name if isinstance(name, str) else y
+
+
+def _n_classes(runs):
+    """The number of classes the fitted learners among ``runs`` share (None if unknown)."""
+    found = set()
+    for run in runs:
+        for learner in [run] if hasattr(run, "history_") else list(run):
+            try:
+                found.add(len(learner.classes_))
+            except (AttributeError, TypeError):
+                continue
+    return found.pop() if len(found) == 1 else None
 
 
 def _histories(runs):

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..utils._sklearn_compat import HasMethods, validate_params
+from ._chance import CHANCE_CONSTRAINT, chance_level, draw_chance, table_chance
 from ._mpl import require_pyplot
 
 
@@ -186,6 +187,14 @@ def _curves(results, rate_param, metric, group_by):
     )
 
 
+def _auto_chance(results, metric):
+    """The chance level of ``metric`` that ``results`` tell (None when they do not)."""
+    if hasattr(results, "groupby"):
+        return table_chance(results, metric)
+    classes = getattr(results, "classes_", None) if hasattr(results, "cv_results_") else None
+    return chance_level(metric, None if classes is None else len(classes))
+
+
 @validate_params(
     {
         "results": [dict, HasMethods(["groupby"]), HasMethods(["fit"])],
@@ -195,11 +204,20 @@ def _curves(results, rate_param, metric, group_by):
         "group_by": [str, list, tuple, None],
         "title": [str, None],
         "ylabel": [str, None],
+        "chance": CHANCE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
 def plot_noise_robustness(
-    results, *, ax=None, rate_param=None, metric=None, group_by=None, title=None, ylabel=None
+    results,
+    *,
+    ax=None,
+    rate_param=None,
+    metric=None,
+    group_by=None,
+    title=None,
+    ylabel=None,
+    chance="auto",
 ):
     """Plot mean score (with a one-standard-deviation band) against noise rate.
 
@@ -230,6 +248,13 @@ def plot_noise_robustness(
         The y-axis label. By default it names the metric: the search's
         ``scoring`` or the table's ``scoring`` column (``balanced_accuracy``
         is written "balanced accuracy"), else ``metric``.
+    chance : "auto", float or None, default="auto"
+        A dashed line at the score of a classifier that ignores its input,
+        with a legend entry. "auto": ``1/K`` for balanced accuracy and the
+        majority class's share for accuracy, where the number of classes
+        ``K`` is known (a :func:`noise_robustness_curve` or
+        :func:`compare_backbones` table records it; a refitted search has
+        ``classes_``); a float draws it at that score; None draws none.
 
     Returns
     -------
@@ -267,7 +292,7 @@ def plot_noise_robustness(
     >>> ax.get_ylabel()
     'balanced accuracy (clean test labels)'
     >>> [text.get_text() for text in ax.get_legend().get_texts()]
-    ['LogisticRegression', 'DecisionTreeClassifier']
+    ['LogisticRegression', 'DecisionTreeClassifier', 'chance (1/K = 0.33)']
     >>> import matplotlib.pyplot as plt
     >>> plt.close("all")
     """
@@ -280,9 +305,14 @@ def plot_noise_robustness(
         (line,) = ax.plot(rates, means, **{"marker": "o", **style}, label=label or None)
         band = 0.08 if many else 0.2  # many overlapping bands would hide the lines
         ax.fill_between(rates, means - stds, means + stds, color=line.get_color(), alpha=band)
+    if chance == "auto":
+        chance = _auto_chance(results, name)
+    chance_line = draw_chance(ax, chance, name)
     ax.set_xlabel("training label-noise rate")
     ax.set_ylabel(ylabel or f"{_metric_label(name)} (clean test labels)")
-    if any(curves) and many:  # beside the axes, not over the curves
+    if chance_line is not None and not any(curves):
+        ax.legend(fontsize="small")
+    elif any(curves) and many:  # beside the axes, not over the curves
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
     elif any(curves):
         ax.legend(fontsize="small")

@@ -25,7 +25,7 @@ class Listing:
     columns: dict = field(default_factory=dict)
 
 
-def read_input(source, *, max_per_class=None, random_state=None):
+def read_input(source, *, max_per_class=None, random_state=None, max_images=None):
     """The :class:`Listing` of the images of ``source``: paths, labels, kind, columns.
 
     Parameters
@@ -39,6 +39,9 @@ def read_input(source, *, max_per_class=None, random_state=None):
         Keep a seeded draw of at most ``max_per_class`` images of each class
         folder (as :func:`~skhisto.datasets.load_image_folder`); other inputs
         are read whole.
+    max_images : int, optional
+        Then keep a seeded draw of at most ``max_images`` images of any input
+        (:func:`subsample_rows`, in the input's order).
 
     Returns
     -------
@@ -54,13 +57,38 @@ def read_input(source, *, max_per_class=None, random_state=None):
             "or a slide file"
         )
     if path.is_dir():
-        return _read_folder(path, max_per_class, random_state)
-    if path.suffix.lower() != ".csv":
+        listing = _read_folder(path, max_per_class, random_state)
+    elif path.suffix.lower() != ".csv":
         raise CommandError(
             f"INPUT {source!r} is a file but not a .csv; pass an image folder or a CSV with a "
             "path column"
         )
-    return _read_csv(path)
+    else:
+        listing = _read_csv(path)
+    return keep_rows(listing, subsample_rows(len(listing.paths), max_images, random_state))
+
+
+def subsample_rows(n_images, max_images, random_state):
+    """The rows a seeded draw of at most ``max_images`` of ``n_images`` keeps, sorted (all of
+    them when ``max_images`` is None): the one ``--max-images`` draw of every command."""
+    import numpy as np
+
+    if max_images is None or max_images >= n_images:
+        return np.arange(n_images)
+    return np.sort(np.random.default_rng(random_state).choice(n_images, max_images, False))
+
+
+def keep_rows(listing, rows):
+    """``listing`` cut to ``rows`` (its paths, labels and columns)."""
+    if len(rows) == len(listing.paths):
+        return listing
+    pick = [int(i) for i in rows]
+    return Listing(
+        [listing.paths[i] for i in pick],
+        None if listing.labels is None else [listing.labels[i] for i in pick],
+        listing.kind,
+        {name: [values[i] for i in pick] for name, values in listing.columns.items()},
+    )
 
 
 def _read_folder(root, max_per_class=None, random_state=None):

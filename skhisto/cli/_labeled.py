@@ -30,12 +30,21 @@ class LabeledInput:
 
 
 def labeled_input(
-    source, *, min_per_class, what, images=True, per_class=None, random_state=0, groups=None
+    source,
+    *,
+    min_per_class,
+    what,
+    images=True,
+    per_class=None,
+    random_state=0,
+    groups=None,
+    max_images=None,
 ):
     """Read ``source``; a CommandError when it is unlabeled or a class is too small.
 
     ``images``: images are accepted besides embeddings files, of which class folders
-    are subsampled to ``per_class`` images (a draw seeded by ``random_state``).
+    are subsampled to ``per_class`` images (a draw seeded by ``random_state``), then any
+    image input to ``max_images``.
     ``groups``: ``--groups`` (None: INPUT's own group column, if any; False: none).
     """
     import numpy as np
@@ -46,7 +55,13 @@ def labeled_input(
             f"`skhisto embed {source} --backbone NAME --out emb.npz`, then pass emb.npz"
         )
     embeddings = is_embeddings_file(source) or not images
-    data, columns = read_any(source, per_class=per_class, random_state=random_state, images=images)
+    data, columns = read_any(
+        source,
+        per_class=per_class,
+        random_state=random_state,
+        images=images,
+        max_images=max_images,
+    )
     if embeddings:
         hint = "write it with `skhisto embed` from class folders or a CSV with a 'label' column"
     else:
@@ -61,7 +76,7 @@ def labeled_input(
     return data
 
 
-def read_any(source, *, per_class=None, random_state=0, images=True):
+def read_any(source, *, per_class=None, random_state=0, images=True, max_images=None):
     """INPUT as read, labeled or not, and its columns by name (for --groups): an embeddings
     file (always read as one when ``images`` is False), else images (class folders drawn to
     ``per_class`` each, seeded by ``random_state``). Nothing is checked or embedded."""
@@ -70,7 +85,9 @@ def read_any(source, *, per_class=None, random_state=0, images=True):
         data = LabeledInput(labels, embeddings=X, paths=paths.tolist())
         data.provenance = note_embeddings(source)  # read above: its record, not a second line
         return data, columns
-    listing = read_input(source, max_per_class=per_class, random_state=random_state)
+    listing = read_input(
+        source, max_per_class=per_class, random_state=random_state, max_images=max_images
+    )
     return LabeledInput(listing.labels, paths=listing.paths, kind=listing.kind), listing.columns
 
 

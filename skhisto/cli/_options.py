@@ -157,3 +157,14 @@ def add_out_dir_argument(parser, default, what="the CSV table and PNG plot are")
         metavar="DIR",
         help=f"where {what} written (default: {default})",
     )
+
+
+def add_max_images_argument(parser):
+    """``--max-images N``: a seeded draw of N images of INPUT (after any --per-class draw)."""
+    parser.add_argument(
+        "--max-images",
+        type=positive_int,
+        metavar="N",
+        help="a seeded draw of at most N images of INPUT, after any --per-class draw, seeded "
+        "by --random-state (default: all)",
+    )

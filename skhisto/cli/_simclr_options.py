@@ -134,9 +134,7 @@ def subsample(paths, labels, max_images, random_state):
 
 
 def subsample_rows(n_images, max_images, random_state):
-    """The rows :func:`subsample` keeps, sorted (all of them when ``max_images`` is None)."""
-    import numpy as np
+    """The rows :func:`subsample` keeps (:func:`skhisto.cli._inputs.subsample_rows`)."""
+    from ._inputs import subsample_rows as rows
 
-    if max_images is None or max_images >= n_images:
-        return np.arange(n_images)
-    return np.sort(np.random.default_rng(random_state).choice(n_images, max_images, False))
+    return rows(n_images, max_images, random_state)

@@ -81,6 +81,8 @@ pool, nothing is scored (balanced_accuracy empty) and --classes names the classe
 #: --estimator names -> the estimator's class name.
 ESTIMATORS = {"logistic": "LogisticRegression", "linear": "LinearHead"}
 CSV_NAME, PNG_NAME = "active.csv", "active.png"
+#: --n-rounds when not given and the pool holds them (else as many as it holds).
+DEFAULT_ROUNDS = 10
 CSV_COLUMNS = ["strategy", "round", "n_labeled", "balanced_accuracy", "fit_time", "query_time"]
 
 
@@ -104,10 +106,16 @@ def add_arguments(parser):
     for flag, default, text in (
         ("--n-initial", 10, "random initial labels"),
         ("--batch-size", 10, "labels queried per round"),
-        ("--n-rounds", 10, "query rounds"),
     ):
         help_text = f"{text} (default: {default})"
         parser.add_argument(flag, type=positive_int, default=default, metavar="N", help=help_text)
+    parser.add_argument(
+        "--n-rounds",
+        type=positive_int,
+        metavar="N",
+        help=f"query rounds (default: {DEFAULT_ROUNDS}, fewer when the pool holds fewer labels: "
+        "as many as --n-initial + N x --batch-size fit in it)",
+    )
     parser.add_argument(
         "--checkpoint-dir", metavar="DIR", help="save every round there and resume from it"
     )
@@ -198,7 +206,20 @@ def _fit_groups(values, pool, test):
 
 
 def _check_budget(args, n_pool):
-    """Refuse rounds that would ask for more labels than the pool holds."""
+    """Refuse rounds that would ask for more labels than the pool holds; without --n-rounds,
+    as many rounds as the pool holds, at most DEFAULT_ROUNDS (said when fewer)."""
+    if args.n_rounds is None:
+        fit = (n_pool - args.n_initial) // args.batch_size
+        args.n_rounds = min(DEFAULT_ROUNDS, fit)
+        if 1 <= fit < DEFAULT_ROUNDS:
+            announce(
+                NAME,
+                f"--n-rounds {fit}: a pool of {n_pool} samples holds --n-initial "
+                f"{args.n_initial} + {fit} x --batch-size {args.batch_size} labels, not "
+                f"{DEFAULT_ROUNDS} rounds",
+            )
+        if fit < 1:
+            args.n_rounds = 1  # refused below, in the words of an explicit --n-rounds 1
     needed = args.n_initial + args.n_rounds * args.batch_size
     if needed > n_pool:
         raise CommandError(

@@ -13,6 +13,7 @@ from .._labeled import embed_labeled, read_any
 from .._options import (
     add_input_argument,
     add_json_argument,
+    add_max_images_argument,
     add_out_dir_argument,
     add_seed_argument,
     non_negative_int,
@@ -115,6 +116,7 @@ def add_arguments(parser):
         metavar="N",
         help="audit a draw of N images per class folder (default: every image)",
     )
+    add_max_images_argument(parser)
     parser.add_argument(
         "--gallery",
         type=non_negative_int,
@@ -134,7 +136,12 @@ def run(args):
     import numpy as np
 
     backbone = BackboneOptions.from_args(args)
-    data = _read(args.input, per_class=args.per_class, random_state=args.random_state)
+    data = _read(
+        args.input,
+        per_class=args.per_class,
+        random_state=args.random_state,
+        max_images=args.max_images,
+    )
     data.groups = pick_groups(
         args.groups, columns=data.columns, paths=data.paths, source=args.input
     )
@@ -195,9 +202,11 @@ def _audit(X, labels, groups, args):
         raise CommandError(f"INPUT {args.input!r}: {exc}") from None
 
 
-def _read(source, *, per_class, random_state):
+def _read(source, *, per_class, random_state, max_images=None):
     """INPUT, labeled or not, with its columns (for --groups); nothing embedded yet."""
-    data, columns = read_any(source, per_class=per_class, random_state=random_state)
+    data, columns = read_any(
+        source, per_class=per_class, random_state=random_state, max_images=max_images
+    )
     if data.labels is not None:
         empty = [i for i, label in enumerate(data.labels) if label == ""]
         if len(empty) == len(data.labels):

@@ -9,7 +9,7 @@ from .._embeddings import EMBEDDING_FORMATS
 from .._errors import CommandError
 from .._groups import add_groups_argument, pick_groups
 from .._inputs import check_not_slides, read_input
-from .._options import add_input_argument, file_ending, positive_int
+from .._options import add_input_argument, add_max_images_argument, file_ending, positive_int
 from .._outputs import announce, check_out_dir, check_out_file
 from .._slides import add_slide_arguments, read_slides, tiling_options, wants_slides
 
@@ -100,7 +100,8 @@ def add_arguments(parser):
         help="a seeded draw of N images per class folder, as `skhisto noise-curve --per-class` "
         "(default: every image)",
     )
-    seed_help = "seed of a random init and of the --per-class draw (default: 0)"
+    add_max_images_argument(parser)
+    seed_help = "seed of a random init and of the --per-class and --max-images draws (default: 0)"
     parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)
     add_groups_argument(parser)
     add_backbone_arguments(parser)
@@ -148,6 +149,8 @@ def run(args):
     patches = None
     if slides and args.per_class is not None:
         raise CommandError("--per-class draws images of class folders, not patches of slides")
+    if slides and args.max_images is not None:
+        raise CommandError("--max-images draws images of INPUT, not patches of slides")
     if slides:
         patches, labels, kind, columns = read_slides(
             args.input,
@@ -159,7 +162,10 @@ def run(args):
         what = "patches"
     else:
         listing = read_input(
-            args.input, max_per_class=args.per_class, random_state=args.random_state
+            args.input,
+            max_per_class=args.per_class,
+            random_state=args.random_state,
+            max_images=args.max_images,
         )
         paths, labels, kind, columns = listing.paths, listing.labels, listing.kind, listing.columns
         check_not_slides(paths)

@@ -13,6 +13,7 @@ from .._labeled import embed_labeled, labeled_input
 from .._options import (
     add_input_argument,
     add_json_argument,
+    add_max_images_argument,
     add_out_dir_argument,
     add_seed_argument,
     int_at_least,
@@ -111,6 +112,7 @@ def add_arguments(parser):
         metavar="N",
         help="check a draw of N images per class folder (default: every image)",
     )
+    add_max_images_argument(parser)
     gallery = (
         f"draw the N most suspect flagged tiles, each with its label and the suggested class, "
         f"in {PNG_NAME} (needs matplotlib)"
@@ -137,6 +139,7 @@ def run(args):
     data = _read(
         args.input,
         per_class=args.per_class,
+        max_images=args.max_images,
         random_state=args.random_state,
         groups=args.groups,
         **options,
@@ -196,7 +199,7 @@ def _gallery(rows, out_dir, read):
     return {"plot": lambda: draw_gallery(rows, caption, read), "png_path": out_dir / PNG_NAME}
 
 
-def _read(source, *, method, cv, n_neighbors, per_class, random_state, groups):
+def _read(source, *, method, cv, n_neighbors, per_class, random_state, groups, max_images=None):
     """The labeled input, refused in one line before any embedding when it cannot be checked."""
     from ...cleaning import resolve_n_neighbors
 
@@ -209,6 +212,7 @@ def _read(source, *, method, cv, n_neighbors, per_class, random_state, groups):
         per_class=per_class,
         random_state=random_state,
         groups=groups,
+        max_images=max_images,
     )
     if method != "confident_learning":
         try:  # the library's own check, before any embedding

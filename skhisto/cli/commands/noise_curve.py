@@ -15,6 +15,7 @@ from .._options import (
     add_choices,
     add_input_argument,
     add_json_argument,
+    add_max_images_argument,
     add_out_dir_argument,
     add_seed_argument,
     int_at_least,
@@ -43,7 +44,8 @@ examples:
 INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
 `skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Class folders are
 subsampled to --per-class images per class (a seeded draw, as
-load_image_folder(INPUT, max_per_class=N, random_state=SEED)); other inputs are used whole.
+load_image_folder(INPUT, max_per_class=N, random_state=SEED)); other inputs are used whole;
+--max-images M then keeps a seeded draw of M images of any image input (in INPUT's order).
 Groups (patient, slide) come from INPUT's 'group', 'patient' or 'slide' column, the groups
 `skhisto embed` stored, or --groups; then no fold splits a group.
 
@@ -148,6 +150,7 @@ def add_arguments(parser):
         metavar="N",
         help="images drawn per class folder (default: 100)",
     )
+    add_max_images_argument(parser)
     parser.add_argument(
         "--max-epochs",
         type=positive_int,
@@ -252,6 +255,7 @@ def _one_run(args, backbones, rates, heads, losses, seed):
         per_class=args.per_class,
         random_state=seed,
         groups=args.groups,
+        max_images=args.max_images,
     )
     from_file = data.embeddings is not None
     if from_file and len(backbones) > 1:

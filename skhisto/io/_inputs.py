@@ -33,6 +33,26 @@ def _check_paths(items):
     return ImageFiles(paths)
 
 
+#: The hint of a table of images without a usable ``path`` column.
+TABLE_HINT = "pass df['path'] (and df['label'] as y)"
+
+
+def _path_column(X):
+    """A table's ``path`` column (a table of several columns without one: a TypeError)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return X
+    names = [str(c) for c in columns]
+    if "path" in names:
+        return X[columns[names.index("path")]]
+    if len(names) > 1:
+        raise TypeError(
+            f"Expected image paths; got a DataFrame with columns {names} and no 'path' column: "
+            f"{TABLE_HINT}, naming the column of image paths."
+        )
+    return X
+
+
 # Any object is input (the checks below name what is wrong with it); being validated, the
 # calls inside skip their own validation, a per-path cost on a list of a million files.
 @validate_params({"X": "no_validation"}, prefer_skip_nested_validation=True)
@@ -43,8 +63,11 @@ def image_source(X):
     ----------
     X : ndarray of shape (n, H, W, 3), dtype uint8, sequence of paths, or ImageSource
         A batch of RGB images; image file paths (a list, a 1-D array of str
-        or objects such as ``df["path"].to_numpy()``, a pandas Series); an
-        :class:`ImageSource` (such as :class:`skhisto.slides.PatchRegions`).
+        or objects such as ``df["path"].to_numpy()``, a pandas Series, or a
+        DataFrame with a ``path`` column, whose other columns are not read: a
+        DataFrame without one is refused with the hint "pass df['path'] (and
+        df['label'] as y)"); an :class:`ImageSource` (such as
+        :class:`skhisto.slides.PatchRegions`).
         Embedders also take patch tables: :func:`skhisto.embedding.as_image_source`.
 
     Returns
@@ -76,6 +99,7 @@ def image_source(X):
             "A table with a 'slide' column is a patch table: pass "
             "skhisto.slides.check_patch_table(table) (embedders take the table as it is)."
         )
+    X = _path_column(X)
     if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
         X = X.to_numpy()  # pandas Series / one-column DataFrame
     if isinstance(X, (str, bytes, os.PathLike)):

@@ -159,7 +159,7 @@ def test_checkpoint_dir_resumes_each_strategy(run_cli, embeddings_file, tmp_path
 
 BAD_INPUTS = [
     ("missing", ["{tmp}/nowhere.npz"], 1, ["nowhere.npz", "does not exist"]),
-    ("images", ["{tmp}"], 1, ["is a folder", "skhisto embed"]),
+    ("no images", ["{tmp}"], 1, ["images", ".jpg"]),  # a folder: read as images
     ("no labels", ["{unlabeled}"], 1, ["emb.npz", "has no labels"]),
     ("unknown strategy", ["{labeled}", "--strategy", "bald"], 2, ["--strategy", "'bald'"]),
     ("bad test size", ["{labeled}", "--test-size", "1.5"], 2, ["--test-size", "'1.5'"]),

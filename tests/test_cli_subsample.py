@@ -71,3 +71,24 @@ def test_active_defaults_fit_a_120_image_set(run_cli, lc25000_dir, tmp_path):
     refused = run_cli("active", emb, "--n-rounds", "10", "--out-dir", tmp_path / "no")
     refused.assert_one_line_error(1, "= 110 labels", "pool has 90")
     assert np.load(emb)["embeddings"].shape[0] == 120
+
+
+def test_active_takes_images_embedded_once(run_cli, lc25000_dir, tmp_path):
+    """`active DIR` embeds the images once through the cache, as `embed` then `active`."""
+    from skhisto.embedding import forward_count
+
+    emb = tmp_path / "e.npz"
+    argv = ["--per-class", "20", *TINY]
+    made = run_cli("embed", lc25000_dir, *argv, "--backbone", "resnet18", "--out", emb)
+    assert made.code == 0, made.err
+    by_file = run_cli("active", emb, "--strategy", "random", "--out-dir", tmp_path / "f")
+    assert by_file.code == 0, by_file.err
+    start = forward_count()
+    by_images = run_cli(
+        "active", lc25000_dir, *argv, "--strategy", "random", "--out-dir", tmp_path / "i"
+    )
+    assert by_images.code == 0, by_images.err
+    assert forward_count() == start, "read from the cache the embed run filled"
+    assert "embedding 60 images with resnet18" in by_images.err
+    f, i = read_csv(tmp_path / "f" / "active.csv"), read_csv(tmp_path / "i" / "active.csv")
+    assert [r["balanced_accuracy"] for r in f] == [r["balanced_accuracy"] for r in i]

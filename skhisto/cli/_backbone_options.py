@@ -59,11 +59,13 @@ EMBEDDER_PARAMS = (
 )
 
 
-def add_backbone_arguments(parser, *, default=None, several=False):
+def add_backbone_arguments(parser, *, default=None, several=False, batch_flag="--batch-size"):
     """Add ``--backbone`` (required when ``default`` is None) and the embedder options.
 
     ``several``: ``--backbone`` takes one or more names (``args.backbone`` is then a list;
     :meth:`BackboneOptions.each_from_args` reads it), each embedded with the same options.
+    ``batch_flag``: the embedding batch size's flag (``--embed-batch-size`` where the
+    command's ``--batch-size`` is another; ``args.batch_size`` either way).
     """
     group = parser.add_argument_group("backbone")
     help_text = "a `skhisto backbones` name or a timm model"
@@ -84,6 +86,9 @@ def add_backbone_arguments(parser, *, default=None, several=False):
             **many,
         )
     for flags, keywords in OPTIONS:
+        if flags == ("--batch-size",) and batch_flag != "--batch-size":
+            flags = (batch_flag,)
+            keywords = {**keywords, "dest": "embed_batch_size"}
         group.add_argument(*flags, **keywords)
     add_default_cache(group)
     return group
@@ -161,6 +166,8 @@ class BackboneOptions:
         if args.use_cache:
             cache = Path(args.cache) if args.cache else default_cache_dir()
         values = {name: getattr(args, name) for name in EMBEDDER_PARAMS if name != "cache"}
+        if hasattr(args, "embed_batch_size"):  # add_backbone_arguments(batch_flag=...)
+            values["batch_size"] = args.embed_batch_size
         stain = getattr(args, "stain", None)
         reference = _stain_reference(stain, getattr(args, "stain_reference", None))
         return cls(

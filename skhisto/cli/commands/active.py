@@ -2,16 +2,18 @@
 
 from pathlib import Path
 
+from .._backbone_options import BackboneOptions, add_backbone_arguments
 from .._checkpoints import active_learner_round, announce_resume
 from .._embeddings import read_embeddings_with_columns
 from .._errors import CommandError, checkpoint_errors_in_cli_words
 from .._groups import add_groups_argument, held_out_split, pick_groups
-from .._labeled import labeled_input
+from .._labeled import embed_labeled, labeled_input
 from .._options import (
     RegisteredNames,
     add_choices,
     add_input_argument,
     add_json_argument,
+    add_max_images_argument,
     add_out_dir_argument,
     add_seed_argument,
     fraction,
@@ -31,9 +33,14 @@ EPILOG = """\
 examples:
   skhisto embed ../shared/data/lc25000_lung --backbone resnet18 --no-pretrained --out emb.npz
   skhisto active emb.npz --strategy random coreset typiclust
+  skhisto active ../shared/data/lc25000_lung --per-class 40 --no-pretrained --image-size 64
   skhisto active emb.npz --strategy entropy --n-rounds 20 --checkpoint-dir ckpt --out-dir results
 
-EMBEDDINGS is a labeled .npz, .parquet or .zarr written by `skhisto embed`. Each strategy
+EMBEDDINGS is a labeled .npz, .parquet or .zarr written by `skhisto embed`, or labeled images
+(class folders or a CSV with 'path' and 'label', drawn with --per-class and --max-images), then
+  X = FoundationEmbedder(BACKBONE, ..., random_state=SEED).fit_transform(paths)
+through the cache (--backbone and the embedding options; --embed-batch-size is its batch
+size, --batch-size the labels per round). Each strategy
 runs, with SEED = --random-state, on the same split
   X_pool, X_test, y_pool, y_test = train_test_split(X, y, test_size=T, stratify=y,
                                                     random_state=SEED)
@@ -87,7 +94,12 @@ CSV_COLUMNS = ["strategy", "round", "n_labeled", "balanced_accuracy", "fit_time"
 
 
 def add_arguments(parser):
-    add_input_argument(parser, "EMBEDDINGS", "labeled .npz, .parquet or .zarr")
+    add_input_argument(
+        parser,
+        "EMBEDDINGS",
+        "labeled .npz, .parquet or .zarr, or labeled images (class folders or a CSV), "
+        "embedded once through the cache with --backbone",
+    )
     strategies = RegisteredNames(query_strategy_names)
     add_choices(parser, "--strategy", strategies, "query strategies, one curve each")
     parser.add_argument(
@@ -135,6 +147,14 @@ def add_arguments(parser):
     add_json_argument(parser)
     add_seed_argument(parser, "the split, the initial labels, the strategies and the estimator")
     add_out_dir_argument(parser, "active")
+    parser.add_argument(
+        "--per-class",
+        type=positive_int,
+        metavar="N",
+        help="with images: a seeded draw of N images per class folder (default: every image)",
+    )
+    add_max_images_argument(parser)
+    add_backbone_arguments(parser, default="resnet18", batch_flag="--embed-batch-size")
 
 
 def run(args):
@@ -148,9 +168,16 @@ def run(args):
         args.input,
         min_per_class=2,
         what="the stratified --test-size split",
-        images=False,
         groups=args.groups,
+        per_class=args.per_class,
+        max_images=args.max_images,
+        random_state=args.random_state,
     )
+    source = f"embeddings read from {args.input}"
+    if data.embeddings is None:  # images: embedded once, through the cache
+        data.embeddings, source, _ = embed_labeled(
+            NAME, data, args.input, BackboneOptions.from_args(args)
+        )
     pool, test = _split(data.labels, data.groups.values, args.test_size, args.random_state)
     X_pool, X_test = data.embeddings[pool], data.embeddings[test]
     y_pool, y_test = data.labels[pool], data.labels[test]
@@ -166,8 +193,7 @@ def run(args):
             learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test, **groups)
     title = (
         f"Balanced accuracy on {len(X_test)} held-out samples against labels queried from a pool "
-        f"of {len(X_pool)}{data.groups.clause()}, {ESTIMATORS[args.estimator]} on embeddings "
-        f"read from {args.input}"
+        f"of {len(X_pool)}{data.groups.clause()}, {ESTIMATORS[args.estimator]} on {source}"
     )
     show_results(
         NAME,
@@ -178,7 +204,7 @@ def run(args):
         table_rows=_wide(learners),
         csv_columns=CSV_COLUMNS,
         csv_path=out_dir / CSV_NAME,
-        plot=lambda: _plot(learners, f"{ESTIMATORS[args.estimator]}, embeddings from {args.input}"),
+        plot=lambda: _plot(learners, f"{ESTIMATORS[args.estimator]}, {source}"),
         png_path=out_dir / PNG_NAME,
     )
     return 0

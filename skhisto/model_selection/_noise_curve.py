@@ -12,11 +12,11 @@ from sklearn.utils import check_random_state
 from ..noise import (
     GroupNoise,
     NoisyLabelClassifier,
+    check_majority_rates,
     check_noise_rates,
     get_noise_model,
     list_noise_models,
 )
-from ..noise._rates import MAJORITY_WORDS, warn_majority
 from ..utils import check_groups, check_labels, grouped_folds, progress
 from ..utils._optional import import_pandas
 from ..utils._params import with_seed
@@ -164,12 +164,12 @@ def noise_robustness_curve(
     template = _noise_template(noise, rng.randint(_MAX_SEED))
     noise_groups = _noise_groups(template, groups)
     # once, naming every rate past the point where a class's noisy label is the majority
-    warn_majority(template, rates, len(np.unique(np.asarray(y))))
+    check_majority_rates(template, rates, len(np.unique(np.asarray(y))))
     rows = []
     bar = progress(None, total=len(rates) * len(folds), desc="noise rate fits", verbose=verbose)
     with bar, warnings.catch_warnings():
         # said above; not again by each fold's sampler
-        warnings.filterwarnings("ignore", message=f".*{MAJORITY_WORDS}")
+        warnings.filterwarnings("ignore", message=".*is no longer the majority")
         for rate in rates:
             rows += _rate_rows(
                 estimator, X, y, rate, template, folds, scoring, n_jobs, noise_groups

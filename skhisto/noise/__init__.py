@@ -9,7 +9,7 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._base import BaseLabelNoise
     from ._classifier import NoisyLabelClassifier
     from ._group import GroupNoise
-    from ._rates import check_noise_rates
+    from ._rates import check_majority_rates, check_noise_rates
     from ._registry import (
         get_noise_model,
         list_noise_models,
@@ -26,6 +26,7 @@ __all__ = [
     "NoisyLabelClassifier",
     "TransitionMatrixNoise",
     "UniformNoise",
+    "check_majority_rates",
     "check_noise_rates",
     "get_noise_model",
     "list_noise_models",

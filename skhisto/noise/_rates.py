@@ -1,5 +1,7 @@
 """The one check of a list of noise rates, shared by the library and the command line."""
 
+from numbers import Integral
+
 import numpy as np
 
 from ..utils._sklearn_compat import validate_params
@@ -89,6 +91,55 @@ def majority_message(noise, rates, n_classes):
         "them learns the flipped labels and a balanced accuracy at or below chance "
         f"(1/K = {1 / n_classes:.3g}) is expected."
     )
+
+
+@validate_params(
+    {
+        "noise": "no_validation",  # any sampler; only UniformNoise and AsymmetricNoise warn
+        "rates": ["array-like"],
+        "n_classes": [Integral],
+    },
+    prefer_skip_nested_validation=True,
+)
+def check_majority_rates(noise, rates, n_classes):
+    """Warn when a noise rate makes a class's noisy label as common as its true one.
+
+    With :class:`UniformNoise` a class keeps ``1 - rate`` of its labels and
+    each of the ``K - 1`` others gets ``rate / (K - 1)``, so from ``rate =
+    (K - 1) / K`` the true label is no longer the majority; with
+    :class:`AsymmetricNoise` all the flips go to one partner, so from ``rate =
+    0.5``. A model trained there learns the flipped labels: a score below
+    chance is expected. One warning names every such rate (the injectors and
+    :func:`~skhisto.model_selection.noise_robustness_curve` call this).
+
+    Parameters
+    ----------
+    noise : label-noise sampler
+        The noise model (others than the two above never warn).
+    rates : array-like of float
+        The noise rates.
+    n_classes : int
+        The number of classes ``K``.
+
+    Returns
+    -------
+    threshold : float or None
+        The rate from which the noisy label is the majority (None: the
+        noise model has no single one).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skhisto.noise import UniformNoise, check_majority_rates
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_majority_rates(UniformNoise(), [0.2, 0.6], n_classes=2)
+    0.5
+    >>> str(caught[0].message).split(":")[0]
+    'UniformNoise at rate 0.6 with K=2 classes reaches (K-1)/K = 0.5'
+    """
+    warn_majority(noise, rates, n_classes)
+    return majority_rate(noise, n_classes)
 
 
 def warn_majority(noise, rates, n_classes):

@@ -220,3 +220,24 @@ def test_store_refuses_what_it_could_not_serve_back(tmp_path, keys, embeddings, 
 def test_compact_refuses_a_bad_shard_size(tmp_path):
     with pytest.raises(ValueError, match="shard_rows must be a positive int, got 0"):
         EmbeddingCache(tmp_path, FINGERPRINT).compact(shard_rows=0)
+
+
+def test_a_cache_root_not_made_yet_is_created_several_folders_deep(tmp_path):
+    root = tmp_path / "new" / "cohort" / "cache"  # none of these folders exists yet
+    cache = EmbeddingCache(root, {"backbone": "b"})
+    cache.store(np.array(["k1", "k2"]), np.eye(2, dtype=np.float32))
+    found, _ = cache.lookup(np.array(["k2", "k3"]))
+    assert found.tolist() == [True, False]
+    assert (cache.directory / "fingerprint.json").is_file()
+
+
+def test_a_cache_under_a_read_only_folder_is_served_and_never_created(tmp_path, monkeypatch):
+    import skhisto.utils._files as files
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # root ignores permission bits: the folder is read-only as the access check sees it
+    monkeypatch.setattr(files, "writable_dir", lambda path: str(path) != str(locked))
+    cache = EmbeddingCache(locked / "cache" / "deeper", {"backbone": "b"})
+    assert not (locked / "cache").exists()
+    assert not cache.lookup(np.array(["k1"]))[0].any()

@@ -34,7 +34,7 @@ import numpy as np
 from ..utils import STORE, atomic_write, io_error, warn, writable_dir
 from ..utils._constraints import PATH
 from ..utils._digests import KEY_BYTES
-from ..utils._files import file_lock, owner_trusted
+from ..utils._files import creatable_dir, file_lock, owner_trusted
 from ..utils._sklearn_compat import validate_params
 from ._index_file import (
     ENTRY,
@@ -226,7 +226,7 @@ class EmbeddingCache:
             )
 
     def _ensure_directory(self):
-        if not self.directory.exists() and not writable_dir(self.directory.parent):
+        if not creatable_dir(self.directory):
             return  # a read-only cache without these embeddings: nothing to serve or write
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -218,6 +218,18 @@ def writable_dir(path):
     return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
+def creatable_dir(path):
+    """Whether the directory ``path`` exists writable, or could be made: its nearest
+    existing ancestor is writable (a new cache root several folders deep)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return writable_dir(path)
+
+
 @validate_params({"path": PATH, "folder": PATH}, prefer_skip_nested_validation=True)
 def trusted_owner(path, folder):
     """Whether ``path`` was written by someone ``folder`` trusts: you, its owner or its group.

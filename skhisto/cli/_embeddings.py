@@ -25,12 +25,15 @@ def read_embeddings(source):
     return read_embeddings_with_columns(source)[:3]
 
 
-def read_embeddings_with_columns(source, *, provenance=True):
+def read_embeddings_with_columns(source, *, provenance=True, **draw):
     """:func:`read_embeddings`, and the file's per-row columns by name: ``group`` (the
     groups `skhisto embed` stored) and, for slide patches, ``slide`` (both str arrays).
 
     ``provenance``: announce the file's provenance once per run and refuse a file from
     another backbone than one read before (:func:`skhisto.cli._provenance.note_embeddings`).
+    ``draw``: ``per_class``, ``max_images`` and ``random_state`` of ``--per-class`` and
+    ``--max-images``, the rows kept (:func:`skhisto.cli._inputs.draw_rows`, by label); a
+    Zarr store reads only those rows.
     """
     import numpy as np
 
@@ -48,11 +51,11 @@ def read_embeddings_with_columns(source, *, provenance=True):
     elif not path.is_dir():
         raise CommandError(f"{source!r} is not a Zarr store (a folder written by `skhisto embed`)")
     if suffix == ".npz":
-        X, labels, paths, patches, groups = _read_npz(path)
+        X, labels, paths, patches, groups = _drawn(*_read_npz(path), draw)
     elif suffix == ".parquet":
-        X, labels, paths, patches, groups = _read_parquet(path)
+        X, labels, paths, patches, groups = _drawn(*_read_parquet(path), draw)
     elif suffix == ".zarr":
-        X, labels, paths, groups = _read_zarr(path)
+        X, labels, paths, groups = _read_zarr(path, draw)
         patches = None
     else:
         raise CommandError(
@@ -117,6 +120,28 @@ def read_patch_regions(source):
     }
 
 
+def _rows(labels, n_rows, draw):
+    """The rows ``draw`` keeps (None: all), by label unless the file has none."""
+    from ._inputs import draw_rows
+
+    if not any(value is not None for name, value in draw.items() if name != "random_state"):
+        return None
+    labeled = len(labels) == n_rows and not all(label == "" for label in labels)
+    rows = draw_rows(labels if labeled else None, n_rows, **draw)
+    return None if len(rows) == n_rows else rows
+
+
+def _drawn(X, labels, paths, patches, groups, draw):
+    """A file's arrays cut to the rows ``draw`` keeps (as read when they do not match: the
+    caller names the mismatch)."""
+    rows = _rows(labels, len(X), draw) if len(labels) == len(X) == len(paths) else None
+    if rows is None:
+        return X, labels, paths, patches, groups
+    patches = None if patches is None else tuple(column[rows] for column in patches)
+    groups = None if groups is None or len(groups) != len(X) else groups[rows]
+    return X[rows], labels[rows], paths[rows], patches, groups
+
+
 def _read_npz(path):
     import numpy as np
 
@@ -137,7 +162,7 @@ def _read_npz(path):
     return X, labels.astype(str), paths.astype(str), patches, groups
 
 
-def _read_zarr(path):
+def _read_zarr(path, draw):
     import numpy as np
 
     from ..embedding import open_store
@@ -155,9 +180,16 @@ def _read_zarr(path):
             f"{os.fspath(path)!r} is incomplete ({int(done.sum())} of {len(done)} chunks "
             "embedded); run the `skhisto embed` that made it again to finish it"
         )
-    X = group["embeddings"][:]  # one in-memory copy, float32 as stored
     names = ("labels", "paths", "groups") if "groups" in group else ("labels", "paths")
     strings = [np.array(group[name][:].tolist(), dtype=str) for name in names]
+    embeddings = group["embeddings"]
+    same = all(len(values) == embeddings.shape[0] for values in strings)
+    rows = _rows(strings[0], embeddings.shape[0], draw) if same else None
+    if rows is None:
+        X = embeddings[:]  # one in-memory copy, float32 as stored
+    else:  # the drawn rows only (sorted: chunks are read in order), not the whole store
+        X = embeddings.get_orthogonal_selection((rows, slice(None)))
+        strings = [values[rows] for values in strings]
     return X, *strings, *([None] if len(strings) == 2 else [])
 
 

@@ -78,6 +78,38 @@ def subsample_rows(n_images, max_images, random_state):
     return np.sort(np.random.default_rng(random_state).choice(n_images, max_images, False))
 
 
+def per_class_rows(labels, per_class, random_state):
+    """The rows a seeded draw of at most ``per_class`` of each label keeps, sorted (all of
+    them when ``per_class`` is None).
+
+    The draw of :func:`~skhisto.datasets.load_image_folder` (``max_per_class``): classes in
+    sorted order, one RandomState, so a file `skhisto embed` wrote of whole class folders
+    draws the images the folders would.
+    """
+    import numpy as np
+    from sklearn.utils import check_random_state
+
+    labels = np.asarray(labels)
+    if per_class is None:
+        return np.arange(len(labels))
+    rng = check_random_state(random_state)
+    kept = [np.flatnonzero(labels == name) for name in np.unique(labels)]
+    kept = [rows if len(rows) <= per_class else rng.choice(rows, per_class, False) for rows in kept]
+    return np.sort(np.concatenate(kept))
+
+
+def draw_rows(labels, n_rows, *, per_class=None, max_images=None, random_state=None):
+    """The rows of a labeled table (an embeddings file, a CSV) that ``--per-class`` and then
+    ``--max-images`` keep, sorted: the draw of :func:`read_input` (unlabeled: ``labels`` None,
+    only ``max_images`` draws)."""
+    import numpy as np
+
+    rows = np.arange(n_rows)
+    if labels is not None:
+        rows = per_class_rows(labels, per_class, random_state)
+    return rows[subsample_rows(len(rows), max_images, random_state)]
+
+
 def keep_rows(listing, rows):
     """``listing`` cut to ``rows`` (its paths, labels and columns)."""
     if len(rows) == len(listing.paths):

@@ -42,9 +42,9 @@ def labeled_input(
 ):
     """Read ``source``; a CommandError when it is unlabeled or a class is too small.
 
-    ``images``: images are accepted besides embeddings files, of which class folders
-    are subsampled to ``per_class`` images (a draw seeded by ``random_state``), then any
-    image input to ``max_images``.
+    ``images``: images are accepted besides embeddings files. Class folders and an
+    embeddings file's labels are subsampled to ``per_class`` rows each (a draw seeded by
+    ``random_state``), then any input to ``max_images`` (:func:`read_any`).
     ``groups``: ``--groups`` (None: INPUT's own group column, if any; False: none).
     """
     import numpy as np
@@ -78,10 +78,13 @@ def labeled_input(
 
 def read_any(source, *, per_class=None, random_state=0, images=True, max_images=None):
     """INPUT as read, labeled or not, and its columns by name (for --groups): an embeddings
-    file (always read as one when ``images`` is False), else images (class folders drawn to
-    ``per_class`` each, seeded by ``random_state``). Nothing is checked or embedded."""
+    file (always read as one when ``images`` is False; its rows drawn to ``per_class`` of
+    each label), else images (class folders drawn to ``per_class`` each); then a draw of
+    ``max_images``, both seeded by ``random_state``. Nothing is checked or embedded."""
     if is_embeddings_file(source) or not images:
-        X, labels, paths, columns = read_embeddings_with_columns(source)
+        X, labels, paths, columns = read_embeddings_with_columns(
+            source, per_class=per_class, max_images=max_images, random_state=random_state
+        )
         data = LabeledInput(labels, embeddings=X, paths=paths.tolist())
         data.provenance = note_embeddings(source)  # read above: its record, not a second line
         return data, columns

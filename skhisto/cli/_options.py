@@ -159,12 +159,27 @@ def add_out_dir_argument(parser, default, what="the CSV table and PNG plot are")
     )
 
 
+#: What --per-class draws from, for an input of images or an embeddings file.
+CLASSES = "class folders, or an embeddings file's labels"
+
+
+def add_per_class_argument(parser, *, classes=CLASSES, default_text="every image"):
+    """``--per-class N``: a seeded draw of N images of each class (before any --max-images)."""
+    parser.add_argument(
+        "--per-class",
+        type=positive_int,
+        metavar="N",
+        help=f"a seeded draw of at most N images of each class ({classes}), seeded by "
+        f"--random-state (default: {default_text})",
+    )
+
+
 def add_max_images_argument(parser):
     """``--max-images N``: a seeded draw of N images of INPUT (after any --per-class draw)."""
     parser.add_argument(
         "--max-images",
         type=positive_int,
         metavar="N",
-        help="a seeded draw of at most N images of INPUT, after any --per-class draw, seeded "
-        "by --random-state (default: all)",
+        help="a seeded draw of at most N images of INPUT (rows of an embeddings file), after "
+        "any --per-class draw, seeded by --random-state (default: all)",
     )

@@ -4,7 +4,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import CommandError
-from ._options import file_ending, positive_float, positive_int
+from ._options import (
+    add_max_images_argument,
+    add_per_class_argument,
+    file_ending,
+    positive_float,
+    positive_int,
+)
 
 #: argparse type: where ``save_encoder`` writes (a .safetensors file).
 encoder_file = file_ending(".safetensors")
@@ -56,12 +62,8 @@ def add_simclr_arguments(parser, *, epochs, image_size, batch_size, batch_flag="
     group.add_argument(
         "--random-state", type=int, default=0, metavar="N", help="seed of everything (default: 0)"
     )
-    group.add_argument(
-        "--max-images",
-        type=positive_int,
-        metavar="N",
-        help="train on a seeded random subsample of N images (default: all)",
-    )
+    add_per_class_argument(group, classes="class folders")
+    add_max_images_argument(group)
     group.add_argument(
         "--checkpoint-dir",
         metavar="DIR",
@@ -85,6 +87,7 @@ class SimCLROptions:
     random_state: int = 0
     max_images: int = None
     checkpoint_dir: str = None
+    per_class: int = None
 
     @classmethod
     def from_args(cls, args):
@@ -101,6 +104,7 @@ class SimCLROptions:
             random_state=args.random_state,
             max_images=args.max_images,
             checkpoint_dir=args.checkpoint_dir,
+            per_class=args.per_class,
         )
 
     def make_simclr(self, **params):
@@ -125,16 +129,14 @@ class SimCLROptions:
             return f"random init (seed {self.random_state})"
         return f"weights from {self.weights}"
 
+    def read(self, source):
+        """The :class:`~skhisto.cli._inputs.Listing` of ``source`` the options draw: --per-class
+        of each class folder, then --max-images, seeded by --random-state."""
+        from ._inputs import read_input
 
-def subsample(paths, labels, max_images, random_state):
-    """A seeded random subsample of at most ``max_images`` images, in their original order."""
-    keep = subsample_rows(len(paths), max_images, random_state)
-    labels = None if labels is None else [labels[i] for i in keep]
-    return [paths[i] for i in keep], labels
-
-
-def subsample_rows(n_images, max_images, random_state):
-    """The rows :func:`subsample` keeps (:func:`skhisto.cli._inputs.subsample_rows`)."""
-    from ._inputs import subsample_rows as rows
-
-    return rows(n_images, max_images, random_state)
+        return read_input(
+            source,
+            max_per_class=self.per_class,
+            random_state=self.random_state,
+            max_images=self.max_images,
+        )

@@ -15,6 +15,7 @@ from .._options import (
     add_json_argument,
     add_max_images_argument,
     add_out_dir_argument,
+    add_per_class_argument,
     add_seed_argument,
     fraction,
     positive_int,
@@ -22,6 +23,14 @@ from .._options import (
 )
 from .._outputs import announce, check_out_dir, check_outputs, show_results
 from .._provenance import check_folder_embeddings
+from .._seeds import (
+    add_seeds_argument,
+    plus_minus,
+    run_seeds,
+    seed_folder,
+    seeds_words,
+    show_seed_results,
+)
 
 NAME = "active"
 HELP = "active-learning curves: balanced accuracy against labels, per query strategy"
@@ -36,8 +45,10 @@ examples:
   skhisto active ../shared/data/lc25000_lung --per-class 40 --no-pretrained --image-size 64
   skhisto active emb.npz --strategy entropy --n-rounds 20 --checkpoint-dir ckpt --out-dir results
 
-EMBEDDINGS is a labeled .npz, .parquet or .zarr written by `skhisto embed`, or labeled images
-(class folders or a CSV with 'path' and 'label', drawn with --per-class and --max-images), then
+EMBEDDINGS is a labeled .npz, .parquet or .zarr written by `skhisto embed` (its rows drawn by
+--per-class of each label, then --max-images: a Zarr store reads only those), or labeled
+images (class folders or a CSV with 'path' and 'label', drawn with --per-class of each class
+folder and --max-images), then
   X = FoundationEmbedder(BACKBONE, ..., random_state=SEED).fit_transform(paths)
 through the cache (--backbone and the embedding options; --embed-batch-size is its batch
 size, --batch-size the labels per round). Each strategy
@@ -65,6 +76,12 @@ output: the table on stdout (labels, then one balanced-accuracy column per strat
 With --checkpoint-dir DIR, each strategy's state is saved after every round in
 DIR/<strategy>/checkpoint.npz (ActiveLearner(..., checkpoint_dir=DIR/<strategy>)), and a rerun
 of the same command resumes from it.
+With --seeds S1 S2 ..., the whole run (draw, split, initial labels, strategies, estimator) is
+repeated with each seed as SEED (checkpoints in DIR/seed_<S>/<strategy>); the table shows,
+per labeled count and strategy, the mean ± std across seeds of the balanced accuracy, as
+  summarize_seeds(table, by=["strategy", "round", "n_labeled"], score="balanced_accuracy")
+of the per-seed table; active.csv has a 'seed' column first and every seed's rows,
+active_seeds.csv the mean and std (n_seeds), and active.png a band of one std per strategy.
 
 a pathologist as the oracle (--annotate DIR, one strategy, default typiclust):
   skhisto active emb.npz --annotate al --strategy coreset   # writes al/queries.csv
@@ -146,13 +163,9 @@ def add_arguments(parser):
     add_groups_argument(parser)
     add_json_argument(parser)
     add_seed_argument(parser, "the split, the initial labels, the strategies and the estimator")
+    add_seeds_argument(parser, CSV_NAME, "each strategy's score per round")
     add_out_dir_argument(parser, "active")
-    parser.add_argument(
-        "--per-class",
-        type=positive_int,
-        metavar="N",
-        help="with images: a seeded draw of N images per class folder (default: every image)",
-    )
+    add_per_class_argument(parser)
     add_max_images_argument(parser)
     add_backbone_arguments(parser, default="resnet18", batch_flag="--embed-batch-size")
 
@@ -164,6 +177,29 @@ def run(args):
         raise CommandError("--classes names the reviewer's classes: it goes with --annotate DIR")
     out_dir = check_outputs(NAME, args.out_dir)
     checkpoints = _checkpoint_dir(args.checkpoint_dir)
+    seeds, runs = run_seeds(NAME, args, lambda seed: _one_run(args, checkpoints, seed))
+    if seeds:
+        return _show_seeds(args, seeds, runs, out_dir)
+    learners, what, source = runs[0]
+    show_results(
+        NAME,
+        json_output=args.json,
+        title=f"Balanced accuracy {what}",
+        rows=curve_rows(learners),
+        columns=["n_labeled", *learners],
+        table_rows=_wide(_points(learners), learners),
+        csv_columns=CSV_COLUMNS,
+        csv_path=out_dir / CSV_NAME,
+        plot=lambda: _plot(learners, f"{ESTIMATORS[args.estimator]}, {source}"),
+        png_path=out_dir / PNG_NAME,
+    )
+    return 0
+
+
+def _one_run(args, checkpoints, seed):
+    """The fitted learner of each strategy of one run seeded with ``seed`` (the draw, the
+    split, the initial labels, the strategies and the estimator), what they were scored on
+    (words after "Balanced accuracy") and the embeddings' source."""
     data = labeled_input(
         args.input,
         min_per_class=2,
@@ -171,14 +207,14 @@ def run(args):
         groups=args.groups,
         per_class=args.per_class,
         max_images=args.max_images,
-        random_state=args.random_state,
+        random_state=seed,
     )
     source = f"embeddings read from {args.input}"
     if data.embeddings is None:  # images: embedded once, through the cache
         data.embeddings, source, _ = embed_labeled(
             NAME, data, args.input, BackboneOptions.from_args(args)
         )
-    pool, test = _split(data.labels, data.groups.values, args.test_size, args.random_state)
+    pool, test = _split(data.labels, data.groups.values, args.test_size, seed)
     X_pool, X_test = data.embeddings[pool], data.embeddings[test]
     y_pool, y_test = data.labels[pool], data.labels[test]
     groups = _fit_groups(data.groups.values, pool, test)
@@ -186,28 +222,55 @@ def run(args):
     learners = {}
     for name in dict.fromkeys(args.strategy or query_strategy_names()):
         announce(NAME, f"{name}: {args.n_rounds} rounds of {args.batch_size} labels")
-        checkpoint_dir = checkpoints / name if checkpoints else None
-        learner = _learner_of(args, name, checkpoint_dir)
+        folder = seed_folder(checkpoints, seed, args.seeds)
+        checkpoint_dir = folder / name if folder else None
+        learner = _learner_of(args, name, checkpoint_dir, seed)
         announce_resume(NAME, checkpoint_dir, active_learner_round, what=f"{name} ")
         with checkpoint_errors_in_cli_words():
             learners[name] = learner.fit(X_pool, y_pool, X_test=X_test, y_test=y_test, **groups)
-    title = (
-        f"Balanced accuracy on {len(X_test)} held-out samples against labels queried from a pool "
-        f"of {len(X_pool)}{data.groups.clause()}, {ESTIMATORS[args.estimator]} on {source}"
+    what = (
+        f"on {len(X_test)} held-out samples against labels queried from a pool of "
+        f"{len(X_pool)}{data.groups.clause()}, {ESTIMATORS[args.estimator]} on {source}"
     )
-    show_results(
+    return learners, what, source
+
+
+def _show_seeds(args, seeds, runs, out_dir):
+    """Every --seeds run's curves (active.csv, a ``seed`` column) and the mean and std across
+    seeds of each strategy's score per round (active_seeds.csv; the table, the plot's band)."""
+    learners, what, source = runs[0]
+    names = list(learners)
+    seeds_text = seeds_words(seeds)
+
+    def table(summary):
+        cells = (
+            (row["strategy"], row["n_labeled"], plus_minus(*_mean_std(row))) for row in summary
+        )
+        return _wide(cells, names)
+
+    show_seed_results(
         NAME,
-        json_output=args.json,
-        title=title,
-        rows=curve_rows(learners),
-        columns=["n_labeled", *learners],
-        table_rows=_wide(learners),
+        args,
+        seeds,
+        [curve_rows(run[0]) for run in runs],
+        by=["strategy", "round", "n_labeled"],
+        score="balanced_accuracy",
         csv_columns=CSV_COLUMNS,
         csv_path=out_dir / CSV_NAME,
-        plot=lambda: _plot(learners, f"{ESTIMATORS[args.estimator]}, {source}"),
+        table=table,
+        title=f"Balanced accuracy (mean ± std over {seeds_text}) {what}",
+        columns=["n_labeled", *names],
+        plot=lambda: _plot(
+            {name: [run[0][name] for run in runs] for name in names},
+            f"{ESTIMATORS[args.estimator]}, {source}, mean and std over {seeds_text}",
+        ),
         png_path=out_dir / PNG_NAME,
     )
     return 0
+
+
+def _mean_std(row):
+    return row["balanced_accuracy_mean"], row["balanced_accuracy_std"]
 
 
 def _checkpoint_dir(folder):
@@ -254,15 +317,15 @@ def _check_budget(args, n_pool):
         )
 
 
-def _learner_of(args, strategy, checkpoint_dir):
-    """:func:`build_learner` with the command line's options."""
+def _learner_of(args, strategy, checkpoint_dir, seed):
+    """:func:`build_learner` with the command line's options, seeded with ``seed``."""
     return build_learner(
         strategy,
         estimator=args.estimator,
         batch_size=args.batch_size,
         n_rounds=args.n_rounds,
         n_initial=args.n_initial,
-        random_state=args.random_state,
+        random_state=seed,
         checkpoint_dir=checkpoint_dir,
     )
 
@@ -310,15 +373,20 @@ def curve_rows(learners):
     ]
 
 
-def _wide(learners):
-    """One row per labeled count, one column per strategy (the table on stdout)."""
-    rows = {}
+def _points(learners):
+    """(strategy, labeled count, score) of every round of every learner."""
     for name, learner in learners.items():
         for entry in learner.history_:
-            rows.setdefault(entry["n_labeled"], {"n_labeled": entry["n_labeled"]})[name] = entry[
-                "score"
-            ]
-    return [{name: row.get(name) for name in ["n_labeled", *learners]} for row in rows.values()]
+            yield name, entry["n_labeled"], entry["score"]
+
+
+def _wide(cells, names):
+    """One row per labeled count, one column per strategy (of ``names``): the table on
+    stdout of ``cells``, (strategy, labeled count, cell) each."""
+    rows = {}
+    for name, n_labeled, cell in cells:
+        rows.setdefault(n_labeled, {"n_labeled": n_labeled})[name] = cell
+    return [{name: row.get(name) for name in ["n_labeled", *names]} for row in rows.values()]
 
 
 def _plot(learners, title):
@@ -346,9 +414,19 @@ def _annotate(args):
         )
     if args.checkpoint_dir is not None:
         raise CommandError("--annotate DIR keeps its checkpoint in DIR: drop --checkpoint-dir")
+    if args.seeds:
+        raise CommandError(
+            "--seeds repeats a scored run; --annotate DIR is one run a reviewer labels: drop "
+            "--seeds (--random-state seeds it)"
+        )
     out_dir = check_outputs(NAME, args.out_dir)
     folder = check_out_dir(args.annotate, "--annotate")
-    X, labels, paths, columns = read_embeddings_with_columns(args.input)
+    draw = {
+        "per_class": args.per_class,
+        "max_images": args.max_images,
+        "random_state": args.random_state,
+    }
+    X, labels, paths, columns = read_embeddings_with_columns(args.input, **draw)
     check_folder_embeddings(folder, args.input)  # the rounds before used the same backbone
     if labels is not None:
         data = labeled_input(
@@ -357,6 +435,7 @@ def _annotate(args):
             what="the stratified --test-size split",
             images=False,
             groups=args.groups,
+            **draw,
         )
         groups = data.groups
         pool, test = _split(data.labels, groups.values, args.test_size, args.random_state)
@@ -390,7 +469,7 @@ def _annotate(args):
     else:
         oracle = HumanOracle(np.full(len(pool), ""), pending=np.ones(len(pool), dtype=bool))
     name = names[0]
-    learner = _learner_of(args, name, folder)
+    learner = _learner_of(args, name, folder, args.random_state)
     if (folder / "checkpoint.npz").exists():
         announce(NAME, f"continuing the run saved in {str(folder / 'checkpoint.npz')!r}")
     with checkpoint_errors_in_cli_words():

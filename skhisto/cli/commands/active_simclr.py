@@ -1,9 +1,10 @@
 """``skhisto active-simclr``: ActiveSimCLR on a labeled image set, scored by a linear probe."""
 
+from dataclasses import replace
+
 from .._checkpoints import active_simclr_round, announce_resume
 from .._errors import CommandError, checkpoint_errors_in_cli_words
 from .._groups import add_groups_argument, held_out_split, pick_groups
-from .._inputs import read_input
 from .._options import (
     RegisteredNames,
     add_input_argument,
@@ -14,7 +15,8 @@ from .._options import (
     query_strategy_names,
 )
 from .._outputs import announce, check_out_dir, check_out_file, show_results
-from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file, subsample_rows
+from .._seeds import add_seeds_argument, run_seeds, seed_folder, seeds_words, show_seed_results
+from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file
 
 NAME = "active-simclr"
 HELP = "the Active SimCLR experiment: SimCLR on actively sampled subsets"
@@ -26,6 +28,7 @@ DESCRIPTION = (
 EPILOG = """\
 examples:
   skhisto active-simclr ../shared/data/lc25000_lung --strategy coreset --max-images 60
+  skhisto active-simclr ../shared/data/lc25000_lung --per-class 20 --seeds 0 1 2
   skhisto active-simclr ../shared/data/lc25000_lung --strategy entropy --max-images 2000 \\
       --batch-size 200 --n-rounds 5 --epochs 3 --checkpoint-dir ckpt --out encoder.safetensors
 
@@ -41,6 +44,12 @@ seconds) on stdout and in <out-dir>/active_simclr.csv, the learning curve in
 <out-dir>/active_simclr.png, and with --out the last round's encoder (.safetensors). With
 --checkpoint-dir the run is saved after every round; the same command again resumes after the
 last finished round (another command line against the same folder is refused).
+--per-class N draws N images of each class folder, then --max-images M of those (a seeded
+draw, in INPUT's order). With --seeds S1 S2 ..., the whole run (draw, split, SimCLR, strategy,
+probe) is repeated with each seed as --random-state (checkpoints in <checkpoint-dir>/seed_<S>):
+the table is, per round, the mean and std across seeds of the probe's score, as
+summarize_seeds(table, by=["round", "n_images"]); active_simclr.csv has a 'seed' column first
+and every seed's rows, active_simclr_seeds.csv the mean and std (n_seeds), the plot a band.
 """
 #: The ActiveSimCLR parameters set by the options of the same names.
 LEARNER_PARAMS = (
@@ -52,6 +61,7 @@ LEARNER_PARAMS = (
     "checkpoint_dir",
 )
 COLUMNS = ("round", "n_images", "score", "fit_time", "query_time", "time")
+CSV_NAME, PNG_NAME = "active_simclr.csv", "active_simclr.png"
 
 
 def add_arguments(parser):
@@ -97,6 +107,7 @@ def add_arguments(parser):
     add_simclr_arguments(
         parser, epochs=1, image_size=64, batch_size=32, batch_flag="--simclr-batch-size"
     )
+    add_seeds_argument(parser, CSV_NAME, "the probe's score per round")
     add_groups_argument(parser)
     add_json_argument(parser)
 
@@ -120,8 +131,10 @@ def _split(labels, groups, test_size, n_labeled, random_state):
     return np.sort(labeled), np.sort(test), np.sort(pool)
 
 
-def _read_labeled(source, max_images, random_state, groups):
-    listing = read_input(source)
+def _read_labeled(source, simclr, groups):
+    """The paths, labels, kind and groups of the images the options draw (--per-class,
+    --max-images)."""
+    listing = simclr.read(source)
     paths, labels, kind = listing.paths, listing.labels, listing.kind
     if labels is None or any(label == "" for label in labels):
         raise CommandError(
@@ -129,10 +142,7 @@ def _read_labeled(source, max_images, random_state, groups):
             "or a CSV with a 'label' column"
         )
     found = pick_groups(groups, columns=listing.columns, paths=paths, source=source)
-    keep = subsample_rows(len(paths), max_images, random_state)
-    if found.values is not None:
-        found.values = found.values[keep]
-    return [paths[i] for i in keep], [labels[i] for i in keep], kind, found
+    return paths, labels, kind, found
 
 
 def _make_learner(simclr, strategy, probe_epochs, **params):
@@ -156,23 +166,52 @@ def _make_learner(simclr, strategy, probe_epochs, **params):
 
 
 def run(args):
-    simclr = SimCLROptions.from_args(args)
+    options = SimCLROptions.from_args(args)
     out_dir = check_out_dir(args.out_dir)
     if args.out is not None:
         check_out_file(args.out, ".safetensors")
-    simclr.check()
-    paths, labels, kind, groups = _read_labeled(
-        args.input, simclr.max_images, simclr.random_state, args.groups
+        if args.seeds:
+            raise CommandError(
+                "--out writes one run's encoder and --seeds makes several: drop --out, or "
+                "--seeds (--random-state seeds the run)"
+            )
+    options.check()
+    seeds, runs = run_seeds(NAME, args, lambda seed: _one_run(args, options, seed))
+    learner, test_words = runs[0]
+    start = options.describe_start()
+    if seeds and options.weights is None:
+        start = f"random init ({seeds_words(seeds)})"
+    encoder = f"{args.backbone} trained by SimCLR from {start}"
+    title = f"{args.scoring} of a linear probe on {encoder}, {test_words}"
+    if seeds:
+        return _show_seeds(args, seeds, runs, out_dir, title)
+    if args.out is not None:
+        learner.simclr_.save_encoder(args.out)
+        announce(NAME, f"wrote the encoder to {args.out}")
+    show_results(
+        NAME,
+        json_output=args.json,
+        title=title,
+        rows=learner.history_,
+        columns=COLUMNS,
+        csv_columns=COLUMNS,
+        csv_path=out_dir / CSV_NAME,
+        plot=lambda: _plot({args.strategy: learner}, args),
+        png_path=out_dir / PNG_NAME,
     )
-    labeled, test, pool = _split(
-        labels, groups.values, args.test_size, args.n_labeled, simclr.random_state
-    )
-    learner = _make_learner(
-        simclr,
-        args.strategy,
-        args.probe_epochs,
-        **{name: getattr(args, name) for name in LEARNER_PARAMS},
-    )
+    return 0
+
+
+def _one_run(args, options, seed):
+    """The fitted ActiveSimCLR of one run seeded with ``seed`` (the draw, the split, SimCLR,
+    the strategy and the probe), and its test split in words."""
+    checkpoint_dir = seed_folder(options.checkpoint_dir, seed, args.seeds)
+    simclr = replace(options, random_state=seed, checkpoint_dir=checkpoint_dir)
+    paths, labels, kind, groups = _read_labeled(args.input, simclr, args.groups)
+    labeled, test, pool = _split(labels, groups.values, args.test_size, args.n_labeled, seed)
+    params = {name: getattr(args, name) for name in LEARNER_PARAMS}
+    params.update(random_state=seed, checkpoint_dir=checkpoint_dir)
+    learner = _make_learner(simclr, args.strategy, args.probe_epochs, **params)
     start = simclr.describe_start()
     announce(
         NAME,
@@ -180,7 +219,7 @@ def run(args):
         f"{len(labeled)}, test {len(test)}; {args.strategy} picks {args.batch_size} per round "
         f"for {args.n_rounds} rounds; {args.backbone} SimCLR from {start}",
     )
-    announce_resume(NAME, simclr.checkpoint_dir, active_simclr_round)
+    announce_resume(NAME, checkpoint_dir, active_simclr_round)
 
     def take(index, values):
         return [values[i] for i in index]
@@ -193,27 +232,35 @@ def run(args):
             X_test=take(test, paths),
             y_test=take(test, labels),
         )
-    if args.out is not None:
-        learner.simclr_.save_encoder(args.out)
-        announce(NAME, f"wrote the encoder to {args.out}")
-    encoder = f"{args.backbone} trained by SimCLR from {start}"
-    show_results(
+    return learner, f"{len(test)} test images"
+
+
+def _show_seeds(args, seeds, runs, out_dir, title):
+    """Every --seeds run's rounds (active_simclr.csv, a ``seed`` column) and the mean and std
+    across seeds of the probe's score per round (active_simclr_seeds.csv; the table, the
+    plot's band)."""
+    seeds_text = seeds_words(seeds)
+    show_seed_results(
         NAME,
-        json_output=args.json,
-        title=f"{args.scoring} of a linear probe on {encoder}, {len(test)} test images",
-        rows=learner.history_,
-        columns=COLUMNS,
+        args,
+        seeds,
+        [learner.history_ for learner, _ in runs],
+        by=["round", "n_images"],
+        score="score",
         csv_columns=COLUMNS,
-        csv_path=out_dir / "active_simclr.csv",
-        plot=lambda: _plot(learner, args.strategy, args.backbone, args.scoring),
-        png_path=out_dir / "active_simclr.png",
+        csv_path=out_dir / CSV_NAME,
+        title=f"{title} (mean and std over {seeds_text})",
+        columns=["round", "n_images", "score_mean", "score_std", "n_seeds"],
+        plot=lambda: _plot({args.strategy: [learner for learner, _ in runs]}, args),
+        png_path=out_dir / PNG_NAME,
     )
     return 0
 
 
-def _plot(learner, strategy, backbone, scoring):
+def _plot(learners, args):
+    """The learning curve of ``learners`` ({strategy: learner, or one per seed})."""
     from ...plotting import plot_learning_curve
 
-    ax = plot_learning_curve({strategy: learner}, title=f"Active SimCLR ({backbone})")
-    ax.set_ylabel(scoring.replace("_", " "))
+    ax = plot_learning_curve(learners, title=f"Active SimCLR ({args.backbone})")
+    ax.set_ylabel(args.scoring.replace("_", " "))
     return ax

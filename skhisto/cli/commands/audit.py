@@ -15,6 +15,7 @@ from .._options import (
     add_json_argument,
     add_max_images_argument,
     add_out_dir_argument,
+    add_per_class_argument,
     add_seed_argument,
     non_negative_int,
     positive_float,
@@ -110,12 +111,7 @@ def add_arguments(parser):
         default="knn",
         help="find_label_issues' method for the label check (default: knn)",
     )
-    parser.add_argument(
-        "--per-class",
-        type=positive_int,
-        metavar="N",
-        help="audit a draw of N images per class folder (default: every image)",
-    )
+    add_per_class_argument(parser)
     add_max_images_argument(parser)
     parser.add_argument(
         "--gallery",

@@ -9,7 +9,13 @@ from .._embeddings import EMBEDDING_FORMATS
 from .._errors import CommandError
 from .._groups import add_groups_argument, pick_groups
 from .._inputs import check_not_slides, read_input
-from .._options import add_input_argument, add_max_images_argument, file_ending, positive_int
+from .._options import (
+    add_input_argument,
+    add_max_images_argument,
+    add_per_class_argument,
+    file_ending,
+    positive_int,
+)
 from .._outputs import announce, check_out_dir, check_out_file
 from .._slides import add_slide_arguments, read_slides, tiling_options, wants_slides
 
@@ -93,13 +99,7 @@ def add_arguments(parser):
         metavar="N",
         help="images per chunk (one task) of a .zarr store (default: 1024)",
     )
-    parser.add_argument(
-        "--per-class",
-        type=positive_int,
-        metavar="N",
-        help="a seeded draw of N images per class folder, as `skhisto noise-curve --per-class` "
-        "(default: every image)",
-    )
+    add_per_class_argument(parser, classes="class folders")
     add_max_images_argument(parser)
     seed_help = "seed of a random init and of the --per-class and --max-images draws (default: 0)"
     parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)

@@ -15,10 +15,10 @@ from .._options import (
     add_json_argument,
     add_max_images_argument,
     add_out_dir_argument,
+    add_per_class_argument,
     add_seed_argument,
     int_at_least,
     non_negative_int,
-    positive_int,
     positive_int_or,
 )
 from .._outputs import announce, check_out_dir, check_outputs, show_results
@@ -37,9 +37,10 @@ examples:
   skhisto label-issues tiles.csv --backbone uni --json > issues.json
 
 INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
-`skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Every image is
-checked unless --per-class N draws N per class folder (a seeded draw, as
-load_image_folder(INPUT, max_per_class=N, random_state=SEED)).
+`skhisto embed` reads them) or a .npz/.parquet/.zarr written by `skhisto embed`. Every image
+is checked unless --per-class N draws N per class folder or per label of an embeddings file (a
+seeded draw, as load_image_folder(INPUT, max_per_class=N, random_state=SEED)) and
+--max-images M then M of those (in INPUT's order).
 
 With SEED = --random-state, the run is one fit of
   check = LabelIssueFilter(method=METHOD, action="relabel", cv=K, n_neighbors=N,
@@ -106,12 +107,7 @@ def add_arguments(parser):
         metavar="K",
         help="stratified folds of confident learning (default: 5)",
     )
-    parser.add_argument(
-        "--per-class",
-        type=positive_int,
-        metavar="N",
-        help="check a draw of N images per class folder (default: every image)",
-    )
+    add_per_class_argument(parser)
     add_max_images_argument(parser)
     gallery = (
         f"draw the N most suspect flagged tiles, each with its label and the suggested class, "

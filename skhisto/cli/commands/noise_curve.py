@@ -7,6 +7,7 @@ folds only, so every score is on clean test labels.
 """
 
 from .._backbone_options import BackboneOptions, add_backbone_arguments
+from .._embeddings import is_embeddings_file
 from .._errors import CommandError
 from .._groups import add_groups_argument
 from .._labeled import embed_labeled, labeled_input
@@ -17,14 +18,16 @@ from .._options import (
     add_json_argument,
     add_max_images_argument,
     add_out_dir_argument,
+    add_per_class_argument,
     add_seed_argument,
     int_at_least,
     noise_model_names,
     noise_rate,
     positive_int,
 )
-from .._outputs import announce, check_outputs, show_results, write_csv
+from .._outputs import announce, check_outputs, show_results
 from .._provenance import file_context
+from .._seeds import add_seeds_argument, run_seeds, seeds_csv_name, seeds_words, show_seed_results
 
 NAME = "noise-curve"
 HELP = "the label-noise experiment: balanced accuracy per noise rate, backbone and head"
@@ -42,10 +45,12 @@ examples:
   skhisto noise-curve ../shared/data/lc25000_lung --config noise.yaml --seeds 0 1 2
 
 INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
-`skhisto embed` reads them) or a .npz/.parquet written by `skhisto embed`. Class folders are
-subsampled to --per-class images per class (a seeded draw, as
-load_image_folder(INPUT, max_per_class=N, random_state=SEED)); other inputs are used whole;
---max-images M then keeps a seeded draw of M images of any image input (in INPUT's order).
+`skhisto embed` reads them) or a .npz/.parquet/.zarr written by `skhisto embed`. Class folders
+are subsampled to --per-class images per class (default 100; a seeded draw, as
+load_image_folder(INPUT, max_per_class=N, random_state=SEED)), an embeddings file's rows to
+--per-class of each label when it is given (the same draw: of a file of whole class folders,
+the same images); a CSV of images is used whole; --max-images M then keeps a seeded draw of M
+rows of any input (in INPUT's order).
 Groups (patient, slide) come from INPUT's 'group', 'patient' or 'slide' column, the groups
 `skhisto embed` stored, or --groups; then no fold splits a group.
 
@@ -99,7 +104,9 @@ LOSSES = {
 }
 CSV_NAME, PNG_NAME = "noise_curve.csv", "noise_curve.png"
 #: With --seeds: the mean and std across seeds of each rate, backbone, head and loss.
-SEEDS_CSV_NAME = "noise_curve_seeds.csv"
+SEEDS_CSV_NAME = seeds_csv_name(CSV_NAME)
+#: --per-class of class folders when not given (an embeddings file is read whole).
+PER_CLASS = 100
 #: argparse type of --cv: stratified folds.
 FOLDS = int_at_least(2, "at least 2 folds")
 
@@ -143,12 +150,8 @@ def add_arguments(parser):
         metavar="K",
         help="stratified folds, grouped when the images have groups (default: 5)",
     )
-    parser.add_argument(
-        "--per-class",
-        type=positive_int,
-        default=100,
-        metavar="N",
-        help="images drawn per class folder (default: 100)",
+    add_per_class_argument(
+        parser, default_text=f"{PER_CLASS} of class folders, every row of an embeddings file"
     )
     add_max_images_argument(parser)
     parser.add_argument(
@@ -161,15 +164,7 @@ def add_arguments(parser):
     add_groups_argument(parser)
     add_json_argument(parser)
     add_seed_argument(parser, "the draw, the folds, the noise, the heads and a random init")
-    parser.add_argument(
-        "--seeds",
-        nargs="+",
-        type=int,
-        metavar="SEED",
-        help="repeat the run once per seed (each as --random-state SEED) and report the mean "
-        f"and std across seeds of each setting ({SEEDS_CSV_NAME}; the plot's band); "
-        "noise_curve.csv then has every seed's rows, with a 'seed' column",
-    )
+    add_seeds_argument(parser, CSV_NAME)
     add_out_dir_argument(parser, "noise-curve")
     add_backbone_arguments(parser, default="resnet18", several=True)
 
@@ -183,13 +178,11 @@ def run(args):
         rates = check_noise_rates(args.rates).tolist()
     except ValueError as exc:
         raise CommandError(f"--rates: {exc}") from exc
-    seeds = check_seeds_option(args.seeds)
     heads = list(dict.fromkeys(args.heads or HEADS))
     losses = [LOSSES[name] for name in dict.fromkeys(args.losses)] if args.losses else None
-    runs = [
-        _one_run(args, backbones, rates, heads, losses, seed)
-        for seed in (seeds or [args.random_state])
-    ]
+    seeds, runs = run_seeds(
+        NAME, args, lambda seed: _one_run(args, backbones, rates, heads, losses, seed)
+    )
     rows, curve, text = runs[0]
     if seeds:
         return _show_seeds(args, seeds, runs, out_dir, losses, len(backbones) > 1)
@@ -212,10 +205,17 @@ def run(args):
     return 0
 
 
-def csv_columns(cv, grouped, seeds=False):
-    """The columns of noise_curve.csv (``seed`` first with --seeds)."""
+def _per_class(value, source):
+    """--per-class, or its default: PER_CLASS images of each class folder, and every row of
+    an embeddings file (drawn by its labels only when asked)."""
+    if value is not None or is_embeddings_file(source):
+        return value
+    return PER_CLASS
+
+
+def csv_columns(cv, grouped):
+    """The columns of noise_curve.csv (after a ``seed`` column with --seeds)."""
     return [
-        *(["seed"] if seeds else []),
         "rate",
         "head",
         "loss",
@@ -231,28 +231,14 @@ def csv_columns(cv, grouped, seeds=False):
     ]
 
 
-def check_seeds_option(seeds):
-    """``--seeds`` as a list (None without it); a seed given twice is refused."""
-    if seeds is None:
-        return None
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
-    if repeated:
-        raise CommandError(
-            f"--seeds: {' '.join(map(str, repeated))} repeated; each seed is one run, give it once"
-        )
-    return list(seeds)
-
-
 def _one_run(args, backbones, rates, heads, losses, seed):
     """(rows, the compare_backbones table, texts) of one run seeded with ``seed``: the draw,
     the folds, the noise and the heads."""
-    if args.seeds:
-        announce(NAME, f"seed {seed}")
     data = labeled_input(
         args.input,
         min_per_class=args.cv,
         what=f"--cv {args.cv}",
-        per_class=args.per_class,
+        per_class=_per_class(args.per_class, args.input),
         random_state=seed,
         groups=args.groups,
         max_images=args.max_images,
@@ -320,34 +306,15 @@ def _show_seeds(args, seeds, runs, out_dir, losses, several_backbones):
     across seeds of each setting's fold mean (noise_curve_seeds.csv, on stdout, the plot)."""
     import pandas as pd
 
-    from ...model_selection import summarize_seeds
-
-    rows = [
-        {"seed": seed, **row}
-        for seed, (part, _, _) in zip(seeds, runs, strict=True)
-        for row in part
-    ]
-    by = ["rate", "backbone", "head", "loss"]
-    table = pd.DataFrame(rows)
-    summary = summarize_seeds(
-        table.fillna({"loss": ""}), by=by, score="balanced_accuracy_mean"
-    ).rename(
-        columns={
-            "balanced_accuracy_mean_mean": "balanced_accuracy_mean",
-            "balanced_accuracy_mean_std": "balanced_accuracy_std",
-        }
-    )
-    summary["loss"] = summary["loss"].replace("", None)
-    summary_rows = summary.to_dict("records")
     columns = ["rate", "head", "balanced_accuracy_mean", "balanced_accuracy_std", "n_seeds"]
     if losses:
         columns.insert(2, "loss")
     if several_backbones:
         columns.insert(1, "backbone")
     text = runs[0][2]
-    seeds_text = " ".join(map(str, seeds))
+    seeds_text = seeds_words(seeds)
     title = (
-        f"Balanced accuracy on clean test labels (mean and std over seeds {seeds_text} of each "
+        f"Balanced accuracy on clean test labels (mean and std over {seeds_text} of each "
         f"seed's mean over {text['folds']}) of {text['what']}"
     )
     curve = pd.concat(
@@ -356,25 +323,21 @@ def _show_seeds(args, seeds, runs, out_dir, losses, several_backbones):
     )
     keys = ["seed", "rate", "backbone", "family", "head", "loss", "noise"]
     per_seed = curve.groupby(keys, sort=False, dropna=False)["score"].mean().reset_index()
-    show_results(
+    show_seed_results(
         NAME,
-        json_output=args.json,
-        title=title,
-        rows=rows,
-        columns=columns,
-        table_rows=summary_rows,
-        summary={"seeds": seeds, "summary": summary_rows},
-        csv_columns=csv_columns(args.cv, text["grouped"], seeds=True),
+        args,
+        seeds,
+        [rows for rows, _, _ in runs],
+        by=["rate", "backbone", "head", "loss"],
+        score="balanced_accuracy_mean",
+        names=("balanced_accuracy_mean", "balanced_accuracy_std"),
+        csv_columns=csv_columns(args.cv, text["grouped"]),
         csv_path=out_dir / CSV_NAME,
-        plot=lambda: _plot(per_seed, f"{text['plot']}, mean and std over seeds {seeds_text}"),
+        title=title,
+        columns=columns,
+        plot=lambda: _plot(per_seed, f"{text['plot']}, mean and std over {seeds_text}"),
         png_path=out_dir / PNG_NAME,
     )
-    summary_path = write_csv(
-        out_dir / SEEDS_CSV_NAME,
-        summary_rows,
-        ["rate", "backbone", "head", "loss", *columns[-3:]],
-    )
-    announce(NAME, f"wrote {summary_path}")
     return 0
 
 

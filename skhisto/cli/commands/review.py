@@ -9,8 +9,15 @@ import os
 from pathlib import Path
 
 from .._errors import CommandError
-from .._inputs import read_csv_rows, read_input
-from .._options import add_input_argument, non_negative_int, positive_int
+from .._inputs import draw_rows, read_csv_rows, read_input
+from .._options import (
+    add_input_argument,
+    add_max_images_argument,
+    add_per_class_argument,
+    add_seed_argument,
+    non_negative_int,
+    positive_int,
+)
 
 NAME = "review"
 HELP = "review flagged or queried tiles in a local web page; export the corrected labels"
@@ -24,6 +31,7 @@ EPILOG = """\
 examples:
   skhisto review results/label-issues/label_issues.csv --embeddings emb.npz
   skhisto review queries.csv --no-browser --port 8765
+  skhisto review ../shared/data/lc25000_lung --per-class 20 --no-browser
   skhisto review results/label-issues/label_issues.csv --export
 
 INPUT is a `skhisto label-issues` result (path, label, label_quality, issue, suggested_label:
@@ -31,6 +39,9 @@ shown from the lowest label quality), an active-learning query batch (path, labe
 from the highest score; empty labels are unlabeled queries) or any CSV with a 'path' and an
 optional 'label' column (file order), or an ImageFolder. Relative paths are read from the
 CSV's folder; <slide>@<x>,<y> patches are read from their slides through --embeddings.
+--per-class N and --max-images M review a seeded draw (--random-state) of INPUT's items: N of
+each class folder or label (empty labels are no class), then M of those, in INPUT's order;
+the decisions file belongs to that draw (another draw is refused against it).
 
 The page listens on 127.0.0.1 (this machine only; --host changes it, warned) on a free port
 (--port N for N) and needs the random token in the address printed at start. Keys: k or
@@ -97,13 +108,21 @@ def add_arguments(parser):
         action="store_true",
         help="write <stem>.reviewed.csv (the corrected labels) from the decisions; serve nothing",
     )
+    add_per_class_argument(parser, classes="class folders, or the labels of INPUT's CSV")
+    add_max_images_argument(parser)
+    add_seed_argument(parser, "the --per-class and --max-images draws")
 
 
 def run(args):
     from ...io import export_labels, listing_digest, read_decisions
 
     source = Path(args.input)
-    items = read_items(source)
+    draw = {
+        "per_class": args.per_class,
+        "max_images": args.max_images,
+        "random_state": args.random_state,
+    }
+    items = read_items(source, **draw)
     digest = listing_digest(items["path"], items["label"])
     decisions = Path(args.decisions) if args.decisions else _beside(source, ".decisions.csv")
     if decisions.exists():
@@ -125,13 +144,17 @@ def _beside(source, suffix):
     return source.parent / f"{stem}{suffix}"
 
 
-def read_items(source):
+def read_items(source, *, per_class=None, max_images=None, random_state=None):
     """The items of INPUT: ``path`` as written (the decisions' key), ``label``, the CSV's other
-    columns, and ``file``, the path to read."""
+    columns, and ``file``, the path to read; ``per_class`` of each class (class folder, or
+    label of a CSV: empty labels are none) and then ``max_images`` of them, a seeded draw in
+    INPUT's order."""
     import pandas as pd
 
     if source.is_dir():
-        listing = read_input(str(source))
+        listing = read_input(
+            str(source), max_per_class=per_class, random_state=random_state, max_images=max_images
+        )
         base = Path(os.path.abspath(source)).parent
         labels = listing.labels or [""] * len(listing.paths)
         return pd.DataFrame(
@@ -167,7 +190,15 @@ def read_items(source):
         raise CommandError(f"CSV {str(source)!r} lists {first!r} twice; list each item once")
     folder = Path(os.path.abspath(source)).parent
     table["file"] = [p if os.path.isabs(p) else str(folder / p) for p in table["path"]]
-    return table
+    labels = table["label"].to_numpy(dtype=str)
+    rows = draw_rows(
+        labels if (labels != "").any() else None,
+        len(table),
+        per_class=per_class,
+        max_images=max_images,
+        random_state=random_state,
+    )
+    return table.iloc[rows].reset_index(drop=True)
 
 
 def _refuse_missing(items, source, regions):

@@ -2,10 +2,9 @@
 
 from .._checkpoints import announce_resume, simclr_epoch
 from .._errors import checkpoint_errors_in_cli_words
-from .._inputs import read_input
 from .._options import add_input_argument, add_json_argument, add_out_dir_argument
 from .._outputs import announce, check_out_dir, check_out_file, show_results
-from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file, subsample
+from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file
 
 NAME = "simclr"
 HELP = "pretrain an encoder with SimCLR on unlabeled images"
@@ -51,9 +50,8 @@ def run(args):
     out_dir = check_out_dir(args.out_dir)
     check_out_file(args.out, ".safetensors")
     options.check()
-    listing = read_input(args.input)
+    listing = options.read(args.input)
     paths, kind = listing.paths, listing.kind
-    paths, _ = subsample(paths, None, options.max_images, options.random_state)
     model = options.make_simclr(checkpoint_dir=options.checkpoint_dir, verbose=True)
     start = options.describe_start()
     announce(NAME, f"{len(paths)} images ({kind}), {args.backbone} from {start}")

@@ -11,6 +11,7 @@ import sys
 from ._config import CONFIG_COMMANDS, add_config_argument, config_argv, write_resolved_config
 from ._errors import USAGE_ERROR, CommandError, Parser, report, run_command
 from ._provenance import start_run
+from ._tracking_options import close_tracker
 from .commands import COMMANDS
 
 EPILOG = """\
@@ -108,7 +109,11 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else 0
     # the embeddings files this run reads, and their provenance
     start_run(args.command, sys.argv[1:] if argv is None else argv)
-    code = run_command(f"skhisto {args.command}", args.run, args)
+    code = None
+    try:
+        code = run_command(f"skhisto {args.command}", args.run, args)
+    finally:  # the run's TensorBoard or MLflow log (--log-to), when it opened one
+        close_tracker(failed=code != 0)
     if code == 0:
         write_resolved_config(args)
     return code

@@ -26,6 +26,7 @@ from ..utils import (
     torch_generator,
     torch_seed,
 )
+from ..utils._epochs import report_epoch
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._backend import backbone_normalization, create_encoder
 from ._network import SimCLRNetwork, cpu_state
@@ -373,6 +374,7 @@ class SimCLREmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             history.append(record)
             if path is not None:
                 save_checkpoint(path, {"identity": identity, "state": snapshot(epoch)})
+            report_epoch("simclr", epoch, record)  # to a tracker listening (Tracker.epochs)
 
         mean, std = backbone_normalization(self.backbone)
         train_simclr(

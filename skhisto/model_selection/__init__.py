@@ -8,9 +8,12 @@ if TYPE_CHECKING:  # the exports; at run time each loads on first use (utils._la
     from ._compare import compare_backbones
     from ._noise_curve import noise_robustness_curve
     from ._seeds import repeat_over_seeds, summarize_seeds
+    from ._tracking import Tracker, make_tracker
 
 __all__ = [
+    "Tracker",
     "compare_backbones",
+    "make_tracker",
     "noise_robustness_curve",
     "repeat_over_seeds",
     "summarize_seeds",

@@ -21,6 +21,7 @@ from ..utils._sklearn_compat import (
     validate_params,
 )
 from ._noise_curve import _MAX_SEED, _noise_groups, _noise_template, noise_robustness_curve
+from ._tracking import fit_tags
 
 #: The columns of the returned table, in order.
 COLUMNS = (
@@ -344,18 +345,19 @@ def compare_backbones(
     tables = []
     for name, family, features in embedded:
         for head_name, loss, head in settings:
-            curve = noise_robustness_curve(
-                head,
-                features,
-                y,
-                rates,
-                noise=template,
-                cv=folds,
-                scoring=scoring,
-                n_jobs=n_jobs,
-                verbose=verbose,
-                groups=groups,
-            )
+            with fit_tags(backbone=name, head=head_name, loss=loss):  # names tracked fits
+                curve = noise_robustness_curve(
+                    head,
+                    features,
+                    y,
+                    rates,
+                    noise=template,
+                    cv=folds,
+                    scoring=scoring,
+                    n_jobs=n_jobs,
+                    verbose=verbose,
+                    groups=groups,
+                )
             curve = curve.assign(backbone=name, family=family, head=head_name, loss=loss)
             tables.append(curve[list(COLUMNS)])
     return pd.concat(tables, ignore_index=True)

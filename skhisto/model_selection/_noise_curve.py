@@ -26,6 +26,7 @@ from ..utils._sklearn_compat import (
     StrOptions,
     validate_params,
 )
+from ._tracking import fit_tags
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -171,9 +172,10 @@ def noise_robustness_curve(
         # said above; not again by each fold's sampler
         warnings.filterwarnings("ignore", message=".*is no longer the majority")
         for rate in rates:
-            rows += _rate_rows(
-                estimator, X, y, rate, template, folds, scoring, n_jobs, noise_groups
-            )
+            with fit_tags("fold", rate=float(rate)):  # names tracked fits (Tracker.callback)
+                rows += _rate_rows(
+                    estimator, X, y, rate, template, folds, scoring, n_jobs, noise_groups
+                )
             bar.update(len(folds))
     table = pd.DataFrame(rows)
     # the chance level of the plots (skhisto.plotting draws it): K and each class's share

@@ -25,3 +25,20 @@ def import_scale(module, feature):
         raise ImportError(
             f"{feature} needs {module}; install it with `pip install 'skhisto[scale]'`."
         ) from exc
+
+
+def import_tracking(module, feature):
+    """Import ``module`` (``"tensorboard"``, ``"mlflow"``) of the ``tracking`` extra.
+
+    Raises an ImportError naming ``feature``, ``pip install 'skhisto[tracking]'`` and
+    the package itself.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"{feature} needs {module}; install it with `pip install 'skhisto[tracking]'` "
+            f"(or `pip install {module}`)."
+        ) from exc

@@ -31,6 +31,7 @@ from .._seeds import (
     seeds_words,
     show_seed_results,
 )
+from .._tracking_options import add_tracking_arguments, log_results, run_tracker
 
 NAME = "active"
 HELP = "active-learning curves: balanced accuracy against labels, per query strategy"
@@ -168,16 +169,21 @@ def add_arguments(parser):
     add_per_class_argument(parser)
     add_max_images_argument(parser)
     add_backbone_arguments(parser, default="resnet18", batch_flag="--embed-batch-size")
+    add_tracking_arguments(parser, "each strategy's balanced accuracy per round")
 
 
 def run(args):
+    if args.annotate is not None and args.log_to is not None:
+        raise CommandError("--log-to tracks a simulated run; --annotate runs none to track")
     if args.annotate is not None:
         return _annotate(args)
     if args.classes:
         raise CommandError("--classes names the reviewer's classes: it goes with --annotate DIR")
     out_dir = check_outputs(NAME, args.out_dir)
     checkpoints = _checkpoint_dir(args.checkpoint_dir)
+    run_tracker(NAME, args)  # --log-to: opened before any work
     seeds, runs = run_seeds(NAME, args, lambda seed: _one_run(args, checkpoints, seed))
+    _log_rounds(args, seeds or [args.random_state], runs)
     if seeds:
         return _show_seeds(args, seeds, runs, out_dir)
     learners, what, source = runs[0]
@@ -607,3 +613,17 @@ def _archive(folder):
                 rounds / f"round_{round_}.{'queries.' if suffix != 'decisions.csv' else ''}{suffix}"
             )
             os.replace(folder / name, target)
+
+
+def _log_rounds(args, seeds, runs):
+    """--log-to: the embeddings' source, and each strategy's score per round of every seed."""
+    if run_tracker(NAME, args, provenance={"embeddings": runs[0][2]}) is None:
+        return
+    rows = [
+        {**row, "seed": seed}
+        for seed, (learners, _, _) in zip(seeds, runs, strict=True)
+        for row in curve_rows(learners)
+    ]
+    log_results(
+        rows, keys=["seed", "strategy"], step="round", metrics=["balanced_accuracy", "n_labeled"]
+    )

@@ -17,6 +17,7 @@ from .._options import (
 from .._outputs import announce, check_out_dir, check_out_file, show_results
 from .._seeds import add_seeds_argument, run_seeds, seed_folder, seeds_words, show_seed_results
 from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file
+from .._tracking_options import add_tracking_arguments, log_results, logged_epochs, run_tracker
 
 NAME = "active-simclr"
 HELP = "the Active SimCLR experiment: SimCLR on actively sampled subsets"
@@ -108,6 +109,7 @@ def add_arguments(parser):
         parser, epochs=1, image_size=64, batch_size=32, batch_flag="--simclr-batch-size"
     )
     add_seeds_argument(parser, CSV_NAME, "the probe's score per round")
+    add_tracking_arguments(parser, "SimCLR's loss per epoch, then the probe's score per round")
     add_groups_argument(parser)
     add_json_argument(parser)
 
@@ -176,8 +178,20 @@ def run(args):
                 "--seeds (--random-state seeds the run)"
             )
     options.check()
+    provenance = {"backbone": args.backbone, "weights": options.describe_start()}
+    run_tracker(NAME, args, provenance=provenance)  # --log-to: opened before any work
     seeds, runs = run_seeds(NAME, args, lambda seed: _one_run(args, options, seed))
     learner, test_words = runs[0]
+    log_results(
+        [
+            {**record, "seed": seed}
+            for seed, (fitted, _) in zip(seeds or [args.random_state], runs, strict=True)
+            for record in fitted.history_
+        ],
+        keys=["seed"],
+        step="round",
+        metrics=["score", "n_images"],
+    )
     start = options.describe_start()
     if seeds and options.weights is None:
         start = f"random init ({seeds_words(seeds)})"
@@ -224,7 +238,7 @@ def _one_run(args, options, seed):
     def take(index, values):
         return [values[i] for i in index]
 
-    with checkpoint_errors_in_cli_words():
+    with checkpoint_errors_in_cli_words(), logged_epochs(f"seed={seed}"):
         learner.fit(
             take(pool, paths),
             X_labeled=take(labeled, paths),

@@ -28,6 +28,7 @@ from .._options import (
 from .._outputs import announce, check_outputs, show_results
 from .._provenance import file_context
 from .._seeds import add_seeds_argument, run_seeds, seeds_csv_name, seeds_words, show_seed_results
+from .._tracking_options import add_tracking_arguments, head_params, log_results, run_tracker
 
 NAME = "noise-curve"
 HELP = "the label-noise experiment: balanced accuracy per noise rate, backbone and head"
@@ -167,6 +168,7 @@ def add_arguments(parser):
     add_seeds_argument(parser, CSV_NAME)
     add_out_dir_argument(parser, "noise-curve")
     add_backbone_arguments(parser, default="resnet18", several=True)
+    add_tracking_arguments(parser, "every head fit's losses per epoch, then the table")
 
 
 def run(args):
@@ -174,6 +176,7 @@ def run(args):
 
     backbones = BackboneOptions.each_from_args(args)
     out_dir = check_outputs(NAME, args.out_dir)
+    run_tracker(NAME, args)  # --log-to: opened before any work
     try:
         rates = check_noise_rates(args.rates).tolist()
     except ValueError as exc:
@@ -184,6 +187,7 @@ def run(args):
         NAME, args, lambda seed: _one_run(args, backbones, rates, heads, losses, seed)
     )
     rows, curve, text = runs[0]
+    _log_results(seeds or [args.random_state], runs)
     if seeds:
         return _show_seeds(args, seeds, runs, out_dir, losses, len(backbones) > 1)
     columns = ["rate", "head", "balanced_accuracy_mean", "balanced_accuracy_std"]
@@ -265,6 +269,7 @@ def _one_run(args, backbones, rates, heads, losses, seed):
         }
         if from_file:  # the backbone and weights the file's provenance names, if any
             contexts[backbone.backbone] = file_context(data.provenance, args.input)
+    run_tracker(NAME, args, provenance=contexts)
     n_images = len(data.labels)
     announce(NAME, fits_text(len(backbones), rates, heads, losses, args.cv, data.groups))
     curve = compare_heads(
@@ -392,7 +397,10 @@ def compare_heads(
         X,
         heads=[
             getattr(head_classes, HEADS[name])(
-                max_epochs=max_epochs, device=device, random_state=seed
+                max_epochs=max_epochs,
+                device=device,
+                random_state=seed,
+                **head_params(f"seed={seed}"),
             )
             for name in heads
         ],
@@ -464,3 +472,19 @@ def _plot(curve, title_text):
     ax = plot_noise_robustness(curve)
     ax.set_title(title_text, fontsize="small", wrap=True)
     return ax
+
+
+def _log_results(seeds, runs):
+    """--log-to: each seed's mean and std over folds per backbone, head and loss, a point per
+    noise rate in percent."""
+    rows = [
+        {**row, "seed": seed, "rate_percent": round(100 * row["rate"])}
+        for seed, (part, _, _) in zip(seeds, runs, strict=True)
+        for row in part
+    ]
+    log_results(
+        rows,
+        keys=["seed", "backbone", "head", "loss"],
+        step="rate_percent",
+        metrics=["balanced_accuracy_mean", "balanced_accuracy_std"],
+    )

@@ -5,6 +5,7 @@ from .._errors import checkpoint_errors_in_cli_words
 from .._options import add_input_argument, add_json_argument, add_out_dir_argument
 from .._outputs import announce, check_out_dir, check_out_file, show_results
 from .._simclr_options import SimCLROptions, add_simclr_arguments, encoder_file
+from .._tracking_options import add_tracking_arguments, logged_epochs, run_tracker
 
 NAME = "simclr"
 HELP = "pretrain an encoder with SimCLR on unlabeled images"
@@ -43,6 +44,7 @@ def add_arguments(parser):
     add_out_dir_argument(parser, default="results")
     add_simclr_arguments(parser, epochs=10, image_size=224, batch_size=128)
     add_json_argument(parser)
+    add_tracking_arguments(parser, "the loss of every epoch as it ends")
 
 
 def run(args):
@@ -55,8 +57,10 @@ def run(args):
     model = options.make_simclr(checkpoint_dir=options.checkpoint_dir, verbose=True)
     start = options.describe_start()
     announce(NAME, f"{len(paths)} images ({kind}), {args.backbone} from {start}")
+    provenance = {"backbone": args.backbone, "weights": start, "n_images": len(paths)}
+    run_tracker(NAME, args, provenance=provenance)
     announce_resume(NAME, options.checkpoint_dir, simclr_epoch)
-    with checkpoint_errors_in_cli_words():
+    with checkpoint_errors_in_cli_words(), logged_epochs():
         model.fit(paths)
     model.save_encoder(args.out)
     announce(NAME, f"wrote the encoder to {args.out}")

@@ -204,6 +204,32 @@ def test_log_to_and_log_dir_come_from_a_config_file_too(run_cli, embeddings_file
     assert "log_to: tensorboard" in (tmp_path / "o" / "config.yaml").read_text()
 
 
+def test_noise_curve_logs_its_options_and_provenance_to_mlflow(
+    run_cli, embeddings_file, tmp_path, mlflow_client
+):
+    uri, client = mlflow_client
+    argv = [*SMALL, "--rates", "0", "--out-dir", tmp_path / "o", "--log-to", "mlflow"]
+    result = run_cli("noise-curve", embeddings_file(), *argv, "--log-dir", uri)
+    assert result.code == 0, result.err
+    assert f"logged to MLflow in {uri}; view with: " in result.err
+    assert "(the UI comes with `pip install mlflow`)" in result.err
+    experiment = client.get_experiment_by_name("skhisto noise-curve")
+    (run,) = client.search_runs([experiment.experiment_id])
+    params = run.data.params
+    assert params["command"] == "noise-curve" and params["config.rates"] == "[0.0]"
+    assert params["config.log_to"] == "mlflow" and params["skhisto_version"]
+    assert params["provenance.resnet18.weights"].startswith("embeddings read from")
+    assert "results/seed_0/head_LinearHead/loss_cross_entropy/balanced_accuracy_mean" in (
+        run.data.metrics
+    )
+
+
+def test_active_annotate_with_log_to_is_one_line(run_cli, embeddings_file, tmp_path):
+    argv = ["--annotate", tmp_path / "a", "--log-to", "tensorboard"]
+    result = run_cli("active", embeddings_file(), *argv)
+    result.assert_one_line_error(1, "--annotate", "--log-to")
+
+
 def test_log_dir_without_log_to_is_one_line(run_cli, embeddings_file, tmp_path):
     result = run_cli(
         "noise-curve",

@@ -73,10 +73,12 @@ def close_tracker(failed):
         return
     tracker.close(failed=failed)
     if not failed:
+        # mlflow-skinny (the tracking extra's) logs; its UI server comes with the full package
+        ui = " (the UI comes with `pip install mlflow`)" if tracker.backend == "mlflow" else ""
         announce(
             command,
             f"logged to {NAMES[tracker.backend]} in {tracker.location}; view with: "
-            f"{tracker.view_command}",
+            f"{tracker.view_command}{ui}",
         )
 
 

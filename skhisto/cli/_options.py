@@ -174,12 +174,12 @@ def add_per_class_argument(parser, *, classes=CLASSES, default_text="every image
     )
 
 
-def add_max_images_argument(parser):
+def add_max_images_argument(parser, of="images of INPUT (rows of an embeddings file)"):
     """``--max-images N``: a seeded draw of N images of INPUT (after any --per-class draw)."""
     parser.add_argument(
         "--max-images",
         type=positive_int,
         metavar="N",
-        help="a seeded draw of at most N images of INPUT (rows of an embeddings file), after "
-        "any --per-class draw, seeded by --random-state (default: all)",
+        help=f"a seeded draw of at most N {of}, after any --per-class draw, seeded by "
+        "--random-state (default: all)",
     )

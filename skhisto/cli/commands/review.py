@@ -109,7 +109,7 @@ def add_arguments(parser):
         help="write <stem>.reviewed.csv (the corrected labels) from the decisions; serve nothing",
     )
     add_per_class_argument(parser, classes="class folders, or the labels of INPUT's CSV")
-    add_max_images_argument(parser)
+    add_max_images_argument(parser, of="items of INPUT")
     add_seed_argument(parser, "the --per-class and --max-images draws")
 
 

@@ -75,6 +75,10 @@ seeds of each seed's fold mean:
   summarize_seeds(table, by=["rate", "backbone", "head", "loss"])
 --config FILE.yaml reads these options from YAML (keys: the option names, rates: [0, 0.4]);
 options on the command line win, and the resolved options are written as config.yaml.
+--log-to tensorboard|mlflow logs the run (pip install 'skhisto[tracking]'):
+  tracker = make_tracker(BACKEND, log_dir=DIR)   # the options and provenance as params
+  HEAD(..., net_params={"callbacks": [tracker.callback(f"seed={SEED}")]})   # every epoch
+  tracker.log_table(table, keys=[...], step="rate_percent")   # the results
 
 output: the table on stdout (with --json, one JSON object instead), and in --out-dir
   noise_curve.csv  one row per rate, backbone, head and loss: rate, head, loss, noise,

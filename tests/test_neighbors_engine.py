@@ -85,6 +85,19 @@ def test_faiss_path_recall_at_10_on_clustered_data():
     assert (approximate != np.arange(len(X))[:, None]).all()  # never itself
 
 
+def test_faiss_path_masks_only_the_row_itself_whatever_the_queries():
+    X = _clustered(4_000, 32)
+    X[1:3] = X[0]  # exact copies of row 0 are its neighbours; row 0 itself is not
+    queries = np.array([2, 0, 3_999, 17, 1])  # unsorted, spanning cells
+    indices, similarity = nearest_neighbors(X, 5, queries=queries, method="faiss", verbose=False)
+    assert (indices != queries[:, None]).all()
+    for row, found in zip(queries[[0, 1, 4]], indices[[0, 1, 4]], strict=True):
+        assert set(found[:2]) == {0, 1, 2} - {row}
+    assert np.allclose(similarity[[0, 1, 4], :2], 1, atol=1e-5)
+    full = nearest_neighbors(X, 5, method="faiss", verbose=False)[0]
+    assert np.array_equal(full[queries], indices)  # the same answer asked alone or with all
+
+
 def test_wide_rows_are_searched_in_a_projection_with_high_recall():
     X = _clustered(8_000, 1024, rank=24)
     exact = nearest_neighbors(X, 10, method="exact", verbose=False)[0]

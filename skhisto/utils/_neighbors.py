@@ -383,12 +383,14 @@ def _ivf(faiss, X, k, metric, standardize, rows, codes, device, block_bytes, npr
                 continue
             cand = torch.from_numpy(candidates).to(device)
             Zc = torch.from_numpy(Z[candidates]).to(device)
+            own = _own_positions(c, probed, members, bounds)
             chunk = max(1, block_bytes // (4 * len(candidates)))
             for start in range(0, len(asked), chunk):
                 part = asked[start : start + chunk]
                 q = torch.from_numpy(rows[part]).to(device)
                 block = _score(torch.from_numpy(Z[rows[part]]).to(device), Zc, metric)
-                block.masked_fill_(q[:, None] == cand[None, :], -torch.inf)
+                if own is not None:  # a row is never its own neighbour
+                    block[torch.arange(len(part)), torch.from_numpy(own(rows[part]))] = -torch.inf
                 if group is not None:
                     block.masked_fill_(group[q][:, None] == group[cand][None, :], -torch.inf)
                 top = block.topk(k, dim=1)
@@ -402,6 +404,20 @@ def _ivf(faiss, X, k, metric, standardize, rows, codes, device, block_bytes, npr
         found = _exact(Z, k, metric, rows[redo], codes, device, block_bytes, verbose)
         indices[redo], values[redo] = found
     return indices, values
+
+
+def _own_positions(cell, probed, members, bounds):
+    """Where the rows of ``cell`` sit among the probed cells' rows (None: not probed).
+
+    Each cell's members are in ascending order, so a query's place in its own
+    cell is one binary search: masking it costs one entry a query, not a
+    comparison with every candidate.
+    """
+    if cell not in probed:
+        return None
+    offset = sum(bounds[p + 1] - bounds[p] for p in probed[: probed.index(cell)])
+    own = members[bounds[cell] : bounds[cell + 1]]
+    return lambda queries: offset + np.searchsorted(own, queries)
 
 
 def _faiss_gpus(faiss, device):

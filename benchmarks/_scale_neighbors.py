@@ -14,7 +14,10 @@
   F1 is against the flipped rows. Where exact search is feasible (``exact_sizes``) the
   same call with the exact search (the ``"auto"`` threshold raised) gives F1 exact; at
   larger sizes ``n_check`` queries are answered exactly and compared with the index:
-  neighbour recall@k and whether the neighbours' majority label agrees.
+  neighbour recall@k and whether the neighbours' majority label agrees. Those clusters
+  are far apart, so both searches find every flip; ``overlapping_sizes`` adds a set whose
+  classes overlap (``_write_overlapping``: the check's F1 near 0.9), where a neighbour
+  the index misses can change a vote, searched both ways.
 
 Each measurement runs in a fresh spawned process; peak MB is its peak resident set
 (which counts the memmap's pages read through the page cache) and anon MB the
@@ -33,12 +36,18 @@ from _common import _status_mb, peak_rss_mb, reset_peak_rss
 FULL = {
     "neighbors": dict(n=100_000, dim=1536, k=10, n_check=2_000),
     "label_issues": dict(
-        sizes=[100_000, 1_000_000], dim=1536, exact_sizes=[100_000], n_check=1_000
+        sizes=[100_000, 1_000_000],
+        dim=1536,
+        exact_sizes=[100_000],
+        n_check=1_000,
+        overlapping_sizes=[100_000],
     ),
 }
 QUICK = {
     "neighbors": dict(n=6_000, dim=64, k=10, n_check=300),
-    "label_issues": dict(sizes=[4_000, 8_000], dim=64, exact_sizes=[4_000], n_check=200),
+    "label_issues": dict(
+        sizes=[4_000, 8_000], dim=64, exact_sizes=[4_000], n_check=200, overlapping_sizes=[4_000]
+    ),
 }
 N_CLASSES, NOISE_RATE = 9, 0.2
 
@@ -59,13 +68,31 @@ def _write_clusters(path, n, dim, seed=0):
     return y_noisy, flipped
 
 
-def _low_rank(n, dim, rank=64, n_clusters=20, seed=0):
+def _low_rank(n, dim, rank=64, n_clusters=20, seed=0, spread=3.0, with_clusters=False):
     rng = np.random.default_rng(seed)
-    centers = rng.standard_normal((n_clusters, rank)).astype(np.float32) * 3
-    latent = centers[rng.integers(n_clusters, size=n)]
+    centers = rng.standard_normal((n_clusters, rank)).astype(np.float32) * spread
+    clusters = rng.integers(n_clusters, size=n)
+    latent = centers[clusters]
     latent += rng.standard_normal((n, rank), dtype=np.float32)
     W = rng.standard_normal((rank, dim)).astype(np.float32) / rank**0.5
-    return latent @ W + 0.1 * rng.standard_normal((n, dim), dtype=np.float32)
+    X = latent @ W + 0.1 * rng.standard_normal((n, dim), dtype=np.float32)
+    return (X, clusters) if with_clusters else X
+
+
+def _write_overlapping(path, n, dim, seed=0):
+    """Low-rank clusters close enough to overlap (the label check's F1 near 0.9, not 1):
+    20 clusters on a 64-d subspace, two or three to a class; 20% of the labels flipped."""
+    X, clusters = _low_rank(n, dim, seed=seed, spread=0.5, with_clusters=True)
+    np.save(path, X)
+    rng = np.random.default_rng(seed + 1)
+    y = clusters % N_CLASSES
+    flipped = rng.random(n) < NOISE_RATE
+    y_noisy = np.where(flipped, (y + rng.integers(1, N_CLASSES, size=n)) % N_CLASSES, y)
+    return y_noisy, flipped
+
+
+#: The label check's data sets: ``_write_clusters`` (separated) and ``_write_overlapping``.
+DATA = {"clusters": _write_clusters, "overlapping": _write_overlapping}
 
 
 class _Memory:
@@ -174,15 +201,18 @@ def run_neighbors(config, data, quick):
 def run_label_issues(config, data, quick):
     """One row per size: seconds, memory, F1 (and F1 with exact search where feasible)."""
     rows = []
-    for n in config["sizes"]:
+    sets = [("clusters", n) for n in config["sizes"]]
+    sets += [("overlapping", n) for n in config.get("overlapping_sizes", [])]
+    for data_name, n in sets:
         with tempfile.TemporaryDirectory(prefix="skhisto-bench-knn-") as folder:
             spec = {"path": f"{folder}/X.npy", "labels": f"{folder}/y.npy"}
             spec["flipped"] = f"{folder}/flipped.npy"
-            y, flipped = _write_clusters(spec["path"], n, config["dim"])
+            y, flipped = DATA[data_name](spec["path"], n, config["dim"])
             np.save(spec["labels"], y)
             np.save(spec["flipped"], flipped)
-            row = {"rows": n, "dim": config["dim"], "file_mb": n * config["dim"] * 4 / 2**20}
-            exact = n in config["exact_sizes"]
+            row = {"data": data_name, "rows": n, "dim": config["dim"]}
+            row["file_mb"] = n * config["dim"] * 4 / 2**20
+            exact = n in config["exact_sizes"] or data_name == "overlapping"
             found = _spawned(
                 _label_job, {**spec, "exact": False, "n_check": 0 if exact else config["n_check"]}
             )

@@ -19,7 +19,8 @@ Four sections, each its own module (``--only`` picks some):
   10^5 and 10^6 x 1,536 memmaps (time, peak memory, F1 against exact search).
 - Sections whose module holds its own ``FULL``/``QUICK`` and ``run(config, data, quick)``
   (:data:`MODULE_SECTIONS`): ``cache_index`` (``_scale_cache_index.py``), ``heads``
-  (``_scale_heads.py``).
+  (``_scale_heads.py``), ``recall_real`` (``_scale_recall.py``: the index's recall and the
+  label check's F1 on LC25000 embeddings against the share of rows scanned).
 
     python benchmarks/bench_scale.py                  # everything (about 15 minutes on 2 cores)
     python benchmarks/bench_scale.py --only cache     # one section
@@ -60,6 +61,7 @@ MODULE_SECTIONS = {
     "label_issues": "_scale_neighbors",
     "cache_index": "_scale_cache_index",
     "heads": "_scale_heads",
+    "recall_real": "_scale_recall",
 }
 _HERE = Path(__file__).resolve().parent
 for _name, _module in MODULE_SECTIONS.items():
@@ -256,8 +258,8 @@ def run_section(name, config, data, quick):
 HEADING = """# Scale-out benchmarks
 
 Written by `python benchmarks/bench_scale.py` (one section: `--only cache`, `grid`, `dask`,
-`coreset`, `projection`, `neighbors`, `label_issues`, `cache_index` or `heads`; the others
-keep their last figures) on the machine in
+`coreset`, `projection`, `neighbors`, `label_issues`, `cache_index`, `heads` or
+`recall_real`; the others keep their last figures) on the machine in
 `benchmarks/results/bench_scale.json`. What they mean: {doc}`/scaling`."""
 
 TITLES = {
@@ -267,6 +269,7 @@ TITLES = {
     "neighbors": "Approximate neighbour index vs exact search (recall@10, time, memory)",
     "cache_index": "A fresh process's first cache look-up with the persisted index",
     "heads": "Heads against the bare torch loop, and their thread policy",
+    "recall_real": "The neighbour index on LC25000 embeddings: recall and F1 by share scanned",
 }
 
 

@@ -26,9 +26,15 @@ def test_bench_scale_quick(monkeypatch, tmp_path, lc25000_dir):
     assert payload["coreset"]["results"]["distinct_picks"] == bench.QUICK["coreset"]["n_picks"]
     assert [r["backbone"] for r in payload["projection"]["results"]] == ["resnet18", "kaiko-vitb16"]
     assert payload["neighbors"]["results"]["recall@10"] >= 0.95
-    knn = payload["label_issues"]["results"]
+    knn = [r for r in payload["label_issues"]["results"] if r["data"] == "clusters"]
     assert [r["rows"] for r in knn] == bench.QUICK["label_issues"]["sizes"]
     assert abs(knn[0]["f1 difference"]) <= 0.01 and knn[-1]["f1"] > 0.9
+    (overlapping,) = [r for r in payload["label_issues"]["results"] if r["data"] == "overlapping"]
+    assert 0 < overlapping["f1 exact"] < 1  # classes that overlap: some flips are missed
+    real = payload["recall_real"]["results"]
+    recalls = [value for key, value in real.items() if key.endswith("recall@10")]
+    assert len(recalls) == len(bench.QUICK["recall_real"]["nprobes"])
+    assert recalls == sorted(recalls) and recalls[-1] > recalls[0]  # more cells, more found
     text = (tmp_path / "bench_scale_quick.md").read_text()
     assert text.startswith("# Scale-out benchmarks") and "## Projection" in text
     assert "## k-NN label issues" in text

@@ -35,6 +35,15 @@ positive_int = int_at_least(1, "a positive integer")
 non_negative_int = int_at_least(0)
 
 
+#: The largest seed numpy and scikit-learn take (``random_state`` in [0, 2**32 - 1]).
+MAX_SEED = 2**32 - 1
+
+
+def seed(text):
+    """argparse type: a seed, an integer from 0 to 2**32 - 1 (as ``random_state`` takes)."""
+    return _number(text, int, lambda v: 0 <= v <= MAX_SEED, f"a seed from 0 to {MAX_SEED}")
+
+
 def positive_int_or(word):
     """argparse type: ``word`` itself or a positive integer."""
 
@@ -139,7 +148,7 @@ def add_input_argument(parser, metavar, text):
 def add_seed_argument(parser, seeds):
     parser.add_argument(
         "--random-state",
-        type=int,
+        type=seed,
         default=0,
         metavar="N",
         help=f"seeds {seeds} (default: 0)",

@@ -9,6 +9,7 @@ score (:func:`skhisto.model_selection.summarize_seeds`), and the table printed i
 from pathlib import Path
 
 from ._errors import CommandError
+from ._options import seed as seed_type
 from ._outputs import announce, show_results, write_csv
 
 
@@ -22,7 +23,7 @@ def add_seeds_argument(parser, csv_name, what="each setting"):
     parser.add_argument(
         "--seeds",
         nargs="+",
-        type=int,
+        type=seed_type,
         metavar="SEED",
         help="repeat the run once per seed (each as --random-state SEED) and report the mean "
         f"and std across seeds of {what} ({seeds_csv_name(csv_name)}; the plot's band); "

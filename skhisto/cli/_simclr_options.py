@@ -10,6 +10,7 @@ from ._options import (
     file_ending,
     positive_float,
     positive_int,
+    seed,
 )
 
 #: argparse type: where ``save_encoder`` writes (a .safetensors file).
@@ -60,7 +61,7 @@ def add_simclr_arguments(parser, *, epochs, image_size, batch_size, batch_flag="
         "--device", default="auto", metavar="D", help="cpu, cuda, ... (default: auto)"
     )
     group.add_argument(
-        "--random-state", type=int, default=0, metavar="N", help="seed of everything (default: 0)"
+        "--random-state", type=seed, default=0, metavar="N", help="seed of everything (default: 0)"
     )
     add_per_class_argument(group, classes="class folders")
     add_max_images_argument(group, of="images of INPUT")

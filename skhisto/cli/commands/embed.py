@@ -15,6 +15,7 @@ from .._options import (
     add_per_class_argument,
     file_ending,
     positive_int,
+    seed,
 )
 from .._outputs import announce, check_out_dir, check_out_file
 from .._slides import add_slide_arguments, read_slides, tiling_options, wants_slides
@@ -102,7 +103,7 @@ def add_arguments(parser):
     add_per_class_argument(parser, classes="class folders")
     add_max_images_argument(parser, of="images of INPUT")
     seed_help = "seed of a random init and of the --per-class and --max-images draws (default: 0)"
-    parser.add_argument("--random-state", type=int, default=0, metavar="N", help=seed_help)
+    parser.add_argument("--random-state", type=seed, default=0, metavar="N", help=seed_help)
     add_groups_argument(parser)
     add_backbone_arguments(parser)
     add_slide_arguments(parser)

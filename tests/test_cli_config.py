@@ -129,3 +129,58 @@ def test_config_gives_the_input_and_other_commands_take_it(run_cli, lc25000_dir,
 def test_repeated_seeds_are_refused(run_cli, lc25000_dir, tmp_path):
     result = run_cli("noise-curve", lc25000_dir, *TINY_ARGV, "--seeds", "0", "0")
     result.assert_one_line_error(1, "--seeds", "repeated")
+
+
+@pytest.mark.parametrize(
+    "command, data, words",
+    [
+        # a flag spelled as on the command line, true gives it and false leaves it out
+        ("noise-curve", {"no-pretrained": True}, ["--no-pretrained"]),
+        ("noise-curve", {"no_pretrained": False}, []),
+        ("noise-curve", {"no-cache": True, "no-groups": True}, ["--no-cache", "--no-groups"]),
+        # simclr's --batch-size sets simclr_batch_size: both spellings are taken
+        ("simclr", {"batch-size": 8}, ["--batch-size", "8"]),
+        ("simclr", {"simclr_batch_size": 8}, ["--batch-size", "8"]),
+    ],
+)
+def test_a_key_may_spell_the_option_as_typed(tmp_path, command, data, words):
+    from skhisto.cli import build_parser
+    from skhisto.cli._config import config_argv
+
+    config = write_yaml(tmp_path / "c.yaml", data)
+    argv = [command, "in", "--config", str(config)]
+    assert config_argv(build_parser(), argv) == [*argv, *words]
+
+
+def test_a_spelled_flag_takes_true_or_false(run_cli, lc25000_dir, tmp_path):
+    config = write_yaml(tmp_path / "c.yaml", {"no-pretrained": "yes"})
+    result = run_cli("noise-curve", lc25000_dir, "--config", config, "--out-dir", tmp_path / "o")
+    result.assert_one_line_error(2, "no-pretrained must be true or false")
+
+
+def test_the_resolved_config_is_one_option_a_line(tmp_path):
+    """Without a list among the values, PyYAML's flow style would put the whole mapping on
+    one line in braces; each option keeps its own line, lists inline."""
+    from skhisto.cli._config import _dump
+
+    text = _dump({"input": "tiles", "epochs": 1, "weights": None})
+    assert text.splitlines() == ["input: tiles", "epochs: 1", "weights: null"]
+    config = {"input": "tiles", "rates": [0.0, 0.4], "heads": ["mlp"], "json": False}
+    text = _dump(config)
+    assert "rates: [0.0, 0.4]" in text.splitlines() and yaml.safe_load(text) == config
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["--seeds", "0", "-1"], "--seeds"),
+        (["--random-state", "-1"], "--random-state"),
+        (["--seeds", str(2**32)], "--seeds"),
+    ],
+)
+def test_a_seed_out_of_range_is_a_usage_error(run_cli, lc25000_dir, tmp_path, argv, option):
+    """numpy and scikit-learn take seeds from 0 to 2**32 - 1: refused by argparse, before any
+    run starts, rather than by a library's check deep inside the first seed's run."""
+    result = run_cli("noise-curve", lc25000_dir, *argv, "--out-dir", tmp_path / "o")
+    result.assert_one_line_error(2, f"argument {option}", "a seed from 0 to 4294967295")
+    assert not (tmp_path / "o").exists()

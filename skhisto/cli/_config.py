@@ -1,7 +1,8 @@
 """``--config FILE.yaml``: an experiment command's options read from a YAML file.
 
 The file's keys are the command's option names, spelled as their ``dest``
-(``max_epochs``) or as on the command line (``max-epochs``, ``--max-epochs``);
+(``max_epochs``) or as on the command line (``max-epochs``, ``--max-epochs``; a flag such as
+``no-pretrained: true`` too, and ``batch-size`` where its dest is another name);
 ``input`` (or the positional's name) gives the positional argument. The values
 are turned into command-line words and parsed by argparse itself, so a value's
 type and choices are checked as on the command line, and an option given on the
@@ -37,9 +38,10 @@ def add_config_argument(parser):
     parser.add_argument(
         "--config",
         metavar="FILE.yaml",
-        help="read options from a YAML file whose keys are this command's option names "
-        "(max_epochs: 3, rates: [0, 0.4]); options on the command line win; the resolved "
-        f"options are written as {CONFIG_NAME} beside the results",
+        help="read options from a YAML file whose keys are this command's option names, "
+        "as in Python or on the command line (per_class: 20, random-state: 1, a list as "
+        "[0, 0.4]); options on the command line win; the resolved options are written as "
+        f"{CONFIG_NAME} beside the results",
     )
 
 
@@ -106,6 +108,17 @@ def _key_dest(key, actions, positional_names):
     return positional_names.get(name.lower())
 
 
+def _option_action(key, actions):
+    """The action whose option string the key spells (``batch-size``, ``no_pretrained``), when
+    it is not its dest (``simclr``'s --batch-size sets ``simclr_batch_size``), or None."""
+    option = "--" + str(key).lstrip("-").replace("_", "-")
+    for group in actions.values():
+        for action in group:
+            if option in action.option_strings:
+                return action
+    return None
+
+
 def _given(actions, words):
     """Whether the command line ``words`` set any of ``actions``' options."""
     for action in actions:
@@ -134,6 +147,16 @@ def _words(action, value, path, key):
             return [word for item in value for word in (option, _text(item))]
         raise CommandError(f"--config {path!r}: {key} takes one value, got a list {value!r}")
     return [option, *map(_text, values)]
+
+
+def _spelled_words(action, value, path, key):
+    """The words of the option ``key`` spells: a flag (``no_pretrained: true``) is given when
+    true and left out when false; any other option takes ``value`` as under its dest."""
+    if action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction):
+        if not isinstance(value, bool):
+            raise CommandError(f"--config {path!r}: {key} must be true or false, got {value!r}")
+        return [action.option_strings[0]] if value else []
+    return _words(action, value, path, key)
 
 
 def _negative(action):
@@ -169,12 +192,17 @@ def config_argv(parser, argv):
     added = []
     for key, value in config.items():
         dest = _key_dest(key, actions, positional_names)
-        if dest is None:
+        spelled = None if dest is not None else _option_action(key, actions)
+        if dest is None and spelled is None:
             valid = ", ".join(sorted(actions))
             raise CommandError(
                 f"--config {path!r}: unknown key {key!r}; skhisto {argv[index]} takes {valid}"
             )
         if value is None:  # null: the default
+            continue
+        if spelled is not None:  # the key spells an option: its own words
+            if not _given(actions[spelled.dest], rest):
+                added += _spelled_words(spelled, value, path, key)
             continue
         if dest in positionals:
             _default_positional(positionals[dest], value)
@@ -263,8 +291,23 @@ def write_resolved_config(args):
         return None
     from ..utils import atomic_write
 
-    yaml = _require_yaml()
-    text = yaml.safe_dump(resolved_config(args), sort_keys=False, default_flow_style=None)
+    text = _dump(resolved_config(args))
     with atomic_write(path, mode="w") as f:
         f.write(f"# skhisto {args.command}: the resolved options of this run\n{text}")
     return path
+
+
+def _dump(config):
+    """``config`` as YAML: one ``key: value`` line per option, lists inline (``rates: [0, 0.4]``)
+    whatever the values (PyYAML's ``default_flow_style=None`` writes a mapping of scalars alone
+    on one line, as ``{input: ..., out: ...}``)."""
+    yaml = _require_yaml()
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def inline_list(dumper, data):
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+    Dumper.add_representer(list, inline_list)
+    return yaml.dump(config, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=1000)

@@ -236,3 +236,28 @@ def test_bad_input_is_one_line_before_any_work(
     argv = fill_argv(argv, tmp_path / "out", **names)
     never = tmp_path / "out" / "label_issues.csv"
     assert_fails_before_embedding(run_cli, ["label-issues", *argv], code, words, never)
+
+
+def test_relative_paths_are_written_as_review_reads_them(run_cli, tmp_path, monkeypatch):
+    """An input named relative to the working folder lists its images relative to it; the CSV
+    lists them absolute, so `skhisto review out/label_issues.csv` (which reads relative paths
+    from the CSV's folder) finds every one."""
+    from pathlib import Path
+
+    from skhisto.cli.commands.review import read_items
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["benign", "tumor"], 10)
+    (tmp_path / "tiles").mkdir()
+    paths = [f"tiles/{i}.png" for i in range(len(labels))]
+    for path in paths:
+        (tmp_path / path).touch()
+    X = rng.normal(size=(len(labels), 8)).astype(np.float32)
+    write_npz(tmp_path / "emb.npz", X, labels, np.asarray(paths))
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("label-issues", "emb.npz", "--out-dir", "out")
+    assert result.code == 0, result.err
+    rows = read_csv(tmp_path / "out" / "label_issues.csv")
+    assert sorted(row["path"] for row in rows) == sorted(str(tmp_path / p) for p in paths)
+    items = read_items(Path("out/label_issues.csv"))
+    assert all(Path(file).is_file() for file in items["file"])

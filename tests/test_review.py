@@ -358,3 +358,16 @@ def test_cli_says_a_port_in_use_in_one_line(tmp_path, run_cli):
         result = run_cli("review", csv, "--no-browser", "--port", port)
     assert result.code == 1 and len(result.err.strip().splitlines()) <= 2
     assert f"port {port} on 127.0.0.1 is in use" in result.err
+
+
+def test_cli_says_which_draw_a_decisions_file_needs(tmp_path, run_cli):
+    """Another --per-class/--max-images draw of the same input is another input: the error
+    says so, and the hint to review first repeats the draw's options."""
+    csv, paths, labels = _queries(tmp_path)
+    result = run_cli("review", csv, "--max-images", "2", "--export")
+    result.assert_one_line_error(1, f"review first (skhisto review {csv} --max-images 2)")
+    decisions = tmp_path / "queries.decisions.csv"
+    row = {"path": paths[0], "label": labels[0], "decision": "keep", "new_label": ""}
+    append_decision(decisions, row, input_digest=listing_digest(paths, labels))
+    result = run_cli("review", csv, "--max-images", "2", "--export")
+    result.assert_one_line_error(1, "belongs to another input", "--max-images")

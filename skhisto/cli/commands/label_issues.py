@@ -63,8 +63,9 @@ n_flagged, noise_rate, classes, transition and every row), and in --out-dir
   label_issues.csv  one row per sample, columns path, label, label_quality, issue,
                     suggested_label; the flagged first, each group by label_quality from
                     the lowest
-    path             the image (the row index when an embeddings file lists no paths;
-                     <slide>@<x>,<y> for a patch of a slide, its level-0 corner)
+    path             the image, absolute when it names a file here (as `skhisto review`
+                     reads it from any folder); the row index when an embeddings file lists
+                     no paths; <slide>@<x>,<y> for a patch of a slide, its level-0 corner
     label_quality    the probability the method gives the label; lower is more suspect
     issue            True: the label is likely wrong
     suggested_label  the most likely other class when flagged, else the label itself (so
@@ -242,11 +243,15 @@ def _check_labels(X, y, groups, **options):
 
 
 def _names(data):
-    """Each sample's name in the CSV: its path, or its row when the input lists none."""
+    """Each sample's name in the CSV: its path, or its row when the input lists none. A
+    relative path that names a file here is made absolute, so that `skhisto review` (which
+    reads relative paths from the CSV's folder) finds it from --out-dir."""
+    import os
+
     paths = data.paths or []
     if len(paths) != len(data.labels) or not all(paths):
         return list(range(len(data.labels)))
-    return list(paths)
+    return [os.path.abspath(p) if not os.path.isabs(p) and os.path.exists(p) else p for p in paths]
 
 
 def issue_rows(check, labels, suggested, names):

@@ -125,13 +125,15 @@ def run(args):
     items = read_items(source, **draw)
     digest = listing_digest(items["path"], items["label"])
     decisions = Path(args.decisions) if args.decisions else _beside(source, ".decisions.csv")
+    draw_words = _draw_words(args)
     if decisions.exists():
         try:
             read_decisions(decisions, input_digest=digest)
         except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise CommandError(str(exc)) from None
+            hint = " (or the --per-class, --max-images and --random-state it was reviewed with)"
+            raise CommandError(str(exc) + (hint if "another input" in str(exc) else "")) from None
     if args.export:
-        return _export(items, decisions, source, digest, export_labels, read_decisions)
+        return _export(items, decisions, source, digest, export_labels, read_decisions, draw_words)
     regions = _patch_regions(args.embeddings)
     _refuse_missing(items, source, regions)
     return _serve(args, items, decisions, digest, regions)
@@ -304,13 +306,26 @@ def _serve(args, items, decisions, digest, regions):
     return 0
 
 
-def _export(items, decisions, source, digest, export_labels, read_decisions):
+def _draw_words(args):
+    """The --per-class, --max-images and --random-state words of a draw, as typed."""
+    words = []
+    if args.per_class is not None:
+        words += ["--per-class", str(args.per_class)]
+    if args.max_images is not None:
+        words += ["--max-images", str(args.max_images)]
+    if words and args.random_state:
+        words += ["--random-state", str(args.random_state)]
+    return words
+
+
+def _export(items, decisions, source, digest, export_labels, read_decisions, draw_words=()):
     from ...utils import atomic_write
 
     if not decisions.exists():
+        command = " ".join(["skhisto review", str(source), *draw_words])
         raise CommandError(
-            f"no decisions file {str(decisions)!r} yet: review first (skhisto review "
-            f"{source}), or pass --decisions FILE"
+            f"no decisions file {str(decisions)!r} yet: review first ({command}), or pass "
+            "--decisions FILE"
         )
     table = export_labels(items[["path", "label"]], read_decisions(decisions, input_digest=digest))
     out = _beside(source, ".reviewed.csv")

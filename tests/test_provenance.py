@@ -148,6 +148,10 @@ def test_the_cache_records_provenance_and_cache_info_shows_the_weights(
     result = run_cli("cache", "info", "--cache", tmp_path / "cache")
     assert result.code == 0 and "random init (seed 3)" in result.out
     assert "no: random init (seed 3)" in run_cli("info", folder).out
+    # the cache itself is not one backbone's folder: the error names one and `cache info`
+    result = run_cli("info", tmp_path / "cache")
+    result.assert_one_line_error(1, "is the embedding cache", f"skhisto info {folder}")
+    assert "skhisto cache info --cache" in result.err
 
 
 def test_a_random_init_is_told_from_pretrained_weights(tmp_path):

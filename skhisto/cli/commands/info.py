@@ -53,6 +53,13 @@ def _contents(source):
         from ...embedding import list_caches
 
         caches = [c for c in list_caches(path.parent) if c.directory.name == path.name]
+        inside = list_caches(path) if not caches and path.is_dir() else []
+        if inside:  # the cache itself: each backbone has a folder of its own
+            raise CommandError(
+                f"{source!r} is the embedding cache; show one of its {len(inside)} backbone "
+                f"folders (skhisto info {inside[0].directory}), or list them with "
+                f"skhisto cache info --cache {source}"
+            )
         if not caches:
             raise CommandError(
                 f"{source!r} is not an embeddings file (.npz, .parquet, .zarr) or a folder of "

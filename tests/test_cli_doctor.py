@@ -92,3 +92,23 @@ def test_a_missing_requirement_fails_the_doctor(run_cli, monkeypatch, tmp_path, 
     result = run_cli("doctor", "--offline", "--cache", tmp_path)
     assert result.code == 1
     assert any(line.startswith("error") for line in result.out.splitlines()), result.out
+
+
+def test_doctor_says_what_log_to_and_review_need(run_cli, monkeypatch, tmp_path):
+    from skhisto.cli.commands import doctor
+
+    real = doctor.importlib.util.find_spec
+    gone = {"tensorboard", "mlflow", "uvicorn"}
+    monkeypatch.setattr(
+        doctor.importlib.util, "find_spec", lambda name: None if name in gone else real(name)
+    )
+    found = _doctor(run_cli, "--offline", "--cache", tmp_path)
+    assert found["tracking"]["status"] == "missing"
+    assert "skhisto[tracking]" in found["tracking"]["hint"]
+    assert found["review page"]["status"] == "missing"
+    assert "uvicorn not installed" in found["review page"]["detail"]
+    gone.discard("tensorboard")
+    found = _doctor(run_cli, "--offline", "--cache", tmp_path)
+    assert found["tracking"]["status"] == "ok"
+    assert found["tracking"]["detail"].startswith("tensorboard ")
+    assert found["tracking"]["detail"].endswith("; no mlflow")

@@ -11,10 +11,11 @@ from pathlib import Path
 from .._backbone_options import default_cache_dir
 
 NAME = "doctor"
-HELP = "check the environment: device, threads, OpenSlide, Dask/Zarr, cache, Hub, weights"
+HELP = "check the environment: device, threads, OpenSlide, Dask/Zarr, tracking, cache, Hub, weights"
 DESCRIPTION = (
     "Check what skhisto needs and can use here, one line per check (ok, warn or missing, and "
     "a hint): torch and its device (CUDA, MPS), the thread count, OpenSlide, Dask and Zarr, "
+    "Parquet, TensorBoard and MLflow (--log-to), the review page, "
     "the embedding cache (location, free space, permissions), Hugging Face Hub access and "
     "token, and which registry backbones have their weights on this machine. Nothing is "
     "downloaded; the Hub is asked once, with a short timeout."
@@ -30,7 +31,8 @@ status "error"); warn and missing lines are advice.
 
 The checks are, in Python:
   torch.cuda.is_available(), torch.backends.mps.is_available(), torch.get_num_threads()
-  importlib.util.find_spec("openslide"), ..."dask", "distributed", "zarr", "pyarrow"
+  importlib.util.find_spec("openslide"), ..."dask", "distributed", "zarr", "pyarrow",
+  ..."tensorboard", "mlflow" (--log-to), "starlette", "uvicorn" (skhisto review)
   shutil.disk_usage(CACHE), os.access(CACHE, os.W_OK)
   huggingface_hub.get_token()      # the token is never printed
   huggingface_hub.try_to_load_from_cache(HUB_ID, FILE) for each row of
@@ -118,6 +120,27 @@ def _module(name, modules, hint, *, missing=MISSING):
     if absent:
         return _check(name, missing, f"{', '.join(absent)} not installed", hint)
     return _check(name, OK, ", ".join(f"{m} {_installed_version(m)}" for m in modules))
+
+
+def _tracking():
+    """--log-to's backends (the ``tracking`` extra): TensorBoard and MLflow, each optional."""
+    versions = {}
+    for backend, module, dists in (
+        ("tensorboard", "tensorboard", ["tensorboard"]),
+        ("mlflow", "mlflow", ["mlflow", "mlflow-skinny"]),
+    ):
+        if importlib.util.find_spec(module) is not None:
+            versions[backend] = next(
+                (f"{d} {v}" for d in dists if (v := _installed_version(d)) != "?"), module
+            )
+    hint = "pip install 'skhisto[tracking]' for --log-to tensorboard|mlflow"
+    if not versions:
+        return _check("tracking", MISSING, "tensorboard, mlflow not installed", hint)
+    absent = [b for b in ("tensorboard", "mlflow") if b not in versions]
+    detail = ", ".join(versions.values())
+    if absent:
+        return _check("tracking", OK, f"{detail}; no {absent[0]}", hint)
+    return _check("tracking", OK, detail)
 
 
 def _openslide():
@@ -278,6 +301,14 @@ def _checks(args):
         _module("dask/zarr", ["dask", "distributed", "zarr"], "pip install 'skhisto[scale]'")
     )
     found.append(_module("parquet", ["pyarrow"], "pip install pyarrow to write and read .parquet"))
+    found.append(_tracking())
+    found.append(
+        _module(
+            "review page",
+            ["starlette", "uvicorn"],
+            "pip install 'skhisto[review]' for skhisto review",
+        )
+    )
     found.append(_cache(args.cache or default_cache_dir()))
     found.append(_token())
     found.append(_hub(args.offline, args.timeout))

@@ -78,6 +78,13 @@ def test_backbone_options_unlike_the_file_are_said_unused(embed, run_cli, tmp_pa
     assert "made with --backbone resnet18" in result.err
     same = run_cli("noise-curve", out, "--image-size", "32", *argv, "--out-dir", tmp_path / "nc")
     assert same.code == 0 and "warning" not in same.err, same.err
+    # active too: the warning, and the file's backbone and weights in its title
+    argv = ["--strategy", "random", "--n-initial", "3", "--batch-size", "3", "--n-rounds", "1"]
+    result = run_cli("active", out, "--backbone", "resnet50", *argv, "--out-dir", tmp_path / "a")
+    assert result.code == 0, result.err
+    assert "warning: --backbone resnet50 is not used" in result.err
+    title = result.out.splitlines()[0]
+    assert f"embeddings read from {out} (resnet18, random init (seed 0))" in title, title
 
 
 def test_files_written_before_provenance_are_read_and_said_unknown(embeddings_file, run_cli):

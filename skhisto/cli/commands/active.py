@@ -215,11 +215,11 @@ def _one_run(args, checkpoints, seed):
         max_images=args.max_images,
         random_state=seed,
     )
-    source = f"embeddings read from {args.input}"
-    if data.embeddings is None:  # images: embedded once, through the cache
-        data.embeddings, source, _ = embed_labeled(
-            NAME, data, args.input, BackboneOptions.from_args(args)
-        )
+    # images: embedded once, through the cache; a file: its embeddings, and their provenance
+    # in the title (--backbone or --image-size other than the file's are warned about)
+    data.embeddings, source, _ = embed_labeled(
+        NAME, data, args.input, BackboneOptions.from_args(args)
+    )
     pool, test = _split(data.labels, data.groups.values, args.test_size, seed)
     X_pool, X_test = data.embeddings[pool], data.embeddings[test]
     y_pool, y_test = data.labels[pool], data.labels[test]

@@ -67,6 +67,36 @@ def test_an_embeddings_file_draws_the_images_its_folder_draws(
             assert len(data.embeddings) == len(images.paths)
 
 
+@pytest.mark.parametrize("per_class, max_images", [(4, None), (4, 7), (None, 6)])
+def test_a_labeled_csv_is_drawn_by_its_labels_as_its_folder(
+    folder_and_files, tmp_path, per_class, max_images
+):
+    """--per-class of a CSV with a label column draws per label (it was read whole, the
+    option silently unused), the very images the class folders' draw keeps."""
+    folder = folder_and_files[0]
+    whole = read_input(folder)
+    listing = tmp_path / "tiles.csv"
+    listing.write_text(
+        "path,label\n"
+        + "".join(f"{p},{lab}\n" for p, lab in zip(whole.paths, whole.labels, strict=True))
+    )
+    for seed in (0, 1):
+        draw = {"max_per_class": per_class, "random_state": seed, "max_images": max_images}
+        assert read_input(listing, **draw).paths == read_input(folder, **draw).paths
+
+
+def test_noise_curve_reads_a_csv_whole_unless_asked(run_cli, folder_and_files, tmp_path):
+    """Its default --per-class (100) is of class folders: a CSV is drawn only when asked."""
+    from skhisto.cli.commands.noise_curve import PER_CLASS, _per_class
+
+    folder, npz, _ = folder_and_files
+    assert _per_class(None, str(folder)) == PER_CLASS
+    assert _per_class(None, str(npz)) is None and _per_class(3, str(npz)) == 3
+    listing = tmp_path / "tiles.csv"
+    listing.write_text("path,label\n")
+    assert _per_class(None, str(listing)) is None and _per_class(3, str(listing)) == 3
+
+
 def test_a_zarr_store_reads_only_the_drawn_rows(folder_and_files, monkeypatch):
     import zarr
 

@@ -37,8 +37,9 @@ def read_input(source, *, max_per_class=None, random_state=None, max_images=None
         resolved against the CSV's folder).
     max_per_class, random_state : int, optional
         Keep a seeded draw of at most ``max_per_class`` images of each class
-        folder (as :func:`~skhisto.datasets.load_image_folder`); other inputs
-        are read whole.
+        folder (as :func:`~skhisto.datasets.load_image_folder`), or of each
+        label of a labeled CSV (:func:`per_class_rows`); a flat folder and an
+        unlabeled CSV are read whole.
     max_images : int, optional
         Then keep a seeded draw of at most ``max_images`` images of any input
         (:func:`subsample_rows`, in the input's order).
@@ -65,6 +66,10 @@ def read_input(source, *, max_per_class=None, random_state=None, max_images=None
         )
     else:
         listing = _read_csv(path)
+        if max_per_class is not None and listing.labels is not None:  # drawn by its labels
+            listing = keep_rows(
+                listing, per_class_rows(listing.labels, max_per_class, random_state)
+            )
     return keep_rows(listing, subsample_rows(len(listing.paths), max_images, random_state))
 
 

@@ -169,7 +169,7 @@ def add_out_dir_argument(parser, default, what="the CSV table and PNG plot are")
 
 
 #: What --per-class draws from, for an input of images or an embeddings file.
-CLASSES = "class folders, or an embeddings file's labels"
+CLASSES = "class folders, a CSV's labels, or an embeddings file's labels"
 
 
 def add_per_class_argument(parser, *, classes=CLASSES, default_text="every image"):

@@ -63,7 +63,7 @@ def add_simclr_arguments(parser, *, epochs, image_size, batch_size, batch_flag="
     group.add_argument(
         "--random-state", type=seed, default=0, metavar="N", help="seed of everything (default: 0)"
     )
-    add_per_class_argument(group, classes="class folders")
+    add_per_class_argument(group, classes="class folders, or a CSV's labels")
     add_max_images_argument(group, of="images of INPUT")
     group.add_argument(
         "--checkpoint-dir",

@@ -49,7 +49,7 @@ examples:
 EMBEDDINGS is a labeled .npz, .parquet or .zarr written by `skhisto embed` (its rows drawn by
 --per-class of each label, then --max-images: a Zarr store reads only those), or labeled
 images (class folders or a CSV with 'path' and 'label', drawn with --per-class of each class
-folder and --max-images), then
+and --max-images), then
   X = FoundationEmbedder(BACKBONE, ..., random_state=SEED).fit_transform(paths)
 through the cache (--backbone and the embedding options; --embed-batch-size is its batch
 size, --batch-size the labels per round). Each strategy

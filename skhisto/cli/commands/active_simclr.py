@@ -45,10 +45,11 @@ seconds) on stdout and in <out-dir>/active_simclr.csv, the learning curve in
 <out-dir>/active_simclr.png, and with --out the last round's encoder (.safetensors). With
 --checkpoint-dir the run is saved after every round; the same command again resumes after the
 last finished round (another command line against the same folder is refused).
---per-class N draws N images of each class folder, then --max-images M of those (a seeded
-draw, in INPUT's order). With --seeds S1 S2 ..., the whole run (draw, split, SimCLR, strategy,
-probe) is repeated with each seed as --random-state (checkpoints in <checkpoint-dir>/seed_<S>):
-the table is, per round, the mean and std across seeds of the probe's score, as
+--per-class N draws N images of each class (folder, or a CSV's label), then --max-images M of
+those (a seeded draw, in INPUT's order). With --seeds S1 S2 ..., the whole run (draw, split,
+SimCLR, strategy, probe) is repeated with each seed as --random-state (checkpoints in
+<checkpoint-dir>/seed_<S>): the table is, per round, the mean and std across seeds of the
+probe's score, as
 summarize_seeds(table, by=["round", "n_images"]); active_simclr.csv has a 'seed' column first
 and every seed's rows, active_simclr_seeds.csv the mean and std (n_seeds), the plot a band.
 """

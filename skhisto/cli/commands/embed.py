@@ -100,7 +100,7 @@ def add_arguments(parser):
         metavar="N",
         help="images per chunk (one task) of a .zarr store (default: 1024)",
     )
-    add_per_class_argument(parser, classes="class folders")
+    add_per_class_argument(parser, classes="class folders, or a CSV's labels")
     add_max_images_argument(parser, of="images of INPUT")
     seed_help = "seed of a random init and of the --per-class and --max-images draws (default: 0)"
     parser.add_argument("--random-state", type=seed, default=0, metavar="N", help=seed_help)

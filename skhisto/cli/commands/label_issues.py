@@ -38,8 +38,8 @@ examples:
 
 INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
 `skhisto embed` reads them) or a .npz/.parquet/.zarr written by `skhisto embed`. Every image
-is checked unless --per-class N draws N per class folder or per label of an embeddings file (a
-seeded draw, as load_image_folder(INPUT, max_per_class=N, random_state=SEED)) and
+is checked unless --per-class N draws N per class folder or per label of a CSV or an embeddings
+file (a seeded draw, as load_image_folder(INPUT, max_per_class=N, random_state=SEED)) and
 --max-images M then M of those (in INPUT's order).
 
 With SEED = --random-state, the run is one fit of

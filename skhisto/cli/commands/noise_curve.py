@@ -48,10 +48,10 @@ examples:
 INPUT is labeled images (class folders, or a CSV with 'path' and 'label' columns, as
 `skhisto embed` reads them) or a .npz/.parquet/.zarr written by `skhisto embed`. Class folders
 are subsampled to --per-class images per class (default 100; a seeded draw, as
-load_image_folder(INPUT, max_per_class=N, random_state=SEED)), an embeddings file's rows to
---per-class of each label when it is given (the same draw: of a file of whole class folders,
-the same images); a CSV of images is used whole; --max-images M then keeps a seeded draw of M
-rows of any input (in INPUT's order).
+load_image_folder(INPUT, max_per_class=N, random_state=SEED)), a CSV's or an embeddings file's
+rows to --per-class of each label when it is given (the same draw: of a file of whole class
+folders, the same images); --max-images M then keeps a seeded draw of M rows of any input (in
+INPUT's order).
 Groups (patient, slide) come from INPUT's 'group', 'patient' or 'slide' column, the groups
 `skhisto embed` stored, or --groups; then no fold splits a group.
 
@@ -215,8 +215,10 @@ def run(args):
 
 def _per_class(value, source):
     """--per-class, or its default: PER_CLASS images of each class folder, and every row of
-    an embeddings file (drawn by its labels only when asked)."""
-    if value is not None or is_embeddings_file(source):
+    a CSV or an embeddings file (drawn by its labels only when asked)."""
+    import os
+
+    if value is not None or is_embeddings_file(source) or not os.path.isdir(source):
         return value
     return PER_CLASS
 

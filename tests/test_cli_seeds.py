@@ -240,3 +240,21 @@ def test_review_draws_per_class_then_max_images(tmp_path, folder_and_files):
     )
     from_csv = read_items(listing, per_class=2, max_images=5, random_state=0)
     assert from_csv["path"].tolist() == drawn.paths
+
+
+@pytest.mark.parametrize("command", ["embed", "simclr"])
+def test_per_class_of_an_input_without_classes_is_one_line(run_cli, tmp_path, command):
+    """A flat folder or a CSV without labels has no classes to draw from: --per-class is
+    refused before any work, pointing to --max-images (it was silently unused)."""
+    from PIL import Image
+
+    (tmp_path / "flat").mkdir()
+    for i in range(3):
+        Image.new("RGB", (16, 16), (i, 0, 0)).save(tmp_path / "flat" / f"{i}.png")
+    (tmp_path / "tiles.csv").write_text("path\n" + "".join(f"flat/{i}.png\n" for i in range(3)))
+    out = tmp_path / ("e.npz" if command == "embed" else "e.safetensors")
+    extra = ["--backbone", "resnet18"] if command == "embed" else ["--out-dir", tmp_path / "o"]
+    for source, what in ((tmp_path / "flat", "a flat folder"), (tmp_path / "tiles.csv", "CSV")):
+        result = run_cli(command, source, "--per-class", "2", "--out", out, *extra)
+        result.assert_one_line_error(1, "--per-class 2", what, "--max-images 2")
+        assert not out.exists()

@@ -70,6 +70,12 @@ def read_input(source, *, max_per_class=None, random_state=None, max_images=None
             listing = keep_rows(
                 listing, per_class_rows(listing.labels, max_per_class, random_state)
             )
+    if max_per_class is not None and listing.labels is None:
+        what = "a flat folder" if path.is_dir() else "a CSV without a 'label' column"
+        raise CommandError(
+            f"--per-class {max_per_class} draws images of each class, but INPUT {source!r} is "
+            f"{what}: no classes; pass --max-images {max_per_class} for a draw of it"
+        )
     return keep_rows(listing, subsample_rows(len(listing.paths), max_images, random_state))
 
 

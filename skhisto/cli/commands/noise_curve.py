@@ -220,7 +220,9 @@ def _per_class(value, source):
 
     if value is not None or is_embeddings_file(source) or not os.path.isdir(source):
         return value
-    return PER_CLASS
+    with os.scandir(source) as entries:  # a flat folder has no classes to draw from
+        folders = any(e.is_dir() and not e.name.startswith(".") for e in entries)
+    return PER_CLASS if folders else None
 
 
 def csv_columns(cv, grouped):

@@ -184,3 +184,15 @@ def test_a_seed_out_of_range_is_a_usage_error(run_cli, lc25000_dir, tmp_path, ar
     result = run_cli("noise-curve", lc25000_dir, *argv, "--out-dir", tmp_path / "o")
     result.assert_one_line_error(2, f"argument {option}", "a seed from 0 to 4294967295")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_resolved_config_of_another_command_is_refused_naming_it(run_cli, tmp_path):
+    """`noise-curve ... --out-dir results` then `active ... --out-dir results` leave active's
+    config.yaml there: given to noise-curve, it is refused naming the command it is for."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "# skhisto active: the resolved options of this run\ninput: emb.npz\nstrategy: [random]\n"
+    )
+    result = run_cli("noise-curve", "--config", config, "--out-dir", tmp_path / "o")
+    result.assert_one_line_error(2, "a skhisto active run", "pass it to skhisto active")
+    assert not (tmp_path / "o").exists()

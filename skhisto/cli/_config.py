@@ -108,6 +108,24 @@ def _key_dest(key, actions, positional_names):
     return positional_names.get(name.lower())
 
 
+def _refuse_another_commands(path, command):
+    """A resolved config of another command (its first line names the command that wrote it:
+    several commands given one --out-dir each write config.yaml there) is refused, naming it."""
+    import re
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+    except OSError:  # read above
+        return
+    match = re.match(r"# skhisto (\S+): the resolved options of this run", first)
+    if match and match.group(1) != command:
+        raise CommandError(
+            f"--config {path!r} holds the options of a skhisto {match.group(1)} run (its "
+            f"first line); pass it to skhisto {match.group(1)}, or write one for {command}"
+        )
+
+
 def _option_action(key, actions):
     """The action whose option string the key spells (``batch-size``, ``no_pretrained``), when
     it is not its dest (``simclr``'s --batch-size sets ``simclr_batch_size``), or None."""
@@ -183,6 +201,7 @@ def config_argv(parser, argv):
         return argv
     sub = commands[argv[index]]
     config = read_config(path)
+    _refuse_another_commands(path, argv[index])
     actions = _actions(sub)
     positionals = {a.dest: a for group in actions.values() for a in group if not a.option_strings}
     positional_names = {str(a.metavar or a.dest).lower(): a.dest for a in positionals.values()} | {

@@ -67,12 +67,12 @@ def test_config_and_seeds_give_the_command_line_table(run_cli, lc25000_dir, tmp_
         expected["balanced_accuracy_mean_std"].tolist()
     )
     # the resolved config repeats the run
-    resolved = yaml.safe_load((tmp_path / "file" / "config.yaml").read_text())
+    resolved = yaml.safe_load((tmp_path / "file" / "noise-curve.config.yaml").read_text())
     assert resolved["seeds"] == [0, 1] and resolved["cv"] == 2 and resolved["pretrained"] is False
     again = run_cli(
         "noise-curve",
         "--config",
-        tmp_path / "file" / "config.yaml",
+        tmp_path / "file" / "noise-curve.config.yaml",
         "--out-dir",
         tmp_path / "again",
     )
@@ -90,7 +90,7 @@ def test_the_command_line_wins_over_the_file(run_cli, lc25000_dir, tmp_path):
     assert result.code == 0, result.err
     rows = read_csv(out / "noise_curve.csv")
     assert {(r["rate"], r["head"]) for r in rows} == {("0.4", "LinearHead")}
-    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    resolved = yaml.safe_load((out / "noise-curve.config.yaml").read_text())
     assert resolved["rates"] == [0.4] and resolved["heads"] == ["linear"]
 
 
@@ -122,7 +122,7 @@ def test_config_gives_the_input_and_other_commands_take_it(run_cli, lc25000_dir,
     result = run_cli("embed", "--config", config, "--backbone", "resnet18")
     assert result.code == 0, result.err
     assert (tmp_path / "e.npz").exists()
-    resolved = yaml.safe_load((tmp_path / "e.config.yaml").read_text())
+    resolved = yaml.safe_load((tmp_path / "e.embed.config.yaml").read_text())
     assert resolved["per_class"] == 6 and resolved["input"] == str(lc25000_dir)
 
 
@@ -187,8 +187,9 @@ def test_a_seed_out_of_range_is_a_usage_error(run_cli, lc25000_dir, tmp_path, ar
 
 
 def test_a_resolved_config_of_another_command_is_refused_naming_it(run_cli, tmp_path):
-    """`noise-curve ... --out-dir results` then `active ... --out-dir results` leave active's
-    config.yaml there: given to noise-curve, it is refused naming the command it is for."""
+    """A config.yaml of an older skhisto (which every command wrote, so `noise-curve` then
+    `active` in one --out-dir left active's): given to noise-curve, it is refused naming the
+    command it is for."""
     config = tmp_path / "config.yaml"
     config.write_text(
         "# skhisto active: the resolved options of this run\ninput: emb.npz\nstrategy: [random]\n"
@@ -196,3 +197,25 @@ def test_a_resolved_config_of_another_command_is_refused_naming_it(run_cli, tmp_
     result = run_cli("noise-curve", "--config", config, "--out-dir", tmp_path / "o")
     result.assert_one_line_error(2, "a skhisto active run", "pass it to skhisto active")
     assert not (tmp_path / "o").exists()
+
+
+def test_commands_sharing_an_out_dir_keep_their_own_resolved_config(tmp_path):
+    """The README runs `noise-curve ... --out-dir results` then `active ... --out-dir results`:
+    each resolved config is named after its command, so neither overwrites the other's."""
+    from skhisto.cli import build_parser
+    from skhisto.cli._config import write_resolved_config
+
+    parser = build_parser()
+    for argv in (["noise-curve", "emb.npz"], ["active", "emb.npz"], ["label-issues", "emb.npz"]):
+        args = parser.parse_args([*argv, "--out-dir", str(tmp_path)])
+        assert write_resolved_config(args) == tmp_path / f"{argv[0]}.config.yaml"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [
+        "active.config.yaml",
+        "label-issues.config.yaml",
+        "noise-curve.config.yaml",
+    ]
+    for name in names:
+        command = name.split(".")[0]
+        first = (tmp_path / name).read_text().splitlines()[0]
+        assert first == f"# skhisto {command}: the resolved options of this run"

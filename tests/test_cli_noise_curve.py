@@ -318,7 +318,7 @@ def test_three_backbones_one_table_one_figure_each_image_embedded_once(
     assert result.code == 0, result.err
     assert forward_count() - forwards == 3 * 16, "each of the 16 images once per backbone"
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.yaml",
+        "noise-curve.config.yaml",
         "noise_curve.csv",
         "noise_curve.png",
     ]

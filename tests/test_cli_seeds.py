@@ -177,7 +177,7 @@ def test_active_seeds_by_config_give_the_command_line_table(run_cli, embeddings_
     assert without(read_csv(tmp_path / "file" / "active.csv")) == without(
         read_csv(tmp_path / "line" / "active.csv")
     )
-    resolved = yaml.safe_load((tmp_path / "file" / "config.yaml").read_text())
+    resolved = yaml.safe_load((tmp_path / "file" / "active.config.yaml").read_text())
     assert resolved["seeds"] == [0, 1]
 
 

@@ -201,7 +201,7 @@ def test_log_to_and_log_dir_come_from_a_config_file_too(run_cli, embeddings_file
     )
     assert result.code == 0, result.err
     assert len(list((tmp_path / "tb").iterdir())) == 1
-    assert "log_to: tensorboard" in (tmp_path / "o" / "config.yaml").read_text()
+    assert "log_to: tensorboard" in (tmp_path / "o" / "noise-curve.config.yaml").read_text()
 
 
 def test_noise_curve_logs_its_options_and_provenance_to_mlflow(

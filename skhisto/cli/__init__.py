@@ -64,7 +64,7 @@ def build_parser():
         )
         module.add_arguments(sub)
         if module.NAME in CONFIG_COMMANDS:
-            add_config_argument(sub)
+            add_config_argument(sub, module.NAME)
         # parser: so that an unknown option is reported by its command
         sub.set_defaults(run=module.run, parser=sub)
     return parser

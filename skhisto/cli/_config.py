@@ -8,9 +8,10 @@ are turned into command-line words and parsed by argparse itself, so a value's
 type and choices are checked as on the command line, and an option given on the
 command line wins over the file. An unknown key is refused, naming it and the
 valid ones. After a successful run, the resolved options (file, command line and
-defaults together) are written as ``config.yaml`` in ``--out-dir`` (beside
-``--out`` as ``<out>.config.yaml`` for a command without one, when ``--config``
-was given); passing that file back as ``--config`` repeats the run.
+defaults together) are written as ``<command>.config.yaml`` in ``--out-dir``
+(``noise-curve.config.yaml``: commands sharing an ``--out-dir`` never overwrite each
+other's), or beside ``--out`` as ``<out>.<command>.config.yaml`` for a command without
+one, when ``--config`` was given; passing that file back as ``--config`` repeats the run.
 """
 
 import argparse
@@ -30,18 +31,24 @@ CONFIG_COMMANDS = (
 )
 #: What a resolved config never holds: argparse's and the CLI's own entries.
 _SKIPPED = {"help", "config", "debug", "run", "parser", "command", "version"}
-CONFIG_NAME = "config.yaml"
+#: The resolved config's name, after its command (one --out-dir holds several commands').
+CONFIG_NAME = "{command}.config.yaml"
 
 
-def add_config_argument(parser):
-    """``--config FILE.yaml`` (read by :func:`config_argv` before argparse sees the line)."""
+def config_name(command):
+    """The name of ``command``'s resolved config (``noise-curve.config.yaml``)."""
+    return CONFIG_NAME.format(command=command)
+
+
+def add_config_argument(parser, command):
+    """``--config FILE.yaml`` of ``command`` (read by :func:`config_argv` before argparse)."""
     parser.add_argument(
         "--config",
         metavar="FILE.yaml",
         help="read options from a YAML file whose keys are this command's option names, "
         "as in Python or on the command line (per_class: 20, random-state: 1, a list as "
         "[0, 0.4]); options on the command line win; the resolved options are written as "
-        f"{CONFIG_NAME} beside the results",
+        f"{config_name(command)} beside the results",
     )
 
 
@@ -110,7 +117,8 @@ def _key_dest(key, actions, positional_names):
 
 def _refuse_another_commands(path, command):
     """A resolved config of another command (its first line names the command that wrote it:
-    several commands given one --out-dir each write config.yaml there) is refused, naming it."""
+    a config.yaml of an older skhisto, where commands sharing an --out-dir overwrote each
+    other's, may be any command's) is refused, naming it."""
     import re
 
     try:
@@ -301,9 +309,9 @@ def write_resolved_config(args):
         return None
     out_dir, out = getattr(args, "out_dir", None), getattr(args, "out", None)
     if out_dir is not None:
-        path = Path(out_dir) / CONFIG_NAME
+        path = Path(out_dir) / config_name(args.command)
     elif out is not None and getattr(args, "config", None):
-        path = Path(out).with_name(Path(out).stem + ".config.yaml")
+        path = Path(out).with_name(f"{Path(out).stem}.{config_name(args.command)}")
     else:
         return None
     if not path.parent.is_dir():

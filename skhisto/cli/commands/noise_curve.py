@@ -74,7 +74,8 @@ seeds of each seed's fold mean:
   table = repeat_over_seeds(compare_backbones, [S1, S2, ...], None, y, X, heads=..., ...)
   summarize_seeds(table, by=["rate", "backbone", "head", "loss"])
 --config FILE.yaml reads these options from YAML (keys: the option names, rates: [0, 0.4]);
-options on the command line win, and the resolved options are written as config.yaml.
+options on the command line win, and the resolved options are written as
+noise-curve.config.yaml.
 --log-to tensorboard|mlflow logs the run (pip install 'skhisto[tracking]'):
   tracker = make_tracker(BACKEND, log_dir=DIR)   # the options and provenance as params
   HEAD(..., net_params={"callbacks": [tracker.callback(f"seed={SEED}")]})   # every epoch
@@ -89,7 +90,8 @@ output: the table on stdout (with --json, one JSON object instead), and in --out
   noise_curve.png  the plot of skhisto.plotting.plot_noise_robustness: a color per
                    backbone (its family in the legend), a line style per head and loss,
                    a dashed line at chance level
-  config.yaml      the resolved options (pass it back as --config to repeat the run)
+  noise-curve.config.yaml  the resolved options (pass it back as --config to repeat
+                   the run)
   with --seeds: noise_curve.csv has a 'seed' column first and every seed's rows, and
   noise_curve_seeds.csv the mean and std across seeds (n_seeds), as the table printed
 Embeddings are cached (see --no-cache): a second run, or another with more backbones, skips

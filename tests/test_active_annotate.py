@@ -179,7 +179,7 @@ def test_cli_round_trip_gives_the_simulated_curve(run_cli, embeddings_file, tmp_
         assert result.code == 0, result.err
         if "skhisto review" not in result.out:
             break
-        assert result.out.strip() == f"skhisto review {folder / 'queries.csv'}"
+        assert result.out.strip() == f"skhisto review {folder / 'queries.csv'} --out-dir {folder}"
         hints = json.loads((folder / "queries.json").read_text())
         assert hints["classes"] == ["adenocarcinoma", "benign", "squamous"]
         assert hints["round"] == (0 if step == 0 else step)

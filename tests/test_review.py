@@ -303,6 +303,15 @@ def test_neighbors_are_served_by_their_reference_row_only(tmp_path):
 # The command line: one-line errors and the export.
 
 
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    """The current folder of a `skhisto review` run, apart from its input's (tmp_path)."""
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
 def _queries(tmp_path):
     items = _tiles(tmp_path)
     csv = tmp_path / "queries.csv"
@@ -311,9 +320,13 @@ def _queries(tmp_path):
     return csv, [os.path.basename(p) for p in items["path"]], items["label"]
 
 
-def test_cli_export_is_exact(tmp_path, run_cli):
+def test_cli_export_is_exact(tmp_path, run_cli, here):
+    """The decisions and the export are in review/ here, not beside INPUT (a shared folder is
+    often read-only); the export's paths are relative to it, so it reads as it is."""
     csv, paths, labels = _queries(tmp_path)
-    decisions = tmp_path / "queries.decisions.csv"
+    before = sorted(os.listdir(tmp_path))
+    decisions = here / "review" / "queries.decisions.csv"
+    decisions.parent.mkdir()
     digest = listing_digest(paths, labels)
     for path, label, decision, new in (
         (paths[1], labels[1], "relabel", "tumor"),
@@ -323,10 +336,61 @@ def test_cli_export_is_exact(tmp_path, run_cli):
         append_decision(decisions, row, input_digest=digest)
     result = run_cli("review", csv, "--export")
     assert result.code == 0, result.err
-    assert (tmp_path / "queries.reviewed.csv").read_text() == (
-        "path,label,decision\ntile0.png,tumor,pending\ntile1.png,tumor,relabel\n"
+    export = here / "review" / "queries.reviewed.csv"
+    assert export.read_text() == (
+        "path,label,decision\n../../tile0.png,tumor,pending\n../../tile1.png,tumor,relabel\n"
     )
     assert "1 relabelled, 1 unusable dropped" in result.out
+    assert sorted(os.listdir(tmp_path)) == before
+    from skhisto.cli._inputs import read_input
+
+    assert [os.path.realpath(p) for p in read_input(str(export)).paths] == [
+        str(tmp_path / "tile0.png"),
+        str(tmp_path / "tile1.png"),
+    ]
+
+
+def test_cli_export_goes_beside_decisions_file_or_in_out_dir(tmp_path, run_cli, here):
+    csv, paths, labels = _queries(tmp_path)
+    decisions = tmp_path / "mine" / "q.decisions.csv"
+    decisions.parent.mkdir()
+    row = {"path": paths[0], "label": labels[0], "decision": "keep", "new_label": ""}
+    append_decision(decisions, row, input_digest=listing_digest(paths, labels))
+    result = run_cli("review", csv, "--decisions", decisions, "--export")
+    assert result.code == 0, result.err
+    assert (tmp_path / "mine" / "queries.reviewed.csv").read_text().splitlines()[1] == (
+        "../tile0.png,tumor,keep"
+    )
+    result = run_cli("review", csv, "--decisions", decisions, "--export", "--out-dir", "out")
+    assert result.code == 0, result.err
+    assert (here / "out" / "queries.reviewed.csv").exists()
+    assert not (here / "review").exists()
+
+
+@pytest.mark.parametrize("export", [False, True])
+def test_cli_an_unwritable_out_dir_is_one_line_naming_it(tmp_path, run_cli, here, export):
+    csv, paths, labels = _queries(tmp_path)
+    (here / "review").write_text("a file in the way")
+    extra = ["--export"] if export else ["--no-browser"]
+    if export:
+        decisions = tmp_path / "d.decisions.csv"
+        row = {"path": paths[0], "label": labels[0], "decision": "keep", "new_label": ""}
+        append_decision(decisions, row, input_digest=listing_digest(paths, labels))
+        extra += ["--decisions", decisions, "--out-dir", "review"]
+    result = run_cli("review", csv, *extra)
+    result.assert_one_line_error(1, "cannot write --out-dir", "review", "not a folder")
+    result = run_cli("review", csv, "--decisions", here / "review" / "d.csv", "--no-browser")
+    result.assert_one_line_error(1, "cannot write --decisions", "d.csv")
+
+
+def test_cli_export_names_decisions_an_earlier_version_left_beside_input(tmp_path, run_cli, here):
+    csv, paths, labels = _queries(tmp_path)
+    older = tmp_path / "queries.decisions.csv"
+    row = {"path": paths[0], "label": labels[0], "decision": "keep", "new_label": ""}
+    append_decision(older, row, input_digest=listing_digest(paths, labels))
+    result = run_cli("review", csv, "--export")
+    result.assert_one_line_error(1, "no decisions file", f"--decisions {str(older)!r}")
+    assert not (here / "review").exists()
 
 
 def test_cli_refuses_a_decisions_file_of_another_input_in_one_line(tmp_path, run_cli):
@@ -347,7 +411,7 @@ def test_cli_names_the_first_missing_image_and_the_count(tmp_path, run_cli):
     assert "2 of the 3 images" in result.err and "tile1.png" in result.err
 
 
-def test_cli_says_a_port_in_use_in_one_line(tmp_path, run_cli):
+def test_cli_says_a_port_in_use_in_one_line(tmp_path, run_cli, here):
     import socket
 
     csv, _, _ = _queries(tmp_path)
@@ -360,13 +424,14 @@ def test_cli_says_a_port_in_use_in_one_line(tmp_path, run_cli):
     assert f"port {port} on 127.0.0.1 is in use" in result.err
 
 
-def test_cli_says_which_draw_a_decisions_file_needs(tmp_path, run_cli):
+def test_cli_says_which_draw_a_decisions_file_needs(tmp_path, run_cli, here):
     """Another --per-class/--max-images draw of the same input is another input: the error
     says so, and the hint to review first repeats the draw's options."""
     csv, paths, labels = _queries(tmp_path)
     result = run_cli("review", csv, "--max-images", "2", "--export")
     result.assert_one_line_error(1, f"review first (skhisto review {csv} --max-images 2)")
-    decisions = tmp_path / "queries.decisions.csv"
+    decisions = here / "review" / "queries.decisions.csv"
+    decisions.parent.mkdir()
     row = {"path": paths[0], "label": labels[0], "decision": "keep", "new_label": ""}
     append_decision(decisions, row, input_digest=listing_digest(paths, labels))
     result = run_cli("review", csv, "--max-images", "2", "--export")

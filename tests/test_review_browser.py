@@ -31,13 +31,15 @@ pytestmark = [
 
 
 def _start(csv, *extra):
-    """`python -m skhisto review CSV --no-browser` in its own process, and its address."""
+    """`python -m skhisto review CSV --no-browser` in its own process, run in CSV's folder (the
+    decisions go to review/ there), and its address."""
     process = subprocess.Popen(
         [sys.executable, "-m", "skhisto", "review", str(csv), "--no-browser", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
+        cwd=csv.parent,
     )
     line = process.stdout.readline()
     match = re.search(r"review page: (http://127\.0\.0\.1:\d+/\?token=\S+)", line)
@@ -76,7 +78,7 @@ def test_review_five_tiles_with_the_keyboard_across_a_killed_server(lc25000_dir,
         "path,label,score\n"
         + "".join(f"{p},{lab},{s}\n" for p, lab, s in zip(paths, labels, scores, strict=True))
     )
-    decisions = tmp_path / "queries.decisions.csv"
+    decisions = tmp_path / "review" / "queries.decisions.csv"
     server, url = _start(csv)
     try:
         with sync_api.sync_playwright() as p:
@@ -138,9 +140,10 @@ def test_review_five_tiles_with_the_keyboard_across_a_killed_server(lc25000_dir,
         text=True,
         env=child_env(),
         timeout=120,
+        cwd=tmp_path,
     )
     assert export.returncode == 0, export.stderr
-    assert (tmp_path / "queries.reviewed.csv").read_text() == (
+    assert (tmp_path / "review" / "queries.reviewed.csv").read_text() == (
         "path,label,decision\n"
         f"{paths[0]},lung_aca,keep\n"
         f"{paths[1]},lung_scc,relabel\n"

@@ -86,7 +86,7 @@ active_seeds.csv the mean and std (n_seeds), and active.png a band of one std pe
 
 a pathologist as the oracle (--annotate DIR, one strategy, default typiclust):
   skhisto active emb.npz --annotate al --strategy coreset   # writes al/queries.csv
-  skhisto review al/queries.csv       # label them: the page saves al/queries.decisions.csv
+  skhisto review al/queries.csv --out-dir al   # label them: saved in al/queries.decisions.csv
   skhisto active emb.npz --annotate al --strategy coreset   # reads them, writes the next batch
   ... until the rounds are done: then active.csv and active.png as above (with n_relabeled
   and n_unusable per round).
@@ -536,7 +536,8 @@ def _ask_review(learner, X, paths, oracle, folder, classes, strategy, groups):
             json.dump({**hints, "n_queries": len(batch)}, f, indent=2)
         what = "the initial set" if initial else f"the batch of round {round_}"
         announce(NAME, f"wrote {len(batch)} queries ({what}) to {str(queries)!r}")
-    print(f"skhisto review {queries}")
+    # --out-dir: review saves its decisions in review/ by default; this loop reads them in DIR
+    print(f"skhisto review {queries} --out-dir {folder}")
     return 0
 
 

@@ -1,8 +1,8 @@
 """``skhisto review``: a local web page where a reviewer decides on flagged or queried tiles.
 
-The decisions are saved as they are made in a decisions file beside the input
-(:func:`skhisto.io.append_decision`); ``--export`` turns them into the
-corrected labels CSV every skhisto input reads.
+The decisions are saved as they are made in a decisions file in ``--out-dir``
+(:func:`skhisto.io.append_decision`), never beside the input, whose folder is often shared or
+read-only; ``--export`` turns them into the corrected labels CSV every skhisto input reads.
 """
 
 import os
@@ -25,14 +25,14 @@ DESCRIPTION = (
     "Serve a local web page showing the items of INPUT one at a time, most suspect or most "
     "informative first, with their label, the suggested label and score and the nearest "
     "neighbours of each class; each decision (keep, relabel, unusable, skip, undo) is saved at "
-    "once in a decisions file beside INPUT. --export writes the corrected labels from it."
+    "once in a decisions file in --out-dir. --export writes the corrected labels from it."
 )
 EPILOG = """\
 examples:
   skhisto review results/label-issues/label_issues.csv --embeddings emb.npz
   skhisto review queries.csv --no-browser --port 8765
   skhisto review ../shared/data/lc25000_lung --per-class 20 --no-browser
-  skhisto review results/label-issues/label_issues.csv --export
+  skhisto review results/label-issues/label_issues.csv --export --out-dir review
 
 INPUT is a `skhisto label-issues` result (path, label, label_quality, issue, suggested_label:
 shown from the lowest label quality), an active-learning query batch (path, label, score:
@@ -51,7 +51,8 @@ right arrows move, g the summary. Reopening resumes at the first undecided item.
 In Python, the page is
   app = skhisto.review.make_app(skhisto.review.order_items(table), "INPUT.decisions.csv")
   skhisto.review.serve(app, port=0)
-files, beside INPUT (a folder's beside the folder):
+files, in --out-dir (default: the folder of --decisions FILE, else review/ here; never beside
+INPUT, whose folder may be shared or read-only), <stem> being INPUT's file or folder name:
   <stem>.decisions.csv  (--decisions FILE) every decision in order: a first line
                         "# skhisto review decisions v1; input=<sha256 of the input's paths and
                         labels>", then path,label,decision,new_label,reviewed_at; an item's last
@@ -59,7 +60,8 @@ files, beside INPUT (a folder's beside the folder):
   <stem>.reviewed.csv   with --export: path,label,decision, as
                         skhisto.io.export_labels(items, skhisto.io.read_decisions(FILE)):
                         relabelled items take their new label, unusable ones are dropped, the
-                        rest keep theirs; every skhisto CSV input reads it as it is
+                        rest keep theirs; relative paths are written relative to --out-dir,
+                        so every skhisto CSV input reads it as it is
 """
 
 
@@ -73,7 +75,13 @@ def add_arguments(parser):
     parser.add_argument(
         "--decisions",
         metavar="FILE",
-        help="the decisions file (default: <INPUT stem>.decisions.csv beside INPUT)",
+        help="the decisions file (default: <INPUT stem>.decisions.csv in --out-dir)",
+    )
+    parser.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="where the decisions file and the --export go (default: the folder of "
+        "--decisions FILE, else review/ in the current folder)",
     )
     parser.add_argument(
         "--embeddings",
@@ -106,7 +114,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--export",
         action="store_true",
-        help="write <stem>.reviewed.csv (the corrected labels) from the decisions; serve nothing",
+        help="write <stem>.reviewed.csv (the corrected labels) in --out-dir from the decisions; "
+        "serve nothing",
     )
     add_per_class_argument(parser, classes="class folders, or the labels of INPUT's CSV")
     add_max_images_argument(parser, of="items of INPUT")
@@ -124,7 +133,7 @@ def run(args):
     }
     items = read_items(source, **draw)
     digest = listing_digest(items["path"], items["label"])
-    decisions = Path(args.decisions) if args.decisions else _beside(source, ".decisions.csv")
+    decisions, out_dir = _locations(args, source)
     draw_words = _draw_words(args)
     if decisions.exists():
         try:
@@ -133,17 +142,54 @@ def run(args):
             hint = " (or the --per-class, --max-images and --random-state it was reviewed with)"
             raise CommandError(str(exc) + (hint if "another input" in str(exc) else "")) from None
     if args.export:
-        return _export(items, decisions, source, digest, export_labels, read_decisions, draw_words)
+        out = _writable(out_dir / f"{_stem(source)}.reviewed.csv", "--out-dir")
+        return _export(
+            items, decisions, source, digest, export_labels, read_decisions, out, draw_words
+        )
     regions = _patch_regions(args.embeddings)
     _refuse_missing(items, source, regions)
+    _writable(decisions, "--decisions" if args.decisions else "--out-dir")
     return _serve(args, items, decisions, digest, regions)
 
 
-def _beside(source, suffix):
-    """``<stem><suffix>`` beside a file, or beside a folder."""
+def _stem(source):
+    """INPUT's name without its suffix (a folder's whole name)."""
     source = Path(os.path.abspath(source))
-    stem = source.name if source.is_dir() else source.stem
-    return source.parent / f"{stem}{suffix}"
+    return source.name if source.is_dir() else source.stem
+
+
+def _locations(args, source):
+    """The decisions file and the output folder: --out-dir (default: the folder of --decisions,
+    else review/ here, as the other commands' --out-dir), never INPUT's folder by default."""
+    if args.out_dir is not None:
+        out_dir = Path(args.out_dir)
+    elif args.decisions:
+        out_dir = Path(args.decisions).parent
+    else:
+        out_dir = Path("review")
+    if args.decisions:
+        return Path(args.decisions), out_dir
+    return out_dir / f"{_stem(source)}.decisions.csv", out_dir
+
+
+def _older_decisions(source):
+    """The decisions file beside INPUT, where earlier versions saved it, if there is one."""
+    source = Path(os.path.abspath(source))
+    older = source.parent / f"{_stem(source)}.decisions.csv"
+    return older if older.is_file() else None
+
+
+def _writable(path, option):
+    """``path``, once its folder is created and proved writable (and the file, if it exists):
+    an unwritable one is one line naming it, before any review is lost."""
+    from .._outputs import check_out_dir
+
+    if path.is_dir():
+        raise CommandError(f"cannot write {option} {str(path)!r}: it is a directory")
+    check_out_dir(path.parent, option, target=path)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise CommandError(f"cannot write {option} {str(path)!r}: permission denied")
+    return path
 
 
 def read_items(source, *, per_class=None, max_images=None, random_state=None):
@@ -299,6 +345,13 @@ def _serve(args, items, decisions, digest, regions):
     except ImportError as exc:
         raise CommandError(str(exc)) from None
     announce(NAME, f"{len(items)} items; decisions saved in {str(decisions)!r}")
+    older = None if args.decisions else _older_decisions(Path(args.input))
+    if older and not decisions.exists():
+        announce(
+            NAME,
+            f"an earlier review's decisions lie beside INPUT; --decisions {str(older)!r} "
+            "goes on with them",
+        )
     try:
         serve(app, host=args.host, port=args.port, open_browser=not args.no_browser)
     except OSError as exc:
@@ -307,7 +360,8 @@ def _serve(args, items, decisions, digest, regions):
 
 
 def _draw_words(args):
-    """The --per-class, --max-images and --random-state words of a draw, as typed."""
+    """The --per-class, --max-images and --random-state words of a draw, as typed, and
+    --out-dir."""
     words = []
     if args.per_class is not None:
         words += ["--per-class", str(args.per_class)]
@@ -315,20 +369,29 @@ def _draw_words(args):
         words += ["--max-images", str(args.max_images)]
     if words and args.random_state:
         words += ["--random-state", str(args.random_state)]
+    if args.out_dir is not None:  # the review to run first writes where the export reads
+        words += ["--out-dir", str(args.out_dir)]
     return words
 
 
-def _export(items, decisions, source, digest, export_labels, read_decisions, draw_words=()):
+def _export(items, decisions, source, digest, export_labels, read_decisions, out, draw_words=()):
     from ...utils import atomic_write
 
     if not decisions.exists():
         command = " ".join(["skhisto review", str(source), *draw_words])
+        older = _older_decisions(source)
         raise CommandError(
             f"no decisions file {str(decisions)!r} yet: review first ({command}), or pass "
-            "--decisions FILE"
+            + (
+                f"--decisions {str(older)!r} (where earlier versions saved them)"
+                if older
+                else "--decisions FILE"
+            )
         )
+    # the export lies in --out-dir, not INPUT's folder: its relative paths are made relative to
+    # it, so that every skhisto input reads the images back from there
     table = export_labels(items[["path", "label"]], read_decisions(decisions, input_digest=digest))
-    out = _beside(source, ".reviewed.csv")
+    table["path"] = _relative_to(table["path"], items, out.parent)
     with atomic_write(out, "w") as f:
         table.to_csv(f, index=False, lineterminator="\n")
     counts = table["decision"].value_counts()
@@ -337,3 +400,13 @@ def _export(items, decisions, source, digest, export_labels, read_decisions, dra
         f"{len(items) - len(table)} unusable dropped, {counts.get('pending', 0)} undecided)"
     )
     return 0
+
+
+def _relative_to(paths, items, folder):
+    """``paths`` (INPUT's, as written) as read from ``folder``: a relative one becomes relative
+    to it; an absolute one stays."""
+    files = dict(zip(items["path"], items["file"], strict=True))
+    folder = os.path.abspath(folder)
+    return [
+        p if os.path.isabs(p) else os.path.relpath(os.path.abspath(files[p]), folder) for p in paths
+    ]

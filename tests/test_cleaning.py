@@ -449,3 +449,32 @@ def test_samples_tied_at_the_count_are_all_flagged():
     flagged, suggested = prune_by_noise_rate(proba, codes, joint)
     assert np.flatnonzero(flagged).tolist() == suspects
     assert suggested[suspects].tolist() == [1, 1, 1]
+
+
+@pytest.mark.parametrize("owner", ["find_label_issues", "estimate_noise", "LabelIssueFilter"])
+def test_search_picks_the_neighbour_engine_everywhere(owner, monkeypatch):
+    pytest.importorskip("faiss")
+    import skhisto.utils._neighbors as engine
+
+    X, y = make_blobs(900, centers=6, n_features=16, cluster_std=4.0, random_state=0)
+    y_noisy, _ = _noisy(X, y % 3, 0.3, seed=0)
+    monkeypatch.setattr(engine, "EXACT_MAX_PAIRS", 0)  # "auto" takes the index at any size
+    used = []
+    ivf = engine._ivf
+    monkeypatch.setattr(engine, "_ivf", lambda *a, **k: used.append("faiss") or ivf(*a, **k))
+
+    def run(**search):
+        if owner == "LabelIssueFilter":
+            return LabelIssueFilter(**search).fit_resample(X, y_noisy)[1]
+        found = globals()[owner](X, y_noisy, **search)
+        return found[1] if owner == "estimate_noise" else found  # the transition matrix
+
+    exact = run(search="exact")
+    assert used == []
+    monkeypatch.setattr(engine, "EXACT_MAX_PAIRS", float("inf"))
+    assert np.array_equal(run(), exact)  # "auto" below the threshold
+    monkeypatch.setattr(engine, "EXACT_MAX_PAIRS", 0)
+    run()
+    assert used == ["faiss"]
+    run(search="faiss")
+    assert used == ["faiss", "faiss"]

@@ -42,6 +42,7 @@ def read_csv(path):
     "method, argv",
     [
         ("knn", ["--n-neighbors", "12"]),
+        ("knn", ["--n-neighbors", "12", "--search", "faiss"]),  # the index, asked at any size
         pytest.param("ensemble", ["--cv", "3"], marks=pytest.mark.slow),  # trains 3 heads twice
     ],
 )
@@ -52,6 +53,9 @@ def test_csv_rows_equal_the_python_api(method, argv, lc25000_embeddings, run_cli
     assert result.code == 0, result.err
     options = {"method": method, "random_state": 0}
     options.update({"n_neighbors": 12} if method == "knn" else {"cv": 3})
+    if "--search" in argv:
+        pytest.importorskip("faiss")
+        options["search"] = argv[argv.index("--search") + 1]
     issues, quality = find_label_issues(X, y, return_scores=True, **options)
     rows = read_csv(tmp_path / "label_issues.csv")
     index = {path: i for i, path in enumerate(paths)}

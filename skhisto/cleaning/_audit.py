@@ -615,6 +615,7 @@ def _labels(table, X, labels, groups, method, random_state, device):
         random_state=random_state,
         device=device,
         n_jobs=None,
+        search="auto",
     )
     table["label_issue"] = report.issues
     table["label_quality"] = report.quality

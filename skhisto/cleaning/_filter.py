@@ -110,6 +110,7 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
         random_state=None,
         device="auto",
         n_jobs=None,
+        search="auto",
     ):
         self.method = method
         self.action = action
@@ -119,6 +120,7 @@ class LabelIssueFilter(FitByResampling, BaseSampler):
         self.random_state = random_state
         self.device = device
         self.n_jobs = n_jobs
+        self.search = search
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y, groups=None):

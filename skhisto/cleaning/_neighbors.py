@@ -92,7 +92,7 @@ def resolve_n_neighbors(n_neighbors, n_samples, groups=None):
     return int(n_neighbors)
 
 
-def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto", groups=None):
+def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto", groups=None, search="auto"):
     """Similarity-weighted share of each sample's neighbors holding each label, (n, n_classes).
 
     Two rounds: the first vote flags likely-wrong labels (confident learning
@@ -104,7 +104,7 @@ def neighbor_votes(X, codes, n_classes, n_neighbors, device="auto", groups=None)
     (integer codes), neighbors come from other groups only.
     """
     n_candidates = min(_CANDIDATE_FACTOR * n_neighbors, samples_outside(len(codes), groups))
-    neighbors, similarity = nearest(X, n_candidates, device, groups=groups)
+    neighbors, similarity = nearest(X, n_candidates, device, groups=groups, method=search)
     weights = (1 + similarity) / 2
     first = _shares(codes, neighbors[:, :n_neighbors], weights[:, :n_neighbors], n_classes)
     flagged, _ = prune_by_noise_rate(first, codes, confident_joint(first, codes))

@@ -44,7 +44,7 @@ file (a seeded draw, as load_image_folder(INPUT, max_per_class=N, random_state=S
 
 With SEED = --random-state, the run is one fit of
   check = LabelIssueFilter(method=METHOD, action="relabel", cv=K, n_neighbors=N,
-                           random_state=SEED)
+                           search=SEARCH, random_state=SEED)
   suggested = check.fit_resample(X, y, groups=GROUPS)[1]
 on the embeddings X of FoundationEmbedder(NAME, ..., random_state=SEED), the labels y and
 the groups (see --groups; None without), whose attributes equal
@@ -102,6 +102,14 @@ def add_arguments(parser):
         help="neighbors per vote, or auto: sqrt(n) clipped to [5, 50] (default: auto)",
     )
     parser.add_argument(
+        "--search",
+        choices=("auto", "exact", "faiss"),
+        default="auto",
+        help="the neighbor search: exact, the approximate FAISS index, or auto: exact up to "
+        "50,000 squared pairs, the index above (faster; where classes overlap it misses "
+        "neighbors that change votes) (default: auto)",
+    )
+    parser.add_argument(
         "--cv",
         type=int_at_least(2, "at least 2 folds"),
         default=5,
@@ -153,6 +161,7 @@ def run(args):
         **options,
         random_state=args.random_state,
         device=args.device,
+        search=args.search,
     )
     rows = issue_rows(check, data.labels, suggested, names)
     flagged = int(check.label_issues_.sum())

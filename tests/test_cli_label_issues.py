@@ -148,12 +148,24 @@ def test_embeddings_without_paths_name_rows_by_index(embeddings_file, run_cli, t
     rows = read_csv(tmp_path / "label_issues.csv")
     assert sorted(int(row["path"]) for row in rows) == list(range(len(X)))
     assert labels[int(rows[0]["path"])] == rows[0]["label"]
-    assert result.out.strip().splitlines()[-1].split() == [
-        "path",
-        "label",
-        "suggested_label",
-        "label_quality",
-    ]
+    # --show 0: the title alone, no table header over nothing
+    assert result.out.strip().splitlines() == [result.out.splitlines()[0]]
+    assert " labels flagged, estimated noise rate " in result.out
+
+
+def test_nothing_flagged_is_one_clear_line_and_the_csv(run_cli, tmp_path):
+    centers = np.repeat(np.eye(3, 8) * 100, 20, axis=0)  # three clusters far apart
+    X = centers + np.random.default_rng(0).normal(size=centers.shape)
+    labels = np.repeat(["adenocarcinoma", "benign", "squamous"], 20)
+    paths = np.array([f"tile_{i}.png" for i in range(len(X))])
+    source = write_npz(tmp_path / "clean.npz", X.astype(np.float32), labels, paths)
+    result = run_cli("label-issues", source, "--out-dir", tmp_path)
+    assert result.code == 0, result.err
+    title, blank, line = result.out.strip().splitlines()
+    assert title.startswith("0 of 60 labels flagged") and blank == ""
+    assert line == "no label flagged" and "suggested_label" not in result.out
+    rows = read_csv(tmp_path / "label_issues.csv")
+    assert len(rows) == 60 and not any(row["issue"] == "True" for row in rows)
 
 
 def test_image_folder_checks_every_image(tiny_folder, run_cli, tmp_path):

@@ -211,7 +211,10 @@ def test_active_simclr_seeds_and_per_class(run_cli, folder_and_files, tmp_path):
     )  # fmt: skip
     assert result.code == 0, result.err
     assert result.err.count("12 images (ImageFolder, 3 classes)") == 2  # 4 of each class
-    assert "random init (seeds 0 1)" in result.out and "score_std" in result.out
+    title = result.out.splitlines()[0]
+    assert title.startswith("Balanced accuracy of a linear probe on resnet18 ")
+    assert "from random init, " in title and title.count("seeds 0 1") == 1  # said once
+    assert "score_std" in result.out
     rows = read_csv(tmp_path / "active_simclr.csv")
     assert [(r["seed"], r["round"]) for r in rows] == [("0", "0"), ("1", "0")]
     summary = read_csv(tmp_path / "active_simclr_seeds.csv")

@@ -174,7 +174,7 @@ def test_active_simclr_runs_and_resumes_after_a_kill(run_cli, images_csv, tmp_pa
     assert [(r["round"], r["n_images"]) for r in rows] == [("0", "4"), ("1", "8"), ("2", "12")]
     assert all(0 <= float(r["score"]) <= 1 for r in rows)
     assert (tmp_path / "whole" / "active_simclr.png").read_bytes()[:4] == b"\x89PNG"
-    title = "balanced_accuracy of a linear probe on resnet18 trained by SimCLR from random init"
+    title = "Balanced accuracy of a linear probe on resnet18 trained by SimCLR from random init"
     assert whole.out.startswith(title) and "wrote" not in whole.out
 
     checkpoints = ["--strategy", "coreset", "--checkpoint-dir", tmp_path / "ckpt"]

@@ -35,6 +35,38 @@ def test_true_and_false_force_the_bar(verbose, shown, capsys):
     assert ("forced" in capsys.readouterr().err) is shown
 
 
+def test_without_a_terminal_nested_bars_are_plain_lines(monkeypatch, capsys):
+    """Redirected stderr (a file, CI logs) gets no blank lines, carriage returns or cursor-up
+    escapes from nested bars: a line per interval and one at each bar's end."""
+    monkeypatch.setattr(_batching, "LOG_INTERVAL", 0.05)
+    for _ in progress(range(2), total=2, desc="outer", verbose=True):
+        inner = progress(range(4), total=4, desc="inner", verbose=True)
+        inner.set_postfix(loss="1.0")  # a redraw request between intervals writes nothing
+        _consume(inner, pause=0.03)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err
+    lines = err.splitlines()
+    assert lines and all(line.startswith(("outer: ", "inner: ")) for line in lines)
+    assert lines[-1].startswith("outer: 100% 2/2")
+    assert sum(line.startswith("inner: 100% 4/4") for line in lines) == 2
+    assert len(lines) > 3  # periodic lines while the inner bars run
+
+
+def test_a_terminal_keeps_the_redrawn_bar(monkeypatch):
+    import io
+
+    from tqdm.std import tqdm
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert _batching._bar_class() is tqdm
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert issubclass(_batching._bar_class(), tqdm) and _batching._bar_class() is not tqdm
+
+
 def _fake_notebook(monkeypatch, *, widgets):
     monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
     for key in ("QT_API", "SPYDER_ARGS"):

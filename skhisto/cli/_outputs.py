@@ -140,18 +140,23 @@ def show_results(
     png_path=None,
     table_rows=None,
     summary=None,
+    empty="no rows",
 ):
     """Print the table (or, with ``json_output``, ``rows`` as JSON) on stdout, then write
     ``rows`` as CSV and, when there is a ``plot``, its PNG. ``table_rows`` (default ``rows``)
     is what the text table shows; ``summary`` (a dict) goes into the JSON object between the
-    title and the rows."""
+    title and the rows. A table without rows is the line ``empty`` instead of a lone header
+    (None: the title alone)."""
     say_held()  # the provenance of the embeddings read, before the results
     if json_output:
         ordered = [_in_order(row, csv_columns) for row in rows]
         print(json.dumps({"title": title, **(summary or {}), "rows": ordered}, indent=2))
     else:
-        table = format_table(rows if table_rows is None else table_rows, columns)
-        print(f"{title}\n\n{table}")
+        shown = rows if table_rows is None else table_rows
+        if len(shown):
+            print(f"{title}\n\n{format_table(shown, columns)}")
+        else:  # a header over nothing reads as a failed run
+            print(title if empty is None else f"{title}\n\n{empty}")
     write_csv(csv_path, rows, csv_columns)
     written = [csv_path]
     if plot is not None:

@@ -13,6 +13,10 @@ from ._sklearn_compat import HasMethods, validate_params
 #: short runs stay quiet, long ones always speak, however few their batches.
 PROGRESS_DELAY = 2.0
 
+#: Where stderr is no terminal (a file, a CI log), a bar is a plain line at most this often
+#: (and once at its end), never redrawn in place.
+LOG_INTERVAL = 30.0
+
 
 @validate_params(
     {
@@ -28,7 +32,9 @@ def progress(iterable, *, total=None, desc=None, verbose="auto"):
 
     The bar fits the front end: a widget in Jupyter when ``ipywidgets`` is
     installed, otherwise text on stderr (never tqdm's warning about a missing
-    ``ipywidgets``).
+    ``ipywidgets``). Where stderr is no terminal (redirected to a file, CI logs),
+    a bar is a plain line every ``LOG_INTERVAL`` seconds and one when it ends,
+    without cursor movement or nested bars.
 
     Parameters
     ----------
@@ -66,7 +72,8 @@ def progress(iterable, *, total=None, desc=None, verbose="auto"):
 
 
 def _bar_class():
-    """tqdm's notebook bar in a Jupyter kernel with ``ipywidgets``, its text bar otherwise.
+    """tqdm's notebook bar in a Jupyter kernel with ``ipywidgets``, its text bar in a
+    terminal or a kernel, :class:`_LogBar` where stderr is neither (a file, a CI log).
 
     ``tqdm.auto`` picks the notebook bar from the kernel alone and, without
     ``ipywidgets``, warns at import; this asks for the widgets first.
@@ -81,7 +88,74 @@ def _bar_class():
             return tqdm
     from tqdm.std import tqdm
 
-    return tqdm
+    # A kernel's front end (notebook, Qt console) draws carriage returns, though its
+    # stderr is no tty; a file keeps every redraw and cursor-up escape as text.
+    if "ipykernel.zmqshell" in sys.modules or _is_terminal(sys.stderr):
+        return tqdm
+    return _log_bar_class(tqdm)
+
+
+def _is_terminal(stream):
+    """Whether ``stream`` is an open terminal (False for None, a file or a closed stream)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _log_bar_class(tqdm):
+    """:class:`_LogBar`, defined on first use so that tqdm is imported only with a bar."""
+    global _LogBar
+    if _LogBar is None:
+
+        class LogBar(tqdm):
+            """A bar for logs: one plain line at most every ``LOG_INTERVAL`` seconds and one at
+            its end, each on its own line; no bar glyphs, no carriage return, no cursor
+            movement (tqdm moves the cursor up to draw nested bars at their ``position``)."""
+
+            def __init__(self, *args, **kwargs):
+                self._last_line = None  # when a line was last written, if ever
+                self._last_n = None
+                # ncols=0: tqdm's plain "desc:  40% 2/5 [elapsed<remaining, rate]", no bar
+                super().__init__(*args, **{**kwargs, "ncols": 0, "leave": False})
+
+            def display(self, msg=None, pos=None):
+                # '' clears the bar in place: nothing to clear in a log; no start_t: the
+                # first draw, inside tqdm's __init__ (a line at 0% says nothing yet).
+                if msg is not None or not hasattr(self, "start_t"):
+                    return False
+                now = self._time()
+                since = self.start_t if self._last_line is None else self._last_line
+                if now - since < LOG_INTERVAL or now < self.start_t + self.delay:
+                    return False
+                self._write_line(now)
+                return True
+
+            def close(self):
+                # A bar that was shown (verbose=True, or "auto" past the delay) says where it
+                # ended, unless its last line already did.
+                if not getattr(self, "disable", True) and hasattr(self, "start_t"):
+                    now = self._time()
+                    if now >= self.start_t + self.delay and self.n != self._last_n:
+                        self._write_line(now)
+                super().close()
+
+            def moveto(self, n):
+                pass
+
+            def clear(self, nolock=False):
+                pass
+
+            def _write_line(self, now):
+                self.fp.write(f"{self}\n")
+                self.fp.flush()
+                self._last_line, self._last_n = now, self.n
+
+        _LogBar = LogBar
+    return _LogBar
+
+
+_LogBar = None
 
 
 def _in_notebook():

@@ -195,9 +195,10 @@ def run(args):
     )
     start = options.describe_start()
     if seeds and options.weights is None:
-        start = f"random init ({seeds_words(seeds)})"
+        start = "random init"  # the title ends with the seeds, as active's and noise-curve's
     encoder = f"{args.backbone} trained by SimCLR from {start}"
-    title = f"{args.scoring} of a linear probe on {encoder}, {test_words}"
+    scoring = args.scoring.replace("_", " ")  # a scorer's name in words, as on the plot
+    title = f"{scoring[:1].upper()}{scoring[1:]} of a linear probe on {encoder}, {test_words}"
     if seeds:
         return _show_seeds(args, seeds, runs, out_dir, title)
     if args.out is not None:

@@ -189,6 +189,7 @@ def run(args):
         csv_columns=CSV_COLUMNS,
         csv_path=out_dir / CSV_NAME,
         summary=summary,
+        empty=None if flagged else "no label flagged",  # --show 0: the title says it all
         **_gallery(rows[: min(args.gallery, flagged)], out_dir, read),
     )
     return 0

@@ -13,6 +13,31 @@ def is_embeddings_file(source):
     return Path(source).suffix.lower() in EMBEDDING_FORMATS
 
 
+def paths_to_store(paths):
+    """``paths`` as `skhisto embed` stores them: absolute, so that every folder reads them (a
+    relative path would only resolve from the folder `embed` ran in)."""
+    return [os.path.abspath(os.fspath(p)) for p in paths]
+
+
+def resolve_stored_paths(paths, source):
+    """The stored ``paths`` of embeddings file ``source``, as read from the working folder.
+
+    Files written before :func:`paths_to_store` may hold paths relative to the folder `embed`
+    ran in. They stay as stored when the first one exists from here (that folder, or a file
+    hand-made for it); else, when it exists from the file's folder (a file written beside its
+    images), all are read from there. Two stats per file, not one per row.
+    """
+    import numpy as np
+
+    folder = os.path.dirname(os.fspath(source))
+    first = next((p for p in paths if p and not os.path.isabs(p)), None)
+    if not folder or first is None or os.path.exists(first):
+        return paths
+    if not os.path.exists(os.path.join(folder, first)):
+        return paths  # found nowhere: named as stored by whatever reads it
+    return np.array([p if not p or os.path.isabs(p) else os.path.join(folder, p) for p in paths])
+
+
 def read_embeddings(source):
     """Embeddings, labels and paths from a file written by ``skhisto embed``.
 
@@ -62,7 +87,9 @@ def read_embeddings_with_columns(source, *, provenance=True, **draw):
             f"{source!r}: embeddings must be a .npz, .parquet or .zarr written by `skhisto embed`"
         )
     columns = {} if groups is None else {"group": groups}
-    if patches is not None:  # patches of slides: each named by its slide and its corner
+    if patches is None:
+        paths = resolve_stored_paths(paths, source)
+    else:  # patches of slides: each named by its slide (stored absolute) and its corner
         paths = np.array([f"{s}@{x},{y}" for s, x, y in zip(*patches[:3], strict=True)])
         columns["slide"] = patches[0].astype(str)
     if X.ndim != 2 or len(X) == 0 or len(labels) != len(X):

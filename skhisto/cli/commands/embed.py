@@ -5,7 +5,7 @@ import importlib.util
 import os
 
 from .._backbone_options import BackboneOptions, add_backbone_arguments
-from .._embeddings import EMBEDDING_FORMATS
+from .._embeddings import EMBEDDING_FORMATS, paths_to_store
 from .._errors import CommandError
 from .._groups import add_groups_argument, pick_groups
 from .._inputs import check_not_slides, read_input
@@ -44,9 +44,10 @@ y, level, size, mpp, tissue) are stored beside the embeddings.
   skhisto embed slides/ --coordinates trident/patches --backbone uni --out p.npz
 
 output: a .npz holds the arrays `embeddings` (float32, one row per image), `paths` (the files
-read, str) and `labels` (str; empty strings when INPUT has no labels). A .parquet (needs pandas
-and pyarrow) holds the columns `path`, `label`, then one float32 column per dimension, named
-<backbone>_0, <backbone>_1, ... Rows are those of the Python API:
+read, str, absolute so that commands run in any folder find them) and `labels` (str; empty
+strings when INPUT has no labels). A .parquet (needs pandas and pyarrow) holds the columns
+`path`, `label`, then one float32 column per dimension, named <backbone>_0, <backbone>_1, ...
+Rows are those of the Python API:
   FoundationEmbedder(NAME, weights=FILE, pretrained=..., image_size=N,
                      random_state=N).fit_transform(paths)
 The file is written atomically: an interrupted run leaves no partial file, and the images it
@@ -183,7 +184,7 @@ def run(args):
     else:
         announce(NAME, summary)
         embeddings = embedder.transform(X)
-        columns = {"path": [os.fspath(p) for p in paths], "label": labels, **stored}
+        columns = {"path": paths_to_store(paths), "label": labels, **stored}
         if patches is not None:
             columns.update({name: patches[name].to_numpy() for name in patches.columns})
         record = embedding_provenance(embedder)  # backbone, weights, preprocessing, when
@@ -243,6 +244,9 @@ def _write_parquet(out, embeddings, columns, names, record):
 def _embed_to_zarr(paths, embedder, out, summary, cluster, **options):
     from ...embedding import embed_dataset, prepare_store
 
+    # The store's paths are the ones its chunks read (on workers too) and readers show: absolute,
+    # unless a store an older version began holds them as given, resumed as it is.
+    paths = paths if _stored_as_given(out, paths) else paths_to_store(paths)
     try:  # a store made for other inputs is refused before a cluster starts
         prepare_store(paths, embedder, out, **options)
     except (ValueError, FileExistsError) as exc:
@@ -251,6 +255,19 @@ def _embed_to_zarr(paths, embedder, out, summary, cluster, **options):
         announce(NAME, summary)
         store = embed_dataset(paths, embedder, out, client=client, verbose=True, **options)
     return store["embeddings"].shape
+
+
+def _stored_as_given(out, paths):
+    """Whether the store at ``out`` holds ``paths`` as given, some relative (an older version's)."""
+    from ...embedding import open_store
+
+    given = [os.fspath(p) for p in paths]
+    if all(os.path.isabs(p) for p in given) or not out.exists():
+        return False
+    try:
+        return open_store(out)["paths"][:].tolist() == given
+    except (OSError, ImportError):  # not a store: prepare_store says so
+        return False
 
 
 @contextlib.contextmanager

@@ -293,6 +293,90 @@ def test_active_logs_each_strategy_score_per_round(run_cli, embeddings_file, tmp
     )
 
 
+def _label_issues_json(result):
+    import json
+
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_label_issues_logs_its_counts_noise_rate_and_transitions_to_tensorboard(
+    run_cli, embeddings_file, tmp_path
+):
+    pytest.importorskip("tensorboard")
+    argv = ["--json", "--out-dir", tmp_path, "--log-to", "tensorboard"]
+    summary = _label_issues_json(run_cli("label-issues", embeddings_file(), *argv))
+    (run,) = (tmp_path / "runs").iterdir()
+    scalars = {tag: values[-1][1] for tag, values in _scalars(run).items()}
+    for key in ("n_samples", "n_flagged", "noise_rate"):
+        np.testing.assert_allclose(scalars[key], summary[key], rtol=1e-6)
+    classes = summary["classes"]
+    # rows of the transition matrix are the true classes, columns the given labels
+    expected = {
+        f"transition/{given}/{true}": summary["transition"][i][j]
+        for i, true in enumerate(classes)
+        for j, given in enumerate(classes)
+    }
+    assert {tag for tag in scalars if tag.startswith("transition/")} == set(expected)
+    np.testing.assert_allclose(
+        [scalars[tag] for tag in expected], list(expected.values()), rtol=1e-6
+    )
+
+
+def test_label_issues_logs_its_params_and_metrics_to_mlflow(
+    run_cli, embeddings_file, tmp_path, mlflow_client
+):
+    uri, client = mlflow_client
+    argv = ["--json", "--out-dir", tmp_path / "o", "--log-to", "mlflow", "--log-dir", uri]
+    summary = _label_issues_json(run_cli("label-issues", embeddings_file(), *argv))
+    experiment = client.get_experiment_by_name("skhisto label-issues")
+    (run,) = client.search_runs([experiment.experiment_id])
+    params, metrics = run.data.params, run.data.metrics
+    assert params["command"] == "label-issues" and params["skhisto_version"]
+    assert params["config.method"] == "knn" and params["config.log_to"] == "mlflow"
+    assert params["provenance.embeddings"].startswith("embeddings read from")
+    assert metrics["n_flagged"] == summary["n_flagged"]
+    np.testing.assert_allclose(metrics["noise_rate"], summary["noise_rate"], rtol=1e-6)
+    assert len([name for name in metrics if name.startswith("transition/")]) == 9
+    assert run.info.status == "FINISHED"
+
+
+def test_audit_logs_how_many_samples_each_check_flags_to_tensorboard(
+    run_cli, embeddings_file, tmp_path
+):
+    import json
+
+    pytest.importorskip("tensorboard")
+    argv = ["--json", "--out-dir", tmp_path, "--log-to", "tensorboard"]
+    result = run_cli("audit", embeddings_file(), *argv)
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    (run,) = (tmp_path / "runs").iterdir()
+    scalars = {tag: values[-1][1] for tag, values in _scalars(run).items()}
+    assert scalars["n_samples"] == summary["n_samples"] == 90
+    assert scalars["n_flagged"] == summary["n_flagged"]
+    expected = {
+        f"flagged/{row['issue_type']}": row["n_issues"]
+        for row in summary["summary"]
+        if row["n_issues"] is not None
+    }
+    assert expected and {tag: scalars[tag] for tag in expected} == expected
+
+
+def test_embed_logs_rows_dimension_and_seconds_beside_its_output(run_cli, tiny_folder, tmp_path):
+    pytest.importorskip("tensorboard")
+    options = ("--backbone", "resnet18", "--no-pretrained", "--image-size", "32", "--no-cache")
+    out = tmp_path / "e" / "emb.npz"
+    result = run_cli("embed", tiny_folder, *options, "--out", out, "--log-to", "tensorboard")
+    assert result.code == 0, result.err
+    (run,) = (out.parent / "runs").iterdir()  # the default --log-dir: --out's folder/runs
+    assert f"logged to TensorBoard in {run}" in result.err
+    scalars = {tag: values[-1][1] for tag, values in _scalars(run).items()}
+    with np.load(out) as data:
+        assert (scalars["rows"], scalars["dimension"]) == data["embeddings"].shape
+    assert scalars["seconds"] > 0
+
+
 def _csv(path):
     import csv
 

@@ -30,7 +30,8 @@ def add_tracking_arguments(parser, what):
     group.add_argument(
         "--log-dir",
         metavar="DIR",
-        help="TensorBoard: the folder of the runs' event folders (default: <out-dir>/runs); "
+        help="TensorBoard: the folder of the runs' event folders (default: <out-dir>/runs, "
+        "embed: the --out file's folder/runs); "
         "MLflow: a tracking URI or a folder (default: $MLFLOW_TRACKING_URI, else ./mlruns)",
     )
 
@@ -49,7 +50,7 @@ def run_tracker(command, args, **params):
 
         log_dir = args.log_dir
         if log_dir is None and args.log_to == "tensorboard":
-            log_dir = Path(getattr(args, "out_dir", None) or ".") / "runs"
+            log_dir = _output_folder(args) / "runs"
         tracker = make_tracker(args.log_to, log_dir=log_dir, experiment=f"skhisto {command}")
         _OPEN.update(tracker=tracker, command=command)
         tracker.log_params(
@@ -58,6 +59,15 @@ def run_tracker(command, args, **params):
     if params:
         tracker.log_params(params)
     return tracker
+
+
+def _output_folder(args):
+    """Where the command writes: ``--out-dir``, else ``--out``'s folder (embed), else here."""
+    if getattr(args, "out_dir", None) is not None:
+        return Path(args.out_dir)
+    if getattr(args, "out", None) is not None:
+        return Path(args.out).parent
+    return Path(".")
 
 
 def current_tracker():
@@ -97,6 +107,14 @@ def log_results(rows, **keywords):
     tracker = current_tracker()
     if tracker is not None:
         tracker.log_table(rows, **keywords)
+
+
+def log_metrics(metrics):
+    """:meth:`~skhisto.model_selection.Tracker.log_metrics` (step 0) to the run's tracker, if
+    any: a command's results that are single numbers."""
+    tracker = current_tracker()
+    if tracker is not None:
+        tracker.log_metrics(metrics)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from .._options import (
     positive_int,
 )
 from .._outputs import announce, check_out_dir, check_outputs, show_results
+from .._tracking_options import add_tracking_arguments, log_metrics, run_tracker
 
 NAME = "audit"
 HELP = "a data audit: near-duplicates, leakage, outliers, class balance, label issues"
@@ -126,6 +127,7 @@ def add_arguments(parser):
     add_seed_argument(parser, "the draw, the label check's folds and a random init")
     add_out_dir_argument(parser, "audit", f"{CSV_NAME} (and {PNG_NAME}) are")
     add_backbone_arguments(parser, default="resnet18")
+    add_tracking_arguments(parser, "the number of samples each check flags")
 
 
 def run(args):
@@ -144,7 +146,9 @@ def run(args):
     names = _names(data)
     gallery, read = _gallery_reader(args.gallery, names, args.input)
     out_dir = check_outputs(NAME, args.out_dir) if gallery else check_out_dir(args.out_dir)
+    run_tracker(NAME, args)  # --log-to: opened before any work
     X, source, _ = embed_labeled(NAME, data, args.input, backbone)
+    run_tracker(NAME, args, provenance={"embeddings": source})
     labels = None if data.labels is None else np.asarray(data.labels)
     groups = data.groups.values
     announce(
@@ -156,6 +160,14 @@ def run(args):
     rows = _rows(audit.flagged(), names)
     summary = _summary_rows(audit)
     n_flagged = len({row["sample"] for row in rows})
+    # a check that did not run (no labels) has no count: log_metrics skips None
+    log_metrics(
+        {
+            "n_samples": len(X),
+            "n_flagged": n_flagged,
+            **{f"flagged/{row['issue_type']}": row["n_issues"] for row in summary},
+        }
+    )
     title = (
         f"{n_flagged} of {len(X)} samples flagged ({data.kind}; {data.groups.describe()}); {source}"
     )

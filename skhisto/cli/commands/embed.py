@@ -3,6 +3,7 @@
 import contextlib
 import importlib.util
 import os
+import time
 
 from .._backbone_options import BackboneOptions, add_backbone_arguments
 from .._embeddings import EMBEDDING_FORMATS, paths_to_store
@@ -19,6 +20,7 @@ from .._options import (
 )
 from .._outputs import announce, check_out_dir, check_out_file
 from .._slides import add_slide_arguments, read_slides, tiling_options, wants_slides
+from .._tracking_options import add_tracking_arguments, log_metrics, run_tracker
 
 EPILOG = """\
 examples:
@@ -108,6 +110,7 @@ def add_arguments(parser):
     add_groups_argument(parser)
     add_backbone_arguments(parser)
     add_slide_arguments(parser)
+    add_tracking_arguments(parser, "the rows, dimension and seconds written")
 
 
 def _check_output(out, *, slides, workers, scheduler, chunk_size):
@@ -173,7 +176,11 @@ def run(args):
         check_not_slides(paths)
         X, what = paths, "images"
     groups = pick_groups(args.groups, columns=columns, paths=paths, source=args.input)
+    run_tracker(NAME, args)  # --log-to: opened before any work
+    start = time.perf_counter()
     embedder = backbone.make_embedder(verbose=True).fit(X)
+    record = embedding_provenance(embedder)  # backbone, weights, preprocessing, when
+    run_tracker(NAME, args, provenance=record)
     labels = labels if labels is not None else [""] * len(paths)
     summary = f"{len(paths)} {what} ({kind}{groups.clause()}) with {args.backbone}, "
     summary += backbone.describe_weights()
@@ -187,13 +194,14 @@ def run(args):
         columns = {"path": paths_to_store(paths), "label": labels, **stored}
         if patches is not None:
             columns.update({name: patches[name].to_numpy() for name in patches.columns})
-        record = embedding_provenance(embedder)  # backbone, weights, preprocessing, when
         if args.out.suffix.lower() == ".npz":
             _write_npz(args.out, embeddings, columns, record)
         else:
             names = embedder.get_feature_names_out()
             _write_parquet(args.out, embeddings, columns, names, record)
         shape = embeddings.shape
+    seconds = time.perf_counter() - start
+    log_metrics({"rows": shape[0], "dimension": shape[1], "seconds": seconds})
     print(f"wrote {shape[0]} x {shape[1]} embeddings to {args.out}")
     return 0
 

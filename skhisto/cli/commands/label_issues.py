@@ -22,6 +22,7 @@ from .._options import (
     positive_int_or,
 )
 from .._outputs import announce, check_out_dir, check_outputs, show_results
+from .._tracking_options import add_tracking_arguments, log_metrics, run_tracker
 
 NAME = "label-issues"
 HELP = "which labels are likely wrong: every label's quality, the flags, the noise rate"
@@ -135,11 +136,13 @@ def add_arguments(parser):
     add_seed_argument(parser, "the draw, the folds, the head and a random init")
     add_out_dir_argument(parser, "label-issues", f"{CSV_NAME} (and {PNG_NAME}) are")
     add_backbone_arguments(parser, default="resnet18")
+    add_tracking_arguments(parser, "the counts, the noise rate and the transition matrix")
 
 
 def run(args):
     backbone = BackboneOptions.from_args(args)
     out_dir = check_outputs(NAME, args.out_dir) if args.gallery else check_out_dir(args.out_dir)
+    run_tracker(NAME, args)  # --log-to: opened before any work
     options = {"method": args.method, "cv": args.cv, "n_neighbors": args.n_neighbors}
     data = _read(
         args.input,
@@ -152,6 +155,7 @@ def run(args):
     names = _names(data)
     read = check_gallery_images(names, args.input) if args.gallery else None
     X, source, _ = embed_labeled(NAME, data, args.input, backbone)
+    run_tracker(NAME, args, provenance={"embeddings": source})
     method = _method_words(len(X), data.groups.values, **options)
     announce(NAME, f"checking {len(X)} labels with {method}{data.groups.clause()}")
     check, suggested = _check_labels(
@@ -179,6 +183,7 @@ def run(args):
         "classes": check.classes_.tolist(),
         "transition": check.transition_matrix_.tolist(),
     }
+    log_metrics(_metrics(summary))
     show_results(
         NAME,
         json_output=args.json,
@@ -193,6 +198,17 @@ def run(args):
         **_gallery(rows[: min(args.gallery, flagged)], out_dir, read),
     )
     return 0
+
+
+def _metrics(summary):
+    """The tracked scalars: the counts, the noise rate and ``transition/<given>/<true>``."""
+    metrics = {key: summary[key] for key in ("n_samples", "n_flagged", "noise_rate")}
+    classes = summary["classes"]
+    # the matrix's rows are the true classes: row[j] is P(given = classes[j] | true)
+    for true, row in zip(classes, summary["transition"], strict=True):
+        for given, p in zip(classes, row, strict=True):
+            metrics[f"transition/{given}/{true}"] = p
+    return metrics
 
 
 def _gallery(rows, out_dir, read):

@@ -63,8 +63,13 @@ def _write_clusters(path, n, dim, seed=0):
         X[start:stop] = rng.standard_normal((stop - start, dim), dtype=np.float32)
         X[start:stop] += means[y[start:stop]]
     X.flush()
-    flipped = rng.random(n) < NOISE_RATE
-    y_noisy = np.where(flipped, (y + rng.integers(1, N_CLASSES, size=n)) % N_CLASSES, y)
+    return _flipped(rng, y)
+
+
+def _flipped(rng, y):
+    """``y`` with NOISE_RATE of its labels moved to another class, uniformly; the mask."""
+    flipped = rng.random(len(y)) < NOISE_RATE
+    y_noisy = np.where(flipped, (y + rng.integers(1, N_CLASSES, size=len(y))) % N_CLASSES, y)
     return y_noisy, flipped
 
 
@@ -84,11 +89,7 @@ def _write_overlapping(path, n, dim, seed=0):
     20 clusters on a 64-d subspace, two or three to a class; 20% of the labels flipped."""
     X, clusters = _low_rank(n, dim, seed=seed, spread=0.5, with_clusters=True)
     np.save(path, X)
-    rng = np.random.default_rng(seed + 1)
-    y = clusters % N_CLASSES
-    flipped = rng.random(n) < NOISE_RATE
-    y_noisy = np.where(flipped, (y + rng.integers(1, N_CLASSES, size=n)) % N_CLASSES, y)
-    return y_noisy, flipped
+    return _flipped(np.random.default_rng(seed + 1), clusters % N_CLASSES)
 
 
 #: The label check's data sets: ``_write_clusters`` (separated) and ``_write_overlapping``.

@@ -50,12 +50,9 @@ def _with_nprobe(nprobe):
     return mock.patch.dict(defaults, {"nprobe": nprobe})
 
 
-def _recall(found, exact):
-    return float(np.mean([len(set(a) & set(b)) for a, b in zip(found, exact, strict=True)]))
-
-
 def run(config, data, quick):
     """Flat figures: per ``nprobe``, the share scanned, recall@k and the label check's F1."""
+    from _scale_neighbors import _recall
     from sklearn.metrics import f1_score
 
     from skhisto import find_label_issues
@@ -74,14 +71,14 @@ def run(config, data, quick):
         figures["label check F1, exact search"] = float(
             f1_score(flipped, find_label_issues(X, noisy, method="knn"))
         )
-    nlist = max(1, min(round(_neighbors.CELLS_PER_ROOT * np.sqrt(len(X))), len(X) // 8))
+    nlist = _neighbors.n_cells(len(X))
     figures["index cells"] = nlist
     for nprobe in config["nprobes"]:
         found = nearest_neighbors(X, k, method="faiss", nprobe=nprobe, verbose=False)[0]
         with _with_nprobe(nprobe), mock.patch.object(_neighbors, "EXACT_MAX_PAIRS", 0):
             issues = find_label_issues(X, noisy, method="knn")
         tag = f"nprobe {nprobe} ({min(nprobe, nlist) / nlist:.1%} of the rows)"
-        figures[f"{tag}: recall@{k}"] = _recall(found, exact) / k
+        figures[f"{tag}: recall@{k}"] = _recall(found, exact)
         figures[f"{tag}: label check F1"] = float(f1_score(flipped, issues))
         print(f"  {tag}: {figures[f'{tag}: recall@{k}']:.3f}", flush=True)
     return figures

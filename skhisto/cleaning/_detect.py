@@ -141,7 +141,8 @@ def inspect_labels(X, y, *, owner, groups=None, **options):
         UserWarning,
     )
     part = _inspect(X[~alone], classes[kept], kept_codes, groups=_subset(groups, ~alone), **options)
-    return _with_singletons(part, X, classes, codes, alone, kept, groups=groups, **options)
+    search_options = {name: options[name] for name in ("n_neighbors", "device", "search")}
+    return _with_singletons(part, X, classes, codes, alone, kept, groups=groups, **search_options)
 
 
 def _group_codes(groups, n_samples, options):
@@ -203,9 +204,7 @@ def _inspect(
     return LabelReport(classes, codes, issues, suggested, quality, joint)
 
 
-def _with_singletons(
-    part, X, classes, codes, alone, kept, *, n_neighbors, device, search, groups=None, **_
-):
+def _with_singletons(part, X, classes, codes, alone, kept, *, n_neighbors, device, search, groups):
     """The report over every sample: ``part`` for the others, singletons flagged."""
     issues, quality = np.ones(len(codes), dtype=bool), np.zeros(len(codes))
     issues[~alone], quality[~alone] = part.issues, part.quality

@@ -331,7 +331,7 @@ def _ivf(faiss, X, k, metric, standardize, rows, codes, device, block_bytes, npr
 
     n, d = X.shape
     moments = _moments(X, block_bytes) if metric == "cosine" and standardize else None
-    nlist = int(max(1, min(round(CELLS_PER_ROOT * np.sqrt(n)), n // 8)))
+    nlist = n_cells(n)
     nprobe = min(nprobe, nlist)
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(n, min(n, _TRAIN_PER_CELL * nlist), replace=False))
@@ -383,14 +383,15 @@ def _ivf(faiss, X, k, metric, standardize, rows, codes, device, block_bytes, npr
                 continue
             cand = torch.from_numpy(candidates).to(device)
             Zc = torch.from_numpy(Z[candidates]).to(device)
-            own = _own_positions(c, probed, members, bounds)
+            own = _own_positions(c, probed, members, bounds, rows[asked])
             chunk = max(1, block_bytes // (4 * len(candidates)))
             for start in range(0, len(asked), chunk):
                 part = asked[start : start + chunk]
                 q = torch.from_numpy(rows[part]).to(device)
                 block = _score(torch.from_numpy(Z[rows[part]]).to(device), Zc, metric)
                 if own is not None:  # a row is never its own neighbour
-                    block[torch.arange(len(part)), torch.from_numpy(own(rows[part]))] = -torch.inf
+                    at = torch.from_numpy(own[start : start + chunk]).to(device)
+                    block[torch.arange(len(part), device=device), at] = -torch.inf
                 if group is not None:
                     block.masked_fill_(group[q][:, None] == group[cand][None, :], -torch.inf)
                 top = block.topk(k, dim=1)
@@ -406,8 +407,9 @@ def _ivf(faiss, X, k, metric, standardize, rows, codes, device, block_bytes, npr
     return indices, values
 
 
-def _own_positions(cell, probed, members, bounds):
-    """Where the rows of ``cell`` sit among the probed cells' rows (None: not probed).
+def _own_positions(cell, probed, members, bounds, queries):
+    """Where each of ``queries`` (rows of ``cell``) sits among the probed cells' rows, or
+    None when ``cell`` is not probed.
 
     Each cell's members are in ascending order, so a query's place in its own
     cell is one binary search: masking it costs one entry a query, not a
@@ -416,8 +418,12 @@ def _own_positions(cell, probed, members, bounds):
     if cell not in probed:
         return None
     offset = sum(bounds[p + 1] - bounds[p] for p in probed[: probed.index(cell)])
-    own = members[bounds[cell] : bounds[cell + 1]]
-    return lambda queries: offset + np.searchsorted(own, queries)
+    return offset + np.searchsorted(members[bounds[cell] : bounds[cell + 1]], queries)
+
+
+def n_cells(n):
+    """Cells of the index over ``n`` rows: ``CELLS_PER_ROOT * sqrt(n)``, at least 8 rows each."""
+    return int(max(1, min(round(CELLS_PER_ROOT * np.sqrt(n)), n // 8)))
 
 
 def _faiss_gpus(faiss, device):
